@@ -10,8 +10,11 @@
  *   float16 (IEEE half, little endian);
  *   int32 (converted to float);
  *   uint8 / uint16 quantized: value = q * scale + min ("quantization":
- *   {"dtype":"uint8","scale":s,"min":m}), or with a "mean"/"original_dtype"
- *   float16-style table are rejected as unsupported.
+ *   {"dtype":"uint8","scale":s,"min":m}), computed in double and rounded
+ *   like TFJS's Math.round when the dtype is int32;
+ *   "quantization": {"dtype":"float16"} (newer TFJS): read as float16.
+ * Any other dtype or quantization is an FK_EMODEL error naming the weight.
+ * Shard paths must be relative and may not contain "..".
  * Every size is checked against the shard bytes: a short or long shard is an
  * FK_EMODEL error naming the file, never an out-of-bounds read.
  */
@@ -34,8 +37,9 @@ typedef struct nn_weights {
 } nn_weights;
 
 /* Loads the manifest at `path`; shard paths are relative to its directory.
- * On failure returns FK_ENOENT / FK_EMODEL / FK_ENOMEM with a message in
- * err (if errlen > 0), and leaves *out empty. */
+ * On failure returns FK_ENOENT (the manifest or one of its shards does not
+ * exist), FK_EMODEL, FK_EIO or FK_ENOMEM with a message in err (if
+ * errlen > 0), and leaves *out empty. */
 int nn_weights_load(const char *path, nn_weights *out, char *err, size_t errlen);
 
 /* Parses an already-read manifest JSON array (`json`, NUL-terminated), reading

@@ -1,0 +1,416 @@
+/*
+ * graph.c - the nn_* graph builder (nn.h): shape inference with TF's
+ * SAME/VALID rules, validation of every call, and the one-time conversion of
+ * TF weight layouts (HWIO, [kh][kw][c][1], [cin][cout]) into the layouts the
+ * backends use (OHWI, [kh][kw][c], [cout][cin]).
+ *
+ * Errors are sticky: the first failing call records its FK_* status and a
+ * message in the graph, and every later builder call returns -1 at once, so a
+ * model can describe its whole network and check nn_graph_status() once.
+ * Invalid shapes and arguments are FK_EINVAL; allocation failures FK_ENOMEM.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facekit.h"
+#include "nn/nn.h"
+
+/* Largest tensor we accept, in elements (4 GiB of floats): keeps every size
+ * computation well inside size_t and int ranges on any 64-bit host. */
+#define NN_MAX_ELEMS ((size_t)1 << 30)
+
+static void fail(nn_graph *g, int status, const char *fmt, ...) {
+  if (g->failed) return;
+  g->failed = status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g->err, sizeof g->err, fmt, ap);
+  va_end(ap);
+}
+
+/* a * b into *r, false on size_t overflow. */
+static int mul_ok(size_t a, size_t b, size_t *r) {
+  if (a != 0 && b > SIZE_MAX / a) return 0;
+  *r = a * b;
+  return 1;
+}
+
+static int shape_ok(nn_shape s) {
+  if (s.h <= 0 || s.w <= 0 || s.c <= 0) return 0;
+  size_t n;
+  if (!mul_ok((size_t)s.h, (size_t)s.w, &n) || !mul_ok(n, (size_t)s.c, &n))
+    return 0;
+  return n <= NN_MAX_ELEMS;
+}
+
+/* Common entry check: graph usable and x an existing tensor. */
+static int check_in(nn_graph *g, int x, const char *what) {
+  if (!g) return 0;
+  if (g->failed) return 0;
+  if (x < 0 || x >= g->ntensors) {
+    fail(g, FK_EINVAL, "%s: input tensor %d does not exist", what, x);
+    return 0;
+  }
+  return 1;
+}
+
+static int add_tensor(nn_graph *g, nn_shape s, const char *what) {
+  if (!shape_ok(s)) {
+    fail(g, FK_EINVAL, "%s: invalid output shape %dx%dx%d", what, s.h, s.w,
+         s.c);
+    return -1;
+  }
+  if (g->ntensors == g->cap_tensors) {
+    int cap = g->cap_tensors ? g->cap_tensors * 2 : 16;
+    nn_shape *p = realloc(g->shapes, (size_t)cap * sizeof *p);
+    if (!p) {
+      fail(g, FK_ENOMEM, "%s: out of memory", what);
+      return -1;
+    }
+    g->shapes = p;
+    g->cap_tensors = cap;
+  }
+  g->shapes[g->ntensors] = s;
+  return g->ntensors++;
+}
+
+/* Appends op (taking ownership of its weights/bias, freed on failure) with a
+ * new output tensor of shape s; returns the tensor id or -1. */
+static int add_op(nn_graph *g, nn_op *op, nn_shape s, const char *what) {
+  if (g->nops == g->cap_ops) {
+    int cap = g->cap_ops ? g->cap_ops * 2 : 16;
+    nn_op *p = realloc(g->ops, (size_t)cap * sizeof *p);
+    if (!p) {
+      fail(g, FK_ENOMEM, "%s: out of memory", what);
+      goto bad;
+    }
+    g->ops = p;
+    g->cap_ops = cap;
+  }
+  int t = add_tensor(g, s, what);
+  if (t < 0) goto bad;
+  op->out = t;
+  g->ops[g->nops++] = *op;
+  return t;
+bad:
+  free(op->weights);
+  free(op->bias);
+  return -1;
+}
+
+/* TF output size and padding along one axis. Returns false (with the graph
+ * failed) when a VALID window does not fit. */
+static int out_dim(nn_graph *g, const char *what, int in, int k, int stride,
+                   nn_padding pad, int *out, int *before, int *after) {
+  if (pad == NN_SAME) {
+    int o = in / stride + (in % stride != 0);
+    long long total = (long long)(o - 1) * stride + k - in;
+    if (total < 0) total = 0;
+    *out = o;
+    *before = (int)(total / 2);
+    *after = (int)(total - total / 2);
+    return 1;
+  }
+  if (pad != NN_VALID) {
+    fail(g, FK_EINVAL, "%s: unknown padding mode %d", what, (int)pad);
+    return 0;
+  }
+  if (in < k) {
+    fail(g, FK_EINVAL, "%s: VALID window %d larger than input %d", what, k,
+         in);
+    return 0;
+  }
+  *out = (in - k) / stride + 1;
+  *before = *after = 0;
+  return 1;
+}
+
+/* Spatial part shared by conv, depthwise and pooling. */
+static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
+                  int stride, nn_padding pad, nn_op *op, nn_shape *out) {
+  if (kh <= 0 || kw <= 0 || stride <= 0) {
+    fail(g, FK_EINVAL, "%s: kernel %dx%d / stride %d must be positive", what,
+         kh, kw, stride);
+    return 0;
+  }
+  op->kh = kh;
+  op->kw = kw;
+  op->stride = stride;
+  if (!out_dim(g, what, in.h, kh, stride, pad, &out->h, &op->pad[0],
+               &op->pad[1]) ||
+      !out_dim(g, what, in.w, kw, stride, pad, &out->w, &op->pad[2],
+               &op->pad[3]))
+    return 0;
+  out->c = in.c;
+  return 1;
+}
+
+static int valid_act(nn_graph *g, const char *what, nn_act act) {
+  if (act == NN_ACT_NONE || act == NN_ACT_RELU || act == NN_ACT_RELU6)
+    return 1;
+  fail(g, FK_EINVAL, "%s: unknown activation %d", what, (int)act);
+  return 0;
+}
+
+static float *alloc_floats(nn_graph *g, const char *what, size_t n) {
+  float *p = malloc(n ? n * sizeof(float) : 1);
+  if (!p) fail(g, FK_ENOMEM, "%s: out of memory", what);
+  return p;
+}
+
+/* Copies an optional [n] bias; *ok = 0 on OOM. */
+static float *copy_bias(nn_graph *g, const char *what, const float *bias,
+                        size_t n, int *ok) {
+  *ok = 1;
+  if (!bias) return NULL;
+  float *p = alloc_floats(g, what, n);
+  if (!p) {
+    *ok = 0;
+    return NULL;
+  }
+  memcpy(p, bias, n * sizeof(float));
+  return p;
+}
+
+nn_graph *nn_graph_new(int h, int w, int c) {
+  nn_graph *g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  nn_shape s = {h, w, c};
+  if (add_tensor(g, s, "input") < 0 && g->failed == FK_ENOMEM) {
+    nn_graph_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+int nn_conv2d(nn_graph *g, int x, const float *w_hwio, const float *bias,
+              int kh, int kw, int cout, int stride, nn_padding pad,
+              nn_act act) {
+  const char *what = "conv2d";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_CONV, .in = {x, -1}, .act = act};
+  if (!w_hwio || cout <= 0) {
+    fail(g, FK_EINVAL, "conv2d: %s", w_hwio ? "cout must be positive"
+                                            : "missing weights");
+    return -1;
+  }
+  if (!valid_act(g, what, act) ||
+      !window(g, what, in, kh, kw, stride, pad, &op, &out))
+    return -1;
+  out.c = cout;
+  size_t cin = (size_t)in.c, n;
+  if (!mul_ok((size_t)kh * (size_t)kw, cin, &n) ||
+      !mul_ok(n, (size_t)cout, &n) || n > NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "conv2d: weight tensor too large");
+    return -1;
+  }
+  float *wt = alloc_floats(g, what, n);
+  if (!wt) return -1;
+  /* HWIO [ky][kx][ci][co] -> OHWI [co][ky][kx][ci] */
+  for (int ky = 0; ky < kh; ky++)
+    for (int kx = 0; kx < kw; kx++)
+      for (size_t ci = 0; ci < cin; ci++) {
+        const float *src = w_hwio + (((size_t)ky * kw + kx) * cin + ci) * cout;
+        for (int co = 0; co < cout; co++)
+          wt[(((size_t)co * kh + ky) * kw + kx) * cin + ci] = src[co];
+      }
+  int ok;
+  op.weights = wt;
+  op.bias = copy_bias(g, what, bias, (size_t)cout, &ok);
+  if (!ok) {
+    free(wt);
+    return -1;
+  }
+  return add_op(g, &op, out, what);
+}
+
+int nn_depthwise(nn_graph *g, int x, const float *w_hwc1, const float *bias,
+                 int kh, int kw, int stride, nn_padding pad, nn_act act) {
+  const char *what = "depthwise";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_DEPTHWISE, .in = {x, -1}, .act = act};
+  if (!w_hwc1) {
+    fail(g, FK_EINVAL, "depthwise: missing weights");
+    return -1;
+  }
+  if (!valid_act(g, what, act) ||
+      !window(g, what, in, kh, kw, stride, pad, &op, &out))
+    return -1;
+  size_t n;
+  if (!mul_ok((size_t)kh * (size_t)kw, (size_t)in.c, &n) ||
+      n > NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "depthwise: weight tensor too large");
+    return -1;
+  }
+  /* [kh][kw][c][1] is already [kh][kw][c] in memory. */
+  float *wt = alloc_floats(g, what, n);
+  if (!wt) return -1;
+  memcpy(wt, w_hwc1, n * sizeof(float));
+  int ok;
+  op.weights = wt;
+  op.bias = copy_bias(g, what, bias, (size_t)in.c, &ok);
+  if (!ok) {
+    free(wt);
+    return -1;
+  }
+  return add_op(g, &op, out, what);
+}
+
+int nn_add(nn_graph *g, int a, int b, nn_act act) {
+  const char *what = "add";
+  if (!check_in(g, a, what) || !check_in(g, b, what)) return -1;
+  nn_shape sa = g->shapes[a], sb = g->shapes[b];
+  if (sa.h != sb.h || sa.w != sb.w || sa.c != sb.c) {
+    fail(g, FK_EINVAL, "add: shapes differ: %dx%dx%d vs %dx%dx%d", sa.h, sa.w,
+         sa.c, sb.h, sb.w, sb.c);
+    return -1;
+  }
+  if (!valid_act(g, what, act)) return -1;
+  nn_op op = {.kind = NN_OP_ADD, .in = {a, b}, .act = act};
+  return add_op(g, &op, sa, what);
+}
+
+int nn_maxpool(nn_graph *g, int x, int k, int stride, nn_padding pad) {
+  const char *what = "maxpool";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape out;
+  nn_op op = {.kind = NN_OP_MAXPOOL, .in = {x, -1}};
+  if (!window(g, what, g->shapes[x], k, k, stride, pad, &op, &out)) return -1;
+  return add_op(g, &op, out, what);
+}
+
+int nn_avgpool(nn_graph *g, int x, int k, int stride) {
+  const char *what = "avgpool";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape out;
+  nn_op op = {.kind = NN_OP_AVGPOOL, .in = {x, -1}};
+  if (!window(g, what, g->shapes[x], k, k, stride, NN_VALID, &op, &out))
+    return -1;
+  return add_op(g, &op, out, what);
+}
+
+int nn_global_avgpool(nn_graph *g, int x) {
+  const char *what = "global_avgpool";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape out = {1, 1, g->shapes[x].c};
+  nn_op op = {.kind = NN_OP_GLOBAL_AVG, .in = {x, -1}};
+  return add_op(g, &op, out, what);
+}
+
+int nn_fc(nn_graph *g, int x, const float *w_io, const float *bias, int cout,
+          nn_act act) {
+  const char *what = "fc";
+  if (!check_in(g, x, what)) return -1;
+  if (!w_io || cout <= 0) {
+    fail(g, FK_EINVAL, "fc: %s",
+         w_io ? "cout must be positive" : "missing weights");
+    return -1;
+  }
+  if (!valid_act(g, what, act)) return -1;
+  size_t cin = nn_shape_size(g->shapes[x]), n;
+  if (!mul_ok(cin, (size_t)cout, &n) || n > NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "fc: weight tensor too large");
+    return -1;
+  }
+  float *wt = alloc_floats(g, what, n);
+  if (!wt) return -1;
+  for (size_t i = 0; i < cin; i++)
+    for (int o = 0; o < cout; o++)
+      wt[(size_t)o * cin + i] = w_io[i * (size_t)cout + o];
+  int ok;
+  nn_op op = {.kind = NN_OP_FC, .in = {x, -1}, .act = act, .weights = wt};
+  op.bias = copy_bias(g, what, bias, (size_t)cout, &ok);
+  if (!ok) {
+    free(wt);
+    return -1;
+  }
+  nn_shape out = {1, 1, cout};
+  return add_op(g, &op, out, what);
+}
+
+int nn_leaky_relu(nn_graph *g, int x, float alpha) {
+  const char *what = "leaky_relu";
+  if (!check_in(g, x, what)) return -1;
+  nn_op op = {.kind = NN_OP_LEAKY_RELU, .in = {x, -1}, .alpha = alpha};
+  return add_op(g, &op, g->shapes[x], what);
+}
+
+int nn_zero_pad(nn_graph *g, int x, int top, int bottom, int left, int right,
+                int extra_c) {
+  const char *what = "zero_pad";
+  if (!check_in(g, x, what)) return -1;
+  const int lim = 1 << 20;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0 || extra_c < 0 ||
+      top > lim || bottom > lim || left > lim || right > lim ||
+      extra_c > lim) {
+    fail(g, FK_EINVAL, "zero_pad: invalid padding %d,%d,%d,%d +%d channels",
+         top, bottom, left, right, extra_c);
+    return -1;
+  }
+  nn_shape in = g->shapes[x];
+  /* in dims are <= 2^30, pads <= 2^20: no int overflow. */
+  nn_shape out = {in.h + top + bottom, in.w + left + right, in.c + extra_c};
+  nn_op op = {.kind = NN_OP_PAD,
+              .in = {x, -1},
+              .pad = {top, bottom, left, right},
+              .pad_c = extra_c};
+  return add_op(g, &op, out, what);
+}
+
+void nn_mark_output(nn_graph *g, int t) {
+  if (!check_in(g, t, "mark_output")) return;
+  int *p = realloc(g->outputs, (size_t)(g->noutputs + 1) * sizeof *p);
+  if (!p) {
+    fail(g, FK_ENOMEM, "mark_output: out of memory");
+    return;
+  }
+  g->outputs = p;
+  g->outputs[g->noutputs++] = t;
+}
+
+int nn_graph_status(const nn_graph *g) {
+  if (!g) return FK_ENOMEM;
+  return g->failed;
+}
+
+void nn_graph_free(nn_graph *g) {
+  if (!g) return;
+  for (int i = 0; i < g->nops; i++) {
+    free(g->ops[i].weights);
+    free(g->ops[i].bias);
+  }
+  free(g->ops);
+  free(g->shapes);
+  free(g->outputs);
+  free(g);
+}
+
+double nn_graph_macs(const nn_graph *g) {
+  if (!g) return 0;
+  double macs = 0;
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+    double pix = (double)out.h * out.w;
+    switch (op->kind) {
+      case NN_OP_CONV:
+        macs += pix * out.c * op->kh * op->kw * in.c;
+        break;
+      case NN_OP_DEPTHWISE:
+        macs += pix * out.c * op->kh * op->kw;
+        break;
+      case NN_OP_FC:
+        macs += (double)nn_shape_size(in) * out.c;
+        break;
+      default:
+        break;
+    }
+  }
+  return macs;
+}

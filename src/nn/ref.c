@@ -1,0 +1,198 @@
+/*
+ * ref.c - plain-C reference kernels for every nn_op kind (nn.h), used by the
+ * NN_BACKEND_REFERENCE runtime and as the oracle that the XNNPACK backend is
+ * tested against. The loops are deliberately direct; the only concession to
+ * speed is the loop order of conv (output pixel -> cout -> kh -> kw -> cin,
+ * with the inner loop over contiguous cin in both NHWC input and OHWI
+ * weights). Sums are accumulated in double.
+ */
+#include <stddef.h>
+
+#include "facekit.h"
+#include "nn/nn.h"
+
+static inline float act_apply(float v, nn_act act) {
+  switch (act) {
+    case NN_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case NN_ACT_RELU6: return v > 0.0f ? (v < 6.0f ? v : 6.0f) : 0.0f;
+    default: return v;
+  }
+}
+
+/* Dot product of n floats; four double partial sums break the add latency
+ * chain (about 3x faster than one accumulator) and stay deterministic. */
+static double dot(const float *a, const float *b, size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += (double)a[i] * b[i];
+    s1 += (double)a[i + 1] * b[i + 1];
+    s2 += (double)a[i + 2] * b[i + 2];
+    s3 += (double)a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += (double)a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+static void conv(const nn_op *op, nn_shape in, nn_shape out, const float *x,
+                 float *y) {
+  const int kh = op->kh, kw = op->kw, s = op->stride, cin = in.c;
+  const float *w = op->weights;
+  for (int oy = 0; oy < out.h; oy++)
+    for (int ox = 0; ox < out.w; ox++) {
+      float *dst = y + ((size_t)oy * out.w + ox) * out.c;
+      const int iy0 = oy * s - op->pad[0], ix0 = ox * s - op->pad[2];
+      for (int co = 0; co < out.c; co++) {
+        double acc = op->bias ? op->bias[co] : 0.0;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = iy0 + ky;
+          if (iy < 0 || iy >= in.h) continue;
+          for (int kx = 0; kx < kw; kx++) {
+            const int ix = ix0 + kx;
+            if (ix < 0 || ix >= in.w) continue;
+            const float *xp = x + ((size_t)iy * in.w + ix) * cin;
+            const float *wp = w + (((size_t)co * kh + ky) * kw + kx) * cin;
+            acc += dot(xp, wp, (size_t)cin);
+          }
+        }
+        dst[co] = act_apply((float)acc, op->act);
+      }
+    }
+}
+
+static void depthwise(const nn_op *op, nn_shape in, nn_shape out,
+                      const float *x, float *y) {
+  const int kh = op->kh, kw = op->kw, s = op->stride, c = in.c;
+  for (int oy = 0; oy < out.h; oy++)
+    for (int ox = 0; ox < out.w; ox++) {
+      float *dst = y + ((size_t)oy * out.w + ox) * c;
+      const int iy0 = oy * s - op->pad[0], ix0 = ox * s - op->pad[2];
+      for (int ch = 0; ch < c; ch++) {
+        double acc = op->bias ? op->bias[ch] : 0.0;
+        for (int ky = 0; ky < kh; ky++) {
+          const int iy = iy0 + ky;
+          if (iy < 0 || iy >= in.h) continue;
+          for (int kx = 0; kx < kw; kx++) {
+            const int ix = ix0 + kx;
+            if (ix < 0 || ix >= in.w) continue;
+            acc += (double)x[((size_t)iy * in.w + ix) * c + ch] *
+                   op->weights[((size_t)ky * kw + kx) * c + ch];
+          }
+        }
+        dst[ch] = act_apply((float)acc, op->act);
+      }
+    }
+}
+
+/* Max (padded cells ignored) or VALID mean over each k x k window. */
+static void pool(const nn_op *op, nn_shape in, nn_shape out, const float *x,
+                 float *y, int is_max) {
+  const int c = in.c;
+  for (int oy = 0; oy < out.h; oy++)
+    for (int ox = 0; ox < out.w; ox++) {
+      float *dst = y + ((size_t)oy * out.w + ox) * c;
+      const int iy0 = oy * op->stride - op->pad[0];
+      const int ix0 = ox * op->stride - op->pad[2];
+      for (int ch = 0; ch < c; ch++) {
+        double acc = 0.0;
+        float mx = 0.0f;
+        int n = 0;
+        for (int ky = 0; ky < op->kh; ky++) {
+          const int iy = iy0 + ky;
+          if (iy < 0 || iy >= in.h) continue;
+          for (int kx = 0; kx < op->kw; kx++) {
+            const int ix = ix0 + kx;
+            if (ix < 0 || ix >= in.w) continue;
+            float v = x[((size_t)iy * in.w + ix) * c + ch];
+            if (n == 0 || v > mx) mx = v;
+            acc += v;
+            n++;
+          }
+        }
+        if (is_max)
+          dst[ch] = mx;
+        else
+          dst[ch] = n ? (float)(acc / n) : 0.0f;
+      }
+    }
+}
+
+static void global_avg(nn_shape in, const float *x, float *y) {
+  const size_t pix = (size_t)in.h * in.w;
+  for (int ch = 0; ch < in.c; ch++) {
+    double acc = 0.0;
+    for (size_t p = 0; p < pix; p++) acc += x[p * in.c + ch];
+    y[ch] = (float)(acc / (double)pix);
+  }
+}
+
+static void fc(const nn_op *op, nn_shape in, nn_shape out, const float *x,
+               float *y) {
+  const size_t cin = nn_shape_size(in);
+  for (int o = 0; o < out.c; o++) {
+    const float *wp = op->weights + (size_t)o * cin;
+    double acc = op->bias ? op->bias[o] : 0.0;
+    acc += dot(x, wp, cin);
+    y[o] = act_apply((float)acc, op->act);
+  }
+}
+
+static void zero_pad(const nn_op *op, nn_shape in, nn_shape out,
+                     const float *x, float *y) {
+  for (size_t i = 0, n = nn_shape_size(out); i < n; i++) y[i] = 0.0f;
+  for (int iy = 0; iy < in.h; iy++)
+    for (int ix = 0; ix < in.w; ix++) {
+      const float *src = x + ((size_t)iy * in.w + ix) * in.c;
+      float *dst = y + ((size_t)(iy + op->pad[0]) * out.w + ix + op->pad[2]) *
+                           out.c;
+      for (int ch = 0; ch < in.c; ch++) dst[ch] = src[ch];
+    }
+}
+
+static int valid_tensor(const nn_graph *g, int t) {
+  return t >= 0 && t < g->ntensors;
+}
+
+int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
+                  const float *b, float *out) {
+  if (!g || !op || !a || !out || !valid_tensor(g, op->in[0]) ||
+      !valid_tensor(g, op->out))
+    return FK_EINVAL;
+  const nn_shape in = g->shapes[op->in[0]], os = g->shapes[op->out];
+  const size_t n = nn_shape_size(os);
+  switch (op->kind) {
+    case NN_OP_CONV:
+      if (!op->weights) return FK_EINVAL;
+      conv(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_DEPTHWISE:
+      if (!op->weights) return FK_EINVAL;
+      depthwise(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_ADD:
+      if (!b || !valid_tensor(g, op->in[1])) return FK_EINVAL;
+      for (size_t i = 0; i < n; i++) out[i] = act_apply(a[i] + b[i], op->act);
+      return FK_OK;
+    case NN_OP_MAXPOOL:
+      pool(op, in, os, a, out, 1);
+      return FK_OK;
+    case NN_OP_AVGPOOL:
+      pool(op, in, os, a, out, 0);
+      return FK_OK;
+    case NN_OP_GLOBAL_AVG:
+      global_avg(in, a, out);
+      return FK_OK;
+    case NN_OP_FC:
+      if (!op->weights) return FK_EINVAL;
+      fc(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_LEAKY_RELU:
+      for (size_t i = 0; i < n; i++)
+        out[i] = a[i] >= 0.0f ? a[i] : op->alpha * a[i];
+      return FK_OK;
+    case NN_OP_PAD:
+      zero_pad(op, in, os, a, out);
+      return FK_OK;
+  }
+  return FK_EINVAL;
+}

@@ -1,0 +1,482 @@
+/*
+ * weights.c - loader for TFJS weights manifests (weights.h): parses the JSON
+ * with cJSON, reads and concatenates each group's shard files, and decodes
+ * every tensor (float32, int32, float16, uint8/uint16-quantized) to float32.
+ *
+ * Everything in a manifest is untrusted: shard names may not leave the
+ * manifest's directory, shapes are checked for overflow, and the bytes the
+ * weights need are compared with the bytes the shards hold before anything is
+ * decoded, so a bad file is an FK_EMODEL message rather than a bad read.
+ */
+#include "nn/weights.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "facekit.h"
+
+#define MAX_NDIM ((int)(sizeof(((nn_weight *)0)->shape) / sizeof(int)))
+
+/* How one weight is stored in its group's bytes. */
+typedef enum { ENC_F32, ENC_I32, ENC_F16, ENC_U8, ENC_U16 } encoding;
+
+typedef struct wspec {
+  const char *name;
+  int ndim, shape[MAX_NDIM];
+  size_t count, bytes;
+  encoding enc;
+  double scale, min;
+  int round; /* int32 dtype: round dequantized values like Math.round */
+} wspec;
+
+static int seterr(char *err, size_t errlen, int status, const char *fmt, ...) {
+  if (err && errlen > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return status;
+}
+
+/* Reads a whole file. FK_ENOENT if it does not exist, FK_EIO on other
+ * errors. The buffer gets a NUL terminator (not counted in *len). */
+static int read_all(const char *path, char **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return errno == ENOENT || errno == ENOTDIR ? FK_ENOENT : FK_EIO;
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap + 1);
+  if (!b) {
+    fclose(f);
+    return FK_ENOMEM;
+  }
+  for (;;) {
+    if (n == cap) {
+      if (cap > SIZE_MAX / 4) break;
+      char *nb = realloc(b, cap * 2 + 1);
+      if (!nb) {
+        free(b);
+        fclose(f);
+        return FK_ENOMEM;
+      }
+      b = nb;
+      cap *= 2;
+    }
+    size_t got = fread(b + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(b);
+    return FK_EIO;
+  }
+  b[n] = '\0';
+  *buf = b;
+  *len = n;
+  return FK_OK;
+}
+
+/* A shard path must be relative and stay inside the manifest's directory. */
+static int safe_relpath(const char *p) {
+  if (!p[0] || p[0] == '/' || p[0] == '\\') return 0;
+  const char *s = p;
+  for (;;) {
+    size_t n = strcspn(s, "/\\");
+    if (n == 2 && s[0] == '.' && s[1] == '.') return 0;
+    if (!s[n]) return 1;
+    s += n + 1;
+  }
+}
+
+static char *join_path(const char *dir, const char *name) {
+  if (!dir || !dir[0]) dir = ".";
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (!p) return NULL;
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+static uint16_t rd16(const unsigned char *p) {
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t rd32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+/* IEEE half to float, exact for every value: subnormals, inf and NaN. */
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31;
+  int exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  if (exp == 0x1f) {
+    uint32_t bits = sign | 0x7f800000u | (mant << 13);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+  }
+  /* normal: (1024 + mant) * 2^(exp - 25); subnormal: mant * 2^-24 */
+  float v = exp ? ldexpf((float)(mant | 0x400), exp - 25)
+                : ldexpf((float)mant, -24);
+  return sign ? -v : v;
+}
+
+static void decode(const wspec *s, const unsigned char *p, float *out) {
+  for (size_t i = 0; i < s->count; i++) {
+    double v;
+    switch (s->enc) {
+      case ENC_F32: {
+        uint32_t bits = rd32(p + 4 * i);
+        memcpy(&out[i], &bits, sizeof(float));
+        continue;
+      }
+      case ENC_I32:
+        out[i] = (float)(int32_t)rd32(p + 4 * i);
+        continue;
+      case ENC_F16:
+        out[i] = half_to_float(rd16(p + 2 * i));
+        if (s->round) out[i] = floorf(out[i] + 0.5f);
+        continue;
+      case ENC_U8:
+        v = p[i] * s->scale + s->min;
+        break;
+      case ENC_U16:
+      default:
+        v = rd16(p + 2 * i) * s->scale + s->min;
+        break;
+    }
+    out[i] = (float)(s->round ? floor(v + 0.5) : v);
+  }
+}
+
+static int get_number(const cJSON *obj, const char *key, double *v) {
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble)) return 0;
+  *v = n->valuedouble;
+  return 1;
+}
+
+/* Validates one manifest weight entry into *s (name points into the JSON). */
+static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
+                      size_t errlen) {
+  memset(s, 0, sizeof *s);
+  const cJSON *jn = cJSON_GetObjectItemCaseSensitive(jw, "name");
+  if (!cJSON_IsString(jn) || !jn->valuestring[0])
+    return seterr(err, errlen, FK_EMODEL,
+                  "weights manifest: group %d weight %d has no name", gi, wi);
+  s->name = jn->valuestring;
+
+  const cJSON *jshape = cJSON_GetObjectItemCaseSensitive(jw, "shape");
+  if (!cJSON_IsArray(jshape))
+    return seterr(err, errlen, FK_EMODEL, "weight %s: missing shape", s->name);
+  int nd = cJSON_GetArraySize(jshape);
+  if (nd > MAX_NDIM)
+    return seterr(err, errlen, FK_EMODEL,
+                  "weight %s: %d dimensions (at most %d supported)", s->name,
+                  nd, MAX_NDIM);
+  size_t count = 1;
+  const cJSON *d;
+  int k = 0;
+  cJSON_ArrayForEach(d, jshape) {
+    double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
+    if (!(v >= 0 && v <= INT_MAX && v == floor(v)))
+      return seterr(err, errlen, FK_EMODEL, "weight %s: invalid shape",
+                    s->name);
+    s->shape[k++] = (int)v;
+    if (v != 0 && count > SIZE_MAX / 8 / (size_t)v)
+      return seterr(err, errlen, FK_EMODEL, "weight %s: shape too large",
+                    s->name);
+    count *= (size_t)v;
+  }
+  s->ndim = nd;
+  s->count = count;
+
+  const cJSON *jdt = cJSON_GetObjectItemCaseSensitive(jw, "dtype");
+  const char *dt = cJSON_IsString(jdt) ? jdt->valuestring : "(none)";
+  int is_f32 = !strcmp(dt, "float32"), is_i32 = !strcmp(dt, "int32");
+  const cJSON *q = cJSON_GetObjectItemCaseSensitive(jw, "quantization");
+  size_t esize;
+  if (q && !cJSON_IsNull(q)) {
+    const cJSON *jqd = cJSON_GetObjectItemCaseSensitive(q, "dtype");
+    const char *qd = cJSON_IsString(jqd) ? jqd->valuestring : "(none)";
+    if (!is_f32 && !is_i32)
+      return seterr(err, errlen, FK_EMODEL,
+                    "weight %s: unsupported dtype %s with quantization",
+                    s->name, dt);
+    s->round = is_i32;
+    if (!strcmp(qd, "float16")) {
+      s->enc = ENC_F16;
+      esize = 2;
+    } else if (!strcmp(qd, "uint8") || !strcmp(qd, "uint16")) {
+      s->enc = qd[4] == '8' ? ENC_U8 : ENC_U16;
+      esize = s->enc == ENC_U8 ? 1 : 2;
+      if (!get_number(q, "scale", &s->scale) || !get_number(q, "min", &s->min))
+        return seterr(err, errlen, FK_EMODEL,
+                      "weight %s: quantization lacks scale/min", s->name);
+    } else {
+      return seterr(err, errlen, FK_EMODEL,
+                    "weight %s: unsupported quantization dtype %s", s->name,
+                    qd);
+    }
+  } else if (is_f32 || is_i32) {
+    s->enc = is_f32 ? ENC_F32 : ENC_I32;
+    esize = 4;
+  } else if (!strcmp(dt, "float16")) {
+    s->enc = ENC_F16;
+    esize = 2;
+  } else {
+    return seterr(err, errlen, FK_EMODEL, "weight %s: unsupported dtype %s",
+                  s->name, dt);
+  }
+  s->bytes = count * esize; /* count <= SIZE_MAX / 8: no overflow */
+  return FK_OK;
+}
+
+/* Reads and concatenates a group's shards into *buf. */
+static int read_group(const cJSON *paths, int gi, const char *dir,
+                      unsigned char **buf, size_t *len, char *err,
+                      size_t errlen) {
+  *buf = NULL;
+  *len = 0;
+  if (!cJSON_IsArray(paths))
+    return seterr(err, errlen, FK_EMODEL,
+                  "weights manifest: group %d has no paths", gi);
+  int rc = FK_OK;
+  unsigned char *all = NULL;
+  size_t n = 0;
+  const cJSON *jp;
+  cJSON_ArrayForEach(jp, paths) {
+    if (!cJSON_IsString(jp) || !safe_relpath(jp->valuestring)) {
+      rc = seterr(err, errlen, FK_EMODEL,
+                  "weights manifest: shard path %s is not inside the model "
+                  "directory",
+                  cJSON_IsString(jp) ? jp->valuestring : "(not a string)");
+      break;
+    }
+    char *full = join_path(dir, jp->valuestring);
+    char *data = NULL;
+    size_t dlen = 0;
+    rc = full ? read_all(full, &data, &dlen) : FK_ENOMEM;
+    if (rc != FK_OK) {
+      if (rc == FK_ENOMEM)
+        seterr(err, errlen, rc, "out of memory reading weights");
+      else
+        seterr(err, errlen, rc, "cannot read weights shard %s",
+               full ? full : jp->valuestring);
+      free(full);
+      break;
+    }
+    free(full);
+    if (dlen > 0) {
+      unsigned char *na = realloc(all, n + dlen);
+      if (!na) {
+        free(data);
+        rc = seterr(err, errlen, FK_ENOMEM, "out of memory reading weights");
+        break;
+      }
+      memcpy(na + n, data, dlen);
+      all = na;
+      n += dlen;
+    }
+    free(data);
+  }
+  if (rc != FK_OK) {
+    free(all);
+    return rc;
+  }
+  *buf = all;
+  *len = n;
+  return FK_OK;
+}
+
+/* Appends the decoded weights of group gi to out. */
+static int load_group(const cJSON *g, int gi, const char *dir,
+                      nn_weights *out, char *err, size_t errlen) {
+  if (!cJSON_IsObject(g))
+    return seterr(err, errlen, FK_EMODEL,
+                  "weights manifest: group %d is not an object", gi);
+  const cJSON *paths = cJSON_GetObjectItemCaseSensitive(g, "paths");
+  const cJSON *jws = cJSON_GetObjectItemCaseSensitive(g, "weights");
+  if (!cJSON_IsArray(jws))
+    return seterr(err, errlen, FK_EMODEL,
+                  "weights manifest: group %d has no weights list", gi);
+  int nw = cJSON_GetArraySize(jws);
+  wspec *specs = calloc((size_t)nw + 1, sizeof *specs);
+  if (!specs) return seterr(err, errlen, FK_ENOMEM, "out of memory");
+
+  /* Pass 1: validate every entry and total the bytes it needs. */
+  int rc = FK_OK, wi = 0;
+  size_t need = 0;
+  const cJSON *jw;
+  cJSON_ArrayForEach(jw, jws) {
+    rc = parse_spec(jw, gi, wi, &specs[wi], err, errlen);
+    if (rc != FK_OK) break;
+    if (specs[wi].bytes > SIZE_MAX - need) {
+      rc = seterr(err, errlen, FK_EMODEL, "weight %s: shape too large",
+                  specs[wi].name);
+      break;
+    }
+    need += specs[wi].bytes;
+    wi++;
+  }
+  unsigned char *buf = NULL;
+  size_t have = 0;
+  if (rc == FK_OK) rc = read_group(paths, gi, dir, &buf, &have, err, errlen);
+  if (rc == FK_OK && have != need) {
+    int np = cJSON_GetArraySize(paths);
+    const cJSON *first = cJSON_GetArrayItem(paths, 0);
+    rc = seterr(err, errlen, FK_EMODEL,
+                "weights shard %s/%s%s: the manifest needs %zu bytes, the "
+                "file%s %s %zu",
+                dir && dir[0] ? dir : ".", first ? first->valuestring : "(none)",
+                np > 1 ? " (and the rest of its group)" : "", need,
+                np > 1 ? "s" : "", np > 1 ? "hold" : "holds", have);
+  }
+  /* Pass 2: decode. */
+  if (rc == FK_OK && nw > 0) {
+    nn_weight *items =
+        realloc(out->items, (size_t)(out->n + nw) * sizeof *items);
+    if (!items) rc = seterr(err, errlen, FK_ENOMEM, "out of memory");
+    else out->items = items;
+  }
+  size_t off = 0;
+  for (int i = 0; rc == FK_OK && i < nw; i++) {
+    const wspec *s = &specs[i];
+    nn_weight *w = &out->items[out->n];
+    memset(w, 0, sizeof *w);
+    w->name = strdup(s->name);
+    w->data = malloc(s->count ? s->count * sizeof(float) : 1);
+    if (!w->name || !w->data) {
+      free(w->name);
+      free(w->data);
+      rc = seterr(err, errlen, FK_ENOMEM, "out of memory");
+      break;
+    }
+    w->ndim = s->ndim;
+    memcpy(w->shape, s->shape, sizeof w->shape);
+    w->count = s->count;
+    decode(s, buf + off, w->data);
+    off += s->bytes;
+    out->n++;
+  }
+  free(buf);
+  free(specs);
+  return rc;
+}
+
+/* Parses a manifest; `label` names it in the invalid-JSON message. */
+static int load_manifest(const char *json, const char *label,
+                         const char *dir, nn_weights *out, char *err,
+                         size_t errlen) {
+  cJSON *root = cJSON_Parse(json);
+  if (!root)
+    return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", label);
+  if (!cJSON_IsArray(root)) {
+    cJSON_Delete(root);
+    return seterr(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
+                  label);
+  }
+  int rc = FK_OK, gi = 0;
+  const cJSON *g;
+  cJSON_ArrayForEach(g, root) {
+    rc = load_group(g, gi++, dir, out, err, errlen);
+    if (rc != FK_OK) break;
+  }
+  cJSON_Delete(root);
+  if (rc != FK_OK) nn_weights_free(out);
+  return rc;
+}
+
+int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
+                         char *err, size_t errlen) {
+  if (err && errlen > 0) err[0] = '\0';
+  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
+  out->items = NULL;
+  out->n = 0;
+  if (!json) return seterr(err, errlen, FK_EINVAL, "no manifest");
+  return load_manifest(json, "weights manifest", dir, out, err, errlen);
+}
+
+int nn_weights_load(const char *path, nn_weights *out, char *err,
+                    size_t errlen) {
+  if (err && errlen > 0) err[0] = '\0';
+  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
+  out->items = NULL;
+  out->n = 0;
+  if (!path) return seterr(err, errlen, FK_EINVAL, "no manifest path");
+  char *json;
+  size_t len;
+  int rc = read_all(path, &json, &len);
+  if (rc == FK_ENOENT)
+    return seterr(err, errlen, rc, "weights manifest %s not found", path);
+  if (rc != FK_OK)
+    return seterr(err, errlen, rc, "cannot read weights manifest %s", path);
+  if (strlen(json) != len) { /* an embedded NUL: not text */
+    free(json);
+    return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", path);
+  }
+  /* The shards live next to the manifest. */
+  char *dir = strdup(path);
+  if (!dir) {
+    free(json);
+    return seterr(err, errlen, FK_ENOMEM, "out of memory");
+  }
+  char *slash = strrchr(dir, '/');
+  if (!slash) strcpy(dir, ".");
+  else if (slash == dir) dir[1] = '\0';
+  else *slash = '\0';
+  rc = load_manifest(json, path, dir, out, err, errlen);
+  free(dir);
+  free(json);
+  return rc;
+}
+
+const nn_weight *nn_weights_find(const nn_weights *w, const char *name) {
+  if (!w || !name) return NULL;
+  for (int i = 0; i < w->n; i++)
+    if (!strcmp(w->items[i].name, name)) return &w->items[i];
+  return NULL;
+}
+
+const nn_weight *nn_weights_get(const nn_weights *w, const char *name,
+                                size_t expect_count, char *err,
+                                size_t errlen) {
+  const nn_weight *x = nn_weights_find(w, name);
+  if (!x) {
+    seterr(err, errlen, FK_EMODEL, "weight %s not found in the manifest",
+           name ? name : "(null)");
+    return NULL;
+  }
+  if (expect_count && x->count != expect_count) {
+    seterr(err, errlen, FK_EMODEL, "weight %s has %zu values, expected %zu",
+           name, x->count, expect_count);
+    return NULL;
+  }
+  return x;
+}
+
+void nn_weights_free(nn_weights *w) {
+  if (!w) return;
+  for (int i = 0; i < w->n; i++) {
+    free(w->items[i].name);
+    free(w->items[i].data);
+  }
+  free(w->items);
+  w->items = NULL;
+  w->n = 0;
+}
