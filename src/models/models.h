@@ -45,7 +45,8 @@ typedef struct fk_ssd_anchors {
 int fk_ssd_build(const nn_weights *w, int size, nn_graph **out, char *err,
                  size_t errlen);
 /* Anchors for an input size (TF's MultipleGridAnchorGenerator with the
- * model's config; equal to the stored Output/extra_dim at 512). */
+ * model's config; equal to the stored Output/extra_dim at 512, which holds
+ * the same anchors as corners [ymin, xmin, ymax, xmax]). */
 int fk_ssd_anchors_make(int size, fk_ssd_anchors *a);
 void fk_ssd_anchors_free(fk_ssd_anchors *a);
 void fk_ssd_input(const fk_image *img, int size, float *input);
@@ -58,7 +59,8 @@ int fk_ssd_decode(const nn_runtime *rt, const fk_ssd_anchors *a, int size,
 
 /* ---- TinyFaceDetector (tiny.c) -------------------------------------------
  * Input: zero-padded bottom/right to a square, resized to size x size,
- * (x - [122.782, 117.001, 104.298]) / 255. Output: [size/32][size/32][5*6]. */
+ * (x - [117.001, 114.697, 97.404]) / 255. Output: [size/32][size/32][5*5]
+ * (5 anchors x [tx, ty, tw, th, objectness]). */
 #define FK_TINY_FILE "tiny_face_detector_model-weights_manifest.json"
 
 int fk_tiny_build(const nn_weights *w, int size, nn_graph **out, char *err,
@@ -79,8 +81,10 @@ int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
  * clipped box is empty. */
 int fk_landmarks_box(const fk_det *d, int img_w, int img_h, fk_rect *box);
 void fk_landmarks_input(const fk_image *img, fk_rect box, float *input);
-/* Maps the 136 outputs back to image pixels exactly as face-api does. */
-void fk_landmarks_decode(const float *out136, fk_rect box,
+/* Maps the 136 outputs back to image pixels exactly as face-api does: box is
+ * the fk_landmarks_box() crop, det the detection it came from (face-api
+ * shifts the points by the detection's unfloored x, y, not the crop's). */
+void fk_landmarks_decode(const float *out136, const fk_det *det, fk_rect box,
                          fk_point pts[FK_NUM_LANDMARKS]);
 
 /* ---- face descriptor (descriptor.c) ---------------------------------------
