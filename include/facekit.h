@@ -29,6 +29,14 @@ extern "C" {
 
 #define FK_VERSION "0.1.0"
 
+/* Marks the exported functions (the library is built with hidden
+ * visibility, so nothing else leaks out of libfacekit.so). */
+#if defined(__GNUC__)
+#define FK_API __attribute__((visibility("default")))
+#else
+#define FK_API
+#endif
+
 /* ---- status codes ------------------------------------------------------ */
 enum {
   FK_OK = 0,
@@ -48,7 +56,7 @@ enum {
 };
 
 /* A static message for a status code; never NULL. */
-const char *fk_strerror(int status);
+FK_API const char *fk_strerror(int status);
 
 /* ---- images -------------------------------------------------------------- */
 
@@ -66,12 +74,12 @@ typedef struct fk_image {
  * applies the EXIF orientation, converts grayscale, CMYK, 16-bit and alpha
  * to 8-bit RGB (alpha is composited over white). max_pixels = 0 means
  * FK_DEFAULT_MAX_PIXELS. On failure *img is zeroed. */
-int fk_image_load(const char *path, size_t max_pixels, fk_image *img);
-int fk_image_decode(const void *data, size_t size, size_t max_pixels,
+FK_API int fk_image_load(const char *path, size_t max_pixels, fk_image *img);
+FK_API int fk_image_decode(const void *data, size_t size, size_t max_pixels,
                     fk_image *img);
 /* Writes an 8-bit RGB PNG. */
-int fk_image_save_png(const fk_image *img, const char *path);
-void fk_image_free(fk_image *img);
+FK_API int fk_image_save_png(const fk_image *img, const char *path);
+FK_API void fk_image_free(fk_image *img);
 
 /* ---- models and sessions --------------------------------------------------- */
 
@@ -90,9 +98,9 @@ enum {
 /* Loads the networks in `nets` from `dir` (NULL: $FACEKIT_MODELS, else
  * ./models). *out is set even on failure, so that fk_models_errmsg() can tell
  * what went wrong; free it with fk_models_free() in both cases. */
-int fk_models_open(const char *dir, unsigned nets, fk_models **out);
-const char *fk_models_errmsg(const fk_models *m);
-void fk_models_free(fk_models *m);
+FK_API int fk_models_open(const char *dir, unsigned nets, fk_models **out);
+FK_API const char *fk_models_errmsg(const fk_models *m);
+FK_API void fk_models_free(fk_models *m);
 
 enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
 enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1 };
@@ -111,14 +119,14 @@ typedef struct fk_options {
 } fk_options;
 
 /* Fills *o with the defaults. */
-void fk_options_init(fk_options *o);
+FK_API void fk_options_init(fk_options *o);
 
 /* Creates a per-thread session. opt may be NULL for the defaults. *out is set
  * even on failure (see fk_session_errmsg). */
-int fk_session_new(const fk_models *m, const fk_options *opt,
+FK_API int fk_session_new(const fk_models *m, const fk_options *opt,
                    fk_session **out);
-const char *fk_session_errmsg(const fk_session *s);
-void fk_session_free(fk_session *s);
+FK_API const char *fk_session_errmsg(const fk_session *s);
+FK_API void fk_session_free(fk_session *s);
 
 /* ---- faces ----------------------------------------------------------------- */
 
@@ -138,33 +146,52 @@ typedef struct fk_face {
 /* Detects faces and their 68 landmarks, sorted by decreasing score. Writes up
  * to `cap` faces to faces[] and the number found to *n (which may exceed
  * cap). Finding no face is not an error here: *n = 0. */
-int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap,
+FK_API int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap,
               int *n);
 
 /* Computes face->embedding (raw, not normalized) from the face's landmarks
  * with the session's alignment mode. */
-int fk_represent(fk_session *s, const fk_image *img, fk_face *face);
+FK_API int fk_represent(fk_session *s, const fk_image *img, fk_face *face);
 
 /* Computes the embedding of an image used as the face chip as it is:
  * resized to 150x150. This is DeepFace's enforce_detection=false fallback. */
-int fk_represent_chip(fk_session *s, const fk_image *chip, float *embedding);
+FK_API int fk_represent_chip(fk_session *s, const fk_image *chip, float *embedding);
 
 /* Index of the face with the largest box area, or -1 when n == 0. */
-int fk_largest_face(const fk_face *faces, int n);
+FK_API int fk_largest_face(const fk_face *faces, int n);
+
+/* fk_detect, then fk_represent for each face written to faces[]. */
+FK_API int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap,
+             int *n);
 
 /* ---- comparing embeddings ------------------------------------------------ */
 
 enum { FK_METRIC_COSINE = 0, FK_METRIC_EUCLIDEAN = 1, FK_METRIC_EUCLIDEAN_L2 = 2 };
 
 /* Scales v to unit L2 norm in place (a zero vector stays zero). */
-void fk_l2_normalize(float *v, int dim);
+FK_API void fk_l2_normalize(float *v, int dim);
 /* Cosine distance (1 - cos), Euclidean, or Euclidean after L2 normalization. */
-float fk_distance(const float *a, const float *b, int dim, int metric);
+FK_API float fk_distance(const float *a, const float *b, int dim, int metric);
 /* The default same-person threshold for a metric, fitted on LFW. */
-float fk_default_threshold(int metric);
+FK_API float fk_default_threshold(int metric);
 /* Parses "cosine" | "euclidean" | "euclidean_l2"; -1 if unknown. */
-int fk_metric_from_name(const char *name);
-const char *fk_metric_name(int metric);
+FK_API int fk_metric_from_name(const char *name);
+FK_API const char *fk_metric_name(int metric);
+
+typedef struct fk_verify_result {
+  int verified;         /* distance <= threshold */
+  float distance;
+  float threshold;
+  int metric;           /* FK_METRIC_* */
+  fk_face face1, face2; /* the largest face of each image */
+} fk_verify_result;
+
+/* Verification as DeepFace does it: the largest face of each image, their
+ * embeddings, the distance under `metric` against `threshold` (a negative
+ * threshold means fk_default_threshold(metric)). FK_ENOFACE when either
+ * image has no face; fk_session_errmsg() says which. */
+FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
+              int metric, float threshold, fk_verify_result *r);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libxnnpack-dev libpthreadpool-dev
-      libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev libcjson-dev
+      libjpeg62-turbo-dev libpng-dev libwebp-dev-dev libcjson-dev
       npm)
 missing=()
 for p in "${pkgs[@]}"; do
