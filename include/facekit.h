@@ -103,7 +103,7 @@ FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
 enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
-enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1 };
+enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1, FK_ALIGN_DLIB = 2 };
 enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
 
 typedef struct fk_options {

@@ -211,6 +211,11 @@ int fk_ssd_anchors_make(int size, fk_ssd_anchors *a) {
     scales[i] = 0.2 + (0.95 - 0.2) * i / (SSD_LAYERS - 1);
   scales[SSD_LAYERS] = 1.0;
 
+  /* The box predictors learned anchor sizes in pixels of a 512 input, not
+   * in fractions of the image: at another input size the same pixel sizes
+   * keep the predicted boxes right (measured: with size-relative anchors,
+   * boxes shrink in proportion to the input size). At 512 this is 1. */
+  float pixel_scale = 512.0f / (float)size;
   float *o = a->yxhw;
   for (int l = 0; l < SSD_LAYERS; l++) {
     float sc[6], ar[6];
@@ -232,8 +237,8 @@ int fk_ssd_anchors_make(int size, fk_ssd_anchors *a) {
     float hs[6], ws[6];
     for (int j = 0; j < na; j++) {
       float r = sqrtf(ar[j]);
-      hs[j] = sc[j] / r;
-      ws[j] = sc[j] * r;
+      hs[j] = sc[j] / r * pixel_scale;
+      ws[j] = sc[j] * r * pixel_scale;
     }
     float stride = 1.0f / (float)grid[l], offset = 0.5f * stride;
     for (int gy = 0; gy < grid[l]; gy++) {

@@ -1,0 +1,163 @@
+/*
+ * bench_pipeline.c - per-stage timings of the whole pipeline, for the
+ * side-by-side comparison with face-api (bench/compare.sh).
+ *
+ *   bench_pipeline [--runs N] [--threads T] [--json] [--input-size S] IMAGE...
+ *
+ * For every image: decode, detect (SSD), and per face: landmarks, align
+ * (5-point warp to the 150x150 chip), descriptor. Prints the median of each
+ * stage over all runs, the median whole-image time and faces/s, and the
+ * descriptor net's GFLOP/s against its MAC count. Default images: the
+ * committed fixtures.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "face/face.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+typedef struct samples { double *v; int n, cap; } samples;
+
+static void add(samples *s, double x) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 64;
+    s->v = realloc(s->v, (size_t)s->cap * sizeof *s->v);
+    if (!s->v) exit(1);
+  }
+  s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(samples *s) {
+  if (!s->n) return 0;
+  qsort(s->v, (size_t)s->n, sizeof *s->v, cmp_double);
+  return s->n % 2 ? s->v[s->n / 2] : 0.5 * (s->v[s->n / 2 - 1] + s->v[s->n / 2]);
+}
+
+int main(int argc, char **argv) {
+  int runs = 20, json = 0;
+  fk_options opt;
+  fk_options_init(&opt);
+  const char *imgs[256];
+  int nimg = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) opt.threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--input-size") && i + 1 < argc) opt.ssd_input_size = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (nimg < 256) imgs[nimg++] = argv[i];
+  }
+  static const char *defaults[] = {"tests/fixtures/face_a1.png", "tests/fixtures/face_a2.png",
+                                   "tests/fixtures/face_b1.png", "tests/fixtures/face_c1.png",
+                                   "tests/fixtures/group4.png"};
+  if (!nimg)
+    for (; nimg < 5; nimg++) imgs[nimg] = defaults[nimg];
+  if (runs < 1) runs = 1;
+
+  fk_models *m = NULL;
+  fk_session *s = NULL;
+  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_DESCRIPTOR, &m)) {
+    fprintf(stderr, "bench_pipeline: %s\n", fk_models_errmsg(m));
+    return 1;
+  }
+  if (fk_session_new(m, &opt, &s)) {
+    fprintf(stderr, "bench_pipeline: %s\n", fk_session_errmsg(s));
+    return 1;
+  }
+  samples decode = {0}, detect = {0}, lm = {0}, align = {0}, desc = {0}, whole = {0};
+  int faces_total = 0;
+  double whole_sum = 0;
+  fk_face faces[64];
+  for (int k = 0; k < nimg; k++) {
+    samples img_whole = {0};
+    int nf = 0;
+    for (int r = -2; r < runs; r++) { /* two warm-up runs */
+      double t0 = now_ms();
+      fk_image img;
+      if (fk_image_load(imgs[k], 0, &img)) {
+        fprintf(stderr, "bench_pipeline: cannot read %s\n", imgs[k]);
+        return 1;
+      }
+      double t1 = now_ms();
+      int ndet = 0;
+      fk_ssd_input(&img, opt.ssd_input_size, nn_runtime_input(s->det_rt));
+      nn_runtime_run(s->det_rt);
+      fk_ssd_decode(s->det_rt, s->anchors, opt.ssd_input_size, img.width, img.height, opt.min_score,
+                    64, s->dets, 64, &ndet);
+      double t2 = now_ms();
+      if (ndet > 64) ndet = 64;
+      nf = 0;
+      for (int i = 0; i < ndet; i++) {
+        fk_face *f = &faces[nf];
+        fk_rect box;
+        double a = now_ms();
+        if (!fk_landmarks_box(&s->dets[i], img.width, img.height, &box)) continue;
+        fk_landmarks_input(&img, box, nn_runtime_input(s->lm_rt));
+        nn_runtime_run(s->lm_rt);
+        fk_landmarks_decode(nn_runtime_output(s->lm_rt, 0), &s->dets[i], box, f->landmarks);
+        double b = now_ms();
+        double mtx[6];
+        fk_align_chip_transform(f->landmarks, FK_ALIGN_5POINT, FK_DESCRIPTOR_SIZE, 0.25, mtx);
+        fk_warp_affine(&img, mtx, FK_DESCRIPTOR_SIZE, FK_DESCRIPTOR_SIZE, nn_runtime_input(s->desc_rt));
+        double c = now_ms();
+        fk_descriptor_normalize(nn_runtime_input(s->desc_rt), (size_t)FK_DESCRIPTOR_SIZE * FK_DESCRIPTOR_SIZE);
+        nn_runtime_run(s->desc_rt);
+        double d = now_ms();
+        if (r >= 0) {
+          add(&lm, b - a);
+          add(&align, c - b);
+          add(&desc, d - c);
+        }
+        nf++;
+      }
+      double t3 = now_ms();
+      fk_image_free(&img);
+      if (r >= 0) {
+        add(&decode, t1 - t0);
+        add(&detect, t2 - t1);
+        add(&img_whole, t3 - t0);
+        add(&whole, t3 - t0);
+      }
+    }
+    faces_total += nf;
+    whole_sum += median(&img_whole);
+    free(img_whole.v);
+  }
+  double desc_ms = median(&desc);
+  double gflops = desc_ms > 0 ? 2.0 * nn_graph_macs(m->descriptor) / (desc_ms * 1e6) : 0;
+  double fps = whole_sum > 0 ? faces_total / (whole_sum / 1000.0) : 0;
+  if (json) {
+    printf("{\"impl\":\"facekit %s XNNPACK\",\"threads\":%d,\"ssd_input_size\":%d,\"images\":%d,\"faces\":%d,"
+           "\"stages\":{\"decode_ms\":%.3f,\"detect_ms\":%.3f,\"landmarks_ms\":%.3f,\"align_ms\":%.3f,"
+           "\"descriptor_ms\":%.3f},\"per_face\":{\"landmarks_ms\":%.3f,\"align_ms\":%.3f,\"descriptor_ms\":%.3f},"
+           "\"image_ms\":%.3f,\"faces_per_s\":%.2f,\"descriptor_gflops\":%.1f}\n",
+           FK_VERSION, opt.threads, opt.ssd_input_size, nimg, faces_total, median(&decode), median(&detect),
+           median(&lm), median(&align), desc_ms, median(&lm), median(&align), desc_ms, median(&whole), fps,
+           gflops);
+  } else {
+    printf("facekit pipeline, %d thread(s), SSD %d, %d images, %d faces, %d runs (medians)\n", opt.threads,
+           opt.ssd_input_size, nimg, faces_total, runs);
+    printf("  decode      %8.3f ms/image\n", median(&decode));
+    printf("  detect      %8.3f ms/image\n", median(&detect));
+    printf("  landmarks   %8.3f ms/face\n", median(&lm));
+    printf("  align       %8.3f ms/face\n", median(&align));
+    printf("  descriptor  %8.3f ms/face  (%.1f GFLOP/s on %.3f GMAC)\n", desc_ms, gflops,
+           nn_graph_macs(m->descriptor) / 1e9);
+    printf("  whole image %8.3f ms   %.1f faces/s\n", median(&whole), fps);
+  }
+  free(decode.v); free(detect.v); free(lm.v); free(align.v); free(desc.v); free(whole.v);
+  fk_session_free(s);
+  fk_models_free(m);
+  return 0;
+}

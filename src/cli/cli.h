@@ -1,0 +1,77 @@
+/*
+ * cli.h - what the facekit subcommands share: the pipeline options every
+ * command accepts, JSON output (one object on stdout), exit codes and error
+ * reporting. Each subcommand lives in its own file and only parses its
+ * arguments, calls the library and prints.
+ */
+#ifndef FK_CLI_H
+#define FK_CLI_H
+
+#include <cjson/cJSON.h>
+
+#include "facekit.h"
+
+/* Exit codes. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAIL = 1,    /* bad input file, missing models, internal error */
+  EXIT_USAGE = 2,   /* bad command line */
+  EXIT_NOFACE = 3,  /* no face detected where one was required */
+};
+
+/* Options shared by every command that runs the pipeline. */
+typedef struct cli_common {
+  const char *models_dir; /* NULL: $FACEKIT_MODELS or ./models */
+  fk_options opt;
+} cli_common;
+
+void cli_common_init(cli_common *c);
+
+/* If argv[*i] is a shared option, consumes it (and its value) and returns 1;
+ * returns 0 if it is not one; returns -1 after printing a usage error. */
+int cli_common_parse(cli_common *c, int argc, char **argv, int *i);
+
+/* The shared options' help text. */
+extern const char cli_common_help[];
+
+/* Opens the models and one session; on failure prints the error JSON and
+ * returns the exit code (else EXIT_OK). */
+int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s);
+
+/* Loads an image with the session's pixel limit; on failure prints the error
+ * and returns the exit code. */
+int cli_load_image(const cli_common *c, const char *path, fk_image *img);
+
+/* Prints {"error": msg, ...extra} to stdout and msg to stderr; returns code. */
+int cli_error(int code, cJSON *extra, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Usage error: message on stderr plus the JSON error; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints obj as one line of JSON to stdout and frees it. */
+void cli_print(cJSON *obj);
+
+/* JSON builders for the library's types. */
+cJSON *cli_box_json(fk_box b);
+cJSON *cli_landmarks_json(const fk_point *p, int n);
+cJSON *cli_floats_json(const float *v, int n);
+
+/* Parses numbers and choices strictly; return 0 on success. */
+int cli_parse_int(const char *s, int lo, int hi, int *out);
+int cli_parse_float(const char *s, double lo, double hi, float *out);
+int cli_parse_bool(const char *s, int *out);
+
+/* Monotonic milliseconds. */
+double cli_now_ms(void);
+
+const char *cli_detector_name(int detector);
+const char *cli_align_name(int align);
+
+/* Subcommands. */
+int cmd_detect(int argc, char **argv);
+int cmd_represent(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif /* FK_CLI_H */

@@ -1,0 +1,192 @@
+/*
+ * common.c - the pieces every facekit subcommand shares (see cli.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+const char cli_common_help[] =
+    "Pipeline options:\n"
+    "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
+    "  --detector ssd|tiny    face detector (default ssd)\n"
+    "  --input-size N         detector input side, multiple of 32\n"
+    "                         (default 512 for ssd, 416 for tiny)\n"
+    "  --min-score S          drop detections scoring <= S (default 0.5)\n"
+    "  --align 5point|dlib|face-api  descriptor chip alignment (default 5point)\n"
+    "  --threads N            inference threads (default 1)\n"
+    "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
+
+void cli_common_init(cli_common *c) {
+  memset(c, 0, sizeof *c);
+  fk_options_init(&c->opt);
+}
+
+int cli_parse_int(const char *s, int lo, int hi, int *out) {
+  if (!s || !*s) return -1;
+  errno = 0;
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+int cli_parse_float(const char *s, double lo, double hi, float *out) {
+  if (!s || !*s) return -1;
+  errno = 0;
+  char *end;
+  double v = strtod(s, &end);
+  if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
+  *out = (float)v;
+  return 0;
+}
+
+int cli_parse_bool(const char *s, int *out) {
+  if (!s) return -1;
+  if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) *out = 1;
+  else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) *out = 0;
+  else return -1;
+  return 0;
+}
+
+int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  static const char *const with_value[] = {"--models", "--detector", "--input-size", "--min-score",
+                                           "--align", "--threads", "--max-pixels"};
+  int known = 0;
+  for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+    if (!strcmp(a, with_value[k])) known = 1;
+  if (!known) return 0;
+  if (*i + 1 >= argc) return cli_usage(NULL, "%s needs a value", a), -1;
+  const char *v = argv[++*i];
+  int iv;
+  if (!strcmp(a, "--models")) {
+    c->models_dir = v;
+  } else if (!strcmp(a, "--detector")) {
+    if (!strcmp(v, "ssd")) c->opt.detector = FK_DETECTOR_SSD;
+    else if (!strcmp(v, "tiny")) c->opt.detector = FK_DETECTOR_TINY;
+    else return cli_usage(NULL, "--detector must be ssd or tiny, not '%s'", v), -1;
+  } else if (!strcmp(a, "--input-size")) {
+    if (cli_parse_int(v, 64, 2048, &iv) || iv % 32)
+      return cli_usage(NULL, "--input-size must be a multiple of 32 in [64, 2048], not '%s'", v), -1;
+    c->opt.ssd_input_size = c->opt.tiny_input_size = iv;
+  } else if (!strcmp(a, "--min-score")) {
+    if (cli_parse_float(v, 0.0, 0.999999, &c->opt.min_score))
+      return cli_usage(NULL, "--min-score must be a number in [0, 1), not '%s'", v), -1;
+  } else if (!strcmp(a, "--align")) {
+    int found = 0;
+    for (int k = 0; k < 3; k++)
+      if (!strcmp(v, cli_align_name(k))) c->opt.align = k, found = 1;
+    if (!found) return cli_usage(NULL, "--align must be 5point, dlib or face-api, not '%s'", v), -1;
+  } else if (!strcmp(a, "--threads")) {
+    if (cli_parse_int(v, 1, 256, &c->opt.threads))
+      return cli_usage(NULL, "--threads must be an integer in [1, 256], not '%s'", v), -1;
+  } else if (!strcmp(a, "--max-pixels")) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || !*v || n == 0)
+      return cli_usage(NULL, "--max-pixels must be a positive integer, not '%s'", v), -1;
+    c->opt.max_pixels = (size_t)n;
+  }
+  return 1;
+}
+
+void cli_print(cJSON *obj) {
+  char *s = cJSON_PrintUnformatted(obj);
+  if (s) {
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+  }
+  cJSON_free(s);
+  cJSON_Delete(obj);
+}
+
+static int verror(int code, cJSON *extra, const char *fmt, va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fprintf(stderr, "facekit: %s\n", msg);
+  cJSON *o = extra ? extra : cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", msg);
+  cli_print(o);
+  return code;
+}
+
+int cli_error(int code, cJSON *extra, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = verror(code, extra, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  verror(EXIT_USAGE, NULL, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "Try 'facekit %s--help'.\n", cmd ? cmd : "");
+  return EXIT_USAGE;
+}
+
+int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s) {
+  *s = NULL;
+  int rc = fk_models_open(c->models_dir, nets, m);
+  if (rc) return cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(*m));
+  rc = fk_session_new(*m, &c->opt, s);
+  if (rc) return cli_error(EXIT_FAIL, NULL, "%s", fk_session_errmsg(*s));
+  return EXIT_OK;
+}
+
+int cli_load_image(const cli_common *c, const char *path, fk_image *img) {
+  int rc = fk_image_load(path, c->opt.max_pixels, img);
+  if (rc == FK_OK) return EXIT_OK;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "path", path);
+  return cli_error(EXIT_FAIL, o, "%s: %s", path, fk_strerror(rc));
+}
+
+cJSON *cli_box_json(fk_box b) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "x", b.x);
+  cJSON_AddNumberToObject(o, "y", b.y);
+  cJSON_AddNumberToObject(o, "w", b.w);
+  cJSON_AddNumberToObject(o, "h", b.h);
+  return o;
+}
+
+cJSON *cli_landmarks_json(const fk_point *p, int n) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    float xy[2] = {p[i].x, p[i].y};
+    cJSON_AddItemToArray(a, cJSON_CreateFloatArray(xy, 2));
+  }
+  return a;
+}
+
+cJSON *cli_floats_json(const float *v, int n) { return cJSON_CreateFloatArray(v, n); }
+
+double cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+const char *cli_detector_name(int detector) {
+  return detector == FK_DETECTOR_TINY ? "tiny" : "ssd";
+}
+
+const char *cli_align_name(int align) {
+  switch (align) {
+    case FK_ALIGN_FACEAPI: return "face-api";
+    case FK_ALIGN_DLIB: return "dlib";
+    default: return "5point";
+  }
+}

@@ -1,0 +1,392 @@
+/*
+ * eval.c - `facekit eval lfw`: verification accuracy on LFW's standard
+ * 10-fold protocol (pairs.txt: 10 folds of 300 matched + 300 mismatched
+ * pairs). For each fold the threshold is fitted on the other nine and tested
+ * on it. Every pair counts: an image where the default detector finds no face
+ * is retried with a low score threshold, then embedded whole (DeepFace's
+ * enforce_detection=false), and the counts of both are reported.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: facekit eval lfw --root DIR --pairs FILE [--metric M] [--jobs N] [options]\n"
+    "LFW verification, standard 10-fold protocol. Prints\n"
+    "{\"accuracy_mean\",\"accuracy_std\",\"auc\",\"tar_at_far_1e-3\",\"pairs\",\"no_face\",...}\n"
+    "  --root DIR    the LFW image folder (PERSON/PERSON_NNNN.jpg)\n"
+    "  --pairs FILE  pairs.txt\n"
+    "  --metric M    cosine (default), euclidean or euclidean_l2\n"
+    "  --jobs N      worker threads, one session each (default: all cores)\n\n";
+
+typedef struct pair {
+  int a, b;   /* image indices */
+  int same;
+  int fold;
+} pair;
+
+typedef struct image_job {
+  char *path;
+  float emb[FK_EMBED_DIM];
+  int how;    /* 0 face at default score, 1 low-score retry, 2 whole image, -1 error */
+} image_job;
+
+typedef struct eval_ctx {
+  const cli_common *c;
+  const fk_models *m;
+  image_job *imgs;
+  int nimgs;
+  atomic_int next, done;
+  int tty;
+  double t0;
+  pthread_mutex_t progress;
+} eval_ctx;
+
+/* Finds or adds the image NAME/NAME_%04d.jpg. Linear probing on a small
+ * open-addressing table keyed by path. */
+typedef struct path_table {
+  char **keys;
+  int *vals;
+  size_t cap;
+} path_table;
+
+static size_t hash_str(const char *s) {
+  size_t h = 1469598103934665603ull;
+  while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+  return h;
+}
+
+static int image_index(path_table *t, eval_ctx *e, const char *root, const char *name, int num) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, name, name, num);
+  size_t i = hash_str(path) & (t->cap - 1);
+  while (t->keys[i]) {
+    if (!strcmp(t->keys[i], path)) return t->vals[i];
+    i = (i + 1) & (t->cap - 1);
+  }
+  char *dup = strdup(path);
+  if (!dup) return -1;
+  t->keys[i] = dup;
+  t->vals[i] = e->nimgs;
+  e->imgs[e->nimgs].path = dup;
+  return e->nimgs++;
+}
+
+/* Reads pairs.txt; returns the number of pairs or -1 (message printed). */
+static int read_pairs(const char *file, const char *root, eval_ctx *e, path_table *t, pair **out) {
+  FILE *f = fopen(file, "r");
+  if (!f) return cli_error(EXIT_FAIL, NULL, "%s: cannot open pairs file", file), -1;
+  int folds, per;
+  if (fscanf(f, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1 || folds > 100 || per > 100000) {
+    fclose(f);
+    return cli_error(EXIT_FAIL, NULL, "%s: first line must be 'FOLDS PAIRS_PER_FOLD'", file), -1;
+  }
+  int n = folds * per * 2;
+  pair *p = calloc((size_t)n, sizeof *p);
+  e->imgs = calloc((size_t)n * 2, sizeof *e->imgs);
+  t->cap = 1;
+  while (t->cap < (size_t)n * 4) t->cap <<= 1;
+  t->keys = calloc(t->cap, sizeof *t->keys);
+  t->vals = calloc(t->cap, sizeof *t->vals);
+  if (!p || !e->imgs || !t->keys || !t->vals) {
+    fclose(f);
+    free(p);
+    return cli_error(EXIT_FAIL, NULL, "out of memory"), -1;
+  }
+  char line[1024];
+  int k = 0;
+  fgets(line, sizeof line, f); /* rest of the header line */
+  while (k < n && fgets(line, sizeof line, f)) {
+    char n1[256], n2[256];
+    int i1, i2;
+    int fold = k / (2 * per), same = (k % (2 * per)) < per;
+    int ok = same ? sscanf(line, "%255s %d %d", n1, &i1, &i2) == 3
+                  : sscanf(line, "%255s %d %255s %d", n1, &i1, n2, &i2) == 4;
+    if (!ok) {
+      fclose(f);
+      free(p);
+      return cli_error(EXIT_FAIL, NULL, "%s: malformed pair line %d: %s", file, k + 2, line), -1;
+    }
+    p[k].a = image_index(t, e, root, n1, i1);
+    p[k].b = image_index(t, e, root, same ? n1 : n2, i2);
+    p[k].same = same;
+    p[k].fold = fold;
+    if (p[k].a < 0 || p[k].b < 0) {
+      fclose(f);
+      free(p);
+      return cli_error(EXIT_FAIL, NULL, "out of memory"), -1;
+    }
+    k++;
+  }
+  fclose(f);
+  if (k != n) {
+    free(p);
+    return cli_error(EXIT_FAIL, NULL, "%s: expected %d pairs, found %d", file, n, k), -1;
+  }
+  *out = p;
+  return n;
+}
+
+static void show_progress(eval_ctx *e, int done) {
+  if (!e->tty) return;
+  pthread_mutex_lock(&e->progress);
+  double el = (cli_now_ms() - e->t0) / 1000.0, rate = done / (el > 0 ? el : 1);
+  double eta = rate > 0 ? (e->nimgs - done) / rate : 0;
+  int w = 30, fill = (int)((double)done / e->nimgs * w);
+  fprintf(stderr, "\r[%.*s%*s] %d/%d images  %.1f img/s  ETA %dm%02ds ", fill,
+          "##############################", w - fill, "", done, e->nimgs, rate,
+          (int)eta / 60, (int)eta % 60);
+  if (done == e->nimgs) fputc('\n', stderr);
+  pthread_mutex_unlock(&e->progress);
+}
+
+/* Embeds one image: default detection, then a low-score retry, then the
+ * whole image. */
+static void embed_one(fk_session *s, fk_session *low, image_job *j, size_t max_pixels) {
+  fk_image img = {0};
+  j->how = -1;
+  if (fk_image_load(j->path, max_pixels, &img) != FK_OK) return;
+  fk_face faces[16];
+  int n = 0;
+  fk_session *tries[2] = {s, low};
+  for (int t = 0; t < 2 && j->how < 0; t++) {
+    if (fk_detect(tries[t], &img, faces, 16, &n) != FK_OK || n == 0) continue;
+    fk_face *f = &faces[fk_largest_face(faces, n < 16 ? n : 16)];
+    if (fk_represent(tries[t], &img, f) == FK_OK) {
+      memcpy(j->emb, f->embedding, sizeof j->emb);
+      j->how = t;
+    }
+  }
+  if (j->how < 0 && fk_represent_chip(s, &img, j->emb) == FK_OK) j->how = 2;
+  fk_image_free(&img);
+}
+
+static void *worker(void *arg) {
+  eval_ctx *e = arg;
+  fk_session *s = NULL, *low = NULL;
+  fk_options lo = e->c->opt;
+  lo.min_score = 0.05f;
+  lo.threads = 1;
+  fk_options o = e->c->opt;
+  o.threads = 1;
+  if (fk_session_new(e->m, &o, &s) == FK_OK && fk_session_new(e->m, &lo, &low) == FK_OK) {
+    int i;
+    while ((i = atomic_fetch_add(&e->next, 1)) < e->nimgs) {
+      embed_one(s, low, &e->imgs[i], e->c->opt.max_pixels);
+      int d = atomic_fetch_add(&e->done, 1) + 1;
+      if (d % 25 == 0 || d == e->nimgs) show_progress(e, d);
+    }
+  }
+  fk_session_free(s);
+  fk_session_free(low);
+  return NULL;
+}
+
+typedef struct scored { float d; int same; } scored;
+
+static int cmp_scored(const void *a, const void *b) {
+  float x = ((const scored *)a)->d, y = ((const scored *)b)->d;
+  return (x > y) - (x < y);
+}
+
+/* The threshold that maximizes accuracy on v (sorted by distance), with
+ * "same" predicted for d <= threshold; returns the accuracy. */
+static double best_threshold(const scored *v, int n, float *thr) {
+  int pos = 0;
+  for (int i = 0; i < n; i++) pos += v[i].same;
+  /* Predicting nothing "same": correct = negatives. Walk thresholds up. */
+  int correct = n - pos, best = correct;
+  *thr = v[0].d - 1e-6f;
+  for (int i = 0; i < n; i++) {
+    correct += v[i].same ? 1 : -1;
+    if ((i + 1 == n || v[i + 1].d > v[i].d) && correct > best) {
+      best = correct;
+      *thr = i + 1 < n ? 0.5f * (v[i].d + v[i + 1].d) : v[i].d + 1e-6f;
+    }
+  }
+  return (double)best / n;
+}
+
+/* Area under the ROC curve, by ranks (ties count half). */
+static double auc(const scored *v, int n) {
+  double pos = 0, neg = 0, sum_ranks = 0;
+  for (int i = 0; i < n;) {
+    int j = i;
+    while (j < n && v[j].d == v[i].d) j++;
+    double rank = (i + j + 1) / 2.0; /* 1-based average rank, ascending distance */
+    for (int k = i; k < j; k++)
+      if (v[k].same) sum_ranks += rank;
+    i = j;
+  }
+  for (int i = 0; i < n; i++) v[i].same ? pos++ : neg++;
+  /* Positives should have small distances: AUC = P(d_pos < d_neg). */
+  double u = sum_ranks - pos * (pos + 1) / 2.0;
+  return 1.0 - u / (pos * neg);
+}
+
+/* True-accept rate at the largest threshold whose false-accept rate <= far. */
+static double tar_at_far(const scored *v, int n, double far) {
+  int neg = 0, pos = 0;
+  for (int i = 0; i < n; i++) v[i].same ? pos++ : neg++;
+  int allowed = (int)floor(far * neg), fa = 0, ta = 0, best_ta = 0;
+  for (int i = 0; i < n;) {
+    int j = i, dfa = 0, dta = 0;
+    while (j < n && v[j].d == v[i].d) {
+      v[j].same ? dta++ : dfa++;
+      j++;
+    }
+    if (fa + dfa > allowed) break;
+    fa += dfa;
+    ta += dta;
+    best_ta = ta;
+    i = j;
+  }
+  return pos ? (double)best_ta / pos : 0;
+}
+
+static cJSON *protocol(const pair *p, int n, const image_job *imgs, int metric, double *acc_mean) {
+  scored *all = malloc((size_t)n * sizeof *all), *train = malloc((size_t)n * sizeof *train);
+  int folds = p[n - 1].fold + 1;
+  double *acc = calloc((size_t)folds, sizeof *acc);
+  cJSON *o = cJSON_CreateObject();
+  if (!all || !train || !acc) goto out;
+  for (int i = 0; i < n; i++) {
+    all[i].d = fk_distance(imgs[p[i].a].emb, imgs[p[i].b].emb, FK_EMBED_DIM, metric);
+    all[i].same = p[i].same;
+  }
+  double mean = 0, var = 0;
+  for (int f = 0; f < folds; f++) {
+    int nt = 0, correct = 0, ntest = 0;
+    for (int i = 0; i < n; i++)
+      if (p[i].fold != f) train[nt++] = all[i];
+    qsort(train, (size_t)nt, sizeof *train, cmp_scored);
+    float thr;
+    best_threshold(train, nt, &thr);
+    for (int i = 0; i < n; i++)
+      if (p[i].fold == f) {
+        ntest++;
+        correct += (all[i].d <= thr) == all[i].same;
+      }
+    acc[f] = (double)correct / ntest;
+    mean += acc[f] / folds;
+  }
+  for (int f = 0; f < folds; f++) var += (acc[f] - mean) * (acc[f] - mean) / folds;
+  qsort(all, (size_t)n, sizeof *all, cmp_scored);
+  float thr_all;
+  double acc_all = best_threshold(all, n, &thr_all);
+  cJSON_AddNumberToObject(o, "accuracy_mean", mean);
+  cJSON_AddNumberToObject(o, "accuracy_std", sqrt(var));
+  cJSON_AddNumberToObject(o, "auc", auc(all, n));
+  cJSON_AddNumberToObject(o, "tar_at_far_1e-3", tar_at_far(all, n, 1e-3));
+  cJSON_AddNumberToObject(o, "threshold_all_pairs", thr_all);
+  cJSON_AddNumberToObject(o, "accuracy_at_that_threshold", acc_all);
+  *acc_mean = mean;
+out:
+  free(all);
+  free(train);
+  free(acc);
+  return o;
+}
+
+int cmd_eval(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    printf("%s%s", help, cli_common_help);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (strcmp(argv[1], "lfw")) return cli_usage("eval ", "unknown benchmark '%s' (try: lfw)", argv[1]);
+  cli_common c;
+  cli_common_init(&c);
+  const char *root = NULL, *pairs_file = NULL;
+  int metric = FK_METRIC_COSINE, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (jobs < 1) jobs = 1;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf("%s%s", help, cli_common_help);
+      return EXIT_OK;
+    }
+    int r = cli_common_parse(&c, argc, argv, &i);
+    if (r < 0) return EXIT_USAGE;
+    if (r > 0) continue;
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--root") && v) root = argv[++i];
+    else if (!strcmp(a, "--pairs") && v) pairs_file = argv[++i];
+    else if (!strcmp(a, "--metric") && v) {
+      if ((metric = fk_metric_from_name(argv[++i])) < 0)
+        return cli_usage("eval ", "--metric must be cosine, euclidean or euclidean_l2");
+    } else if (!strcmp(a, "--jobs") && v) {
+      if (cli_parse_int(argv[++i], 1, 256, &jobs)) return cli_usage("eval ", "--jobs must be in [1, 256]");
+    } else {
+      return cli_usage("eval ", "unknown or incomplete option '%s'", a);
+    }
+  }
+  if (!root || !pairs_file) return cli_usage("eval ", "eval lfw needs --root DIR and --pairs FILE");
+
+  eval_ctx e = {.c = &c, .tty = isatty(2)};
+  pthread_mutex_init(&e.progress, NULL);
+  path_table t = {0};
+  pair *p = NULL;
+  fk_models *m = NULL;
+  int rc = EXIT_FAIL;
+  int n = read_pairs(pairs_file, root, &e, &t, &p);
+  if (n < 0) goto out;
+  if (fk_models_open(c.models_dir, 0, &m) != FK_OK) {
+    rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
+    goto out;
+  }
+  e.m = m;
+  e.t0 = cli_now_ms();
+  pthread_t *th = calloc((size_t)jobs, sizeof *th);
+  if (!th) goto out;
+  int started = 0;
+  for (int j = 0; j < jobs; j++)
+    if (pthread_create(&th[j], NULL, worker, &e) == 0) started++;
+  for (int j = 0; j < started; j++) pthread_join(th[j], NULL);
+  free(th);
+  double secs = (cli_now_ms() - e.t0) / 1000.0;
+
+  int count[3] = {0, 0, 0}, errors = 0;
+  for (int i = 0; i < e.nimgs; i++) {
+    if (e.imgs[i].how < 0) {
+      errors++;
+      fprintf(stderr, "facekit: %s: could not be embedded\n", e.imgs[i].path);
+    } else {
+      count[e.imgs[i].how]++;
+    }
+  }
+  if (errors) {
+    rc = cli_error(EXIT_FAIL, NULL, "%d images could not be read or embedded", errors);
+    goto out;
+  }
+  double acc;
+  cJSON *o = protocol(p, n, e.imgs, metric, &acc);
+  cJSON_AddNumberToObject(o, "pairs", n);
+  cJSON_AddNumberToObject(o, "images", e.nimgs);
+  cJSON_AddNumberToObject(o, "no_face", count[1] + count[2]);
+  cJSON_AddNumberToObject(o, "found_at_low_score", count[1]);
+  cJSON_AddNumberToObject(o, "embedded_whole_image", count[2]);
+  cJSON_AddStringToObject(o, "metric", fk_metric_name(metric));
+  cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
+  cJSON_AddNumberToObject(o, "input_size", c.opt.detector == FK_DETECTOR_TINY ? c.opt.tiny_input_size
+                                                                               : c.opt.ssd_input_size);
+  cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
+  cJSON_AddNumberToObject(o, "jobs", jobs);
+  cJSON_AddNumberToObject(o, "seconds", secs);
+  cli_print(o);
+  rc = EXIT_OK;
+out:
+  for (size_t i = 0; i < t.cap; i++) free(t.keys[i]);
+  free(t.keys);
+  free(t.vals);
+  free(e.imgs);
+  free(p);
+  fk_models_free(m);
+  pthread_mutex_destroy(&e.progress);
+  return rc;
+}

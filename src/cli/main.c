@@ -1,0 +1,45 @@
+/*
+ * main.c - the facekit command: dispatches to one subcommand per file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *what;
+} commands[] = {
+    {"detect", cmd_detect, "find faces and their 68 landmarks"},
+    {"represent", cmd_represent, "128-d descriptors of the faces in an image"},
+    {"verify", cmd_verify, "are the largest faces of two images the same person?"},
+    {"eval", cmd_eval, "accuracy on a benchmark (eval lfw)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: facekit COMMAND [ARGS]   (facekit COMMAND --help for details)\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+  fprintf(f, "\nOutput is one JSON object on stdout. Exit codes: 0 ok, 1 error,\n"
+             "2 bad command line, 3 no face detected.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return cli_error(EXIT_USAGE, NULL, "no command given");
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("facekit %s\n", FK_VERSION);
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  usage(stderr);
+  return cli_error(EXIT_USAGE, NULL, "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,107 @@
+/*
+ * represent.c - `facekit represent IMG`: a 128-d descriptor per face.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: facekit represent IMG [--normalize none|l2] [--enforce-detection true|false] [options]\n"
+    "Prints {\"faces\":[{\"box\",\"score\",\"embedding\":[128 floats]}...],\"model\":\"resnet128\",...}\n"
+    "  --normalize l2            scale each embedding to unit length (default none)\n"
+    "  --enforce-detection false with no face found, embed the whole image instead\n"
+    "                            (as DeepFace does) and report \"face_detected\":false\n"
+    "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
+
+static cJSON *face_json(const fk_face *f, int l2) {
+  float e[FK_EMBED_DIM];
+  memcpy(e, f->embedding, sizeof e);
+  if (l2) fk_l2_normalize(e, FK_EMBED_DIM);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
+  cJSON_AddNumberToObject(o, "score", f->score);
+  cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, FK_EMBED_DIM));
+  return o;
+}
+
+int cmd_represent(int argc, char **argv) {
+  cli_common c;
+  cli_common_init(&c);
+  const char *path = NULL;
+  int l2 = 0, enforce = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf("%s%s", help, cli_common_help);
+      return EXIT_OK;
+    }
+    int r = cli_common_parse(&c, argc, argv, &i);
+    if (r < 0) return EXIT_USAGE;
+    if (r > 0) continue;
+    if (!strcmp(a, "--normalize") || !strcmp(a, "--enforce-detection")) {
+      const char *v = i + 1 < argc ? argv[++i] : NULL;
+      if (!v) return cli_usage("represent ", "%s needs a value", a);
+      if (!strcmp(a, "--normalize")) {
+        if (!strcmp(v, "l2")) l2 = 1;
+        else if (!strcmp(v, "none")) l2 = 0;
+        else return cli_usage("represent ", "--normalize must be none or l2, not '%s'", v);
+      } else if (cli_parse_bool(v, &enforce)) {
+        return cli_usage("represent ", "--enforce-detection must be true or false, not '%s'", v);
+      }
+      continue;
+    }
+    if (a[0] == '-' && a[1]) return cli_usage("represent ", "unknown option '%s'", a);
+    if (path) return cli_usage("represent ", "one image at a time, got '%s' and '%s'", path, a);
+    path = a;
+  }
+  if (!path) return cli_usage("represent ", "missing IMG");
+
+  fk_image img = {0};
+  int rc = cli_load_image(&c, path, &img);
+  if (rc) return rc;
+  fk_models *m = NULL;
+  fk_session *s = NULL;
+  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) |
+                  FK_NET_LANDMARKS | FK_NET_DESCRIPTOR;
+  fk_face *faces = NULL;
+  if ((rc = cli_open(&c, nets, &m, &s))) goto out;
+  int cap = c.opt.max_faces, n = 0;
+  if (!(faces = calloc((size_t)cap, sizeof *faces))) {
+    rc = cli_error(EXIT_FAIL, NULL, "out of memory");
+    goto out;
+  }
+  double t0 = cli_now_ms();
+  int st = fk_faces(s, &img, faces, cap, &n);
+  if (st == FK_OK && n == 0 && !enforce) {
+    faces[0].box = (fk_box){0, 0, (float)img.width, (float)img.height};
+    st = fk_represent_chip(s, &img, faces[0].embedding);
+  }
+  double ms = cli_now_ms() - t0;
+  if (st) {
+    rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
+  } else if (n == 0 && enforce) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", path);
+    rc = cli_error(EXIT_NOFACE, o, "%s", fk_strerror(FK_ENOFACE));
+  } else {
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
+    int shown = n == 0 ? 1 : (n < cap ? n : cap);
+    for (int i = 0; i < shown; i++) cJSON_AddItemToArray(arr, face_json(&faces[i], l2));
+    cJSON_AddBoolToObject(o, "face_detected", n > 0);
+    cJSON_AddStringToObject(o, "model", "resnet128");
+    cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
+    cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
+    cJSON_AddStringToObject(o, "normalize", l2 ? "l2" : "none");
+    cJSON_AddNumberToObject(o, "time_ms", ms);
+    cli_print(o);
+    rc = EXIT_OK;
+  }
+out:
+  free(faces);
+  fk_session_free(s);
+  fk_models_free(m);
+  fk_image_free(&img);
+  return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * session.c - fk_session: one thread's options, thread pool and inference
+ * runtimes over a shared fk_models. A detector whose input size differs from
+ * the model context's default gets its own graph here, built from the
+ * context's weights, so the context itself never changes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "face/face.h"
+
+void fk_options_init(fk_options *o) {
+  memset(o, 0, sizeof *o);
+  o->detector = FK_DETECTOR_SSD;
+  o->ssd_input_size = FK_SSD_DEFAULT_SIZE;
+  o->tiny_input_size = FK_TINY_DEFAULT_SIZE;
+  o->min_score = 0.5f;
+  o->max_faces = 100;
+  o->align = FK_ALIGN_5POINT;
+  o->threads = 1;
+  o->backend = FK_BACKEND_XNNPACK;
+  o->max_pixels = 0;
+}
+
+int fk_session_fail(fk_session *s, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof s->err, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+static int check_options(fk_session *s, const fk_options *o) {
+  if (o->detector != FK_DETECTOR_SSD && o->detector != FK_DETECTOR_TINY)
+    return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
+  int size = o->detector == FK_DETECTOR_SSD ? o->ssd_input_size : o->tiny_input_size;
+  if (size < 64 || size > 2048 || size % 32)
+    return fk_session_fail(s, FK_EINVAL,
+                           "detector input size %d must be a multiple of 32 in [64, 2048]", size);
+  if (!(o->min_score >= 0.0f && o->min_score < 1.0f))
+    return fk_session_fail(s, FK_EINVAL, "min score %g must be in [0, 1)", o->min_score);
+  if (o->max_faces < 1 || o->max_faces > 10000)
+    return fk_session_fail(s, FK_EINVAL, "max faces %d must be in [1, 10000]", o->max_faces);
+  if (o->align < FK_ALIGN_FACEAPI || o->align > FK_ALIGN_DLIB)
+    return fk_session_fail(s, FK_EINVAL, "unknown alignment mode %d", o->align);
+  if (o->threads < 1 || o->threads > 256)
+    return fk_session_fail(s, FK_EINVAL, "threads %d must be in [1, 256]", o->threads);
+  if (o->backend != FK_BACKEND_XNNPACK && o->backend != FK_BACKEND_REFERENCE)
+    return fk_session_fail(s, FK_EINVAL, "unknown backend %d", o->backend);
+  return FK_OK;
+}
+
+/* Picks (or builds) the detector graph for the session's options. */
+static int setup_detector(fk_session *s) {
+  const fk_models *m = s->m;
+  char err[256] = "";
+  int rc;
+  if (s->opt.detector == FK_DETECTOR_SSD) {
+    if (!m->ssd) return fk_session_fail(s, FK_EINVAL, "the SSD detector was not loaded");
+    if (s->opt.ssd_input_size == FK_SSD_DEFAULT_SIZE) {
+      s->detector = m->ssd;
+      s->anchors = &m->ssd_anchors;
+      return FK_OK;
+    }
+    if ((rc = fk_ssd_build(&m->ssd_w, s->opt.ssd_input_size, &s->own_detector, err, sizeof err)) ||
+        (rc = fk_ssd_anchors_make(s->opt.ssd_input_size, &s->own_anchors)))
+      return fk_session_fail(s, rc, "SSD at %d: %s", s->opt.ssd_input_size, err);
+    s->detector = s->own_detector;
+    s->anchors = &s->own_anchors;
+    return FK_OK;
+  }
+  if (!m->tiny) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
+  if (s->opt.tiny_input_size == FK_TINY_DEFAULT_SIZE) {
+    s->detector = m->tiny;
+    return FK_OK;
+  }
+  if ((rc = fk_tiny_build(&m->tiny_w, s->opt.tiny_input_size, &s->own_detector, err, sizeof err)))
+    return fk_session_fail(s, rc, "Tiny detector at %d: %s", s->opt.tiny_input_size, err);
+  s->detector = s->own_detector;
+  return FK_OK;
+}
+
+static int new_runtime(fk_session *s, const nn_graph *g, nn_runtime **rt, const char *what) {
+  if (!g) return FK_OK;
+  nn_backend b = s->opt.backend == FK_BACKEND_REFERENCE ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  int rc = nn_runtime_new(g, b, s->pool, rt);
+  return rc == FK_OK ? rc : fk_session_fail(s, rc, "creating the %s runtime: %s", what, fk_strerror(rc));
+}
+
+int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) {
+  *out = NULL;
+  fk_session *s = calloc(1, sizeof *s);
+  if (!s) return FK_ENOMEM;
+  *out = s;
+  s->m = m;
+  if (opt) s->opt = *opt;
+  else fk_options_init(&s->opt);
+  int rc = check_options(s, &s->opt);
+  if (rc) return rc;
+  if (s->opt.threads > 1 && !(s->pool = pthreadpool_create((size_t)s->opt.threads)))
+    return fk_session_fail(s, FK_ENOMEM, "cannot create a pool of %d threads", s->opt.threads);
+  s->dets = calloc((size_t)s->opt.max_faces, sizeof *s->dets);
+  if (!s->dets) return fk_session_fail(s, FK_ENOMEM, "out of memory");
+  if ((m->nets & (FK_NET_SSD | FK_NET_TINY)) && (rc = setup_detector(s))) return rc;
+  if ((rc = new_runtime(s, s->detector, &s->det_rt, "detector")) ||
+      (rc = new_runtime(s, m->landmarks, &s->lm_rt, "landmarks")) ||
+      (rc = new_runtime(s, m->descriptor, &s->desc_rt, "descriptor")))
+    return rc;
+  return FK_OK;
+}
+
+const char *fk_session_errmsg(const fk_session *s) {
+  if (!s) return "out of memory";
+  return s->err[0] ? s->err : "ok";
+}
+
+void fk_session_free(fk_session *s) {
+  if (!s) return;
+  nn_runtime_free(s->det_rt);
+  nn_runtime_free(s->lm_rt);
+  nn_runtime_free(s->desc_rt);
+  nn_graph_free(s->own_detector);
+  fk_ssd_anchors_free(&s->own_anchors);
+  free(s->dets);
+  if (s->pool) pthreadpool_destroy(s->pool);
+  free(s);
+}

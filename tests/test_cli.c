@@ -1,0 +1,323 @@
+/*
+ * test_cli.c - end-to-end tests of the facekit command: every subcommand's
+ * JSON contract and exit codes, on the committed fixtures and on bad inputs
+ * this test writes itself (missing, empty, truncated, non-image, huge
+ * header, CMYK, 16-bit + alpha, no face, many faces).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+#include <jpeglib.h>
+#include <png.h>
+
+#include "facekit.h"
+#include "testutil.h"
+
+typedef struct run_result {
+  int code;
+  cJSON *json; /* parsed stdout, NULL if not one JSON object */
+  char err[4096];
+} run_result;
+
+static char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)len + 1);
+  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) len = 0;
+  if (buf) buf[len] = 0;
+  fclose(f);
+  if (n) *n = (size_t)len;
+  return buf;
+}
+
+/* Runs `facekit ARGS` through the shell; stdout must be one JSON object. */
+static run_result run(const char *args) {
+  run_result r = {0};
+  const char *cli = getenv("FK_CLI");
+  char out[4200], err[4200], cmd[16384];
+  snprintf(out, sizeof out, "%s", tu_tmp("stdout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("stderr"));
+  snprintf(cmd, sizeof cmd, "\"%s\" %s >'%s' 2>'%s' </dev/null", cli ? cli : "facekit", args, out, err);
+  int st = system(cmd);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  char *o = slurp(out, NULL), *e = slurp(err, NULL);
+  if (o) r.json = cJSON_Parse(o);
+  if (e) snprintf(r.err, sizeof r.err, "%s", e);
+  free(o);
+  free(e);
+  remove(out);
+  remove(err);
+  if (r.code >= 128) fprintf(stderr, "facekit %s: crashed (%d): %s\n", args, r.code, r.err);
+  return r;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int array_len(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+}
+
+/* Writes a w x h JPEG of a smooth pattern, RGB or CMYK. */
+static void write_jpeg(const char *path, int w, int h, int cmyk) {
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr jerr;
+  FILE *f = fopen(path, "wb");
+  c.err = jpeg_std_error(&jerr);
+  jpeg_create_compress(&c);
+  jpeg_stdio_dest(&c, f);
+  c.image_width = (JDIMENSION)w;
+  c.image_height = (JDIMENSION)h;
+  c.input_components = cmyk ? 4 : 3;
+  c.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_start_compress(&c, TRUE);
+  unsigned char *row = malloc((size_t)w * 4);
+  while (c.next_scanline < c.image_height) {
+    for (int x = 0; x < w; x++)
+      for (int k = 0; k < c.input_components; k++)
+        row[x * c.input_components + k] = (unsigned char)((x * 3 + (int)c.next_scanline * 2 + k * 50) & 255);
+    JSAMPROW rp = row;
+    jpeg_write_scanlines(&c, &rp, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  free(row);
+  fclose(f);
+}
+
+/* Converts a fixture PNG to a 16-bit RGBA PNG (opaque alpha). */
+static int write_png16_rgba(const fk_image *img, const char *path) {
+  FILE *f = fopen(path, "wb");
+  png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct(p);
+  if (setjmp(png_jmpbuf(p))) return -1;
+  png_init_io(p, f);
+  png_set_IHDR(p, info, (png_uint_32)img->width, (png_uint_32)img->height, 16, PNG_COLOR_TYPE_RGB_ALPHA,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(p, info);
+  unsigned char *row = malloc((size_t)img->width * 8);
+  for (int y = 0; y < img->height; y++) {
+    for (int x = 0; x < img->width; x++) {
+      for (int k = 0; k < 3; k++) {
+        unsigned char v = img->rgb[((size_t)y * img->width + x) * 3 + k];
+        row[x * 8 + k * 2] = v;
+        row[x * 8 + k * 2 + 1] = v;
+      }
+      row[x * 8 + 6] = row[x * 8 + 7] = 255;
+    }
+    png_write_row(p, row);
+  }
+  png_write_end(p, NULL);
+  png_destroy_write_struct(&p, &info);
+  free(row);
+  fclose(f);
+  return 0;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (n) fwrite(data, 1, n, f);
+  fclose(f);
+}
+
+static void expect_error(const char *what, const char *args, int code, const char *needle) {
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, code);
+  CHECK(r.json != NULL);
+  const char *e = str(r.json, "error");
+  if (!strstr(e, needle)) {
+    fprintf(stderr, "%s: error '%s' lacks '%s'\n", what, e, needle);
+    CHECK(0);
+  }
+  cJSON_Delete(r.json);
+}
+
+static void test_verify_same_person_is_verified(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "verify '%s' ", tu_fixture("face_a1.png"));
+  snprintf(args + strlen(args), sizeof args - strlen(args), "'%s'", tu_fixture("face_a2.png"));
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")));
+  CHECK(!strcmp(str(r.json, "metric"), "cosine"));
+  CHECK(!strcmp(str(r.json, "model"), "resnet128"));
+  const cJSON *areas = cJSON_GetObjectItem(r.json, "facial_areas");
+  CHECK(cJSON_GetObjectItem(areas, "img1") && cJSON_GetObjectItem(areas, "img2"));
+  cJSON_Delete(r.json);
+}
+
+static void test_verify_different_people_is_not_verified(void) {
+  static const char *metrics[] = {"cosine", "euclidean", "euclidean_l2"};
+  for (int i = 0; i < 3; i++) {
+    char args[9000];
+    snprintf(args, sizeof args, "verify '%s' ", tu_fixture("face_a1.png"));
+    snprintf(args + strlen(args), sizeof args - strlen(args), "'%s' --metric %s", tu_fixture("face_b1.png"),
+             metrics[i]);
+    run_result r = run(args);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "verified")));
+    CHECK(!strcmp(str(r.json, "metric"), metrics[i]));
+    cJSON_Delete(r.json);
+  }
+}
+
+static void test_detect_finds_every_face_of_a_group(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "detect '%s'", tu_fixture("group4.png"));
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(array_len(r.json, "faces"), 4);
+  const cJSON *f0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0);
+  CHECK_EQ_INT(array_len(f0, "landmarks"), 68);
+  CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "width")->valueint, 500);
+  cJSON_Delete(r.json);
+}
+
+static void test_represent_gives_128_floats_per_face(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "represent '%s' --normalize l2", tu_fixture("group4.png"));
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(array_len(r.json, "faces"), 4);
+  const cJSON *emb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "embedding");
+  CHECK_EQ_INT(cJSON_GetArraySize(emb), 128);
+  double ss = 0;
+  for (int i = 0; i < cJSON_GetArraySize(emb); i++) ss += pow(cJSON_GetArrayItem(emb, i)->valuedouble, 2);
+  CHECK_NEAR(ss, 1.0, 1e-4);
+  cJSON_Delete(r.json);
+}
+
+static void test_represent_without_face_exits_3(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "represent '%s'", tu_fixture("noface.png"));
+  expect_error("noface", args, 3, "no face detected");
+  snprintf(args, sizeof args, "verify '%s' ", tu_fixture("noface.png"));
+  snprintf(args + strlen(args), sizeof args - strlen(args), "'%s'", tu_fixture("face_a1.png"));
+  expect_error("verify noface", args, 3, "no face detected");
+}
+
+static void test_represent_can_embed_whole_image_without_face(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "represent '%s' --enforce-detection false", tu_fixture("noface.png"));
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "face_detected")));
+  CHECK_EQ_INT(array_len(r.json, "faces"), 1);
+  cJSON_Delete(r.json);
+}
+
+static void test_detect_rejects_bad_files(void) {
+  char args[9000], path[1024];
+  snprintf(path, sizeof path, "%s", tu_tmp("missing.jpg"));
+  snprintf(args, sizeof args, "detect '%s'", path);
+  expect_error("missing", args, 1, "not found");
+
+  snprintf(path, sizeof path, "%s", tu_tmp("empty.jpg"));
+  write_bytes(path, "", 0);
+  snprintf(args, sizeof args, "detect '%s'", path);
+  expect_error("empty", args, 1, "empty");
+  remove(path);
+
+  snprintf(path, sizeof path, "%s", tu_tmp("text.jpg"));
+  write_bytes(path, "hello, I am not a JPEG\n", 23);
+  snprintf(args, sizeof args, "detect '%s'", path);
+  expect_error("text", args, 1, "not a supported image");
+  remove(path);
+
+  /* A real JPEG cut in half. */
+  snprintf(path, sizeof path, "%s", tu_tmp("trunc.jpg"));
+  write_jpeg(path, 320, 240, 0);
+  size_t n;
+  char *bytes = slurp(path, &n);
+  write_bytes(path, bytes, n / 2);
+  snprintf(args, sizeof args, "detect '%s'", path);
+  expect_error("truncated", args, 1, "truncated");
+
+  /* The same JPEG with its SOF0 dimensions patched to 60000 x 60000. */
+  for (size_t i = 0; i + 9 < n; i++) {
+    if ((unsigned char)bytes[i] == 0xFF && (unsigned char)bytes[i + 1] == 0xC0) {
+      bytes[i + 5] = bytes[i + 7] = (char)0xEA;
+      bytes[i + 6] = bytes[i + 8] = 0x60;
+      break;
+    }
+  }
+  write_bytes(path, bytes, n);
+  expect_error("huge", args, 1, "pixel limit");
+  free(bytes);
+  remove(path);
+}
+
+static void test_detect_handles_cmyk_and_16bit_alpha(void) {
+  char args[9000], path[1024];
+  snprintf(path, sizeof path, "%s", tu_tmp("cmyk.jpg"));
+  write_jpeg(path, 200, 150, 1);
+  snprintf(args, sizeof args, "detect '%s'", path);
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(array_len(r.json, "faces"), 0);
+  cJSON_Delete(r.json);
+  remove(path);
+
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &img), FK_OK);
+  snprintf(path, sizeof path, "%s", tu_tmp("rgba16.png"));
+  CHECK_EQ_INT(write_png16_rgba(&img, path), 0);
+  fk_image_free(&img);
+  snprintf(args, sizeof args, "detect '%s'", path);
+  r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(array_len(r.json, "faces"), 1);
+  cJSON_Delete(r.json);
+  remove(path);
+}
+
+static void test_missing_models_name_the_fetch_command(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "detect '%s' --models /nonexistent-facekit-models", tu_fixture("face_a1.png"));
+  expect_error("models", args, 1, "make models");
+}
+
+static void test_bad_command_lines_exit_2(void) {
+  expect_error("no command", "", 2, "no command");
+  expect_error("unknown", "frobnicate", 2, "unknown command");
+  expect_error("bad option", "detect x.png --bogus", 2, "unknown option");
+  expect_error("bad metric", "verify a b --metric manhattan", 2, "--metric");
+  expect_error("bad size", "detect x.png --input-size 100", 2, "multiple of 32");
+  expect_error("verify one", "verify a.png", 2, "two images");
+}
+
+static void test_every_subcommand_has_help(void) {
+  static const char *cmds[] = {"detect", "represent", "verify", "eval"};
+  for (int i = 0; i < 4; i++) {
+    char args[64];
+    snprintf(args, sizeof args, "%s --help", cmds[i]);
+    run_result r = run(args);
+    CHECK_EQ_INT(r.code, 0);
+    cJSON_Delete(r.json);
+  }
+}
+
+int main(void) {
+  RUN(test_verify_same_person_is_verified);
+  RUN(test_verify_different_people_is_not_verified);
+  RUN(test_detect_finds_every_face_of_a_group);
+  RUN(test_represent_gives_128_floats_per_face);
+  RUN(test_represent_without_face_exits_3);
+  RUN(test_represent_can_embed_whole_image_without_face);
+  RUN(test_detect_rejects_bad_files);
+  RUN(test_detect_handles_cmyk_and_16bit_alpha);
+  RUN(test_missing_models_name_the_fetch_command);
+  RUN(test_bad_command_lines_exit_2);
+  RUN(test_every_subcommand_has_help);
+  return tu_summary();
+}
