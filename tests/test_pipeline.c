@@ -1,0 +1,309 @@
+/*
+ * test_pipeline.c - the face pipeline as a whole (src/face/): face-api
+ * parity of detect -> landmarks -> face-api crop -> descriptor against the
+ * golden outputs, the 5-point alignment geometry, backend agreement, thread
+ * safety of a shared fk_models, metrics and option checking.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "face/face.h"
+#include "testutil.h"
+#include "golden.h"
+
+static cJSON *golden;
+static fk_models *models;
+
+static const char *const face_images[] = {"face_a1.png", "face_a2.png", "face_b1.png",
+                                          "face_c1.png", "group4.png"};
+
+/* A session with face-api's own settings: SSD at 512, score 0.5, its crop. */
+static fk_session *faceapi_session(int backend) {
+  fk_options o;
+  fk_options_init(&o);
+  o.ssd_input_size = 512;
+  o.align = FK_ALIGN_FACEAPI;
+  o.backend = backend;
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
+  return s;
+}
+
+static double cosine(const float *a, const float *b) {
+  return 1.0 - fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_COSINE);
+}
+
+static double iou(fk_box a, const float *b) {
+  double x0 = fmax(a.x, b[0]), y0 = fmax(a.y, b[1]);
+  double x1 = fmin(a.x + a.w, b[0] + b[2]), y1 = fmin(a.y + a.h, b[1] + b[3]);
+  double inter = fmax(0, x1 - x0) * fmax(0, y1 - y0);
+  return inter / (a.w * a.h + b[2] * b[3] - inter);
+}
+
+static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(void) {
+  fk_session *s = faceapi_session(FK_BACKEND_XNNPACK);
+  double worst_cos = 1, worst_iou = 1, worst_px = 0;
+  for (size_t k = 0; k < sizeof face_images / sizeof *face_images; k++) {
+    const cJSON *gf = cJSON_GetObjectItem(tu_golden_image(golden, face_images[k]), "faces");
+    fk_image img;
+    CHECK_EQ_INT(fk_image_load(tu_fixture(face_images[k]), 0, &img), FK_OK);
+    fk_face faces[8];
+    int n = 0;
+    CHECK_EQ_INT(fk_faces(s, &img, faces, 8, &n), FK_OK);
+    CHECK_EQ_INT(n, cJSON_GetArraySize(gf));
+    for (int i = 0; i < n && i < cJSON_GetArraySize(gf); i++) {
+      const cJSON *g = cJSON_GetArrayItem(gf, i);
+      float box[4], desc[FK_EMBED_DIM], lm[2 * FK_NUM_LANDMARKS];
+      CHECK(tu_json_floats(cJSON_GetObjectItem(g, "box"), box, 4));
+      CHECK(tu_json_floats(cJSON_GetObjectItem(g, "descriptor"), desc, FK_EMBED_DIM));
+      const cJSON *pts = cJSON_GetObjectItem(g, "landmarks");
+      for (int p = 0; p < FK_NUM_LANDMARKS; p++)
+        CHECK(tu_json_floats(cJSON_GetArrayItem(pts, p), lm + 2 * p, 2));
+      worst_iou = fmin(worst_iou, iou(faces[i].box, box));
+      for (int p = 0; p < FK_NUM_LANDMARKS; p++)
+        worst_px = fmax(worst_px, fmax(fabs(faces[i].landmarks[p].x - lm[2 * p]),
+                                       fabs(faces[i].landmarks[p].y - lm[2 * p + 1])));
+      worst_cos = fmin(worst_cos, cosine(faces[i].embedding, desc));
+    }
+    fk_image_free(&img);
+  }
+  fprintf(stderr, "  face-api parity: min IoU %.6f, max landmark error %.2e px, min cosine %.8f\n",
+          worst_iou, worst_px, worst_cos);
+  CHECK(worst_iou >= 0.98);
+  CHECK(worst_px <= 1.0);
+  CHECK(worst_cos >= 0.9999);
+  fk_session_free(s);
+}
+
+static void test_faceapi_crop_equals_golden_descriptor_crop(void) {
+  for (size_t k = 0; k < sizeof face_images / sizeof *face_images; k++) {
+    const cJSON *im = tu_golden_image(golden, face_images[k]);
+    const cJSON *gf = cJSON_GetObjectItem(im, "faces");
+    int w = cJSON_GetObjectItem(im, "width")->valueint, h = cJSON_GetObjectItem(im, "height")->valueint;
+    for (int i = 0; i < cJSON_GetArraySize(gf); i++) {
+      const cJSON *g = cJSON_GetArrayItem(gf, i);
+      fk_point pts[FK_NUM_LANDMARKS];
+      for (int p = 0; p < FK_NUM_LANDMARKS; p++) {
+        float xy[2];
+        CHECK(tu_json_floats(cJSON_GetArrayItem(cJSON_GetObjectItem(g, "landmarks"), p), xy, 2));
+        pts[p] = (fk_point){xy[0], xy[1]};
+      }
+      float want[4];
+      CHECK(tu_json_floats(cJSON_GetObjectItem(g, "descriptor_crop"), want, 4));
+      fk_rect r;
+      CHECK(fk_align_faceapi_rect(pts, w, h, &r));
+      CHECK_EQ_INT(r.x, (int)want[0]);
+      CHECK_EQ_INT(r.y, (int)want[1]);
+      CHECK_EQ_INT(r.w, (int)want[2]);
+      CHECK_EQ_INT(r.h, (int)want[3]);
+    }
+  }
+}
+
+/* Landmarks made by moving a chip-space face with a known similarity must
+ * give back exactly that similarity, in both chip modes. */
+static void test_chip_alignment_recovers_a_known_similarity(void) {
+  double truth[6] = {0.8 * cos(0.3), -0.8 * sin(0.3), 40, 0.8 * sin(0.3), 0.8 * cos(0.3), 25};
+  /* Arbitrary points in chip space. */
+  fk_point chip_pts[FK_NUM_LANDMARKS], img_pts[FK_NUM_LANDMARKS];
+  for (int i = 0; i < FK_NUM_LANDMARKS; i++)
+    chip_pts[i] = (fk_point){(float)(30 + (i * 37) % 90), (float)(30 + (i * 53) % 90)};
+  for (int i = 0; i < FK_NUM_LANDMARKS; i++) {
+    double x = chip_pts[i].x, y = chip_pts[i].y;
+    img_pts[i] = (fk_point){(float)(truth[0] * x + truth[1] * y + truth[2]),
+                            (float)(truth[3] * x + truth[4] * y + truth[5])};
+  }
+  static const int modes[2] = {FK_ALIGN_5POINT, FK_ALIGN_DLIB};
+  for (int k = 0; k < 2; k++) {
+    double a[6], b[6];
+    fk_align_chip_transform(chip_pts, modes[k], 150, 0.25, a);
+    fk_align_chip_transform(img_pts, modes[k], 150, 0.25, b);
+    /* b must equal truth composed with a. */
+    double want[6] = {truth[0] * a[0] + truth[1] * a[3], truth[0] * a[1] + truth[1] * a[4],
+                      truth[0] * a[2] + truth[1] * a[5] + truth[2], truth[3] * a[0] + truth[4] * a[3],
+                      truth[3] * a[1] + truth[4] * a[4], truth[3] * a[2] + truth[4] * a[5] + truth[5]};
+    for (int i = 0; i < 6; i++) CHECK_NEAR(b[i], want[i], 1e-3);
+  }
+}
+
+static void test_5point_chip_puts_eyes_where_dlib_template_does(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &img), FK_OK);
+  fk_face f;
+  int n = 0;
+  CHECK_EQ_INT(fk_detect(s, &img, &f, 1, &n), FK_OK);
+  CHECK_EQ_INT(n, 1);
+  double m[6];
+  fk_align_chip_transform(f.landmarks, FK_ALIGN_5POINT, 150, 0.25, m);
+  /* Map the left eye centre back into the chip: it must land near dlib's
+   * template eye (mean of its points 36..41: x 0.2255, y 0.2160 of the
+   * unpadded face, padding 0.25). */
+  double ex = 0, ey = 0;
+  for (int i = 36; i <= 41; i++) ex += f.landmarks[i].x / 6, ey += f.landmarks[i].y / 6;
+  double det = m[0] * m[4] - m[1] * m[3];
+  double dx = ex - m[2], dy = ey - m[5];
+  double u = (m[4] * dx - m[1] * dy) / det, v = (-m[3] * dx + m[0] * dy) / det;
+  double tx = (0.25 + 0.2255) / 1.5 * 150, ty = (0.25 + 0.2160) / 1.5 * 150;
+  CHECK_NEAR(u, tx, 4.0);
+  CHECK_NEAR(v, ty, 4.0);
+  CHECK(fabs(m[0]) > 0.3 && fabs(m[0]) < 2.0); /* a sane scale */
+  fk_image_free(&img);
+  fk_session_free(s);
+}
+
+static void test_reference_backend_gives_the_same_embedding(void) {
+  fk_session *x = faceapi_session(FK_BACKEND_XNNPACK), *r = faceapi_session(FK_BACKEND_REFERENCE);
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_b1.png"), 0, &img), FK_OK);
+  fk_face fx, fr;
+  int nx = 0, nr = 0;
+  CHECK_EQ_INT(fk_faces(x, &img, &fx, 1, &nx), FK_OK);
+  CHECK_EQ_INT(fk_faces(r, &img, &fr, 1, &nr), FK_OK);
+  CHECK_EQ_INT(nx, nr);
+  CHECK(cosine(fx.embedding, fr.embedding) >= 0.99999);
+  CHECK_NEAR(fx.box.x, fr.box.x, 0.05);
+  fk_image_free(&img);
+  fk_session_free(x);
+  fk_session_free(r);
+}
+
+typedef struct thread_arg {
+  const fk_image *img;
+  float emb[FK_EMBED_DIM];
+  int rc;
+} thread_arg;
+
+static void *embed_in_thread(void *p) {
+  thread_arg *a = p;
+  fk_session *s = NULL;
+  a->rc = fk_session_new(models, NULL, &s);
+  for (int rep = 0; a->rc == FK_OK && rep < 3; rep++) {
+    fk_face f;
+    int n = 0;
+    a->rc = fk_faces(s, a->img, &f, 1, &n);
+    if (a->rc == FK_OK && n != 1) a->rc = FK_ENOFACE;
+    if (a->rc == FK_OK) memcpy(a->emb, f.embedding, sizeof a->emb);
+  }
+  fk_session_free(s);
+  return NULL;
+}
+
+static void test_sessions_in_threads_share_one_model_context(void) {
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_c1.png"), 0, &img), FK_OK);
+  thread_arg args[3];
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) {
+    args[i].img = &img;
+    CHECK_EQ_INT(pthread_create(&th[i], NULL, embed_in_thread, &args[i]), 0);
+  }
+  for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 3; i++) CHECK_EQ_INT(args[i].rc, FK_OK);
+  CHECK(!memcmp(args[0].emb, args[1].emb, sizeof args[0].emb));
+  CHECK(!memcmp(args[0].emb, args[2].emb, sizeof args[0].emb));
+  fk_image_free(&img);
+}
+
+static void test_verify_uses_largest_face_and_reports_noface(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  fk_image a, b, none;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &a), FK_OK);
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a2.png"), 0, &b), FK_OK);
+  CHECK_EQ_INT(fk_image_load(tu_fixture("noface.png"), 0, &none), FK_OK);
+  fk_verify_result r;
+  CHECK_EQ_INT(fk_verify(s, &a, &b, FK_METRIC_COSINE, -1, &r), FK_OK);
+  CHECK(r.verified);
+  CHECK_NEAR(r.threshold, fk_default_threshold(FK_METRIC_COSINE), 1e-7);
+  CHECK_EQ_INT(fk_verify(s, &a, &none, FK_METRIC_COSINE, -1, &r), FK_ENOFACE);
+  CHECK(strstr(fk_session_errmsg(s), "img2") != NULL);
+  CHECK_EQ_INT(fk_verify(s, &a, &b, 7, -1, &r), FK_EINVAL);
+  fk_image_free(&a);
+  fk_image_free(&b);
+  fk_image_free(&none);
+  fk_session_free(s);
+}
+
+static void test_distances_follow_their_definitions(void) {
+  float a[FK_EMBED_DIM] = {0}, b[FK_EMBED_DIM] = {0};
+  a[0] = 3;
+  b[1] = 4;
+  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_EUCLIDEAN), 5.0, 1e-6);
+  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_COSINE), 1.0, 1e-6);
+  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_EUCLIDEAN_L2), sqrt(2.0), 1e-6);
+  CHECK_NEAR(fk_distance(a, a, FK_EMBED_DIM, FK_METRIC_COSINE), 0.0, 1e-6);
+  fk_l2_normalize(a, FK_EMBED_DIM);
+  CHECK_NEAR(a[0], 1.0, 1e-7);
+  CHECK_EQ_INT(fk_metric_from_name("euclidean_l2"), FK_METRIC_EUCLIDEAN_L2);
+  CHECK_EQ_INT(fk_metric_from_name("manhattan"), -1);
+  fk_face f[3] = {{.box = {0, 0, 10, 10}}, {.box = {0, 0, 30, 5}}, {.box = {0, 0, 12, 12}}};
+  CHECK_EQ_INT(fk_largest_face(f, 3), 1);
+  CHECK_EQ_INT(fk_largest_face(f, 0), -1);
+}
+
+static void test_session_rejects_bad_options(void) {
+  fk_options o;
+  fk_session *s;
+  fk_options_init(&o);
+  o.ssd_input_size = 500;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "multiple of 32") != NULL);
+  fk_session_free(s);
+  fk_options_init(&o);
+  o.threads = 0;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  fk_session_free(s);
+  fk_options_init(&o);
+  o.min_score = 1.5f;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  fk_session_free(s);
+}
+
+static void test_missing_models_name_the_fetch_step(void) {
+  fk_models *m = NULL;
+  CHECK_EQ_INT(fk_models_open("/nonexistent/facekit-models", 0, &m), FK_EMODEL_MISSING);
+  CHECK(strstr(fk_models_errmsg(m), "make models") != NULL);
+  fk_models_free(m);
+  CHECK(strstr(fk_strerror(FK_EMODEL_MISSING), "make models") != NULL);
+}
+
+static void test_detect_on_image_without_faces_returns_zero(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("noface.png"), 0, &img), FK_OK);
+  fk_face f;
+  int n = -1;
+  CHECK_EQ_INT(fk_detect(s, &img, &f, 1, &n), FK_OK);
+  CHECK_EQ_INT(n, 0);
+  fk_image bad = {0};
+  CHECK_EQ_INT(fk_detect(s, &bad, &f, 1, &n), FK_EINVAL);
+  fk_image_free(&img);
+  fk_session_free(s);
+}
+
+int main(void) {
+  golden = tu_golden_load();
+  int rc = fk_models_open(NULL, 0, &models);
+  if (rc != FK_OK || !golden) {
+    fprintf(stderr, "cannot run: %s\n", fk_models_errmsg(models));
+    return 1;
+  }
+  RUN(test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors);
+  RUN(test_faceapi_crop_equals_golden_descriptor_crop);
+  RUN(test_chip_alignment_recovers_a_known_similarity);
+  RUN(test_5point_chip_puts_eyes_where_dlib_template_does);
+  RUN(test_reference_backend_gives_the_same_embedding);
+  RUN(test_sessions_in_threads_share_one_model_context);
+  RUN(test_verify_uses_largest_face_and_reports_noface);
+  RUN(test_distances_follow_their_definitions);
+  RUN(test_session_rejects_bad_options);
+  RUN(test_missing_models_name_the_fetch_step);
+  RUN(test_detect_on_image_without_faces_returns_zero);
+  fk_models_free(models);
+  cJSON_Delete(golden);
+  return tu_summary();
+}
