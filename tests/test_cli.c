@@ -15,26 +15,13 @@
 
 #include "facekit.h"
 #include "testutil.h"
+#include "golden.h"
 
 typedef struct run_result {
   int code;
   cJSON *json; /* parsed stdout, NULL if not one JSON object */
   char err[4096];
 } run_result;
-
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)len + 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) len = 0;
-  if (buf) buf[len] = 0;
-  fclose(f);
-  if (n) *n = (size_t)len;
-  return buf;
-}
 
 /* Runs `facekit ARGS` through the shell; stdout must be one JSON object. */
 static run_result run(const char *args) {
@@ -46,7 +33,7 @@ static run_result run(const char *args) {
   snprintf(cmd, sizeof cmd, "\"%s\" %s >'%s' 2>'%s' </dev/null", cli ? cli : "facekit", args, out, err);
   int st = system(cmd);
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  char *o = slurp(out, NULL), *e = slurp(err, NULL);
+  char *o = tu_read_file(out, NULL), *e = tu_read_file(err, NULL);
   if (o) r.json = cJSON_Parse(o);
   if (e) snprintf(r.err, sizeof r.err, "%s", e);
   free(o);
@@ -237,8 +224,9 @@ static void test_detect_rejects_bad_files(void) {
   /* A real JPEG cut in half. */
   snprintf(path, sizeof path, "%s", tu_tmp("trunc.jpg"));
   write_jpeg(path, 320, 240, 0);
-  size_t n;
-  char *bytes = slurp(path, &n);
+  size_t n = 0;
+  char *bytes = tu_read_file(path, &n);
+  CHECK(bytes != NULL);
   write_bytes(path, bytes, n / 2);
   snprintf(args, sizeof args, "detect '%s'", path);
   expect_error("truncated", args, 1, "truncated");

@@ -14,58 +14,11 @@
 #include "nn/nn.h"
 #include "nn/weights.h"
 #include "testutil.h"
+#include "golden.h"
 
 static nn_weights lm_w, desc_w;
 static nn_graph *lm_g, *desc_g;
 static cJSON *golden;
-
-static const char *model_path(const char *file) {
-  static char buf[4096];
-  const char *dir = getenv("FACEKIT_MODELS");
-  snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "models", file);
-  return buf;
-}
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-    free(s);
-    s = NULL;
-  }
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
-/* golden.json's per-image record: images.<name> or <name> at the top. */
-static const cJSON *golden_image(const char *name) {
-  const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(golden, "images");
-  const cJSON *r = imgs ? cJSON_GetObjectItemCaseSensitive(imgs, name) : NULL;
-  return r ? r : cJSON_GetObjectItemCaseSensitive(golden, name);
-}
-
-static const cJSON *golden_net(const char *net, const char *field) {
-  const cJSON *nets = cJSON_GetObjectItemCaseSensitive(golden, "nets");
-  const cJSON *n = nets ? cJSON_GetObjectItemCaseSensitive(nets, net) : NULL;
-  return n ? cJSON_GetObjectItemCaseSensitive(n, field) : NULL;
-}
-
-/* Reads a JSON array of n numbers; 0 if it is not one. */
-static int json_floats(const cJSON *a, float *out, int n) {
-  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
-  int i = 0;
-  const cJSON *v;
-  cJSON_ArrayForEach(v, a) {
-    if (!cJSON_IsNumber(v)) return 0;
-    out[i++] = (float)v->valuedouble;
-  }
-  return 1;
-}
 
 /* Runs g once on `in` with the given backend; copies output 0 to out. */
 static int run_net(const nn_graph *g, nn_backend be, const float *in,
@@ -78,20 +31,6 @@ static int run_net(const nn_graph *g, nn_backend be, const float *in,
   if (st == FK_OK) memcpy(out, nn_runtime_output(rt, 0), n * sizeof *out);
   nn_runtime_free(rt);
   return st;
-}
-
-/* A deterministic input in [-0.5, 0.5), like a normalized image. */
-static void fill_input(float *x, size_t n, unsigned seed) {
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
-  }
-}
-
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
-  return m;
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -151,35 +90,26 @@ static void test_build_rejects_missized_weight(void) {
 
 /* ---- backends ------------------------------------------------------------ */
 
-static void check_backends_agree(const nn_graph *g, size_t nout,
-                                 const char *what) {
-  size_t nin = nn_shape_size(g->shapes[0]);
-  float *in = malloc(nin * sizeof *in);
-  float *a = malloc(nout * sizeof *a), *b = malloc(nout * sizeof *b);
-  fill_input(in, nin, 7);
-  CHECK_EQ_INT(run_net(g, NN_BACKEND_XNNPACK, in, a, nout), FK_OK);
-  CHECK_EQ_INT(run_net(g, NN_BACKEND_REFERENCE, in, b, nout), FK_OK);
-  double d = max_abs_diff(a, b, nout);
+/* Input in [-0.5, 0.5), like a normalized image. */
+static void check_backends_agree(const nn_graph *g, const char *what) {
+  double d = tu_backend_diff(g, 7, 0.5f, 0);
   fprintf(stderr, "  %s: max |xnnpack - reference| = %.3g\n", what, d);
   CHECK(d <= 1e-4);
-  free(in);
-  free(a);
-  free(b);
 }
 
 static void test_landmarks_xnnpack_matches_reference_backend(void) {
-  if (lm_g) check_backends_agree(lm_g, 136, "landmarks");
+  if (lm_g) check_backends_agree(lm_g, "landmarks");
 }
 
 static void test_descriptor_xnnpack_matches_reference_backend(void) {
-  if (desc_g) check_backends_agree(desc_g, 128, "descriptor");
+  if (desc_g) check_backends_agree(desc_g, "descriptor");
 }
 
 /* ---- against face-api ------------------------------------------------------ */
 
 static void test_descriptor_of_chip150_matches_faceapi(void) {
   float want[128], got[128];
-  CHECK(json_floats(golden_net("descriptor_chip150", "descriptor"), want, 128));
+  CHECK(tu_json_floats(tu_golden_net(golden, "descriptor_chip150", "descriptor"), want, 128));
   fk_image img;
   CHECK_EQ_INT(fk_image_load(tu_fixture("chip150.png"), 0, &img), FK_OK);
   if (!desc_g || !img.rgb) return;
@@ -206,7 +136,7 @@ static void test_descriptor_of_chip150_matches_faceapi(void) {
 
 static void test_landmark_net_output_on_chip112_matches_faceapi(void) {
   float want[136], got[136];
-  CHECK(json_floats(golden_net("landmarks_chip112", "output"), want, 136));
+  CHECK(tu_json_floats(tu_golden_net(golden, "landmarks_chip112", "output"), want, 136));
   fk_image img;
   CHECK_EQ_INT(fk_image_load(tu_fixture("chip112.png"), 0, &img), FK_OK);
   if (!lm_g || !img.rgb) return;
@@ -214,7 +144,7 @@ static void test_landmark_net_output_on_chip112_matches_faceapi(void) {
   float *in = malloc(112 * 112 * 3 * sizeof *in);
   fk_landmarks_input(&img, (fk_rect){0, 0, img.width, img.height}, in);
   CHECK_EQ_INT(run_net(lm_g, NN_BACKEND_XNNPACK, in, got, 136), FK_OK);
-  double d = max_abs_diff(got, want, 136);
+  double d = tu_max_abs_diff(got, want, 136);
   fprintf(stderr, "  landmarks chip112: max |raw output diff| = %.3g\n", d);
   CHECK(d <= 1e-3);
   free(in);
@@ -230,7 +160,7 @@ static void test_landmarks_match_faceapi_on_golden_faces(void) {
   double worst = 0;
   int nfaces = 0;
   for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
-    const cJSON *rec = golden_image(names[k]);
+    const cJSON *rec = tu_golden_image(golden, names[k]);
     const cJSON *faces = rec ? cJSON_GetObjectItemCaseSensitive(rec, "faces")
                              : NULL;
     CHECK(cJSON_IsArray(faces) && cJSON_GetArraySize(faces) > 0);
@@ -244,10 +174,10 @@ static void test_landmarks_match_faceapi_on_golden_faces(void) {
     cJSON_ArrayForEach(f, faces) {
       float box[4], want[136], out[136];
       const cJSON *lm = cJSON_GetObjectItemCaseSensitive(f, "landmarks");
-      int ok = json_floats(cJSON_GetObjectItemCaseSensitive(f, "box"), box, 4) &&
+      int ok = tu_json_floats(cJSON_GetObjectItemCaseSensitive(f, "box"), box, 4) &&
                cJSON_IsArray(lm) && cJSON_GetArraySize(lm) == 68;
       for (int i = 0; ok && i < 68; i++)
-        ok = json_floats(cJSON_GetArrayItem(lm, i), want + 2 * i, 2);
+        ok = tu_json_floats(cJSON_GetArrayItem(lm, i), want + 2 * i, 2);
       CHECK(ok);
       if (!ok) continue;
       const cJSON *sc = cJSON_GetObjectItemCaseSensitive(f, "score");
@@ -256,8 +186,8 @@ static void test_landmarks_match_faceapi_on_golden_faces(void) {
       fk_rect r;
       float crop[4];
       CHECK(fk_landmarks_box(&d, img.width, img.height, &r));
-      CHECK(json_floats(cJSON_GetObjectItemCaseSensitive(f, "landmark_crop"),
-                        crop, 4));
+      CHECK(tu_json_floats(cJSON_GetObjectItemCaseSensitive(f, "landmark_crop"),
+                           crop, 4));
       CHECK(r.x == (int)crop[0] && r.y == (int)crop[1] &&
             r.w == (int)crop[2] && r.h == (int)crop[3]);
       fk_landmarks_input(&img, r, in);
@@ -344,17 +274,15 @@ static void test_descriptor_normalize_subtracts_faceapi_mean(void) {
 
 int main(void) {
   char err[256];
-  int st = nn_weights_load(model_path(FK_LANDMARKS_FILE), &lm_w, err, sizeof err);
+  int st = nn_weights_load(tu_model_path(FK_LANDMARKS_FILE), &lm_w, err, sizeof err);
   if (st == FK_OK) st = fk_landmarks_build(&lm_w, &lm_g, err, sizeof err);
   if (st != FK_OK) fprintf(stderr, "landmarks: %s (%s)\n", fk_strerror(st), err);
   CHECK_EQ_INT(st, FK_OK);
-  st = nn_weights_load(model_path(FK_DESCRIPTOR_FILE), &desc_w, err, sizeof err);
+  st = nn_weights_load(tu_model_path(FK_DESCRIPTOR_FILE), &desc_w, err, sizeof err);
   if (st == FK_OK) st = fk_descriptor_build(&desc_w, &desc_g, err, sizeof err);
   if (st != FK_OK) fprintf(stderr, "descriptor: %s (%s)\n", fk_strerror(st), err);
   CHECK_EQ_INT(st, FK_OK);
-  char *json = read_text(tu_fixture("golden.json"));
-  golden = json ? cJSON_Parse(json) : NULL;
-  free(json);
+  golden = tu_golden_load();
   CHECK(golden != NULL);
 
   RUN(test_landmarks_graph_maps_112_input_to_136_outputs);

@@ -9,6 +9,7 @@
 
 #include "facekit.h"
 #include "testutil.h"
+#include "golden.h"
 
 /* Runs every op of g on `in` and returns a malloc'd copy of tensor t. */
 static float *run_graph(const nn_graph *g, const float *in, int t) {
@@ -123,15 +124,8 @@ static void naive_conv_hwio(const float *x, int h, int w, int cin,
 static void test_conv_matches_naive_hwio_loop(void) {
   enum { H = 5, W = 7, CI = 3, CO = 4, K = 3, S = 2, OH = 3, OW = 4 };
   float x[H * W * CI], k[K * K * CI * CO], want[OH * OW * CO];
-  unsigned r = 12345;
-  for (int i = 0; i < H * W * CI; i++) {
-    r = r * 1103515245u + 12345u;
-    x[i] = (float)((r >> 16) % 200) / 100.0f - 1.0f;
-  }
-  for (int i = 0; i < K * K * CI * CO; i++) {
-    r = r * 1103515245u + 12345u;
-    k[i] = (float)((r >> 16) % 200) / 100.0f - 1.0f;
-  }
+  tu_fill_random(x, H * W * CI, 1);
+  tu_fill_random(k, K * K * CI * CO, 2);
   naive_conv_hwio(x, H, W, CI, k, K, K, CO, S, want, OH, OW);
   nn_graph *g = nn_graph_new(H, W, CI);
   int t = nn_conv2d(g, 0, k, NULL, K, K, CO, S, NN_SAME, NN_ACT_NONE);

@@ -8,82 +8,20 @@
 
 #include "models/models.h"
 #include "testutil.h"
+#include "golden.h"
 
 static nn_weights ssd_w, tiny_w;
 static int have_ssd, have_tiny;
 static cJSON *golden;
 
-static const char *model_path(const char *file) {
-  static char buf[4096];
-  const char *dir = getenv("FACEKIT_MODELS");
-  snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "models", file);
-  return buf;
-}
-
 static int load_weights(const char *file, nn_weights *w) {
   char err[256] = "";
-  int rc = nn_weights_load(model_path(file), w, err, sizeof err);
+  int rc = nn_weights_load(tu_model_path(file), w, err, sizeof err);
   if (rc != FK_OK) fprintf(stderr, "cannot load %s: %s\n", file, err);
   return rc == FK_OK;
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-    free(s);
-    s = NULL;
-  }
-  if (s) s[n] = 0;
-  fclose(f);
-  return s;
-}
-
 /* ---- helpers --------------------------------------------------------------- */
-
-/* Deterministic pseudo-random input in [-1, 1]. */
-static void fill_input(float *x, size_t n, unsigned seed) {
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1664525u + 1013904223u;
-    x[i] = (float)((seed >> 8) & 0xFFFF) / 32767.5f - 1.0f;
-  }
-}
-
-/* Runs g on both backends with the same input; returns the worst
- * max|xnn - ref| / max(1, max|ref|) over all outputs. */
-static double backend_diff(const nn_graph *g, unsigned seed) {
-  nn_runtime *xr = NULL, *rr = NULL;
-  int rc1 = nn_runtime_new(g, NN_BACKEND_XNNPACK, NULL, &xr);
-  int rc2 = nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &rr);
-  CHECK_EQ_INT(rc1, FK_OK);
-  CHECK_EQ_INT(rc2, FK_OK);
-  double worst = -1;
-  if (rc1 == FK_OK && rc2 == FK_OK) {
-    size_t n = nn_shape_size(g->shapes[0]);
-    fill_input(nn_runtime_input(xr), n, seed);
-    fill_input(nn_runtime_input(rr), n, seed);
-    CHECK_EQ_INT(nn_runtime_run(xr), FK_OK);
-    CHECK_EQ_INT(nn_runtime_run(rr), FK_OK);
-    worst = 0;
-    for (int o = 0; o < g->noutputs; o++) {
-      size_t m = nn_shape_size(g->shapes[g->outputs[o]]);
-      const float *a = nn_runtime_output(xr, o), *b = nn_runtime_output(rr, o);
-      double dmax = 0, vmax = 1;
-      for (size_t i = 0; i < m; i++) {
-        dmax = fmax(dmax, fabs((double)a[i] - b[i]));
-        vmax = fmax(vmax, fabs((double)b[i]));
-      }
-      worst = fmax(worst, dmax / vmax);
-    }
-  }
-  nn_runtime_free(xr);
-  nn_runtime_free(rr);
-  return worst;
-}
 
 /* Independent statement of the grid sizes: stride 16 and 32, then TF 'same'
  * stride-2 convs, ceil(g / 2). */
@@ -202,7 +140,7 @@ static void check_backends(const nn_weights *w, int tiny, int size) {
     fprintf(stderr, "  build: %s\n", err);
     return;
   }
-  double d = backend_diff(g, 12345u + (unsigned)size);
+  double d = tu_backend_diff(g, 12345u + (unsigned)size, 1.0f, 1);
   fprintf(stderr, "  %s-%d xnnpack vs reference: max rel diff %.3g\n",
           tiny ? "tiny" : "ssd", size, d);
   CHECK(d >= 0 && d <= 1e-3);
@@ -371,9 +309,8 @@ static void check_detector_goldens(int tiny) {
   if (!golden || !(tiny ? have_tiny : have_ssd)) return;
   detector d;
   if (!detector_open(&d, tiny, tiny ? 416 : 512)) return;
-  const cJSON *gimgs = cJSON_GetObjectItem(golden, "images");
   for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
-    const cJSON *gi = cJSON_GetObjectItem(gimgs, images[i]);
+    const cJSON *gi = tu_golden_image(golden, images[i]);
     CHECK(gi != NULL);
     fk_image img = {0};
     int rc = fk_image_load(tu_fixture(images[i]), 0, &img);
@@ -486,11 +423,8 @@ int main(void) {
   have_tiny = load_weights(FK_TINY_FILE, &tiny_w);
   CHECK(have_ssd);
   CHECK(have_tiny);
-  char *text = read_text(tu_fixture("golden.json"));
-  if (text) golden = cJSON_Parse(text);
-  free(text);
-  if (!golden) fprintf(stderr, "note: %s missing or unreadable; golden tests skipped\n",
-                       tu_fixture("golden.json"));
+  golden = tu_golden_load();
+  if (!golden) fprintf(stderr, "note: golden tests skipped\n");
 
   RUN(test_ssd_anchors_at_512_equal_stored_extra_dim);
   RUN(test_ssd_anchor_count_follows_grid_sizes);

@@ -13,6 +13,7 @@
 
 #include "facekit.h"
 #include "testutil.h"
+#include "golden.h"
 
 static char dir[4096];
 static char written[64][64];
@@ -39,13 +40,18 @@ static void put_text(const char *name, const char *text) {
   put_file(name, text, strlen(text));
 }
 
-static void put_f32(const char *name, const float *v, int n) {
-  unsigned char b[256];
+/* n floats as little-endian float32 bytes into b (4 n bytes). */
+static void f32_le(unsigned char *b, const float *v, int n) {
   for (int i = 0; i < n; i++) {
     uint32_t u;
     memcpy(&u, &v[i], 4);
     for (int k = 0; k < 4; k++) b[4 * i + k] = (unsigned char)(u >> (8 * k));
   }
+}
+
+static void put_f32(const char *name, const float *v, int n) {
+  unsigned char b[256];
+  f32_le(b, v, n);
   put_file(name, b, (size_t)n * 4);
 }
 
@@ -211,11 +217,7 @@ static void test_int32_plain_and_quantized_rounding(void) {
 static void test_group_shards_are_concatenated(void) {
   const float v[5] = {1, 2, 3, 4, 5};
   unsigned char all[20];
-  for (int i = 0; i < 5; i++) {
-    uint32_t u;
-    memcpy(&u, &v[i], 4);
-    for (int k = 0; k < 4; k++) all[4 * i + k] = (unsigned char)(u >> (8 * k));
-  }
+  f32_le(all, v, 5);
   /* split in the middle of the second float */
   put_file("part1.bin", all, 6);
   put_file("part2.bin", all + 6, 14);
@@ -441,10 +443,9 @@ static void test_failure_in_second_group_frees_first(void) {
 }
 
 static void test_faceapi_recognition_manifest_loads(void) {
-  const char *models = getenv("FACEKIT_MODELS");
   char path[4096];
-  snprintf(path, sizeof path, "%s/face_recognition_model-weights_manifest.json",
-           models && models[0] ? models : "models");
+  snprintf(path, sizeof path, "%s",
+           tu_model_path("face_recognition_model-weights_manifest.json"));
   if (access(path, R_OK) != 0) {
     fprintf(stderr, "note: %s absent (models not fetched); skipping\n", path);
     return;
@@ -478,8 +479,9 @@ static void test_faceapi_recognition_manifest_loads(void) {
       "ssd_mobilenetv1_model", "tiny_face_detector_model",
       "face_landmark_68_model", "face_landmark_68_tiny_model"};
   for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-    snprintf(path, sizeof path, "%s/%s-weights_manifest.json",
-             models && models[0] ? models : "models", others[i]);
+    char file[256];
+    snprintf(file, sizeof file, "%s-weights_manifest.json", others[i]);
+    snprintf(path, sizeof path, "%s", tu_model_path(file));
     if (access(path, R_OK) != 0) continue;
     rc = nn_weights_load(path, &w, err, sizeof err);
     if (rc != FK_OK) fprintf(stderr, "  %s: %s\n", others[i], err);
