@@ -4,6 +4,9 @@
  *
  *   bench_pipeline [--runs N] [--threads T] [--json] [--input-size S] IMAGE...
  *
+ * --input-size 0 is the library's automatic size; the default is 512, the
+ * size face-api always uses.
+ *
  * For every image: decode, detect (SSD), and per face: landmarks, align
  * (5-point warp to the 150x150 chip), descriptor. Prints the median of each
  * stage over all runs, the median whole-image time and faces/s, and the
@@ -49,6 +52,7 @@ int main(int argc, char **argv) {
   int runs = 20, json = 0;
   fk_options opt;
   fk_options_init(&opt);
+  opt.ssd_input_size = 512; /* face-api's size, for the side-by-side */
   const char *imgs[256];
   int nimg = 0;
   for (int i = 1; i < argc; i++) {
@@ -91,10 +95,15 @@ int main(int argc, char **argv) {
       }
       double t1 = now_ms();
       int ndet = 0;
-      fk_ssd_input(&img, opt.ssd_input_size, nn_runtime_input(s->det_rt));
-      nn_runtime_run(s->det_rt);
-      fk_ssd_decode(s->det_rt, s->anchors, opt.ssd_input_size, img.width, img.height, opt.min_score,
-                    64, s->dets, 64, &ndet);
+      fk_det_slot *det;
+      if (fk_session_detector(s, &img, &det)) {
+        fprintf(stderr, "bench_pipeline: %s\n", fk_session_errmsg(s));
+        return 1;
+      }
+      fk_ssd_input(&img, det->size, nn_runtime_input(det->rt));
+      nn_runtime_run(det->rt);
+      fk_ssd_decode(det->rt, det->anchors, det->size, img.width, img.height, opt.min_score, 64, s->dets,
+                    64, &ndet);
       double t2 = now_ms();
       if (ndet > 64) ndet = 64;
       nf = 0;

@@ -53,6 +53,11 @@ enum {
   FK_EBACKEND = -11,      /* inference backend (XNNPACK) failed */
   FK_ENOFACE = -12,       /* no face detected */
   FK_EUNSUPPORTED = -13,  /* valid input facekit cannot handle */
+  FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
+  FK_EMISMATCH = -15,     /* index built with another model or preprocessing */
+  FK_EREADONLY = -16,     /* index cannot be written (read-only file or dir) */
+  FK_EDB = -17,           /* database error (SQLite: disk full, locked, ...) */
+  FK_ECANCELED = -18,     /* stopped on request; committed work is kept */
 };
 
 /* A static message for a status code; never NULL. */
@@ -103,16 +108,24 @@ FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
 enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
+/* Descriptor chip alignment: face-api's unrotated square crop; a similarity
+ * warp fitting dlib's mean face to 5 points (eye centres, nose tip, mouth
+ * corners); or the same over the 33 points dlib's get_face_chip_details
+ * uses. */
 enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1, FK_ALIGN_DLIB = 2 };
 enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */
-  int ssd_input_size;    /* SSD input side, multiple of 32 (default 512) */
+  int ssd_input_size;    /* SSD input side, a multiple of 32; 0 (the default)
+                            picks 256, 384 or 512, the first not much smaller
+                            than the image's longer side. face-api uses 512. */
   int tiny_input_size;   /* Tiny detector input side, multiple of 32 (416) */
   float min_score;       /* detections scoring <= this are dropped */
   int max_faces;         /* detections kept after NMS (default 100) */
   int align;             /* FK_ALIGN_* */
+  int flip;              /* also embed the mirrored chip and average the two
+                            (test-time augmentation; doubles descriptor cost) */
   int threads;           /* inference threads for this session (default 1) */
   int backend;           /* FK_BACKEND_* (reference is for tests) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
@@ -159,10 +172,13 @@ FK_API int fk_represent_chip(fk_session *s, const fk_image *chip, float *embeddi
 
 /* Index of the face with the largest box area, or -1 when n == 0. */
 FK_API int fk_largest_face(const fk_face *faces, int n);
+/* Index of the face whose box centre is nearest the image centre (LFW's
+ * convention for the subject of a photo), or -1 when n == 0. */
+FK_API int fk_central_face(const fk_face *faces, int n, int width, int height);
 
 /* fk_detect, then fk_represent for each face written to faces[]. */
 FK_API int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap,
-             int *n);
+                    int *n);
 
 /* ---- comparing embeddings ------------------------------------------------ */
 
@@ -192,6 +208,202 @@ typedef struct fk_verify_result {
  * image has no face; fk_session_errmsg() says which. */
 FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
               int metric, float threshold, fk_verify_result *r);
+
+/* ==== face index: reverse face search over a SQLite database ============== */
+/*
+ * An fk_store is one index file (SQLite, WAL mode) holding every face of a
+ * photo collection: tables images (path, size, mtime, SHA-256, size, status),
+ * faces (box, landmarks, score, model, L2-normalized embedding as f32 and
+ * int8 BLOBs), identities (the parent folder's name) and meta (the model
+ * fingerprint and the preprocessing the embeddings were made with).
+ *
+ * Searching does not read the faces table row by row: the vectors live in a
+ * sidecar file next to the index (PATH.vec: one contiguous f32 matrix, one
+ * int8 matrix and per-face ids), memory-mapped on load. It is a cache: it
+ * carries the index's uuid and generation and is rebuilt from the faces
+ * table whenever it is missing or stale.
+ *
+ * Codes: a unit vector v quantizes to int8 as round(127 * v[i]) (never
+ * -128); the dot product of two codes / 127^2 estimates the cosine.
+ *
+ * An fk_store is not thread-safe: use one per thread (they may share the
+ * file; SQLite serializes writers).
+ */
+typedef struct fk_store fk_store;
+
+enum {
+  FK_STORE_READ = 0,   /* open an existing index for searching */
+  FK_STORE_WRITE = 1,  /* open or create an index for writing */
+};
+
+/* Opens (or with FK_STORE_WRITE creates) the index at path. *out is set even
+ * on failure so that fk_store_errmsg() can explain; close it in both cases.
+ * FK_ENOENT: no such file (FK_STORE_READ); FK_ENOTINDEX: not SQLite, or a
+ * SQLite database of something else; FK_EREADONLY: FK_STORE_WRITE on a file
+ * or directory that cannot be written; FK_EUNSUPPORTED: made by a newer
+ * facekit. */
+FK_API int fk_store_open(const char *path, int mode, fk_store **out);
+FK_API const char *fk_store_errmsg(const fk_store *st);
+FK_API void fk_store_close(fk_store *st);
+
+/* What an index holds and how it was made. */
+typedef struct fk_store_info {
+  int has_model;            /* 0 until the first fk_store_index() */
+  char model[64];           /* "resnet128-<fingerprint of the weights>" */
+  fk_options opt;           /* detector, input sizes, min score, max faces,
+                               align and flip recorded at creation; the
+                               other fields are the defaults */
+  int64_t images, faces, identities;
+  int64_t no_face, errors;  /* images without a face / unreadable */
+  int64_t generation;       /* bumped by every commit that changes faces */
+} fk_store_info;
+
+FK_API int fk_store_get_info(fk_store *st, fk_store_info *info);
+
+/* The fingerprint of the descriptor network in m ("resnet128-" + 16 hex of
+ * a hash over its weights), as recorded in indexes. buf holds >= 64 bytes. */
+FK_API int fk_model_id(const fk_models *m, char *buf, size_t size);
+
+/* FK_OK if embeddings made with (m, opt) belong in this index: the same
+ * model, alignment and flip (what defines the embedding space) and, when
+ * strict, the same detector settings too. Otherwise FK_EMISMATCH and
+ * fk_store_errmsg() names the difference. An index with no model yet
+ * accepts anything. */
+FK_API int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt,
+                          int strict);
+
+/* ---- building an index ---- */
+
+/* Counters of one fk_store_index() run (seconds are wall time, except the
+ * stage times, which are summed over the worker threads). */
+typedef struct fk_index_stats {
+  int64_t found;      /* image files found under the directory */
+  int64_t skipped;    /* other files seen and ignored */
+  int64_t todo;       /* new or changed files this run must process */
+  int64_t done;       /* of those, processed so far (all committed when the run returns) */
+  int64_t unchanged;  /* same path, size and mtime: not read */
+  int64_t added, updated;  /* embedded: new paths / changed contents */
+  int64_t retried;    /* unreadable last time, read again (and counted here only) */
+  int64_t moved;      /* known content at a new path: row moved, not re-embedded */
+  int64_t touched;    /* new mtime, same content: only the mtime is updated */
+  int64_t missing;    /* rows whose file is gone (kept unless pruned) */
+  int64_t pruned;     /* of those, deleted (prune option) */
+  int64_t faces;      /* faces stored by this run */
+  int64_t no_face, errors;  /* images of this run with no face / unreadable */
+  double elapsed;
+  double t_read, t_decode, t_detect, t_represent;  /* worker stages */
+  double t_db;        /* the writer thread's SQLite time */
+} fk_index_stats;
+
+typedef struct fk_index_options {
+  int jobs;          /* worker threads, one fk_session each; 0 = all cores */
+  int prune;         /* delete rows of files under the directory that are gone */
+  int batch;         /* images per transaction (default 64) */
+  int commit_ms;     /* ... or commit at least this often (default 1000) */
+  int progress_ms;   /* minimum interval between progress calls (200) */
+  /* Called on the calling thread after commits, at most every progress_ms,
+   * and once at the end. */
+  void (*progress)(const fk_index_stats *s, void *user);
+  /* Called on the calling thread for each unreadable image. */
+  void (*on_error)(const char *path, const char *message, void *user);
+  void *user;
+  /* If set, the run stops once *cancel != 0: work in flight is committed and
+   * fk_store_index() returns FK_ECANCELED. Safe to set from a signal
+   * handler or another thread. */
+  const volatile int *cancel;
+} fk_index_options;
+
+FK_API void fk_index_options_init(fk_index_options *o);
+
+/* Indexes every .jpg/.jpeg/.png/.webp (any case) under dir, recursively.
+ * Incremental: files with a known path, size and mtime are skipped; a file
+ * whose content (SHA-256) is that of a row whose file is gone moves the row;
+ * changed files are re-embedded. Every image is committed together with its
+ * faces, so a crash or kill at any moment loses at most the uncommitted
+ * batch and never duplicates a row. opt: the pipeline options (NULL for
+ * the defaults); opt->threads is per session. FK_EMISMATCH if the index was
+ * made with another model or preprocessing; FK_ENOENT if dir holds no image
+ * (unless prune). stats may be NULL. */
+FK_API int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt,
+                          const char *dir, const fk_index_options *io,
+                          fk_index_stats *stats);
+
+/* ---- searching ---- */
+
+enum { FK_CODES_F32 = 0, FK_CODES_INT8 = 1 };
+
+typedef struct fk_search_options {
+  int k;            /* matches wanted (default 10) */
+  int metric;       /* FK_METRIC_* (default cosine) */
+  float threshold;  /* keep only distance <= threshold; < 0: no limit */
+  int codes;        /* FK_CODES_F32 (default) or FK_CODES_INT8 */
+  int threads;      /* scan threads (default 1) */
+} fk_search_options;
+
+FK_API void fk_search_options_init(fk_search_options *o);
+
+typedef struct fk_match {
+  int64_t face_id;
+  float distance;    /* under the metric */
+  float similarity;  /* cosine similarity of the unit vectors */
+} fk_match;
+
+/* Loads the vectors (maps the sidecar, rebuilding it if stale); searching
+ * does this on first use, so calling it is only needed to time it. *count
+ * (may be NULL) gets the number of faces. */
+FK_API int fk_store_load(fk_store *st, int64_t *count);
+
+/* Exact k-nearest search for a raw (not necessarily normalized) embedding.
+ * Writes up to o->k matches, best first, to out and their number to *n. */
+FK_API int fk_store_search(fk_store *st, const float embedding[FK_EMBED_DIM],
+                           const fk_search_options *o, fk_match *out, int *n);
+
+/* One stored face with its image and identity. */
+typedef struct fk_store_face {
+  int64_t id, image_id;
+  char path[4096];
+  char identity[256];   /* "" when the image has none */
+  int image_width, image_height;
+  int index;            /* rank of the face in its image, by detector score */
+  int central;          /* the face nearest the image centre */
+  fk_box box;
+  float score;
+  fk_point landmarks[FK_NUM_LANDMARKS];
+  float embedding[FK_EMBED_DIM];  /* L2-normalized */
+  int8_t code[FK_EMBED_DIM];      /* its int8 code */
+  float norm;                     /* L2 norm of the raw embedding */
+} fk_store_face;
+
+FK_API int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out);
+
+/* Calls fn for every face, in id order; a non-zero return from fn stops the
+ * walk and is returned. */
+FK_API int fk_store_foreach_face(fk_store *st,
+                                 int (*fn)(const fk_store_face *f, void *user),
+                                 void *user);
+
+/* Quantizes a unit vector to int8 codes: round(127 * v), clamped. */
+FK_API void fk_quantize_i8(const float *unit, int8_t *code, int dim);
+
+/* ---- evaluating retrieval ---- */
+
+/* Retrieval on an identity-labelled index. Each image is represented by its
+ * central face (nearest the image centre, LFW's convention); every image of
+ * an identity with >= 2 images is a query, against all other images. An
+ * image without a face still counts as a query (scoring 0) and as a
+ * relevant item that is never retrieved. */
+typedef struct fk_retrieval {
+  int64_t queries;          /* images of identities with >= 2 images */
+  int64_t identities;       /* such identities */
+  int64_t gallery;          /* images with a face searched per query */
+  int64_t no_face_queries;  /* queries whose image has no face */
+  double p_at_1, p_at_5, map;   /* over all queries */
+  double p_at_1_with_face, map_with_face;  /* over queries with a face */
+  double seconds;
+} fk_retrieval;
+
+FK_API int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads,
+                                   fk_retrieval *r);
 
 #ifdef __cplusplus
 }

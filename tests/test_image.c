@@ -1409,6 +1409,17 @@ static void test_decode_is_thread_safe(void) {
   free(rgb);
 }
 
+static void test_mirror_tensor_reverses_columns_and_keeps_channels(void) {
+  float t[2 * 3 * 3];
+  for (int i = 0; i < 18; i++) t[i] = (float)i;
+  fk_mirror_tensor(t, 3, 2);
+  /* Row 0 was pixels (0,1,2),(3,4,5),(6,7,8): now (6,7,8),(3,4,5),(0,1,2). */
+  static const float want[18] = {6, 7, 8, 3, 4, 5, 0, 1, 2, 15, 16, 17, 12, 13, 14, 9, 10, 11};
+  for (int i = 0; i < 18; i++) CHECK_NEAR(t[i], want[i], 0);
+  fk_mirror_tensor(t, 3, 2);
+  for (int i = 0; i < 18; i++) CHECK_NEAR(t[i], (float)i, 0);
+}
+
 int main(void) {
   RUN(test_load_reports_missing_file_as_enoent);
   RUN(test_load_reports_empty_file_as_eempty);
@@ -1448,5 +1459,6 @@ int main(void) {
   RUN(test_draw_rect_draws_clipped_outline);
   RUN(test_image_from_float_rounds_and_clamps);
   RUN(test_decode_is_thread_safe);
+  RUN(test_mirror_tensor_reverses_columns_and_keeps_channels);
   return tu_summary();
 }

@@ -285,6 +285,57 @@ static void test_detect_on_image_without_faces_returns_zero(void) {
   fk_session_free(s);
 }
 
+static void test_automatic_detector_size_follows_image_size(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  static const struct { int w, h, size; } cases[] = {
+      {250, 250, 256}, {288, 100, 256}, {289, 100, 384}, {300, 432, 384}, {433, 10, 512}, {4000, 3000, 512}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fk_image img = {cases[i].w, cases[i].h, NULL};
+    fk_det_slot *d = NULL;
+    CHECK_EQ_INT(fk_session_detector(s, &img, &d), FK_OK);
+    CHECK(d && d->size == cases[i].size);
+  }
+  fk_session_free(s);
+  fk_options o;
+  fk_options_init(&o);
+  o.ssd_input_size = 320;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
+  fk_image big = {4000, 3000, NULL};
+  fk_det_slot *d = NULL;
+  CHECK_EQ_INT(fk_session_detector(s, &big, &d), FK_OK);
+  CHECK(d && d->size == 320);
+  fk_session_free(s);
+}
+
+static void test_flip_keeps_landmarks_and_identity(void) {
+  fk_options o;
+  fk_options_init(&o);
+  fk_session *plain = NULL, *flip = NULL;
+  CHECK_EQ_INT(fk_session_new(models, &o, &plain), FK_OK);
+  o.flip = 1;
+  CHECK_EQ_INT(fk_session_new(models, &o, &flip), FK_OK);
+  fk_image a, b;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &a), FK_OK);
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a2.png"), 0, &b), FK_OK);
+  fk_face fp, ff;
+  int n1 = 0, n2 = 0;
+  CHECK_EQ_INT(fk_faces(plain, &a, &fp, 1, &n1), FK_OK);
+  CHECK_EQ_INT(fk_faces(flip, &a, &ff, 1, &n2), FK_OK);
+  double worst = 0;
+  for (int i = 0; i < FK_NUM_LANDMARKS; i++)
+    worst = fmax(worst, hypot(fp.landmarks[i].x - ff.landmarks[i].x, fp.landmarks[i].y - ff.landmarks[i].y));
+  CHECK(worst < 4.0);
+  CHECK(cosine(fp.embedding, ff.embedding) > 0.97);
+  fk_verify_result r;
+  CHECK_EQ_INT(fk_verify(flip, &a, &b, FK_METRIC_COSINE, -1, &r), FK_OK);
+  CHECK(r.verified);
+  fk_image_free(&a);
+  fk_image_free(&b);
+  fk_session_free(plain);
+  fk_session_free(flip);
+}
+
 int main(void) {
   golden = tu_golden_load();
   int rc = fk_models_open(NULL, 0, &models);
@@ -303,6 +354,8 @@ int main(void) {
   RUN(test_session_rejects_bad_options);
   RUN(test_missing_models_name_the_fetch_step);
   RUN(test_detect_on_image_without_faces_returns_zero);
+  RUN(test_automatic_detector_size_follows_image_size);
+  RUN(test_flip_keeps_landmarks_and_identity);
   fk_models_free(models);
   cJSON_Delete(golden);
   return tu_summary();

@@ -15,10 +15,12 @@ const char cli_common_help[] =
     "Pipeline options:\n"
     "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
     "  --detector ssd|tiny    face detector (default ssd)\n"
-    "  --input-size N         detector input side, multiple of 32\n"
-    "                         (default 512 for ssd, 416 for tiny)\n"
+    "  --input-size N         detector input side, a multiple of 32; for ssd the\n"
+    "                         default picks 256, 384 or 512 from the image size;\n"
+    "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
     "  --align 5point|dlib|face-api  descriptor chip alignment (default 5point)\n"
+    "  --flip true|false      also embed the mirrored face and average (default false)\n"
     "  --threads N            inference threads (default 1)\n"
     "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
 
@@ -58,7 +60,7 @@ int cli_parse_bool(const char *s, int *out) {
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
   static const char *const with_value[] = {"--models", "--detector", "--input-size", "--min-score",
-                                           "--align", "--threads", "--max-pixels"};
+                                           "--align", "--flip", "--threads", "--max-pixels"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
     if (!strcmp(a, with_value[k])) known = 1;
@@ -84,6 +86,9 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
     for (int k = 0; k < 3; k++)
       if (!strcmp(v, cli_align_name(k))) c->opt.align = k, found = 1;
     if (!found) return cli_usage(NULL, "--align must be 5point, dlib or face-api, not '%s'", v), -1;
+  } else if (!strcmp(a, "--flip")) {
+    if (cli_parse_bool(v, &c->opt.flip))
+      return cli_usage(NULL, "--flip must be true or false, not '%s'", v), -1;
   } else if (!strcmp(a, "--threads")) {
     if (cli_parse_int(v, 1, 256, &c->opt.threads))
       return cli_usage(NULL, "--threads must be an integer in [1, 256], not '%s'", v), -1;

@@ -2,9 +2,11 @@
  * eval.c - `facekit eval lfw`: verification accuracy on LFW's standard
  * 10-fold protocol (pairs.txt: 10 folds of 300 matched + 300 mismatched
  * pairs). For each fold the threshold is fitted on the other nine and tested
- * on it. Every pair counts: an image where the default detector finds no face
- * is retried with a low score threshold, then embedded whole (DeepFace's
- * enforce_detection=false), and the counts of both are reported.
+ * on it. The face compared is the photo's subject, the one at its centre
+ * (LFW centres each photo on its subject). Every pair counts: when the
+ * default detector finds no face there, detection is retried with a low score
+ * threshold, then the face nearest the centre is used, then the whole image
+ * (DeepFace's enforce_detection=false); the count of each case is reported.
  */
 #include <math.h>
 #include <pthread.h>
@@ -34,7 +36,10 @@ typedef struct pair {
 typedef struct image_job {
   char *path;
   float emb[FK_EMBED_DIM];
-  int how;    /* 0 face at default score, 1 low-score retry, 2 whole image, -1 error */
+  int how;      /* 0 subject found at the default score, 1 only at a low
+                   score, 2 no central face (nearest one used), 3 whole
+                   image, -1 error */
+  int no_face;  /* no face at all at the default score */
 } image_job;
 
 typedef struct eval_ctx {
@@ -146,24 +151,50 @@ static void show_progress(eval_ctx *e, int done) {
   pthread_mutex_unlock(&e->progress);
 }
 
-/* Embeds one image: default detection, then a low-score retry, then the
- * whole image. */
+/* The subject of an LFW photo: the best-scoring face whose centre lies
+ * within a fifth of the image side of the image centre (faces come sorted
+ * by score), or -1. */
+static int subject(const fk_face *f, int n, const fk_image *img) {
+  double r = 0.2 * (img->width > img->height ? img->width : img->height);
+  for (int i = 0; i < n; i++) {
+    double dx = f[i].box.x + f[i].box.w / 2 - img->width / 2.0;
+    double dy = f[i].box.y + f[i].box.h / 2 - img->height / 2.0;
+    if (dx * dx + dy * dy <= r * r) return i;
+  }
+  return -1;
+}
+
+/* Embeds the subject of one image: found at the default score, else at a
+ * low score, else the face nearest the centre, else the whole image. */
 static void embed_one(fk_session *s, fk_session *low, image_job *j, size_t max_pixels) {
   fk_image img = {0};
   j->how = -1;
   if (fk_image_load(j->path, max_pixels, &img) != FK_OK) return;
-  fk_face faces[16];
-  int n = 0;
+  fk_face faces[16], fallback;
+  int n = 0, have_fallback = 0;
   fk_session *tries[2] = {s, low};
   for (int t = 0; t < 2 && j->how < 0; t++) {
-    if (fk_detect(tries[t], &img, faces, 16, &n) != FK_OK || n == 0) continue;
-    fk_face *f = &faces[fk_largest_face(faces, n < 16 ? n : 16)];
-    if (fk_represent(tries[t], &img, f) == FK_OK) {
-      memcpy(j->emb, f->embedding, sizeof j->emb);
+    if (fk_detect(tries[t], &img, faces, 16, &n) != FK_OK) continue;
+    if (n > 16) n = 16;
+    if (t == 0) j->no_face = n == 0;
+    int i = subject(faces, n, &img);
+    if (i < 0) {
+      if (n && !have_fallback) {
+        fallback = faces[fk_central_face(faces, n, img.width, img.height)];
+        have_fallback = 1;
+      }
+      continue;
+    }
+    if (fk_represent(s, &img, &faces[i]) == FK_OK) {
+      memcpy(j->emb, faces[i].embedding, sizeof j->emb);
       j->how = t;
     }
   }
-  if (j->how < 0 && fk_represent_chip(s, &img, j->emb) == FK_OK) j->how = 2;
+  if (j->how < 0 && have_fallback && fk_represent(s, &img, &fallback) == FK_OK) {
+    memcpy(j->emb, fallback.embedding, sizeof j->emb);
+    j->how = 2;
+  }
+  if (j->how < 0 && fk_represent_chip(s, &img, j->emb) == FK_OK) j->how = 3;
   fk_image_free(&img);
 }
 
@@ -299,7 +330,8 @@ int cmd_eval(int argc, char **argv) {
     printf("%s%s", help, cli_common_help);
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
-  if (strcmp(argv[1], "lfw")) return cli_usage("eval ", "unknown benchmark '%s' (try: lfw)", argv[1]);
+  if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);
+  if (strcmp(argv[1], "lfw")) return cli_usage("eval ", "unknown benchmark '%s' (try: lfw, retrieval)", argv[1]);
   cli_common c;
   cli_common_init(&c);
   const char *root = NULL, *pairs_file = NULL;
@@ -351,8 +383,9 @@ int cmd_eval(int argc, char **argv) {
   free(th);
   double secs = (cli_now_ms() - e.t0) / 1000.0;
 
-  int count[3] = {0, 0, 0}, errors = 0;
+  int count[4] = {0, 0, 0, 0}, errors = 0, no_face = 0;
   for (int i = 0; i < e.nimgs; i++) {
+    no_face += e.imgs[i].no_face;
     if (e.imgs[i].how < 0) {
       errors++;
       fprintf(stderr, "facekit: %s: could not be embedded\n", e.imgs[i].path);
@@ -368,13 +401,15 @@ int cmd_eval(int argc, char **argv) {
   cJSON *o = protocol(p, n, e.imgs, metric, &acc);
   cJSON_AddNumberToObject(o, "pairs", n);
   cJSON_AddNumberToObject(o, "images", e.nimgs);
-  cJSON_AddNumberToObject(o, "no_face", count[1] + count[2]);
-  cJSON_AddNumberToObject(o, "found_at_low_score", count[1]);
-  cJSON_AddNumberToObject(o, "embedded_whole_image", count[2]);
+  cJSON_AddNumberToObject(o, "no_face", no_face);
+  cJSON_AddNumberToObject(o, "subject_at_low_score", count[1]);
+  cJSON_AddNumberToObject(o, "subject_off_centre", count[2]);
+  cJSON_AddNumberToObject(o, "embedded_whole_image", count[3]);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(metric));
   cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
-  cJSON_AddNumberToObject(o, "input_size", c.opt.detector == FK_DETECTOR_TINY ? c.opt.tiny_input_size
-                                                                               : c.opt.ssd_input_size);
+  int size = c.opt.detector == FK_DETECTOR_TINY ? c.opt.tiny_input_size : c.opt.ssd_input_size;
+  if (size) cJSON_AddNumberToObject(o, "input_size", size);
+  else cJSON_AddStringToObject(o, "input_size", "auto");
   cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
   cJSON_AddNumberToObject(o, "jobs", jobs);
   cJSON_AddNumberToObject(o, "seconds", secs);

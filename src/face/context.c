@@ -12,6 +12,8 @@
 
 #include "face/face.h"
 
+const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES] = {256, 384, 512};
+
 #define FETCH_HINT \
   "fetch the models with `make models` (runs tools/fetch-models.sh) or point FACEKIT_MODELS at them"
 
@@ -69,9 +71,12 @@ static int open_all(fk_models *m, const char *dir, unsigned nets) {
     return fail(m, FK_EMODEL_MISSING, "models directory %s not found; " FETCH_HINT, dir);
   if (nets & FK_NET_SSD) {
     if ((rc = load_weights(m, dir, FK_SSD_FILE, &m->ssd_w)) != FK_OK) return rc;
-    if ((rc = fk_ssd_build(&m->ssd_w, FK_SSD_DEFAULT_SIZE, &m->ssd, err, sizeof err)) != FK_OK ||
-        (rc = fk_ssd_anchors_make(FK_SSD_DEFAULT_SIZE, &m->ssd_anchors)) != FK_OK)
-      return fail(m, rc, "%s: %s", FK_SSD_FILE, err);
+    for (int i = 0; i < FK_SSD_AUTO_SIZES; i++) {
+      int size = fk_ssd_auto_sizes[i];
+      if ((rc = fk_ssd_build(&m->ssd_w, size, &m->ssd[i], err, sizeof err)) != FK_OK ||
+          (rc = fk_ssd_anchors_make(size, &m->ssd_anchors[i])) != FK_OK)
+        return fail(m, rc, "%s: %s", FK_SSD_FILE, err);
+    }
   }
   if (nets & FK_NET_TINY) {
     if ((rc = load_weights(m, dir, FK_TINY_FILE, &m->tiny_w)) != FK_OK) return rc;
@@ -106,8 +111,10 @@ void fk_models_free(fk_models *m) {
   if (!m) return;
   nn_weights_free(&m->ssd_w);
   nn_weights_free(&m->tiny_w);
-  nn_graph_free(m->ssd);
-  fk_ssd_anchors_free(&m->ssd_anchors);
+  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++) {
+    nn_graph_free(m->ssd[i]);
+    fk_ssd_anchors_free(&m->ssd_anchors[i]);
+  }
   nn_graph_free(m->tiny);
   nn_graph_free(m->landmarks);
   nn_graph_free(m->descriptor);

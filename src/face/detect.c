@@ -6,30 +6,57 @@
 
 #include "face/face.h"
 
+/* Runs the detector; on failure the session's error says why. */
 static int run_detector(fk_session *s, const fk_image *img, int *ndet) {
-  float *in = nn_runtime_input(s->det_rt);
-  int rc, cap = s->opt.max_faces;
+  fk_det_slot *d;
+  int rc = fk_session_detector(s, img, &d);
+  if (rc) return rc;
+  int cap = s->opt.max_faces;
+  float *in = nn_runtime_input(d->rt);
   if (s->opt.detector == FK_DETECTOR_SSD) {
-    int size = s->opt.ssd_input_size;
-    fk_ssd_input(img, size, in);
-    if ((rc = nn_runtime_run(s->det_rt))) return rc;
-    return fk_ssd_decode(s->det_rt, s->anchors, size, img->width, img->height,
+    fk_ssd_input(img, d->size, in);
+    if (!(rc = nn_runtime_run(d->rt)))
+      rc = fk_ssd_decode(d->rt, d->anchors, d->size, img->width, img->height,
                          s->opt.min_score, cap, s->dets, cap, ndet);
+  } else {
+    fk_tiny_input(img, d->size, in);
+    if (!(rc = nn_runtime_run(d->rt)))
+      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, s->opt.min_score,
+                          s->dets, cap, ndet);
   }
-  int size = s->opt.tiny_input_size;
-  fk_tiny_input(img, size, in);
-  if ((rc = nn_runtime_run(s->det_rt))) return rc;
-  return fk_tiny_decode(s->det_rt, size, img->width, img->height,
-                        s->opt.min_score, s->dets, cap, ndet);
+  return rc ? fk_session_fail(s, rc, "detector: %s", fk_strerror(rc)) : FK_OK;
 }
 
+/* The iBUG 68-point index of each point's mirror image. */
+static const unsigned char mirror68[FK_NUM_LANDMARKS] = {
+    16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 27, 28, 29, 30, 35, 34, 33,
+    32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52,
+    51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};
+
+/* Runs the landmark net on the detection's crop; with the flip option also
+ * on the mirrored crop, averaging the two (the mirrored points unmirrored
+ * and renumbered). Returns 1, 0 if the crop is empty, or a negative status. */
 static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
                          fk_point pts[FK_NUM_LANDMARKS]) {
   fk_rect box;
   if (!fk_landmarks_box(d, img->width, img->height, &box)) return 0;
-  fk_landmarks_input(img, box, nn_runtime_input(s->lm_rt));
-  if (nn_runtime_run(s->lm_rt) != FK_OK) return -1;
-  fk_landmarks_decode(nn_runtime_output(s->lm_rt, 0), d, box, pts);
+  float *in = nn_runtime_input(s->lm_rt), raw[2 * FK_NUM_LANDMARKS];
+  fk_landmarks_input(img, box, in);
+  int rc = nn_runtime_run(s->lm_rt);
+  if (rc) return rc;
+  memcpy(raw, nn_runtime_output(s->lm_rt, 0), sizeof raw);
+  if (s->opt.flip) {
+    fk_mirror_tensor(in, FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE);
+    if ((rc = nn_runtime_run(s->lm_rt))) return rc;
+    const float *m = nn_runtime_output(s->lm_rt, 0);
+    for (int i = 0; i < FK_NUM_LANDMARKS; i++) {
+      int j = mirror68[i];
+      raw[2 * i] = 0.5f * (raw[2 * i] + 1.0f - m[2 * j]);
+      raw[2 * i + 1] = 0.5f * (raw[2 * i + 1] + m[2 * j + 1]);
+    }
+  }
+  fk_landmarks_decode(raw, d, box, pts);
   return 1;
 }
 
@@ -37,11 +64,10 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
-  if (!s->det_rt || !s->lm_rt)
-    return fk_session_fail(s, FK_EINVAL, "fk_detect needs a detector and the landmark net");
+  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
   int rc = run_detector(s, img, &ndet);
-  if (rc) return fk_session_fail(s, rc, "detector: %s", fk_strerror(rc));
+  if (rc) return rc;
   if (ndet > s->opt.max_faces) ndet = s->opt.max_faces;
   int kept = 0;
   for (int i = 0; i < ndet; i++) {
@@ -49,7 +75,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
     memset(&f, 0, sizeof f);
     const fk_det *d = &s->dets[i];
     int ok = run_landmarks(s, img, d, f.landmarks);
-    if (ok < 0) return fk_session_fail(s, FK_EBACKEND, "landmark net failed");
+    if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
     if (ok == 0) continue; /* box fell outside the image */
     f.box = (fk_box){d->x, d->y, d->w, d->h};
     f.score = d->score;

@@ -10,12 +10,19 @@
 /* dlib's get_face_chip_details padding for this network. */
 #define CHIP_PADDING 0.25
 
+/* Runs the net on the chip in its input buffer (raw 0..255); with the flip
+ * option, also on the mirrored chip, averaging the two outputs. */
 static int run_descriptor(fk_session *s, float *embedding) {
-  fk_descriptor_normalize(nn_runtime_input(s->desc_rt), (size_t)CHIP * CHIP);
-  int rc = nn_runtime_run(s->desc_rt);
-  if (rc) return fk_session_fail(s, rc, "descriptor net: %s", fk_strerror(rc));
-  const float *out = nn_runtime_output(s->desc_rt, 0);
-  for (int i = 0; i < FK_EMBED_DIM; i++) embedding[i] = out[i];
+  float *in = nn_runtime_input(s->desc_rt);
+  fk_descriptor_normalize(in, (size_t)CHIP * CHIP);
+  int passes = s->opt.flip ? 2 : 1;
+  for (int p = 0; p < passes; p++) {
+    if (p == 1) fk_mirror_tensor(in, CHIP, CHIP);
+    int rc = nn_runtime_run(s->desc_rt);
+    if (rc) return fk_session_fail(s, rc, "descriptor net: %s", fk_strerror(rc));
+    const float *out = nn_runtime_output(s->desc_rt, 0);
+    for (int i = 0; i < FK_EMBED_DIM; i++) embedding[i] = p ? (embedding[i] + out[i]) / 2 : out[i];
+  }
   return FK_OK;
 }
 

@@ -14,7 +14,7 @@
 void fk_options_init(fk_options *o) {
   memset(o, 0, sizeof *o);
   o->detector = FK_DETECTOR_SSD;
-  o->ssd_input_size = FK_SSD_DEFAULT_SIZE;
+  o->ssd_input_size = 0; /* automatic */
   o->tiny_input_size = FK_TINY_DEFAULT_SIZE;
   o->min_score = 0.5f;
   o->max_faces = 100;
@@ -36,6 +36,7 @@ static int check_options(fk_session *s, const fk_options *o) {
   if (o->detector != FK_DETECTOR_SSD && o->detector != FK_DETECTOR_TINY)
     return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
   int size = o->detector == FK_DETECTOR_SSD ? o->ssd_input_size : o->tiny_input_size;
+  if (o->detector == FK_DETECTOR_SSD && size == 0) size = 256; /* automatic */
   if (size < 64 || size > 2048 || size % 32)
     return fk_session_fail(s, FK_EINVAL,
                            "detector input size %d must be a multiple of 32 in [64, 2048]", size);
@@ -49,36 +50,6 @@ static int check_options(fk_session *s, const fk_options *o) {
     return fk_session_fail(s, FK_EINVAL, "threads %d must be in [1, 256]", o->threads);
   if (o->backend != FK_BACKEND_XNNPACK && o->backend != FK_BACKEND_REFERENCE)
     return fk_session_fail(s, FK_EINVAL, "unknown backend %d", o->backend);
-  return FK_OK;
-}
-
-/* Picks (or builds) the detector graph for the session's options. */
-static int setup_detector(fk_session *s) {
-  const fk_models *m = s->m;
-  char err[256] = "";
-  int rc;
-  if (s->opt.detector == FK_DETECTOR_SSD) {
-    if (!m->ssd) return fk_session_fail(s, FK_EINVAL, "the SSD detector was not loaded");
-    if (s->opt.ssd_input_size == FK_SSD_DEFAULT_SIZE) {
-      s->detector = m->ssd;
-      s->anchors = &m->ssd_anchors;
-      return FK_OK;
-    }
-    if ((rc = fk_ssd_build(&m->ssd_w, s->opt.ssd_input_size, &s->own_detector, err, sizeof err)) ||
-        (rc = fk_ssd_anchors_make(s->opt.ssd_input_size, &s->own_anchors)))
-      return fk_session_fail(s, rc, "SSD at %d: %s", s->opt.ssd_input_size, err);
-    s->detector = s->own_detector;
-    s->anchors = &s->own_anchors;
-    return FK_OK;
-  }
-  if (!m->tiny) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
-  if (s->opt.tiny_input_size == FK_TINY_DEFAULT_SIZE) {
-    s->detector = m->tiny;
-    return FK_OK;
-  }
-  if ((rc = fk_tiny_build(&m->tiny_w, s->opt.tiny_input_size, &s->own_detector, err, sizeof err)))
-    return fk_session_fail(s, rc, "Tiny detector at %d: %s", s->opt.tiny_input_size, err);
-  s->detector = s->own_detector;
   return FK_OK;
 }
 
@@ -103,11 +74,72 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
     return fk_session_fail(s, FK_ENOMEM, "cannot create a pool of %d threads", s->opt.threads);
   s->dets = calloc((size_t)s->opt.max_faces, sizeof *s->dets);
   if (!s->dets) return fk_session_fail(s, FK_ENOMEM, "out of memory");
-  if ((m->nets & (FK_NET_SSD | FK_NET_TINY)) && (rc = setup_detector(s))) return rc;
-  if ((rc = new_runtime(s, s->detector, &s->det_rt, "detector")) ||
-      (rc = new_runtime(s, m->landmarks, &s->lm_rt, "landmarks")) ||
+  if ((rc = new_runtime(s, m->landmarks, &s->lm_rt, "landmarks")) ||
       (rc = new_runtime(s, m->descriptor, &s->desc_rt, "descriptor")))
     return rc;
+  return FK_OK;
+}
+
+/* The input size for img: the option, or in automatic mode the first auto
+ * size that covers the image's longer side. */
+static int detector_size(const fk_session *s, const fk_image *img) {
+  if (s->opt.detector == FK_DETECTOR_TINY) return s->opt.tiny_input_size;
+  if (s->opt.ssd_input_size) return s->opt.ssd_input_size;
+  int side = img->width > img->height ? img->width : img->height;
+  for (int i = 0; i < FK_SSD_AUTO_SIZES - 1; i++)
+    if (side <= fk_ssd_auto_sizes[i] + fk_ssd_auto_sizes[i] / 8) return fk_ssd_auto_sizes[i];
+  return fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES - 1];
+}
+
+/* Points slot d at the context's graph for `size`, or builds one. */
+static int slot_graph(fk_session *s, fk_det_slot *d, int size) {
+  const fk_models *m = s->m;
+  char err[256] = "";
+  int rc;
+  if (s->opt.detector == FK_DETECTOR_TINY) {
+    if (!m->tiny) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
+    if (size == FK_TINY_DEFAULT_SIZE) {
+      d->graph = m->tiny;
+      return FK_OK;
+    }
+    if ((rc = fk_tiny_build(&m->tiny_w, size, &d->own, err, sizeof err)))
+      return fk_session_fail(s, rc, "Tiny detector at %d: %s", size, err);
+    d->graph = d->own;
+    return FK_OK;
+  }
+  if (!m->ssd[0]) return fk_session_fail(s, FK_EINVAL, "the SSD detector was not loaded");
+  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++)
+    if (fk_ssd_auto_sizes[i] == size) {
+      d->graph = m->ssd[i];
+      d->anchors = &m->ssd_anchors[i];
+      return FK_OK;
+    }
+  if ((rc = fk_ssd_build(&m->ssd_w, size, &d->own, err, sizeof err)) ||
+      (rc = fk_ssd_anchors_make(size, &d->own_anchors)))
+    return fk_session_fail(s, rc, "SSD at %d: %s", size, err);
+  d->graph = d->own;
+  d->anchors = &d->own_anchors;
+  return FK_OK;
+}
+
+int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out) {
+  int size = detector_size(s, img), i, rc;
+  /* An explicit size uses one slot, the automatic mode at most one per
+   * auto size, so a free slot always exists. */
+  for (i = 0; i < FK_SSD_AUTO_SIZES && s->det[i].size; i++)
+    if (s->det[i].size == size) {
+      *out = &s->det[i];
+      return FK_OK;
+    }
+  fk_det_slot *d = &s->det[i];
+  if ((rc = slot_graph(s, d, size)) || (rc = new_runtime(s, d->graph, &d->rt, "detector"))) {
+    nn_graph_free(d->own);
+    fk_ssd_anchors_free(&d->own_anchors);
+    memset(d, 0, sizeof *d);
+    return rc;
+  }
+  d->size = size;
+  *out = d;
   return FK_OK;
 }
 
@@ -118,11 +150,13 @@ const char *fk_session_errmsg(const fk_session *s) {
 
 void fk_session_free(fk_session *s) {
   if (!s) return;
-  nn_runtime_free(s->det_rt);
+  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++) {
+    nn_runtime_free(s->det[i].rt);
+    nn_graph_free(s->det[i].own);
+    fk_ssd_anchors_free(&s->det[i].own_anchors);
+  }
   nn_runtime_free(s->lm_rt);
   nn_runtime_free(s->desc_rt);
-  nn_graph_free(s->own_detector);
-  fk_ssd_anchors_free(&s->own_anchors);
   free(s->dets);
   if (s->pool) pthreadpool_destroy(s->pool);
   free(s);

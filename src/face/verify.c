@@ -1,6 +1,6 @@
 /*
  * verify.c - comparing embeddings: the three DeepFace metrics, their default
- * same-person thresholds, and picking the largest face.
+ * same-person thresholds, and picking the largest or the central face.
  */
 #include <math.h>
 #include <string.h>
@@ -59,6 +59,20 @@ int fk_largest_face(const fk_face *faces, int n) {
     float a = faces[i].box.w * faces[i].box.h;
     if (a > area) {
       area = a;
+      best = i;
+    }
+  }
+  return best;
+}
+
+int fk_central_face(const fk_face *faces, int n, int width, int height) {
+  int best = -1;
+  double dist = INFINITY;
+  for (int i = 0; i < n; i++) {
+    double dx = faces[i].box.x + faces[i].box.w / 2 - width / 2.0;
+    double dy = faces[i].box.y + faces[i].box.h / 2 - height / 2.0;
+    if (dx * dx + dy * dy < dist) {
+      dist = dx * dx + dy * dy;
       best = i;
     }
   }

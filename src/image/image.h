@@ -43,6 +43,9 @@ void fk_crop_to_square_tensor(const fk_image *img, fk_rect crop, int centered,
 void fk_warp_affine(const fk_image *img, const double m[6], int ow, int oh,
                     float *out);
 
+/* Mirrors a float RGB [h][w][3] tensor left to right, in place. */
+void fk_mirror_tensor(float *t, int w, int h);
+
 /* Float RGB [h][w][3] 0..255 to an 8-bit image (rounded, clamped); for
  * dumping chips in tests and tools. Returns FK_OK or FK_ENOMEM. */
 int fk_image_from_float(const float *src, int w, int h, fk_image *out);

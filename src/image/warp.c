@@ -49,3 +49,17 @@ void fk_warp_affine(const fk_image *img, const double m[6], int ow, int oh,
     }
   }
 }
+
+void fk_mirror_tensor(float *t, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    float *row = t + (size_t)y * (size_t)w * 3;
+    for (int x = 0; x < w / 2; x++) {
+      float *a = row + (size_t)x * 3, *b = row + (size_t)(w - 1 - x) * 3;
+      for (int k = 0; k < 3; k++) {
+        float tmp = a[k];
+        a[k] = b[k];
+        b[k] = tmp;
+      }
+    }
+  }
+}

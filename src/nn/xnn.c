@@ -36,10 +36,17 @@ static void act_range(nn_act act, float *lo, float *hi) {
   if (act == NN_ACT_RELU6) *hi = 6.0f;
 }
 
+/* Defines tensor t as a value: 4D NHWC, except FC outputs, which XNNPACK
+ * wants 2D ([1, cout] with the TF reshape flag). */
 static int define_value(xnn_subgraph_t sg, const nn_graph *g, int t,
-                        const int *external, uint32_t *id) {
+                        const int *external, int fc_out, uint32_t *id) {
   nn_shape s = g->shapes[t];
   size_t dims[4] = {1, (size_t)s.h, (size_t)s.w, (size_t)s.c};
+  size_t ndims = 4;
+  if (fc_out) {
+    dims[1] = (size_t)s.c;
+    ndims = 2;
+  }
   uint32_t ext = XNN_INVALID_VALUE_ID, flags = 0;
   if (t == 0) {
     ext = 0;
@@ -48,7 +55,7 @@ static int define_value(xnn_subgraph_t sg, const nn_graph *g, int t,
     ext = (uint32_t)external[t];
     flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
   }
-  return xnn_define_tensor_value(sg, xnn_datatype_fp32, 4, dims, NULL, ext,
+  return xnn_define_tensor_value(sg, xnn_datatype_fp32, ndims, dims, NULL, ext,
                                  flags, id) == xnn_status_success
              ? FK_OK
              : FK_EBACKEND;
@@ -146,30 +153,19 @@ static int define_op(nn_xnn *x, xnn_subgraph_t sg, const nn_graph *g,
 static int build(nn_xnn *x, const nn_graph *g, struct pthreadpool *pool) {
   int rc = FK_ENOMEM;
   int *external = calloc((size_t)g->ntensors, sizeof *external);
+  char *fc_out = calloc((size_t)g->ntensors, 1);
   uint32_t *ids = calloc((size_t)g->ntensors, sizeof *ids);
   xnn_subgraph_t sg = NULL;
-  if (!external || !ids) goto done;
+  if (!external || !fc_out || !ids) goto done;
   for (int i = 0; i < g->noutputs; i++) external[g->outputs[i]] = 1 + i;
 
   rc = FK_EBACKEND;
   if (xnn_create_subgraph((uint32_t)(1 + g->noutputs), 0, &sg) != xnn_status_success)
     goto done;
-  for (int t = 0; t < g->ntensors; t++) {
-    /* FC outputs are 2D in XNNPACK ([1, cout] with the TF reshape flag). */
-    int fc_out = 0;
-    for (int i = 0; i < g->nops; i++)
-      if (g->ops[i].out == t && g->ops[i].kind == NN_OP_FC) fc_out = 1;
-    if (fc_out) {
-      size_t dims[2] = {1, (size_t)g->shapes[t].c};
-      uint32_t ext = external[t] > 0 ? (uint32_t)external[t] : XNN_INVALID_VALUE_ID;
-      uint32_t flags = external[t] > 0 ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT : 0;
-      if (xnn_define_tensor_value(sg, xnn_datatype_fp32, 2, dims, NULL, ext, flags,
-                                  &ids[t]) != xnn_status_success)
-        goto done;
-    } else if ((rc = define_value(sg, g, t, external, &ids[t])) != FK_OK) {
-      goto done;
-    }
-  }
+  for (int i = 0; i < g->nops; i++)
+    if (g->ops[i].kind == NN_OP_FC) fc_out[g->ops[i].out] = 1;
+  for (int t = 0; t < g->ntensors; t++)
+    if ((rc = define_value(sg, g, t, external, fc_out[t], &ids[t])) != FK_OK) goto done;
   for (int i = 0; i < g->nops; i++)
     if ((rc = define_op(x, sg, g, &g->ops[i], ids)) != FK_OK) goto done;
   rc = xnn_create_runtime_v2(sg, (pthreadpool_t)pool, 0, &x->rt) == xnn_status_success
@@ -178,6 +174,7 @@ static int build(nn_xnn *x, const nn_graph *g, struct pthreadpool *pool) {
 done:
   if (sg) xnn_delete_subgraph(sg);
   free(external);
+  free(fc_out);
   free(ids);
   return rc;
 }
