@@ -123,9 +123,10 @@ typedef struct fk_options {
   int tiny_input_size;   /* Tiny detector input side, multiple of 32 (416) */
   float min_score;       /* detections scoring <= this are dropped */
   int max_faces;         /* detections kept after NMS (default 100) */
-  int align;             /* FK_ALIGN_* */
-  int flip;              /* also embed the mirrored chip and average the two
-                            (test-time augmentation; doubles descriptor cost) */
+  int align;             /* FK_ALIGN_* (default FK_ALIGN_5POINT) */
+  int flip;              /* 1 (default): also embed the mirrored chip and
+                            average the two (test-time augmentation; doubles
+                            the descriptor's cost, +0.3% on LFW) */
   int threads;           /* inference threads for this session (default 1) */
   int backend;           /* FK_BACKEND_* (reference is for tests) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */

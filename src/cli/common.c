@@ -20,7 +20,7 @@ const char cli_common_help[] =
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
     "  --align 5point|dlib|face-api  descriptor chip alignment (default 5point)\n"
-    "  --flip true|false      also embed the mirrored face and average (default false)\n"
+    "  --flip true|false      also embed the mirrored face and average (default true)\n"
     "  --threads N            inference threads (default 1)\n"
     "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
 

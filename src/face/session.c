@@ -19,6 +19,7 @@ void fk_options_init(fk_options *o) {
   o->min_score = 0.5f;
   o->max_faces = 100;
   o->align = FK_ALIGN_5POINT;
+  o->flip = 1;
   o->threads = 1;
   o->backend = FK_BACKEND_XNNPACK;
   o->max_pixels = 0;
