@@ -11,20 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "models/models.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static int bench_one(const char *dir, const char *spec, int runs,
                      pthreadpool_t pool) {
@@ -53,18 +42,9 @@ static int bench_one(const char *dir, const char *spec, int runs,
   float *in = nn_runtime_input(rt);
   size_t n = nn_shape_size(g->shapes[0]);
   for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 127.5f - 1;
-  double *t = malloc((size_t)runs * sizeof *t);
-  for (int i = 0; i < 3; i++) nn_runtime_run(rt); /* warm up */
-  for (int i = 0; i < runs; i++) {
-    double t0 = now_ms();
-    nn_runtime_run(rt);
-    t[i] = now_ms() - t0;
-  }
-  qsort(t, (size_t)runs, sizeof *t, cmp_double);
-  double med = t[runs / 2];
-  printf("%-9s median %7.2f ms  min %7.2f ms  %6.1f GFLOP/s\n", spec, med, t[0],
+  double min, med = time_runs(rt, 3, runs, &min);
+  printf("%-9s median %7.2f ms  min %7.2f ms  %6.1f GFLOP/s\n", spec, med, min,
          2 * nn_graph_macs(g) / (med * 1e6));
-  free(t);
   nn_runtime_free(rt);
   nn_graph_free(g);
   nn_weights_free(&w);

@@ -9,21 +9,10 @@
 #include <pthreadpool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "facekit.h"
 #include "models/models.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static void bench(const char *name, const nn_graph *g, int threads, int runs) {
   pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
@@ -37,20 +26,11 @@ static void bench(const char *name, const nn_graph *g, int threads, int runs) {
   float *in = nn_runtime_input(rt);
   size_t n = nn_shape_size(g->shapes[0]);
   for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
-  for (int i = 0; i < 3; i++) nn_runtime_run(rt);
-  double *t = malloc((size_t)runs * sizeof *t);
-  for (int i = 0; i < runs; i++) {
-    double t0 = now_ms();
-    nn_runtime_run(rt);
-    t[i] = now_ms() - t0;
-  }
-  qsort(t, (size_t)runs, sizeof *t, cmp_double);
-  double med = t[runs / 2];
+  double min, med = time_runs(rt, 3, runs, &min);
   printf("%-10s %d thread%s  median %7.3f ms  (min %7.3f)  %6.1f GFLOP/s  "
          "(%.1f MMAC)\n",
-         name, threads, threads > 1 ? "s" : " ", med, t[0],
+         name, threads, threads > 1 ? "s" : " ", med, min,
          2 * nn_graph_macs(g) / (med * 1e6), nn_graph_macs(g) / 1e6);
-  free(t);
   nn_runtime_free(rt);
   if (pool) pthreadpool_destroy(pool);
 }

@@ -16,15 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "face/face.h"
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 typedef struct samples { double *v; int n, cap; } samples;
 
@@ -37,16 +31,7 @@ static void add(samples *s, double x) {
   s->v[s->n++] = x;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(samples *s) {
-  if (!s->n) return 0;
-  qsort(s->v, (size_t)s->n, sizeof *s->v, cmp_double);
-  return s->n % 2 ? s->v[s->n / 2] : 0.5 * (s->v[s->n / 2 - 1] + s->v[s->n / 2]);
-}
+static double median(samples *s) { return median_of(s->v, (size_t)s->n); }
 
 int main(int argc, char **argv) {
   int runs = 20, json = 0;

@@ -24,6 +24,7 @@ static fk_session *faceapi_session(int backend) {
   fk_options_init(&o);
   o.ssd_input_size = 512;
   o.align = FK_ALIGN_FACEAPI;
+  o.flip = 0;
   o.backend = backend;
   fk_session *s = NULL;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
@@ -312,6 +313,7 @@ static void test_flip_changes_only_the_embedding_a_little(void) {
   fk_options o;
   fk_options_init(&o);
   fk_session *plain = NULL, *flip = NULL;
+  o.flip = 0;
   CHECK_EQ_INT(fk_session_new(models, &o, &plain), FK_OK);
   o.flip = 1;
   CHECK_EQ_INT(fk_session_new(models, &o, &flip), FK_OK);

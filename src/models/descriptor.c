@@ -20,7 +20,6 @@
  * <layer>/conv/bias, <layer>/scale/weights, <layer>/scale/biases, where a
  * residual block's layers are <block>/conv1 and <block>/conv2; fc [256][128].
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,40 +27,25 @@
 
 const float fk_faceapi_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
 
-/* See landmarks.c: the same sticky "a weight is missing" build context. */
+/* The graph being built and its sticky weight lookup, as in landmarks.c;
+ * nomem: folding a scale layer into a conv ran out of memory. */
 typedef struct build_ctx {
   nn_graph *g;
-  const nn_weights *w;
-  char *err;
-  size_t errlen;
-  int missing; /* a weight was absent or mis-sized; err names it */
+  nn_wlookup wl;
   int nomem;
 } build_ctx;
-
-static const float *weight(build_ctx *c, size_t count, const char *fmt, ...) {
-  char name[96];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(name, sizeof name, fmt, ap);
-  va_end(ap);
-  if (c->missing) return NULL;
-  const nn_weight *t = nn_weights_get(c->w, name, count, c->err, c->errlen);
-  if (!t) {
-    c->missing = 1;
-    return NULL;
-  }
-  return t->data;
-}
 
 /* convLayer.ts: conv (k x k, given stride and padding) + bias, scale layer,
  * optional relu; the scale folded into the conv as the header says. */
 static int conv_layer(build_ctx *c, const char *layer, int x, int k, int cin,
                       int cout, int stride, nn_padding pad, nn_act act) {
   const size_t n = (size_t)k * k * cin * cout;
-  const float *f = weight(c, n, "%s/conv/filters", layer);
-  const float *b = weight(c, (size_t)cout, "%s/conv/bias", layer);
-  const float *s = weight(c, (size_t)cout, "%s/scale/weights", layer);
-  const float *t = weight(c, (size_t)cout, "%s/scale/biases", layer);
+  const float *f = nn_wlookup_get(&c->wl, n, "%s/conv/filters", layer);
+  const float *b = nn_wlookup_get(&c->wl, (size_t)cout, "%s/conv/bias", layer);
+  const float *s =
+      nn_wlookup_get(&c->wl, (size_t)cout, "%s/scale/weights", layer);
+  const float *t =
+      nn_wlookup_get(&c->wl, (size_t)cout, "%s/scale/biases", layer);
   if (!f || !b || !s || !t) return -1;
 
   float *fw = malloc(n * sizeof *fw);
@@ -121,7 +105,7 @@ int fk_descriptor_build(const nn_weights *w, nn_graph **out, char *err,
   if (err && errlen) err[0] = '\0';
   nn_graph *g = nn_graph_new(FK_DESCRIPTOR_SIZE, FK_DESCRIPTOR_SIZE, 3);
   if (!g) return FK_ENOMEM;
-  build_ctx c = {g, w, err, errlen, 0, 0};
+  build_ctx c = {g, {w, err, errlen, 0}, 0};
 
   int x = conv_layer(&c, "conv32_down", 0, 7, 3, 32, 2, NN_VALID, NN_ACT_RELU);
   x = nn_maxpool(g, x, 3, 2, NN_VALID);
@@ -140,11 +124,11 @@ int fk_descriptor_build(const nn_weights *w, nn_graph **out, char *err,
   x = residual(&c, "conv256_2", x, 256);
   x = residual_down(&c, "conv256_down_out", x, 256, 256);
   x = nn_global_avgpool(g, x);
-  const float *fc = weight(&c, (size_t)256 * 128, "fc");
+  const float *fc = nn_wlookup_get(&c.wl, (size_t)256 * 128, "fc");
   x = fc ? nn_fc(g, x, fc, NULL, 128, NN_ACT_NONE) : -1;
 
   int st = FK_OK;
-  if (c.missing) {
+  if (c.wl.failed) {
     st = FK_EMODEL;
   } else if (c.nomem) {
     st = FK_ENOMEM;

@@ -19,45 +19,28 @@
  * fc/weights [256][136] and fc/bias [136].
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "models/models.h"
 
-/* Everything a build step needs; `missing` is sticky like the graph's
- * failure, so the net is described in one go and checked once. */
+/* A build step's graph and weights; the lookup's failure is sticky like the
+ * graph's, so the net is described in one go and checked once. */
 typedef struct build_ctx {
   nn_graph *g;
-  const nn_weights *w;
-  char *err;
-  size_t errlen;
-  int missing; /* a weight was absent or mis-sized; err names it */
+  nn_wlookup wl;
 } build_ctx;
-
-static const float *weight(build_ctx *c, size_t count, const char *fmt, ...) {
-  char name[96];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(name, sizeof name, fmt, ap);
-  va_end(ap);
-  if (c->missing) return NULL;
-  const nn_weight *t = nn_weights_get(c->w, name, count, c->err, c->errlen);
-  if (!t) {
-    c->missing = 1;
-    return NULL;
-  }
-  return t->data;
-}
 
 /* depthwiseSeparableConv.ts: 3x3 depthwise (no bias), 1x1 pointwise + bias,
  * both SAME; act is the relu that denseBlock4 applies to conv0. */
-static int sep_conv(build_ctx *c, int block, int conv, int x, int cin,
-                    int cout, int stride, nn_act act) {
-  const float *dw = weight(c, (size_t)9 * cin,
-                           "dense%d/conv%d/depthwise_filter", block, conv);
-  const float *pw = weight(c, (size_t)cin * cout,
-                           "dense%d/conv%d/pointwise_filter", block, conv);
-  const float *b = weight(c, (size_t)cout, "dense%d/conv%d/bias", block, conv);
+static int sep_conv(build_ctx *c, int block, int conv, int x, int cin, int cout,
+                    int stride, nn_act act) {
+  const float *dw = nn_wlookup_get(
+      &c->wl, (size_t)9 * cin, "dense%d/conv%d/depthwise_filter", block, conv);
+  const float *pw =
+      nn_wlookup_get(&c->wl, (size_t)cin * cout,
+                     "dense%d/conv%d/pointwise_filter", block, conv);
+  const float *b =
+      nn_wlookup_get(&c->wl, (size_t)cout, "dense%d/conv%d/bias", block, conv);
   if (!dw || !pw || !b) return -1;
   int t = nn_depthwise(c->g, x, dw, NULL, 3, 3, stride, NN_SAME, NN_ACT_NONE);
   return nn_conv2d(c->g, t, pw, b, 1, 1, cout, 1, NN_SAME, act);
@@ -73,8 +56,9 @@ static int dense_block4(build_ctx *c, int block, int x, int cin, int cout) {
   nn_graph *g = c->g;
   int out1;
   if (block == 0) {
-    const float *f = weight(c, (size_t)9 * cin * cout, "dense0/conv0/filters");
-    const float *b = weight(c, (size_t)cout, "dense0/conv0/bias");
+    const float *f =
+        nn_wlookup_get(&c->wl, (size_t)9 * cin * cout, "dense0/conv0/filters");
+    const float *b = nn_wlookup_get(&c->wl, (size_t)cout, "dense0/conv0/bias");
     out1 = f && b ? nn_conv2d(g, x, f, b, 3, 3, cout, 2, NN_SAME, NN_ACT_RELU)
                   : -1;
   } else {
@@ -97,7 +81,7 @@ int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
   if (err && errlen) err[0] = '\0';
   nn_graph *g = nn_graph_new(FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE, 3);
   if (!g) return FK_ENOMEM;
-  build_ctx c = {g, w, err, errlen, 0};
+  build_ctx c = {g, {w, err, errlen, 0}};
 
   int x = 0, cin = 3;
   for (int b = 0; b < 4; b++) {
@@ -105,11 +89,11 @@ int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
     cin = channels[b];
   }
   x = nn_avgpool(g, x, 7, 2);
-  const float *fw = weight(&c, (size_t)256 * 136, "fc/weights");
-  const float *fb = weight(&c, 136, "fc/bias");
+  const float *fw = nn_wlookup_get(&c.wl, (size_t)256 * 136, "fc/weights");
+  const float *fb = nn_wlookup_get(&c.wl, 136, "fc/bias");
   x = fw && fb ? nn_fc(g, x, fw, fb, 136, NN_ACT_NONE) : -1;
 
-  if (c.missing) {
+  if (c.wl.failed) {
     nn_graph_free(g);
     return FK_EMODEL;
   }

@@ -34,33 +34,16 @@ static const int pred_cout[8] = {256, 512, 128, 256, 128, 256, 64, 128};
 /* Anchors per cell of each prediction layer. */
 static const int layer_anchors[SSD_LAYERS] = {3, 6, 6, 6, 6, 6};
 
-/* Weight lookup with a size check; the first miss is kept in err. */
-typedef struct wctx {
-  const nn_weights *w;
-  char *err;
-  size_t errlen;
-  int missing;
-} wctx;
-
-static const float *wget(wctx *c, const char *name, size_t count) {
-  if (c->missing) return NULL;
-  const nn_weight *t = nn_weights_get(c->w, name, count, c->err, c->errlen);
-  if (!t) {
-    c->missing = 1;
-    return NULL;
-  }
-  return t->data;
-}
-
 /* face-api's pointwiseConvLayer: conv 'same', + batch_norm_offset, relu6. */
-static int pointwise(nn_graph *g, wctx *c, int x, const char *prefix, int idx,
-                     int k, int cin, int cout, int stride) {
-  char name[128];
-  snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/weights", prefix, idx);
-  const float *wt = wget(c, name, (size_t)k * k * cin * cout);
-  snprintf(name, sizeof name, "%s/Conv2d_%d_pointwise/convolution_bn_offset",
-           prefix, idx);
-  const float *b = wget(c, name, (size_t)cout);
+static int pointwise(nn_graph *g, nn_wlookup *c, int x, const char *prefix,
+                     int idx, int k, int cin, int cout, int stride) {
+  const float *wt =
+      nn_wlookup_get(c, (size_t)k * k * cin * cout,
+                     "%s/Conv2d_%d_pointwise/weights", prefix, idx);
+  const float *b =
+      nn_wlookup_get(c, (size_t)cout,
+                     "%s/Conv2d_%d_pointwise/convolution_bn_offset", prefix,
+                     idx);
   if (!wt || !b) return -1;
   return nn_conv2d(g, x, wt, b, k, k, cout, stride, NN_SAME, NN_ACT_RELU6);
 }
@@ -68,17 +51,15 @@ static int pointwise(nn_graph *g, wctx *c, int x, const char *prefix, int idx,
 /* face-api's depthwiseConvLayer: depthwise 3x3 'same', batchnorm, relu6. The
  * batchnorm (x - mean) * gamma / sqrt(var + eps) + beta is folded into the
  * weights and a bias. */
-static int depthwise_bn(nn_graph *g, wctx *c, int x, int idx, int ch,
+static int depthwise_bn(nn_graph *g, nn_wlookup *c, int x, int idx, int ch,
                         int stride) {
   static const char *parts[5] = {"depthwise_weights", "BatchNorm/gamma",
                                  "BatchNorm/beta", "BatchNorm/moving_mean",
                                  "BatchNorm/moving_variance"};
   const float *p[5];
-  char name[128];
   for (int i = 0; i < 5; i++) {
-    snprintf(name, sizeof name, "MobilenetV1/Conv2d_%d_depthwise/%s", idx,
-             parts[i]);
-    p[i] = wget(c, name, i == 0 ? (size_t)9 * ch : (size_t)ch);
+    p[i] = nn_wlookup_get(c, i == 0 ? (size_t)9 * ch : (size_t)ch,
+                          "MobilenetV1/Conv2d_%d_depthwise/%s", idx, parts[i]);
     if (!p[i]) return -1;
   }
   float *wf = malloc((size_t)9 * ch * sizeof *wf);
@@ -93,7 +74,7 @@ static int depthwise_bn(nn_graph *g, wctx *c, int x, int idx, int ch,
     t = nn_depthwise(g, x, wf, bf, 3, 3, stride, NN_SAME, NN_ACT_RELU6);
   } else {
     snprintf(c->err, c->errlen, "out of memory");
-    c->missing = 1;
+    c->failed = 1;
   }
   free(wf);
   free(bf);
@@ -101,18 +82,18 @@ static int depthwise_bn(nn_graph *g, wctx *c, int x, int idx, int ch,
 }
 
 /* face-api's boxPredictionLayer: two 1x1 'same' convs with bias. */
-static void box_predictor(nn_graph *g, wctx *c, int x, int idx, int cin) {
+static void box_predictor(nn_graph *g, nn_wlookup *c, int x, int idx,
+                          int cin) {
   static const char *kinds[2] = {"BoxEncodingPredictor", "ClassPredictor"};
   const int per_anchor[2] = {4, 3};
   for (int i = 0; i < 2; i++) {
     int cout = layer_anchors[idx] * per_anchor[i];
-    char wn[128], bn[128];
-    snprintf(wn, sizeof wn, "Prediction/BoxPredictor_%d/%s/weights", idx,
-             kinds[i]);
-    snprintf(bn, sizeof bn, "Prediction/BoxPredictor_%d/%s/biases", idx,
-             kinds[i]);
-    const float *wt = wget(c, wn, (size_t)cin * cout);
-    const float *b = wget(c, bn, (size_t)cout);
+    const float *wt =
+        nn_wlookup_get(c, (size_t)cin * cout,
+                       "Prediction/BoxPredictor_%d/%s/weights", idx, kinds[i]);
+    const float *b =
+        nn_wlookup_get(c, (size_t)cout, "Prediction/BoxPredictor_%d/%s/biases",
+                       idx, kinds[i]);
     if (!wt || !b) return;
     nn_mark_output(g, nn_conv2d(g, x, wt, b, 1, 1, cout, 1, NN_SAME,
                                 NN_ACT_NONE));
@@ -131,7 +112,7 @@ int fk_ssd_build(const nn_weights *w, int size, nn_graph **out, char *err,
     if (errlen) snprintf(err, errlen, "ssd: out of memory");
     return FK_ENOMEM;
   }
-  wctx c = {w, err, errlen, 0};
+  nn_wlookup c = {w, err, errlen, 0};
 
   /* MobileNetV1; depthwise layers 2, 4, 6 and 12 have stride 2. */
   int x = pointwise(g, &c, 0, "MobilenetV1", 0, 3, 3, mobilenet_cout[0], 2);
@@ -157,9 +138,9 @@ int fk_ssd_build(const nn_weights *w, int size, nn_graph **out, char *err,
   const int feat_c[SSD_LAYERS] = {512, 1024, 512, 256, 256, 128};
   for (int i = 0; i < SSD_LAYERS; i++) box_predictor(g, &c, feat[i], i, feat_c[i]);
 
-  int rc = c.missing ? FK_EMODEL : nn_graph_status(g);
+  int rc = c.failed ? FK_EMODEL : nn_graph_status(g);
   if (rc != FK_OK) {
-    if (!c.missing && errlen) snprintf(err, errlen, "ssd: %s", g->err);
+    if (!c.failed && errlen) snprintf(err, errlen, "ssd: %s", g->err);
     nn_graph_free(g);
     return rc;
   }

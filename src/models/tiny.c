@@ -30,14 +30,6 @@ static const double tiny_anchor_wh[TINY_ANCHORS][2] = {
 static const float tiny_mean_rgb[3] = {117.001f, 114.697f, 97.404f};
 static const int tiny_filters[7] = {3, 16, 32, 64, 128, 256, 512};
 
-static const float *tget(const nn_weights *w, const char *name, size_t count,
-                         char *err, size_t errlen, int *missing) {
-  if (*missing) return NULL;
-  const nn_weight *t = nn_weights_get(w, name, count, err, errlen);
-  if (!t) *missing = 1;
-  return t ? t->data : NULL;
-}
-
 /* face-api's leaky(): relu(x - 0.1x) + 0.1x, which is leaky relu 0.1. */
 static int leaky(nn_graph *g, int x) {
   return nn_leaky_relu(g, x, 0.10000000149011612f);
@@ -45,15 +37,13 @@ static int leaky(nn_graph *g, int x) {
 
 /* depthwiseSeparableConv: tf.pad 1 then 'valid' 3x3 depthwise, which is
  * exactly 'same' at stride 1; pointwise 1x1 with bias; leaky. */
-static int separable(nn_graph *g, const nn_weights *w, int x, int idx, int cin,
-                     int cout, char *err, size_t errlen, int *missing) {
-  char dn[64], pn[64], bn[64];
-  snprintf(dn, sizeof dn, "conv%d/depthwise_filter", idx);
-  snprintf(pn, sizeof pn, "conv%d/pointwise_filter", idx);
-  snprintf(bn, sizeof bn, "conv%d/bias", idx);
-  const float *dw = tget(w, dn, (size_t)9 * cin, err, errlen, missing);
-  const float *pw = tget(w, pn, (size_t)cin * cout, err, errlen, missing);
-  const float *b = tget(w, bn, (size_t)cout, err, errlen, missing);
+static int separable(nn_graph *g, nn_wlookup *l, int x, int idx, int cin,
+                     int cout) {
+  const float *dw =
+      nn_wlookup_get(l, (size_t)9 * cin, "conv%d/depthwise_filter", idx);
+  const float *pw =
+      nn_wlookup_get(l, (size_t)cin * cout, "conv%d/pointwise_filter", idx);
+  const float *b = nn_wlookup_get(l, (size_t)cout, "conv%d/bias", idx);
   if (!dw || !pw || !b) return -1;
   x = nn_depthwise(g, x, dw, NULL, 3, 3, 1, NN_SAME, NN_ACT_NONE);
   x = nn_conv2d(g, x, pw, b, 1, 1, cout, 1, NN_VALID, NN_ACT_NONE);
@@ -72,9 +62,9 @@ int fk_tiny_build(const nn_weights *w, int size, nn_graph **out, char *err,
     if (errlen) snprintf(err, errlen, "tiny: out of memory");
     return FK_ENOMEM;
   }
-  int missing = 0;
-  const float *w0 = tget(w, "conv0/filters", 9 * 3 * 16, err, errlen, &missing);
-  const float *b0 = tget(w, "conv0/bias", 16, err, errlen, &missing);
+  nn_wlookup l = {w, err, errlen, 0};
+  const float *w0 = nn_wlookup_get(&l, 9 * 3 * 16, "conv0/filters");
+  const float *b0 = nn_wlookup_get(&l, 16, "conv0/bias");
   int x = -1;
   if (w0 && b0) {
     x = nn_conv2d(g, 0, w0, b0, 3, 3, 16, 1, NN_VALID, NN_ACT_NONE);
@@ -82,21 +72,19 @@ int fk_tiny_build(const nn_weights *w, int size, nn_graph **out, char *err,
   }
   x = nn_maxpool(g, x, 2, 2, NN_SAME);
   for (int i = 1; i <= 5; i++) {
-    x = separable(g, w, x, i, tiny_filters[i], tiny_filters[i + 1], err,
-                  errlen, &missing);
+    x = separable(g, &l, x, i, tiny_filters[i], tiny_filters[i + 1]);
     x = nn_maxpool(g, x, 2, i < 5 ? 2 : 1, NN_SAME);
   }
   const int nout = TINY_ANCHORS * 5;
-  const float *w8 = tget(w, "conv8/filters", (size_t)512 * nout, err, errlen,
-                         &missing);
-  const float *b8 = tget(w, "conv8/bias", (size_t)nout, err, errlen, &missing);
+  const float *w8 = nn_wlookup_get(&l, (size_t)512 * nout, "conv8/filters");
+  const float *b8 = nn_wlookup_get(&l, (size_t)nout, "conv8/bias");
   if (w8 && b8)
     nn_mark_output(g, nn_conv2d(g, x, w8, b8, 1, 1, nout, 1, NN_VALID,
                                 NN_ACT_NONE));
 
-  int rc = missing ? FK_EMODEL : nn_graph_status(g);
+  int rc = l.failed ? FK_EMODEL : nn_graph_status(g);
   if (rc != FK_OK) {
-    if (!missing && errlen) snprintf(err, errlen, "tiny: %s", g->err);
+    if (!l.failed && errlen) snprintf(err, errlen, "tiny: %s", g->err);
     nn_graph_free(g);
     return rc;
   }

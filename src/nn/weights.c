@@ -7,6 +7,8 @@
  * manifest's directory, shapes are checked for overflow, and the bytes the
  * weights need are compared with the bytes the shards hold before anything is
  * decoded, so a bad file is an FK_EMODEL message rather than a bad read.
+ *
+ * Also nn_wlookup_get(), the sticky by-name lookup the model builders share.
  */
 #include "nn/weights.h"
 
@@ -479,4 +481,25 @@ void nn_weights_free(nn_weights *w) {
   free(w->items);
   w->items = NULL;
   w->n = 0;
+}
+
+const float *nn_wlookup_get(nn_wlookup *l, size_t count, const char *fmt,
+                            ...) {
+  if (l->failed) return NULL;
+  char name[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  const nn_weight *t = NULL;
+  if (len < 0 || (size_t)len >= sizeof name)
+    seterr(l->err, l->errlen, FK_EMODEL, "weight name %s... is too long",
+           name);
+  else
+    t = nn_weights_get(l->w, name, count, l->err, l->errlen);
+  if (!t) {
+    l->failed = 1;
+    return NULL;
+  }
+  return t->data;
 }

@@ -17,6 +17,8 @@
  * Shard paths must be relative and may not contain "..".
  * Every size is checked against the shard bytes: a short or long shard is an
  * FK_EMODEL error naming the file, never an out-of-bounds read.
+ *
+ * Also nn_wlookup, the sticky checked lookup the model builders share.
  */
 #ifndef FK_WEIGHTS_H
 #define FK_WEIGHTS_H
@@ -57,5 +59,22 @@ const nn_weight *nn_weights_get(const nn_weights *w, const char *name,
                                 size_t expect_count, char *err, size_t errlen);
 
 void nn_weights_free(nn_weights *w);
+
+/* Sticky weight lookup for the model builders (models/), so a net is
+ * described in one go and checked once: nn_wlookup_get() formats the
+ * weight's name from fmt (at most 127 characters) and returns its data if it
+ * exists and holds `count` values (any count when 0). The first missing or
+ * mis-sized weight sets `failed` and writes nn_weights_get()'s message to err
+ * (if errlen > 0); from then on every lookup returns NULL at once. A builder
+ * may also set `failed` itself (with its own message) to stop the lookups. */
+typedef struct nn_wlookup {
+  const nn_weights *w;
+  char *err;
+  size_t errlen;
+  int failed;
+} nn_wlookup;
+
+const float *nn_wlookup_get(nn_wlookup *l, size_t count, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* FK_WEIGHTS_H */
