@@ -158,12 +158,20 @@ int cli_load_image(const cli_common *c, const char *path, fk_image *img) {
   return cli_error(EXIT_FAIL, o, "%s: %s", path, fk_strerror(rc));
 }
 
+double cli_float(float v) {
+  /* 9 significant digits round-trip any float; without this cJSON prints
+   * the widened double with 17. */
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.9g", (double)v);
+  return strtod(buf, NULL);
+}
+
 cJSON *cli_box_json(fk_box b) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "x", b.x);
-  cJSON_AddNumberToObject(o, "y", b.y);
-  cJSON_AddNumberToObject(o, "w", b.w);
-  cJSON_AddNumberToObject(o, "h", b.h);
+  cJSON_AddNumberToObject(o, "x", cli_float(b.x));
+  cJSON_AddNumberToObject(o, "y", cli_float(b.y));
+  cJSON_AddNumberToObject(o, "w", cli_float(b.w));
+  cJSON_AddNumberToObject(o, "h", cli_float(b.h));
   return o;
 }
 
@@ -171,12 +179,16 @@ cJSON *cli_landmarks_json(const fk_point *p, int n) {
   cJSON *a = cJSON_CreateArray();
   for (int i = 0; i < n; i++) {
     float xy[2] = {p[i].x, p[i].y};
-    cJSON_AddItemToArray(a, cJSON_CreateFloatArray(xy, 2));
+    cJSON_AddItemToArray(a, cli_floats_json(xy, 2));
   }
   return a;
 }
 
-cJSON *cli_floats_json(const float *v, int n) { return cJSON_CreateFloatArray(v, n); }
+cJSON *cli_floats_json(const float *v, int n) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(cli_float(v[i])));
+  return a;
+}
 
 double cli_now_ms(void) {
   struct timespec ts;

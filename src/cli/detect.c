@@ -55,7 +55,7 @@ int cmd_detect(int argc, char **argv) {
     for (int i = 0; i < n && i < cap; i++) {
       cJSON *f = cJSON_CreateObject();
       cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
-      cJSON_AddNumberToObject(f, "score", faces[i].score);
+      cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
       cJSON_AddItemToObject(f, "landmarks", cli_landmarks_json(faces[i].landmarks, FK_NUM_LANDMARKS));
       cJSON_AddItemToArray(arr, f);
     }

@@ -21,7 +21,7 @@ static cJSON *face_json(const fk_face *f, int l2) {
   if (l2) fk_l2_normalize(e, FK_EMBED_DIM);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", f->score);
+  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
   cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, FK_EMBED_DIM));
   return o;
 }

@@ -67,8 +67,8 @@ int cmd_verify(int argc, char **argv) {
   } else {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "verified", r.verified);
-    cJSON_AddNumberToObject(o, "distance", r.distance);
-    cJSON_AddNumberToObject(o, "threshold", r.threshold);
+    cJSON_AddNumberToObject(o, "distance", cli_float(r.distance));
+    cJSON_AddNumberToObject(o, "threshold", cli_float(r.threshold));
     cJSON_AddStringToObject(o, "metric", fk_metric_name(r.metric));
     cJSON_AddStringToObject(o, "model", "resnet128");
     cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
