@@ -225,7 +225,8 @@ FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
  * table whenever it is missing or stale.
  *
  * Codes: a unit vector v quantizes to int8 as round(127 * v[i]) (never
- * -128); the dot product of two codes / 127^2 estimates the cosine.
+ * -128); the cosine of two codes, dot / (|a| |b|), estimates the cosine of
+ * the vectors. An int8 scan reads 128 bytes + a 4-byte scale per face.
  *
  * An fk_store is not thread-safe: use one per thread (they may share the
  * file; SQLite serializes writers).

@@ -21,6 +21,12 @@ const char *fk_strerror(int status) {
     case FK_EBACKEND: return "inference backend (XNNPACK) failed";
     case FK_ENOFACE: return "no face detected";
     case FK_EUNSUPPORTED: return "unsupported input";
+    case FK_ENOTINDEX: return "not a facekit index";
+    case FK_EMISMATCH:
+      return "the index was built with another model or preprocessing";
+    case FK_EREADONLY: return "the index cannot be written (read-only)";
+    case FK_EDB: return "database error";
+    case FK_ECANCELED: return "interrupted";
     default: return "unknown error";
   }
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libxnnpack-dev libpthreadpool-dev
-      libjpeg62-turbo-dev libpng-dev libwebp-dev-dev libcjson-dev
+      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
       npm)
 missing=()
 for p in "${pkgs[@]}"; do

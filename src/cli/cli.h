@@ -52,6 +52,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 /* Prints obj as one line of JSON to stdout and frees it. */
 void cli_print(cJSON *obj);
 
+/* A float as the shortest double that prints it exactly (for JSON). */
+double cli_float(float v);
+
 /* JSON builders for the library's types. */
 cJSON *cli_box_json(fk_box b);
 cJSON *cli_landmarks_json(const fk_point *p, int n);
@@ -73,5 +76,9 @@ int cmd_detect(int argc, char **argv);
 int cmd_represent(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_retrieval(int argc, char **argv); /* `eval retrieval`, from cmd_eval */
+int cmd_index(int argc, char **argv);
+int cmd_find(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif /* FK_CLI_H */

@@ -14,7 +14,10 @@ static const struct {
     {"detect", cmd_detect, "find faces and their 68 landmarks"},
     {"represent", cmd_represent, "128-d descriptors of the faces in an image"},
     {"verify", cmd_verify, "are the largest faces of two images the same person?"},
-    {"eval", cmd_eval, "accuracy on a benchmark (eval lfw)"},
+    {"eval", cmd_eval, "accuracy on a benchmark (eval lfw, eval retrieval)"},
+    {"index", cmd_index, "index every face of a photo folder into a SQLite database"},
+    {"find", cmd_find, "search an index for the faces most like the one in an image"},
+    {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
 };
 
 static void usage(FILE *f) {

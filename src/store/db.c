@@ -1,0 +1,493 @@
+/*
+ * db.c - opening a face index: telling a facekit index from anything else,
+ * creating the schema (see store.h), the meta table with the model
+ * fingerprint and preprocessing, and the checks that keep one index to one
+ * embedding space. Also the shared SQLite helpers and error reporting.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "face/face.h"
+#include "store/store.h"
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE images("
+    " id INTEGER PRIMARY KEY,"
+    " path TEXT NOT NULL UNIQUE,"
+    " size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " width INTEGER NOT NULL DEFAULT 0,"
+    " height INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL CHECK(status IN ('ok','no_face','error')),"
+    " error TEXT,"
+    " identity_id INTEGER REFERENCES identities(id),"
+    " nfaces INTEGER NOT NULL DEFAULT 0,"
+    " indexed_at INTEGER NOT NULL);"
+    "CREATE INDEX images_hash ON images(hash);"
+    "CREATE INDEX images_identity ON images(identity_id);"
+    "CREATE TABLE faces("
+    " id INTEGER PRIMARY KEY,"
+    " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL,"
+    " x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
+    " score REAL NOT NULL,"
+    " landmarks BLOB NOT NULL CHECK(length(landmarks) = 544),"
+    " model TEXT NOT NULL,"
+    " central INTEGER NOT NULL,"
+    " norm REAL NOT NULL,"
+    " emb_f32 BLOB NOT NULL CHECK(length(emb_f32) = 512),"
+    " emb_i8 BLOB NOT NULL CHECK(length(emb_i8) = 128),"
+    " UNIQUE(image_id, idx));";
+
+int fk_store_fail(fk_store *st, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->err, sizeof st->err, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+/* FK_E* for a SQLite result code. */
+static int status_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_NOMEM: return FK_ENOMEM;
+    case SQLITE_NOTADB: return FK_ENOTINDEX;
+    case SQLITE_READONLY: return FK_EREADONLY;
+    case SQLITE_CANTOPEN: case SQLITE_IOERR: case SQLITE_FULL: return FK_EIO;
+    default: return FK_EDB;
+  }
+}
+
+int fk_store_sqlfail(fk_store *st, const char *what) {
+  int rc = sqlite3_extended_errcode(st->db);
+  const char *msg = sqlite3_errmsg(st->db);
+  if ((rc & 0xff) == SQLITE_READONLY)
+    return fk_store_fail(st, FK_EREADONLY, "%s: %s is read-only (%s)", what, st->path, msg);
+  return fk_store_fail(st, status_of(rc), "%s: %s: %s", st->path, what, msg);
+}
+
+int fk_store_exec(fk_store *st, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK) return FK_OK;
+  sqlite3_free(msg);
+  return fk_store_sqlfail(st, "query failed");
+}
+
+int fk_store_prepare(fk_store *st, const char *sql, sqlite3_stmt **out) {
+  if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) == SQLITE_OK) return FK_OK;
+  *out = NULL;
+  return fk_store_sqlfail(st, "query failed");
+}
+
+int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "SELECT value FROM meta WHERE key = ?", &q);
+  if (rc) return rc;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  int step = sqlite3_step(q);
+  if (step == SQLITE_ROW) {
+    snprintf(buf, size, "%s", (const char *)sqlite3_column_text(q, 0));
+    rc = FK_OK;
+  } else {
+    rc = step == SQLITE_DONE ? FK_ENOENT : fk_store_sqlfail(st, "reading meta");
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_store_meta_get_int(fk_store *st, const char *key, int64_t *out) {
+  char buf[64];
+  int rc = fk_store_meta_get(st, key, buf, sizeof buf);
+  if (rc == FK_OK) *out = strtoll(buf, NULL, 10);
+  return rc;
+}
+
+int fk_store_meta_set(fk_store *st, const char *key, const char *value) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &q);
+  if (rc) return rc;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+  rc = sqlite3_step(q) == SQLITE_DONE ? FK_OK : fk_store_sqlfail(st, "writing meta");
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_store_bump_generation(fk_store *st) {
+  return fk_store_exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
+}
+
+int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size) {
+  return snprintf(buf, size, "%s.vec", st->path) < (int)size ? FK_OK : FK_EINVAL;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static int64_t pragma_int(fk_store *st, const char *sql, int *rc) {
+  sqlite3_stmt *q;
+  int64_t v = 0;
+  if ((*rc = fk_store_prepare(st, sql, &q))) return 0;
+  int step = sqlite3_step(q);
+  if (step == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
+  else *rc = fk_store_sqlfail(st, "reading the database header");
+  sqlite3_finalize(q);
+  return v;
+}
+
+/* Lists the tables of a foreign database into buf, for the message. */
+static int64_t list_tables(fk_store *st, char *buf, size_t size) {
+  sqlite3_stmt *q;
+  int64_t n = 0;
+  buf[0] = '\0';
+  if (fk_store_prepare(st, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", &q))
+    return -1;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    size_t len = strlen(buf);
+    if (len + 2 < size) snprintf(buf + len, size - len, "%s%s", n ? ", " : "", sqlite3_column_text(q, 0));
+    n++;
+  }
+  sqlite3_finalize(q);
+  return n;
+}
+
+static int create_schema(fk_store *st) {
+  unsigned char r[16];
+  char uuid[33], sql[512];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    for (int i = 0; i < 16; i++) r[i] = (unsigned char)(rand() ^ getpid() ^ (i * 131));
+  for (int i = 0; i < 16; i++) snprintf(uuid + 2 * i, 3, "%02x", r[i]);
+  int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
+  if (rc) return rc;
+  /* Another process may have created it while we waited for the lock. */
+  int64_t tables = pragma_int(st, "SELECT count(*) FROM sqlite_schema", &rc);
+  if (rc == FK_OK && tables == 0) {
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = %d; PRAGMA user_version = %d;"
+             "INSERT INTO meta VALUES('format', 'facekit-index'), ('uuid', '%s'),"
+             " ('generation', '0'), ('created', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'))",
+             FK_STORE_APP_ID, FK_STORE_SCHEMA, uuid);
+    if ((rc = fk_store_exec(st, schema_sql)) == FK_OK) rc = fk_store_exec(st, sql);
+  }
+  if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
+  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* Decides what the opened file is; creates the schema in an empty database
+ * opened for writing. */
+static int identify(fk_store *st, int mode) {
+  int rc;
+  int64_t app = pragma_int(st, "PRAGMA application_id", &rc);
+  if (rc == FK_ENOTINDEX)
+    return fk_store_fail(st, rc, "%s is not a facekit index (not even a SQLite database)", st->path);
+  if (rc) return rc;
+  if (app == FK_STORE_APP_ID) {
+    int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
+    if (rc) return rc;
+    if (ver > FK_STORE_SCHEMA)
+      return fk_store_fail(st, FK_EUNSUPPORTED,
+                           "%s uses index format %lld; this facekit reads up to %d: upgrade facekit",
+                           st->path, (long long)ver, FK_STORE_SCHEMA);
+    return FK_OK;
+  }
+  if (app != 0)
+    return fk_store_fail(st, FK_ENOTINDEX,
+                         "%s is a SQLite database of another application (application_id 0x%llx), "
+                         "not a facekit index", st->path, (unsigned long long)app);
+  char tables[256];
+  int64_t n = list_tables(st, tables, sizeof tables);
+  if (n > 0)
+    return fk_store_fail(st, FK_ENOTINDEX,
+                         "%s is a SQLite database but not a facekit index (it holds tables %s)",
+                         st->path, tables);
+  if (n < 0) return fk_store_sqlfail(st, "reading the schema");
+  if (mode != FK_STORE_WRITE)
+    return fk_store_fail(st, FK_ENOTINDEX, "%s is an empty database, not a facekit index", st->path);
+  return create_schema(st);
+}
+
+/* Why a path cannot be opened for writing, or FK_OK if it seems it can. */
+static int check_writable(fk_store *st) {
+  struct stat sb;
+  if (stat(st->path, &sb) == 0) {
+    if (S_ISDIR(sb.st_mode)) return fk_store_fail(st, FK_ENOTINDEX, "%s is a directory", st->path);
+    if (access(st->path, W_OK) != 0)
+      return fk_store_fail(st, FK_EREADONLY, "cannot write the index %s: %s", st->path, strerror(errno));
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", st->path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  /* WAL mode needs the -wal and -shm files next to the database. */
+  if (access(dir, W_OK) != 0)
+    return fk_store_fail(st, errno == ENOENT ? FK_ENOENT : FK_EREADONLY,
+                         "cannot write the index %s: directory %s: %s", st->path, dir, strerror(errno));
+  return FK_OK;
+}
+
+/* A read-only WAL database in a directory we cannot write to can only be
+ * read as immutable: reopen it through a URI. */
+static int reopen_immutable(fk_store *st) {
+  char uri[8192] = "file:";
+  size_t o = strlen(uri);
+  for (const char *p = st->path; *p && o + 4 < sizeof uri; p++) {
+    if (*p == '?' || *p == '#' || *p == '%') o += (size_t)snprintf(uri + o, 4, "%%%02X", (unsigned char)*p);
+    else uri[o++] = *p;
+  }
+  snprintf(uri + o, sizeof uri - o, "?immutable=1");
+  sqlite3_close(st->db);
+  st->db = NULL;
+  int rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+  return rc == SQLITE_OK ? FK_OK : fk_store_sqlfail(st, "opening");
+}
+
+static int open_db(fk_store *st, int mode) {
+  struct stat sb;
+  int exists = stat(st->path, &sb) == 0;
+  if (mode != FK_STORE_WRITE && !exists)
+    return fk_store_fail(st, FK_ENOENT, "no index at %s (build one with `facekit index DIR --db %s`)",
+                         st->path, st->path);
+  if (exists && S_ISDIR(sb.st_mode))
+    return fk_store_fail(st, FK_ENOTINDEX, "%s is a directory, not a facekit index", st->path);
+  int rc;
+  if (mode == FK_STORE_WRITE && (rc = check_writable(st))) return rc;
+  int flags = mode == FK_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+  if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK) {
+    if (!st->db) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+    return fk_store_sqlfail(st, "opening");
+  }
+  sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_busy_timeout(st->db, 10000);
+  if (mode == FK_STORE_WRITE && sqlite3_db_readonly(st->db, "main") == 1)
+    return fk_store_fail(st, FK_EREADONLY, "cannot write the index %s: it is read-only", st->path);
+  rc = identify(st, mode);
+  if ((rc == FK_EIO || rc == FK_EREADONLY) && mode != FK_STORE_WRITE && (rc = reopen_immutable(st)) == FK_OK)
+    rc = identify(st, mode);
+  if (rc) return rc;
+  if (mode == FK_STORE_WRITE) {
+    char jm[16] = "";
+    sqlite3_stmt *q;
+    if ((rc = fk_store_prepare(st, "PRAGMA journal_mode = WAL", &q))) return rc;
+    if (sqlite3_step(q) == SQLITE_ROW) snprintf(jm, sizeof jm, "%s", sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    if (strcmp(jm, "wal"))
+      return fk_store_fail(st, FK_EREADONLY, "cannot write the index %s: WAL mode unavailable (%s)",
+                           st->path, sqlite3_errmsg(st->db));
+    /* In WAL mode NORMAL syncs at checkpoints: a killed process loses no
+     * committed transaction; a power cut may lose the last ones, never the
+     * database. */
+    if ((rc = fk_store_exec(st, "PRAGMA synchronous = NORMAL"))) return rc;
+  }
+  st->writable = mode == FK_STORE_WRITE;
+  return fk_store_exec(st, "PRAGMA foreign_keys = ON");
+}
+
+int fk_store_open(const char *path, int mode, fk_store **out) {
+  *out = NULL;
+  fk_store *st = calloc(1, sizeof *st);
+  if (!st) return FK_ENOMEM;
+  *out = st;
+  if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
+    return fk_store_fail(st, FK_EINVAL, "fk_store_open: bad arguments");
+  if (!(st->path = strdup(path))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  int rc = open_db(st, mode);
+  if (rc == FK_OK) st->err[0] = '\0'; /* an immutable retry may have succeeded */
+  return rc;
+}
+
+const char *fk_store_errmsg(const fk_store *st) {
+  if (!st) return "out of memory";
+  return st->err[0] ? st->err : "ok";
+}
+
+void fk_store_close(fk_store *st) {
+  if (!st) return;
+  fk_store_unload(st);
+  if (st->pool) pthreadpool_destroy(st->pool);
+  if (st->db) {
+    /* Fold the WAL back so the index is one self-contained file. */
+    if (st->writable) sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(st->db);
+  }
+  free(st->path);
+  free(st);
+}
+
+pthreadpool_t fk_store_pool(fk_store *st, int threads) {
+  if (threads <= 1) return NULL;
+  if (st->pool && st->pool_threads != threads) {
+    pthreadpool_destroy(st->pool);
+    st->pool = NULL;
+  }
+  if (!st->pool) {
+    st->pool = pthreadpool_create((size_t)threads);
+    st->pool_threads = threads;
+  }
+  return st->pool;
+}
+
+/* ---- model and preprocessing ------------------------------------------- */
+
+/* Weights of one op, in floats (layouts in nn/nn.h). */
+static size_t op_weights(const nn_graph *g, const nn_op *op, size_t *nbias) {
+  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+  *nbias = op->bias ? (size_t)out.c : 0;
+  switch (op->kind) {
+    case NN_OP_CONV: return (size_t)out.c * op->kh * op->kw * in.c;
+    case NN_OP_DEPTHWISE: return (size_t)op->kh * op->kw * in.c;
+    case NN_OP_FC: return nn_shape_size(in) * (size_t)out.c;
+    default: return 0;
+  }
+}
+
+static uint64_t mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+
+static uint64_t hash_floats(uint64_t h, const float *p, size_t n) {
+  for (size_t i = 0; p && i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &p[i], sizeof u);
+    h = mix(h, u);
+  }
+  return h;
+}
+
+int fk_model_id(const fk_models *m, char *buf, size_t size) {
+  if (!m || !m->descriptor) return FK_EINVAL;
+  const nn_graph *g = m->descriptor;
+  uint64_t h = 0x666b6d6f64656c31ull;
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    size_t nb, nw = op_weights(g, op, &nb);
+    h = mix(h, (uint64_t)op->kind);
+    h = hash_floats(h, op->weights, nw);
+    h = hash_floats(h, op->bias, nb);
+  }
+  return snprintf(buf, size, "resnet128-%016llx", (unsigned long long)h) < (int)size ? FK_OK : FK_EINVAL;
+}
+
+/* The detector input size as recorded: a number, or "auto" (SSD's 0). */
+static void size_text(const fk_options *o, char *buf, size_t n) {
+  int size = o->detector == FK_DETECTOR_TINY ? o->tiny_input_size : o->ssd_input_size;
+  if (size) snprintf(buf, n, "%d", size);
+  else snprintf(buf, n, "auto");
+}
+
+void fk_store_opt_describe(const fk_options *o, char *buf, size_t size) {
+  char in[16];
+  size_text(o, in, sizeof in);
+  snprintf(buf, size, "detector %s, input size %s, min score %g, max faces %d, align %s, flip %s",
+           o->detector == FK_DETECTOR_TINY ? "tiny" : "ssd", in, o->min_score, o->max_faces,
+           o->align == FK_ALIGN_FACEAPI ? "face-api" : o->align == FK_ALIGN_DLIB ? "dlib" : "5point",
+           o->flip ? "true" : "false");
+}
+
+/* Reads the recorded options into *o (defaults for what is absent). */
+static int read_options(fk_store *st, fk_options *o) {
+  static const char *const keys[] = {"detector", "input_size", "min_score", "max_faces", "align", "flip"};
+  fk_options_init(o);
+  char v[64];
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    int rc = fk_store_meta_get(st, keys[i], v, sizeof v);
+    if (rc == FK_ENOENT) continue;
+    if (rc) return rc;
+    long n = strtol(v, NULL, 10);
+    switch (i) {
+      case 0: o->detector = !strcmp(v, "tiny") ? FK_DETECTOR_TINY : FK_DETECTOR_SSD; break;
+      case 1: *(o->detector == FK_DETECTOR_TINY ? &o->tiny_input_size : &o->ssd_input_size) = (int)n; break;
+      case 2: o->min_score = strtof(v, NULL); break;
+      case 3: o->max_faces = (int)n; break;
+      case 4: o->align = !strcmp(v, "face-api") ? FK_ALIGN_FACEAPI : !strcmp(v, "dlib") ? FK_ALIGN_DLIB
+                                                                                          : FK_ALIGN_5POINT; break;
+      default: o->flip = !strcmp(v, "true"); break;
+    }
+  }
+  return FK_OK;
+}
+
+int fk_store_record_model(fk_store *st, const char *model, const fk_options *o) {
+  char size[16], score[32], maxf[16];
+  size_text(o, size, sizeof size);
+  snprintf(score, sizeof score, "%.9g", o->min_score);
+  snprintf(maxf, sizeof maxf, "%d", o->max_faces);
+  const char *kv[][2] = {
+      {"model", model}, {"dim", "128"},
+      {"detector", o->detector == FK_DETECTOR_TINY ? "tiny" : "ssd"},
+      {"input_size", size}, {"min_score", score}, {"max_faces", maxf},
+      {"align", o->align == FK_ALIGN_FACEAPI ? "face-api" : o->align == FK_ALIGN_DLIB ? "dlib" : "5point"},
+      {"flip", o->flip ? "true" : "false"},
+      {"normalization", "l2; int8 = round(127 v) clamped to [-127, 127]"},
+  };
+  for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
+    int rc = fk_store_meta_set(st, kv[i][0], kv[i][1]);
+    if (rc) return rc;
+  }
+  return FK_OK;
+}
+
+static int count(fk_store *st, const char *sql, int64_t *out) {
+  int rc;
+  *out = pragma_int(st, sql, &rc);
+  return rc;
+}
+
+int fk_store_get_info(fk_store *st, fk_store_info *info) {
+  memset(info, 0, sizeof *info);
+  int rc = fk_store_meta_get(st, "model", info->model, sizeof info->model);
+  if (rc && rc != FK_ENOENT) return rc;
+  info->has_model = rc == FK_OK;
+  if ((rc = read_options(st, &info->opt))) return rc;
+  if ((rc = fk_store_meta_get_int(st, "generation", &info->generation))) return rc;
+  if ((rc = count(st, "SELECT count(*) FROM images", &info->images)) ||
+      (rc = count(st, "SELECT count(*) FROM faces", &info->faces)) ||
+      (rc = count(st, "SELECT count(*) FROM identities", &info->identities)) ||
+      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'no_face'", &info->no_face)) ||
+      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'error'", &info->errors)))
+    return rc;
+  return FK_OK;
+}
+
+int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int strict) {
+  char id[64], have[64], a[256], b[256];
+  int rc = fk_model_id(m, id, sizeof id);
+  if (rc) return fk_store_fail(st, rc, "the descriptor network is not loaded");
+  rc = fk_store_meta_get(st, "model", have, sizeof have);
+  if (rc == FK_ENOENT) return FK_OK;
+  if (rc) return rc;
+  if (strcmp(id, have))
+    return fk_store_fail(st, FK_EMISMATCH,
+                         "%s holds embeddings of a different model (%s; the loaded model is %s): "
+                         "refusing to mix embedding spaces; use the models it was built with or "
+                         "another --db", st->path, have, id);
+  fk_options rec, o;
+  if (opt) o = *opt;
+  else fk_options_init(&o);
+  if ((rc = read_options(st, &rec))) return rc;
+  if (!strict) { /* only what defines the embedding space */
+    o.detector = rec.detector;
+    o.ssd_input_size = rec.ssd_input_size;
+    o.tiny_input_size = rec.tiny_input_size;
+    o.min_score = rec.min_score;
+    o.max_faces = rec.max_faces;
+  }
+  fk_store_opt_describe(&rec, a, sizeof a);
+  fk_store_opt_describe(&o, b, sizeof b);
+  if (strcmp(a, b))
+    return fk_store_fail(st, FK_EMISMATCH,
+                         "%s was built with %s; this run asks for %s: use the same options, "
+                         "or another --db", st->path, a, b);
+  return FK_OK;
+}

@@ -1,0 +1,205 @@
+/*
+ * retrieval.c - fk_store_eval_retrieval(): face retrieval quality of an
+ * identity-labelled index (P@1, P@5, mAP), the protocol face-api's numbers
+ * in issue 3 were measured with.
+ *
+ * Each image is represented by its central face (nearest the image centre:
+ * LFW centres every photo on its subject, and group photos there show other
+ * people too). The gallery is those faces; every image whose identity has
+ * at least two readable images is a query against the gallery minus itself.
+ * The relevant items are the other images of its identity, counting those
+ * without a face, which are never retrieved; a query image without a face
+ * scores 0. Ties rank pessimistically (a non-relevant item at the same
+ * distance ranks first).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+
+typedef struct query {
+  int64_t image_id;
+  int32_t identity;
+  int64_t row;       /* gallery row of its face, -1 when it has none */
+  int relevant;      /* other images of the identity */
+  double p1, p5, ap; /* results */
+} query;
+
+typedef struct eval {
+  const fk_vecs *g;  /* the gallery: central faces only */
+  query *q;
+  int64_t nq;
+  int metric, codes;
+  int64_t chunk;
+  int failed;
+} eval;
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Index of the first element >= x in sorted a[n]. */
+static int lower_bound(const float *a, int n, float x) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Scores one query with a face; keys and rel are scratch of gallery size,
+ * ahead[] of relevant-count + 1. */
+static void score(const eval *e, query *q, float *keys, float *rel, int *ahead) {
+  const fk_vecs *g = e->g;
+  fk_scan s;
+  fk_scan_init(&s, g, g->f32 + q->row * FK_EMBED_DIM, e->metric, e->codes, 1, -1);
+  s.qnorm = g->norm[q->row];
+  fk_scan_all(&s, keys);
+  int nrel = 0;
+  for (int64_t i = 0; i < g->n; i++)
+    if (i != q->row && g->identity[i] == q->identity) rel[nrel++] = keys[i];
+  qsort(rel, (size_t)nrel, sizeof *rel, cmp_float);
+  memset(ahead, 0, (size_t)(nrel + 1) * sizeof *ahead);
+  for (int64_t i = 0; i < g->n; i++)
+    if (i != q->row && g->identity[i] != q->identity) ahead[lower_bound(rel, nrel, keys[i])]++;
+  double ap = 0;
+  int hits5 = 0, before = 0;
+  for (int j = 0; j < nrel; j++) {
+    before += ahead[j];
+    int rank = j + 1 + before; /* 1-based */
+    ap += (double)(j + 1) / rank;
+    hits5 += rank <= 5;
+    if (j == 0) q->p1 = rank == 1;
+  }
+  q->p5 = hits5 / 5.0;
+  q->ap = q->relevant ? ap / q->relevant : 0;
+}
+
+static void eval_chunk(void *arg, size_t c) {
+  eval *e = arg;
+  int64_t from = (int64_t)c * e->chunk, to = from + e->chunk < e->nq ? from + e->chunk : e->nq;
+  int max_rel = 0;
+  for (int64_t i = from; i < to; i++) max_rel = e->q[i].relevant > max_rel ? e->q[i].relevant : max_rel;
+  float *keys = malloc((size_t)e->g->n * sizeof *keys), *rel = malloc(((size_t)e->g->n + 1) * sizeof *rel);
+  int *ahead = malloc(((size_t)e->g->n + 2) * sizeof *ahead);
+  if (!keys || !rel || !ahead) e->failed = 1;
+  for (int64_t i = from; keys && rel && ahead && i < to; i++)
+    if (e->q[i].row >= 0) score(e, &e->q[i], keys, rel, ahead);
+  free(keys);
+  free(rel);
+  free(ahead);
+}
+
+/* The gallery: a copy of the central rows. */
+static int gallery(const fk_vecs *v, fk_vecs *g) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < v->n; i++) n += (v->flags[i] & FK_VEC_CENTRAL) != 0;
+  int rc = fk_vecs_alloc(g, n);
+  if (rc) return rc;
+  for (int64_t i = 0, j = 0; i < v->n; i++) {
+    if (!(v->flags[i] & FK_VEC_CENTRAL)) continue;
+    g->face_id[j] = v->face_id[i];
+    g->image_id[j] = v->image_id[i];
+    g->identity[j] = v->identity[i];
+    g->flags[j] = v->flags[i];
+    g->norm[j] = v->norm[i];
+    memcpy(g->f32 + j * FK_EMBED_DIM, v->f32 + i * FK_EMBED_DIM, FK_EMBED_DIM * sizeof(float));
+    memcpy(g->i8 + j * FK_EMBED_DIM, v->i8 + i * FK_EMBED_DIM, FK_EMBED_DIM);
+    g->i8_inv[j] = v->i8_inv[i];
+    j++;
+  }
+  return FK_OK;
+}
+
+/* Queries: readable images of identities with >= 2 readable images. */
+static int load_queries(fk_store *st, const fk_vecs *g, eval *e, int64_t *identities) {
+  fk_strmap row_of = {0};
+  char (*keys)[24] = calloc((size_t)g->n + 1, sizeof *keys);
+  int rc = keys ? FK_OK : FK_ENOMEM;
+  for (int64_t i = 0; rc == FK_OK && i < g->n; i++) {
+    snprintf(keys[i], sizeof keys[i], "%lld", (long long)g->image_id[i]);
+    rc = fk_strmap_put(&row_of, keys[i], i);
+  }
+  sqlite3_stmt *q = NULL;
+  if (rc == FK_OK)
+    rc = fk_store_prepare(st,
+                          "SELECT i.id, i.identity_id, c.n FROM images i JOIN (SELECT identity_id,"
+                          " count(*) AS n FROM images WHERE status != 'error' AND identity_id IS NOT NULL"
+                          " GROUP BY identity_id HAVING count(*) >= 2) c USING (identity_id)"
+                          " WHERE i.status != 'error' ORDER BY i.identity_id, i.id", &q);
+  int64_t cap = 0;
+  *identities = 0;
+  int32_t last_identity = -1;
+  while (rc == FK_OK && sqlite3_step(q) == SQLITE_ROW) {
+    if (e->nq == cap) {
+      cap = cap ? cap * 2 : 1024;
+      query *p = realloc(e->q, (size_t)cap * sizeof *p);
+      if (!p) {
+        rc = FK_ENOMEM;
+        break;
+      }
+      e->q = p;
+    }
+    char key[24];
+    query *x = &e->q[e->nq++];
+    memset(x, 0, sizeof *x);
+    x->image_id = sqlite3_column_int64(q, 0);
+    x->identity = (int32_t)sqlite3_column_int64(q, 1);
+    x->relevant = sqlite3_column_int(q, 2) - 1;
+    snprintf(key, sizeof key, "%lld", (long long)x->image_id);
+    x->row = fk_strmap_get(&row_of, key);
+    if (x->identity != last_identity) (*identities)++; /* rows come grouped by identity */
+    last_identity = x->identity;
+  }
+  sqlite3_finalize(q);
+  fk_strmap_free(&row_of);
+  free(keys);
+  return rc == FK_ENOMEM ? fk_store_fail(st, rc, "out of memory") : rc;
+}
+
+int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads, fk_retrieval *r) {
+  memset(r, 0, sizeof *r);
+  if (metric < FK_METRIC_COSINE || metric > FK_METRIC_EUCLIDEAN_L2 || (codes != FK_CODES_F32 && codes != FK_CODES_INT8) ||
+      threads < 1 || threads > 256)
+    return fk_store_fail(st, FK_EINVAL, "bad retrieval options");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int rc = fk_store_load(st, NULL);
+  if (rc) return rc;
+  fk_vecs g;
+  if ((rc = gallery(&st->vecs, &g))) return fk_store_fail(st, rc, "out of memory");
+  eval e = {.g = &g, .metric = metric, .codes = codes};
+  if ((rc = load_queries(st, &g, &e, &r->identities)) == FK_OK && e.nq > 0) {
+    int64_t tasks = threads > 1 ? threads * 16 : 1;
+    e.chunk = (e.nq + tasks - 1) / tasks;
+    tasks = (e.nq + e.chunk - 1) / e.chunk;
+    pthreadpool_t pool = fk_store_pool(st, threads);
+    if (pool) pthreadpool_parallelize_1d(pool, eval_chunk, &e, (size_t)tasks, 0);
+    else
+      for (int64_t c = 0; c < tasks; c++) eval_chunk(&e, (size_t)c);
+    if (e.failed) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
+  }
+  if (rc == FK_OK) {
+    int64_t with_face = 0;
+    double p1 = 0, p5 = 0, ap = 0;
+    for (int64_t i = 0; i < e.nq; i++) {
+      p1 += e.q[i].p1, p5 += e.q[i].p5, ap += e.q[i].ap;
+      with_face += e.q[i].row >= 0;
+    }
+    r->queries = e.nq;
+    r->gallery = g.n;
+    r->no_face_queries = e.nq - with_face;
+    if (e.nq) r->p_at_1 = p1 / e.nq, r->p_at_5 = p5 / e.nq, r->map = ap / e.nq;
+    if (with_face) r->p_at_1_with_face = p1 / with_face, r->map_with_face = ap / with_face;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  free(e.q);
+  fk_vecs_free(&g);
+  return rc;
+}

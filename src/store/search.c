@@ -1,0 +1,108 @@
+/*
+ * search.c - the read side of the face index: exact k-NN over the loaded
+ * vectors (fk_store_search, built on vecs.c's scan), and the lookups that
+ * turn a face id into its image, box, landmarks and identity
+ * (fk_store_get_face, fk_store_foreach_face for exports).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+#define FACE_COLUMNS                                                                        \
+  "SELECT f.id, f.image_id, i.path, coalesce(d.name, ''), i.width, i.height, f.idx,"       \
+  " f.central, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.emb_f32, f.emb_i8, f.norm"      \
+  " FROM faces f JOIN images i ON i.id = f.image_id"                                        \
+  " LEFT JOIN identities d ON d.id = i.identity_id"
+
+void fk_search_options_init(fk_search_options *o) {
+  memset(o, 0, sizeof *o);
+  o->k = 10;
+  o->metric = FK_METRIC_COSINE;
+  o->threshold = -1;
+  o->codes = FK_CODES_F32;
+  o->threads = 1;
+}
+
+int fk_store_search(fk_store *st, const float embedding[FK_EMBED_DIM], const fk_search_options *o,
+                    fk_match *out, int *n) {
+  *n = 0;
+  fk_search_options d;
+  if (!o) fk_search_options_init(&d), o = &d;
+  if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
+      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256)
+    return fk_store_fail(st, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
+                         o->metric, o->codes, o->threads);
+  int rc = fk_store_load(st, NULL);
+  if (rc) return rc;
+  fk_scan s;
+  fk_scan_init(&s, &st->vecs, embedding, o->metric, o->codes, o->k, o->threshold);
+  if (!(s.qnorm > 0)) return fk_store_fail(st, FK_EINVAL, "the query embedding is zero or not finite");
+  fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
+  if (!hits) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  int cnt = 0;
+  rc = fk_scan_run(&s, fk_store_pool(st, o->threads), hits, &cnt);
+  for (int i = 0; rc == FK_OK && i < cnt; i++) {
+    out[i].face_id = st->vecs.face_id[hits[i].row];
+    out[i].distance = fk_scan_distance(&s, &hits[i]);
+    out[i].similarity = fk_scan_similarity(&s, &hits[i]);
+  }
+  free(hits);
+  if (rc) return fk_store_fail(st, rc, "search: %s", fk_strerror(rc));
+  *n = cnt;
+  return FK_OK;
+}
+
+static void copy_blob(sqlite3_stmt *q, int col, void *dst, size_t size) {
+  memset(dst, 0, size);
+  if ((size_t)sqlite3_column_bytes(q, col) == size) memcpy(dst, sqlite3_column_blob(q, col), size);
+}
+
+static void read_face(sqlite3_stmt *q, fk_store_face *f) {
+  f->id = sqlite3_column_int64(q, 0);
+  f->image_id = sqlite3_column_int64(q, 1);
+  snprintf(f->path, sizeof f->path, "%s", (const char *)sqlite3_column_text(q, 2));
+  snprintf(f->identity, sizeof f->identity, "%s", (const char *)sqlite3_column_text(q, 3));
+  f->image_width = sqlite3_column_int(q, 4);
+  f->image_height = sqlite3_column_int(q, 5);
+  f->index = sqlite3_column_int(q, 6);
+  f->central = sqlite3_column_int(q, 7);
+  f->box = (fk_box){(float)sqlite3_column_double(q, 8), (float)sqlite3_column_double(q, 9),
+                    (float)sqlite3_column_double(q, 10), (float)sqlite3_column_double(q, 11)};
+  f->score = (float)sqlite3_column_double(q, 12);
+  copy_blob(q, 13, f->landmarks, sizeof f->landmarks);
+  copy_blob(q, 14, f->embedding, sizeof f->embedding);
+  copy_blob(q, 15, f->code, sizeof f->code);
+  f->norm = (float)sqlite3_column_double(q, 16);
+}
+
+int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, FACE_COLUMNS " WHERE f.id = ?", &q);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, face_id);
+  int step = sqlite3_step(q);
+  if (step == SQLITE_ROW) read_face(q, out);
+  else if (step == SQLITE_DONE) rc = fk_store_fail(st, FK_ENOENT, "%s: no face %lld", st->path, (long long)face_id);
+  else rc = fk_store_sqlfail(st, "reading a face");
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_store_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, FACE_COLUMNS " ORDER BY f.id", &q);
+  if (rc) return rc;
+  fk_store_face *f = malloc(sizeof *f);
+  if (!f) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
+  int step = SQLITE_DONE;
+  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+    read_face(q, f);
+    rc = fn(f, user);
+  }
+  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading faces");
+  free(f);
+  sqlite3_finalize(q);
+  return rc;
+}

@@ -1,0 +1,405 @@
+/*
+ * vecs.c - the vector matrix of the face index and its exact k-NN scan
+ * (see vecs.h): block allocation, dot-product kernels (AVX2 + FMA behind a
+ * run-time CPU check, plain C otherwise) and top-k selection with a bounded
+ * max-heap, optionally split over a pthreadpool.
+ *
+ * Ranking works on a "key" that is monotone in the distance and cheap to get
+ * from a dot product of unit vectors: -dot for cosine and euclidean_l2, and
+ * |g|^2 - 2|q||g| dot (the squared distance minus |q|^2) for raw euclidean.
+ * Distances are computed only for the k survivors.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FK_X86 1
+#endif
+
+#include "store/vecs.h"
+
+#define DIM FK_EMBED_DIM
+#define ALIGN 64
+#define BLOCK 512 /* rows per kernel call in the scan */
+
+/* ---- the block ------------------------------------------------------------ */
+
+static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
+
+/* Fills the header's offsets for n rows. */
+static void layout(fk_vecs_header *h, uint64_t n) {
+  uint64_t off = align_up(sizeof *h);
+  h->off_face_id = off, off = align_up(off + n * sizeof(int64_t));
+  h->off_image_id = off, off = align_up(off + n * sizeof(int64_t));
+  h->off_identity = off, off = align_up(off + n * sizeof(int32_t));
+  h->off_flags = off, off = align_up(off + n);
+  h->off_norm = off, off = align_up(off + n * sizeof(float));
+  h->off_f32 = off, off = align_up(off + n * DIM * sizeof(float));
+  h->off_i8 = off, off = align_up(off + n * DIM);
+  h->off_i8_inv = off, off = align_up(off + n * sizeof(float));
+  h->size = off;
+}
+
+static void point(fk_vecs *v, fk_vecs_header *h) {
+  char *b = (char *)h;
+  v->hdr = h;
+  v->n = (int64_t)h->n;
+  v->face_id = (int64_t *)(b + h->off_face_id);
+  v->image_id = (int64_t *)(b + h->off_image_id);
+  v->identity = (int32_t *)(b + h->off_identity);
+  v->flags = (uint8_t *)(b + h->off_flags);
+  v->norm = (float *)(b + h->off_norm);
+  v->f32 = (float *)(b + h->off_f32);
+  v->i8 = (int8_t *)(b + h->off_i8);
+  v->i8_inv = (float *)(b + h->off_i8_inv);
+}
+
+int fk_vecs_alloc(fk_vecs *v, int64_t n) {
+  memset(v, 0, sizeof *v);
+  if (n < 0 || (uint64_t)n > ((uint64_t)1 << 40) / (DIM * 5)) return FK_ENOMEM;
+  fk_vecs_header h = {0};
+  layout(&h, (uint64_t)n);
+  void *block = NULL;
+  if (posix_memalign(&block, ALIGN, h.size)) return FK_ENOMEM;
+  memset(block, 0, h.size);
+  memcpy(h.magic, FK_VECS_MAGIC, sizeof h.magic);
+  h.version = FK_VECS_VERSION;
+  h.dim = DIM;
+  h.n = (uint64_t)n;
+  memcpy(block, &h, sizeof h);
+  point(v, block);
+  v->size = h.size;
+  return FK_OK;
+}
+
+int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped) {
+  memset(v, 0, sizeof *v);
+  fk_vecs_header *h = block, want = {0};
+  if (size < sizeof *h || memcmp(h->magic, FK_VECS_MAGIC, sizeof h->magic) ||
+      h->version != FK_VECS_VERSION || h->dim != DIM || h->n > ((uint64_t)1 << 40) / (DIM * 5))
+    return FK_ECORRUPT;
+  layout(&want, h->n);
+  if (h->size != size || want.size != size || h->off_f32 != want.off_f32 ||
+      h->off_i8 != want.off_i8 || h->off_face_id != want.off_face_id ||
+      h->off_image_id != want.off_image_id || h->off_identity != want.off_identity ||
+      h->off_flags != want.off_flags || h->off_norm != want.off_norm || h->off_i8_inv != want.off_i8_inv)
+    return FK_ECORRUPT;
+  point(v, h);
+  v->size = size;
+  v->mapped = mapped;
+  return FK_OK;
+}
+
+void fk_vecs_free(fk_vecs *v) {
+  if (!v->mapped) free(v->hdr);
+  memset(v, 0, sizeof *v);
+}
+
+static float code_inv_norm(const int8_t *c) {
+  int32_t ss = 0;
+  for (int i = 0; i < DIM; i++) ss += (int32_t)c[i] * c[i];
+  return ss > 0 ? (float)(1.0 / sqrt((double)ss)) : 0.0f;
+}
+
+void fk_vecs_code_norm(fk_vecs *v, int64_t r) { v->i8_inv[r] = code_inv_norm(v->i8 + r * DIM); }
+
+/* ---- kernels ------------------------------------------------------------- */
+
+void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, float *out) {
+  for (int64_t r = 0; r < n; r++) {
+    const float *g = rows + r * DIM;
+    float acc[8] = {0};
+    for (int i = 0; i < DIM; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += q[i + j] * g[i + j];
+    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  }
+}
+
+void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out) {
+  for (int64_t r = 0; r < n; r++) {
+    const int8_t *g = rows + r * DIM;
+    int32_t acc = 0;
+    for (int i = 0; i < DIM; i++) acc += (int32_t)q[i] * g[i];
+    out[r] = acc;
+  }
+}
+
+#ifdef FK_X86
+/* Sums each of eight vectors: out[j] = sum of the lanes of a[j]. */
+#define HSUM8(T, hadd, perm, store, out, a)                                   \
+  do {                                                                        \
+    T h01 = hadd(a[0], a[1]), h23 = hadd(a[2], a[3]);                         \
+    T h45 = hadd(a[4], a[5]), h67 = hadd(a[6], a[7]);                         \
+    T h0123 = hadd(h01, h23), h4567 = hadd(h45, h67);                         \
+    store(out, T##_add(perm(h0123, h4567, 0x20), perm(h0123, h4567, 0x31)));  \
+  } while (0)
+#define __m256_add _mm256_add_ps
+#define __m256i_add _mm256_add_epi32
+#define STORE_PS(p, v) _mm256_storeu_ps(p, v)
+#define STORE_SI(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+
+/* Eight rows per step, one accumulator each (eight independent FMA chains
+ * hide the FMA latency); the query chunk is loaded once for the eight. */
+__attribute__((target("avx2,fma"))) static void dot_f32_avx2(const float *q, const float *rows,
+                                                             int64_t n, float *out) {
+  int64_t r = 0;
+  for (; r + 8 <= n; r += 8) {
+    const float *g = rows + r * DIM;
+    __m256 a[8] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int i = 0; i < DIM; i += 8) {
+      __m256 x = _mm256_loadu_ps(q + i);
+      a[0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 0 * DIM + i), a[0]);
+      a[1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 1 * DIM + i), a[1]);
+      a[2] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 2 * DIM + i), a[2]);
+      a[3] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 3 * DIM + i), a[3]);
+      a[4] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 4 * DIM + i), a[4]);
+      a[5] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 5 * DIM + i), a[5]);
+      a[6] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 6 * DIM + i), a[6]);
+      a[7] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 7 * DIM + i), a[7]);
+    }
+    HSUM8(__m256, _mm256_hadd_ps, _mm256_permute2f128_ps, STORE_PS, out + r, a);
+  }
+  if (r < n) fk_dot_f32_scalar(q, rows + r * DIM, n - r, out + r);
+}
+
+/* q . g over 128 int8 as |q| (unsigned) times sign(q) * g (signed) with
+ * maddubs; for codes of unit vectors the 16-bit lane sums cannot overflow
+ * (see vecs.h), so the four chunks add in int16 before one widening madd. */
+__attribute__((target("avx2"))) static __m256i dot_row_i8(const __m256i qa[4], const __m256i qs[4],
+                                                          const int8_t *g) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int c = 0; c < 4; c++) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(g + 32 * c));
+    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(qa[c], _mm256_sign_epi8(v, qs[c])));
+  }
+  return _mm256_madd_epi16(acc, _mm256_set1_epi16(1));
+}
+
+/* Eight rows per step, reduced together like the f32 kernel's. */
+__attribute__((target("avx2"))) static void dot_i8_avx2(const int8_t *q, const int8_t *rows, int64_t n,
+                                                        int32_t *out) {
+  __m256i qa[4], qs[4];
+  for (int c = 0; c < 4; c++) {
+    qs[c] = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+    qa[c] = _mm256_abs_epi8(qs[c]);
+  }
+  int64_t r = 0;
+  for (; r + 8 <= n; r += 8) {
+    const int8_t *g = rows + r * DIM;
+    __m256i a[8];
+    for (int j = 0; j < 8; j++) a[j] = dot_row_i8(qa, qs, g + j * DIM);
+    HSUM8(__m256i, _mm256_hadd_epi32, _mm256_permute2x128_si256, STORE_SI, out + r, a);
+  }
+  if (r < n) fk_dot_i8_scalar(q, rows + r * DIM, n - r, out + r);
+}
+
+int fk_vecs_simd(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+int fk_vecs_simd(void) { return 0; }
+#endif
+
+void fk_dot_f32(const float *q, const float *rows, int64_t n, float *out) {
+#ifdef FK_X86
+  if (fk_vecs_simd()) {
+    dot_f32_avx2(q, rows, n, out);
+    return;
+  }
+#endif
+  fk_dot_f32_scalar(q, rows, n, out);
+}
+
+void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out) {
+#ifdef FK_X86
+  if (fk_vecs_simd()) {
+    dot_i8_avx2(q, rows, n, out);
+    return;
+  }
+#endif
+  fk_dot_i8_scalar(q, rows, n, out);
+}
+
+/* ---- scan ---------------------------------------------------------------- */
+
+void fk_quantize_i8(const float *unit, int8_t *code, int dim) {
+  for (int i = 0; i < dim; i++) {
+    float c = roundf(unit[i] * 127.0f);
+    code[i] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : c);
+  }
+}
+
+void fk_scan_init(fk_scan *s, const fk_vecs *v, const float *e, int metric, int codes, int k,
+                  float threshold) {
+  memset(s, 0, sizeof *s);
+  s->v = v;
+  double ss = 0;
+  for (int i = 0; i < DIM; i++) ss += (double)e[i] * e[i];
+  s->qnorm = (float)sqrt(ss);
+  memcpy(s->q, e, sizeof s->q);
+  fk_l2_normalize(s->q, DIM);
+  fk_quantize_i8(s->q, s->qc, DIM);
+  s->qc_inv = code_inv_norm(s->qc);
+  s->metric = metric;
+  s->codes = codes;
+  s->k = k;
+  s->threshold = threshold;
+  s->exclude_image = -1;
+}
+
+/* The key limit equivalent to the distance threshold (see the top). */
+static float key_limit(const fk_scan *s) {
+  float t = s->threshold;
+  if (t < 0) return INFINITY;
+  switch (s->metric) {
+    case FK_METRIC_EUCLIDEAN: return t * t - s->qnorm * s->qnorm;
+    case FK_METRIC_EUCLIDEAN_L2: return t * t / 2 - 1;
+    default: return t - 1;
+  }
+}
+
+/* Keys of rows [r0, r0 + n), n <= BLOCK. */
+static void block_keys(const fk_scan *s, int64_t r0, int64_t n, float *keys) {
+  const fk_vecs *v = s->v;
+  if (s->codes == FK_CODES_INT8) {
+    int32_t d[BLOCK];
+    fk_dot_i8(s->qc, v->i8 + r0 * DIM, n, d);
+    const float *inv = v->i8_inv + r0;
+    for (int64_t i = 0; i < n; i++) keys[i] = (float)d[i] * s->qc_inv * inv[i];
+  } else {
+    fk_dot_f32(s->q, v->f32 + r0 * DIM, n, keys);
+  }
+  if (s->metric == FK_METRIC_EUCLIDEAN) {
+    float qn2 = 2 * s->qnorm;
+    for (int64_t i = 0; i < n; i++) {
+      float g = v->norm[r0 + i];
+      keys[i] = g * g - qn2 * g * keys[i];
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) keys[i] = -keys[i];
+  }
+}
+
+void fk_scan_all(const fk_scan *s, float *keys) {
+  for (int64_t r = 0; r < s->v->n; r += BLOCK) {
+    int64_t n = s->v->n - r < BLOCK ? s->v->n - r : BLOCK;
+    block_keys(s, r, n, keys + r);
+  }
+}
+
+/* a ranks after b: larger key, or equal key and larger row. */
+static int worse(const fk_hit *a, const fk_hit *b) {
+  return a->key > b->key || (a->key == b->key && a->row > b->row);
+}
+
+/* Bounded max-heap of the k best hits: heap[0] is the worst kept. */
+static void heap_push(fk_hit *heap, int *cnt, int k, fk_hit h) {
+  int i;
+  if (*cnt < k) {
+    i = (*cnt)++;
+    while (i > 0 && worse(&h, &heap[(i - 1) / 2])) {
+      heap[i] = heap[(i - 1) / 2];
+      i = (i - 1) / 2;
+    }
+  } else {
+    if (!worse(&heap[0], &h)) return;
+    i = 0;
+    for (;;) {
+      int c = 2 * i + 1;
+      if (c >= k) break;
+      if (c + 1 < k && worse(&heap[c + 1], &heap[c])) c++;
+      if (!worse(&heap[c], &h)) break;
+      heap[i] = heap[c];
+      i = c;
+    }
+  }
+  heap[i] = h;
+}
+
+static void scan_range(const fk_scan *s, int64_t r0, int64_t r1, fk_hit *heap, int *cnt) {
+  const fk_vecs *v = s->v;
+  float limit = key_limit(s), keys[BLOCK];
+  for (int64_t r = r0; r < r1; r += BLOCK) {
+    int64_t n = r1 - r < BLOCK ? r1 - r : BLOCK;
+    block_keys(s, r, n, keys);
+    for (int64_t i = 0; i < n; i++) {
+      float key = keys[i];
+      if (!(key <= limit) || (*cnt == s->k && key > heap[0].key)) continue;
+      int64_t row = r + i;
+      if (s->exclude_image >= 0 && v->image_id[row] == s->exclude_image) continue;
+      if (s->central_only && !(v->flags[row] & FK_VEC_CENTRAL)) continue;
+      heap_push(heap, cnt, s->k, (fk_hit){key, row});
+    }
+  }
+}
+
+typedef struct scan_job {
+  const fk_scan *s;
+  int64_t per;   /* rows per task, a multiple of BLOCK */
+  fk_hit *heaps; /* [tasks][k] */
+  int *counts;
+} scan_job;
+
+static void scan_task(void *arg, size_t t) {
+  scan_job *j = arg;
+  int64_t r0 = (int64_t)t * j->per, r1 = r0 + j->per;
+  if (r1 > j->s->v->n) r1 = j->s->v->n;
+  if (r0 < r1) scan_range(j->s, r0, r1, j->heaps + t * (size_t)j->s->k, &j->counts[t]);
+}
+
+static int cmp_hit(const void *a, const void *b) {
+  const fk_hit *x = a, *y = b;
+  return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+int fk_scan_run(const fk_scan *s, pthreadpool_t pool, fk_hit *out, int *n) {
+  *n = 0;
+  if (s->k <= 0 || s->v->n == 0) return FK_OK;
+  size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  int64_t blocks = (s->v->n + BLOCK - 1) / BLOCK;
+  int64_t tasks = threads > 1 ? (int64_t)threads * 4 : 1;
+  if (tasks > blocks) tasks = blocks;
+  scan_job j = {.s = s, .per = (blocks + tasks - 1) / tasks * BLOCK};
+  tasks = (s->v->n + j.per - 1) / j.per;
+  j.heaps = malloc((size_t)tasks * (size_t)s->k * sizeof *j.heaps);
+  j.counts = calloc((size_t)tasks, sizeof *j.counts);
+  if (!j.heaps || !j.counts) {
+    free(j.heaps);
+    free(j.counts);
+    return FK_ENOMEM;
+  }
+  if (tasks > 1) pthreadpool_parallelize_1d(pool, scan_task, &j, (size_t)tasks, 0);
+  else scan_task(&j, 0);
+  /* Merge: the first task's heap absorbs the others'. */
+  int cnt = j.counts[0];
+  for (int64_t t = 1; t < tasks; t++)
+    for (int i = 0; i < j.counts[t]; i++) heap_push(j.heaps, &cnt, s->k, j.heaps[t * s->k + i]);
+  qsort(j.heaps, (size_t)cnt, sizeof *j.heaps, cmp_hit);
+  memcpy(out, j.heaps, (size_t)cnt * sizeof *out);
+  *n = cnt;
+  free(j.heaps);
+  free(j.counts);
+  return FK_OK;
+}
+
+/* Rounding can put a dot product of unit vectors a hair beyond 1. */
+static float clamp_cos(float c) { return c > 1 ? 1 : c < -1 ? -1 : c; }
+
+float fk_scan_similarity(const fk_scan *s, const fk_hit *h) {
+  if (s->metric != FK_METRIC_EUCLIDEAN) return clamp_cos(-h->key);
+  float g = s->v->norm[h->row];
+  return clamp_cos(g > 0 && s->qnorm > 0 ? (g * g - h->key) / (2 * s->qnorm * g) : 0);
+}
+
+float fk_scan_distance(const fk_scan *s, const fk_hit *h) {
+  float dot = clamp_cos(-h->key);
+  switch (s->metric) {
+    case FK_METRIC_EUCLIDEAN: return sqrtf(fmaxf(0.0f, h->key + s->qnorm * s->qnorm));
+    case FK_METRIC_EUCLIDEAN_L2: return sqrtf(fmaxf(0.0f, 2 - 2 * dot));
+    default: return 1 - dot;
+  }
+}

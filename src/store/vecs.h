@@ -1,0 +1,116 @@
+/*
+ * vecs.h - the face index's in-memory vector matrix and the exact k-NN scan
+ * over it (vecs.c). The same block layout is the sidecar file (sidecar.c),
+ * so loading an index is one mmap.
+ *
+ * Layout of the block (all arrays 64-byte aligned, offsets in the header):
+ *   fk_vecs_header   magic, version, dim, n, the index's uuid and generation
+ *   face_id   int64[n]   faces.id, ascending
+ *   image_id  int64[n]
+ *   identity  int32[n]   identities.id, -1 when none
+ *   flags     uint8[n]   FK_VEC_CENTRAL
+ *   norm      float[n]   L2 norm of the raw embedding
+ *   f32       float[n][128]  unit rows (row-major)
+ *   i8        int8[n][128]   their codes, round(127 * v) clamped to +-127
+ *   i8_inv    float[n]       1 / |code|, so that code dot products give the
+ *                            cosine of the quantized vectors (a face's code
+ *                            matches itself at similarity 1)
+ *
+ * Kernels: dot products of one query against many rows, AVX2 (+FMA) when the
+ * CPU has it (checked at run time), else plain C. The int8 kernel relies on
+ * the codes coming from unit vectors: then the sum of |q_i * g_i| over the
+ * 128 dimensions is below 17600 and fits int16 lanes.
+ */
+#ifndef FK_VECS_H
+#define FK_VECS_H
+
+#include <pthreadpool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "facekit.h"
+
+#define FK_VEC_CENTRAL 1u
+#define FK_VECS_MAGIC "FKVECS1"
+#define FK_VECS_VERSION 2
+
+typedef struct fk_vecs_header {
+  char magic[8];          /* FK_VECS_MAGIC */
+  uint32_t version, dim;
+  uint64_t n;
+  char uuid[40];          /* the index's meta.uuid */
+  int64_t generation;     /* the index's meta.generation */
+  uint64_t off_face_id, off_image_id, off_identity, off_flags, off_norm,
+      off_f32, off_i8, off_i8_inv;
+  uint64_t size;          /* whole block, bytes */
+} fk_vecs_header;
+
+typedef struct fk_vecs {
+  int64_t n;
+  int64_t *face_id, *image_id;
+  int32_t *identity;
+  uint8_t *flags;
+  float *norm;
+  float *f32;
+  int8_t *i8;
+  float *i8_inv;
+  fk_vecs_header *hdr;    /* start of the block */
+  size_t size;
+  int mapped;             /* block is an mmap (read-only) rather than malloc */
+} fk_vecs;
+
+/* Allocates a zeroed block for n rows and points v's arrays into it. */
+int fk_vecs_alloc(fk_vecs *v, int64_t n);
+/* Points v's arrays into an existing block (e.g. a mapped file) after
+ * checking its header against `size`; FK_ECORRUPT if inconsistent. */
+int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped);
+void fk_vecs_free(fk_vecs *v);
+
+/* Sets row r's i8_inv from its codes. */
+void fk_vecs_code_norm(fk_vecs *v, int64_t r);
+
+/* out[i] = dot(q, rows[i]) for i < n; rows are [n][FK_EMBED_DIM]. */
+void fk_dot_f32(const float *q, const float *rows, int64_t n, float *out);
+/* The same over int8 codes, exactly, in int32. */
+void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out);
+/* The plain-C versions (for tests and CPUs without AVX2). */
+void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, float *out);
+void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out);
+/* 1 when the AVX2 kernels are in use. */
+int fk_vecs_simd(void);
+
+typedef struct fk_hit {
+  float key;    /* smaller is better; see fk_scan_distance() */
+  int64_t row;
+} fk_hit;
+
+/* One exact search: a query against every row (or the central ones). */
+typedef struct fk_scan {
+  const fk_vecs *v;
+  float q[FK_EMBED_DIM];       /* unit query */
+  int8_t qc[FK_EMBED_DIM];     /* its codes */
+  float qc_inv;                /* 1 / |qc| */
+  float qnorm;                 /* raw query norm (for FK_METRIC_EUCLIDEAN) */
+  int metric, codes, k;
+  float threshold;             /* distance limit, < 0 for none */
+  int64_t exclude_image;       /* skip rows of this image; -1 for none */
+  int central_only;            /* skip rows without FK_VEC_CENTRAL */
+} fk_scan;
+
+/* Prepares s for the raw embedding e (normalizes, quantizes). */
+void fk_scan_init(fk_scan *s, const fk_vecs *v, const float *e, int metric,
+                  int codes, int k, float threshold);
+
+/* Runs the scan, with pool's threads if pool is not NULL. Writes up to s->k
+ * hits, best first (ties by row), to out and their number to *n. */
+int fk_scan_run(const fk_scan *s, pthreadpool_t pool, fk_hit *out, int *n);
+
+/* A hit's distance under the scan's metric, and the cosine similarity. */
+float fk_scan_distance(const fk_scan *s, const fk_hit *h);
+float fk_scan_similarity(const fk_scan *s, const fk_hit *h);
+
+/* Keys of every row (no selection), for evaluation: keys[i] for row i;
+ * the cosine similarity estimates go to sims[i] when sims is not NULL. */
+void fk_scan_all(const fk_scan *s, float *keys);
+
+#endif /* FK_VECS_H */

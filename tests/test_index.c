@@ -1,0 +1,745 @@
+/*
+ * test_index.c - end-to-end tests of reverse face search through the
+ * facekit command: `index` (schema, identities, incremental re-runs,
+ * touched / changed / moved / deleted files, prune), `find` (JSON, metrics,
+ * codes, --all-faces, --html, --sheet), `export` (npy, jsonl, opensearch),
+ * `eval retrieval`, the bad inputs the issue lists, and an index killed
+ * with SIGKILL at random moments that must end with exactly one row per
+ * image and per face. Trees are written here from the committed fixtures,
+ * each copy nudged by a pixel so that every file has its own content.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <jpeglib.h>
+#include <webp/encode.h>
+
+#include "facekit.h"
+#include "testutil.h"
+#include "golden.h"
+
+/* ---- running the command ------------------------------------------------- */
+
+typedef struct result {
+  int code;
+  cJSON *json; /* stdout parsed, if it is one JSON object */
+  char *out, *err;
+} result;
+
+static void result_free(result *r) {
+  cJSON_Delete(r->json);
+  free(r->out);
+  free(r->err);
+}
+
+/* Starts facekit with args (NULL-terminated), stdout and stderr to files;
+ * as_nobody drops root first. Returns the pid. */
+static pid_t start(const char *const *args, const char *out, const char *err, int as_nobody) {
+  const char *cli = getenv("FK_CLI");
+  const char *argv[64] = {cli ? cli : "facekit"};
+  int n = 1;
+  while (args[n - 1] && n < 63) argv[n] = args[n - 1], n++;
+  argv[n] = NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fi = open("/dev/null", O_RDONLY);
+    dup2(fo, 1), dup2(fe, 2), dup2(fi, 0);
+    if (as_nobody && geteuid() == 0 && (setgid(65534) || setuid(65534))) _exit(120);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+static result finish(pid_t pid, const char *out, const char *err) {
+  result r = {0};
+  int st = 0;
+  waitpid(pid, &st, 0);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.out = tu_read_file(out, NULL);
+  r.err = tu_read_file(err, NULL);
+  if (!r.out) r.out = strdup("");
+  if (!r.err) r.err = strdup("");
+  r.json = cJSON_Parse(r.out);
+  if (r.code >= 128 && r.code != 128 + SIGKILL) fprintf(stderr, "facekit crashed (%d): %s\n", r.code, r.err);
+  return r;
+}
+
+static result run_args(int as_nobody, const char *const *args) {
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("out"));
+  snprintf(err, sizeof err, "%s", tu_tmp("err"));
+  return finish(start(args, out, err, as_nobody), out, err);
+}
+
+/* facekit ARG... (NULL-terminated) */
+static result fk(const char *first, ...) {
+  const char *args[64] = {first};
+  va_list ap;
+  va_start(ap, first);
+  for (int n = 1; n < 63 && (args[n] = va_arg(ap, const char *)); n++) {
+  }
+  va_end(ap);
+  return run_args(0, args);
+}
+
+static double num(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1e30;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void expect_error(result r, int code, const char *needle) {
+  CHECK_EQ_INT(r.code, code);
+  if (!strstr(str(r.json, "error"), needle)) {
+    fprintf(stderr, "  error '%s' lacks '%s' (stderr: %s)\n", str(r.json, "error"), needle, r.err);
+    CHECK(0);
+  }
+  result_free(&r);
+}
+
+/* ---- trees of images ------------------------------------------------------ */
+
+static char root[4096]; /* this run's scratch directory */
+
+static const char *at(const char *rel) {
+  static char buf[4][4200];
+  static int i;
+  i = (i + 1) % 4;
+  snprintf(buf[i], sizeof buf[i], "%s/%s", root, rel);
+  return buf[i];
+}
+
+/* A path below root that stays valid (at()'s buffers are recycled). */
+#define PATH(var, rel)      \
+  char var[4200];           \
+  snprintf(var, sizeof var, "%s", at(rel))
+
+static void mkdirs(const char *path) {
+  char p[4200];
+  snprintf(p, sizeof p, "%s", path);
+  for (char *s = p + 1; *s; s++)
+    if (*s == '/') *s = '\0', mkdir(p, 0755), *s = '/';
+  mkdir(p, 0755);
+}
+
+static void write_jpeg(const fk_image *img, const char *path) {
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr jerr;
+  FILE *f = fopen(path, "wb");
+  c.err = jpeg_std_error(&jerr);
+  jpeg_create_compress(&c);
+  jpeg_stdio_dest(&c, f);
+  c.image_width = (JDIMENSION)img->width;
+  c.image_height = (JDIMENSION)img->height;
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = img->rgb + (size_t)c.next_scanline * img->width * 3;
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  fclose(f);
+}
+
+/* Writes fixture `name` to rel (PNG, JPEG or WebP by extension), with the
+ * first pixel of row 0 nudged by `tweak` so each copy hashes differently. */
+static void put_image(const char *name, const char *rel, int tweak) {
+  fk_image img;
+  if (fk_image_load(tu_fixture(name), 0, &img) != FK_OK) {
+    CHECK(0);
+    return;
+  }
+  img.rgb[0] = (uint8_t)(img.rgb[0] + tweak);
+  img.rgb[4] = (uint8_t)(img.rgb[4] + tweak / 3);
+  const char *path = at(rel), *dot = strrchr(path, '.');
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", path);
+  *strrchr(dir, '/') = '\0';
+  mkdirs(dir);
+  if (!strcasecmp(dot, ".png")) {
+    CHECK_EQ_INT(fk_image_save_png(&img, path), FK_OK);
+  } else if (!strcasecmp(dot, ".webp")) {
+    uint8_t *out = NULL;
+    size_t n = WebPEncodeLosslessRGB(img.rgb, img.width, img.height, img.width * 3, &out);
+    FILE *f = fopen(path, "wb");
+    fwrite(out, 1, n, f);
+    fclose(f);
+    WebPFree(out);
+  } else {
+    write_jpeg(&img, path);
+  }
+  fk_image_free(&img);
+}
+
+static void put_text(const char *rel, const char *text) {
+  FILE *f = fopen(at(rel), "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+/* One number from the index: the first column of sql's first row. */
+static long long db_int(const char *db, const char *sql) {
+  sqlite3 *h;
+  sqlite3_stmt *q;
+  long long v = -1;
+  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  } else {
+    fprintf(stderr, "  sql: %s\n", sqlite3_errmsg(h));
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+static void db_exec(const char *db, const char *sql) {
+  sqlite3 *h;
+  sqlite3_open(db, &h);
+  char *e = NULL;
+  if (sqlite3_exec(h, sql, NULL, NULL, &e) != SQLITE_OK) fprintf(stderr, "  sql: %s\n", e);
+  sqlite3_free(e);
+  sqlite3_close(h);
+}
+
+/* The tree most tests share: 8 images (9 faces, one without a face, one
+ * unreadable), 4 identities, a text file and a hidden copy. */
+static void make_tree_a(void) {
+  put_image("face_a1.png", "a/George_W_Bush/gwb1.png", 0);
+  put_image("face_a2.png", "a/George_W_Bush/gwb2.JPG", 0);
+  put_image("face_b1.png", "a/Laura_Bush/lb1.png", 0);
+  put_image("face_b1.png", "a/Laura_Bush/lb2.webp", 7);
+  put_image("face_c1.png", "a/Jacques_Chirac/jc1.jpeg", 0);
+  put_image("group4.png", "a/misc/group4.png", 0);
+  put_image("noface.png", "a/misc/noface.png", 0);
+  put_image("face_a1.png", "a/misc/.hidden.png", 3);
+  put_text("a/misc/broken.jpg", "this is not a JPEG");
+  put_text("a/misc/notes.txt", "hello");
+}
+
+/* ---- index --------------------------------------------------------------- */
+
+static void test_index_stores_every_face_image_and_identity(void) {
+  make_tree_a();
+  PATH(db, "a.db");
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "found"), 8);
+  CHECK_EQ_INT(num(r.json, "skipped_files"), 1);
+  CHECK_EQ_INT(num(r.json, "added"), 8);
+  CHECK_EQ_INT(num(r.json, "faces"), 9);
+  CHECK_EQ_INT(num(r.json, "no_face"), 1);
+  CHECK_EQ_INT(num(r.json, "errors"), 1);
+  CHECK(strstr(r.err, "broken.jpg: not a supported image") != NULL);
+  const cJSON *total = cJSON_GetObjectItem(r.json, "total");
+  CHECK_EQ_INT(num(total, "identities"), 4);
+  CHECK(!strncmp(str(r.json, "model"), "resnet128-", 10));
+  CHECK(cJSON_GetObjectItem(r.json, "stages_s") != NULL);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 9);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces WHERE central"), 6);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images WHERE status = 'error' AND error LIKE 'not a supported%'"), 1);
+  CHECK_EQ_INT(db_int(db, "SELECT nfaces FROM images WHERE path LIKE '%group4.png'"), 4);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i JOIN identities d ON d.id = i.identity_id"
+                          " WHERE d.name = 'Laura_Bush'"), 2);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces WHERE length(emb_f32) = 512 AND length(emb_i8) = 128"
+                          " AND abs(norm - 1.4) < 0.5"), 9);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM meta WHERE key IN ('model', 'align', 'detector', 'input_size',"
+                          " 'min_score', 'flip')"), 6);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+  struct stat sb;
+  char vec[4300];
+  snprintf(vec, sizeof vec, "%s.vec", db);
+  CHECK(stat(vec, &sb) == 0);
+}
+
+static void test_index_rerun_skips_unchanged_files(void) {
+  PATH(db, "a.db");
+  long long before = db_int(db, "SELECT max(id) FROM faces");
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 7);
+  CHECK_EQ_INT(num(r.json, "retried"), 1); /* the unreadable one is tried again */
+  CHECK_EQ_INT(num(r.json, "added") + num(r.json, "updated"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT max(id) FROM faces"), before);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
+}
+
+static void test_index_touched_file_is_not_reembedded(void) {
+  PATH(db, "a.db");
+  long long id = db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%jc1.jpeg'");
+  struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
+  utimensat(AT_FDCWD, at("a/Jacques_Chirac/jc1.jpeg"), ts, 0);
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "touched"), 1);
+  CHECK_EQ_INT(num(r.json, "faces"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%jc1.jpeg'"), id);
+  CHECK_EQ_INT(db_int(db, "SELECT mtime_ns FROM images WHERE path LIKE '%jc1.jpeg'"), 1700000000LL * 1000000000LL);
+}
+
+static void test_index_changed_file_is_reembedded_without_duplicates(void) {
+  PATH(db, "a.db");
+  put_image("face_c1.png", "a/George_W_Bush/gwb2.JPG", 11); /* now someone else */
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "updated"), 1);
+  CHECK_EQ_INT(num(r.json, "faces"), 1);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 9);
+  /* the new face is Chirac's: nearest to jc1 */
+  result f = fk("find", tu_fixture("face_c1.png"), "--db", db, "-k", "2", NULL);
+  const cJSON *m = cJSON_GetObjectItem(f.json, "matches");
+  CHECK(strstr(str(cJSON_GetArrayItem(m, 0), "path"), "jc1.jpeg") || strstr(str(cJSON_GetArrayItem(m, 0), "path"), "gwb2.JPG"));
+  CHECK(strstr(str(cJSON_GetArrayItem(m, 1), "path"), "jc1.jpeg") || strstr(str(cJSON_GetArrayItem(m, 1), "path"), "gwb2.JPG"));
+  result_free(&f);
+}
+
+static void test_index_moved_file_keeps_its_faces(void) {
+  PATH(db, "a.db");
+  long long id = db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%/lb1.png'");
+  mkdirs(at("a/Laura_Welch_Bush"));
+  CHECK(rename(at("a/Laura_Bush/lb1.png"), at("a/Laura_Welch_Bush/lb1_moved.png")) == 0);
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  if (r.code) fprintf(stderr, "  stderr: %s\n", r.err);
+  CHECK_EQ_INT(num(r.json, "moved"), 1);
+  CHECK_EQ_INT(num(r.json, "faces"), 0);
+  CHECK_EQ_INT(num(r.json, "missing"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%/lb1_moved.png'"), id);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i JOIN identities d ON d.id = i.identity_id"
+                          " WHERE path LIKE '%lb1_moved.png' AND d.name = 'Laura_Welch_Bush'"), 1);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
+}
+
+static void test_index_prune_drops_rows_of_deleted_files(void) {
+  PATH(db, "a.db");
+  CHECK(remove(at("a/Laura_Welch_Bush/lb1_moved.png")) == 0);
+  result r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "missing"), 1);
+  CHECK_EQ_INT(num(r.json, "pruned"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
+  r = fk("index", at("a"), "--db", db, "--prune", NULL);
+  CHECK_EQ_INT(num(r.json, "pruned"), 1);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 7);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 8);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM identities WHERE name = 'Laura_Welch_Bush'"), 0);
+  put_image("face_b1.png", "a/Laura_Bush/lb1.png", 0); /* back, for the tests below */
+  r = fk("index", at("a"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "added"), 1);
+  result_free(&r);
+}
+
+/* ---- find ----------------------------------------------------------------- */
+
+static void test_find_ranks_the_same_photo_first(void) {
+  PATH(db, "a.db");
+  result r = fk("find", tu_fixture("face_a1.png"), "--db", db, "-k", "3", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  const cJSON *q = cJSON_GetObjectItem(r.json, "query"), *m = cJSON_GetObjectItem(r.json, "matches");
+  CHECK(cJSON_GetObjectItem(q, "box") != NULL);
+  CHECK_EQ_INT(cJSON_GetArraySize(m), 3);
+  const cJSON *first = cJSON_GetArrayItem(m, 0);
+  CHECK_EQ_INT(num(first, "rank"), 1);
+  CHECK(!strcmp(str(first, "identity"), "George_W_Bush"));
+  CHECK(strstr(str(first, "path"), "gwb1.png") != NULL);
+  CHECK(num(first, "distance") >= 0 && num(first, "distance") < 1e-3);
+  CHECK(num(first, "similarity") > 0.999 && num(first, "similarity") <= 1);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(first, "same_person")));
+  CHECK(cJSON_GetObjectItem(first, "box") != NULL);
+  for (int i = 1; i < 3; i++)
+    CHECK(num(cJSON_GetArrayItem(m, i), "distance") >= num(cJSON_GetArrayItem(m, i - 1), "distance"));
+  CHECK_EQ_INT(num(r.json, "searched"), 9);
+  CHECK(num(r.json, "time_ms") >= 0 && num(r.json, "time_ms") < 1000);
+  result_free(&r);
+}
+
+static void test_find_metrics_codes_and_threshold(void) {
+  PATH(db, "a.db");
+  static const char *metrics[] = {"cosine", "euclidean", "euclidean_l2"};
+  for (int i = 0; i < 3; i++)
+    for (int c = 0; c < 2; c++) {
+      result r = fk("find", tu_fixture("face_b1.png"), "--db", db, "--metric", metrics[i], "--codes",
+                    c ? "int8" : "f32", "--search-threads", c ? "2" : "1", NULL);
+      CHECK_EQ_INT(r.code, 0);
+      const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0);
+      CHECK(num(first, "distance") < 0.01); /* lb1.png or its lossless twin lb2.webp */
+      CHECK(!strcmp(str(first, "identity"), "Laura_Bush"));
+      CHECK(!strcmp(str(r.json, "metric"), metrics[i]));
+      CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "matches")), 9);
+      result_free(&r);
+    }
+  result r = fk("find", tu_fixture("face_b1.png"), "--db", db, "--threshold", "0.02", NULL);
+  const cJSON *m = cJSON_GetObjectItem(r.json, "matches");
+  CHECK(cJSON_GetArraySize(m) >= 1 && cJSON_GetArraySize(m) <= 2); /* itself and its lossless twin */
+  result_free(&r);
+}
+
+static void test_find_all_faces_queries_each_face(void) {
+  result r = fk("find", tu_fixture("group4.png"), "--db", at("a.db"), "--all-faces", "-k", "1", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  const cJSON *qs = cJSON_GetObjectItem(r.json, "queries");
+  CHECK_EQ_INT(cJSON_GetArraySize(qs), 4);
+  const cJSON *q;
+  cJSON_ArrayForEach(q, qs) {
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "matches"), 0);
+    CHECK(strstr(str(first, "path"), "group4.png") != NULL);
+    CHECK(num(first, "distance") < 1e-3);
+  }
+  result_free(&r);
+}
+
+static int count_substr(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, needle)); p++) n++;
+  return n;
+}
+
+static void test_find_writes_self_contained_html_and_a_sheet(void) {
+  PATH(html, "r.html");
+  PATH(sheet, "r.png");
+  result r = fk("find", tu_fixture("face_a2.png"), "--db", at("a.db"), "-k", "4", "--html", html, "--sheet", sheet,
+                NULL);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  char *page = tu_read_file(html, NULL);
+  CHECK(page != NULL);
+  if (page) {
+    CHECK(!strncmp(page, "<!DOCTYPE html>", 15));
+    CHECK_EQ_INT(count_substr(page, "src=\"data:image/png;base64,"), 5); /* query + 4 */
+    CHECK_EQ_INT(count_substr(page, "class=\"card "), 4);
+    CHECK(strstr(page, "George_W_Bush") != NULL);
+    CHECK(!strstr(page, "src=\"http") && !strstr(page, "src=\"/") && !strstr(page, "<link"));
+    CHECK(strstr(page, "</html>") != NULL);
+  }
+  free(page);
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(sheet, 0, &img), FK_OK);
+  CHECK(img.width >= 5 * 112 && img.height >= 112);
+  fk_image_free(&img);
+}
+
+static void test_find_without_a_face_exits_3(void) {
+  expect_error(fk("find", tu_fixture("noface.png"), "--db", at("a.db"), NULL), 3, "no face detected");
+}
+
+/* ---- export --------------------------------------------------------------- */
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; s && *s; s++) n += *s == '\n';
+  return n;
+}
+
+static void test_export_writes_npy_jsonl_and_bulk(void) {
+  PATH(db, "a.db");
+  PATH(npy, "e.npy");
+  long long faces = db_int(db, "SELECT count(*) FROM faces");
+  result r = fk("export", "--db", db, "--format", "npy", "--out", npy, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "faces"), faces);
+  result_free(&r);
+  size_t n = 0;
+  char *b = tu_read_file(npy, &n);
+  CHECK(b && n == 128 + (size_t)faces * 128 * 4);
+  if (b) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "'shape': (%lld, 128)", faces);
+    CHECK(!memcmp(b, "\x93NUMPY\x01\x00", 8) && strstr(b + 10, shape) && strstr(b + 10, "'<f4'"));
+    float row[128];
+    memcpy(row, b + 128, sizeof row);
+    double ss = 0;
+    for (int i = 0; i < 128; i++) ss += (double)row[i] * row[i];
+    CHECK_NEAR(ss, 1.0, 1e-4);
+  }
+  free(b);
+  char *meta = tu_read_file(at("e.meta.jsonl"), NULL);
+  CHECK_EQ_INT(count_lines(meta), faces);
+  free(meta);
+  r = fk("export", "--db", db, "--format", "jsonl", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(count_lines(r.out), faces);
+  char *nl = strchr(r.out, '\n');
+  if (nl) *nl = '\0';
+  cJSON *line = cJSON_Parse(r.out); /* the first line */
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(line, "embedding")), 128);
+  CHECK(cJSON_GetObjectItem(line, "path") && cJSON_GetObjectItem(line, "box") && cJSON_GetObjectItem(line, "identity"));
+  CHECK(strstr(r.err, "\"format\":\"jsonl\"") != NULL); /* summary on stderr */
+  cJSON_Delete(line);
+  result_free(&r);
+  r = fk("export", "--db", db, "--format", "opensearch", "--dtype", "int8", "--out", at("bulk.ndjson"), NULL);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  char *bulk = tu_read_file(at("bulk.ndjson"), NULL);
+  CHECK_EQ_INT(count_lines(bulk), 2 * faces);
+  CHECK(bulk && !strncmp(bulk, "{\"index\":{\"_index\":\"faces\",\"_id\":", 33));
+  free(bulk);
+  expect_error(fk("export", "--db", db, "--format", "npy", NULL), 2, "needs --out");
+  expect_error(fk("export", "--db", db, NULL), 2, "--format");
+}
+
+/* ---- eval retrieval --------------------------------------------------------- */
+
+static void test_eval_retrieval_scores_a_labelled_tree(void) {
+  const char *names[] = {"face_a1.png", "face_a2.png", "face_b1.png", "face_c1.png"};
+  const char *who[] = {"Bush", "Bush", "Laura", "Chirac"};
+  for (int i = 0; i < 4; i++)
+    for (int k = 0; k < 2; k++) {
+      char rel[256];
+      snprintf(rel, sizeof rel, "r/%s/%d_%d.png", who[i], i, k);
+      put_image(names[i], rel, 5 * k + 1);
+    }
+  PATH(db, "r.db");
+  result r = fk("index", at("r"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  for (int c = 0; c < 2; c++) {
+    r = fk("eval", "retrieval", "--db", db, "--codes", c ? "int8" : "f32", NULL);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_EQ_INT(num(r.json, "queries"), 8);
+    CHECK_EQ_INT(num(r.json, "identities"), 3);
+    CHECK_EQ_INT(num(r.json, "gallery"), 8);
+    CHECK_NEAR(num(r.json, "p_at_1"), 1.0, 1e-9);
+    CHECK_NEAR(num(r.json, "map"), 1.0, 1e-9);
+    /* Bush has 3 relevant images, Laura and Chirac 1: P@5 = (4 * 3 + 4 * 1) / 5 / 8 */
+    CHECK_NEAR(num(r.json, "p_at_5"), 0.4, 1e-9);
+    result_free(&r);
+  }
+  expect_error(fk("eval", "retrieval", "--db", at("nothing.db"), NULL), 1, "no index at");
+}
+
+/* ---- bad input -------------------------------------------------------------- */
+
+static void test_bad_index_files_are_refused_clearly(void) {
+  put_text("text.db", "just some text, certainly not SQLite\n");
+  expect_error(fk("index", at("a"), "--db", at("text.db"), NULL), 1, "not a facekit index");
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", at("text.db"), NULL), 1, "not a facekit index");
+  db_exec(at("other.db"), "CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL)");
+  expect_error(fk("index", at("a"), "--db", at("other.db"), NULL), 1, "not a facekit index (it holds tables invoices)");
+  expect_error(fk("export", "--db", at("other.db"), "--format", "jsonl", NULL), 1, "not a facekit index");
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", at("missing.db"), NULL), 1, "no index at");
+}
+
+static void test_read_only_index_is_refused_for_writing(void) {
+  PATH(db, "a.db");
+  chmod(db, 0444);
+  const char *args[] = {"index", at("a"), "--db", db, NULL};
+  result r = run_args(1, args);
+  expect_error(r, 1, "cannot write the index");
+  /* searching a read-only index still works */
+  const char *find[] = {"find", tu_fixture("face_a1.png"), "--db", db, "-k", "1", NULL};
+  r = run_args(1, find);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  chmod(db, 0644);
+}
+
+static void test_index_from_another_model_is_refused(void) {
+  PATH(db, "a.db");
+  char saved[64] = "";
+  sqlite3 *h;
+  sqlite3_stmt *q;
+  sqlite3_open(db, &h);
+  sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'model'", -1, &q, NULL);
+  if (sqlite3_step(q) == SQLITE_ROW) snprintf(saved, sizeof saved, "%s", sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_exec(h, "UPDATE meta SET value = 'resnet128-0123456789abcdef' WHERE key = 'model'", NULL, NULL, NULL);
+  sqlite3_close(h);
+  expect_error(fk("index", at("a"), "--db", db, NULL), 1, "different model");
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, NULL), 1, "refusing to mix embedding spaces");
+  char sql[256];
+  snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'model'", saved);
+  db_exec(db, sql);
+  expect_error(fk("index", at("a"), "--db", db, "--align", "dlib", NULL), 1, "was built with");
+  expect_error(fk("index", at("a"), "--db", db, "--input-size", "320", NULL), 1, "input size auto");
+  /* the other flip than the index's: another embedding space */
+  int flip = db_int(db, "SELECT value = 'true' FROM meta WHERE key = 'flip'") == 1;
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, "--flip", flip ? "false" : "true", NULL), 1,
+               flip ? "flip true" : "flip false");
+  result r = fk("find", tu_fixture("face_a1.png"), "--db", db, "--input-size", "320", "-k", "1", NULL);
+  CHECK_EQ_INT(r.code, 0); /* detector options may differ for a query */
+  result_free(&r);
+}
+
+static void test_empty_and_imageless_directories_are_refused(void) {
+  mkdirs(at("empty"));
+  expect_error(fk("index", at("empty"), "--db", at("e.db"), NULL), 1, "no images (.jpg, .jpeg, .png, .webp)");
+  mkdirs(at("docs/sub"));
+  put_text("docs/readme.txt", "x");
+  put_text("docs/sub/data.csv", "1,2");
+  expect_error(fk("index", at("docs"), "--db", at("e.db"), NULL), 1, "only other files");
+  expect_error(fk("index", at("no-such-dir"), "--db", at("e.db"), NULL), 1, "no such directory");
+  expect_error(fk("index", tu_fixture("face_a1.png"), "--db", at("e.db"), NULL), 1, "not a directory");
+}
+
+static void test_bad_command_lines_exit_2_and_help_exits_0(void) {
+  expect_error(fk("index", NULL), 2, "missing DIR");
+  expect_error(fk("index", at("a"), "--jobs", "0", NULL), 2, "--jobs");
+  expect_error(fk("find", NULL), 2, "missing IMG");
+  expect_error(fk("find", tu_fixture("face_a1.png"), "-k", "0", NULL), 2, "-k must be");
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--codes", "int4", NULL), 2, "--codes");
+  expect_error(fk("eval", "retrieval", "--metric", "manhattan", NULL), 2, "--metric");
+  const char *cmds[][3] = {{"index", "--help"}, {"find", "--help"}, {"export", "--help"}, {"eval", "retrieval", "--help"}};
+  for (int i = 0; i < 4; i++) {
+    result r = fk(cmds[i][0], cmds[i][1], cmds[i][2], NULL);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK(strstr(r.out, "usage: facekit") != NULL);
+    result_free(&r);
+  }
+}
+
+/* ---- SIGKILL ------------------------------------------------------------------ */
+
+/* 36 images in 6 folders: single faces, no faces and two group photos. */
+static void make_tree_k(void) {
+  const char *names[] = {"face_a1.png", "face_a2.png", "face_b1.png", "face_c1.png", "noface.png", "face_a1.png"};
+  for (int i = 0; i < 36; i++) {
+    char rel[256];
+    const char *ext[] = {"png", "jpg", "JPEG", "png"};
+    const char *name = i == 10 || i == 29 ? "group4.png" : names[i % 6];
+    snprintf(rel, sizeof rel, "k/Person_%d/img_%02d.%s", i % 6, i, ext[i % 4]);
+    put_image(name, rel, i + 1);
+  }
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(void) {
+  make_tree_k();
+  PATH(db, "k.db");
+  PATH(ref, "kref.db");
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("kout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("kerr"));
+  const char *ref_args[] = {"index", at("k"), "--db", ref, "--jobs", "2", NULL};
+  double t0 = now_s();
+  result r = run_args(0, ref_args);
+  double full = now_s() - t0;
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "found"), 36);
+  result_free(&r);
+  unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+  fprintf(stderr, "  reference run %.2f s; kill seed %u\n", full, seed);
+  srand(seed);
+  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "2", "--batch", "3", NULL};
+  int killed_mid_run = 0;
+  for (int round = 0; round < 8; round++) {
+    double delay = 0.05 + (double)rand() / RAND_MAX * full * 0.6;
+    pid_t pid = start(args, out, err, 0);
+    struct timespec ts = {(time_t)delay, (long)((delay - (int)delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    r = finish(pid, out, err);
+    int killed = r.code == 128 + SIGKILL;
+    killed_mid_run += killed;
+    result_free(&r);
+    long long rows = db_int(db, "SELECT count(*) FROM images");
+    fprintf(stderr, "  round %d: %s after %.2f s, %lld images committed\n", round,
+            killed ? "killed" : "finished before the kill", delay, rows);
+    /* a run that finished leaves nothing to interrupt: give the next work */
+    if (!killed) db_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM images WHERE id % 2 = 0");
+  }
+  CHECK(killed_mid_run >= 3);
+  r = run_args(0, args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "found"), 36);
+  CHECK_EQ_INT(num(cJSON_GetObjectItem(r.json, "total"), "images"), 36);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(ref, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM (SELECT 1 FROM faces GROUP BY image_id, idx HAVING count(*) > 1)"), 0);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i WHERE nfaces != (SELECT count(*) FROM faces WHERE image_id = i.id)"), 0);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  char sql[8600];
+  snprintf(sql, sizeof sql, "ATTACH '%s' AS ref; SELECT 0", ref);
+  sqlite3 *h;
+  sqlite3_open(db, &h);
+  sqlite3_exec(h, sql, NULL, NULL, NULL);
+  sqlite3_stmt *q;
+  sqlite3_prepare_v2(h, "SELECT count(*) FROM images a JOIN ref.images b USING (path)"
+                        " WHERE a.nfaces = b.nfaces AND a.status = b.status AND a.hash = b.hash", -1, &q, NULL);
+  CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+  CHECK_EQ_INT(sqlite3_column_int(q, 0), 36);
+  sqlite3_finalize(q);
+  sqlite3_close(h);
+  /* nothing left to do, and the vectors match the table */
+  r = run_args(0, args);
+  CHECK_EQ_INT(num(r.json, "indexed"), 0);
+  result_free(&r);
+  r = fk("find", tu_fixture("face_c1.png"), "--db", db, "-k", "1", NULL);
+  CHECK(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "distance") < 0.05);
+  CHECK_EQ_INT(num(r.json, "searched"), db_int(db, "SELECT count(*) FROM faces"));
+  result_free(&r);
+}
+
+/* ---- driver --------------------------------------------------------------------- */
+
+static void remove_tree(const char *path) {
+  char cmd[4300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
+}
+
+int main(void) {
+  snprintf(root, sizeof root, "%s", tu_tmp("index"));
+  remove_tree(root);
+  mkdirs(root);
+  RUN(test_index_stores_every_face_image_and_identity);
+  RUN(test_index_rerun_skips_unchanged_files);
+  RUN(test_index_touched_file_is_not_reembedded);
+  RUN(test_index_changed_file_is_reembedded_without_duplicates);
+  RUN(test_index_moved_file_keeps_its_faces);
+  RUN(test_index_prune_drops_rows_of_deleted_files);
+  RUN(test_find_ranks_the_same_photo_first);
+  RUN(test_find_metrics_codes_and_threshold);
+  RUN(test_find_all_faces_queries_each_face);
+  RUN(test_find_writes_self_contained_html_and_a_sheet);
+  RUN(test_find_without_a_face_exits_3);
+  RUN(test_export_writes_npy_jsonl_and_bulk);
+  RUN(test_eval_retrieval_scores_a_labelled_tree);
+  RUN(test_bad_index_files_are_refused_clearly);
+  RUN(test_read_only_index_is_refused_for_writing);
+  RUN(test_index_from_another_model_is_refused);
+  RUN(test_empty_and_imageless_directories_are_refused);
+  RUN(test_bad_command_lines_exit_2_and_help_exits_0);
+  RUN(test_index_killed_at_random_moments_loses_and_duplicates_nothing);
+  if (!tu_fail) remove_tree(root);
+  const char *scratch[] = {"out", "err", "kout", "kerr"};
+  for (int i = 0; i < 4; i++) remove(tu_tmp(scratch[i]));
+  return tu_summary();
+}

@@ -1,0 +1,604 @@
+/*
+ * test_store.c - unit tests of the face index library (src/store/): int8
+ * quantization, the SIMD kernels against plain C, exact top-k against a
+ * brute-force sort for every metric and code, threads, the SQLite schema
+ * and how fk_store_open() tells an index from other files, the vector
+ * sidecar going stale or corrupt, model / preprocessing checks, SHA-256
+ * and the directory walk. Indexes here are filled with synthetic rows
+ * through SQLite; test_index.c runs the real pipeline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "facekit.h"
+#include "store/store.h"
+#include "store/vecs.h"
+#include "testutil.h"
+#include "golden.h"
+
+#define DIM FK_EMBED_DIM
+
+/* A random unit-ish vector scaled to a raw norm in [1, 2). */
+static void random_raw(float *v, unsigned seed) {
+  tu_fill_random(v, DIM, seed);
+  fk_l2_normalize(v, DIM);
+  float norm = 1.0f + (float)(seed % 97) / 97.0f;
+  for (int i = 0; i < DIM; i++) v[i] *= norm;
+}
+
+/* n random rows: row i has image i / 2 (two faces an image), identity i % 7,
+ * every even row central. raw gets the raw vectors if not NULL. */
+static void fill_vecs(fk_vecs *v, int64_t n, float *raw) {
+  CHECK_EQ_INT(fk_vecs_alloc(v, n), FK_OK);
+  for (int64_t i = 0; i < n; i++) {
+    float e[DIM];
+    random_raw(e, (unsigned)i + 1);
+    if (raw) memcpy(raw + i * DIM, e, sizeof e);
+    double ss = 0;
+    for (int d = 0; d < DIM; d++) ss += (double)e[d] * e[d];
+    v->norm[i] = (float)sqrt(ss);
+    fk_l2_normalize(e, DIM);
+    memcpy(v->f32 + i * DIM, e, sizeof e);
+    fk_quantize_i8(e, v->i8 + i * DIM, DIM);
+    fk_vecs_code_norm(v, i);
+    v->face_id[i] = i + 100;
+    v->image_id[i] = i / 2;
+    v->identity[i] = (int32_t)(i % 7);
+    v->flags[i] = i % 2 == 0 ? FK_VEC_CENTRAL : 0;
+  }
+}
+
+static void test_quantize_rounds_and_clamps(void) {
+  float v[8] = {1.0f, -1.0f, 0.5f, -0.5f, 0.5f / 127, -0.49f / 127, 1.2f, -3.0f};
+  int8_t c[8];
+  fk_quantize_i8(v, c, 8);
+  int8_t want[8] = {127, -127, 64, -64, 1, 0, 127, -127};
+  for (int i = 0; i < 8; i++) CHECK_EQ_INT(c[i], want[i]);
+}
+
+static void test_simd_kernels_match_plain_c(void) {
+  enum { N = 1037 }; /* not a multiple of the 4- and 8-row steps */
+  fk_vecs v;
+  fill_vecs(&v, N, NULL);
+  /* extreme codes: one-hot rows (code 127) and flat rows (code 11) */
+  memset(v.i8, 0, DIM);
+  v.i8[5] = 127;
+  memset(v.i8 + DIM, 11, DIM);
+  float fa[N], fb[N];
+  int32_t ia[N], ib[N];
+  const float *q = v.f32 + 17 * DIM;
+  int8_t qc[DIM] = {0};
+  qc[5] = 127;
+  fk_dot_f32(q, v.f32, N, fa);
+  fk_dot_f32_scalar(q, v.f32, N, fb);
+  fk_dot_i8(qc, v.i8, N, ia);
+  fk_dot_i8_scalar(qc, v.i8, N, ib);
+  double worst = 0;
+  int same = 1;
+  for (int i = 0; i < N; i++) {
+    worst = fmax(worst, fabs(fa[i] - fb[i]));
+    same &= ia[i] == ib[i];
+  }
+  CHECK(worst < 1e-5);
+  CHECK(same);
+  CHECK_EQ_INT(ia[0], 127 * 127);
+  memcpy(qc, v.i8 + 17 * DIM, DIM);
+  fk_dot_i8(qc, v.i8, N, ia);
+  fk_dot_i8_scalar(qc, v.i8, N, ib);
+  same = 1;
+  for (int i = 0; i < N; i++) same &= ia[i] == ib[i];
+  CHECK(same);
+  CHECK_NEAR(fa[17], 1.0, 1e-5);
+  fprintf(stderr, "  kernels: %s\n", fk_vecs_simd() ? "AVX2" : "plain C");
+  fk_vecs_free(&v);
+}
+
+typedef struct ref_hit { float d; int64_t row; } ref_hit;
+
+static int cmp_ref(const void *a, const void *b) {
+  const ref_hit *x = a, *y = b;
+  return x->d < y->d ? -1 : x->d > y->d ? 1 : (x->row > y->row) - (x->row < y->row);
+}
+
+static void test_scan_matches_brute_force_for_every_metric(void) {
+  enum { N = 3001, K = 12 };
+  fk_vecs v;
+  float *raw = malloc((size_t)N * DIM * sizeof *raw);
+  ref_hit *ref = malloc(N * sizeof *ref);
+  fill_vecs(&v, N, raw);
+  for (int metric = 0; metric < 3; metric++) {
+    for (int trial = 0; trial < 3; trial++) {
+      float q[DIM];
+      random_raw(q, 5000u + (unsigned)trial * 7 + (unsigned)metric);
+      for (int i = 0; i < N; i++) ref[i] = (ref_hit){fk_distance(q, raw + (size_t)i * DIM, DIM, metric), i};
+      qsort(ref, N, sizeof *ref, cmp_ref);
+      fk_scan s;
+      fk_scan_init(&s, &v, q, metric, FK_CODES_F32, K, -1);
+      fk_hit hits[K];
+      int n = 0;
+      CHECK_EQ_INT(fk_scan_run(&s, NULL, hits, &n), FK_OK);
+      CHECK_EQ_INT(n, K);
+      int agree = 1;
+      double dd = 0;
+      for (int i = 0; i < n; i++) {
+        agree &= hits[i].row == ref[i].row;
+        dd = fmax(dd, fabs(fk_scan_distance(&s, &hits[i]) - ref[i].d));
+      }
+      if (!agree) fprintf(stderr, "  metric %d trial %d: ranking differs\n", metric, trial);
+      CHECK(agree);
+      CHECK(dd < 1e-4);
+      /* int8 codes keep the nearest neighbour of a slightly perturbed row */
+      float near[DIM];
+      memcpy(near, raw + (size_t)(trial * 101) * DIM, sizeof near);
+      for (int i = 0; i < DIM; i += 9) near[i] += 0.01f;
+      fk_scan_init(&s, &v, near, metric, FK_CODES_INT8, 1, -1);
+      CHECK_EQ_INT(fk_scan_run(&s, NULL, hits, &n), FK_OK);
+      CHECK_EQ_INT(hits[0].row, trial * 101);
+    }
+  }
+  free(raw);
+  free(ref);
+  fk_vecs_free(&v);
+}
+
+static void test_int8_code_matches_itself_exactly(void) {
+  enum { N = 300 };
+  fk_vecs v;
+  float *raw = malloc((size_t)N * DIM * sizeof *raw);
+  fill_vecs(&v, N, raw);
+  for (int metric = 0; metric < 3; metric++) {
+    fk_scan s;
+    fk_hit h;
+    int n;
+    fk_scan_init(&s, &v, raw + 123 * DIM, metric, FK_CODES_INT8, 1, -1);
+    fk_scan_run(&s, NULL, &h, &n);
+    CHECK_EQ_INT(h.row, 123);
+    CHECK(fk_scan_distance(&s, &h) < 2e-3);
+    CHECK_NEAR(fk_scan_similarity(&s, &h), 1.0, 1e-6);
+  }
+  free(raw);
+  fk_vecs_free(&v);
+}
+
+static void test_scan_threads_give_the_same_answer(void) {
+  enum { N = 20000, K = 25 };
+  fk_vecs v;
+  fill_vecs(&v, N, NULL);
+  pthreadpool_t pool = pthreadpool_create(2);
+  for (int codes = 0; codes < 2; codes++) {
+    float q[DIM];
+    random_raw(q, 777u + (unsigned)codes);
+    fk_scan s;
+    fk_scan_init(&s, &v, q, FK_METRIC_COSINE, codes, K, -1);
+    fk_hit a[K], b[K];
+    int na = 0, nb = 0;
+    fk_scan_run(&s, NULL, a, &na);
+    fk_scan_run(&s, pool, b, &nb);
+    CHECK_EQ_INT(na, nb);
+    int same = na == nb;
+    for (int i = 0; same && i < na; i++) same = a[i].row == b[i].row && a[i].key == b[i].key;
+    CHECK(same);
+    for (int i = 1; i < na; i++) CHECK(a[i - 1].key <= a[i].key);
+  }
+  pthreadpool_destroy(pool);
+  fk_vecs_free(&v);
+}
+
+static void test_scan_filters_threshold_image_and_central(void) {
+  enum { N = 500 };
+  fk_vecs v;
+  fill_vecs(&v, N, NULL);
+  float q[DIM];
+  memcpy(q, v.f32 + 40 * DIM, sizeof q); /* row 40: image 20, central */
+  fk_scan s;
+  fk_hit hits[N];
+  int n;
+  fk_scan_init(&s, &v, q, FK_METRIC_COSINE, FK_CODES_F32, N + 50, 0.05f);
+  fk_scan_run(&s, NULL, hits, &n);
+  CHECK_EQ_INT(n, 1); /* only itself is that close */
+  CHECK_EQ_INT(hits[0].row, 40);
+  fk_scan_init(&s, &v, q, FK_METRIC_COSINE, FK_CODES_F32, N + 50, -1);
+  fk_scan_run(&s, NULL, hits, &n);
+  CHECK_EQ_INT(n, N); /* k > n gives everything */
+  s.exclude_image = 20;
+  s.central_only = 1;
+  fk_scan_run(&s, NULL, hits, &n);
+  CHECK_EQ_INT(n, N / 2 - 1);
+  int ok = 1;
+  for (int i = 0; i < n; i++) ok &= v.image_id[hits[i].row] != 20 && (v.flags[hits[i].row] & FK_VEC_CENTRAL);
+  CHECK(ok);
+  fk_vecs_free(&v);
+}
+
+static void test_sha256_matches_known_digests(void) {
+  static const struct { size_t n; const char *hex; } cases[] = {
+      {0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+      {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+      {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+      {1000, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"}};
+  char a[1000], hex[65];
+  memset(a, 'a', sizeof a);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fk_sha256_hex(a, cases[i].n, hex);
+    CHECK(!strcmp(hex, cases[i].hex));
+  }
+  fk_sha256_hex("abc", 3, hex);
+  CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+static void test_strmap_grows_and_finds_everything(void) {
+  fk_strmap m = {0};
+  static char keys[3000][16];
+  for (int i = 0; i < 3000; i++) {
+    snprintf(keys[i], sizeof keys[i], "k%d", i);
+    CHECK_EQ_INT(fk_strmap_put(&m, keys[i], i), FK_OK);
+  }
+  int ok = 1;
+  for (int i = 0; i < 3000; i++) ok &= fk_strmap_get(&m, keys[i]) == i;
+  CHECK(ok);
+  CHECK_EQ_INT(fk_strmap_get(&m, "absent"), -1);
+  fk_strmap_free(&m);
+}
+
+/* ---- files and databases ------------------------------------------------ */
+
+static void write_text(const char *path, const char *s) {
+  FILE *f = fopen(path, "w");
+  fputs(s, f);
+  fclose(f);
+}
+
+static void remove_db(const char *path) {
+  char p[4200];
+  remove(path);
+  const char *sfx[] = {"-wal", "-shm", ".vec"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+    remove(p);
+  }
+}
+
+/* Runs sql on the database file at path, behind the library's back. */
+static void sql_on(const char *path, const char *sql) {
+  sqlite3 *db;
+  sqlite3_open(path, &db);
+  CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/* Opens path in mode; returns the status and copies the message. */
+static int try_open(const char *path, int mode, char *msg, size_t n) {
+  fk_store *st;
+  int rc = fk_store_open(path, mode, &st);
+  snprintf(msg, n, "%s", fk_store_errmsg(st));
+  fk_store_close(st);
+  return rc;
+}
+
+static void test_open_tells_an_index_from_other_files(void) {
+  char path[4200], msg[1024];
+  snprintf(path, sizeof path, "%s", tu_tmp("other.db"));
+  CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_ENOENT);
+  CHECK(strstr(msg, "no index at") != NULL);
+  write_text(path, "this is a text file, not a database at all, just words\n");
+  CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX);
+  CHECK(strstr(msg, "not a facekit index") != NULL);
+  remove_db(path);
+  sql_on(path, "CREATE TABLE photos(x); CREATE TABLE people(y)");
+  CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX);
+  CHECK(strstr(msg, "people, photos") != NULL);
+  remove_db(path);
+  /* an empty file is an empty database: readable as nothing, writable */
+  write_text(path, "");
+  CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_ENOTINDEX);
+  CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_OK);
+  CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_OK);
+  sql_on(path, "PRAGMA user_version = 99");
+  CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_EUNSUPPORTED);
+  CHECK(strstr(msg, "upgrade") != NULL);
+  remove_db(path);
+  CHECK_EQ_INT(try_open("/tmp", FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX); /* a directory */
+  CHECK_EQ_INT(try_open("/nonexistent-dir/x.db", FK_STORE_WRITE, msg, sizeof msg), FK_ENOENT);
+  CHECK(strstr(msg, "/nonexistent-dir") != NULL);
+}
+
+/* Runs fn(arg) in a child without root's right to write anything (as
+ * nobody when the tests run as root); returns its exit status. */
+static int as_unprivileged(int (*fn)(const char *), const char *arg) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(99);
+    _exit(fn(arg));
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+static int open_for_write(const char *path) {
+  char msg[1024];
+  int rc = try_open(path, FK_STORE_WRITE, msg, sizeof msg);
+  if (!strstr(msg, "cannot write")) fprintf(stderr, "  unexpected message: %s\n", msg);
+  return -rc;
+}
+
+static int open_and_search(const char *path) {
+  fk_store *st;
+  float q[DIM];
+  fk_match m[3];
+  int n = 0;
+  fk_search_options o;
+  fk_search_options_init(&o);
+  o.k = 3;
+  random_raw(q, 3);
+  int rc = fk_store_open(path, FK_STORE_READ, &st);
+  if (rc == FK_OK) rc = fk_store_search(st, q, &o, m, &n);
+  if (rc) fprintf(stderr, "  read-only search: %s\n", fk_store_errmsg(st));
+  fk_store_close(st);
+  return rc == FK_OK && n == 3 ? 0 : 1;
+}
+
+/* Makes an index at path with model "resnet128-test" and n synthetic faces
+ * (one image each; identity i % 3). */
+static void make_synthetic(const char *path, int n) {
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
+  fk_options o;
+  fk_options_init(&o);
+  fk_store_exec(st, "BEGIN");
+  CHECK_EQ_INT(fk_store_record_model(st, "resnet128-test", &o), FK_OK);
+  fk_store_exec(st, "INSERT INTO identities(name) VALUES('p0'), ('p1'), ('p2')");
+  sqlite3_stmt *img, *face;
+  fk_store_prepare(st, "INSERT INTO images(path, size, mtime_ns, hash, status, identity_id, nfaces, indexed_at)"
+                       " VALUES(?, 1, 1, 'h', 'ok', ?, 1, 0) RETURNING id", &img);
+  fk_store_prepare(st, "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central, norm,"
+                       " emb_f32, emb_i8) VALUES(?, 0, 1, 2, 3, 4, 0.9, zeroblob(544), 'resnet128-test', 1, ?, ?, ?)",
+                   &face);
+  for (int i = 0; i < n; i++) {
+    char p[64];
+    snprintf(p, sizeof p, "/x/p%d/img%d.jpg", i % 3, i);
+    sqlite3_bind_text(img, 1, p, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(img, 2, i % 3 + 1);
+    sqlite3_step(img);
+    int64_t id = sqlite3_column_int64(img, 0);
+    sqlite3_reset(img);
+    float e[DIM];
+    int8_t c[DIM];
+    random_raw(e, (unsigned)i + 1);
+    fk_l2_normalize(e, DIM);
+    fk_quantize_i8(e, c, DIM);
+    sqlite3_bind_int64(face, 1, id);
+    sqlite3_bind_double(face, 2, 1.5);
+    sqlite3_bind_blob(face, 3, e, sizeof e, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(face, 4, c, sizeof c, SQLITE_TRANSIENT);
+    CHECK_EQ_INT(sqlite3_step(face), SQLITE_DONE);
+    sqlite3_reset(face);
+  }
+  sqlite3_finalize(img);
+  sqlite3_finalize(face);
+  fk_store_bump_generation(st);
+  CHECK_EQ_INT(fk_store_exec(st, "COMMIT"), FK_OK);
+  fk_store_close(st);
+}
+
+static void test_open_refuses_to_write_a_read_only_index(void) {
+  char dir[4200], path[4300];
+  snprintf(dir, sizeof dir, "%s", tu_tmp("rodir"));
+  mkdir(dir, 0755);
+  snprintf(path, sizeof path, "%s/ro.db", dir);
+  make_synthetic(path, 10);
+  chmod(path, 0444);
+  CHECK_EQ_INT(as_unprivileged(open_for_write, path), -FK_EREADONLY);
+  /* a directory nobody may write to: reading still works (immutable) */
+  chmod(path, 0644);
+  remove_db(path);
+  make_synthetic(path, 10);
+  chmod(dir, 0555);
+  CHECK_EQ_INT(as_unprivileged(open_for_write, path), -FK_EREADONLY);
+  CHECK_EQ_INT(as_unprivileged(open_and_search, path), 0);
+  chmod(dir, 0755);
+  remove_db(path);
+  rmdir(dir);
+}
+
+static void test_new_index_has_the_schema_and_wal(void) {
+  const char *path = tu_tmp("schema.db");
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
+  sqlite3_stmt *q;
+  fk_store_prepare(st, "SELECT (SELECT application_id FROM pragma_application_id),"
+                       " (SELECT journal_mode FROM pragma_journal_mode),"
+                       " (SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = 'table'"
+                       " ORDER BY name))", &q);
+  CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+  CHECK_EQ_INT(sqlite3_column_int64(q, 0), FK_STORE_APP_ID);
+  CHECK(!strcmp((const char *)sqlite3_column_text(q, 1), "wal"));
+  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2), "faces,identities,images,meta"));
+  sqlite3_finalize(q);
+  fk_store_info info;
+  CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
+  CHECK_EQ_INT(info.has_model, 0);
+  CHECK_EQ_INT(info.faces, 0);
+  fk_store_close(st);
+  remove_db(path);
+}
+
+static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
+  char path[4200], vec[4300];
+  snprintf(path, sizeof path, "%s", tu_tmp("side.db"));
+  snprintf(vec, sizeof vec, "%s.vec", path);
+  make_synthetic(path, 50);
+  float q[DIM];
+  random_raw(q, 7); /* face of image 6 */
+  fk_match m[5];
+  int n = 0;
+  fk_search_options o;
+  fk_search_options_init(&o);
+  o.k = 5;
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  int64_t count = 0;
+  CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
+  CHECK_EQ_INT(count, 50);
+  CHECK_EQ_INT(fk_store_search(st, q, &o, m, &n), FK_OK);
+  CHECK_EQ_INT(n, 5);
+  CHECK(m[0].distance < 1e-5);
+  int64_t best = m[0].face_id;
+  fk_store_face f;
+  CHECK_EQ_INT(fk_store_get_face(st, best, &f), FK_OK);
+  CHECK(!strcmp(f.path, "/x/p0/img6.jpg"));
+  CHECK(!strcmp(f.identity, "p0"));
+  fk_store_close(st);
+  struct stat sb;
+  CHECK(stat(vec, &sb) == 0 && sb.st_size > 50 * (DIM * 5));
+  /* the index changes behind the sidecar's back: it must not be trusted */
+  sql_on(path, "DELETE FROM faces WHERE id = (SELECT id FROM faces WHERE image_id = 7);"
+               "UPDATE meta SET value = value + 1 WHERE key = 'generation'");
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
+  CHECK_EQ_INT(count, 49);
+  CHECK_EQ_INT(fk_store_search(st, q, &o, m, &n), FK_OK);
+  CHECK(m[0].face_id != best && m[0].distance > 0.01);
+  fk_store_close(st);
+  /* garbage in the sidecar: rebuilt, no crash */
+  int fd = open(vec, O_WRONLY);
+  CHECK(fd >= 0 && pwrite(fd, "garbage!", 8, 0) == 8 && ftruncate(fd, 1000) == 0);
+  close(fd);
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
+  CHECK_EQ_INT(count, 49);
+  fk_store_close(st);
+  CHECK(stat(vec, &sb) == 0 && sb.st_size > 1000);
+  remove_db(path);
+}
+
+typedef struct visit_acc {
+  int64_t n, last;
+  int ordered, unit;
+} visit_acc;
+
+static int visit(const fk_store_face *f, void *u) {
+  visit_acc *acc = u;
+  double ss = 0;
+  for (int i = 0; i < DIM; i++) ss += (double)f->embedding[i] * f->embedding[i];
+  acc->unit &= fabs(ss - 1) < 1e-4 && f->box.w == 3;
+  acc->ordered &= f->id > acc->last;
+  acc->last = f->id;
+  acc->n++;
+  return FK_OK;
+}
+
+static void test_foreach_visits_every_face_in_order(void) {
+  const char *path = tu_tmp("each.db");
+  make_synthetic(path, 20);
+  fk_store *st;
+  fk_store_open(path, FK_STORE_READ, &st);
+  visit_acc acc = {0, 0, 1, 1};
+  CHECK_EQ_INT(fk_store_foreach_face(st, visit, &acc), FK_OK);
+  CHECK_EQ_INT(acc.n, 20);
+  CHECK(acc.ordered && acc.unit);
+  fk_store_close(st);
+  remove_db(path);
+}
+
+static void test_check_refuses_another_model_or_preprocessing(void) {
+  const char *path = tu_tmp("model.db");
+  make_synthetic(path, 3);
+  fk_models *m;
+  int rc = fk_models_open(NULL, FK_NET_DESCRIPTOR, &m);
+  CHECK_EQ_INT(rc, FK_OK);
+  if (rc) {
+    fprintf(stderr, "  models: %s\n", fk_models_errmsg(m));
+    fk_models_free(m);
+    return;
+  }
+  char id[64], id2[64];
+  CHECK_EQ_INT(fk_model_id(m, id, sizeof id), FK_OK);
+  CHECK_EQ_INT(fk_model_id(m, id2, sizeof id2), FK_OK);
+  CHECK(!strcmp(id, id2) && !strncmp(id, "resnet128-", 10) && strlen(id) == 26);
+  fk_store *st;
+  fk_store_open(path, FK_STORE_WRITE, &st);
+  CHECK_EQ_INT(fk_store_check(st, m, NULL, 0), FK_EMISMATCH);
+  CHECK(strstr(fk_store_errmsg(st), "different model") != NULL);
+  fk_store_meta_set(st, "model", id);
+  fk_options o;
+  fk_options_init(&o);
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_OK);
+  o.ssd_input_size = 320; /* detector settings: only strict checks refuse */
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_OK);
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_EMISMATCH);
+  CHECK(strstr(fk_store_errmsg(st), "input size auto") && strstr(fk_store_errmsg(st), "input size 320"));
+  o.ssd_input_size = 0;
+  o.align = FK_ALIGN_DLIB; /* the embedding space: always refused */
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_EMISMATCH);
+  CHECK(strstr(fk_store_errmsg(st), "align dlib") != NULL);
+  fk_store_close(st);
+  fk_models_free(m);
+  remove_db(path);
+}
+
+static void test_walk_finds_images_by_extension_in_any_case(void) {
+  char root[4200], p[4400];
+  snprintf(root, sizeof root, "%s", tu_tmp("walk"));
+  const char *dirs[] = {"", "/Ann", "/Ann/.cache", "/Bob", "/Bob/deep"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(p, sizeof p, "%s%s", root, dirs[i]);
+    mkdir(p, 0755);
+  }
+  const char *files[] = {"/top.JPG", "/Ann/a.jpeg", "/Ann/b.PnG", "/Ann/.hidden.jpg", "/Ann/.cache/c.jpg",
+                         "/Ann/notes.txt", "/Bob/deep/d.webp", "/Bob/e.gif", "/Bob/noext"};
+  for (int i = 0; i < 9; i++) {
+    snprintf(p, sizeof p, "%s%s", root, files[i]);
+    write_text(p, "x");
+  }
+  fk_store st = {.path = "test"};
+  fk_walk w;
+  CHECK_EQ_INT(fk_walk_dir(&st, root, &w, NULL, NULL), FK_OK);
+  CHECK_EQ_INT(w.n, 4);
+  CHECK_EQ_INT(w.skipped, 3);
+  if (w.n == 4) {
+    CHECK(strstr(w.e[0].path, "/Ann/a.jpeg") && w.e[0].identity_len == 3 && !strncmp(w.e[0].identity, "Ann", 3));
+    CHECK(strstr(w.e[2].path, "/Bob/deep/d.webp") && !strncmp(w.e[2].identity, "deep", w.e[2].identity_len));
+    CHECK(strstr(w.e[3].path, "/top.JPG") && w.e[3].identity == NULL);
+    CHECK(w.e[0].path[0] == '/');
+  }
+  fk_walk_free(&w);
+  CHECK_EQ_INT(fk_walk_dir(&st, "/nonexistent-dir-xyz", &w, NULL, NULL), FK_ENOENT);
+  fk_walk_free(&w);
+  for (int i = 8; i >= 0; i--) {
+    snprintf(p, sizeof p, "%s%s", root, files[i]);
+    remove(p);
+  }
+  for (int i = 4; i >= 0; i--) {
+    snprintf(p, sizeof p, "%s%s", root, dirs[i]);
+    rmdir(p);
+  }
+}
+
+int main(void) {
+  RUN(test_quantize_rounds_and_clamps);
+  RUN(test_simd_kernels_match_plain_c);
+  RUN(test_scan_matches_brute_force_for_every_metric);
+  RUN(test_int8_code_matches_itself_exactly);
+  RUN(test_scan_threads_give_the_same_answer);
+  RUN(test_scan_filters_threshold_image_and_central);
+  RUN(test_sha256_matches_known_digests);
+  RUN(test_strmap_grows_and_finds_everything);
+  RUN(test_open_tells_an_index_from_other_files);
+  RUN(test_open_refuses_to_write_a_read_only_index);
+  RUN(test_new_index_has_the_schema_and_wal);
+  RUN(test_sidecar_is_rebuilt_when_stale_or_corrupt);
+  RUN(test_foreach_visits_every_face_in_order);
+  RUN(test_check_refuses_another_model_or_preprocessing);
+  RUN(test_walk_finds_images_by_extension_in_any_case);
+  return tu_summary();
+}
