@@ -140,8 +140,10 @@ int main(int argc, char **argv) {
            median(&lm), median(&align), desc_ms, median(&lm), median(&align), desc_ms, median(&whole), fps,
            gflops);
   } else {
-    printf("facekit pipeline, %d thread(s), SSD %d, %d images, %d faces, %d runs (medians)\n", opt.threads,
-           opt.ssd_input_size, nimg, faces_total, runs);
+    char size[16] = "auto";
+    if (opt.ssd_input_size) snprintf(size, sizeof size, "%d", opt.ssd_input_size);
+    printf("facekit pipeline, %d thread(s), SSD %s, %d images, %d faces, %d runs (medians)\n", opt.threads,
+           size, nimg, faces_total, runs);
     printf("  decode      %8.3f ms/image\n", median(&decode));
     printf("  detect      %8.3f ms/image\n", median(&detect));
     printf("  landmarks   %8.3f ms/face\n", median(&lm));
