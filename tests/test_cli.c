@@ -7,15 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cjson/cJSON.h>
-#include <jpeglib.h>
 #include <png.h>
 
 #include "facekit.h"
 #include "testutil.h"
 #include "golden.h"
+#include "cliutil.h"
 
 typedef struct run_result {
   int code;
@@ -32,7 +31,7 @@ static run_result run(const char *args) {
   snprintf(err, sizeof err, "%s", tu_tmp("stderr"));
   snprintf(cmd, sizeof cmd, "\"%s\" %s >'%s' 2>'%s' </dev/null", cli ? cli : "facekit", args, out, err);
   int st = system(cmd);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.code = tu_exit_code(st);
   char *o = tu_read_file(out, NULL), *e = tu_read_file(err, NULL);
   if (o) r.json = cJSON_Parse(o);
   if (e) snprintf(r.err, sizeof r.err, "%s", e);
@@ -44,11 +43,6 @@ static run_result run(const char *args) {
   return r;
 }
 
-static const char *str(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static int array_len(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
@@ -56,30 +50,14 @@ static int array_len(const cJSON *o, const char *k) {
 
 /* Writes a w x h JPEG of a smooth pattern, RGB or CMYK. */
 static void write_jpeg(const char *path, int w, int h, int cmyk) {
-  struct jpeg_compress_struct c;
-  struct jpeg_error_mgr jerr;
-  FILE *f = fopen(path, "wb");
-  c.err = jpeg_std_error(&jerr);
-  jpeg_create_compress(&c);
-  jpeg_stdio_dest(&c, f);
-  c.image_width = (JDIMENSION)w;
-  c.image_height = (JDIMENSION)h;
-  c.input_components = cmyk ? 4 : 3;
-  c.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_start_compress(&c, TRUE);
-  unsigned char *row = malloc((size_t)w * 4);
-  while (c.next_scanline < c.image_height) {
+  int comps = cmyk ? 4 : 3;
+  unsigned char *px = malloc((size_t)w * h * comps);
+  for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
-      for (int k = 0; k < c.input_components; k++)
-        row[x * c.input_components + k] = (unsigned char)((x * 3 + (int)c.next_scanline * 2 + k * 50) & 255);
-    JSAMPROW rp = row;
-    jpeg_write_scanlines(&c, &rp, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  free(row);
-  fclose(f);
+      for (int k = 0; k < comps; k++)
+        px[((size_t)y * w + x) * comps + k] = (unsigned char)((x * 3 + y * 2 + k * 50) & 255);
+  CHECK_EQ_INT(tu_write_jpeg(path, px, w, h, comps, 0), 0);
+  free(px);
 }
 
 /* Converts a fixture PNG to a 16-bit RGBA PNG (opaque alpha). */
@@ -111,17 +89,11 @@ static int write_png16_rgba(const fk_image *img, const char *path) {
   return 0;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (n) fwrite(data, 1, n, f);
-  fclose(f);
-}
-
 static void expect_error(const char *what, const char *args, int code, const char *needle) {
   run_result r = run(args);
   CHECK_EQ_INT(r.code, code);
   CHECK(r.json != NULL);
-  const char *e = str(r.json, "error");
+  const char *e = tu_json_str(r.json, "error");
   if (!strstr(e, needle)) {
     fprintf(stderr, "%s: error '%s' lacks '%s'\n", what, e, needle);
     CHECK(0);
@@ -136,8 +108,8 @@ static void test_verify_same_person_is_verified(void) {
   run_result r = run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")));
-  CHECK(!strcmp(str(r.json, "metric"), "cosine"));
-  CHECK(!strcmp(str(r.json, "model"), "resnet128"));
+  CHECK(!strcmp(tu_json_str(r.json, "metric"), "cosine"));
+  CHECK(!strcmp(tu_json_str(r.json, "model"), "resnet128"));
   const cJSON *areas = cJSON_GetObjectItem(r.json, "facial_areas");
   CHECK(cJSON_GetObjectItem(areas, "img1") && cJSON_GetObjectItem(areas, "img2"));
   cJSON_Delete(r.json);
@@ -153,7 +125,7 @@ static void test_verify_different_people_is_not_verified(void) {
     run_result r = run(args);
     CHECK_EQ_INT(r.code, 0);
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "verified")));
-    CHECK(!strcmp(str(r.json, "metric"), metrics[i]));
+    CHECK(!strcmp(tu_json_str(r.json, "metric"), metrics[i]));
     cJSON_Delete(r.json);
   }
 }
@@ -210,13 +182,13 @@ static void test_detect_rejects_bad_files(void) {
   expect_error("missing", args, 1, "not found");
 
   snprintf(path, sizeof path, "%s", tu_tmp("empty.jpg"));
-  write_bytes(path, "", 0);
+  tu_write_file(path, "", 0);
   snprintf(args, sizeof args, "detect '%s'", path);
   expect_error("empty", args, 1, "empty");
   remove(path);
 
   snprintf(path, sizeof path, "%s", tu_tmp("text.jpg"));
-  write_bytes(path, "hello, I am not a JPEG\n", 23);
+  tu_write_file(path, "hello, I am not a JPEG\n", 23);
   snprintf(args, sizeof args, "detect '%s'", path);
   expect_error("text", args, 1, "not a supported image");
   remove(path);
@@ -227,7 +199,7 @@ static void test_detect_rejects_bad_files(void) {
   size_t n = 0;
   char *bytes = tu_read_file(path, &n);
   CHECK(bytes != NULL);
-  write_bytes(path, bytes, n / 2);
+  tu_write_file(path, bytes, n / 2);
   snprintf(args, sizeof args, "detect '%s'", path);
   expect_error("truncated", args, 1, "truncated");
 
@@ -239,7 +211,7 @@ static void test_detect_rejects_bad_files(void) {
       break;
     }
   }
-  write_bytes(path, bytes, n);
+  tu_write_file(path, bytes, n);
   expect_error("huge", args, 1, "pixel limit");
   free(bytes);
   remove(path);

@@ -18,17 +18,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <jpeglib.h>
 #include <webp/encode.h>
 
 #include "facekit.h"
 #include "testutil.h"
 #include "golden.h"
+#include "cliutil.h"
 
 /* ---- running the command ------------------------------------------------- */
 
@@ -69,7 +68,7 @@ static result finish(pid_t pid, const char *out, const char *err) {
   result r = {0};
   int st = 0;
   waitpid(pid, &st, 0);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.code = tu_exit_code(st);
   r.out = tu_read_file(out, NULL);
   r.err = tu_read_file(err, NULL);
   if (!r.out) r.out = strdup("");
@@ -102,15 +101,10 @@ static double num(const cJSON *o, const char *k) {
   return cJSON_IsNumber(v) ? v->valuedouble : -1e30;
 }
 
-static const char *str(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static void expect_error(result r, int code, const char *needle) {
   CHECK_EQ_INT(r.code, code);
-  if (!strstr(str(r.json, "error"), needle)) {
-    fprintf(stderr, "  error '%s' lacks '%s' (stderr: %s)\n", str(r.json, "error"), needle, r.err);
+  if (!strstr(tu_json_str(r.json, "error"), needle)) {
+    fprintf(stderr, "  error '%s' lacks '%s' (stderr: %s)\n", tu_json_str(r.json, "error"), needle, r.err);
     CHECK(0);
   }
   result_free(&r);
@@ -141,29 +135,6 @@ static void mkdirs(const char *path) {
   mkdir(p, 0755);
 }
 
-static void write_jpeg(const fk_image *img, const char *path) {
-  struct jpeg_compress_struct c;
-  struct jpeg_error_mgr jerr;
-  FILE *f = fopen(path, "wb");
-  c.err = jpeg_std_error(&jerr);
-  jpeg_create_compress(&c);
-  jpeg_stdio_dest(&c, f);
-  c.image_width = (JDIMENSION)img->width;
-  c.image_height = (JDIMENSION)img->height;
-  c.input_components = 3;
-  c.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 95, TRUE);
-  jpeg_start_compress(&c, TRUE);
-  while (c.next_scanline < c.image_height) {
-    JSAMPROW row = img->rgb + (size_t)c.next_scanline * img->width * 3;
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  fclose(f);
-}
-
 /* Writes fixture `name` to rel (PNG, JPEG or WebP by extension), with the
  * first pixel of row 0 nudged by `tweak` so each copy hashes differently. */
 static void put_image(const char *name, const char *rel, int tweak) {
@@ -184,21 +155,15 @@ static void put_image(const char *name, const char *rel, int tweak) {
   } else if (!strcasecmp(dot, ".webp")) {
     uint8_t *out = NULL;
     size_t n = WebPEncodeLosslessRGB(img.rgb, img.width, img.height, img.width * 3, &out);
-    FILE *f = fopen(path, "wb");
-    fwrite(out, 1, n, f);
-    fclose(f);
+    tu_write_file(path, out, n);
     WebPFree(out);
   } else {
-    write_jpeg(&img, path);
+    CHECK_EQ_INT(tu_write_jpeg(path, img.rgb, img.width, img.height, 3, 95), 0);
   }
   fk_image_free(&img);
 }
 
-static void put_text(const char *rel, const char *text) {
-  FILE *f = fopen(at(rel), "w");
-  fputs(text, f);
-  fclose(f);
-}
+static void put_text(const char *rel, const char *text) { tu_write_text(at(rel), text); }
 
 /* One number from the index: the first column of sql's first row. */
 static long long db_int(const char *db, const char *sql) {
@@ -256,7 +221,7 @@ static void test_index_stores_every_face_image_and_identity(void) {
   CHECK(strstr(r.err, "broken.jpg: not a supported image") != NULL);
   const cJSON *total = cJSON_GetObjectItem(r.json, "total");
   CHECK_EQ_INT(num(total, "identities"), 4);
-  CHECK(!strncmp(str(r.json, "model"), "resnet128-", 10));
+  CHECK(!strncmp(tu_json_str(r.json, "model"), "resnet128-", 10));
   CHECK(cJSON_GetObjectItem(r.json, "stages_s") != NULL);
   result_free(&r);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
@@ -315,8 +280,8 @@ static void test_index_changed_file_is_reembedded_without_duplicates(void) {
   /* the new face is Chirac's: nearest to jc1 */
   result f = fk("find", tu_fixture("face_c1.png"), "--db", db, "-k", "2", NULL);
   const cJSON *m = cJSON_GetObjectItem(f.json, "matches");
-  CHECK(strstr(str(cJSON_GetArrayItem(m, 0), "path"), "jc1.jpeg") || strstr(str(cJSON_GetArrayItem(m, 0), "path"), "gwb2.JPG"));
-  CHECK(strstr(str(cJSON_GetArrayItem(m, 1), "path"), "jc1.jpeg") || strstr(str(cJSON_GetArrayItem(m, 1), "path"), "gwb2.JPG"));
+  CHECK(strstr(tu_json_str(cJSON_GetArrayItem(m, 0), "path"), "jc1.jpeg") || strstr(tu_json_str(cJSON_GetArrayItem(m, 0), "path"), "gwb2.JPG"));
+  CHECK(strstr(tu_json_str(cJSON_GetArrayItem(m, 1), "path"), "jc1.jpeg") || strstr(tu_json_str(cJSON_GetArrayItem(m, 1), "path"), "gwb2.JPG"));
   result_free(&f);
 }
 
@@ -369,8 +334,8 @@ static void test_find_ranks_the_same_photo_first(void) {
   CHECK_EQ_INT(cJSON_GetArraySize(m), 3);
   const cJSON *first = cJSON_GetArrayItem(m, 0);
   CHECK_EQ_INT(num(first, "rank"), 1);
-  CHECK(!strcmp(str(first, "identity"), "George_W_Bush"));
-  CHECK(strstr(str(first, "path"), "gwb1.png") != NULL);
+  CHECK(!strcmp(tu_json_str(first, "identity"), "George_W_Bush"));
+  CHECK(strstr(tu_json_str(first, "path"), "gwb1.png") != NULL);
   CHECK(num(first, "distance") >= 0 && num(first, "distance") < 1e-3);
   CHECK(num(first, "similarity") > 0.999 && num(first, "similarity") <= 1);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(first, "same_person")));
@@ -392,8 +357,8 @@ static void test_find_metrics_codes_and_threshold(void) {
       CHECK_EQ_INT(r.code, 0);
       const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0);
       CHECK(num(first, "distance") < 0.01); /* lb1.png or its lossless twin lb2.webp */
-      CHECK(!strcmp(str(first, "identity"), "Laura_Bush"));
-      CHECK(!strcmp(str(r.json, "metric"), metrics[i]));
+      CHECK(!strcmp(tu_json_str(first, "identity"), "Laura_Bush"));
+      CHECK(!strcmp(tu_json_str(r.json, "metric"), metrics[i]));
       CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "matches")), 9);
       result_free(&r);
     }
@@ -411,7 +376,7 @@ static void test_find_all_faces_queries_each_face(void) {
   const cJSON *q;
   cJSON_ArrayForEach(q, qs) {
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "matches"), 0);
-    CHECK(strstr(str(first, "path"), "group4.png") != NULL);
+    CHECK(strstr(tu_json_str(first, "path"), "group4.png") != NULL);
     CHECK(num(first, "distance") < 1e-3);
   }
   result_free(&r);

@@ -250,12 +250,6 @@ static void test_strmap_grows_and_finds_everything(void) {
 
 /* ---- files and databases ------------------------------------------------ */
 
-static void write_text(const char *path, const char *s) {
-  FILE *f = fopen(path, "w");
-  fputs(s, f);
-  fclose(f);
-}
-
 static void remove_db(const char *path) {
   char p[4200];
   remove(path);
@@ -288,7 +282,7 @@ static void test_open_tells_an_index_from_other_files(void) {
   snprintf(path, sizeof path, "%s", tu_tmp("other.db"));
   CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_ENOENT);
   CHECK(strstr(msg, "no index at") != NULL);
-  write_text(path, "this is a text file, not a database at all, just words\n");
+  tu_write_text(path, "this is a text file, not a database at all, just words\n");
   CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX);
   CHECK(strstr(msg, "not a facekit index") != NULL);
   remove_db(path);
@@ -297,7 +291,7 @@ static void test_open_tells_an_index_from_other_files(void) {
   CHECK(strstr(msg, "people, photos") != NULL);
   remove_db(path);
   /* an empty file is an empty database: readable as nothing, writable */
-  write_text(path, "");
+  tu_write_text(path, "");
   CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_ENOTINDEX);
   CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_OK);
   CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_OK);
@@ -558,7 +552,7 @@ static void test_walk_finds_images_by_extension_in_any_case(void) {
                          "/Ann/notes.txt", "/Bob/deep/d.webp", "/Bob/e.gif", "/Bob/noext"};
   for (int i = 0; i < 9; i++) {
     snprintf(p, sizeof p, "%s%s", root, files[i]);
-    write_text(p, "x");
+    tu_write_text(p, "x");
   }
   fk_store st = {.path = "test"};
   fk_walk w;

@@ -72,6 +72,16 @@ static inline const char *tu_tmp(const char *name) {
   return buf;
 }
 
+/* Writes n bytes of data to path, replacing it. */
+static inline void tu_write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return;
+  if (n) fwrite(data, 1, n, f);
+  fclose(f);
+}
+
+static inline void tu_write_text(const char *path, const char *s) { tu_write_file(path, s, strlen(s)); }
+
 static inline int tu_summary(void) {
   printf("%d passed, %d failed\n", tu_pass, tu_fail);
   return tu_fail ? 1 : 0;

@@ -34,6 +34,25 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i);
 /* The shared options' help text. */
 extern const char cli_common_help[];
 
+/* Walks a subcommand's arguments, doing what every subcommand does: --help
+ * or -h prints help (followed, with c, by cli_common_help) and exits 0; with
+ * c, shared options are parsed into c (a bad one exits 2). With c NULL the
+ * shared options are left to the command, which rejects them.
+ * *i is the index of the argument last dealt with: start at 0 (the command's
+ * name). Returns 1 with *i at the next argument the command parses itself
+ * (it may consume values with argv[++*i]); returns 0 when parsing is over,
+ * with *exit_code CLI_ARGS_END if the arguments are used up, else the code
+ * the command must exit with. The loop:
+ *   int i = 0, code;
+ *   while (cli_next_arg(&c, argc, argv, &i, help, &code)) { ...argv[i]... }
+ *   if (code != CLI_ARGS_END) return code;
+ */
+enum { CLI_ARGS_END = -1 };
+int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help, int *exit_code);
+
+/* Whether a is an option ("-x"); "-" alone is an operand. */
+static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
+
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s);

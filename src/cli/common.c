@@ -103,6 +103,25 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   return 1;
 }
 
+int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help, int *exit_code) {
+  *exit_code = CLI_ARGS_END;
+  while (++*i < argc) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf("%s%s", help, c ? cli_common_help : "");
+      *exit_code = EXIT_OK;
+      return 0;
+    }
+    int r = c ? cli_common_parse(c, argc, argv, i) : 0;
+    if (r < 0) {
+      *exit_code = EXIT_USAGE;
+      return 0;
+    }
+    if (r == 0) return 1;
+  }
+  return 0;
+}
+
 void cli_print(cJSON *obj) {
   char *s = cJSON_PrintUnformatted(obj);
   if (s) {

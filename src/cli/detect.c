@@ -17,18 +17,13 @@ int cmd_detect(int argc, char **argv) {
   cli_common c;
   cli_common_init(&c);
   const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&c, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
-    if (argv[i][0] == '-' && argv[i][1]) return cli_usage("detect ", "unknown option '%s'", argv[i]);
+  int i = 0, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
+    if (cli_is_option(argv[i])) return cli_usage("detect ", "unknown option '%s'", argv[i]);
     if (path) return cli_usage("detect ", "one image at a time, got '%s' and '%s'", path, argv[i]);
     path = argv[i];
   }
+  if (code != CLI_ARGS_END) return code;
   if (!path) return cli_usage("detect ", "missing IMG");
 
   fk_image img = {0};

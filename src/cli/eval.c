@@ -349,15 +349,9 @@ int cmd_eval(int argc, char **argv) {
   const char *root = NULL, *pairs_file = NULL;
   int metric = FK_METRIC_COSINE, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
-  for (int i = 2; i < argc; i++) {
+  int i = 1, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&c, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--root") && v) root = argv[++i];
     else if (!strcmp(a, "--pairs") && v) pairs_file = argv[++i];
@@ -370,6 +364,7 @@ int cmd_eval(int argc, char **argv) {
       return cli_usage("eval ", "unknown or incomplete option '%s'", a);
     }
   }
+  if (code != CLI_ARGS_END) return code;
   if (!root || !pairs_file) return cli_usage("eval ", "eval lfw needs --root DIR and --pairs FILE");
 
   eval_ctx e = {.c = &c, .tty = isatty(2)};

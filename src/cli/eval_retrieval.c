@@ -27,12 +27,9 @@ int cmd_eval_retrieval(int argc, char **argv) {
   const char *db = "facekit.db";
   int metric = FK_METRIC_COSINE, codes = FK_CODES_F32, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(NULL, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(help, stdout);
-      return EXIT_OK;
-    }
     const char *v = i + 1 < argc ? argv[++i] : NULL;
     if (!v || strncmp(a, "--", 2)) return cli_usage("eval retrieval ", "unknown or incomplete option '%s'", a);
     if (!strcmp(a, "--db")) {
@@ -49,6 +46,7 @@ int cmd_eval_retrieval(int argc, char **argv) {
       return cli_usage("eval retrieval ", "unknown option '%s'", a);
     }
   }
+  if (code != CLI_ARGS_END) return code;
   fk_store *st = NULL;
   fk_retrieval r;
   int rc;

@@ -130,12 +130,9 @@ static int run_export(fk_store *st, exporter *e, const char *out, char *meta_fil
 int cmd_export(int argc, char **argv) {
   const char *db = "facekit.db", *out = NULL, *format = NULL;
   exporter e = {.index_name = "faces"};
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(NULL, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(help, stdout);
-      return EXIT_OK;
-    }
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strncmp(a, "--", 2)) return cli_usage("export ", "unexpected argument '%s'", a);
     if (!v) return cli_usage("export ", "%s needs a value", a);
@@ -151,6 +148,7 @@ int cmd_export(int argc, char **argv) {
       return cli_usage("export ", "unknown option '%s'", a);
     }
   }
+  if (code != CLI_ARGS_END) return code;
   if (!format) return cli_usage("export ", "--format npy|jsonl|opensearch is required");
   if (!strcmp(format, "npy")) e.format = F_NPY;
   else if (!strcmp(format, "jsonl")) e.format = F_JSONL;

@@ -43,15 +43,9 @@ typedef struct find_args {
 static int parse(int argc, char **argv, find_args *a) {
   cli_common scratch;
   cli_common_init(&scratch);
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(&scratch, argc, argv, &i, help, &code)) {
     const char *s = argv[i];
-    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&scratch, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
     if (!strcmp(s, "--all-faces")) {
       a->all_faces = 1;
       continue;
@@ -61,7 +55,7 @@ static int parse(int argc, char **argv, find_args *a) {
     int known = 0;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(s, valued[k]);
     if (!known) {
-      if (s[0] == '-' && s[1]) return cli_usage("find ", "unknown option '%s'", s);
+      if (cli_is_option(s)) return cli_usage("find ", "unknown option '%s'", s);
       if (a->img) return cli_usage("find ", "one query image at a time, got '%s' and '%s'", a->img, s);
       a->img = s;
       continue;
@@ -88,6 +82,7 @@ static int parse(int argc, char **argv, find_args *a) {
       return cli_usage("find ", "--search-threads must be in [1, 256], not '%s'", v);
     }
   }
+  if (code != CLI_ARGS_END) return code;
   if (!a->img) return cli_usage("find ", "missing IMG");
   return -1;
 }

@@ -204,15 +204,9 @@ int cmd_index(int argc, char **argv) {
   fk_index_options_init(&io);
   const char *dir = NULL, *db = "facekit.db";
   progress p = {.tty = isatty(2)};
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&c, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
     if (!strcmp(a, "--prune")) {
       io.prune = 1;
     } else if (!strcmp(a, "--quiet")) {
@@ -225,7 +219,7 @@ int cmd_index(int argc, char **argv) {
         return cli_usage("index ", "--jobs must be an integer in [1, 256], not '%s'", v);
       else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 100000, &io.batch))
         return cli_usage("index ", "--batch must be an integer in [1, 100000], not '%s'", v);
-    } else if (a[0] == '-' && a[1]) {
+    } else if (cli_is_option(a)) {
       return cli_usage("index ", "unknown option '%s'", a);
     } else if (dir) {
       return cli_usage("index ", "one directory at a time, got '%s' and '%s'", dir, a);
@@ -233,6 +227,7 @@ int cmd_index(int argc, char **argv) {
       dir = a;
     }
   }
+  if (code != CLI_ARGS_END) return code;
   if (!dir) return cli_usage("index ", "missing DIR");
   if (!*db) return cli_usage("index ", "--db needs a file name");
   struct stat sb;

@@ -31,15 +31,9 @@ int cmd_represent(int argc, char **argv) {
   cli_common_init(&c);
   const char *path = NULL;
   int l2 = 0, enforce = 1;
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&c, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
     if (!strcmp(a, "--normalize") || !strcmp(a, "--enforce-detection")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
       if (!v) return cli_usage("represent ", "%s needs a value", a);
@@ -52,10 +46,11 @@ int cmd_represent(int argc, char **argv) {
       }
       continue;
     }
-    if (a[0] == '-' && a[1]) return cli_usage("represent ", "unknown option '%s'", a);
+    if (cli_is_option(a)) return cli_usage("represent ", "unknown option '%s'", a);
     if (path) return cli_usage("represent ", "one image at a time, got '%s' and '%s'", path, a);
     path = a;
   }
+  if (code != CLI_ARGS_END) return code;
   if (!path) return cli_usage("represent ", "missing IMG");
 
   fk_image img = {0};

@@ -20,15 +20,9 @@ int cmd_verify(int argc, char **argv) {
   const char *paths[2] = {NULL, NULL};
   int metric = FK_METRIC_COSINE;
   float threshold = -1;
-  for (int i = 1; i < argc; i++) {
+  int i = 0, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s%s", help, cli_common_help);
-      return EXIT_OK;
-    }
-    int r = cli_common_parse(&c, argc, argv, &i);
-    if (r < 0) return EXIT_USAGE;
-    if (r > 0) continue;
     if (!strcmp(a, "--metric")) {
       if (i + 1 >= argc || (metric = fk_metric_from_name(argv[++i])) < 0)
         return cli_usage("verify ", "--metric must be cosine, euclidean or euclidean_l2");
@@ -39,10 +33,11 @@ int cmd_verify(int argc, char **argv) {
         return cli_usage("verify ", "--threshold must be a number in [0, 4]");
       continue;
     }
-    if (a[0] == '-' && a[1]) return cli_usage("verify ", "unknown option '%s'", a);
+    if (cli_is_option(a)) return cli_usage("verify ", "unknown option '%s'", a);
     if (paths[1]) return cli_usage("verify ", "verify takes exactly two images");
     paths[paths[0] ? 1 : 0] = a;
   }
+  if (code != CLI_ARGS_END) return code;
   if (!paths[1]) return cli_usage("verify ", "verify needs two images");
 
   fk_image img[2] = {{0}, {0}};
