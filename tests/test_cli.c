@@ -256,6 +256,46 @@ static void test_bad_command_lines_exit_2(void) {
   expect_error("verify one", "verify a.png", 2, "two images");
 }
 
+/* A two-person LFW-style tree (PNG bytes under .jpg names: images are
+ * sniffed) and a 2-fold pairs file: the protocol must run and separate them. */
+static void test_eval_lfw_runs_the_protocol_on_a_tiny_tree(void) {
+  char root[4200], path[4400], pairs[4400], cmd[13000], args[16384];
+  snprintf(root, sizeof root, "%s", tu_tmp("lfw"));
+  static const struct { const char *person, *fixture; int num; } imgs[] = {
+      {"George_W_Bush", "face_a1.png", 1}, {"George_W_Bush", "face_a2.png", 6},
+      {"Laura_Bush", "face_b1.png", 1},    {"Jacques_Chirac", "face_c1.png", 6}};
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s/George_W_Bush' '%s/Laura_Bush' '%s/Jacques_Chirac'", root, root, root);
+  CHECK_EQ_INT(system(cmd), 0);
+  for (size_t k = 0; k < 4; k++) {
+    size_t n;
+    char *bytes = tu_read_file(tu_fixture(imgs[k].fixture), &n);
+    snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, imgs[k].person, imgs[k].person, imgs[k].num);
+    if (bytes) tu_write_file(path, bytes, n);
+    free(bytes);
+  }
+  snprintf(pairs, sizeof pairs, "%s/pairs.txt", root);
+  tu_write_text(pairs, "2 1\nGeorge_W_Bush 1 6\nGeorge_W_Bush 1 Laura_Bush 1\n"
+                      "George_W_Bush 6 1\nLaura_Bush 1 Jacques_Chirac 6\n");
+  snprintf(args, sizeof args, "eval lfw --root '%s' --pairs '%s' --jobs 2", root, pairs);
+  run_result r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "pairs")->valueint, 4);
+  CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "images")->valueint, 4);
+  CHECK_NEAR(cJSON_GetObjectItem(r.json, "accuracy_mean")->valuedouble, 1.0, 1e-9);
+  CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "no_face")->valueint, 0);
+  cJSON_Delete(r.json);
+  snprintf(args + strlen(args), sizeof args - strlen(args), " --codes int8");
+  r = run(args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK(!strcmp(tu_json_str(r.json, "codes"), "int8"));
+  cJSON_Delete(r.json);
+  tu_write_text(pairs, "1 1\nGeorge_W_Bush 1 6\nGeorge_W_Bush 1 Laura_Bush 1\n");
+  snprintf(args, sizeof args, "eval lfw --root '%s' --pairs '%s'", root, pairs);
+  expect_error("one fold", args, 1, "at least 2 folds");
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_every_subcommand_has_help(void) {
   static const char *cmds[] = {"detect", "represent", "verify", "eval"};
   for (int i = 0; i < 4; i++) {
@@ -278,6 +318,7 @@ int main(void) {
   RUN(test_detect_handles_cmyk_and_16bit_alpha);
   RUN(test_missing_models_name_the_fetch_command);
   RUN(test_bad_command_lines_exit_2);
+  RUN(test_eval_lfw_runs_the_protocol_on_a_tiny_tree);
   RUN(test_every_subcommand_has_help);
   return tu_summary();
 }

@@ -19,12 +19,14 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit eval lfw --root DIR --pairs FILE [--metric M] [--jobs N] [options]\n"
+    "usage: facekit eval lfw --root DIR --pairs FILE [--metric M] [--codes C] [--jobs N] [options]\n"
     "LFW verification, standard 10-fold protocol. Prints\n"
     "{\"accuracy_mean\",\"accuracy_std\",\"auc\",\"tar_at_far_1e-3\",\"pairs\",\"no_face\",...}\n"
     "  --root DIR    the LFW image folder (PERSON/PERSON_NNNN.jpg)\n"
     "  --pairs FILE  pairs.txt\n"
     "  --metric M    cosine (default), euclidean or euclidean_l2\n"
+    "  --codes C     f32 (default), or int8: compare the 128-byte codes an index\n"
+    "                stores (each unit vector quantized, scaled back to its norm)\n"
     "  --jobs N      worker threads, one session each (default: all cores)\n\n";
 
 typedef struct pair {
@@ -88,9 +90,10 @@ static int read_pairs(const char *file, const char *root, eval_ctx *e, path_tabl
   FILE *f = fopen(file, "r");
   if (!f) return cli_error(EXIT_FAIL, NULL, "%s: cannot open pairs file", file), -1;
   int folds, per;
-  if (fscanf(f, "%d %d", &folds, &per) != 2 || folds < 1 || per < 1 || folds > 100 || per > 100000) {
+  if (fscanf(f, "%d %d", &folds, &per) != 2 || folds < 2 || per < 1 || folds > 100 || per > 100000) {
     fclose(f);
-    return cli_error(EXIT_FAIL, NULL, "%s: first line must be 'FOLDS PAIRS_PER_FOLD'", file), -1;
+    return cli_error(EXIT_FAIL, NULL,
+                     "%s: first line must be 'FOLDS PAIRS_PER_FOLD' with at least 2 folds", file), -1;
   }
   int n = folds * per * 2;
   pair *p = calloc((size_t)n, sizeof *p);
@@ -337,6 +340,21 @@ out:
   return o;
 }
 
+/* Replaces an embedding by its int8 code, as the index stores it: the unit
+ * vector quantized, then scaled back to the original norm so that every
+ * metric still applies. */
+static void quantize_in_place(float *emb) {
+  float unit[FK_EMBED_DIM];
+  int8_t code[FK_EMBED_DIM];
+  double norm = 0;
+  for (int i = 0; i < FK_EMBED_DIM; i++) norm += (double)emb[i] * emb[i];
+  norm = sqrt(norm);
+  memcpy(unit, emb, sizeof unit);
+  fk_l2_normalize(unit, FK_EMBED_DIM);
+  fk_quantize_i8(unit, code, FK_EMBED_DIM);
+  for (int i = 0; i < FK_EMBED_DIM; i++) emb[i] = (float)(code[i] / 127.0 * norm);
+}
+
 int cmd_eval(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     printf("%s%s", help, cli_common_help);
@@ -347,7 +365,7 @@ int cmd_eval(int argc, char **argv) {
   cli_common c;
   cli_common_init(&c);
   const char *root = NULL, *pairs_file = NULL;
-  int metric = FK_METRIC_COSINE, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int metric = FK_METRIC_COSINE, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), int8 = 0;
   if (jobs < 1) jobs = 1;
   int i = 1, code;
   while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
@@ -358,6 +376,10 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--metric") && v) {
       if ((metric = fk_metric_from_name(argv[++i])) < 0)
         return cli_usage("eval ", "--metric must be cosine, euclidean or euclidean_l2");
+    } else if (!strcmp(a, "--codes") && v) {
+      const char *cv = argv[++i];
+      if (strcmp(cv, "f32") && strcmp(cv, "int8")) return cli_usage("eval ", "--codes must be f32 or int8");
+      int8 = !strcmp(cv, "int8");
     } else if (!strcmp(a, "--jobs") && v) {
       if (cli_parse_int(argv[++i], 1, 256, &jobs)) return cli_usage("eval ", "--jobs must be in [1, 256]");
     } else {
@@ -404,6 +426,8 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "%d images could not be read or embedded", errors);
     goto out;
   }
+  if (int8)
+    for (int k = 0; k < e.nimgs; k++) quantize_in_place(e.imgs[k].emb);
   cJSON *o = protocol(p, n, e.imgs, metric);
   cJSON_AddNumberToObject(o, "pairs", n);
   cJSON_AddNumberToObject(o, "images", e.nimgs);
@@ -412,6 +436,7 @@ int cmd_eval(int argc, char **argv) {
   cJSON_AddNumberToObject(o, "subject_off_centre", count[2]);
   cJSON_AddNumberToObject(o, "embedded_whole_image", count[3]);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(metric));
+  cJSON_AddStringToObject(o, "codes", int8 ? "int8" : "f32");
   cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
   int size = c.opt.detector == FK_DETECTOR_TINY ? c.opt.tiny_input_size : c.opt.ssd_input_size;
   if (size) cJSON_AddNumberToObject(o, "input_size", size);
