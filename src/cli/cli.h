@@ -89,6 +89,9 @@ double cli_now_ms(void);
 
 const char *cli_detector_name(int detector);
 const char *cli_align_name(int align);
+/* Adds the pipeline that produced a result: model, detector, input size,
+ * alignment, flip. */
+void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt);
 
 /* Subcommands. */
 int cmd_detect(int argc, char **argv);

@@ -226,3 +226,13 @@ const char *cli_align_name(int align) {
     default: return "5point";
   }
 }
+
+void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt) {
+  cJSON_AddStringToObject(o, "model", model);
+  cJSON_AddStringToObject(o, "detector", cli_detector_name(opt->detector));
+  int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
+  if (size) cJSON_AddNumberToObject(o, "input_size", size);
+  else cJSON_AddStringToObject(o, "input_size", "auto");
+  cJSON_AddStringToObject(o, "align", cli_align_name(opt->align));
+  cJSON_AddBoolToObject(o, "flip", opt->flip);
+}

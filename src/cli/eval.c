@@ -437,11 +437,7 @@ int cmd_eval(int argc, char **argv) {
   cJSON_AddNumberToObject(o, "embedded_whole_image", count[3]);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(metric));
   cJSON_AddStringToObject(o, "codes", int8 ? "int8" : "f32");
-  cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
-  int size = c.opt.detector == FK_DETECTOR_TINY ? c.opt.tiny_input_size : c.opt.ssd_input_size;
-  if (size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", "auto");
-  cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
+  cli_add_pipeline(o, "resnet128", &c.opt);
   cJSON_AddNumberToObject(o, "jobs", jobs);
   cJSON_AddNumberToObject(o, "seconds", secs);
   cli_print(o);

@@ -135,13 +135,7 @@ static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, 
 static void add_totals(cJSON *o, fk_store *st) {
   fk_store_info info;
   if (fk_store_get_info(st, &info) != FK_OK) return;
-  cJSON_AddStringToObject(o, "model", info.model);
-  cJSON_AddStringToObject(o, "detector", cli_detector_name(info.opt.detector));
-  int size = info.opt.detector == FK_DETECTOR_TINY ? info.opt.tiny_input_size : info.opt.ssd_input_size;
-  if (size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", "auto");
-  cJSON_AddStringToObject(o, "align", cli_align_name(info.opt.align));
-  cJSON_AddBoolToObject(o, "flip", info.opt.flip);
+  cli_add_pipeline(o, info.model, &info.opt);
   cJSON *t = cJSON_AddObjectToObject(o, "total");
   cJSON_AddNumberToObject(t, "images", (double)info.images);
   cJSON_AddNumberToObject(t, "faces", (double)info.faces);

@@ -85,9 +85,7 @@ int cmd_represent(int argc, char **argv) {
     int shown = n == 0 ? 1 : (n < cap ? n : cap);
     for (int i = 0; i < shown; i++) cJSON_AddItemToArray(arr, face_json(&faces[i], l2));
     cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cJSON_AddStringToObject(o, "model", "resnet128");
-    cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
-    cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
+    cli_add_pipeline(o, "resnet128", &c.opt);
     cJSON_AddStringToObject(o, "normalize", l2 ? "l2" : "none");
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);

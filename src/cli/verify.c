@@ -65,9 +65,7 @@ int cmd_verify(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "distance", cli_float(r.distance));
     cJSON_AddNumberToObject(o, "threshold", cli_float(r.threshold));
     cJSON_AddStringToObject(o, "metric", fk_metric_name(r.metric));
-    cJSON_AddStringToObject(o, "model", "resnet128");
-    cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
-    cJSON_AddStringToObject(o, "align", cli_align_name(c.opt.align));
+    cli_add_pipeline(o, "resnet128", &c.opt);
     cJSON *areas = cJSON_AddObjectToObject(o, "facial_areas");
     cJSON_AddItemToObject(areas, "img1", cli_box_json(r.face1.box));
     cJSON_AddItemToObject(areas, "img2", cli_box_json(r.face2.box));
