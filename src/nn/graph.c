@@ -131,18 +131,25 @@ static int out_dim(nn_graph *g, const char *what, int in, int k, int stride,
 
 /* Spatial part shared by conv, depthwise and pooling. */
 static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
-                  int stride, nn_padding pad, nn_op *op, nn_shape *out) {
-  if (kh <= 0 || kw <= 0 || stride <= 0) {
-    fail(g, FK_EINVAL, "%s: kernel %dx%d / stride %d must be positive", what,
-         kh, kw, stride);
+                  int stride, int dil, nn_padding pad, nn_op *op,
+                  nn_shape *out) {
+  const int lim = 1 << 16;
+  if (kh <= 0 || kw <= 0 || stride <= 0 || dil <= 0 || kh > lim ||
+      kw > lim || stride > lim || dil > lim) {
+    fail(g, FK_EINVAL,
+         "%s: kernel %dx%d / stride %d / dilation %d must be in 1..65536",
+         what, kh, kw, stride, dil);
     return 0;
   }
   op->kh = kh;
   op->kw = kw;
   op->stride = stride;
-  if (!out_dim(g, what, in.h, kh, stride, pad, &out->h, &op->pad[0],
+  op->dilation = dil;
+  /* The dilated window spans (k - 1) * dil + 1 input cells. */
+  int eh = (kh - 1) * dil + 1, ew = (kw - 1) * dil + 1;
+  if (!out_dim(g, what, in.h, eh, stride, pad, &out->h, &op->pad[0],
                &op->pad[1]) ||
-      !out_dim(g, what, in.w, kw, stride, pad, &out->w, &op->pad[2],
+      !out_dim(g, what, in.w, ew, stride, pad, &out->w, &op->pad[2],
                &op->pad[3]))
     return 0;
   out->c = in.c;
@@ -190,6 +197,13 @@ nn_graph *nn_graph_new(int h, int w, int c) {
 int nn_conv2d(nn_graph *g, int x, const float *w_hwio, const float *bias,
               int kh, int kw, int cout, int stride, nn_padding pad,
               nn_act act) {
+  return nn_conv2d_dilated(g, x, w_hwio, bias, kh, kw, cout, stride, 1, pad,
+                           act);
+}
+
+int nn_conv2d_dilated(nn_graph *g, int x, const float *w_hwio,
+                      const float *bias, int kh, int kw, int cout, int stride,
+                      int dilation, nn_padding pad, nn_act act) {
   const char *what = "conv2d";
   if (!check_in(g, x, what)) return -1;
   nn_shape in = g->shapes[x], out;
@@ -200,7 +214,7 @@ int nn_conv2d(nn_graph *g, int x, const float *w_hwio, const float *bias,
     return -1;
   }
   if (!valid_act(g, what, act) ||
-      !window(g, what, in, kh, kw, stride, pad, &op, &out))
+      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
     return -1;
   out.c = cout;
   size_t cin = (size_t)in.c, n;
@@ -231,6 +245,13 @@ int nn_conv2d(nn_graph *g, int x, const float *w_hwio, const float *bias,
 
 int nn_depthwise(nn_graph *g, int x, const float *w_hwc1, const float *bias,
                  int kh, int kw, int stride, nn_padding pad, nn_act act) {
+  return nn_depthwise_dilated(g, x, w_hwc1, bias, kh, kw, stride, 1, pad,
+                              act);
+}
+
+int nn_depthwise_dilated(nn_graph *g, int x, const float *w_hwc1,
+                         const float *bias, int kh, int kw, int stride,
+                         int dilation, nn_padding pad, nn_act act) {
   const char *what = "depthwise";
   if (!check_in(g, x, what)) return -1;
   nn_shape in = g->shapes[x], out;
@@ -240,7 +261,7 @@ int nn_depthwise(nn_graph *g, int x, const float *w_hwc1, const float *bias,
     return -1;
   }
   if (!valid_act(g, what, act) ||
-      !window(g, what, in, kh, kw, stride, pad, &op, &out))
+      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
     return -1;
   size_t n;
   if (!mul_ok((size_t)kh * (size_t)kw, (size_t)in.c, &n) ||
@@ -281,7 +302,8 @@ int nn_maxpool(nn_graph *g, int x, int k, int stride, nn_padding pad) {
   if (!check_in(g, x, what)) return -1;
   nn_shape out;
   nn_op op = {.kind = NN_OP_MAXPOOL, .in = {x, -1}};
-  if (!window(g, what, g->shapes[x], k, k, stride, pad, &op, &out)) return -1;
+  if (!window(g, what, g->shapes[x], k, k, stride, 1, pad, &op, &out))
+    return -1;
   return add_op(g, &op, out, what);
 }
 
@@ -290,7 +312,7 @@ int nn_avgpool(nn_graph *g, int x, int k, int stride) {
   if (!check_in(g, x, what)) return -1;
   nn_shape out;
   nn_op op = {.kind = NN_OP_AVGPOOL, .in = {x, -1}};
-  if (!window(g, what, g->shapes[x], k, k, stride, NN_VALID, &op, &out))
+  if (!window(g, what, g->shapes[x], k, k, stride, 1, NN_VALID, &op, &out))
     return -1;
   return add_op(g, &op, out, what);
 }
@@ -343,24 +365,214 @@ int nn_leaky_relu(nn_graph *g, int x, float alpha) {
 
 int nn_zero_pad(nn_graph *g, int x, int top, int bottom, int left, int right,
                 int extra_c) {
-  const char *what = "zero_pad";
+  const int pads[6] = {top, bottom, left, right, 0, extra_c};
+  return nn_pad(g, x, pads);
+}
+
+int nn_pad(nn_graph *g, int x, const int pads[6]) {
+  const char *what = "pad";
   if (!check_in(g, x, what)) return -1;
   const int lim = 1 << 20;
-  if (top < 0 || bottom < 0 || left < 0 || right < 0 || extra_c < 0 ||
-      top > lim || bottom > lim || left > lim || right > lim ||
-      extra_c > lim) {
-    fail(g, FK_EINVAL, "zero_pad: invalid padding %d,%d,%d,%d +%d channels",
-         top, bottom, left, right, extra_c);
-    return -1;
-  }
+  for (int i = 0; i < 6; i++)
+    if (pads[i] < 0 || pads[i] > lim) {
+      fail(g, FK_EINVAL, "pad: invalid padding %d,%d,%d,%d,%d,%d", pads[0],
+           pads[1], pads[2], pads[3], pads[4], pads[5]);
+      return -1;
+    }
   nn_shape in = g->shapes[x];
   /* in dims are <= 2^30, pads <= 2^20: no int overflow. */
-  nn_shape out = {in.h + top + bottom, in.w + left + right, in.c + extra_c};
+  nn_shape out = {in.h + pads[0] + pads[1], in.w + pads[2] + pads[3],
+                  in.c + pads[4] + pads[5]};
   nn_op op = {.kind = NN_OP_PAD,
               .in = {x, -1},
-              .pad = {top, bottom, left, right},
-              .pad_c = extra_c};
+              .pad = {pads[0], pads[1], pads[2], pads[3]},
+              .pad_c0 = pads[4],
+              .pad_c = pads[5]};
   return add_op(g, &op, out, what);
+}
+
+/* ---- graph-model ops -------------------------------------------------------- */
+
+int nn_pool2d(nn_graph *g, int x, int is_max, int kh, int kw, int stride,
+              nn_padding pad) {
+  const char *what = is_max ? "maxpool" : "avgpool";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape out;
+  nn_op op = {.kind = is_max ? NN_OP_MAXPOOL : NN_OP_AVGPOOL, .in = {x, -1}};
+  if (!window(g, what, g->shapes[x], kh, kw, stride, 1, pad, &op, &out))
+    return -1;
+  return add_op(g, &op, out, what);
+}
+
+/* Numpy broadcast of one dimension; 0 if a and b are incompatible. */
+static int bcast(int a, int b) {
+  if (a == b || b == 1) return a;
+  return a == 1 ? b : 0;
+}
+
+static int bcast_shape(nn_graph *g, const char *what, nn_shape a, nn_shape b,
+                       nn_shape *out) {
+  out->h = bcast(a.h, b.h);
+  out->w = bcast(a.w, b.w);
+  out->c = bcast(a.c, b.c);
+  if (out->h && out->w && out->c) return 1;
+  fail(g, FK_EINVAL, "%s: shapes %dx%dx%d and %dx%dx%d do not broadcast",
+       what, a.h, a.w, a.c, b.h, b.w, b.c);
+  return 0;
+}
+
+static int valid_binary(nn_graph *g, nn_binary_kind kind, nn_act act) {
+  if ((unsigned)kind > NN_BIN_MIN) {
+    fail(g, FK_EINVAL, "binary: unknown kind %d", (int)kind);
+    return 0;
+  }
+  if (!valid_act(g, "binary", act)) return 0;
+  if (act != NN_ACT_NONE && (kind == NN_BIN_MAX || kind == NN_BIN_MIN)) {
+    fail(g, FK_EINVAL, "binary: max/min take no activation");
+    return 0;
+  }
+  return 1;
+}
+
+int nn_binary(nn_graph *g, int a, int b, nn_binary_kind kind, nn_act act) {
+  const char *what = "binary";
+  if (!check_in(g, a, what) || !check_in(g, b, what) ||
+      !valid_binary(g, kind, act))
+    return -1;
+  nn_shape out;
+  if (!bcast_shape(g, what, g->shapes[a], g->shapes[b], &out)) return -1;
+  nn_op op = {.kind = NN_OP_BINARY, .in = {a, b}, .sub = kind, .act = act};
+  return add_op(g, &op, out, what);
+}
+
+int nn_binary_const(nn_graph *g, int a, nn_binary_kind kind, const float *k,
+                    nn_shape ks, int k_first, nn_act act) {
+  const char *what = "binary";
+  if (!check_in(g, a, what) || !valid_binary(g, kind, act)) return -1;
+  if (!k || !shape_ok(ks)) {
+    fail(g, FK_EINVAL, "binary: invalid constant");
+    return -1;
+  }
+  nn_shape out;
+  if (!bcast_shape(g, what, g->shapes[a], ks, &out)) return -1;
+  float *kc = alloc_floats(g, what, nn_shape_size(ks));
+  if (!kc) return -1;
+  memcpy(kc, k, nn_shape_size(ks) * sizeof(float));
+  nn_op op = {.kind = NN_OP_BINARY, .in = {a, -1}, .sub = kind, .act = act,
+              .weights = kc, .bshape = ks, .rev = k_first != 0};
+  return add_op(g, &op, out, what);
+}
+
+int nn_unary(nn_graph *g, int x, nn_unary_kind kind) {
+  const char *what = "unary";
+  if (!check_in(g, x, what)) return -1;
+  if ((unsigned)kind > NN_UN_TANH) {
+    fail(g, FK_EINVAL, "unary: unknown kind %d", (int)kind);
+    return -1;
+  }
+  nn_op op = {.kind = NN_OP_UNARY, .in = {x, -1}, .sub = kind};
+  return add_op(g, &op, g->shapes[x], what);
+}
+
+int nn_clamp(nn_graph *g, int x, float lo, float hi) {
+  const char *what = "clamp";
+  if (!check_in(g, x, what)) return -1;
+  if (!(lo <= hi)) {
+    fail(g, FK_EINVAL, "clamp: empty range [%g, %g]", lo, hi);
+    return -1;
+  }
+  nn_op op = {.kind = NN_OP_CLAMP, .in = {x, -1}, .lo = lo, .hi = hi};
+  return add_op(g, &op, g->shapes[x], what);
+}
+
+int nn_prelu(nn_graph *g, int x, const float *slope) {
+  const char *what = "prelu";
+  if (!check_in(g, x, what)) return -1;
+  if (!slope) {
+    fail(g, FK_EINVAL, "prelu: missing slopes");
+    return -1;
+  }
+  int ok;
+  float *s = copy_bias(g, what, slope, (size_t)g->shapes[x].c, &ok);
+  if (!ok) return -1;
+  nn_op op = {.kind = NN_OP_PRELU, .in = {x, -1}, .weights = s};
+  return add_op(g, &op, g->shapes[x], what);
+}
+
+int nn_reduce(nn_graph *g, int x, nn_reduce_kind kind, int axes) {
+  const char *what = "reduce";
+  if (!check_in(g, x, what)) return -1;
+  if ((unsigned)kind > NN_RED_MAX || axes < 0 || axes > 7) {
+    fail(g, FK_EINVAL, "reduce: unknown kind %d or axes %d", (int)kind, axes);
+    return -1;
+  }
+  nn_shape out = g->shapes[x];
+  if (axes & NN_AXIS_H) out.h = 1;
+  if (axes & NN_AXIS_W) out.w = 1;
+  if (axes & NN_AXIS_C) out.c = 1;
+  nn_op op = {.kind = NN_OP_REDUCE, .in = {x, -1}, .sub = kind, .axes = axes};
+  return add_op(g, &op, out, what);
+}
+
+int nn_softmax(nn_graph *g, int x) {
+  if (!check_in(g, x, "softmax")) return -1;
+  nn_op op = {.kind = NN_OP_SOFTMAX, .in = {x, -1}};
+  return add_op(g, &op, g->shapes[x], "softmax");
+}
+
+int nn_concat(nn_graph *g, int a, int b, int axis) {
+  const char *what = "concat";
+  if (!check_in(g, a, what) || !check_in(g, b, what)) return -1;
+  nn_shape sa = g->shapes[a], sb = g->shapes[b];
+  int da[3] = {sa.h, sa.w, sa.c}, db[3] = {sb.h, sb.w, sb.c};
+  if (axis < 0 || axis > 2) {
+    fail(g, FK_EINVAL, "concat: invalid axis %d", axis);
+    return -1;
+  }
+  for (int i = 0; i < 3; i++)
+    if (i != axis && da[i] != db[i]) {
+      fail(g, FK_EINVAL, "concat: shapes %dx%dx%d and %dx%dx%d differ off axis %d",
+           sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, axis);
+      return -1;
+    }
+  da[axis] += db[axis]; /* both <= 2^30: no overflow */
+  nn_shape out = {da[0], da[1], da[2]};
+  nn_op op = {.kind = NN_OP_CONCAT, .in = {a, b}, .axes = axis};
+  return add_op(g, &op, out, what);
+}
+
+int nn_slice(nn_graph *g, int x, const int begin[3], const int step[3],
+             nn_shape out) {
+  const char *what = "slice";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x];
+  const int din[3] = {in.h, in.w, in.c}, dout[3] = {out.h, out.w, out.c};
+  for (int i = 0; i < 3; i++) {
+    long long last = begin[i] + (long long)(dout[i] - 1) * step[i];
+    if (dout[i] <= 0 || step[i] == 0 || begin[i] < 0 || begin[i] >= din[i] ||
+        last < 0 || last >= din[i]) {
+      fail(g, FK_EINVAL, "slice: axis %d: begin %d step %d size %d outside %d",
+           i, begin[i], step[i], dout[i], din[i]);
+      return -1;
+    }
+  }
+  nn_op op = {.kind = NN_OP_SLICE,
+              .in = {x, -1},
+              .begin = {begin[0], begin[1], begin[2]},
+              .step = {step[0], step[1], step[2]}};
+  return add_op(g, &op, out, what);
+}
+
+int nn_reshape(nn_graph *g, int x, nn_shape s) {
+  const char *what = "reshape";
+  if (!check_in(g, x, what)) return -1;
+  if (!shape_ok(s) || nn_shape_size(s) != nn_shape_size(g->shapes[x])) {
+    fail(g, FK_EINVAL, "reshape: %dx%dx%d does not hold the %zu values of the input",
+         s.h, s.w, s.c, nn_shape_size(g->shapes[x]));
+    return -1;
+  }
+  nn_op op = {.kind = NN_OP_RESHAPE, .in = {x, -1}};
+  return add_op(g, &op, s, what);
 }
 
 void nn_mark_output(nn_graph *g, int t) {

@@ -20,9 +20,17 @@
  *                input is flattened in [h][w][c] order.
  *
  * Padding follows TF: NN_SAME pads so that out = ceil(in / stride), with the
- * odd extra pixel at the bottom/right; NN_VALID does not pad. Max pooling
- * ignores padded cells. Average pooling supports NN_VALID only (TF's SAME
- * average excludes padded cells from the count, which no face-api net uses).
+ * odd extra pixel at the bottom/right; NN_VALID does not pad. Pooling ignores
+ * padded cells: max over the cells inside the input, average over their
+ * count (TF's SAME average; nn_avgpool itself is VALID only, nn_pool2d takes
+ * either).
+ *
+ * The ops after NN_OP_PAD serve TFJS graph models (tfgraph.h). Their tensors
+ * are TF tensors of rank <= 4 with batch 1, right-aligned into [h][w][c] (a
+ * [1, n] tensor is 1 x 1 x n), so reshapes never move data. Elementwise
+ * binary ops broadcast numpy-style: each input dimension equals the output's
+ * or is 1. Not every kind runs on XNNPACK (see xnn.c); the XNNPACK backend
+ * runs the others with the reference kernels between XNNPACK segments.
  */
 #ifndef FK_NN_H
 #define FK_NN_H
@@ -48,22 +56,60 @@ typedef enum {
   NN_OP_FC,          /* flatten, then x * W^T + b, fused act */
   NN_OP_LEAKY_RELU,  /* x >= 0 ? x : alpha * x */
   NN_OP_PAD,         /* zero pad: pad[0..3] = top,bottom,left,right; pad_c
-                        channels appended after the existing ones */
+                        channels appended after the existing ones, pad_c0
+                        before them */
+  NN_OP_BINARY,      /* a (sub) b, broadcast; b is tensor in[1], or, when
+                        in[1] < 0, the constant `weights` of shape bshape;
+                        rev: b (sub) a; fused act (ADD/SUB/MUL/DIV only) */
+  NN_OP_UNARY,       /* elementwise nn_unary_kind (sub) */
+  NN_OP_CLAMP,       /* min(max(x, lo), hi) */
+  NN_OP_PRELU,       /* x >= 0 ? x : weights[c] * x */
+  NN_OP_REDUCE,      /* nn_reduce_kind (sub) over the axes in the `axes` mask
+                        (NN_AXIS_*); reduced axes become 1 */
+  NN_OP_SOFTMAX,     /* softmax over c */
+  NN_OP_CONCAT,      /* a ++ b along axis `axes` (0 = h, 1 = w, 2 = c) */
+  NN_OP_SLICE,       /* out[i] = in[begin + i * step] per axis (h, w, c) */
+  NN_OP_RESHAPE,     /* same values, new shape */
 } nn_op_kind;
+
+typedef enum {
+  NN_BIN_ADD, NN_BIN_SUB, NN_BIN_MUL, NN_BIN_DIV, NN_BIN_MAX, NN_BIN_MIN
+} nn_binary_kind;
+
+typedef enum {
+  NN_UN_ABS, NN_UN_SQUARE, NN_UN_RSQRT, NN_UN_SIGMOID, NN_UN_TANH
+} nn_unary_kind;
+
+typedef enum { NN_RED_SUM, NN_RED_MEAN, NN_RED_MAX } nn_reduce_kind;
+
+/* Axis bits of NN_OP_REDUCE's mask. */
+enum { NN_AXIS_H = 1, NN_AXIS_W = 2, NN_AXIS_C = 4 };
 
 /* A tensor's shape; tensors are numbered by the order they are created. */
 typedef struct nn_shape { int h, w, c; } nn_shape;
 
 typedef struct nn_op {
   nn_op_kind kind;
-  int in[2];          /* input tensor ids (in[1] only for ADD) */
+  int in[2];          /* input tensor ids (in[1] for ADD, CONCAT and tensor
+                         BINARY; -1 otherwise) */
   int out;            /* output tensor id */
   int kh, kw, stride; /* CONV, DEPTHWISE, MAXPOOL, AVGPOOL */
+  int dilation;       /* CONV, DEPTHWISE: 0 or 1 = none */
   int pad[4];         /* explicit padding: top, bottom, left, right */
   int pad_c;          /* PAD: extra zero channels at the end */
+  int pad_c0;         /* PAD: extra zero channels at the start */
   nn_act act;
   float alpha;        /* LEAKY_RELU */
-  float *weights;     /* owned, layout per the header comment; NULL if none */
+  int sub;            /* BINARY, UNARY, REDUCE: which function */
+  int rev;            /* BINARY with a constant: the constant is the left
+                         operand */
+  nn_shape bshape;    /* BINARY with a constant: its shape */
+  float lo, hi;       /* CLAMP */
+  int axes;           /* REDUCE: NN_AXIS_* mask; CONCAT: axis 0..2 */
+  int begin[3], step[3]; /* SLICE, per axis h, w, c */
+  float *weights;     /* owned, layout per the header comment; the BINARY
+                         constant ([h][w][c] of bshape); PRELU slopes [c];
+                         NULL if none */
   float *bias;        /* owned, [cout]; NULL if none */
 } nn_op;
 
@@ -95,6 +141,38 @@ int nn_fc(nn_graph *g, int x, const float *w_io, const float *bias, int cout,
 int nn_leaky_relu(nn_graph *g, int x, float alpha);
 int nn_zero_pad(nn_graph *g, int x, int top, int bottom, int left, int right,
                 int extra_c);
+/* Graph-model builders (see the op kinds above). Dilation 1 = none. */
+int nn_conv2d_dilated(nn_graph *g, int x, const float *w_hwio,
+                      const float *bias, int kh, int kw, int cout, int stride,
+                      int dilation, nn_padding pad, nn_act act);
+int nn_depthwise_dilated(nn_graph *g, int x, const float *w_hwc1,
+                         const float *bias, int kh, int kw, int stride,
+                         int dilation, nn_padding pad, nn_act act);
+int nn_pool2d(nn_graph *g, int x, int is_max, int kh, int kw, int stride,
+              nn_padding pad);
+int nn_pad(nn_graph *g, int x, const int pads[6]); /* h0 h1 w0 w1 c0 c1 */
+int nn_binary(nn_graph *g, int a, int b, nn_binary_kind kind, nn_act act);
+/* a (kind) k, or k (kind) a if k_first; k has shape ks (copied). */
+int nn_binary_const(nn_graph *g, int a, nn_binary_kind kind, const float *k,
+                    nn_shape ks, int k_first, nn_act act);
+int nn_unary(nn_graph *g, int x, nn_unary_kind kind);
+int nn_clamp(nn_graph *g, int x, float lo, float hi);
+int nn_prelu(nn_graph *g, int x, const float *slope); /* slope[c] */
+int nn_reduce(nn_graph *g, int x, nn_reduce_kind kind, int axes);
+int nn_softmax(nn_graph *g, int x);
+int nn_concat(nn_graph *g, int a, int b, int axis);
+/* out has shape `out`; begin/step per axis; every index must be inside x. */
+int nn_slice(nn_graph *g, int x, const int begin[3], const int step[3],
+             nn_shape out);
+int nn_reshape(nn_graph *g, int x, nn_shape s);
+
+/* Rewrites g into an equivalent graph with fewer ops (fuse.c): folds
+ * per-channel scales and offsets and relu/relu6 clamps into the op before
+ * them and recognises PReLU spelled out elementwise. Tensor 0 and the
+ * outputs keep their meaning; other tensor ids change. The TFJS loader's
+ * last step; FK_OK or FK_ENOMEM (g is then unusable). */
+int nn_graph_fuse(nn_graph *g);
+
 /* Marks t as the next output. */
 void nn_mark_output(nn_graph *g, int t);
 /* FK_OK, or the status of the first failed builder call (err says why). */
@@ -126,7 +204,8 @@ int nn_runtime_run(nn_runtime *rt);
 const float *nn_runtime_output(const nn_runtime *rt, int i);
 void nn_runtime_free(nn_runtime *rt);
 
-/* Reference backend internals, shared with the XNNPACK backend's tests. */
+/* Reference backend internals, shared with the XNNPACK backend's tests and
+ * its fallback for ops XNNPACK lacks. b is in[1]'s buffer or NULL. */
 int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
                   const float *b, float *out);
 

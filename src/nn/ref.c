@@ -6,6 +6,7 @@
  * with the inner loop over contiguous cin in both NHWC input and OHWI
  * weights). Sums are accumulated in double.
  */
+#include <math.h>
 #include <stddef.h>
 
 #include "facekit.h"
@@ -37,6 +38,7 @@ static double dot(const float *a, const float *b, size_t n) {
 static void conv(const nn_op *op, nn_shape in, nn_shape out, const float *x,
                  float *y) {
   const int kh = op->kh, kw = op->kw, s = op->stride, cin = in.c;
+  const int d = op->dilation > 1 ? op->dilation : 1;
   const float *w = op->weights;
   for (int oy = 0; oy < out.h; oy++)
     for (int ox = 0; ox < out.w; ox++) {
@@ -45,10 +47,10 @@ static void conv(const nn_op *op, nn_shape in, nn_shape out, const float *x,
       for (int co = 0; co < out.c; co++) {
         double acc = op->bias ? op->bias[co] : 0.0;
         for (int ky = 0; ky < kh; ky++) {
-          const int iy = iy0 + ky;
+          const int iy = iy0 + ky * d;
           if (iy < 0 || iy >= in.h) continue;
           for (int kx = 0; kx < kw; kx++) {
-            const int ix = ix0 + kx;
+            const int ix = ix0 + kx * d;
             if (ix < 0 || ix >= in.w) continue;
             const float *xp = x + ((size_t)iy * in.w + ix) * cin;
             const float *wp = w + (((size_t)co * kh + ky) * kw + kx) * cin;
@@ -63,6 +65,7 @@ static void conv(const nn_op *op, nn_shape in, nn_shape out, const float *x,
 static void depthwise(const nn_op *op, nn_shape in, nn_shape out,
                       const float *x, float *y) {
   const int kh = op->kh, kw = op->kw, s = op->stride, c = in.c;
+  const int d = op->dilation > 1 ? op->dilation : 1;
   for (int oy = 0; oy < out.h; oy++)
     for (int ox = 0; ox < out.w; ox++) {
       float *dst = y + ((size_t)oy * out.w + ox) * c;
@@ -70,10 +73,10 @@ static void depthwise(const nn_op *op, nn_shape in, nn_shape out,
       for (int ch = 0; ch < c; ch++) {
         double acc = op->bias ? op->bias[ch] : 0.0;
         for (int ky = 0; ky < kh; ky++) {
-          const int iy = iy0 + ky;
+          const int iy = iy0 + ky * d;
           if (iy < 0 || iy >= in.h) continue;
           for (int kx = 0; kx < kw; kx++) {
-            const int ix = ix0 + kx;
+            const int ix = ix0 + kx * d;
             if (ix < 0 || ix >= in.w) continue;
             acc += (double)x[((size_t)iy * in.w + ix) * c + ch] *
                    op->weights[((size_t)ky * kw + kx) * c + ch];
@@ -144,9 +147,123 @@ static void zero_pad(const nn_op *op, nn_shape in, nn_shape out,
     for (int ix = 0; ix < in.w; ix++) {
       const float *src = x + ((size_t)iy * in.w + ix) * in.c;
       float *dst = y + ((size_t)(iy + op->pad[0]) * out.w + ix + op->pad[2]) *
-                           out.c;
+                           out.c + op->pad_c0;
       for (int ch = 0; ch < in.c; ch++) dst[ch] = src[ch];
     }
+}
+
+/* ---- graph-model ops ------------------------------------------------------- */
+
+static float binary_apply(int kind, float a, float b) {
+  switch (kind) {
+    case NN_BIN_ADD: return a + b;
+    case NN_BIN_SUB: return a - b;
+    case NN_BIN_MUL: return a * b;
+    case NN_BIN_DIV: return a / b;
+    case NN_BIN_MAX: return a > b ? a : b;
+    default: return a < b ? a : b;
+  }
+}
+
+/* Broadcasting elementwise a (op) b: a zero stride repeats a size-1 axis. */
+static void binary(const nn_op *op, nn_shape sa, nn_shape sb, nn_shape out,
+                   const float *a, const float *b, float *y) {
+  const size_t ah = sa.h > 1 ? (size_t)sa.w * sa.c : 0, aw = sa.w > 1 ? sa.c : 0;
+  const size_t bh = sb.h > 1 ? (size_t)sb.w * sb.c : 0, bw = sb.w > 1 ? sb.c : 0;
+  const int ac = sa.c > 1, bc = sb.c > 1;
+  for (int i = 0; i < out.h; i++)
+    for (int j = 0; j < out.w; j++) {
+      const float *pa = a + i * ah + j * aw, *pb = b + i * bh + j * bw;
+      float *dst = y + ((size_t)i * out.w + j) * out.c;
+      for (int k = 0; k < out.c; k++) {
+        float u = pa[ac ? k : 0], v = pb[bc ? k : 0];
+        dst[k] = act_apply(op->rev ? binary_apply(op->sub, v, u)
+                                   : binary_apply(op->sub, u, v),
+                           op->act);
+      }
+    }
+}
+
+static float unary_apply(int kind, float v) {
+  switch (kind) {
+    case NN_UN_ABS: return fabsf(v);
+    case NN_UN_SQUARE: return v * v;
+    case NN_UN_RSQRT: return 1.0f / sqrtf(v);
+    case NN_UN_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)v)));
+    default: return tanhf(v);
+  }
+}
+
+/* Sum, mean or max over the masked axes; out keeps them as size 1. */
+static void reduce(const nn_op *op, nn_shape in, nn_shape out, const float *x,
+                   float *y) {
+  const int rh = op->axes & NN_AXIS_H ? in.h : 1;
+  const int rw = op->axes & NN_AXIS_W ? in.w : 1;
+  const int rc = op->axes & NN_AXIS_C ? in.c : 1;
+  for (int i = 0; i < out.h; i++)
+    for (int j = 0; j < out.w; j++)
+      for (int k = 0; k < out.c; k++) {
+        double acc = 0.0;
+        float mx = -INFINITY;
+        for (int u = 0; u < rh; u++)
+          for (int v = 0; v < rw; v++)
+            for (int w = 0; w < rc; w++) {
+              float val = x[((size_t)(i + u) * in.w + (j + v)) * in.c + k + w];
+              acc += val;
+              if (val > mx || isnan(val)) mx = val;
+            }
+        float r = (float)acc;
+        if (op->sub == NN_RED_MEAN) r = (float)(acc / ((double)rh * rw * rc));
+        if (op->sub == NN_RED_MAX) r = mx;
+        y[((size_t)i * out.w + j) * out.c + k] = r;
+      }
+}
+
+/* Softmax over c with the max subtracted first, as TF does. */
+static void softmax(nn_shape in, const float *x, float *y) {
+  const size_t rows = (size_t)in.h * in.w;
+  for (size_t r = 0; r < rows; r++) {
+    const float *p = x + r * in.c;
+    float *q = y + r * in.c;
+    float mx = p[0];
+    for (int k = 1; k < in.c; k++) mx = p[k] > mx ? p[k] : mx;
+    double sum = 0.0;
+    for (int k = 0; k < in.c; k++) sum += exp((double)p[k] - mx);
+    for (int k = 0; k < in.c; k++) q[k] = (float)(exp((double)p[k] - mx) / sum);
+  }
+}
+
+static void concat(const nn_op *op, nn_shape sa, nn_shape sb, nn_shape out,
+                   const float *a, const float *b, float *y) {
+  /* Viewed as [outer][inner] rows, each output row is a's row then b's. */
+  size_t outer = 1, ia = 1, ib = 1;
+  const int da[3] = {sa.h, sa.w, sa.c}, db[3] = {sb.h, sb.w, sb.c};
+  for (int i = 0; i < 3; i++) {
+    if (i < op->axes) outer *= (size_t)da[i];
+    else {
+      ia *= (size_t)da[i];
+      ib *= (size_t)db[i];
+    }
+  }
+  (void)out;
+  for (size_t o = 0; o < outer; o++) {
+    float *dst = y + o * (ia + ib);
+    for (size_t i = 0; i < ia; i++) dst[i] = a[o * ia + i];
+    for (size_t i = 0; i < ib; i++) dst[ia + i] = b[o * ib + i];
+  }
+}
+
+static void slice(const nn_op *op, nn_shape in, nn_shape out, const float *x,
+                  float *y) {
+  for (int i = 0; i < out.h; i++)
+    for (int j = 0; j < out.w; j++)
+      for (int k = 0; k < out.c; k++) {
+        size_t si = (size_t)(op->begin[0] + i * op->step[0]);
+        size_t sj = (size_t)(op->begin[1] + j * op->step[1]);
+        size_t sk = (size_t)(op->begin[2] + k * op->step[2]);
+        y[((size_t)i * out.w + j) * out.c + k] =
+            x[(si * in.w + sj) * in.c + sk];
+      }
 }
 
 static int valid_tensor(const nn_graph *g, int t) {
@@ -192,6 +309,47 @@ int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
       return FK_OK;
     case NN_OP_PAD:
       zero_pad(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_BINARY:
+      if (op->in[1] >= 0) {
+        if (!b || !valid_tensor(g, op->in[1])) return FK_EINVAL;
+        binary(op, in, g->shapes[op->in[1]], os, a, b, out);
+      } else {
+        if (!op->weights) return FK_EINVAL;
+        binary(op, in, op->bshape, os, a, op->weights, out);
+      }
+      return FK_OK;
+    case NN_OP_UNARY:
+      for (size_t i = 0; i < n; i++) out[i] = unary_apply(op->sub, a[i]);
+      return FK_OK;
+    case NN_OP_CLAMP:
+      for (size_t i = 0; i < n; i++) {
+        float v = a[i] < op->lo ? op->lo : a[i];
+        out[i] = v > op->hi ? op->hi : v;
+      }
+      return FK_OK;
+    case NN_OP_PRELU:
+      if (!op->weights) return FK_EINVAL;
+      for (size_t i = 0; i < n; i++) {
+        float v = a[i];
+        out[i] = v >= 0.0f ? v : v * op->weights[i % (size_t)in.c];
+      }
+      return FK_OK;
+    case NN_OP_REDUCE:
+      reduce(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_SOFTMAX:
+      softmax(in, a, out);
+      return FK_OK;
+    case NN_OP_CONCAT:
+      if (!b || !valid_tensor(g, op->in[1])) return FK_EINVAL;
+      concat(op, in, g->shapes[op->in[1]], os, a, b, out);
+      return FK_OK;
+    case NN_OP_SLICE:
+      slice(op, in, os, a, out);
+      return FK_OK;
+    case NN_OP_RESHAPE:
+      for (size_t i = 0; i < n; i++) out[i] = a[i];
       return FK_OK;
   }
   return FK_EINVAL;

@@ -3,7 +3,8 @@
  *
  * The reference backend keeps one buffer per tensor and calls the plain-C
  * kernel of each op in order (ref.c). The XNNPACK backend hands the graph to
- * xnn.c, which builds an XNNPACK subgraph and runtime. Either way the caller
+ * xnn.c, which builds XNNPACK subgraphs and runtimes for the runs of ops
+ * XNNPACK supports and calls the reference kernels for the rest. Either way the caller
  * sees the same three things: an input buffer, run, and output pointers.
  */
 #include <stdlib.h>
@@ -62,7 +63,7 @@ int nn_runtime_run(nn_runtime *rt) {
   const nn_graph *g = rt->g;
   for (int i = 0; i < g->nops; i++) {
     const nn_op *op = &g->ops[i];
-    const float *b = op->kind == NN_OP_ADD ? rt->buf[op->in[1]] : NULL;
+    const float *b = op->in[1] >= 0 ? rt->buf[op->in[1]] : NULL;
     int rc = nn_ref_run_op(g, op, rt->buf[op->in[0]], b, rt->buf[op->out]);
     if (rc != FK_OK) return rc;
   }

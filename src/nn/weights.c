@@ -381,6 +381,22 @@ static int load_group(const cJSON *g, int gi, const char *dir,
   return rc;
 }
 
+/* Loads every group of a parsed manifest array. */
+static int load_groups(const cJSON *root, const char *label, const char *dir,
+                       nn_weights *out, char *err, size_t errlen) {
+  if (!cJSON_IsArray(root))
+    return seterr(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
+                  label);
+  int rc = FK_OK, gi = 0;
+  const cJSON *g;
+  cJSON_ArrayForEach(g, root) {
+    rc = load_group(g, gi++, dir, out, err, errlen);
+    if (rc != FK_OK) break;
+  }
+  if (rc != FK_OK) nn_weights_free(out);
+  return rc;
+}
+
 /* Parses a manifest; `label` names it in the invalid-JSON message. */
 static int load_manifest(const char *json, const char *label,
                          const char *dir, nn_weights *out, char *err,
@@ -388,20 +404,19 @@ static int load_manifest(const char *json, const char *label,
   cJSON *root = cJSON_Parse(json);
   if (!root)
     return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", label);
-  if (!cJSON_IsArray(root)) {
-    cJSON_Delete(root);
-    return seterr(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
-                  label);
-  }
-  int rc = FK_OK, gi = 0;
-  const cJSON *g;
-  cJSON_ArrayForEach(g, root) {
-    rc = load_group(g, gi++, dir, out, err, errlen);
-    if (rc != FK_OK) break;
-  }
+  int rc = load_groups(root, label, dir, out, err, errlen);
   cJSON_Delete(root);
-  if (rc != FK_OK) nn_weights_free(out);
   return rc;
+}
+
+int nn_weights_load_cjson(const struct cJSON *manifest, const char *dir,
+                          nn_weights *out, char *err, size_t errlen) {
+  if (err && errlen > 0) err[0] = '\0';
+  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
+  out->items = NULL;
+  out->n = 0;
+  if (!manifest) return seterr(err, errlen, FK_EMODEL, "no weights manifest");
+  return load_groups(manifest, "weights manifest", dir, out, err, errlen);
 }
 
 int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,

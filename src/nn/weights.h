@@ -50,6 +50,11 @@ int nn_weights_load(const char *path, nn_weights *out, char *err, size_t errlen)
 int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
                          char *err, size_t errlen);
 
+/* The same from an already-parsed manifest array (a cJSON node). */
+struct cJSON;
+int nn_weights_load_cjson(const struct cJSON *manifest, const char *dir,
+                          nn_weights *out, char *err, size_t errlen);
+
 /* The weight called `name`, or NULL. */
 const nn_weight *nn_weights_find(const nn_weights *w, const char *name);
 

@@ -1,14 +1,27 @@
 /*
- * xnn.c - runs an nn_graph on XNNPACK's subgraph API.
+ * xnn.c - runs an nn_graph on XNNPACK's subgraph API, falling back to the
+ * reference kernels (ref.c) for the ops this XNNPACK snapshot lacks.
  *
- * Each nn_xnn owns one XNNPACK subgraph and runtime built from the graph. The
- * graph's weights are referenced, not copied (XNNPACK packs its own copy when
- * the runtime is created), so the graph must outlive this object. XNNPACK
- * may rewrite a subgraph while creating a runtime, which is why every
- * session builds its own subgraph instead of sharing one.
+ * The graph's ops (already in execution order) are cut into steps: each
+ * maximal run of ops XNNPACK supports becomes one XNNPACK subgraph and
+ * runtime (a "segment"), and every other op is a step of its own that calls
+ * nn_ref_run_op(). A tensor gets a buffer of its own only when it crosses a
+ * step boundary (or is the graph's input or an output); inside a segment
+ * XNNPACK keeps its internal values in its own arena. A face-api net, whose
+ * ops XNNPACK all supports, is one segment, as before.
  *
- * Value ids: the graph input is external id 0, output i is external id 1 + i,
- * every other tensor is an internal value.
+ * Weights are referenced, not copied (XNNPACK packs conv and FC weights when
+ * a runtime is created), so the graph must outlive this object; constants
+ * XNNPACK reads while running (binary operands) are copied with
+ * XNN_EXTRA_BYTES of slack. XNNPACK may rewrite a subgraph while creating a
+ * runtime, which is why every session builds its own subgraphs instead of
+ * sharing them.
+ *
+ * Value ids: within a segment, external ids 0..k-1 are the segment's
+ * boundary tensors in order of first use; every other tensor is internal.
+ * Tensors are 4D NHWC values, except that FC outputs are 2D [1, cout] (as
+ * XNNPACK's TF-reshape FC wants) and so are the outputs of elementwise ops
+ * over 2D values in the same segment.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,13 +33,19 @@
 #include "facekit.h"
 #include "nn/xnn.h"
 
+typedef struct xnn_step {
+  xnn_runtime_t rt; /* the XNNPACK segment, unless ref */
+  int first, last;  /* ops [first, last) */
+  int ref;          /* a single op XNNPACK lacks, run by ref.c */
+} xnn_step;
+
 struct nn_xnn {
-  xnn_runtime_t rt;
-  int noutputs;
-  float *input;
-  float **outputs;
-  float **zero_bias;  /* zero biases for convs built without one */
-  int nzero;
+  const nn_graph *g;
+  float **buf;      /* per tensor: its buffer if it crosses a step, else NULL */
+  xnn_step *steps;
+  int nsteps;
+  float **owned;    /* zero biases and padded constants, freed with x */
+  int nowned;
 };
 
 static void act_range(nn_act act, float *lo, float *hi) {
@@ -36,29 +55,50 @@ static void act_range(nn_act act, float *lo, float *hi) {
   if (act == NN_ACT_RELU6) *hi = 6.0f;
 }
 
-/* Defines tensor t as a value: 4D NHWC, except FC outputs, which XNNPACK
- * wants 2D ([1, cout] with the TF reshape flag). */
-static int define_value(xnn_subgraph_t sg, const nn_graph *g, int t,
-                        const int *external, int fc_out, uint32_t *id) {
-  nn_shape s = g->shapes[t];
-  size_t dims[4] = {1, (size_t)s.h, (size_t)s.w, (size_t)s.c};
-  size_t ndims = 4;
-  if (fc_out) {
-    dims[1] = (size_t)s.c;
-    ndims = 2;
+/* Ops that want a 4D input, so cannot take a 2D (FC-produced) value. */
+static int wants_4d(nn_op_kind k) {
+  return k == NN_OP_CONV || k == NN_OP_DEPTHWISE || k == NN_OP_MAXPOOL ||
+         k == NN_OP_AVGPOOL || k == NN_OP_GLOBAL_AVG || k == NN_OP_PAD ||
+         k == NN_OP_PRELU || k == NN_OP_REDUCE;
+}
+
+/* Elementwise ops whose output keeps the input's rank. */
+static int keeps_rank(nn_op_kind k) {
+  return k == NN_OP_UNARY || k == NN_OP_CLAMP || k == NN_OP_SOFTMAX ||
+         k == NN_OP_LEAKY_RELU || k == NN_OP_BINARY || k == NN_OP_ADD;
+}
+
+/* Whether XNNPACK can run op. from_fc[t]: t may be a 2D value. */
+static int supported(const nn_graph *g, const nn_op *op, const char *from_fc) {
+  nn_shape in = g->shapes[op->in[0]];
+  if (wants_4d(op->kind) && from_fc[op->in[0]]) return 0;
+  switch (op->kind) {
+    case NN_OP_MAXPOOL:
+    case NN_OP_AVGPOOL:
+      return op->kh * op->kw > 1; /* XNNPACK rejects 1x1 pooling */
+    case NN_OP_UNARY:
+      return op->sub != NN_UN_TANH;
+    case NN_OP_REDUCE:
+      return op->axes == (NN_AXIS_H | NN_AXIS_W) && in.h * in.w > 1 &&
+             (op->sub == NN_RED_MEAN || op->sub == NN_RED_MAX);
+    case NN_OP_CONCAT:
+    case NN_OP_SLICE:
+      return 0;
+    default:
+      return 1;
   }
-  uint32_t ext = XNN_INVALID_VALUE_ID, flags = 0;
-  if (t == 0) {
-    ext = 0;
-    flags = XNN_VALUE_FLAG_EXTERNAL_INPUT;
-  } else if (external[t] > 0) {
-    ext = (uint32_t)external[t];
-    flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
-  }
-  return xnn_define_tensor_value(sg, xnn_datatype_fp32, ndims, dims, NULL, ext,
-                                 flags, id) == xnn_status_success
-             ? FK_OK
-             : FK_EBACKEND;
+}
+
+/* A copy of n floats with XNNPACK's over-read slack, owned by x. */
+static const float *own_copy(nn_xnn *x, const float *src, size_t n) {
+  float **grown = realloc(x->owned, (size_t)(x->nowned + 1) * sizeof *grown);
+  if (!grown) return NULL;
+  x->owned = grown;
+  float *p = calloc(1, n * sizeof(float) + XNN_EXTRA_BYTES);
+  if (!p) return NULL;
+  if (src) memcpy(p, src, n * sizeof(float));
+  x->owned[x->nowned++] = p;
+  return p;
 }
 
 static int define_static(xnn_subgraph_t sg, size_t ndims, const size_t *dims,
@@ -69,25 +109,85 @@ static int define_static(xnn_subgraph_t sg, size_t ndims, const size_t *dims,
              : FK_EBACKEND;
 }
 
-/* A zero bias of n floats, owned by x (XNNPACK's convs want one). */
-static const float *zero_bias(nn_xnn *x, int n) {
-  float **grown = realloc(x->zero_bias, (size_t)(x->nzero + 1) * sizeof *grown);
-  if (!grown) return NULL;
-  x->zero_bias = grown;
-  float *z = calloc((size_t)n, sizeof(float));
-  if (!z) return NULL;
-  x->zero_bias[x->nzero++] = z;
-  return z;
+static int define_internal(xnn_subgraph_t sg, nn_shape s, int is2d, uint32_t *id) {
+  size_t dims[4] = {1, (size_t)s.h, (size_t)s.w, (size_t)s.c};
+  if (is2d) dims[1] = (size_t)s.c;
+  return xnn_define_tensor_value(sg, xnn_datatype_fp32, is2d ? 2 : 4, dims, NULL,
+                                 XNN_INVALID_VALUE_ID, 0, id) == xnn_status_success
+             ? FK_OK
+             : FK_EBACKEND;
 }
 
-/* Adds one op as an XNNPACK node; ids[] maps tensor ids to value ids. */
-static int define_op(nn_xnn *x, xnn_subgraph_t sg, const nn_graph *g,
-                     const nn_op *op, const uint32_t *ids) {
+/* Per-segment state while its subgraph is being defined. */
+typedef struct seg {
+  xnn_subgraph_t sg;
+  uint32_t *ids;      /* tensor -> value id, XNN_INVALID_VALUE_ID if none */
+  char *is2d;         /* tensor defined as a 2D value */
+  const int *prod;    /* tensor -> producing step, -1 for the input */
+  int step;
+  uint32_t next_ext;  /* external ids handed out */
+  struct xnn_external_value *ev;
+} seg;
+
+/* Defines tensor t in the segment: external if it has a buffer. */
+static int define_value(nn_xnn *x, seg *s, int t, int is2d) {
+  if (s->ids[t] != XNN_INVALID_VALUE_ID) return FK_OK;
+  nn_shape sh = x->g->shapes[t];
+  size_t dims[4] = {1, (size_t)sh.h, (size_t)sh.w, (size_t)sh.c};
+  if (is2d) dims[1] = (size_t)sh.c;
+  uint32_t ext = XNN_INVALID_VALUE_ID, flags = 0;
+  if (x->buf[t]) {
+    ext = s->next_ext++;
+    flags = s->prod[t] == s->step ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT
+                                  : XNN_VALUE_FLAG_EXTERNAL_INPUT;
+    s->ev[ext].id = ext;
+    s->ev[ext].data = x->buf[t];
+  }
+  s->is2d[t] = (char)is2d;
+  return xnn_define_tensor_value(s->sg, xnn_datatype_fp32, is2d ? 2 : 4, dims,
+                                 NULL, ext, flags, &s->ids[t]) == xnn_status_success
+             ? FK_OK
+             : FK_EBACKEND;
+}
+
+static enum xnn_status define_binary(xnn_subgraph_t sg, int kind, float lo, float hi,
+                                     uint32_t a, uint32_t b, uint32_t o) {
+  switch (kind) {
+    case NN_BIN_ADD: return xnn_define_add2(sg, lo, hi, a, b, o, 0);
+    case NN_BIN_SUB: return xnn_define_subtract(sg, lo, hi, a, b, o, 0);
+    case NN_BIN_MUL: return xnn_define_multiply2(sg, lo, hi, a, b, o, 0);
+    case NN_BIN_DIV: return xnn_define_divide(sg, lo, hi, a, b, o, 0);
+    case NN_BIN_MAX: return xnn_define_maximum2(sg, a, b, o, 0);
+    default: return xnn_define_minimum2(sg, a, b, o, 0);
+  }
+}
+
+/* 1 / sqrt(a) as square_root then divide: both correctly rounded, so the
+ * result equals the reference's 1.0f / sqrtf(v). */
+static enum xnn_status define_rsqrt(nn_xnn *x, xnn_subgraph_t sg, nn_shape sh,
+                                    int is2d, uint32_t a, uint32_t o) {
+  static const float one = 1.0f;
+  uint32_t tmp, k;
+  size_t d1[1] = {1};
+  const float *p = own_copy(x, &one, 1);
+  if (!p || define_internal(sg, sh, is2d, &tmp) || define_static(sg, 1, d1, p, &k))
+    return xnn_status_out_of_memory;
+  enum xnn_status s = xnn_define_square_root(sg, a, tmp, 0);
+  if (s != xnn_status_success) return s;
+  return xnn_define_divide(sg, -INFINITY, INFINITY, k, tmp, o, 0);
+}
+
+/* Adds one op as an XNNPACK node (its values already defined). */
+static int define_op(nn_xnn *x, seg *sg_state, const nn_op *op) {
+  xnn_subgraph_t sg = sg_state->sg;
+  const nn_graph *g = x->g;
+  const uint32_t *ids = sg_state->ids;
   nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
   uint32_t a = ids[op->in[0]], o = ids[op->out];
   uint32_t pt = (uint32_t)op->pad[0], pb = (uint32_t)op->pad[1];
   uint32_t pl = (uint32_t)op->pad[2], pr = (uint32_t)op->pad[3];
   uint32_t kh = (uint32_t)op->kh, kw = (uint32_t)op->kw, st = (uint32_t)op->stride;
+  uint32_t dl = op->dilation > 1 ? (uint32_t)op->dilation : 1;
   float lo, hi;
   act_range(op->act, &lo, &hi);
   enum xnn_status s = xnn_status_invalid_parameter;
@@ -96,21 +196,21 @@ static int define_op(nn_xnn *x, xnn_subgraph_t sg, const nn_graph *g,
   switch (op->kind) {
     case NN_OP_CONV: {
       size_t wd[4] = {(size_t)out.c, kh, kw, (size_t)in.c}, bd[1] = {(size_t)out.c};
-      const float *bias = op->bias ? op->bias : zero_bias(x, out.c);
+      const float *bias = op->bias ? op->bias : own_copy(x, NULL, (size_t)out.c);
       if (!bias) return FK_ENOMEM;
       if (define_static(sg, 4, wd, op->weights, &w) || define_static(sg, 1, bd, bias, &b))
         return FK_EBACKEND;
-      s = xnn_define_convolution_2d(sg, pt, pr, pb, pl, kh, kw, st, st, 1, 1, 1,
+      s = xnn_define_convolution_2d(sg, pt, pr, pb, pl, kh, kw, st, st, dl, dl, 1,
                                     (size_t)in.c, (size_t)out.c, lo, hi, a, w, b, o, 0);
       break;
     }
     case NN_OP_DEPTHWISE: {
       size_t wd[4] = {1, kh, kw, (size_t)in.c}, bd[1] = {(size_t)in.c};
-      const float *bias = op->bias ? op->bias : zero_bias(x, in.c);
+      const float *bias = op->bias ? op->bias : own_copy(x, NULL, (size_t)in.c);
       if (!bias) return FK_ENOMEM;
       if (define_static(sg, 4, wd, op->weights, &w) || define_static(sg, 1, bd, bias, &b))
         return FK_EBACKEND;
-      s = xnn_define_depthwise_convolution_2d(sg, pt, pr, pb, pl, kh, kw, st, st, 1, 1,
+      s = xnn_define_depthwise_convolution_2d(sg, pt, pr, pb, pl, kh, kw, st, st, dl, dl,
                                               1, (size_t)in.c, lo, hi, a, w, b, o, 0);
       break;
     }
@@ -141,41 +241,162 @@ static int define_op(nn_xnn *x, xnn_subgraph_t sg, const nn_graph *g,
       s = xnn_define_leaky_relu(sg, op->alpha, a, o, 0);
       break;
     case NN_OP_PAD: {
-      size_t pre[4] = {0, pt, pl, 0};
+      size_t pre[4] = {0, pt, pl, (size_t)op->pad_c0};
       size_t post[4] = {0, pb, pr, (size_t)op->pad_c};
       s = xnn_define_static_constant_pad(sg, pre, post, 0.0f, a, o, 0);
       break;
     }
+    case NN_OP_BINARY: {
+      if (op->in[1] >= 0) {
+        s = define_binary(sg, op->sub, lo, hi, a, ids[op->in[1]], o);
+        break;
+      }
+      nn_shape k = op->bshape;
+      const float *data = own_copy(x, op->weights, nn_shape_size(k));
+      if (!data) return FK_ENOMEM;
+      /* Beside a 2D value a per-channel constant is [1, c] too. */
+      size_t d4[4] = {1, (size_t)k.h, (size_t)k.w, (size_t)k.c};
+      size_t d2[2] = {1, (size_t)k.c};
+      int two = sg_state->is2d[op->in[0]] && k.h == 1 && k.w == 1;
+      if (define_static(sg, two ? 2 : 4, two ? d2 : d4, data, &b)) return FK_EBACKEND;
+      s = op->rev ? define_binary(sg, op->sub, lo, hi, b, a, o)
+                  : define_binary(sg, op->sub, lo, hi, a, b, o);
+      break;
+    }
+    case NN_OP_UNARY:
+      switch (op->sub) {
+        case NN_UN_ABS: s = xnn_define_abs(sg, a, o, 0); break;
+        case NN_UN_SQUARE: s = xnn_define_square(sg, a, o, 0); break;
+        case NN_UN_SIGMOID: s = xnn_define_sigmoid(sg, a, o, 0); break;
+        case NN_UN_RSQRT:
+          s = define_rsqrt(x, sg, out, sg_state->is2d[op->out], a, o);
+          break;
+        default: break;
+      }
+      break;
+    case NN_OP_CLAMP:
+      s = xnn_define_clamp(sg, op->lo, op->hi, a, o, 0);
+      break;
+    case NN_OP_PRELU: {
+      size_t sd[1] = {(size_t)in.c};
+      if (define_static(sg, 1, sd, op->weights, &w)) return FK_EBACKEND;
+      s = xnn_define_prelu(sg, a, w, o, 0);
+      break;
+    }
+    case NN_OP_REDUCE:
+      if (op->sub == NN_RED_MEAN)
+        s = xnn_define_global_average_pooling_2d(sg, -INFINITY, INFINITY, a, o, 0);
+      else /* max over the whole plane: one pooling window */
+        s = xnn_define_max_pooling_2d(sg, 0, 0, 0, 0, (uint32_t)in.h, (uint32_t)in.w, 1,
+                                      1, 1, 1, -INFINITY, INFINITY, a, o, 0);
+      break;
+    case NN_OP_SOFTMAX:
+      s = xnn_define_softmax(sg, a, o, 0);
+      break;
+    case NN_OP_RESHAPE: {
+      size_t d[4] = {1, (size_t)out.h, (size_t)out.w, (size_t)out.c};
+      s = xnn_define_static_reshape(sg, 4, d, a, o, 0);
+      break;
+    }
+    case NN_OP_CONCAT:
+    case NN_OP_SLICE:
+      break;
   }
-  return s == xnn_status_success ? FK_OK : FK_EBACKEND;
+  return s == xnn_status_success ? FK_OK
+         : s == xnn_status_out_of_memory ? FK_ENOMEM
+                                         : FK_EBACKEND;
 }
 
-static int build(nn_xnn *x, const nn_graph *g, struct pthreadpool *pool) {
+/* Builds the XNNPACK runtime of step si (ops [first, last)). */
+static int build_segment(nn_xnn *x, int si, const int *prod,
+                         struct pthreadpool *pool) {
+  const nn_graph *g = x->g;
+  xnn_step *st = &x->steps[si];
   int rc = FK_ENOMEM;
-  int *external = calloc((size_t)g->ntensors, sizeof *external);
-  char *fc_out = calloc((size_t)g->ntensors, 1);
-  uint32_t *ids = calloc((size_t)g->ntensors, sizeof *ids);
-  xnn_subgraph_t sg = NULL;
-  if (!external || !fc_out || !ids) goto done;
-  for (int i = 0; i < g->noutputs; i++) external[g->outputs[i]] = 1 + i;
-
+  seg s = {.prod = prod, .step = si};
+  s.ids = malloc((size_t)g->ntensors * sizeof *s.ids);
+  s.is2d = calloc((size_t)g->ntensors, 1);
+  s.ev = calloc((size_t)g->ntensors, sizeof *s.ev);
+  if (!s.ids || !s.is2d || !s.ev) goto done;
+  for (int t = 0; t < g->ntensors; t++) s.ids[t] = XNN_INVALID_VALUE_ID;
   rc = FK_EBACKEND;
-  if (xnn_create_subgraph((uint32_t)(1 + g->noutputs), 0, &sg) != xnn_status_success)
+  /* Every tensor is at most one external value: ntensors ids suffice. */
+  if (xnn_create_subgraph((uint32_t)g->ntensors, 0, &s.sg) != xnn_status_success)
     goto done;
-  for (int i = 0; i < g->nops; i++)
-    if (g->ops[i].kind == NN_OP_FC) fc_out[g->ops[i].out] = 1;
-  for (int t = 0; t < g->ntensors; t++)
-    if ((rc = define_value(sg, g, t, external, fc_out[t], &ids[t])) != FK_OK) goto done;
-  for (int i = 0; i < g->nops; i++)
-    if ((rc = define_op(x, sg, g, &g->ops[i], ids)) != FK_OK) goto done;
-  rc = xnn_create_runtime_v2(sg, (pthreadpool_t)pool, 0, &x->rt) == xnn_status_success
-           ? FK_OK
-           : FK_EBACKEND;
+  for (int i = st->first; i < st->last; i++) {
+    const nn_op *op = &g->ops[i];
+    int in2d = 1;
+    for (int k = 0; k < 2; k++) {
+      if (op->in[k] < 0) continue;
+      if ((rc = define_value(x, &s, op->in[k], 0)) != FK_OK) goto done;
+      in2d &= s.is2d[op->in[k]];
+    }
+    if (op->kind == NN_OP_BINARY && op->in[1] < 0 &&
+        (op->bshape.h != 1 || op->bshape.w != 1))
+      in2d = 0;
+    int out2d = op->kind == NN_OP_FC || (keeps_rank(op->kind) && in2d);
+    if ((rc = define_value(x, &s, op->out, out2d)) != FK_OK) goto done;
+    if ((rc = define_op(x, &s, op)) != FK_OK) goto done;
+  }
+  rc = FK_EBACKEND;
+  if (xnn_create_runtime_v2(s.sg, (pthreadpool_t)pool, 0, &st->rt) != xnn_status_success)
+    goto done;
+  rc = xnn_setup_runtime(st->rt, s.next_ext, s.ev) == xnn_status_success ? FK_OK
+                                                                        : FK_EBACKEND;
 done:
-  if (sg) xnn_delete_subgraph(sg);
-  free(external);
-  free(fc_out);
-  free(ids);
+  if (s.sg) xnn_delete_subgraph(s.sg);
+  free(s.ids);
+  free(s.is2d);
+  free(s.ev);
+  return rc;
+}
+
+/* Cuts the ops into steps and gives every boundary tensor a buffer. */
+static int plan(nn_xnn *x, int *prod) {
+  const nn_graph *g = x->g;
+  char *from_fc = calloc((size_t)g->ntensors, 1);
+  char *sup = calloc((size_t)g->nops + 1, 1);
+  char *need = calloc((size_t)g->ntensors, 1);
+  x->steps = calloc((size_t)g->nops + 1, sizeof *x->steps);
+  int rc = FK_ENOMEM;
+  if (!from_fc || !sup || !need || !x->steps) goto done;
+  /* from_fc: may be a 2D value (an FC output, or elementwise over one). */
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    sup[i] = (char)supported(g, op, from_fc);
+    int two = keeps_rank(op->kind) && from_fc[op->in[0]];
+    if (op->in[1] >= 0) two = two || from_fc[op->in[1]];
+    if (op->kind == NN_OP_FC || two) from_fc[op->out] = 1;
+  }
+  for (int i = 0; i < g->nops;) {
+    int j = i + 1;
+    if (sup[i])
+      while (j < g->nops && sup[j]) j++;
+    x->steps[x->nsteps++] = (xnn_step){.first = i, .last = j, .ref = !sup[i]};
+    i = j;
+  }
+  for (int t = 0; t < g->ntensors; t++) prod[t] = -1;
+  for (int s = 0; s < x->nsteps; s++)
+    for (int i = x->steps[s].first; i < x->steps[s].last; i++) {
+      const nn_op *op = &g->ops[i];
+      int ref = !sup[i];
+      prod[op->out] = s;
+      if (ref) need[op->out] = 1;
+      for (int k = 0; k < 2; k++)
+        if (op->in[k] >= 0 && (ref || prod[op->in[k]] != s)) need[op->in[k]] = 1;
+    }
+  need[0] = 1;
+  for (int i = 0; i < g->noutputs; i++) need[g->outputs[i]] = 1;
+  for (int t = 0; t < g->ntensors; t++) {
+    if (!need[t]) continue;
+    size_t bytes = nn_shape_size(g->shapes[t]) * sizeof(float) + XNN_EXTRA_BYTES;
+    if (!(x->buf[t] = calloc(1, bytes))) goto done;
+  }
+  rc = FK_OK;
+done:
+  free(from_fc);
+  free(sup);
+  free(need);
   return rc;
 }
 
@@ -184,31 +405,13 @@ int nn_xnn_new(const nn_graph *g, struct pthreadpool *pool, nn_xnn **out) {
   if (xnn_initialize(NULL) != xnn_status_success) return FK_EBACKEND;
   nn_xnn *x = calloc(1, sizeof *x);
   if (!x) return FK_ENOMEM;
-  x->noutputs = g->noutputs;
-  x->input = malloc(nn_shape_size(g->shapes[0]) * sizeof(float) + XNN_EXTRA_BYTES);
-  x->outputs = calloc((size_t)g->noutputs, sizeof *x->outputs);
-  int rc = x->input && x->outputs ? FK_OK : FK_ENOMEM;
-  for (int i = 0; rc == FK_OK && i < g->noutputs; i++) {
-    x->outputs[i] = malloc(nn_shape_size(g->shapes[g->outputs[i]]) * sizeof(float));
-    if (!x->outputs[i]) rc = FK_ENOMEM;
-  }
-  if (rc == FK_OK) rc = build(x, g, pool);
-  if (rc == FK_OK) {
-    struct xnn_external_value *ev = calloc((size_t)g->noutputs + 1, sizeof *ev);
-    if (!ev) {
-      rc = FK_ENOMEM;
-    } else {
-      ev[0].id = 0;
-      ev[0].data = x->input;
-      for (int i = 0; i < g->noutputs; i++) {
-        ev[1 + i].id = (uint32_t)(1 + i);
-        ev[1 + i].data = x->outputs[i];
-      }
-      if (xnn_setup_runtime(x->rt, (size_t)g->noutputs + 1, ev) != xnn_status_success)
-        rc = FK_EBACKEND;
-      free(ev);
-    }
-  }
+  x->g = g;
+  int *prod = malloc((size_t)g->ntensors * sizeof *prod);
+  x->buf = calloc((size_t)g->ntensors, sizeof *x->buf);
+  int rc = prod && x->buf ? plan(x, prod) : FK_ENOMEM;
+  for (int s = 0; rc == FK_OK && s < x->nsteps; s++)
+    if (!x->steps[s].ref) rc = build_segment(x, s, prod, pool);
+  free(prod);
   if (rc != FK_OK) {
     nn_xnn_free(x);
     return rc;
@@ -217,22 +420,35 @@ int nn_xnn_new(const nn_graph *g, struct pthreadpool *pool, nn_xnn **out) {
   return FK_OK;
 }
 
-float *nn_xnn_input(nn_xnn *x) { return x->input; }
+float *nn_xnn_input(nn_xnn *x) { return x->buf[0]; }
 
 int nn_xnn_run(nn_xnn *x) {
-  return xnn_invoke_runtime(x->rt) == xnn_status_success ? FK_OK : FK_EBACKEND;
+  const nn_graph *g = x->g;
+  for (int s = 0; s < x->nsteps; s++) {
+    const xnn_step *st = &x->steps[s];
+    if (!st->ref) {
+      if (xnn_invoke_runtime(st->rt) != xnn_status_success) return FK_EBACKEND;
+      continue;
+    }
+    const nn_op *op = &g->ops[st->first];
+    const float *b = op->in[1] >= 0 ? x->buf[op->in[1]] : NULL;
+    int rc = nn_ref_run_op(g, op, x->buf[op->in[0]], b, x->buf[op->out]);
+    if (rc != FK_OK) return rc;
+  }
+  return FK_OK;
 }
 
-const float *nn_xnn_output(const nn_xnn *x, int i) { return x->outputs[i]; }
+const float *nn_xnn_output(const nn_xnn *x, int i) { return x->buf[x->g->outputs[i]]; }
 
 void nn_xnn_free(nn_xnn *x) {
   if (!x) return;
-  if (x->rt) xnn_delete_runtime(x->rt);
-  if (x->outputs)
-    for (int i = 0; i < x->noutputs; i++) free(x->outputs[i]);
-  free(x->outputs);
-  for (int i = 0; i < x->nzero; i++) free(x->zero_bias[i]);
-  free(x->zero_bias);
-  free(x->input);
+  for (int s = 0; s < x->nsteps; s++)
+    if (x->steps[s].rt) xnn_delete_runtime(x->steps[s].rt);
+  free(x->steps);
+  if (x->buf)
+    for (int t = 0; t < x->g->ntensors; t++) free(x->buf[t]);
+  free(x->buf);
+  for (int i = 0; i < x->nowned; i++) free(x->owned[i]);
+  free(x->owned);
   free(x);
 }
