@@ -1,6 +1,6 @@
 /*
- * bench_nets.c - per-face latency of the landmark and descriptor graphs on
- * the XNNPACK backend, at 1 thread (no pool) and 2 threads (pthreadpool).
+ * bench_nets.c - per-face latency of the landmark, descriptor, age/gender and
+ * expression graphs on the XNNPACK backend, at 1 thread (no pool) and 2 threads (pthreadpool).
  *
  * Usage: bench_nets [runs]   (models from $FACEKIT_MODELS, else ./models)
  * Prints the median ms of `runs` timed runs after 3 warm-up runs, and
@@ -55,12 +55,18 @@ int main(int argc, char **argv) {
   if (runs < 1) runs = 1;
   nn_graph *lm = load(FK_LANDMARKS_FILE, fk_landmarks_build);
   nn_graph *desc = load(FK_DESCRIPTOR_FILE, fk_descriptor_build);
-  if (!lm || !desc) return 1;
-  for (int th = 1; th <= 2; th++) {
+  nn_graph *ag = load(FK_AGEGENDER_FILE, fk_agegender_build);
+  nn_graph *ex = load(FK_EXPRESSION_FILE, fk_expression_build);
+  int rc = lm && desc && ag && ex ? 0 : 1;
+  for (int th = 1; th <= 2 && !rc; th++) {
     bench("landmarks", lm, th, runs);
     bench("descriptor", desc, th, runs);
+    bench("agegender", ag, th, runs);
+    bench("expression", ex, th, runs);
   }
   nn_graph_free(lm);
   nn_graph_free(desc);
-  return 0;
+  nn_graph_free(ag);
+  nn_graph_free(ex);
+  return rc;
 }

@@ -17,6 +17,11 @@
  * dense0/conv0 is a plain conv (filters, bias) and every other conv is a
  * separable conv (depthwise_filter without bias, pointwise_filter, bias);
  * fc/weights [256][136] and fc/bias [136].
+ *
+ * Shared through models.h: the feature extractor (dense blocks and pooling,
+ * fk_face_features) with expression.c, the separable conv
+ * (fk_separable_conv) also with agegender.c, and the clip (fk_faceapi_clip_box)
+ * with fk_attr_box.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,23 +32,30 @@
  * graph's, so the net is described in one go and checked once. */
 typedef struct build_ctx {
   nn_graph *g;
-  nn_wlookup wl;
+  nn_wlookup *wl;
 } build_ctx;
 
 /* depthwiseSeparableConv.ts: 3x3 depthwise (no bias), 1x1 pointwise + bias,
- * both SAME; act is the relu that denseBlock4 applies to conv0. */
+ * both SAME, with `act` fused into the pointwise conv. */
+int fk_separable_conv(nn_graph *g, nn_wlookup *wl, const char *prefix, int x,
+                      int cin, int cout, int stride, nn_act act) {
+  const float *dw =
+      nn_wlookup_get(wl, (size_t)9 * cin, "%s/depthwise_filter", prefix);
+  const float *pw =
+      nn_wlookup_get(wl, (size_t)cin * cout, "%s/pointwise_filter", prefix);
+  const float *b = nn_wlookup_get(wl, (size_t)cout, "%s/bias", prefix);
+  if (!dw || !pw || !b) return -1;
+  int t = nn_depthwise(g, x, dw, NULL, 3, 3, stride, NN_SAME, NN_ACT_NONE);
+  return nn_conv2d(g, t, pw, b, 1, 1, cout, 1, NN_SAME, act);
+}
+
+/* dense<block>/conv<conv> as a separable conv; act is the relu that
+ * denseBlock4 applies to conv0. */
 static int sep_conv(build_ctx *c, int block, int conv, int x, int cin, int cout,
                     int stride, nn_act act) {
-  const float *dw = nn_wlookup_get(
-      &c->wl, (size_t)9 * cin, "dense%d/conv%d/depthwise_filter", block, conv);
-  const float *pw =
-      nn_wlookup_get(&c->wl, (size_t)cin * cout,
-                     "dense%d/conv%d/pointwise_filter", block, conv);
-  const float *b =
-      nn_wlookup_get(&c->wl, (size_t)cout, "dense%d/conv%d/bias", block, conv);
-  if (!dw || !pw || !b) return -1;
-  int t = nn_depthwise(c->g, x, dw, NULL, 3, 3, stride, NN_SAME, NN_ACT_NONE);
-  return nn_conv2d(c->g, t, pw, b, 1, 1, cout, 1, NN_SAME, act);
+  char prefix[32];
+  snprintf(prefix, sizeof prefix, "dense%d/conv%d", block, conv);
+  return fk_separable_conv(c->g, c->wl, prefix, x, cin, cout, stride, act);
 }
 
 /* denseBlock.ts denseBlock4, with its exact add nesting:
@@ -57,8 +69,8 @@ static int dense_block4(build_ctx *c, int block, int x, int cin, int cout) {
   int out1;
   if (block == 0) {
     const float *f =
-        nn_wlookup_get(&c->wl, (size_t)9 * cin * cout, "dense0/conv0/filters");
-    const float *b = nn_wlookup_get(&c->wl, (size_t)cout, "dense0/conv0/bias");
+        nn_wlookup_get(c->wl, (size_t)9 * cin * cout, "dense0/conv0/filters");
+    const float *b = nn_wlookup_get(c->wl, (size_t)cout, "dense0/conv0/bias");
     out1 = f && b ? nn_conv2d(g, x, f, b, 3, 3, cout, 2, NN_SAME, NN_ACT_RELU)
                   : -1;
   } else {
@@ -74,26 +86,33 @@ static int dense_block4(build_ctx *c, int block, int x, int cin, int cout) {
   return nn_add(g, out1, sum, NN_ACT_RELU);
 }
 
-int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
-                       size_t errlen) {
+/* FaceFeatureExtractor.forwardInput after normalization: four denseBlock4
+ * (the first with a plain conv0) and avgPool 7x7 stride 2 VALID. */
+int fk_face_features(nn_graph *g, nn_wlookup *wl, int x) {
   static const int channels[4] = {32, 64, 128, 256};
-  *out = NULL;
-  if (err && errlen) err[0] = '\0';
-  nn_graph *g = nn_graph_new(FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE, 3);
-  if (!g) return FK_ENOMEM;
-  build_ctx c = {g, {w, err, errlen, 0}};
-
-  int x = 0, cin = 3;
+  build_ctx c = {g, wl};
+  int cin = 3;
   for (int b = 0; b < 4; b++) {
     x = dense_block4(&c, b, x, cin, channels[b]);
     cin = channels[b];
   }
-  x = nn_avgpool(g, x, 7, 2);
-  const float *fw = nn_wlookup_get(&c.wl, (size_t)256 * 136, "fc/weights");
-  const float *fb = nn_wlookup_get(&c.wl, 136, "fc/bias");
+  return nn_avgpool(g, x, 7, 2);
+}
+
+int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
+                       size_t errlen) {
+  *out = NULL;
+  if (err && errlen) err[0] = '\0';
+  nn_graph *g = nn_graph_new(FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE, 3);
+  if (!g) return FK_ENOMEM;
+  nn_wlookup wl = {w, err, errlen, 0};
+
+  int x = fk_face_features(g, &wl, 0);
+  const float *fw = nn_wlookup_get(&wl, (size_t)256 * 136, "fc/weights");
+  const float *fb = nn_wlookup_get(&wl, 136, "fc/bias");
   x = fw && fb ? nn_fc(g, x, fw, fb, 136, NN_ACT_NONE) : -1;
 
-  if (c.wl.failed) {
+  if (wl.failed) {
     nn_graph_free(g);
     return FK_EMODEL;
   }
@@ -115,10 +134,10 @@ int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
 
 /* Box.clipAtImageBorders in doubles, as JS numbers: clip the left/top edge
  * at 0, the width/height at the image, then floor all four. */
-int fk_landmarks_box(const fk_det *d, int img_w, int img_h, fk_rect *box) {
+int fk_faceapi_clip_box(double x, double y, double w, double h, int img_w,
+                        int img_h, fk_rect *box) {
   *box = (fk_rect){0, 0, 0, 0};
-  double x = d->x, y = d->y, right = x + (double)d->w,
-         bottom = y + (double)d->h;
+  double right = x + w, bottom = y + h;
   if (!isfinite(right) || !isfinite(bottom) || img_w <= 0 || img_h <= 0)
     return 0;
   double cx = fmax(x, 0.0), cy = fmax(y, 0.0);
@@ -129,6 +148,10 @@ int fk_landmarks_box(const fk_det *d, int img_w, int img_h, fk_rect *box) {
   *box = (fk_rect){(int)floor(cx), (int)floor(cy), (int)floor(cw),
                    (int)floor(ch)};
   return 1;
+}
+
+int fk_landmarks_box(const fk_det *d, int img_w, int img_h, fk_rect *box) {
+  return fk_faceapi_clip_box(d->x, d->y, d->w, d->h, img_w, img_h, box);
 }
 
 void fk_landmarks_input(const fk_image *img, fk_rect box, float *input) {

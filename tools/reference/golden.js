@@ -15,7 +15,12 @@ const det = (d) => ({ box: boxArr(d.box), score: d.score });
 const f32 = (a) => Array.from(a, Number);
 const maxAbs = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-const checks = { landmarks_shift: 0, landmarks_formula: 0, descriptor_crop: 0, ssd_decode: 0, faces: 0 };
+const checks = {
+  landmarks_shift: 0, landmarks_formula: 0, descriptor_crop: 0, ssd_decode: 0, faces: 0,
+  attr_aligned_box: 0, attr_crop: 0,
+};
+// face-api's FACE_EXPRESSION_LABELS order, which the expression net's outputs follow.
+const EXPRESSIONS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
 
 async function imageGolden(file) {
   const img = L.readPngTensor(path.join(FIX, file));
@@ -47,8 +52,37 @@ async function imageGolden(file) {
     });
     await verifyFace(img, r, lmCrop, dlib);
   }
+  await attributeGoldens(img, out.faces);
   img.dispose();
   return out;
+}
+
+// Age/gender and expressions, from a separate run of the pipeline (same detections): the faces
+// are cut at alignedRect (landmarks' min bbox padded 20%), which must be the aligned_box above.
+async function attributeGoldens(img, faces) {
+  const [H, W] = img.shape;
+  const ssd = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5, maxResults: 100 });
+  const res = await faceapi.detectAllFaces(img, ssd).withFaceLandmarks().withFaceExpressions().withAgeAndGender();
+  if (res.length !== faces.length) throw new Error('attribute run found a different number of faces');
+  for (let i = 0; i < res.length; i++) {
+    const r = res[i];
+    const f = faces[i];
+    checks.attr_aligned_box = Math.max(checks.attr_aligned_box, maxAbs(boxArr(r.alignedRect.box), f.aligned_box));
+    // extractFaceTensors takes alignedRect.forSize(W, H).box, then clips and floors it.
+    const crop = r.alignedRect.forSize(W, H).box.clipAtImageBorders(W, H);
+    f.attr_crop = boxArr(crop);
+    f.age = r.age;
+    f.gender = r.gender;
+    f.gender_probability = r.genderProbability;
+    f.expressions = EXPRESSIONS.map((e) => r.expressions[e]);
+    // Re-derive: both nets on the slice of that crop give the pipeline's numbers.
+    const [face] = await faceapi.extractFaceTensors(img, [r.alignedRect]);
+    const ag = await faceapi.nets.ageGenderNet.predictAgeAndGender(face);
+    const ex = await faceapi.nets.faceExpressionNet.predictExpressions(face);
+    face.dispose();
+    checks.attr_crop = Math.max(checks.attr_crop, Math.abs(ag.age - r.age),
+      Math.abs(ag.genderProbability - r.genderProbability), maxAbs(EXPRESSIONS.map((e) => ex[e]), f.expressions));
+  }
 }
 
 // Re-derive the pipeline's numbers from lower-level calls, to pin down conventions.
@@ -101,8 +135,31 @@ async function ssdRaw(file) {
   return { input: file, size: 512, num_anchors: sc.length, top_indices: order, top_scores: order.map((i) => sc[i]), top_boxes: order.map((i) => b[i].map(Number)) };
 }
 
+// Age/gender net on a 112x112 chip (no pad, no resize): the raw age and gender logits of runNet,
+// and the softmax that predictAgeAndGender reads P(male) from.
+async function attributeNets(chip) {
+  const ni = await faceapi.toNetInput(chip);
+  const raw = faceapi.nets.ageGenderNet.runNet(ni);
+  const probs = faceapi.nets.ageGenderNet.forwardInput(ni);
+  const out = { input: 'chip112.png', age: f32(raw.age.dataSync()), gender_logits: f32(raw.gender.dataSync()), gender_probs: f32(probs.gender.dataSync()) };
+  [raw.age, raw.gender, probs.age, probs.gender].forEach((t) => t.dispose());
+  return out;
+}
+
+// Expression net on the same chip: runNet's 7 logits and forwardInput's softmax.
+async function expressionNets(chip) {
+  const ni = await faceapi.toNetInput(chip);
+  const logits = faceapi.nets.faceExpressionNet.runNet(ni);
+  const probs = faceapi.nets.faceExpressionNet.forwardInput(ni);
+  const out = { input: 'chip112.png', logits: f32(logits.dataSync()), probs: f32(probs.dataSync()) };
+  logits.dispose(); probs.dispose();
+  return out;
+}
+
 async function main() {
   await L.init();
+  await faceapi.nets.ageGenderNet.loadFromDisk(L.MODELS);
+  await faceapi.nets.faceExpressionNet.loadFromDisk(L.MODELS);
   const golden = {
     generator: `face-api ${faceapi.version} + tfjs-backend-wasm ${require('@tensorflow/tfjs-backend-wasm').version_wasm}`,
     backend: tf.getBackend(),
@@ -122,7 +179,10 @@ async function main() {
   const ni112 = await faceapi.toNetInput(chip112);
   const rawT = tf.tidy(() => faceapi.nets.faceLandmark68Net.runNet(ni112));
   golden.nets.landmarks_chip112 = { input: 'chip112.png', output: f32(rawT.dataSync()) };
-  rawT.dispose(); chip112.dispose();
+  rawT.dispose();
+  golden.nets.agegender_chip112 = await attributeNets(chip112);
+  golden.nets.expression_chip112 = await expressionNets(chip112);
+  chip112.dispose();
 
   golden.nets.ssd_raw_face_a1 = await ssdRaw('face_a1.png');
 
@@ -147,6 +207,8 @@ async function main() {
       descriptor_from_dlib_crop_maxabs: checks.descriptor_crop,
       ssd_top_box_decode_maxabs_px: checks.ssd_decode,
       faces_checked: checks.faces,
+      attr_aligned_box_vs_descriptor_run_maxabs: checks.attr_aligned_box,
+      attr_nets_on_attr_crop_maxabs: checks.attr_crop,
     },
     image_input: 'PNG pixels as int32 tensor3d [h,w,3] RGB; every net casts to float32',
     ssd: 'zero-pad bottom/right to square (padToSquare isCenter=false), resizeBilinear to 512 (alignCorners=false, halfPixelCenters=false; skipped if already 512), x/127.5-1; score=sigmoid(class logit 1); boxes decoded against output_layer/extra_dim anchors with variances 10,10,5,5 as [ymin,xmin,ymax,xmax]; candidates with score > minConfidence (strict), sorted desc, greedy NMS: suppressed if IoU > 0.5 with any kept box, at most maxResults; then clamp ymin,xmin to >=0 and ymax,xmax to <=1, multiply by 512/round(side*512/maxSide) per axis, then by image width/height. Boxes are floats (not floored).',
@@ -158,6 +220,9 @@ async function main() {
     descriptor_box: 'descriptor_box = landmarks.align(null,{useDlibAlignment:true}) used by withFaceDescriptors: eye centres = mean of pts 36-41 and 42-47, mouth = mean of 48-67; size = floor(mean(|mouth-eyeL|,|mouth-eyeR|)/0.45); c = mean of the three centres; x=floor(max(0,cx-0.5*size)), y=floor(max(0,cy-0.43*size)); w=min(size, W+x), h=min(size, H+y) (effectively size). No rotation.',
     descriptor_crop: 'descriptor_crop = clipAtImageBorders(descriptor_box) (clip right/bottom to image, floor); slice; centred zero pad to square; resize to 150 (skipped if already 150); (x-[122.782,117.001,104.298])/255; ResNet-34-like net; 128 floats, not L2-normalised',
     landmarks_chip112: 'faceLandmark68Net.runNet on chip112.png (no resize, no padding): raw fully-connected output, 136 values interleaved x0,y0,x1,y1,... in the 112x112 padded-square frame, ~[0,1]',
+    attributes: 'faces[i].age, gender, gender_probability, expressions from detectAllFaces(SSD 0.5).withFaceLandmarks().withFaceExpressions().withAgeAndGender(). Both nets take the face cut at alignedRect (= aligned_box: the 68 landmarks\' min bbox, max starting from 0, padded by 20% of its width/height in total, rescaled by 1/W,1/H and back), which extractFaceTensors rescales once more (forSize), clips and floors: attr_crop. Then centred zero pad to square, resize to 112, (x-[122.782,117.001,104.298])/255. expressions = 7 softmax probabilities in face-api order ' + EXPRESSIONS.join(', ') + '. gender_probability = P(male) = softmax(gender logits)[0] if > 0.5, else 1 - P(male) with gender female.',
+    agegender_chip112: 'ageGenderNet on chip112.png (no pad/resize): TinyXception(2 main blocks) -> avgPool 7 stride 2 -> fc/age (age, raw regression) and fc/gender (gender_logits); gender_probs = softmax(gender_logits), [0] = P(male)',
+    expression_chip112: 'faceExpressionNet on chip112.png (no pad/resize): FaceFeatureExtractor (the landmark net\'s dense blocks, own weights) -> avgPool 7 stride 2 -> fc 256->7 (logits); probs = softmax(logits), order ' + EXPRESSIONS.join(', '),
     descriptor_chip150: 'faceRecognitionNet.computeFaceDescriptor on chip150.png (already 150x150, so no pad/resize). Differs slightly from images["face_a1.png"].faces[0].descriptor because the chip was rounded to uint8 (see sanity.dist_a1_chip150).',
   };
 
