@@ -98,6 +98,10 @@ enum {
   FK_NET_LANDMARKS = 1 << 2,  /* 68-point landmarks */
   FK_NET_DESCRIPTOR = 1 << 3, /* ResNet-34-like 128-d descriptor */
   FK_NET_CORE = 0xF,
+  FK_NET_AGEGENDER = 1 << 4,  /* face-api age/gender head */
+  FK_NET_EXPRESSION = 1 << 5, /* face-api expression head */
+  FK_NET_GEAR = 1 << 6,       /* human-models gear: race, age, gender */
+  FK_NET_ATTRIBUTES = 0x70,
 };
 
 /* Loads the networks in `nets` from `dir` (NULL: $FACEKIT_MODELS, else
@@ -130,6 +134,8 @@ typedef struct fk_options {
   int threads;           /* inference threads for this session (default 1) */
   int backend;           /* FK_BACKEND_* (reference is for tests) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
+  int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
+                            in fk_analyze() (default face-api) */
 } fk_options;
 
 /* Fills *o with the defaults. */
@@ -162,6 +168,12 @@ typedef struct fk_face {
  * cap). Finding no face is not an error here: *n = 0. */
 FK_API int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap,
               int *n);
+
+/* Fills *face from a face box found some other way (another detector, or
+ * the whole image when none was found): the box, score 0 and the 68
+ * landmarks the landmark net places in it. FK_ENOFACE if the box lies
+ * outside the image. */
+FK_API int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face);
 
 /* Computes face->embedding (raw, not normalized) from the face's landmarks
  * with the session's alignment mode. */
@@ -209,6 +221,65 @@ typedef struct fk_verify_result {
  * image has no face; fk_session_errmsg() says which. */
 FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
               int metric, float threshold, fk_verify_result *r);
+
+/* ---- attributes: age, gender, emotion, race ------------------------------ */
+
+/* What fk_analyze() computes (DeepFace's "actions"). */
+enum {
+  FK_ACTION_AGE = 1 << 0,
+  FK_ACTION_GENDER = 1 << 1,
+  FK_ACTION_EMOTION = 1 << 2,
+  FK_ACTION_RACE = 1 << 3,
+  FK_ACTION_ALL = 0xF,
+};
+
+/* The net age and gender come from: face-api's age/gender head, or gear
+ * (which also gives race; emotion always comes from face-api's expression
+ * head). */
+enum { FK_ATTR_MODEL_FACEAPI = 0, FK_ATTR_MODEL_GEAR = 1 };
+
+/* Class orders, named as DeepFace names them (see fk_*_name()). */
+enum { FK_GENDER_WOMAN = 0, FK_GENDER_MAN = 1, FK_NUM_GENDERS = 2 };
+enum {
+  FK_EMOTION_ANGRY, FK_EMOTION_DISGUST, FK_EMOTION_FEAR, FK_EMOTION_HAPPY,
+  FK_EMOTION_SAD, FK_EMOTION_SURPRISE, FK_EMOTION_NEUTRAL, FK_NUM_EMOTIONS
+};
+enum {
+  FK_RACE_WHITE, FK_RACE_BLACK, FK_RACE_ASIAN, FK_RACE_INDIAN, FK_RACE_OTHER,
+  FK_NUM_RACES
+};
+
+typedef struct fk_attributes {
+  unsigned actions;               /* FK_ACTION_* that were computed */
+  float age;                      /* years */
+  float gender[FK_NUM_GENDERS];   /* probabilities, summing to 1 */
+  int gender_dominant;            /* FK_GENDER_* */
+  float emotion[FK_NUM_EMOTIONS]; /* probabilities, summing to 1 */
+  int emotion_dominant;           /* FK_EMOTION_* */
+  float race[FK_NUM_RACES];       /* probabilities, summing to 1 */
+  int race_dominant;              /* FK_RACE_* */
+} fk_attributes;
+
+/* "Woman"/"Man"; "angry", "disgust", "fear", "happy", "sad", "surprise",
+ * "neutral"; "white", "black", "asian", "indian", "other". NULL when out of
+ * range. */
+FK_API const char *fk_gender_name(int gender);
+FK_API const char *fk_emotion_name(int emotion);
+FK_API const char *fk_race_name(int race);
+/* Parses a comma-separated list of "age", "gender", "emotion", "race" into
+ * FK_ACTION_* bits; -1 if a name is unknown or the list is empty. */
+FK_API int fk_actions_from_names(const char *list);
+
+/* Computes the requested attributes of one detected face (its box and
+ * landmarks from fk_detect). The models must hold the nets the actions
+ * need: FK_NET_AGEGENDER (or FK_NET_GEAR with attribute_model gear) for age
+ * and gender, FK_NET_EXPRESSION for emotion, FK_NET_GEAR for race; else
+ * FK_EINVAL naming the missing net. out->actions says what was computed. */
+FK_API int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face,
+                      unsigned actions, fk_attributes *out);
+
+/* The nets fk_analyze() needs for these actions and attribute model. */
+FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
 
 /* ==== face index: reverse face search over a SQLite database ============== */
 /*

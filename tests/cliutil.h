@@ -1,6 +1,7 @@
 /*
  * cliutil.h - helpers shared by the tests that run the facekit command
- * (test_cli.c, test_index.c): its exit status, its JSON, and JPEG inputs.
+ * (test_cli.c, test_analyze.c, test_index.c): its exit status, its JSON, and
+ * JPEG inputs.
  */
 #ifndef FK_CLIUTIL_H
 #define FK_CLIUTIL_H
@@ -50,6 +51,52 @@ static inline int tu_write_jpeg(const char *path, const unsigned char *px, int w
   jpeg_destroy_compress(&c);
   fclose(f);
   return 0;
+}
+
+/* ---- running the facekit command ($FK_CLI); needs testutil.h and golden.h ---- */
+
+typedef struct tu_run_result {
+  int code;
+  cJSON *json; /* parsed stdout, NULL if not one JSON object */
+  char err[4096];
+} tu_run_result;
+
+/* Runs `facekit ARGS` through the shell; stdout must be one JSON object. */
+static inline tu_run_result tu_run(const char *args) {
+  tu_run_result r = {0};
+  const char *cli = getenv("FK_CLI");
+  char out[4200], err[4200], cmd[16384];
+  snprintf(out, sizeof out, "%s", tu_tmp("stdout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("stderr"));
+  snprintf(cmd, sizeof cmd, "\"%s\" %s >'%s' 2>'%s' </dev/null", cli ? cli : "facekit", args, out, err);
+  int st = system(cmd);
+  r.code = tu_exit_code(st);
+  char *o = tu_read_file(out, NULL), *e = tu_read_file(err, NULL);
+  if (o) r.json = cJSON_Parse(o);
+  if (e) snprintf(r.err, sizeof r.err, "%s", e);
+  free(o);
+  free(e);
+  remove(out);
+  remove(err);
+  if (r.code >= 128) fprintf(stderr, "facekit %s: crashed (%d): %s\n", args, r.code, r.err);
+  return r;
+}
+
+static inline int tu_array_len(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+}
+
+static inline void tu_expect_error(const char *what, const char *args, int code, const char *needle) {
+  tu_run_result r = tu_run(args);
+  CHECK_EQ_INT(r.code, code);
+  CHECK(r.json != NULL);
+  const char *e = tu_json_str(r.json, "error");
+  if (!strstr(e, needle)) {
+    fprintf(stderr, "%s: error '%s' lacks '%s'\n", what, e, needle);
+    CHECK(0);
+  }
+  cJSON_Delete(r.json);
 }
 
 #endif /* FK_CLIUTIL_H */

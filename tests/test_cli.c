@@ -16,38 +16,6 @@
 #include "golden.h"
 #include "cliutil.h"
 
-typedef struct run_result {
-  int code;
-  cJSON *json; /* parsed stdout, NULL if not one JSON object */
-  char err[4096];
-} run_result;
-
-/* Runs `facekit ARGS` through the shell; stdout must be one JSON object. */
-static run_result run(const char *args) {
-  run_result r = {0};
-  const char *cli = getenv("FK_CLI");
-  char out[4200], err[4200], cmd[16384];
-  snprintf(out, sizeof out, "%s", tu_tmp("stdout"));
-  snprintf(err, sizeof err, "%s", tu_tmp("stderr"));
-  snprintf(cmd, sizeof cmd, "\"%s\" %s >'%s' 2>'%s' </dev/null", cli ? cli : "facekit", args, out, err);
-  int st = system(cmd);
-  r.code = tu_exit_code(st);
-  char *o = tu_read_file(out, NULL), *e = tu_read_file(err, NULL);
-  if (o) r.json = cJSON_Parse(o);
-  if (e) snprintf(r.err, sizeof r.err, "%s", e);
-  free(o);
-  free(e);
-  remove(out);
-  remove(err);
-  if (r.code >= 128) fprintf(stderr, "facekit %s: crashed (%d): %s\n", args, r.code, r.err);
-  return r;
-}
-
-static int array_len(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
-}
-
 /* Writes a w x h JPEG of a smooth pattern, RGB or CMYK. */
 static void write_jpeg(const char *path, int w, int h, int cmyk) {
   int comps = cmyk ? 4 : 3;
@@ -89,23 +57,11 @@ static int write_png16_rgba(const fk_image *img, const char *path) {
   return 0;
 }
 
-static void expect_error(const char *what, const char *args, int code, const char *needle) {
-  run_result r = run(args);
-  CHECK_EQ_INT(r.code, code);
-  CHECK(r.json != NULL);
-  const char *e = tu_json_str(r.json, "error");
-  if (!strstr(e, needle)) {
-    fprintf(stderr, "%s: error '%s' lacks '%s'\n", what, e, needle);
-    CHECK(0);
-  }
-  cJSON_Delete(r.json);
-}
-
 static void test_verify_same_person_is_verified(void) {
   char args[9000];
   snprintf(args, sizeof args, "verify '%s' ", tu_fixture("face_a1.png"));
   snprintf(args + strlen(args), sizeof args - strlen(args), "'%s'", tu_fixture("face_a2.png"));
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")));
   CHECK(!strcmp(tu_json_str(r.json, "metric"), "cosine"));
@@ -122,7 +78,7 @@ static void test_verify_different_people_is_not_verified(void) {
     snprintf(args, sizeof args, "verify '%s' ", tu_fixture("face_a1.png"));
     snprintf(args + strlen(args), sizeof args - strlen(args), "'%s' --metric %s", tu_fixture("face_b1.png"),
              metrics[i]);
-    run_result r = run(args);
+    tu_run_result r = tu_run(args);
     CHECK_EQ_INT(r.code, 0);
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "verified")));
     CHECK(!strcmp(tu_json_str(r.json, "metric"), metrics[i]));
@@ -133,11 +89,11 @@ static void test_verify_different_people_is_not_verified(void) {
 static void test_detect_finds_every_face_of_a_group(void) {
   char args[9000];
   snprintf(args, sizeof args, "detect '%s'", tu_fixture("group4.png"));
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
-  CHECK_EQ_INT(array_len(r.json, "faces"), 4);
+  CHECK_EQ_INT(tu_array_len(r.json, "faces"), 4);
   const cJSON *f0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0);
-  CHECK_EQ_INT(array_len(f0, "landmarks"), 68);
+  CHECK_EQ_INT(tu_array_len(f0, "landmarks"), 68);
   CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "width")->valueint, 500);
   cJSON_Delete(r.json);
 }
@@ -145,9 +101,9 @@ static void test_detect_finds_every_face_of_a_group(void) {
 static void test_represent_gives_128_floats_per_face(void) {
   char args[9000];
   snprintf(args, sizeof args, "represent '%s' --normalize l2", tu_fixture("group4.png"));
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
-  CHECK_EQ_INT(array_len(r.json, "faces"), 4);
+  CHECK_EQ_INT(tu_array_len(r.json, "faces"), 4);
   const cJSON *emb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "embedding");
   CHECK_EQ_INT(cJSON_GetArraySize(emb), 128);
   double ss = 0;
@@ -159,19 +115,19 @@ static void test_represent_gives_128_floats_per_face(void) {
 static void test_represent_without_face_exits_3(void) {
   char args[9000];
   snprintf(args, sizeof args, "represent '%s'", tu_fixture("noface.png"));
-  expect_error("noface", args, 3, "no face detected");
+  tu_expect_error("noface", args, 3, "no face detected");
   snprintf(args, sizeof args, "verify '%s' ", tu_fixture("noface.png"));
   snprintf(args + strlen(args), sizeof args - strlen(args), "'%s'", tu_fixture("face_a1.png"));
-  expect_error("verify noface", args, 3, "no face detected");
+  tu_expect_error("verify noface", args, 3, "no face detected");
 }
 
 static void test_represent_can_embed_whole_image_without_face(void) {
   char args[9000];
   snprintf(args, sizeof args, "represent '%s' --enforce-detection false", tu_fixture("noface.png"));
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "face_detected")));
-  CHECK_EQ_INT(array_len(r.json, "faces"), 1);
+  CHECK_EQ_INT(tu_array_len(r.json, "faces"), 1);
   cJSON_Delete(r.json);
 }
 
@@ -179,18 +135,18 @@ static void test_detect_rejects_bad_files(void) {
   char args[9000], path[1024];
   snprintf(path, sizeof path, "%s", tu_tmp("missing.jpg"));
   snprintf(args, sizeof args, "detect '%s'", path);
-  expect_error("missing", args, 1, "not found");
+  tu_expect_error("missing", args, 1, "not found");
 
   snprintf(path, sizeof path, "%s", tu_tmp("empty.jpg"));
   tu_write_file(path, "", 0);
   snprintf(args, sizeof args, "detect '%s'", path);
-  expect_error("empty", args, 1, "empty");
+  tu_expect_error("empty", args, 1, "empty");
   remove(path);
 
   snprintf(path, sizeof path, "%s", tu_tmp("text.jpg"));
   tu_write_file(path, "hello, I am not a JPEG\n", 23);
   snprintf(args, sizeof args, "detect '%s'", path);
-  expect_error("text", args, 1, "not a supported image");
+  tu_expect_error("text", args, 1, "not a supported image");
   remove(path);
 
   /* A real JPEG cut in half. */
@@ -201,7 +157,7 @@ static void test_detect_rejects_bad_files(void) {
   CHECK(bytes != NULL);
   tu_write_file(path, bytes, n / 2);
   snprintf(args, sizeof args, "detect '%s'", path);
-  expect_error("truncated", args, 1, "truncated");
+  tu_expect_error("truncated", args, 1, "truncated");
 
   /* The same JPEG with its SOF0 dimensions patched to 60000 x 60000. */
   for (size_t i = 0; i + 9 < n; i++) {
@@ -212,7 +168,7 @@ static void test_detect_rejects_bad_files(void) {
     }
   }
   tu_write_file(path, bytes, n);
-  expect_error("huge", args, 1, "pixel limit");
+  tu_expect_error("huge", args, 1, "pixel limit");
   free(bytes);
   remove(path);
 }
@@ -222,9 +178,9 @@ static void test_detect_handles_cmyk_and_16bit_alpha(void) {
   snprintf(path, sizeof path, "%s", tu_tmp("cmyk.jpg"));
   write_jpeg(path, 200, 150, 1);
   snprintf(args, sizeof args, "detect '%s'", path);
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
-  CHECK_EQ_INT(array_len(r.json, "faces"), 0);
+  CHECK_EQ_INT(tu_array_len(r.json, "faces"), 0);
   cJSON_Delete(r.json);
   remove(path);
 
@@ -234,9 +190,9 @@ static void test_detect_handles_cmyk_and_16bit_alpha(void) {
   CHECK_EQ_INT(write_png16_rgba(&img, path), 0);
   fk_image_free(&img);
   snprintf(args, sizeof args, "detect '%s'", path);
-  r = run(args);
+  r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
-  CHECK_EQ_INT(array_len(r.json, "faces"), 1);
+  CHECK_EQ_INT(tu_array_len(r.json, "faces"), 1);
   cJSON_Delete(r.json);
   remove(path);
 }
@@ -244,16 +200,16 @@ static void test_detect_handles_cmyk_and_16bit_alpha(void) {
 static void test_missing_models_name_the_fetch_command(void) {
   char args[9000];
   snprintf(args, sizeof args, "detect '%s' --models /nonexistent-facekit-models", tu_fixture("face_a1.png"));
-  expect_error("models", args, 1, "make models");
+  tu_expect_error("models", args, 1, "make models");
 }
 
 static void test_bad_command_lines_exit_2(void) {
-  expect_error("no command", "", 2, "no command");
-  expect_error("unknown", "frobnicate", 2, "unknown command");
-  expect_error("bad option", "detect x.png --bogus", 2, "unknown option");
-  expect_error("bad metric", "verify a b --metric manhattan", 2, "--metric");
-  expect_error("bad size", "detect x.png --input-size 100", 2, "multiple of 32");
-  expect_error("verify one", "verify a.png", 2, "two images");
+  tu_expect_error("no command", "", 2, "no command");
+  tu_expect_error("unknown", "frobnicate", 2, "unknown command");
+  tu_expect_error("bad option", "detect x.png --bogus", 2, "unknown option");
+  tu_expect_error("bad metric", "verify a b --metric manhattan", 2, "--metric");
+  tu_expect_error("bad size", "detect x.png --input-size 100", 2, "multiple of 32");
+  tu_expect_error("verify one", "verify a.png", 2, "two images");
 }
 
 /* A two-person LFW-style tree (PNG bytes under .jpg names: images are
@@ -277,7 +233,7 @@ static void test_eval_lfw_runs_the_protocol_on_a_tiny_tree(void) {
   tu_write_text(pairs, "2 1\nGeorge_W_Bush 1 6\nGeorge_W_Bush 1 Laura_Bush 1\n"
                       "George_W_Bush 6 1\nLaura_Bush 1 Jacques_Chirac 6\n");
   snprintf(args, sizeof args, "eval lfw --root '%s' --pairs '%s' --jobs 2", root, pairs);
-  run_result r = run(args);
+  tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "pairs")->valueint, 4);
   CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "images")->valueint, 4);
@@ -285,23 +241,24 @@ static void test_eval_lfw_runs_the_protocol_on_a_tiny_tree(void) {
   CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "no_face")->valueint, 0);
   cJSON_Delete(r.json);
   snprintf(args + strlen(args), sizeof args - strlen(args), " --codes int8");
-  r = run(args);
+  r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK(!strcmp(tu_json_str(r.json, "codes"), "int8"));
   cJSON_Delete(r.json);
   tu_write_text(pairs, "1 1\nGeorge_W_Bush 1 6\nGeorge_W_Bush 1 Laura_Bush 1\n");
   snprintf(args, sizeof args, "eval lfw --root '%s' --pairs '%s'", root, pairs);
-  expect_error("one fold", args, 1, "at least 2 folds");
+  tu_expect_error("one fold", args, 1, "at least 2 folds");
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
   CHECK_EQ_INT(system(cmd), 0);
 }
 
 static void test_every_subcommand_has_help(void) {
-  static const char *cmds[] = {"detect", "represent", "verify", "eval"};
-  for (int i = 0; i < 4; i++) {
+  static const char *cmds[] = {"detect", "represent", "verify", "analyze", "eval", "eval gender",
+                               "eval retrieval", "index", "find", "export"};
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
     char args[64];
     snprintf(args, sizeof args, "%s --help", cmds[i]);
-    run_result r = run(args);
+    tu_run_result r = tu_run(args);
     CHECK_EQ_INT(r.code, 0);
     cJSON_Delete(r.json);
   }

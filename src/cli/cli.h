@@ -89,9 +89,32 @@ double cli_now_ms(void);
 
 const char *cli_detector_name(int detector);
 const char *cli_align_name(int align);
+/* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
+int cli_parse_attribute_model(const char *s, int *out);
 /* Adds the pipeline that produced a result: model, detector, input size,
- * alignment, flip. */
+ * alignment, flip (model NULL: only the detector and its input size). */
 void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt);
+
+/* ---- LFW-style benchmarks (lfw.c) ---- */
+
+/* The subject of a photo centred on one person, as LFW's are: the
+ * best-scoring face near the image centre found by s, else by low (the same
+ * options at a low score threshold), else the face nearest the centre.
+ * Returns 0, 1 or 2 for those cases, or -1 if neither session finds a
+ * face. *no_face says whether s found no face at all. */
+int cli_lfw_subject(fk_session *s, fk_session *low, const fk_image *img, fk_face *out,
+                    int *no_face);
+
+/* The options of cli_lfw_subject's two sessions: opt, and opt at min
+ * score 0.05. */
+void cli_lfw_sessions(const fk_options *opt, fk_options out[2]);
+
+/* Calls fn(user, s, i) for every i in [0, n) on `jobs` threads. Each thread
+ * has its own sessions s[0..nopts-1] (nopts <= 4), made with opts[k] at one
+ * inference thread. Shows a progress bar on a TTY. Returns 0, or -1 if a
+ * session could not be created (message printed). */
+int cli_for_each_image(const fk_models *m, const fk_options *opts, int nopts, int n, int jobs,
+                       void (*fn)(void *user, fk_session **s, int i), void *user);
 
 /* Subcommands. */
 int cmd_detect(int argc, char **argv);
@@ -102,5 +125,7 @@ int cmd_eval_retrieval(int argc, char **argv); /* `eval retrieval`, from cmd_eva
 int cmd_index(int argc, char **argv);
 int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
 
 #endif /* FK_CLI_H */

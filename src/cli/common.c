@@ -227,12 +227,20 @@ const char *cli_align_name(int align) {
   }
 }
 
+int cli_parse_attribute_model(const char *s, int *out) {
+  if (!strcmp(s, "face-api")) *out = FK_ATTR_MODEL_FACEAPI;
+  else if (!strcmp(s, "gear")) *out = FK_ATTR_MODEL_GEAR;
+  else return -1;
+  return 0;
+}
+
 void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt) {
-  cJSON_AddStringToObject(o, "model", model);
+  if (model) cJSON_AddStringToObject(o, "model", model);
   cJSON_AddStringToObject(o, "detector", cli_detector_name(opt->detector));
   int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
   if (size) cJSON_AddNumberToObject(o, "input_size", size);
   else cJSON_AddStringToObject(o, "input_size", "auto");
+  if (!model) return;
   cJSON_AddStringToObject(o, "align", cli_align_name(opt->align));
   cJSON_AddBoolToObject(o, "flip", opt->flip);
 }

@@ -9,8 +9,6 @@
  * (DeepFace's enforce_detection=false); the count of each case is reported.
  */
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +44,8 @@ typedef struct image_job {
 
 typedef struct eval_ctx {
   const cli_common *c;
-  const fk_models *m;
   image_job *imgs;
   int nimgs;
-  atomic_int next, done;
-  int tty;
-  double t0;
-  pthread_mutex_t progress;
 } eval_ctx;
 
 /* Finds or adds the image NAME/NAME_%04d.jpg. Linear probing on a small
@@ -141,85 +134,23 @@ static int read_pairs(const char *file, const char *root, eval_ctx *e, path_tabl
   return n;
 }
 
-static void show_progress(eval_ctx *e, int done) {
-  if (!e->tty) return;
-  pthread_mutex_lock(&e->progress);
-  double el = (cli_now_ms() - e->t0) / 1000.0, rate = done / (el > 0 ? el : 1);
-  double eta = rate > 0 ? (e->nimgs - done) / rate : 0;
-  int w = 30, fill = (int)((double)done / e->nimgs * w);
-  fprintf(stderr, "\r[%.*s%*s] %d/%d images  %.1f img/s  ETA %dm%02ds ", fill,
-          "##############################", w - fill, "", done, e->nimgs, rate,
-          (int)eta / 60, (int)eta % 60);
-  if (done == e->nimgs) fputc('\n', stderr);
-  pthread_mutex_unlock(&e->progress);
-}
-
-/* The subject of an LFW photo: the best-scoring face whose centre lies
- * within a fifth of the image side of the image centre (faces come sorted
- * by score), or -1. */
-static int subject(const fk_face *f, int n, const fk_image *img) {
-  double r = 0.2 * (img->width > img->height ? img->width : img->height);
-  for (int i = 0; i < n; i++) {
-    double dx = f[i].box.x + f[i].box.w / 2 - img->width / 2.0;
-    double dy = f[i].box.y + f[i].box.h / 2 - img->height / 2.0;
-    if (dx * dx + dy * dy <= r * r) return i;
-  }
-  return -1;
-}
-
-/* Embeds the subject of one image: found at the default score, else at a
- * low score, else the face nearest the centre, else the whole image. */
-static void embed_one(fk_session *s, fk_session *low, image_job *j, size_t max_pixels) {
+/* Embeds the subject of one image (cli_lfw_subject), else the whole image. */
+static void embed_one(void *user, fk_session **ss, int i) {
+  eval_ctx *e = user;
+  fk_session *s = ss[0];
+  image_job *j = &e->imgs[i];
   fk_image img = {0};
   j->how = -1;
-  if (fk_image_load(j->path, max_pixels, &img) != FK_OK) return;
-  fk_face faces[16], fallback;
-  int n = 0, have_fallback = 0;
-  fk_session *tries[2] = {s, low};
-  for (int t = 0; t < 2 && j->how < 0; t++) {
-    if (fk_detect(tries[t], &img, faces, 16, &n) != FK_OK) continue;
-    if (n > 16) n = 16;
-    if (t == 0) j->no_face = n == 0;
-    int i = subject(faces, n, &img);
-    if (i < 0) {
-      if (n && !have_fallback) {
-        fallback = faces[fk_central_face(faces, n, img.width, img.height)];
-        have_fallback = 1;
-      }
-      continue;
-    }
-    if (fk_represent(s, &img, &faces[i]) == FK_OK) {
-      memcpy(j->emb, faces[i].embedding, sizeof j->emb);
-      j->how = t;
-    }
+  if (fk_image_load(j->path, e->c->opt.max_pixels, &img) != FK_OK) return;
+  fk_face face;
+  int how = cli_lfw_subject(s, ss[1], &img, &face, &j->no_face);
+  if (how >= 0 && fk_represent(s, &img, &face) == FK_OK) {
+    memcpy(j->emb, face.embedding, sizeof j->emb);
+    j->how = how;
+  } else if (fk_represent_chip(s, &img, j->emb) == FK_OK) {
+    j->how = 3;
   }
-  if (j->how < 0 && have_fallback && fk_represent(s, &img, &fallback) == FK_OK) {
-    memcpy(j->emb, fallback.embedding, sizeof j->emb);
-    j->how = 2;
-  }
-  if (j->how < 0 && fk_represent_chip(s, &img, j->emb) == FK_OK) j->how = 3;
   fk_image_free(&img);
-}
-
-static void *worker(void *arg) {
-  eval_ctx *e = arg;
-  fk_session *s = NULL, *low = NULL;
-  fk_options lo = e->c->opt;
-  lo.min_score = 0.05f;
-  lo.threads = 1;
-  fk_options o = e->c->opt;
-  o.threads = 1;
-  if (fk_session_new(e->m, &o, &s) == FK_OK && fk_session_new(e->m, &lo, &low) == FK_OK) {
-    int i;
-    while ((i = atomic_fetch_add(&e->next, 1)) < e->nimgs) {
-      embed_one(s, low, &e->imgs[i], e->c->opt.max_pixels);
-      int d = atomic_fetch_add(&e->done, 1) + 1;
-      if (d % 25 == 0 || d == e->nimgs) show_progress(e, d);
-    }
-  }
-  fk_session_free(s);
-  fk_session_free(low);
-  return NULL;
 }
 
 typedef struct scored { float d; int same; } scored;
@@ -361,7 +292,9 @@ int cmd_eval(int argc, char **argv) {
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);
-  if (strcmp(argv[1], "lfw")) return cli_usage("eval ", "unknown benchmark '%s' (try: lfw, retrieval)", argv[1]);
+  if (!strcmp(argv[1], "gender")) return cmd_eval_gender(argc - 1, argv + 1);
+  if (strcmp(argv[1], "lfw"))
+    return cli_usage("eval ", "unknown benchmark '%s' (try: lfw, retrieval, gender)", argv[1]);
   cli_common c;
   cli_common_init(&c);
   const char *root = NULL, *pairs_file = NULL;
@@ -389,8 +322,7 @@ int cmd_eval(int argc, char **argv) {
   if (code != CLI_ARGS_END) return code;
   if (!root || !pairs_file) return cli_usage("eval ", "eval lfw needs --root DIR and --pairs FILE");
 
-  eval_ctx e = {.c = &c, .tty = isatty(2)};
-  pthread_mutex_init(&e.progress, NULL);
+  eval_ctx e = {.c = &c};
   path_table t = {0};
   pair *p = NULL;
   fk_models *m = NULL;
@@ -401,16 +333,11 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
     goto out;
   }
-  e.m = m;
-  e.t0 = cli_now_ms();
-  pthread_t *th = calloc((size_t)jobs, sizeof *th);
-  if (!th) goto out;
-  int started = 0;
-  for (int j = 0; j < jobs; j++)
-    if (pthread_create(&th[j], NULL, worker, &e) == 0) started++;
-  for (int j = 0; j < started; j++) pthread_join(th[j], NULL);
-  free(th);
-  double secs = (cli_now_ms() - e.t0) / 1000.0;
+  double t0 = cli_now_ms();
+  fk_options opts[2];
+  cli_lfw_sessions(&c.opt, opts);
+  if (cli_for_each_image(m, opts, 2, e.nimgs, jobs, embed_one, &e)) goto out;
+  double secs = (cli_now_ms() - t0) / 1000.0;
 
   int count[4] = {0, 0, 0, 0}, errors = 0, no_face = 0;
   for (int i = 0; i < e.nimgs; i++) {
@@ -449,6 +376,5 @@ out:
   free(e.imgs);
   free(p);
   fk_models_free(m);
-  pthread_mutex_destroy(&e.progress);
   return rc;
 }

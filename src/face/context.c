@@ -89,6 +89,21 @@ static int open_all(fk_models *m, const char *dir, unsigned nets) {
   if ((nets & FK_NET_DESCRIPTOR) &&
       (rc = load_fixed(m, dir, FK_DESCRIPTOR_FILE, fk_descriptor_build, &m->descriptor)) != FK_OK)
     return rc;
+  if ((nets & FK_NET_AGEGENDER) &&
+      (rc = load_fixed(m, dir, FK_AGEGENDER_FILE, fk_agegender_build, &m->agegender)) != FK_OK)
+    return rc;
+  if ((nets & FK_NET_EXPRESSION) &&
+      (rc = load_fixed(m, dir, FK_EXPRESSION_FILE, fk_expression_build, &m->expression)) != FK_OK)
+    return rc;
+  if (nets & FK_NET_GEAR) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, FK_GEAR_FILE) >= (int)sizeof path)
+      return fail(m, FK_EINVAL, "models directory path too long: %s", dir);
+    rc = fk_gear_load(path, &m->gear, err, sizeof err);
+    if (rc == FK_ENOENT)
+      return fail(m, FK_EMODEL_MISSING, "model file %s not found; " FETCH_HINT, path);
+    if (rc != FK_OK) return fail(m, rc, "%s: %s", path, err);
+  }
   return FK_OK;
 }
 
@@ -118,5 +133,8 @@ void fk_models_free(fk_models *m) {
   nn_graph_free(m->tiny);
   nn_graph_free(m->landmarks);
   nn_graph_free(m->descriptor);
+  nn_graph_free(m->agegender);
+  nn_graph_free(m->expression);
+  nn_graph_free(m->gear);
   free(m);
 }

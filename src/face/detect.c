@@ -2,6 +2,7 @@
  * detect.c - fk_detect: the detector, then the 68-point landmarks of every
  * face it keeps. Results are in image pixels, sorted by decreasing score.
  */
+#include <math.h>
 #include <string.h>
 
 #include "face/face.h"
@@ -65,5 +66,20 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
     kept++;
   }
   *n = kept;
+  return FK_OK;
+}
+
+int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face) {
+  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
+    return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid image or face");
+  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
+  if (!(isfinite(box.x) && isfinite(box.y) && box.w > 0 && box.h > 0 && box.w < 1e9f && box.h < 1e9f))
+    return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid box");
+  memset(face, 0, sizeof *face);
+  fk_det d = {box.x, box.y, box.w, box.h, 0.0f};
+  int ok = run_landmarks(s, img, &d, face->landmarks);
+  if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
+  if (ok == 0) return fk_session_fail(s, FK_ENOFACE, "the face box lies outside the image");
+  face->box = box;
   return FK_OK;
 }

@@ -29,6 +29,7 @@ struct fk_models {
   fk_ssd_anchors ssd_anchors[FK_SSD_AUTO_SIZES];
   nn_graph *tiny;            /* at FK_TINY_DEFAULT_SIZE */
   nn_graph *landmarks, *descriptor;
+  nn_graph *agegender, *expression, *gear; /* attribute nets (analyze.c) */
   char err[FK_ERRMSG_MAX];
 };
 
@@ -50,6 +51,7 @@ struct fk_session {
   pthreadpool_t pool;        /* NULL when threads == 1 */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
   nn_runtime *lm_rt, *desc_rt;
+  nn_runtime *ag_rt, *expr_rt, *gear_rt; /* NULL unless the net is loaded */
   fk_det *dets;              /* detection scratch, opt.max_faces long */
   char err[FK_ERRMSG_MAX];
 };

@@ -51,6 +51,8 @@ static int check_options(fk_session *s, const fk_options *o) {
     return fk_session_fail(s, FK_EINVAL, "threads %d must be in [1, 256]", o->threads);
   if (o->backend != FK_BACKEND_XNNPACK && o->backend != FK_BACKEND_REFERENCE)
     return fk_session_fail(s, FK_EINVAL, "unknown backend %d", o->backend);
+  if (o->attribute_model != FK_ATTR_MODEL_FACEAPI && o->attribute_model != FK_ATTR_MODEL_GEAR)
+    return fk_session_fail(s, FK_EINVAL, "unknown attribute model %d", o->attribute_model);
   return FK_OK;
 }
 
@@ -76,7 +78,10 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
   s->dets = calloc((size_t)s->opt.max_faces, sizeof *s->dets);
   if (!s->dets) return fk_session_fail(s, FK_ENOMEM, "out of memory");
   if ((rc = new_runtime(s, m->landmarks, &s->lm_rt, "landmarks")) ||
-      (rc = new_runtime(s, m->descriptor, &s->desc_rt, "descriptor")))
+      (rc = new_runtime(s, m->descriptor, &s->desc_rt, "descriptor")) ||
+      (rc = new_runtime(s, m->agegender, &s->ag_rt, "age/gender")) ||
+      (rc = new_runtime(s, m->expression, &s->expr_rt, "expression")) ||
+      (rc = new_runtime(s, m->gear, &s->gear_rt, "gear")))
     return rc;
   return FK_OK;
 }
@@ -158,6 +163,9 @@ void fk_session_free(fk_session *s) {
   }
   nn_runtime_free(s->lm_rt);
   nn_runtime_free(s->desc_rt);
+  nn_runtime_free(s->ag_rt);
+  nn_runtime_free(s->expr_rt);
+  nn_runtime_free(s->gear_rt);
   free(s->dets);
   if (s->pool) pthreadpool_destroy(s->pool);
   free(s);

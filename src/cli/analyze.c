@@ -1,0 +1,134 @@
+/*
+ * analyze.c - `facekit analyze IMG`: age, gender, emotion and race of every
+ * face, as DeepFace.analyze reports them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: facekit analyze IMG [--actions LIST] [--attribute-model face-api|gear]\n"
+    "                           [--enforce-detection true|false] [options]\n"
+    "Prints {\"faces\":[{\"box\",\"score\",\"age\",\"gender\":{\"dominant\",\"Woman\",\"Man\"},\n"
+    "  \"emotion\":{\"dominant\",\"angry\",...},\"race\":{\"dominant\",\"white\",...}}...],\"time_ms\"}\n"
+    "Probabilities are in [0, 1].\n"
+    "  --actions LIST            comma-separated: age, gender, emotion, race\n"
+    "                            (default all four); only these are computed\n"
+    "  --attribute-model M       the net for age and gender: face-api's age/gender\n"
+    "                            head (default) or gear; emotion always comes from\n"
+    "                            face-api's expression head, race from gear\n"
+    "  --enforce-detection false with no face found, analyze the whole image as the\n"
+    "                            face and report \"face_detected\":false\n"
+    "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
+
+static const char *attribute_model_name(int m) {
+  return m == FK_ATTR_MODEL_GEAR ? "gear" : "face-api";
+}
+
+/* {"dominant": name, name: p, ...} */
+static cJSON *probs_json(const float *p, int n, int dominant, const char *(*name)(int)) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "dominant", name(dominant));
+  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, name(i), cli_float(p[i]));
+  return o;
+}
+
+static cJSON *face_json(const fk_face *f, const fk_attributes *a) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
+  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+  if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", cli_float(a->age));
+  if (a->actions & FK_ACTION_GENDER)
+    cJSON_AddItemToObject(o, "gender", probs_json(a->gender, FK_NUM_GENDERS, a->gender_dominant,
+                                                  fk_gender_name));
+  if (a->actions & FK_ACTION_EMOTION)
+    cJSON_AddItemToObject(o, "emotion", probs_json(a->emotion, FK_NUM_EMOTIONS,
+                                                   a->emotion_dominant, fk_emotion_name));
+  if (a->actions & FK_ACTION_RACE)
+    cJSON_AddItemToObject(o, "race", probs_json(a->race, FK_NUM_RACES, a->race_dominant,
+                                                fk_race_name));
+  return o;
+}
+
+int cmd_analyze(int argc, char **argv) {
+  cli_common c;
+  cli_common_init(&c);
+  const char *path = NULL;
+  int enforce = 1, actions = FK_ACTION_ALL;
+  int i = 0, code;
+  while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--actions") || !strcmp(a, "--attribute-model") ||
+        !strcmp(a, "--enforce-detection")) {
+      const char *v = i + 1 < argc ? argv[++i] : NULL;
+      if (!v) return cli_usage("analyze ", "%s needs a value", a);
+      if (!strcmp(a, "--actions")) {
+        if ((actions = fk_actions_from_names(v)) <= 0)
+          return cli_usage("analyze ", "--actions takes a comma-separated list of age, gender, "
+                                       "emotion, race, not '%s'", v);
+      } else if (!strcmp(a, "--attribute-model")) {
+        if (cli_parse_attribute_model(v, &c.opt.attribute_model))
+          return cli_usage("analyze ", "--attribute-model must be face-api or gear, not '%s'", v);
+      } else if (cli_parse_bool(v, &enforce)) {
+        return cli_usage("analyze ", "--enforce-detection must be true or false, not '%s'", v);
+      }
+      continue;
+    }
+    if (cli_is_option(a)) return cli_usage("analyze ", "unknown option '%s'", a);
+    if (path) return cli_usage("analyze ", "one image at a time, got '%s' and '%s'", path, a);
+    path = a;
+  }
+  if (code != CLI_ARGS_END) return code;
+  if (!path) return cli_usage("analyze ", "missing IMG");
+
+  fk_image img = {0};
+  int rc = cli_load_image(&c, path, &img);
+  if (rc) return rc;
+  fk_models *m = NULL;
+  fk_session *s = NULL;
+  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) |
+                  FK_NET_LANDMARKS | fk_analyze_nets((unsigned)actions, c.opt.attribute_model);
+  fk_face *faces = NULL;
+  fk_attributes *attrs = NULL;
+  if ((rc = cli_open(&c, nets, &m, &s))) goto out;
+  int cap = c.opt.max_faces, n = 0;
+  faces = calloc((size_t)cap, sizeof *faces);
+  attrs = calloc((size_t)cap, sizeof *attrs);
+  if (!faces || !attrs) {
+    rc = cli_error(EXIT_FAIL, NULL, "out of memory");
+    goto out;
+  }
+  double t0 = cli_now_ms();
+  int st = fk_detect(s, &img, faces, cap, &n);
+  if (st == FK_OK && n == 0 && !enforce)
+    st = fk_landmarks(s, &img, (fk_box){0, 0, (float)img.width, (float)img.height}, &faces[0]);
+  int shown = n == 0 ? (enforce ? 0 : 1) : (n < cap ? n : cap);
+  for (int k = 0; st == FK_OK && k < shown; k++)
+    st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);
+  double ms = cli_now_ms() - t0;
+  if (st) {
+    rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
+  } else if (n == 0 && enforce) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", path);
+    rc = cli_error(EXIT_NOFACE, o, "%s", fk_strerror(FK_ENOFACE));
+  } else {
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
+    for (int k = 0; k < shown; k++) cJSON_AddItemToArray(arr, face_json(&faces[k], &attrs[k]));
+    cJSON_AddBoolToObject(o, "face_detected", n > 0);
+    cli_add_pipeline(o, NULL, &c.opt);
+    cJSON_AddStringToObject(o, "attribute_model", attribute_model_name(c.opt.attribute_model));
+    cJSON_AddNumberToObject(o, "time_ms", ms);
+    cli_print(o);
+    rc = EXIT_OK;
+  }
+out:
+  free(faces);
+  free(attrs);
+  fk_session_free(s);
+  fk_models_free(m);
+  fk_image_free(&img);
+  return rc;
+}

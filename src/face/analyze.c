@@ -1,0 +1,143 @@
+/*
+ * analyze.c - fk_analyze: age, gender, emotion and race of a detected face.
+ *
+ * Which net answers what:
+ *   emotion          face-api's expression head, on face-api's aligned
+ *                    crop (the landmarks' bounding box padded 20%);
+ *   age, gender      face-api's age/gender head on the same crop, or gear
+ *                    (attribute_model FK_ATTR_MODEL_GEAR);
+ *   race             gear, on its own crop of the face (models/gear.c).
+ * Each net runs at most once per call, and only if a requested action needs
+ * it. Class orders are converted to DeepFace's names and orders here.
+ */
+#include <string.h>
+
+#include "face/face.h"
+
+static const char *const gender_names[FK_NUM_GENDERS] = {"Woman", "Man"};
+static const char *const emotion_names[FK_NUM_EMOTIONS] = {
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+static const char *const race_names[FK_NUM_RACES] = {"white", "black", "asian", "indian", "other"};
+static const char *const action_names[] = {"age", "gender", "emotion", "race"};
+
+const char *fk_gender_name(int g) { return g >= 0 && g < FK_NUM_GENDERS ? gender_names[g] : NULL; }
+const char *fk_emotion_name(int e) { return e >= 0 && e < FK_NUM_EMOTIONS ? emotion_names[e] : NULL; }
+const char *fk_race_name(int r) { return r >= 0 && r < FK_NUM_RACES ? race_names[r] : NULL; }
+
+int fk_actions_from_names(const char *list) {
+  if (!list) return -1;
+  unsigned bits = 0;
+  const char *p = list;
+  for (;;) {
+    size_t len = strcspn(p, ",");
+    int found = 0;
+    for (int i = 0; i < 4; i++)
+      if (len == strlen(action_names[i]) && !strncmp(p, action_names[i], len)) {
+        bits |= 1u << i;
+        found = 1;
+      }
+    if (!found) return -1;
+    if (!p[len]) break;
+    p += len + 1;
+  }
+  return (int)bits;
+}
+
+unsigned fk_analyze_nets(unsigned actions, int attribute_model) {
+  unsigned nets = 0;
+  if (actions & (FK_ACTION_AGE | FK_ACTION_GENDER))
+    nets |= attribute_model == FK_ATTR_MODEL_GEAR ? FK_NET_GEAR : FK_NET_AGEGENDER;
+  if (actions & FK_ACTION_EMOTION) nets |= FK_NET_EXPRESSION;
+  if (actions & FK_ACTION_RACE) nets |= FK_NET_GEAR;
+  return nets;
+}
+
+static int argmax(const float *p, int n) {
+  int best = 0;
+  for (int i = 1; i < n; i++)
+    if (p[i] > p[best]) best = i;
+  return best;
+}
+
+/* Runs rt after its input was filled; names the net on failure. */
+static int run(fk_session *s, nn_runtime *rt, const char *what) {
+  int rc = nn_runtime_run(rt);
+  return rc ? fk_session_fail(s, rc, "%s net: %s", what, fk_strerror(rc)) : FK_OK;
+}
+
+static int faceapi_heads(fk_session *s, const fk_image *img, const fk_face *face,
+                         unsigned want, fk_attributes *out) {
+  fk_rect box;
+  if (!fk_attr_box(face->landmarks, img->width, img->height, &box))
+    return fk_session_fail(s, FK_ENOFACE, "the face's attribute crop lies outside the image");
+  /* Both heads take the same input: prepare it once. */
+  float *ag_in = want & (FK_ACTION_AGE | FK_ACTION_GENDER) ? nn_runtime_input(s->ag_rt) : NULL;
+  float *ex_in = want & FK_ACTION_EMOTION ? nn_runtime_input(s->expr_rt) : NULL;
+  fk_landmarks_input(img, box, ag_in ? ag_in : ex_in);
+  if (ag_in && ex_in)
+    memcpy(ex_in, ag_in, sizeof *ag_in * FK_LANDMARKS_SIZE * FK_LANDMARKS_SIZE * 3);
+  int rc;
+  if (ag_in) {
+    if ((rc = run(s, s->ag_rt, "age/gender"))) return rc;
+    float age, p_male;
+    fk_agegender_decode(s->ag_rt, &age, &p_male);
+    out->age = age;
+    out->gender[FK_GENDER_MAN] = p_male;
+    out->gender[FK_GENDER_WOMAN] = 1.0f - p_male;
+  }
+  if (ex_in) {
+    if ((rc = run(s, s->expr_rt, "expression"))) return rc;
+    float p[FK_NUM_EXPRESSIONS];
+    fk_expression_decode(s->expr_rt, p);
+    for (int i = 0; i < FK_NUM_EXPRESSIONS; i++) out->emotion[fk_expression_emotion[i]] = p[i];
+  }
+  return FK_OK;
+}
+
+static int gear(fk_session *s, const fk_image *img, const fk_face *face, unsigned want,
+                fk_attributes *out) {
+  fk_gear_crop crop;
+  if (!fk_gear_box(face->landmarks, img->width, img->height, &crop))
+    return fk_session_fail(s, FK_ENOFACE, "the face's gear crop lies outside the image");
+  fk_gear_input(img, &crop, nn_runtime_input(s->gear_rt));
+  int rc = run(s, s->gear_rt, "gear");
+  if (rc) return rc;
+  fk_gear_out g;
+  fk_gear_decode(s->gear_rt, &g);
+  if (want & FK_ACTION_AGE) out->age = g.age;
+  if (want & FK_ACTION_GENDER) {
+    out->gender[FK_GENDER_MAN] = g.p_male;
+    out->gender[FK_GENDER_WOMAN] = g.p_female;
+  }
+  if (want & FK_ACTION_RACE) memcpy(out->race, g.race, sizeof out->race);
+  return FK_OK;
+}
+
+int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face, unsigned actions,
+               fk_attributes *out) {
+  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face || !out)
+    return fk_session_fail(s, FK_EINVAL, "fk_analyze: invalid image, face or output");
+  memset(out, 0, sizeof *out);
+  if (!actions || (actions & ~(unsigned)FK_ACTION_ALL))
+    return fk_session_fail(s, FK_EINVAL, "fk_analyze: invalid actions 0x%x", actions);
+  unsigned ag = actions & (FK_ACTION_AGE | FK_ACTION_GENDER);
+  int use_gear = s->opt.attribute_model == FK_ATTR_MODEL_GEAR;
+  unsigned faceapi_want = (use_gear ? 0 : ag) | (actions & FK_ACTION_EMOTION);
+  unsigned gear_want = (use_gear ? ag : 0) | (actions & FK_ACTION_RACE);
+  if (((faceapi_want & ag) && !s->ag_rt) || ((faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt) ||
+      (gear_want && !s->gear_rt)) {
+    const char *net = (faceapi_want & ag) && !s->ag_rt ? "age/gender"
+                      : (faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt ? "expression"
+                                                                           : "gear";
+    return fk_session_fail(s, FK_EINVAL, "fk_analyze: the %s net was not loaded", net);
+  }
+  int rc = FK_OK;
+  if (faceapi_want) rc = faceapi_heads(s, img, face, faceapi_want, out);
+  if (rc == FK_OK && gear_want) rc = gear(s, img, face, gear_want, out);
+  if (rc) return rc;
+  out->actions = actions;
+  out->gender_dominant = argmax(out->gender, FK_NUM_GENDERS);
+  out->emotion_dominant = argmax(out->emotion, FK_NUM_EMOTIONS);
+  out->race_dominant = argmax(out->race, FK_NUM_RACES);
+  return FK_OK;
+}
