@@ -271,7 +271,9 @@ FK_API const char *fk_race_name(int race);
 FK_API int fk_actions_from_names(const char *list);
 
 /* Computes the requested attributes of one detected face (its box and
- * landmarks from fk_detect). The models must hold the nets the actions
+ * landmarks from fk_detect). face-api's age/gender head is run on the face
+ * and its mirror image, averaged, and its gender corrected for the head's
+ * bias towards "Man" (fitted on LFW; see src/face/analyze.c). The models must hold the nets the actions
  * need: FK_NET_AGEGENDER (or FK_NET_GEAR with attribute_model gear) for age
  * and gender, FK_NET_EXPRESSION for emotion, FK_NET_GEAR for race; else
  * FK_EINVAL naming the missing net. out->actions says what was computed. */

@@ -177,6 +177,20 @@ static void test_cli_analyze_without_face_and_bad_arguments(void) {
   tu_expect_error("actions", "analyze x.png --actions height", 2, "--actions");
   tu_expect_error("model", "analyze x.png --attribute-model dlib", 2, "--attribute-model");
   tu_expect_error("missing", "analyze /nonexistent/x.png", 1, "not found");
+  char path[4200];
+  snprintf(path, sizeof path, "%s", tu_tmp("empty.png"));
+  tu_write_file(path, "", 0);
+  snprintf(args, sizeof args, "analyze '%s'", path);
+  tu_expect_error("empty", args, 1, "empty");
+  tu_write_text(path, "not an image at all\n");
+  tu_expect_error("text", args, 1, "not a supported image");
+  size_t n = 0;
+  char *png = tu_read_file(tu_fixture("face_a1.png"), &n);
+  CHECK(png != NULL);
+  if (png) tu_write_file(path, png, n / 3);
+  free(png);
+  tu_expect_error("truncated", args, 1, "truncated");
+  remove(path);
   snprintf(args, sizeof args, "analyze '%s' --models /nonexistent-facekit-models", tu_fixture("face_a1.png"));
   tu_expect_error("models", args, 1, "make models");
 }

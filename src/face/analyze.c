@@ -7,9 +7,23 @@
  *   age, gender      face-api's age/gender head on the same crop, or gear
  *                    (attribute_model FK_ATTR_MODEL_GEAR);
  *   race             gear, on its own crop of the face (models/gear.c).
- * Each net runs at most once per call, and only if a requested action needs
- * it. Class orders are converted to DeepFace's names and orders here.
+ * Each net runs only if a requested action needs it. Class orders are
+ * converted to DeepFace's names and orders here.
+ *
+ * face-api's age/gender head runs on the crop and on its mirror image; the
+ * two ages and the two gender logits are averaged, and the gender logit is
+ * then shifted by GENDER_LOGIT_OFFSET towards "Woman". The head is biased
+ * towards "Man": on LFW (`facekit eval gender`, 13,225 images) it recalls
+ * 98.97% of men but 93.21% of women. The offset that maximizes balanced
+ * accuracy (the mean of the two recalls, which does not depend on a test
+ * set's share of women) was fitted on one identity-disjoint half of LFW and
+ * tested on the other, both ways: it came out at 1.4 and 1.6, and balanced
+ * accuracy is flat from 1.0 to 1.6 (97.5-97.6%). 1.0, the low end, keeps
+ * overall accuracy highest. With flip and offset, LFW gives 97.86% overall,
+ * 98.17% male and 96.79% female recall. The raw head is proven against
+ * face-api in test_attributes.c; this only changes how its outputs combine.
  */
+#include <math.h>
 #include <string.h>
 
 #include "face/face.h"
@@ -19,6 +33,8 @@ static const char *const emotion_names[FK_NUM_EMOTIONS] = {
     "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
 static const char *const race_names[FK_NUM_RACES] = {"white", "black", "asian", "indian", "other"};
 static const char *const action_names[] = {"age", "gender", "emotion", "race"};
+
+#define GENDER_LOGIT_OFFSET 1.0
 
 const char *fk_gender_name(int g) { return g >= 0 && g < FK_NUM_GENDERS ? gender_names[g] : NULL; }
 const char *fk_emotion_name(int e) { return e >= 0 && e < FK_NUM_EMOTIONS ? emotion_names[e] : NULL; }
@@ -77,19 +93,26 @@ static int faceapi_heads(fk_session *s, const fk_image *img, const fk_face *face
   if (ag_in && ex_in)
     memcpy(ex_in, ag_in, sizeof *ag_in * FK_LANDMARKS_SIZE * FK_LANDMARKS_SIZE * 3);
   int rc;
-  if (ag_in) {
-    if ((rc = run(s, s->ag_rt, "age/gender"))) return rc;
-    float age, p_male;
-    fk_agegender_decode(s->ag_rt, &age, &p_male);
-    out->age = age;
-    out->gender[FK_GENDER_MAN] = p_male;
-    out->gender[FK_GENDER_WOMAN] = 1.0f - p_male;
-  }
   if (ex_in) {
     if ((rc = run(s, s->expr_rt, "expression"))) return rc;
     float p[FK_NUM_EXPRESSIONS];
     fk_expression_decode(s->expr_rt, p);
     for (int i = 0; i < FK_NUM_EXPRESSIONS; i++) out->emotion[fk_expression_emotion[i]] = p[i];
+  }
+  if (ag_in) {
+    double age = 0, logit = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      if (pass) fk_mirror_tensor(ag_in, FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE);
+      if ((rc = run(s, s->ag_rt, "age/gender"))) return rc;
+      float a, p_male;
+      fk_agegender_decode(s->ag_rt, &a, &p_male);
+      double p = fmin(fmax(p_male, 1e-7), 1 - 1e-7);
+      age += a / 2.0;
+      logit += log(p / (1 - p)) / 2;
+    }
+    out->age = (float)age;
+    out->gender[FK_GENDER_MAN] = (float)(1 / (1 + exp(GENDER_LOGIT_OFFSET - logit)));
+    out->gender[FK_GENDER_WOMAN] = 1.0f - out->gender[FK_GENDER_MAN];
   }
   return FK_OK;
 }
