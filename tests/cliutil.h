@@ -99,4 +99,25 @@ static inline void tu_expect_error(const char *what, const char *args, int code,
   cJSON_Delete(r.json);
 }
 
+/* Lays out a two-person-plus-one LFW-style tree under root (PNG bytes under
+ * .jpg names: images are sniffed): George_W_Bush_0001 and _0006,
+ * Laura_Bush_0001, Jacques_Chirac_0006. Returns 0 on success. */
+static inline int tu_make_lfw_tree(const char *root) {
+  static const struct { const char *person, *fixture; int num; } imgs[] = {
+      {"George_W_Bush", "face_a1.png", 1}, {"George_W_Bush", "face_a2.png", 6},
+      {"Laura_Bush", "face_b1.png", 1},    {"Jacques_Chirac", "face_c1.png", 6}};
+  char cmd[13000], path[4400];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s/George_W_Bush' '%s/Laura_Bush' '%s/Jacques_Chirac'", root, root, root);
+  if (system(cmd) != 0) return -1;
+  for (size_t k = 0; k < sizeof imgs / sizeof *imgs; k++) {
+    size_t n;
+    char *bytes = tu_read_file(tu_fixture(imgs[k].fixture), &n);
+    if (!bytes) return -1;
+    snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, imgs[k].person, imgs[k].person, imgs[k].num);
+    tu_write_file(path, bytes, n);
+    free(bytes);
+  }
+  return 0;
+}
+
 #endif /* FK_CLIUTIL_H */

@@ -198,20 +198,9 @@ static void test_cli_analyze_without_face_and_bad_arguments(void) {
 /* A tiny LFW-style tree with name lists, scored with both models in one
  * pass; a name on both lists is left out as ambiguous. */
 static void test_cli_eval_gender_on_a_tiny_tree(void) {
-  char root[4200], path[4400], male[4400], female[4400], cmd[13000], args[16384];
+  char root[4200], male[4400], female[4400], cmd[13000], args[16384];
   snprintf(root, sizeof root, "%s", tu_tmp("lfwg"));
-  static const struct { const char *person, *fixture; int num; } imgs[] = {
-      {"George_W_Bush", "face_a1.png", 1}, {"George_W_Bush", "face_a2.png", 6},
-      {"Laura_Bush", "face_b1.png", 1},    {"Jacques_Chirac", "face_c1.png", 6}};
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s/George_W_Bush' '%s/Laura_Bush' '%s/Jacques_Chirac'", root, root, root);
-  CHECK_EQ_INT(system(cmd), 0);
-  for (size_t k = 0; k < 4; k++) {
-    size_t n;
-    char *bytes = tu_read_file(tu_fixture(imgs[k].fixture), &n);
-    snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, imgs[k].person, imgs[k].person, imgs[k].num);
-    if (bytes) tu_write_file(path, bytes, n);
-    free(bytes);
-  }
+  CHECK_EQ_INT(tu_make_lfw_tree(root), 0);
   snprintf(male, sizeof male, "%s/male.txt", root);
   snprintf(female, sizeof female, "%s/female.txt", root);
   tu_write_text(male, "George_W_Bush_0001.jpg\nGeorge_W_Bush_0006.jpg\nJacques_Chirac_0006.jpg\n\n");

@@ -215,20 +215,9 @@ static void test_bad_command_lines_exit_2(void) {
 /* A two-person LFW-style tree (PNG bytes under .jpg names: images are
  * sniffed) and a 2-fold pairs file: the protocol must run and separate them. */
 static void test_eval_lfw_runs_the_protocol_on_a_tiny_tree(void) {
-  char root[4200], path[4400], pairs[4400], cmd[13000], args[16384];
+  char root[4200], pairs[4400], cmd[13000], args[16384];
   snprintf(root, sizeof root, "%s", tu_tmp("lfw"));
-  static const struct { const char *person, *fixture; int num; } imgs[] = {
-      {"George_W_Bush", "face_a1.png", 1}, {"George_W_Bush", "face_a2.png", 6},
-      {"Laura_Bush", "face_b1.png", 1},    {"Jacques_Chirac", "face_c1.png", 6}};
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s/George_W_Bush' '%s/Laura_Bush' '%s/Jacques_Chirac'", root, root, root);
-  CHECK_EQ_INT(system(cmd), 0);
-  for (size_t k = 0; k < 4; k++) {
-    size_t n;
-    char *bytes = tu_read_file(tu_fixture(imgs[k].fixture), &n);
-    snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, imgs[k].person, imgs[k].person, imgs[k].num);
-    if (bytes) tu_write_file(path, bytes, n);
-    free(bytes);
-  }
+  CHECK_EQ_INT(tu_make_lfw_tree(root), 0);
   snprintf(pairs, sizeof pairs, "%s/pairs.txt", root);
   tu_write_text(pairs, "2 1\nGeorge_W_Bush 1 6\nGeorge_W_Bush 1 Laura_Bush 1\n"
                       "George_W_Bush 6 1\nLaura_Bush 1 Jacques_Chirac 6\n");

@@ -206,6 +206,8 @@ void nn_runtime_free(nn_runtime *rt);
 
 /* Reference backend internals, shared with the XNNPACK backend's tests and
  * its fallback for ops XNNPACK lacks. b is in[1]'s buffer or NULL. */
+/* One NN_BIN_* elementwise operation (shared with tfgraph.c's folding). */
+float nn_binary_apply(int kind, float a, float b);
 int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
                   const float *b, float *out);
 

@@ -154,7 +154,7 @@ static void zero_pad(const nn_op *op, nn_shape in, nn_shape out,
 
 /* ---- graph-model ops ------------------------------------------------------- */
 
-static float binary_apply(int kind, float a, float b) {
+float nn_binary_apply(int kind, float a, float b) {
   switch (kind) {
     case NN_BIN_ADD: return a + b;
     case NN_BIN_SUB: return a - b;
@@ -177,8 +177,8 @@ static void binary(const nn_op *op, nn_shape sa, nn_shape sb, nn_shape out,
       float *dst = y + ((size_t)i * out.w + j) * out.c;
       for (int k = 0; k < out.c; k++) {
         float u = pa[ac ? k : 0], v = pb[bc ? k : 0];
-        dst[k] = act_apply(op->rev ? binary_apply(op->sub, v, u)
-                                   : binary_apply(op->sub, u, v),
+        dst[k] = act_apply(op->rev ? nn_binary_apply(op->sub, v, u)
+                                   : nn_binary_apply(op->sub, u, v),
                            op->act);
       }
     }

@@ -373,17 +373,6 @@ static int tf_broadcast(const tval *a, const tval *b, int *rank, int *dims) {
   return 1;
 }
 
-static float apply_binary(int kind, float a, float b) {
-  switch (kind) {
-    case NN_BIN_ADD: return a + b;
-    case NN_BIN_SUB: return a - b;
-    case NN_BIN_MUL: return a * b;
-    case NN_BIN_DIV: return a / b;
-    case NN_BIN_MAX: return a > b ? a : b;
-    default: return a < b ? a : b;
-  }
-}
-
 static float apply_unary(const char *op, float v) {
   if (!strcmp(op, "Abs")) return fabsf(v);
   if (!strcmp(op, "Square")) return v * v;
@@ -426,7 +415,7 @@ static int fold_binary(loader *L, tnode *n, int kind) {
         for (int i3 = 0; i3 < od[3]; i3++) {
           size_t ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
           size_t ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
-          out[k++] = apply_binary(kind, a->k[ia], b->k[ib]);
+          out[k++] = nn_binary_apply(kind, a->k[ia], b->k[ib]);
         }
   r.k = out;
   n->v = r;
