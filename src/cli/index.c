@@ -31,7 +31,10 @@ static const char help[] =
     "  --quiet         no progress on stderr\n"
     "An index keeps the model and the pipeline options it was built with; a run with\n"
     "other ones is refused. Ctrl-C stops cleanly; even kill -9 loses only the images of\n"
-    "the last uncommitted batch. Unreadable images are recorded and counted, not fatal.\n\n";
+    "the last uncommitted batch. Unreadable images are recorded and counted, not fatal.\n"
+    "For small photos centred on a face (LFW's 250x250), --detector tiny --input-size\n"
+    "256 --min-score 0.2 indexes twice as fast at the same accuracy, and --flip false\n"
+    "halves the descriptor's cost for about 1% of P@1 (see README).\n\n";
 
 typedef struct progress {
   int tty, quiet;
