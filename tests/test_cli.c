@@ -197,6 +197,22 @@ static void test_detect_handles_cmyk_and_16bit_alpha(void) {
   remove(path);
 }
 
+/* A file name that is not UTF-8 still gives valid JSON: such bytes print
+ * as '?'. */
+static void test_non_utf8_file_names_give_valid_json(void) {
+  char path[4200], args[9000];
+  snprintf(path, sizeof path, "%s", tu_tmp("bad\xff\xfename.jpg"));
+  tu_write_text(path, "not an image\n");
+  snprintf(args, sizeof args, "detect '%s'", path);
+  tu_run_result r = tu_run(args);
+  CHECK_EQ_INT(r.code, 1);
+  const char *e = tu_json_str(r.json, "error");
+  CHECK(strstr(e, "bad??name.jpg") != NULL);
+  for (const unsigned char *p = (const unsigned char *)e; *p; p++) CHECK(*p < 0x80);
+  cJSON_Delete(r.json);
+  remove(path);
+}
+
 static void test_missing_models_name_the_fetch_command(void) {
   char args[9000];
   snprintf(args, sizeof args, "detect '%s' --models /nonexistent-facekit-models", tu_fixture("face_a1.png"));
@@ -262,6 +278,7 @@ int main(void) {
   RUN(test_represent_can_embed_whole_image_without_face);
   RUN(test_detect_rejects_bad_files);
   RUN(test_detect_handles_cmyk_and_16bit_alpha);
+  RUN(test_non_utf8_file_names_give_valid_json);
   RUN(test_missing_models_name_the_fetch_command);
   RUN(test_bad_command_lines_exit_2);
   RUN(test_eval_lfw_runs_the_protocol_on_a_tiny_tree);

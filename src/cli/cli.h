@@ -68,6 +68,11 @@ int cli_error(int code, cJSON *extra, const char *fmt, ...)
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Replaces each byte that does not start a valid UTF-8 sequence by '?', so
+ * that JSON quoting file names or model contents stays valid (its structure
+ * is ASCII, so this never changes it). */
+void cli_utf8_scrub(char *s);
+
 /* Prints obj as one line of JSON to stdout and frees it. */
 void cli_print(cJSON *obj);
 

@@ -122,9 +122,22 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
   return 0;
 }
 
+void cli_utf8_scrub(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 && *p >= 0xC2 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+            : (*p & 0xF8) == 0xF0 && *p <= 0xF4 ? 3 : -1;
+    for (int k = 1; n > 0 && k <= n; k++)
+      if ((p[k] & 0xC0) != 0x80) n = -1;
+    if (n < 0) *p++ = '?';
+    else p += n + 1;
+  }
+}
+
 void cli_print(cJSON *obj) {
   char *s = cJSON_PrintUnformatted(obj);
   if (s) {
+    cli_utf8_scrub(s);
     fputs(s, stdout);
     fputc('\n', stdout);
     fflush(stdout);

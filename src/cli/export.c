@@ -34,7 +34,11 @@ typedef struct exporter {
   int64_t rows;
 } exporter;
 
-static void json_str(FILE *f, const char *s) {
+/* A JSON string; bytes that are not valid UTF-8 become '?'. */
+static void json_str(FILE *f, const char *str) {
+  char s[4096];
+  snprintf(s, sizeof s, "%s", str);
+  cli_utf8_scrub(s);
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
