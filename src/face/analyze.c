@@ -147,13 +147,11 @@ int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face, unsigned
   int use_gear = s->opt.attribute_model == FK_ATTR_MODEL_GEAR;
   unsigned faceapi_want = (use_gear ? 0 : ag) | (actions & FK_ACTION_EMOTION);
   unsigned gear_want = (use_gear ? ag : 0) | (actions & FK_ACTION_RACE);
-  if (((faceapi_want & ag) && !s->ag_rt) || ((faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt) ||
-      (gear_want && !s->gear_rt)) {
-    const char *net = (faceapi_want & ag) && !s->ag_rt ? "age/gender"
-                      : (faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt ? "expression"
-                                                                           : "gear";
-    return fk_session_fail(s, FK_EINVAL, "fk_analyze: the %s net was not loaded", net);
-  }
+  const char *missing = (faceapi_want & ag) && !s->ag_rt                 ? "age/gender"
+                        : (faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt ? "expression"
+                        : gear_want && !s->gear_rt                          ? "gear"
+                                                                            : NULL;
+  if (missing) return fk_session_fail(s, FK_EINVAL, "fk_analyze: the %s net was not loaded", missing);
   int rc = FK_OK;
   if (faceapi_want) rc = faceapi_heads(s, img, face, faceapi_want, out);
   if (rc == FK_OK && gear_want) rc = gear(s, img, face, gear_want, out);
