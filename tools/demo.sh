@@ -2,8 +2,8 @@
 # The README's first command: runs facekit's main job on the bundled sample
 # gallery (LFW images among the test fixtures, laid out one folder per
 # person): index it, search it for another photo of one of them, verify a
-# pair, and print each JSON result. Writes build/demo-gallery/, build/demo.db
-# and build/demo-find.{html,png}.
+# pair, analyze a group photo, and print each JSON result. Writes
+# build/demo-gallery/, build/demo.db and build/demo-find.{html,png}.
 set -euo pipefail
 cli=${1:-build/facekit}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,4 +25,5 @@ step index "$gallery" --db "$out/demo.db" --quiet
 step find "$g/face_a1.png" --db "$out/demo.db" -k 5 --html "$out/demo-find.html" --sheet "$out/demo-find.png"
 step verify "$g/face_a1.png" "$g/face_a2.png"   # same person
 step verify "$g/face_a1.png" "$g/face_b1.png"   # different people
+step analyze "$g/group4.png"                     # age, gender, emotion, race of each face
 printf '\nResult page: %s/demo-find.html, contact sheet: %s/demo-find.png\n' "$out" "$out" >&2
