@@ -88,8 +88,7 @@ int cmd_analyze(int argc, char **argv) {
   if (rc) return rc;
   fk_models *m = NULL;
   fk_session *s = NULL;
-  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) |
-                  FK_NET_LANDMARKS | fk_analyze_nets((unsigned)actions, c.opt.attribute_model);
+  unsigned nets = cli_detect_nets(&c.opt) | fk_analyze_nets((unsigned)actions, c.opt.attribute_model);
   fk_face *faces = NULL;
   fk_attributes *attrs = NULL;
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;

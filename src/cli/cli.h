@@ -53,6 +53,9 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 /* Whether a is an option ("-x"); "-" alone is an operand. */
 static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
 
+/* The nets detection needs with these options: the detector and landmarks. */
+unsigned cli_detect_nets(const fk_options *opt);
+
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s);

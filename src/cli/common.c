@@ -173,6 +173,10 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
+unsigned cli_detect_nets(const fk_options *opt) {
+  return (opt->detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
+}
+
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s) {
   *s = NULL;
   int rc = fk_models_open(c->models_dir, nets, m);

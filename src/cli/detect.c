@@ -31,7 +31,7 @@ int cmd_detect(int argc, char **argv) {
   if (rc) return rc;
   fk_models *m = NULL;
   fk_session *s = NULL;
-  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
+  unsigned nets = cli_detect_nets(&c.opt);
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
 
   int cap = c.opt.max_faces, n = 0;

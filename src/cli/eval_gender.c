@@ -218,7 +218,7 @@ int cmd_eval_gender(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "the name lists are empty");
     goto out;
   }
-  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
+  unsigned nets = cli_detect_nets(&c.opt);
   for (int k = 0; k < g.nmodels; k++) nets |= fk_analyze_nets(FK_ACTION_GENDER, g.models[k]);
   if (fk_models_open(c.models_dir, nets, &m) != FK_OK) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));

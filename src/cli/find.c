@@ -162,8 +162,7 @@ static int open_all(find_state *f, const find_args *a, int argc, char **argv, cl
   cli_common_init(c);
   c->opt = info.opt;
   for (int i = 1; i < argc; i++) cli_common_parse(c, argc, argv, &i);
-  unsigned nets = (c->opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS |
-                  FK_NET_DESCRIPTOR;
+  unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR;
   if (fk_models_open(c->models_dir, nets, &f->m)) return cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(f->m));
   if (fk_store_check(f->st, f->m, &c->opt, 0)) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f->st));
   if (fk_session_new(f->m, &c->opt, &f->s)) return cli_error(EXIT_FAIL, NULL, "%s", fk_session_errmsg(f->s));

@@ -155,8 +155,7 @@ static int index_run(const cli_common *c, const char *dir, const char *db, fk_in
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
     goto out;
   }
-  unsigned nets = (c->opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS |
-                  FK_NET_DESCRIPTOR;
+  unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR;
   if ((rc = fk_models_open(c->models_dir, nets, &m))) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
     goto out;

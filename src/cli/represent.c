@@ -58,8 +58,7 @@ int cmd_represent(int argc, char **argv) {
   if (rc) return rc;
   fk_models *m = NULL;
   fk_session *s = NULL;
-  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) |
-                  FK_NET_LANDMARKS | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_detect_nets(&c.opt) | FK_NET_DESCRIPTOR;
   fk_face *faces = NULL;
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
   int cap = c.opt.max_faces, n = 0;

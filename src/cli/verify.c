@@ -45,8 +45,7 @@ int cmd_verify(int argc, char **argv) {
   fk_session *s = NULL;
   int rc = cli_load_image(&c, paths[0], &img[0]);
   if (rc || (rc = cli_load_image(&c, paths[1], &img[1]))) goto out;
-  unsigned nets = (c.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) |
-                  FK_NET_LANDMARKS | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_detect_nets(&c.opt) | FK_NET_DESCRIPTOR;
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
 
   fk_verify_result r;
