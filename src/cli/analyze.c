@@ -110,9 +110,7 @@ int cmd_analyze(int argc, char **argv) {
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
   } else if (n == 0 && enforce) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "path", path);
-    rc = cli_error(EXIT_NOFACE, o, "%s", fk_strerror(FK_ENOFACE));
+    rc = cli_no_face(path);
   } else {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
     for (int k = 0; k < shown; k++) cJSON_AddItemToArray(arr, face_json(&faces[k], &attrs[k]));

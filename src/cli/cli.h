@@ -67,6 +67,9 @@ int cli_load_image(const cli_common *c, const char *path, fk_image *img);
 /* Prints {"error": msg, ...extra} to stdout and msg to stderr; returns code. */
 int cli_error(int code, cJSON *extra, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The no-face result every single-image command gives: {"error":"no face
+ * detected","path":path}; returns EXIT_NOFACE. */
+int cli_no_face(const char *path);
 /* Usage error: message on stderr plus the JSON error; returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -164,6 +164,12 @@ int cli_error(int code, cJSON *extra, const char *fmt, ...) {
   return rc;
 }
 
+int cli_no_face(const char *path) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "path", path);
+  return cli_error(EXIT_NOFACE, o, "%s", fk_strerror(FK_ENOFACE));
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -178,11 +178,7 @@ static int embed_query(find_state *f, const find_args *a, const cli_common *c) {
   if (fk_detect(f->s, &f->img, f->faces, cap, &n))
     return cli_error(EXIT_FAIL, NULL, "%s: %s", a->img, fk_session_errmsg(f->s));
   if (n > cap) n = cap;
-  if (n == 0) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "path", a->img);
-    return cli_error(EXIT_NOFACE, o, "%s", fk_strerror(FK_ENOFACE));
-  }
+  if (n == 0) return cli_no_face(a->img);
   int first = a->all_faces ? 0 : fk_largest_face(f->faces, n);
   f->nq = a->all_faces ? n : 1;
   if (!(f->q = calloc((size_t)f->nq, sizeof *f->q))) return cli_error(EXIT_FAIL, NULL, "out of memory");
