@@ -6,8 +6,13 @@
 set -euo pipefail
 
 libs=(libxnnpack-dev libpthreadpool-dev
-      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev)
-declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm)
+      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
+      # video: FFmpeg's libraries (stream), and the test servers' (RTSP, HTTP)
+      libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev
+      libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly libmicrohttpd-dev)
+declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm
+                  [ffmpeg]=ffmpeg)
 
 missing=()
 for p in "${libs[@]}"; do

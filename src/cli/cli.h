@@ -7,6 +7,9 @@
 #ifndef FK_CLI_H
 #define FK_CLI_H
 
+#include <signal.h>
+#include <stdio.h>
+
 #include <cjson/cJSON.h>
 
 #include "facekit.h"
@@ -81,6 +84,8 @@ void cli_utf8_scrub(char *s);
 
 /* Prints obj as one line of JSON to stdout and frees it. */
 void cli_print(cJSON *obj);
+/* The same to f, flushed; -1 if the write failed. */
+int cli_fprint(FILE *f, cJSON *obj);
 
 /* A float as the shortest double that prints it exactly (for JSON). */
 double cli_float(float v);
@@ -89,11 +94,29 @@ double cli_float(float v);
 cJSON *cli_box_json(fk_box b);
 cJSON *cli_landmarks_json(const fk_point *p, int n);
 cJSON *cli_floats_json(const float *v, int n);
+/* Adds the computed attributes: "age", and "gender", "emotion", "race" as
+ * {"dominant": name, name: probability, ...}. */
+void cli_add_attributes(cJSON *o, const fk_attributes *a);
 
 /* Parses numbers and choices strictly; return 0 on success. */
 int cli_parse_int(const char *s, int lo, int hi, int *out);
 int cli_parse_float(const char *s, double lo, double hi, float *out);
 int cli_parse_bool(const char *s, int *out);
+
+/* Ctrl-C and SIGTERM while a long command runs: the first sets `cancel`
+ * (for fk_index_options.cancel and the like) and prints message on stderr;
+ * a second exits at once with status 130. A handler, not a blocked mask,
+ * so that it works whichever thread the signal lands on (libraries start
+ * threads of their own, e.g. OpenBLAS under FFmpeg). One at a time. */
+typedef struct cli_sigwatch {
+  volatile int cancel;
+  char line[256];
+  size_t len;
+  struct sigaction old_int, old_term;
+} cli_sigwatch;
+
+void cli_sigwatch_start(cli_sigwatch *w, const char *message);
+void cli_sigwatch_stop(cli_sigwatch *w);
 
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
@@ -138,5 +161,6 @@ int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
+int cmd_stream(int argc, char **argv);  /* the facekit-stream program (stream.c) */
 
 #endif /* FK_CLI_H */

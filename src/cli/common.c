@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -134,17 +135,19 @@ void cli_utf8_scrub(char *s) {
   }
 }
 
-void cli_print(cJSON *obj) {
+int cli_fprint(FILE *f, cJSON *obj) {
   char *s = cJSON_PrintUnformatted(obj);
+  int rc = -1;
   if (s) {
     cli_utf8_scrub(s);
-    fputs(s, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    rc = fputs(s, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ? -1 : 0;
   }
   cJSON_free(s);
   cJSON_Delete(obj);
+  return rc;
 }
+
+void cli_print(cJSON *obj) { cli_fprint(stdout, obj); }
 
 static int verror(int code, cJSON *extra, const char *fmt, va_list ap) {
   char msg[1024];
@@ -230,6 +233,57 @@ cJSON *cli_floats_json(const float *v, int n) {
   cJSON *a = cJSON_CreateArray();
   for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(cli_float(v[i])));
   return a;
+}
+
+static cli_sigwatch *watched;
+
+static void on_signal(int sig) {
+  (void)sig;
+  cli_sigwatch *w = watched;
+  if (!w) return;
+  if (w->cancel) _exit(130);
+  w->cancel = 1;
+  ssize_t n = write(2, w->line, w->len); /* async-signal-safe, unlike stdio */
+  (void)n;
+}
+
+void cli_sigwatch_start(cli_sigwatch *w, const char *message) {
+  memset(w, 0, sizeof *w);
+  snprintf(w->line, sizeof w->line, "\nfacekit: %s\n", message);
+  w->len = strlen(w->line);
+  watched = w;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, &w->old_int);
+  sigaction(SIGTERM, &sa, &w->old_term);
+}
+
+void cli_sigwatch_stop(cli_sigwatch *w) {
+  sigaction(SIGINT, &w->old_int, NULL);
+  sigaction(SIGTERM, &w->old_term, NULL);
+  watched = NULL;
+}
+
+/* {"dominant": name, name: p, ...} */
+static cJSON *probs_json(const float *p, int n, int dominant, const char *(*name)(int)) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "dominant", name(dominant));
+  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, name(i), cli_float(p[i]));
+  return o;
+}
+
+void cli_add_attributes(cJSON *o, const fk_attributes *a) {
+  if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", cli_float(a->age));
+  if (a->actions & FK_ACTION_GENDER)
+    cJSON_AddItemToObject(o, "gender", probs_json(a->gender, FK_NUM_GENDERS, a->gender_dominant, fk_gender_name));
+  if (a->actions & FK_ACTION_EMOTION)
+    cJSON_AddItemToObject(o, "emotion",
+                          probs_json(a->emotion, FK_NUM_EMOTIONS, a->emotion_dominant, fk_emotion_name));
+  if (a->actions & FK_ACTION_RACE)
+    cJSON_AddItemToObject(o, "race", probs_json(a->race, FK_NUM_RACES, a->race_dominant, fk_race_name));
 }
 
 double cli_now_ms(void) {
