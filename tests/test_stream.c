@@ -731,6 +731,25 @@ static void test_stream_rtsp_source_lost_and_reconnected(void) {
   events_free(&e);
 }
 
+static void test_stream_rtsp_over_udp_reads_frames(void) {
+  int port;
+  pid_t srv = start_server("FK_RTSP_SERVER", at("solo.mp4"), 0, &port);
+  CHECK(port > 0);
+  char url[128];
+  snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/clip", port);
+  result r = fk("stream", url, "--rtsp-transport", "udp", "--max-frames", "15", "--stats-every", "0", NULL);
+  stop(srv, SIGKILL);
+  CHECK_EQ_INT(r.code, 0);
+  events e;
+  events_parse(&e, r.out);
+  CHECK(schema_ok(&e));
+  /* live: how many frames the analysis takes depends on its speed */
+  CHECK(num(last(&e), "frames_out") >= 5);
+  CHECK(num(last(&e), "frames_in") >= 15);
+  events_free(&e);
+  result_free(&r);
+}
+
 static void test_stream_sigint_closes_tracks_and_finishes_the_output(void) {
   PATH(ev, "sig.jsonl");
   PATH(out, "sig-out.mp4");
@@ -894,6 +913,7 @@ int main(void) {
   RUN(test_stream_reads_stdin_and_an_image_sequence);
   RUN(test_stream_http_source_is_read_to_its_end);
   RUN(test_stream_rtsp_source_lost_and_reconnected);
+  RUN(test_stream_rtsp_over_udp_reads_frames);
   RUN(test_stream_sigint_closes_tracks_and_finishes_the_output);
   RUN(test_stream_realtime_keeps_the_clip_pace);
   RUN(test_stream_corrupt_packet_is_skipped_and_counted);

@@ -401,6 +401,17 @@ static int stream_run(stream_args *a, cli_common *c) {
   cli_sigwatch sw;
   cli_sigwatch_start(&sw, "stopping: closing the tracks and the output (Ctrl-C again to quit now)");
   int rc = EXIT_OK;
+  /* The source first: a wrong path or an unreachable camera fails before
+   * the models load. */
+  fkv_source *src = NULL;
+  a->run.source.max_pixels = c->opt.max_pixels;
+  a->run.source.cancel = &sw.cancel;
+  if (fkv_source_open(&a->run.source, &src)) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "error");
+    rc = cli_error(EXIT_FAIL, o, "%s", fkv_source_errmsg(src));
+    goto out;
+  }
   if (a->db && (rc = open_db(a, c, &st))) goto out;
   unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR |
                   fk_analyze_nets(a->run.engine.actions, c->opt.attribute_model);
@@ -418,10 +429,10 @@ static int stream_run(stream_args *a, cli_common *c) {
   a->run.engine.db = st;
   a->run.engine.on_event = on_event;
   a->run.engine.user = &p;
-  a->run.source.max_pixels = c->opt.max_pixels;
   a->run.cancel = &sw.cancel;
   char err[FKV_ERRMSG_MAX];
-  int st_rc = fkv_run(s, &a->run, NULL, err, sizeof err);
+  int st_rc = fkv_run(s, src, &a->run, NULL, err, sizeof err);
+  src = NULL; /* the run closed it */
   if (p.failed) {
     fprintf(stderr, "facekit: writing the events failed: %s\n", strerror(p.failed));
     rc = EXIT_FAIL;
@@ -437,6 +448,7 @@ static int stream_run(stream_args *a, cli_common *c) {
     rc = EXIT_FAIL;
   }
 out:
+  fkv_source_close(src);
   cli_sigwatch_stop(&sw);
   if (ev && ev != stdout) fclose(ev);
   fk_session_free(s);

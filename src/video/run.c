@@ -158,19 +158,22 @@ static int loop(runner *r, const char **why, char *err, size_t errlen) {
   }
 }
 
-int fkv_run(fk_session *s, const fkv_run_options *o, fkv_stats *total, char *err, size_t errlen) {
+int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats *total, char *err,
+            size_t errlen) {
   runner r;
   memset(&r, 0, sizeof r);
   r.o = o;
   r.t0 = r.last_stats = now_ms();
   err[0] = '\0';
-  fkv_source_options so = o->source;
-  if (!so.cancel) so.cancel = o->cancel;
-  int rc = fkv_source_open(&so, &r.src);
-  if (rc) {
-    snprintf(err, errlen, "%s", fkv_source_errmsg(r.src));
-    fkv_source_close(r.src);
-    return rc;
+  int rc = FK_OK;
+  if (!(r.src = src)) {
+    fkv_source_options so = o->source;
+    if (!so.cancel) so.cancel = o->cancel;
+    if ((rc = fkv_source_open(&so, &r.src))) {
+      snprintf(err, errlen, "%s", fkv_source_errmsg(r.src));
+      fkv_source_close(r.src);
+      return rc;
+    }
   }
   const fkv_source_info *info = fkv_source_get_info(r.src);
   if ((rc = fkv_engine_new(s, &o->engine, &r.eng))) {

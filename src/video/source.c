@@ -26,6 +26,7 @@
  * corrupt (decode_error_flags, AV_FRAME_FLAG_CORRUPT) are skipped and
  * counted; the frame numbers of what follows still count them.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -37,7 +38,7 @@
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
@@ -466,9 +467,11 @@ enum { CONN_END = 0, CONN_LOST, CONN_LEFT, CONN_FATAL };
 static int read_connection(fkv_source *s, char *why, size_t whylen) {
   for (;;) {
     if (canceled(s)) return CONN_LEFT;
-    double t0 = now_ms();
     arm(s, s->o.timeout);
     int rc = av_read_frame(s->fmt, s->pkt);
+    /* decode time starts when the packet is in: a live source's wait for
+     * its next frame is not work */
+    double t0 = now_ms();
     if (rc < 0) {
       int eof = rc == AVERROR_EOF || (s->fmt->pb && avio_feof(s->fmt->pb));
       if (canceled(s)) return CONN_LEFT;
@@ -571,6 +574,19 @@ void fkv_source_options_init(fkv_source_options *o) {
   o->timeout = 5;
 }
 
+/* Registers FFmpeg's capture devices (video4linux2). libavdevice is
+ * loaded only for webcams: it pulls in some hundred and fifty more shared
+ * libraries (libavfilter and what it links), a quarter of a second at
+ * every start otherwise. */
+static int load_devices(fkv_source *s) {
+  const char *lib = "libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR);
+  void *h = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+  void (*register_all)(void) = h ? (void (*)(void))dlsym(h, "avdevice_register_all") : NULL;
+  if (!register_all) return fail(s, FK_EUNSUPPORTED, "%s: webcams need %s: %s", s->o.url, lib, dlerror());
+  register_all(); /* the library stays loaded: FFmpeg keeps its devices */
+  return FK_OK;
+}
+
 /* Checks a local path before FFmpeg sees it, for a clear message. */
 static int check_path(fkv_source *s, const char *path, int device) {
   struct stat st;
@@ -614,7 +630,7 @@ int fkv_source_open(const fkv_source_options *o, fkv_source **out) {
   if (s->info.kind == FKV_KIND_FILE || s->info.kind == FKV_KIND_WEBCAM)
     rc = check_path(s, s->url, s->info.kind == FKV_KIND_WEBCAM);
   if (rc) return rc;
-  avdevice_register_all();
+  if (s->info.kind == FKV_KIND_WEBCAM && (rc = load_devices(s))) return rc;
   s->frm = av_frame_alloc();
   s->pkt = av_packet_alloc();
   if (!s->frm || !s->pkt) return fail(s, FK_ENOMEM, "out of memory");
@@ -631,8 +647,6 @@ int fkv_source_open(const fkv_source_options *o, fkv_source **out) {
                  (s->info.kind == FKV_KIND_NETWORK && (s->info.duration == 0 || has_prefix(s->url, "rtsp") ||
                                                        has_prefix(s->url, "udp") || has_prefix(s->url, "rtp")));
   if (s->info.kind != FKV_KIND_NETWORK) s->o.reconnect = 0;
-  if (pthread_create(&s->thread, NULL, reader, s)) return fail(s, FK_ENOMEM, "cannot start the reader thread");
-  s->thread_started = 1;
   return FK_OK;
 }
 
@@ -644,6 +658,18 @@ const char *fkv_source_errmsg(const fkv_source *s) {
 const fkv_source_info *fkv_source_get_info(const fkv_source *s) { return &s->info; }
 
 void fkv_source_read(fkv_source *s, fkv_read *r) {
+  /* The reader starts with the first read, so that a live source drops
+   * nothing while the caller is still loading its models. */
+  if (!s->thread_started) {
+    if (pthread_create(&s->thread, NULL, reader, s)) {
+      memset(r, 0, sizeof *r);
+      r->what = FKV_READ_END;
+      r->error = FK_ENOMEM;
+      snprintf(r->reason, sizeof r->reason, "cannot start the reader thread");
+      return;
+    }
+    s->thread_started = 1;
+  }
   pthread_mutex_lock(&s->mu);
   if (s->cur.r.img.rgb) pool_put(s, s->cur.r.img.rgb, img_bytes(&s->cur.r.img));
   memset(&s->cur, 0, sizeof s->cur);

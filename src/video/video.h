@@ -80,7 +80,8 @@ typedef struct fkv_read {
                             frames dropped or damaged before it */
   double pts;            /* seconds from the first frame, from the stream's
                             timestamps; continues across reconnects */
-  double decode_ms;      /* demux + decode + RGB conversion of this frame */
+  double decode_ms;      /* decode + RGB conversion of this frame (from
+                            its packet's arrival) */
   int error;             /* END: FK_OK, or why the input stopped early */
   int attempts;          /* RECONNECTED: attempts it took */
   double downtime;       /* RECONNECTED: seconds without the source */
@@ -97,9 +98,10 @@ typedef struct fkv_source_stats {
 
 typedef struct fkv_source fkv_source;
 
-/* Opens the source (the first connection is made here, so an unreachable
- * or unreadable source fails now) and starts its reader thread. *out is
- * set even on failure, for fkv_source_errmsg; close it in both cases. */
+/* Opens the source: the first connection is made here, so an unreachable
+ * or unreadable source fails now; its reader thread starts with the first
+ * read. *out is set even on failure, for fkv_source_errmsg; close it in
+ * both cases. */
 int fkv_source_open(const fkv_source_options *o, fkv_source **out);
 const char *fkv_source_errmsg(const fkv_source *s);
 const fkv_source_info *fkv_source_get_info(const fkv_source *s);
@@ -265,10 +267,12 @@ typedef struct fkv_run_options {
 
 void fkv_run_options_init(fkv_run_options *o);
 
-/* Streams o->source through a new engine on s (and into o->output), with
- * events to o->engine.on_event. Returns FK_OK when the input ended or was
- * canceled; an error (message in err) when the source, engine or sink
- * failed. *total (may be NULL) gets the whole run's stats. */
-int fkv_run(fk_session *s, const fkv_run_options *o, fkv_stats *total, char *err, size_t errlen);
+/* Streams a source through a new engine on s (and into o->output), with
+ * events to o->engine.on_event: src, an opened source the run takes over
+ * (closes), or NULL to open o->source. Returns FK_OK when the input ended
+ * or was canceled; an error (message in err) when the source, engine or
+ * sink failed. *total (may be NULL) gets the whole run's stats. */
+int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats *total, char *err,
+            size_t errlen);
 
 #endif /* FK_VIDEO_H */
