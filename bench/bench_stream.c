@@ -8,7 +8,8 @@
  *   - the same with --output: the draw and encode ms, and that fps;
  *   - as a live 30 fps source (--realtime): frames dropped;
  *   - recall: the share of the faces in view (on detection frames) that
- *     the pipeline's boxes cover.
+ *     the pipeline's boxes cover; tracks: how many it made (the clip has 1
+ *     or 4 faces, always in view: more is a false face or a lost id).
  *
  *   bench_stream [--frames N] [--detect-every N] [--threads 1,2] [--db FILE]
  *                [--lfw DIR] [--detector ssd|tiny] [--input-size N]
@@ -287,7 +288,7 @@ static void row(const bench *b, const clip *c, int threads) {
   else printf(" %7s %7s %7s", "-", "-", "-");
   if (have_live) printf("  %4lld/%-4lld", (long long)live.dropped, (long long)live.frames_in);
   else printf("  %9s", "-");
-  printf(" %6.1f%%", tf.in_view ? 100.0 * tf.covered / tf.in_view : 0);
+  printf(" %6.1f%% %6lld", tf.in_view ? 100.0 * tf.covered / tf.in_view : 0, (long long)file.tracks_total);
   if (b->faceapi_ms > 0) printf(" %6.1fx", b->faceapi_ms * file.fps_out / 1000);
   printf("\n");
   fflush(stdout);
@@ -347,7 +348,7 @@ int main(int argc, char **argv) {
          b.db ? "on" : "off (no index)");
   printf("%-9s %5s %7s %7s %7s", "clip", "faces", "threads", "fps", "x-real");
   for (int i = FKV_STAGE_DECODE; i <= FKV_STAGE_ATTRIBUTES; i++) printf(" %7s", fkv_stage_names[i]);
-  printf(" %7s %7s %7s  %9s %7s%s\n", "draw", "encode", "fps-out", "live-drop", "recall",
+  printf(" %7s %7s %7s  %9s %7s %6s%s\n", "draw", "encode", "fps-out", "live-drop", "recall", "tracks",
          b.faceapi_ms > 0 ? "  vs-face-api" : "");
   for (int i = 0; i < 4; i++)
     for (int k = 0; k < b.nthreads; k++) row(&b, &clips[i], b.threads[k]);

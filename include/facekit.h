@@ -169,6 +169,12 @@ typedef struct fk_face {
 FK_API int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap,
               int *n);
 
+/* The detector alone: boxes and scores as fk_detect gives them, without the
+ * landmark net (landmarks are left zero). For callers that need landmarks
+ * of only some faces, e.g. a tracker following boxes between the frames it
+ * embeds; fk_landmarks then adds them to the faces that need them. */
+FK_API int fk_detect_boxes(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n);
+
 /* Fills *face from a face box found some other way (another detector, or
  * the whole image when none was found): the box, score 0 and the 68
  * landmarks the landmark net places in it. FK_ENOFACE if the box lies

@@ -60,7 +60,8 @@ static const char help[] =
     "  --rtsp-transport tcp|udp  (default tcp)\n"
     "  --size WxH, --fps N   webcam capture size and rate (--fps also for sequences)\n"
     "  --verbose             pass FFmpeg's warnings to stderr\n"
-    "The detector defaults to tiny at 416, min score 0.3 (chosen for video; see README).\n"
+    "The detector defaults to tiny at 416, min score 0.2 (chosen for video; see README);\n"
+    "faces under a tenth of the frame height want a larger --input-size (608).\n"
     "With --db, the embedding options (--align, --flip) come from the index.\n"
     "Exit codes: 0 when the input ended or a signal stopped it, 1 on errors (the last\n"
     "line is then {\"type\":\"error\",\"error\":...}), 2 on a bad command line.\n\n";

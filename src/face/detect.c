@@ -1,6 +1,8 @@
 /*
  * detect.c - fk_detect: the detector, then the 68-point landmarks of every
- * face it keeps. Results are in image pixels, sorted by decreasing score.
+ * face it keeps; fk_detect_boxes, the detector alone; fk_landmarks, the
+ * landmarks of a given box. Results are in image pixels, sorted by
+ * decreasing score.
  */
 #include <math.h>
 #include <string.h>
@@ -66,6 +68,24 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
     kept++;
   }
   *n = kept;
+  return FK_OK;
+}
+
+int fk_detect_boxes(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
+  *n = 0;
+  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
+    return fk_session_fail(s, FK_EINVAL, "fk_detect_boxes: invalid image or output array");
+  int ndet = 0;
+  int rc = run_detector(s, img, &ndet);
+  if (rc) return rc;
+  if (ndet > s->opt.max_faces) ndet = s->opt.max_faces;
+  for (int i = 0; i < ndet && i < cap; i++) {
+    const fk_det *d = &s->dets[i];
+    memset(&faces[i], 0, sizeof faces[i]);
+    faces[i].box = (fk_box){d->x, d->y, d->w, d->h};
+    faces[i].score = d->score;
+  }
+  *n = ndet;
   return FK_OK;
 }
 

@@ -3,14 +3,15 @@
  * the core library alone (no FFmpeg here).
  *
  * Per frame:
- *   1. detect (fk_detect: boxes and landmarks) on every detect_every-th
- *      frame, dropping faces under min_face; other frames only move the
- *      tracks to their predicted boxes;
+ *   1. detect (fk_detect_boxes: the detector alone) on every
+ *      detect_every-th frame, dropping faces under min_face; other frames
+ *      only move the tracks to their predicted boxes;
  *   2. track (fk_tracker), lending it embeddings of detections on request
  *      (ambiguous overlaps, re-entries) - each computed once per frame;
- *   3. per confirmed track, keep the best face since its last embedding
- *      ("candidate": sharpest, most frontal; a copy of the pixels around
- *      it, so it can be embedded frames later);
+ *   3. per confirmed track whose embedding is near (its first frames, or
+ *      the last CANDIDATE_WINDOW detection frames before the next one),
+ *      keep the best face seen ("candidate": sharpest, most frontal; a copy
+ *      of the pixels around it, so it can be embedded frames later);
  *   4. per track, when due - on its first embed_first detected frames,
  *      then every embed_every frames - embed the candidate, add it to the
  *      track's appearance, search the index and vote (identity = the
@@ -19,7 +20,9 @@
  *   5. emit track_start / identified / attributes / track_end events, and
  *      write the best face of an ended track to the snapshot directory.
  * Work per track, not per frame: embeddings, searches and attributes run
- * only on the schedule of step 4 (and for the tracker's rare questions).
+ * only on the schedule of step 4 (and for the tracker's rare questions),
+ * and the landmark net (1.6 ms a face, as much as the detector for four
+ * faces) only on the faces steps 2 to 4 look at.
  *
  * Smoothing: gender and race probabilities are averaged over every sample
  * of the track; emotion over the last EMOTION_WINDOW samples, so that a
@@ -40,6 +43,8 @@
 #include "video/video.h"
 
 #define EMOTION_WINDOW 5
+/* Detection frames before an embedding is due whose faces compete for it. */
+#define CANDIDATE_WINDOW 4
 /* The candidate copy: the box enlarged by this much of its longer side on
  * each side, enough for every crop the nets take (gear's is the widest,
  * about 1.54x the landmarks' extent). */
@@ -111,6 +116,7 @@ struct fkv_engine {
   fk_box *boxes;
   float *scores;
   int *face_of;          /* box -> face */
+  int *lm_state;         /* box: 0 no landmarks yet, 1 done, -1 failed */
   int *emb_state;        /* box: 0 not embedded, 1 embedded, -1 failed */
   int nboxes;
   int status;            /* first error inside the tracker's callback */
@@ -167,10 +173,16 @@ void fkv_engine_options_init(fkv_engine_options *o) {
   o->threshold = -1;
 }
 
+/* Chosen with bench_stream's recall on its clips (1 and 4 moving faces at
+ * 640x480 and 1280x720): Tiny at 416 and 0.2 finds every face SSD at its
+ * automatic size (512 for these frames) finds when faces are 18% of the
+ * frame height, at about an eighth of the cost; 320 misses some at 720p,
+ * 256 a quarter of them, and a 0.5 score loses faces. Faces under ~10% of
+ * the height want a larger --input-size (see README). */
 void fkv_default_detector(fk_options *o) {
   o->detector = FK_DETECTOR_TINY;
   o->tiny_input_size = 416;
-  o->min_score = 0.3f;
+  o->min_score = 0.2f;
 }
 
 /* ---- quality of a face: sharp, frontal, big enough ------------------------ */
@@ -521,12 +533,29 @@ static int end_tracks(fkv_engine *e) {
 
 /* ---- per frame -------------------------------------------------------------------- */
 
+/* The face of box j with its landmarks, computed on first use (timed as
+ * detection); NULL when its box gives none. */
+static fk_face *with_landmarks(fkv_engine *e, int j) {
+  fk_face *f = &e->faces[e->face_of[j]];
+  if (e->lm_state[j] == 0) {
+    double t0 = now_ms();
+    float score = f->score;
+    int rc = fk_landmarks(e->s, e->img, f->box, f);
+    f->score = score;
+    e->ms[FKV_STAGE_DETECT] += now_ms() - t0;
+    if (rc && rc != FK_ENOFACE && !e->status) e->status = session_fail(e, rc, "landmarks");
+    e->lm_state[j] = rc ? -1 : 1;
+  }
+  return e->lm_state[j] > 0 ? f : NULL;
+}
+
 /* The tracker's question: the embedding of box `det` of this frame. */
 static const float *embed_detection(void *user, int det, int *dim) {
   fkv_engine *e = user;
   *dim = 0;
   if (det < 0 || det >= e->nboxes || e->emb_state[det] < 0) return NULL;
-  fk_face *f = &e->faces[e->face_of[det]];
+  fk_face *f = with_landmarks(e, det);
+  if (!f) return NULL;
   if (e->emb_state[det] == 0) {
     double t0 = now_ms();
     int rc = fk_represent(e->s, e->img, f);
@@ -541,7 +570,7 @@ static const float *embed_detection(void *user, int det, int *dim) {
 
 static int detect(fkv_engine *e) {
   double t0 = now_ms();
-  int n = 0, rc = fk_detect(e->s, e->img, e->faces, e->faces_cap, &n);
+  int n = 0, rc = fk_detect_boxes(e->s, e->img, e->faces, e->faces_cap, &n);
   e->ms[FKV_STAGE_DETECT] += now_ms() - t0;
   if (rc) return session_fail(e, rc, "detecting faces");
   e->nfaces = n < e->faces_cap ? n : e->faces_cap;
@@ -551,7 +580,7 @@ static int detect(fkv_engine *e) {
     if (fminf(f->box.w, f->box.h) < (float)e->o.min_face) continue;
     e->boxes[e->nboxes] = f->box;
     e->scores[e->nboxes] = f->score;
-    e->emb_state[e->nboxes] = 0;
+    e->emb_state[e->nboxes] = e->lm_state[e->nboxes] = 0;
     e->face_of[e->nboxes++] = i;
   }
   e->detections += e->nboxes;
@@ -577,13 +606,22 @@ static int collect_shown(fkv_engine *e) {
   return FK_OK;
 }
 
+/* Whether the track's next embedding is near enough for this frame's face
+ * to compete for it. */
+static int wants_candidate(const fkv_engine *e, const etrack *t) {
+  if (t->embeds < e->o.embed_first) return 1;
+  return e->frame >= t->last_embed_frame + e->o.embed_every - (int64_t)CANDIDATE_WINDOW * e->o.detect_every;
+}
+
 /* Steps 3 and 4 for every track this frame's detections matched. */
 static int per_track(fkv_engine *e) {
   for (int j = 0; j < e->nboxes; j++) {
     const fk_track *k = fk_tracker_track_of(e->tr, j);
     etrack *t = k && k->id ? find_track(e, k->id) : NULL;
-    if (!t) continue;
-    const fk_face *f = &e->faces[e->face_of[j]];
+    if (!t || !wants_candidate(e, t)) continue;
+    const fk_face *f = with_landmarks(e, j);
+    if (e->status) return e->status;
+    if (!f) continue;
     double q = quality(e->img, f);
     if (!t->cand.has || q > t->cand.quality) {
       int rc = candidate_take(&t->cand, e->img, f, q, e->frame, j);
@@ -737,9 +775,10 @@ int fkv_engine_new(fk_session *s, const fkv_engine_options *o, fkv_engine **out)
   e->boxes = calloc((size_t)e->faces_cap, sizeof *e->boxes);
   e->scores = calloc((size_t)e->faces_cap, sizeof *e->scores);
   e->face_of = calloc((size_t)e->faces_cap, sizeof *e->face_of);
+  e->lm_state = calloc((size_t)e->faces_cap, sizeof *e->lm_state);
   e->emb_state = calloc((size_t)e->faces_cap, sizeof *e->emb_state);
   e->sf = malloc(sizeof *e->sf);
-  if (!e->faces || !e->boxes || !e->scores || !e->face_of || !e->emb_state || !e->sf)
+  if (!e->faces || !e->boxes || !e->scores || !e->face_of || !e->lm_state || !e->emb_state || !e->sf)
     return fail(e, FK_ENOMEM, "out of memory");
   if (o->snapshots && (rc = make_dir(e, o->snapshots))) return rc;
   return FK_OK;
@@ -759,6 +798,7 @@ void fkv_engine_free(fkv_engine *e) {
   free(e->boxes);
   free(e->scores);
   free(e->face_of);
+  free(e->lm_state);
   free(e->emb_state);
   free(e->shown);
   free(e->tentative);

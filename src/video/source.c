@@ -71,6 +71,7 @@ struct fkv_source {
   AVFrame *frm;
   AVPacket *pkt;
   double deadline_ms;     /* interrupt FFmpeg after this (0 = none) */
+  double fps, duration;   /* of the current connection (info: the first's) */
   double conn_first_pts;  /* the first pts of this connection */
   int conn_has_pts;
   double pts_offset;      /* where this connection's pts 0 lands */
@@ -279,14 +280,9 @@ static int open_input(fkv_source *s, double seconds, char *why, size_t whylen) {
   }
   s->tb = st->time_base;
   s->conn_has_pts = 0;
-  fkv_source_info *in = &s->info;
-  snprintf(in->format, sizeof in->format, "%s", s->fmt->iformat->name);
-  snprintf(in->codec, sizeof in->codec, "%s", codec->name);
-  in->width = s->dec->width;
-  in->height = s->dec->height;
   AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-  in->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
-  in->duration = s->fmt->duration > 0 && s->fmt->duration != AV_NOPTS_VALUE ? s->fmt->duration / 1e6 : 0;
+  s->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
+  s->duration = s->fmt->duration > 0 && s->fmt->duration != AV_NOPTS_VALUE ? s->fmt->duration / 1e6 : 0;
   return FK_OK;
 }
 
@@ -361,7 +357,7 @@ static int push_control(fkv_source *s, int what, int error, const char *reason) 
 /* Seconds of this frame on the output clock: relative to the connection's
  * first frame, after the offset of earlier connections; never backwards. */
 static double frame_pts(fkv_source *s, const AVFrame *f) {
-  double step = s->info.fps > 0 ? 1.0 / s->info.fps : 1.0 / 25;
+  double step = s->fps > 0 ? 1.0 / s->fps : 1.0 / 25;
   int64_t ts = f->best_effort_timestamp;
   double pts;
   if (ts == AV_NOPTS_VALUE) {
@@ -488,7 +484,7 @@ static int read_connection(fkv_source *s, char *why, size_t whylen) {
       if (s->info.kind != FKV_KIND_NETWORK) return eof ? CONN_END : CONN_FATAL;
       /* A served file that reached its duration has ended; any other
        * network input that stops was lost. */
-      int at_end = s->info.duration > 0 && s->last_pts - s->pts_offset >= s->info.duration - 1.0;
+      int at_end = s->duration > 0 && s->last_pts - s->pts_offset >= s->duration - 1.0;
       return eof && (at_end || !s->o.reconnect) ? CONN_END : CONN_LOST;
     }
     if (s->pkt->stream_index != s->vstream) {
@@ -522,7 +518,7 @@ static int nap(const fkv_source *s, double seconds) {
  * Returns 0 when reconnected. */
 static int reconnect(fkv_source *s) {
   double t0 = now_ms(), backoff = BACKOFF_FIRST;
-  double step = s->info.fps > 0 ? 1.0 / s->info.fps : 1.0 / 25;
+  double step = s->fps > 0 ? 1.0 / s->fps : 1.0 / 25;
   close_input(s);
   for (int attempt = 1;; attempt++) {
     if (nap(s, backoff)) return -1;
@@ -643,8 +639,15 @@ int fkv_source_open(const fkv_source_options *o, fkv_source **out) {
   }
   if (s->dec->width <= 0 || s->dec->height <= 0)
     return fail(s, FK_EFORMAT, "%s: the video stream has no frame size", o->url);
+  fkv_source_info *in = &s->info;
+  snprintf(in->format, sizeof in->format, "%s", s->fmt->iformat->name);
+  snprintf(in->codec, sizeof in->codec, "%s", s->dec->codec->name);
+  in->width = s->dec->width;
+  in->height = s->dec->height;
+  in->fps = s->fps;
+  in->duration = s->duration;
   s->info.live = s->o.live || s->o.realtime || s->info.kind == FKV_KIND_WEBCAM ||
-                 (s->info.kind == FKV_KIND_NETWORK && (s->info.duration == 0 || has_prefix(s->url, "rtsp") ||
+                 (s->info.kind == FKV_KIND_NETWORK && (s->duration == 0 || has_prefix(s->url, "rtsp") ||
                                                        has_prefix(s->url, "udp") || has_prefix(s->url, "rtp")));
   if (s->info.kind != FKV_KIND_NETWORK) s->o.reconnect = 0;
   return FK_OK;
