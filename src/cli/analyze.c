@@ -115,7 +115,7 @@ int cmd_analyze(int argc, char **argv) {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
     for (int k = 0; k < shown; k++) cJSON_AddItemToArray(arr, face_json(&faces[k], &attrs[k]));
     cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cli_add_pipeline(o, NULL, &c.opt);
+    cli_add_pipeline(o, NULL, &c.opt, 0);
     cJSON_AddStringToObject(o, "attribute_model", attribute_model_name(c.opt.attribute_model));
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);

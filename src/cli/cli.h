@@ -53,8 +53,12 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 /* Whether a is an option ("-x"); "-" alone is an operand. */
 static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
 
-/* The nets detection needs with these options: the detector and landmarks. */
+/* The nets detection needs with these options: the detector and landmarks;
+ * and those embedding needs as well: the model's recognizers. */
 unsigned cli_detect_nets(const fk_options *opt);
+unsigned cli_embed_nets(const fk_options *opt);
+/* "resnet128, ..." for messages. */
+const char *cli_model_names(void);
 
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */
@@ -98,13 +102,12 @@ int cli_parse_bool(const char *s, int *out);
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
 
-const char *cli_detector_name(int detector);
-const char *cli_align_name(int align);
 /* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
 int cli_parse_attribute_model(const char *s, int *out);
-/* Adds the pipeline that produced a result: model, detector, input size,
- * alignment, flip (model NULL: only the detector and its input size). */
-void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt);
+/* Adds the pipeline that produced a result: with_model, the model (model_id
+ * if given, else opt's model name), its width, then the detector and input
+ * size, and with_model the alignment and flip. */
+void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model);
 
 /* ---- LFW-style benchmarks (lfw.c) ---- */
 

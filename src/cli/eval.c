@@ -23,7 +23,7 @@ static const char help[] =
     "  --root DIR    the LFW image folder (PERSON/PERSON_NNNN.jpg)\n"
     "  --pairs FILE  pairs.txt\n"
     "  --metric M    cosine (default), euclidean or euclidean_l2\n"
-    "  --codes C     f32 (default), or int8: compare the 128-byte codes an index\n"
+    "  --codes C     f32 (default), or int8: compare the dim-byte codes an index\n"
     "                stores (each unit vector quantized, scaled back to its norm)\n"
     "  --jobs N      worker threads, one session each (default: all cores)\n\n";
 
@@ -35,7 +35,7 @@ typedef struct pair {
 
 typedef struct image_job {
   char *path;
-  float emb[FK_EMBED_DIM];
+  float *emb;   /* dim floats, in eval_ctx.embs */
   int how;      /* 0 subject found at the default score, 1 only at a low
                    score, 2 no central face (nearest one used), 3 whole
                    image, -1 error */
@@ -46,6 +46,8 @@ typedef struct eval_ctx {
   const cli_common *c;
   image_job *imgs;
   int nimgs;
+  int dim;      /* the model's embedding width */
+  float *embs;  /* [nimgs][dim] */
 } eval_ctx;
 
 /* Finds or adds the image NAME/NAME_%04d.jpg. Linear probing on a small
@@ -142,14 +144,12 @@ static void embed_one(void *user, fk_session **ss, int i) {
   fk_image img = {0};
   j->how = -1;
   if (fk_image_load(j->path, e->c->opt.max_pixels, &img) != FK_OK) return;
-  fk_face face;
-  int how = cli_lfw_subject(s, ss[1], &img, &face, &j->no_face);
-  if (how >= 0 && fk_represent(s, &img, &face) == FK_OK) {
-    memcpy(j->emb, face.embedding, sizeof j->emb);
-    j->how = how;
-  } else if (fk_represent_chip(s, &img, j->emb) == FK_OK) {
-    j->how = 3;
-  }
+  fk_face *face = malloc(sizeof *face);
+  int how = face ? cli_lfw_subject(s, ss[1], &img, face, &j->no_face) : -1;
+  if (how >= 0 && fk_represent(s, &img, face) == FK_OK) j->how = how;
+  else if (face && fk_represent_chip(s, &img, face) == FK_OK) j->how = 3;
+  if (j->how >= 0) memcpy(j->emb, face->embedding, (size_t)e->dim * sizeof *j->emb);
+  free(face);
   fk_image_free(&img);
 }
 
@@ -216,22 +216,22 @@ static double tar_at_far(const scored *v, int n, double far) {
 }
 
 /* Distances of every pair under `metric`, into v. */
-static void pair_distances(const pair *p, int n, const image_job *imgs, int metric, scored *v) {
+static void pair_distances(const pair *p, int n, const image_job *imgs, int dim, int metric, scored *v) {
   for (int i = 0; i < n; i++) {
-    v[i].d = fk_distance(imgs[p[i].a].emb, imgs[p[i].b].emb, FK_EMBED_DIM, metric);
+    v[i].d = fk_distance(imgs[p[i].a].emb, imgs[p[i].b].emb, dim, metric);
     v[i].same = p[i].same;
   }
 }
 
 /* The protocol's figures under `metric`, plus the best threshold of every
  * metric fitted on all pairs (how the library's defaults were chosen). */
-static cJSON *protocol(const pair *p, int n, const image_job *imgs, int metric) {
+static cJSON *protocol(const pair *p, int n, const image_job *imgs, int dim, int metric) {
   scored *all = malloc((size_t)n * sizeof *all), *train = malloc((size_t)n * sizeof *train);
   int folds = p[n - 1].fold + 1;
   double *acc = calloc((size_t)folds, sizeof *acc);
   cJSON *o = cJSON_CreateObject();
   if (!all || !train || !acc) goto out;
-  pair_distances(p, n, imgs, metric, all);
+  pair_distances(p, n, imgs, dim, metric, all);
   double mean = 0, var = 0;
   for (int f = 0; f < folds; f++) {
     int nt = 0, correct = 0, ntest = 0;
@@ -257,7 +257,7 @@ static cJSON *protocol(const pair *p, int n, const image_job *imgs, int metric) 
   cJSON *fits = cJSON_AddObjectToObject(o, "thresholds_all_pairs");
   for (int m = FK_METRIC_COSINE; m <= FK_METRIC_EUCLIDEAN_L2; m++) {
     float thr;
-    pair_distances(p, n, imgs, m, train);
+    pair_distances(p, n, imgs, dim, m, train);
     qsort(train, (size_t)n, sizeof *train, cmp_scored);
     double a = best_threshold(train, n, &thr);
     cJSON *f = cJSON_AddObjectToObject(fits, fk_metric_name(m));
@@ -274,16 +274,16 @@ out:
 /* Replaces an embedding by its int8 code, as the index stores it: the unit
  * vector quantized, then scaled back to the original norm so that every
  * metric still applies. */
-static void quantize_in_place(float *emb) {
-  float unit[FK_EMBED_DIM];
-  int8_t code[FK_EMBED_DIM];
+static void quantize_in_place(float *emb, int dim) {
+  float unit[FK_EMBED_MAX];
+  int8_t code[FK_EMBED_MAX];
   double norm = 0;
-  for (int i = 0; i < FK_EMBED_DIM; i++) norm += (double)emb[i] * emb[i];
+  for (int i = 0; i < dim; i++) norm += (double)emb[i] * emb[i];
   norm = sqrt(norm);
-  memcpy(unit, emb, sizeof unit);
-  fk_l2_normalize(unit, FK_EMBED_DIM);
-  fk_quantize_i8(unit, code, FK_EMBED_DIM);
-  for (int i = 0; i < FK_EMBED_DIM; i++) emb[i] = (float)(code[i] / 127.0 * norm);
+  memcpy(unit, emb, (size_t)dim * sizeof *unit);
+  fk_l2_normalize(unit, dim);
+  fk_quantize_i8(unit, code, dim);
+  for (int i = 0; i < dim; i++) emb[i] = (float)(code[i] / 127.0 * norm);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -329,7 +329,13 @@ int cmd_eval(int argc, char **argv) {
   int rc = EXIT_FAIL;
   int n = read_pairs(pairs_file, root, &e, &t, &p);
   if (n < 0) goto out;
-  if (fk_models_open(c.models_dir, 0, &m) != FK_OK) {
+  e.dim = fk_model_dim(c.opt.model);
+  if (!(e.embs = calloc((size_t)e.nimgs * (size_t)e.dim, sizeof *e.embs))) {
+    rc = cli_error(EXIT_FAIL, NULL, "out of memory");
+    goto out;
+  }
+  for (int k = 0; k < e.nimgs; k++) e.imgs[k].emb = e.embs + (size_t)k * e.dim;
+  if (fk_models_open(c.models_dir, cli_embed_nets(&c.opt), &m) != FK_OK) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
     goto out;
   }
@@ -354,8 +360,8 @@ int cmd_eval(int argc, char **argv) {
     goto out;
   }
   if (int8)
-    for (int k = 0; k < e.nimgs; k++) quantize_in_place(e.imgs[k].emb);
-  cJSON *o = protocol(p, n, e.imgs, metric);
+    for (int k = 0; k < e.nimgs; k++) quantize_in_place(e.imgs[k].emb, e.dim);
+  cJSON *o = protocol(p, n, e.imgs, e.dim, metric);
   cJSON_AddNumberToObject(o, "pairs", n);
   cJSON_AddNumberToObject(o, "images", e.nimgs);
   cJSON_AddNumberToObject(o, "no_face", no_face);
@@ -364,7 +370,7 @@ int cmd_eval(int argc, char **argv) {
   cJSON_AddNumberToObject(o, "embedded_whole_image", count[3]);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(metric));
   cJSON_AddStringToObject(o, "codes", int8 ? "int8" : "f32");
-  cli_add_pipeline(o, "resnet128", &c.opt);
+  cli_add_pipeline(o, NULL, &c.opt, 1);
   cJSON_AddNumberToObject(o, "jobs", jobs);
   cJSON_AddNumberToObject(o, "seconds", secs);
   cli_print(o);
@@ -374,6 +380,7 @@ out:
   free(t.keys);
   free(t.vals);
   free(e.imgs);
+  free(e.embs);
   free(p);
   fk_models_free(m);
   return rc;

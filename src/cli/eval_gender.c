@@ -257,7 +257,7 @@ int cmd_eval_gender(int argc, char **argv) {
   cJSON_AddNumberToObject(o, "subject_at_low_score", count[1]);
   cJSON_AddNumberToObject(o, "subject_off_centre", count[2]);
   cJSON_AddNumberToObject(o, "whole_image", count[3]);
-  cli_add_pipeline(o, NULL, &c.opt);
+  cli_add_pipeline(o, NULL, &c.opt, 0);
   cJSON_AddNumberToObject(o, "jobs", jobs);
   cJSON_AddNumberToObject(o, "seconds", secs);
   cli_print(o);

@@ -36,10 +36,10 @@ static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
                          fk_point pts[FK_NUM_LANDMARKS]) {
   fk_rect box;
   if (!fk_landmarks_box(d, img->width, img->height, &box)) return 0;
-  fk_landmarks_input(img, box, nn_runtime_input(s->lm_rt));
-  int rc = nn_runtime_run(s->lm_rt);
+  fk_landmarks_input(img, box, nn_runtime_input(s->rt[FK_NETID_LANDMARKS]));
+  int rc = nn_runtime_run(s->rt[FK_NETID_LANDMARKS]);
   if (rc) return rc;
-  fk_landmarks_decode(nn_runtime_output(s->lm_rt, 0), d, box, pts);
+  fk_landmarks_decode(nn_runtime_output(s->rt[FK_NETID_LANDMARKS], 0), d, box, pts);
   return 1;
 }
 
@@ -47,7 +47,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
-  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
+  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
   int rc = run_detector(s, img, &ndet);
   if (rc) return rc;
@@ -72,7 +72,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
 int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face) {
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid image or face");
-  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
+  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
   if (!(isfinite(box.x) && isfinite(box.y) && box.w > 0 && box.h > 0 && box.w < 1e9f && box.h < 1e9f))
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid box");
   memset(face, 0, sizeof *face);
