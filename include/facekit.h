@@ -230,10 +230,35 @@ FK_API int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face 
  * with the session's recognition model and alignment. */
 FK_API int fk_represent(fk_session *s, const fk_image *img, fk_face *face);
 
-/* Fills *face for an image used as the face chip as it is, resized to each
- * recognizer's input: the box is the whole image, score 0, landmarks zero.
- * This is DeepFace's enforce_detection=false fallback. */
+/* Sets face->embedding, ->dim and ->model from an image used as the face
+ * chip as it is, resized to each recognizer's input (other fields are left
+ * as they are). */
 FK_API int fk_represent_chip(fk_session *s, const fk_image *chip, fk_face *face);
+
+/* DeepFace's enforce_detection=false: the whole image taken as the one face
+ * of an image without one. The box is the image, score 0, the landmarks
+ * those the landmark net places in it, and with embed the embedding of the
+ * image as the chip (fk_represent_chip). */
+FK_API int fk_whole_image_face(fk_session *s, const fk_image *img, int embed, fk_face *face);
+
+/* How fk_subject() found a photo's subject. */
+enum {
+  FK_SUBJECT_CENTRED = 0,     /* a detection near the centre, at the session's
+                                 min score */
+  FK_SUBJECT_LOW_SCORE = 1,   /* one near the centre at a low score (0.05) */
+  FK_SUBJECT_OFF_CENTRE = 2,  /* none near the centre: the one nearest it */
+  FK_SUBJECT_WHOLE_IMAGE = 3, /* no face: fk_whole_image_face() */
+};
+
+/* The subject of a photo centred on one person, as LFW's are (the face the
+ * evaluations compare): the best-scoring detection whose centre lies within
+ * a fifth of the longer side of the image centre; else such a detection at a
+ * low score; else the detection nearest the centre; else the whole image.
+ * *how gets the FK_SUBJECT_* case, *no_face (may be NULL) whether no face
+ * was found at the session's min score; with embed, the face is embedded
+ * too. */
+FK_API int fk_subject(fk_session *s, const fk_image *img, int embed, fk_face *face, int *how,
+                      int *no_face);
 
 /* Index of the face with the largest box area, or -1 when n == 0. */
 FK_API int fk_largest_face(const fk_face *faces, int n);
@@ -538,6 +563,89 @@ typedef struct fk_retrieval {
 
 FK_API int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads,
                                    fk_retrieval *r);
+
+/* ==== evaluations on LFW-style data ======================================= */
+/*
+ * Each image is represented by its subject (fk_subject: the face at the
+ * centre, else the whole image), so every image counts. The runs use one
+ * session per worker thread over the shared models. Errors come back as a
+ * status and a message in the caller's err buffer.
+ */
+
+typedef struct fk_eval_options {
+  int jobs;  /* worker threads, one session each; 0 = all cores */
+  /* Called after every image with the count done so far (from the worker
+   * threads, one call at a time). */
+  void (*progress)(int done, int total, void *user);
+  /* Called for each image that cannot be read or analyzed. */
+  void (*on_error)(const char *path, const char *message, void *user);
+  void *user;
+  /* If set, the run stops once *cancel != 0 and returns FK_ECANCELED. */
+  const volatile int *cancel;
+} fk_eval_options;
+
+FK_API void fk_eval_options_init(fk_eval_options *o);
+
+#define FK_LFW_MAX_FOLDS 100
+
+/* LFW's verification protocol (pairs.txt: FOLDS x (N matched + N
+ * mismatched pairs)): per fold, the threshold that maximizes accuracy on
+ * the other folds, tested on it. */
+typedef struct fk_lfw_result {
+  int pairs, folds, images;
+  int no_face;              /* images without a face at the min score */
+  int subjects[4];          /* images per FK_SUBJECT_* case */
+  int metric, codes;        /* as asked: FK_METRIC_*, FK_CODES_* */
+  double accuracy_mean, accuracy_std;
+  double fold_accuracy[FK_LFW_MAX_FOLDS];
+  double auc;               /* of the ROC over all pairs */
+  double tar_at_far_1e3;    /* true accepts at 0.1% false accepts */
+  float threshold[3];       /* per FK_METRIC_*: the best over all pairs */
+  double threshold_accuracy[3];
+  /* A fused model of two recognizers (cosine): the share of the first
+   * part's cosine fitted on each fold's training folds, and the protocol's
+   * accuracy with those fits. */
+  int fused;
+  float fold_weight[FK_LFW_MAX_FOLDS];
+  float fitted_weight_mean;
+  double fitted_accuracy_mean, fitted_accuracy_std;
+  double seconds;
+} fk_lfw_result;
+
+/* Runs the protocol on the images under root (PERSON/PERSON_NNNN.jpg) with
+ * the pipeline of opt (NULL: defaults), comparing under metric, on the raw
+ * embeddings (FK_CODES_F32) or on the int8 codes an index stores
+ * (FK_CODES_INT8, scaled back to each embedding's norm). m must hold the
+ * detector, landmarks and the model's recognizers. */
+FK_API int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, const char *pairs_file,
+                       int metric, int codes, const fk_eval_options *eo, fk_lfw_result *r, char *err,
+                       size_t errlen);
+
+/* Gender accuracy of one attribute model. confusion[truth][predicted],
+ * index FK_GENDER_*. */
+typedef struct fk_gender_scores {
+  int64_t images;
+  double accuracy, male_recall, female_recall, balanced_accuracy;
+  int64_t confusion[FK_NUM_GENDERS][FK_NUM_GENDERS];
+} fk_gender_scores;
+
+typedef struct fk_gender_result {
+  int images, male, female;
+  int ambiguous;            /* names in both lists, left out */
+  int no_face, subjects[4];
+  int nmodels, models[2];   /* FK_ATTR_MODEL_* scored */
+  fk_gender_scores all[2];  /* per model, over every image */
+  fk_gender_scores with_face[2];  /* over images with a face at the min score */
+  double seconds;
+} fk_gender_result;
+
+/* Gender of the images named in two lists (one "Person_Name_0001.jpg" per
+ * line, at root/Person_Name/Person_Name_0001.jpg; LFW's male_names.txt and
+ * female_names.txt), by each of the nmodels (1 or 2) attribute models, on
+ * the same faces. */
+FK_API int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, const char *male_list,
+                          const char *female_list, const int *attribute_models, int nmodels,
+                          const fk_eval_options *eo, fk_gender_result *r, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -232,8 +232,8 @@ static void test_sessions_in_threads_share_one_model_context(void) {
   fk_options d;
   fk_options_init(&d);
   CHECK_EQ_INT(args[0].dim, fk_model_dim(d.model));
-  CHECK(!memcmp(args[0].emb, args[1].emb, sizeof args[0].emb));
-  CHECK(!memcmp(args[0].emb, args[2].emb, sizeof args[0].emb));
+  CHECK(!memcmp(args[0].emb, args[1].emb, (size_t)args[0].dim * sizeof *args[0].emb));
+  CHECK(!memcmp(args[0].emb, args[2].emb, (size_t)args[0].dim * sizeof *args[0].emb));
   fk_image_free(&img);
 }
 

@@ -101,8 +101,7 @@ int cmd_analyze(int argc, char **argv) {
   }
   double t0 = cli_now_ms();
   int st = fk_detect(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce)
-    st = fk_landmarks(s, &img, (fk_box){0, 0, (float)img.width, (float)img.height}, &faces[0]);
+  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 0, &faces[0]);
   int shown = n == 0 ? (enforce ? 0 : 1) : (n < cap ? n : cap);
   for (int k = 0; st == FK_OK && k < shown; k++)
     st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);

@@ -253,6 +253,10 @@ double cli_now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+int cli_parse_codes(const char *s) {
+  return !strcmp(s, "f32") ? FK_CODES_F32 : !strcmp(s, "int8") ? FK_CODES_INT8 : -1;
+}
+
 int cli_parse_attribute_model(const char *s, int *out) {
   if (!strcmp(s, "face-api")) *out = FK_ATTR_MODEL_FACEAPI;
   else if (!strcmp(s, "gear")) *out = FK_ATTR_MODEL_GEAR;

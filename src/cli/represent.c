@@ -68,7 +68,7 @@ int cmd_represent(int argc, char **argv) {
   }
   double t0 = cli_now_ms();
   int st = fk_faces(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce) st = fk_represent_chip(s, &img, &faces[0]);
+  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 1, &faces[0]);
   double ms = cli_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));

@@ -3,12 +3,12 @@
  * face it keeps. Results are in image pixels, sorted by decreasing score.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "face/face.h"
 
-/* Runs the detector; on failure the session's error says why. */
-static int run_detector(fk_session *s, const fk_image *img, int *ndet) {
+int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet) {
   fk_det_slot *d;
   int rc = fk_session_detector(s, img, &d);
   if (rc) return rc;
@@ -18,14 +18,16 @@ static int run_detector(fk_session *s, const fk_image *img, int *ndet) {
     fk_ssd_input(img, d->size, in);
     if (!(rc = nn_runtime_run(d->rt)))
       rc = fk_ssd_decode(d->rt, d->anchors, d->size, img->width, img->height,
-                         s->opt.min_score, cap, s->dets, cap, ndet);
+                         min_score, cap, s->dets, cap, ndet);
   } else {
     fk_tiny_input(img, d->size, in);
     if (!(rc = nn_runtime_run(d->rt)))
-      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, s->opt.min_score,
+      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, min_score,
                           s->dets, cap, ndet);
   }
-  return rc ? fk_session_fail(s, rc, "detector: %s", fk_strerror(rc)) : FK_OK;
+  if (rc) return fk_session_fail(s, rc, "detector: %s", fk_strerror(rc));
+  if (*ndet > cap) *ndet = cap;
+  return FK_OK;
 }
 
 /* Runs the landmark net on the detection's crop. Returns 1, 0 if the crop
@@ -43,25 +45,29 @@ static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
   return 1;
 }
 
+int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_face *f) {
+  memset(f, 0, offsetof(fk_face, embedding));
+  int ok = run_landmarks(s, img, d, f->landmarks);
+  if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
+  f->box = (fk_box){d->x, d->y, d->w, d->h};
+  f->score = d->score;
+  return ok;
+}
+
 int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
   if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
-  int rc = run_detector(s, img, &ndet);
+  int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
   if (rc) return rc;
-  if (ndet > s->opt.max_faces) ndet = s->opt.max_faces;
   int kept = 0;
   for (int i = 0; i < ndet; i++) {
     fk_face f;
-    memset(&f, 0, sizeof f);
-    const fk_det *d = &s->dets[i];
-    int ok = run_landmarks(s, img, d, f.landmarks);
-    if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
+    int ok = fk_face_from_det(s, img, &s->dets[i], &f);
+    if (ok < 0) return ok;
     if (ok == 0) continue; /* box fell outside the image */
-    f.box = (fk_box){d->x, d->y, d->w, d->h};
-    f.score = d->score;
     if (kept < cap) faces[kept] = f;
     kept++;
   }

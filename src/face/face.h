@@ -69,13 +69,15 @@ int fk_load_manifest(fk_models *m, int id, const char *path, char *err, size_t e
 int fk_load_graph(fk_models *m, int id, const char *path, char *err, size_t errlen);
 
 /* A recognition model (FK_MODEL_*): one recognizer, or several whose unit
- * embeddings are weighted, concatenated and renormalized. */
+ * embeddings are weighted and concatenated into one unit vector
+ * (represent.c). */
 #define FK_MODEL_MAX_PARTS 2
 typedef struct fk_model_def {
   const char *name;
   int nparts;
   int part[FK_MODEL_MAX_PARTS];     /* FK_NETID_* */
-  float weight[FK_MODEL_MAX_PARTS]; /* fused models only */
+  float weight[FK_MODEL_MAX_PARTS]; /* fused: each part's share of the
+                                       cosine, summing to 1 */
   float threshold[3];               /* per FK_METRIC_*, fitted on LFW */
 } fk_model_def;
 
@@ -119,6 +121,14 @@ struct fk_session {
 /* The detector slot for an image, created on first use; on failure the
  * session's error says why. */
 int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out);
+
+/* Runs the detector at min_score into s->dets (sorted by score, at most
+ * opt.max_faces) and their number to *ndet; no landmarks. */
+int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet);
+/* A face from one detection: its box, score and landmarks (the embedding is
+ * left alone). 1, 0 if its crop lies outside the image, or a negative
+ * status (the session's error says why). */
+int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_face *f);
 
 /* Records a formatted message in s->err and returns status. */
 int fk_session_fail(fk_session *s, int status, const char *fmt, ...)

@@ -1,11 +1,13 @@
 /*
  * represent.c - face embeddings: for each recognizer of the session's
  * model, cut the chip its alignment asks for at its input size, normalize
- * it its way, run it (and, with flip, its mirror image); a fused model then
- * joins the parts' unit vectors, weighted, into one unit vector.
+ * it its way, run it (and, with flip, its mirror image). A fused model
+ * joins its parts' unit vectors u_p, each scaled by sqrt(w_p) with the
+ * weights summing to 1, into one unit vector: the cosine of two such vectors
+ * is then sum_p w_p cos(u_p, u'_p).
  */
+#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "face/face.h"
 
@@ -72,9 +74,10 @@ static int embed(fk_session *s, const fk_image *img, fk_face *face, chip_fn chip
   for (int p = 0; p < md->nparts; p++) {
     int id = md->part[p], dim = fk_nets[id].rec->dim, rc;
     if ((rc = chip(s, id, img, face)) || (rc = run_part(s, id, out))) return rc;
-    if (md->nparts > 1) {
+    if (md->nparts > 1) { /* unit, scaled so that cosines add with the part's weight */
       fk_l2_normalize(out, dim);
-      for (int i = 0; i < dim; i++) out[i] *= md->weight[p];
+      float scale = sqrtf(md->weight[p]);
+      for (int i = 0; i < dim; i++) out[i] *= scale;
     }
     out += dim;
   }
@@ -93,7 +96,5 @@ int fk_represent(fk_session *s, const fk_image *img, fk_face *face) {
 int fk_represent_chip(fk_session *s, const fk_image *chip, fk_face *face) {
   if (!chip || !chip->rgb || chip->width <= 0 || chip->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_represent_chip: invalid image");
-  memset(face, 0, sizeof *face);
-  face->box = (fk_box){0, 0, (float)chip->width, (float)chip->height};
   return embed(s, chip, face, image_chip);
 }
