@@ -398,6 +398,13 @@ static void edit_padding(cJSON *root) {
   cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(node_named(root, "_FusedConv2D"), "attr"), "padding");
   set_string(p, "s", "RVhQTElDSVQ="); /* "EXPLICIT" */
 }
+/* A fused op without fused_ops is a plain op: an input beyond its two is an
+ * error, not silently dropped (and too few inputs are no out-of-bounds read;
+ * found by fuzz_tfgraph). */
+static void edit_no_fused_ops(cJSON *root) {
+  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(node_named(root, "_FusedConv2D"), "attr"),
+                             "fused_ops");
+}
 
 static void expect_emodel(const char *json, size_t short_by, const char *needle, const char *what) {
   char err[256] = "";
@@ -424,10 +431,10 @@ static void test_corrupt_models_are_clear_model_errors(void) {
   expect_emodel("{\"modelTopology\":{}}", 0, "not a TFJS graph model", "no nodes");
   expect_emodel(good, 1, "bytes", "short shard");
   void (*edits[])(cJSON *) = {edit_unknown_op, edit_dangling, edit_cycle, edit_manifest_dtype,
-                              edit_node_dtype, edit_padding};
+                              edit_node_dtype, edit_padding, edit_no_fused_ops};
   const char *needles[] = {"FancyOp", "does_not_exist", "cycle", "complex64", "DT_COMPLEX64",
-                           "EXPLICIT"};
-  for (int i = 0; i < 6; i++) {
+                           "EXPLICIT", "fused_ops need 2"};
+  for (int i = 0; i < 7; i++) {
     char *j = edited(edits[i]);
     expect_emodel(j, 0, needles[i], needles[i]);
     free(j);

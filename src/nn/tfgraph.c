@@ -479,8 +479,8 @@ static int parse_fused(loader *L, const tnode *n, fused_act *fa, int *has_bias) 
   *has_bias = 0;
   const cJSON *l = cJSON_GetObjectItemCaseSensitive(attr(n, "fused_ops"), "list");
   const cJSON *ss = cJSON_GetObjectItemCaseSensitive(l, "s");
-  if (!ss) return FK_OK;
-  if (!cJSON_IsArray(ss)) return bad(L, n, "malformed fused_ops");
+  /* No fused_ops at all is a plain op: its inputs are still counted below. */
+  if (ss && !cJSON_IsArray(ss)) return bad(L, n, "malformed fused_ops");
   int k = 0;
   const cJSON *s;
   cJSON_ArrayForEach(s, ss) {

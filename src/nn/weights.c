@@ -322,7 +322,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
     w->ndim = s->ndim;
     memcpy(w->shape, s->shape, sizeof w->shape);
     w->count = s->count;
-    decode(s, buf + off, w->data);
+    if (s->count) decode(s, buf + off, w->data); /* buf is NULL when every weight is empty */
     off += s->bytes;
     out->n++;
   }
