@@ -145,11 +145,16 @@ static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
   op->kw = kw;
   op->stride = stride;
   op->dilation = dil;
-  /* The dilated window spans (k - 1) * dil + 1 input cells. */
-  int eh = (kh - 1) * dil + 1, ew = (kw - 1) * dil + 1;
-  if (!out_dim(g, what, in.h, eh, stride, pad, &out->h, &op->pad[0],
+  /* The dilated window spans (k - 1) * dil + 1 input cells: up to 2^32,
+   * so computed in 64 bits and kept within a tensor's largest side. */
+  long long eh = (long long)(kh - 1) * dil + 1, ew = (long long)(kw - 1) * dil + 1;
+  if (eh > (long long)NN_MAX_ELEMS || ew > (long long)NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "%s: dilated window %lldx%lld is too large", what, eh, ew);
+    return 0;
+  }
+  if (!out_dim(g, what, in.h, (int)eh, stride, pad, &out->h, &op->pad[0],
                &op->pad[1]) ||
-      !out_dim(g, what, in.w, ew, stride, pad, &out->w, &op->pad[2],
+      !out_dim(g, what, in.w, (int)ew, stride, pad, &out->w, &op->pad[2],
                &op->pad[3]))
     return 0;
   out->c = in.c;
