@@ -451,6 +451,53 @@ static void test_corrupt_models_are_clear_model_errors(void) {
   free(tmp_dir);
 }
 
+/* Writes a small model.json and its shard w.bin into a scratch directory
+ * and loads it; the status, with the message in err. */
+static int load_tiny(const char *json, const void *shard, size_t n, char *err, size_t errlen) {
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmp("tiny"));
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/w.bin", dir);
+  tu_write_file(path, shard, n);
+  snprintf(path, sizeof path, "%s/model.json", dir);
+  tu_write_text(path, json);
+  nn_graph *g = NULL;
+  int rc = nn_tfgraph_load(path, NULL, 0, &g, err, errlen);
+  CHECK((rc == FK_OK) == (g != NULL));
+  nn_graph_free(g);
+  remove(path);
+  snprintf(path, sizeof path, "%s/w.bin", dir);
+  remove(path);
+  rmdir(dir);
+  return rc;
+}
+
+/* Three 300-value constants broadcast against each other fold into 27 M
+ * values: a 1 KB file must not make the loader allocate 108 MB (or, with
+ * bigger constants, any amount). */
+static void test_folding_refuses_constants_that_broadcast_huge(void) {
+  static const char *json =
+      "{\"modelTopology\":{\"node\":["
+      "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":"
+      "{\"dim\":[{\"size\":\"1\"},{\"size\":\"300\"}]}}}},"
+      "{\"name\":\"a\",\"op\":\"Const\"},{\"name\":\"b\",\"op\":\"Const\"},"
+      "{\"name\":\"c\",\"op\":\"Const\"},"
+      "{\"name\":\"ab\",\"op\":\"Mul\",\"input\":[\"a\",\"b\"]},"
+      "{\"name\":\"abc\",\"op\":\"Mul\",\"input\":[\"ab\",\"c\"]},"
+      "{\"name\":\"y\",\"op\":\"Mul\",\"input\":[\"x\",\"abc\"]}]},"
+      "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+      "{\"name\":\"a\",\"shape\":[300,1,1],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}},"
+      "{\"name\":\"b\",\"shape\":[1,300,1],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}},"
+      "{\"name\":\"c\",\"shape\":[1,1,300],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}}]}]}";
+  static unsigned char shard[900];
+  char err[256] = "";
+  CHECK_EQ_INT(load_tiny(json, shard, sizeof shard, err, sizeof err), FK_EMODEL);
+  CHECK(strstr(err, "abc") && strstr(err, "too large"));
+}
+
 int main(void) {
   RUN(test_binary_ops_match_reference_with_broadcasting);
   RUN(test_unary_clamp_prelu_softmax_match_reference);
@@ -461,5 +508,6 @@ int main(void) {
   RUN(test_models_match_tfjs_on_both_backends);
   RUN(test_named_outputs_select_and_order);
   RUN(test_corrupt_models_are_clear_model_errors);
+  RUN(test_folding_refuses_constants_that_broadcast_huge);
   return tu_summary();
 }

@@ -63,6 +63,11 @@ typedef struct loader {
 
 #define MAX_RANK 4
 
+/* Constants folded at load time hold at most this many values. Broadcasting
+ * multiplies sizes, so three 1 KB constants could otherwise ask for 4 GB;
+ * real models fold bias vectors and shape arithmetic, far below this. */
+#define MAX_FOLDED ((size_t)1 << 24)
+
 static int seterr(loader *L, int status, const char *fmt, ...) {
   if (L->err && L->errlen > 0) {
     va_list ap;
@@ -402,7 +407,12 @@ static int fold_binary(loader *L, tnode *n, int kind) {
   if (!tf_broadcast(a, b, &rank, dims)) return bad(L, n, "input shapes do not broadcast");
   tval r = {.rank = rank, .t = -1};
   memcpy(r.dims, dims, sizeof dims);
-  size_t count = val_count(&r);
+  size_t count = 1;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] && count > MAX_FOLDED / (size_t)dims[i])
+      return bad(L, n, "the folded constant is too large (over %zu values)", MAX_FOLDED);
+    count *= (size_t)dims[i];
+  }
   float *out = new_const(L, count);
   if (!out) return seterr(L, FK_ENOMEM, "out of memory");
   int od[4] = {1, 1, 1, 1};

@@ -893,6 +893,54 @@ static void graph_rank2(void) {
   gb_emit(&g, "ok-rank2", NULL);
 }
 
+/* The patterns nn_graph_fuse() rewrites (fuse.c, 1-6): batch norm after a
+ * conv, ReLU6 as Minimum and Maximum, PReLU spelled out, a scale and shift
+ * after a pad, a positive scale before max pooling and a VALID conv, a
+ * reshape feeding a matmul. */
+static void graph_fusions(void) {
+  gb g;
+  gb_begin(&g, SHAPE(1, 6, 6, 2));
+  pconst(&g, "w1", E_F32, SHAPE(1, 1, 2, 3), 1);
+  pconst(&g, "w2", E_F32, SHAPE(3, 3, 3, 3), 2);
+  pconst(&g, "w3", E_F32, SHAPE(3, 3, 3, 2), 3);
+  pconst(&g, "fcw", E_F32, SHAPE(8, 2), 4);
+  pconst(&g, "shift", E_F32, SHAPE(3), 5);
+  pconst(&g, "k", E_F32, SHAPE(3), 6);
+  constant(&g, "scale", E_F32, SHAPE(3), VALS(0.5f, 1, 1.5f));
+  constant(&g, "six", E_F32, SHAPE(1), VALS(6));
+  constant(&g, "zero", E_F32, SCALAR, VALS(0));
+  constant(&g, "pads", E_I32, SHAPE(4, 2), VALS(0, 0, 1, 1, 1, 1, 0, 0));
+  constant(&g, "flat", E_I32, SHAPE(2), VALS(1, -1));
+  cJSON *n = node(&g, "c1", "Conv2D", "x", "w1", NULL);
+  set_s(n, "padding", "SAME");
+  node(&g, "bn_mul", "Mul", "c1", "scale", NULL);
+  node(&g, "bn_add", "Add", "bn_mul", "shift", NULL);
+  node(&g, "r1", "Relu", "bn_add", NULL);
+  n = node(&g, "c2", "Conv2D", "r1", "w2", NULL);
+  set_s(n, "padding", "SAME");
+  node(&g, "min6", "Minimum", "c2", "six", NULL);
+  node(&g, "max0", "Maximum", "min6", "zero", NULL);
+  node(&g, "p_relu", "Relu", "max0", NULL);
+  node(&g, "p_abs", "Abs", "max0", NULL);
+  node(&g, "p_sub", "Sub", "max0", "p_abs", NULL);
+  node(&g, "p_mul", "Mul", "p_sub", "k", NULL);
+  node(&g, "prelu", "AddV2", "p_relu", "p_mul", NULL);
+  node(&g, "pad", "Pad", "prelu", "pads", NULL);
+  node(&g, "s_mul", "Mul", "pad", "scale", NULL);
+  node(&g, "s_add", "Sub", "s_mul", "shift", NULL);
+  node(&g, "f_mul", "Mul", "s_add", "scale", NULL);
+  node(&g, "f_add", "Add", "f_mul", "shift", NULL);
+  n = node(&g, "pool", "MaxPool", "f_add", NULL);
+  set_s(n, "padding", "VALID");
+  set_ints(n, "ksize", 4, 1, 2, 2, 1);
+  set_ints(n, "strides", 4, 1, 2, 2, 1);
+  n = node(&g, "c3", "Conv2D", "pool", "w3", NULL);
+  set_s(n, "padding", "VALID");
+  node(&g, "flatten", "Reshape", "c3", "flat", NULL);
+  node(&g, "fc", "MatMul", "flatten", "fcw", NULL);
+  gb_emit(&g, "ok-fusions", NULL);
+}
+
 /* A valid one-op graph with one thing wrong (op, attr value or wiring). */
 static void graph_miss(const char *name, const char *op, const char *padding, const char *input,
                        const char *format) {
@@ -912,6 +960,7 @@ static void tfgraph_seeds(void) {
   graph_binary();
   graph_shapes();
   graph_rank2();
+  graph_fusions();
   graph_miss("ok-minimal", "Conv2D", "VALID", "x", "NHWC");
   graph_miss("unsupported-op", "Conv3D", "VALID", "x", "NHWC");
   graph_miss("explicit-padding", "Conv2D", "EXPLICIT", "x", "NHWC");
