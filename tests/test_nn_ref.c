@@ -387,6 +387,15 @@ static void test_dilated_window_too_wide_fails_without_overflow(void) {
   nn_graph_free(g);
 }
 
+/* Two tensors of 2^30 values side by side would have a side of 2^31. */
+static void test_concat_of_largest_tensors_fails_without_overflow(void) {
+  nn_graph *g = nn_graph_new(1, 1, 1 << 30);
+  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
+  CHECK_EQ_INT(nn_concat(g, 0, 0, 2), -1);
+  CHECK_EQ_INT(nn_graph_status(g), FK_EINVAL);
+  nn_graph_free(g);
+}
+
 static void test_failure_is_sticky_and_keeps_first_message(void) {
   static const float w[9];
   nn_graph *g = nn_graph_new(4, 4, 1);
@@ -489,6 +498,7 @@ int main(void) {
   RUN(test_add_rejects_mismatched_shapes);
   RUN(test_valid_window_larger_than_input_fails);
   RUN(test_dilated_window_too_wide_fails_without_overflow);
+  RUN(test_concat_of_largest_tensors_fails_without_overflow);
   RUN(test_failure_is_sticky_and_keeps_first_message);
   RUN(test_bad_arguments_fail_without_crashing);
   RUN(test_ref_run_op_rejects_bad_arguments);

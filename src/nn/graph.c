@@ -540,7 +540,11 @@ int nn_concat(nn_graph *g, int a, int b, int axis) {
            sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, axis);
       return -1;
     }
-  da[axis] += db[axis]; /* both <= 2^30: no overflow */
+  if (da[axis] > INT_MAX - db[axis]) {
+    fail(g, FK_EINVAL, "concat: axis %d grows past %d", axis, INT_MAX);
+    return -1;
+  }
+  da[axis] += db[axis]; /* then add_tensor() checks the size */
   nn_shape out = {da[0], da[1], da[2]};
   nn_op op = {.kind = NN_OP_CONCAT, .in = {a, b}, .axes = axis};
   return add_op(g, &op, out, what);

@@ -274,9 +274,14 @@ static int attr_str(const tnode *n, const char *key, const char *dflt, char *buf
 
 /* ---- values ----------------------------------------------------------------- */
 
+/* The number of values, SIZE_MAX if that overflows (a Reshape may declare
+ * any dims; a product that wrapped around could match the input's count). */
 static size_t val_count(const tval *v) {
   size_t c = 1;
-  for (int i = 0; i < v->rank; i++) c *= (size_t)v->dims[i];
+  for (int i = 0; i < v->rank; i++) {
+    if (v->dims[i] && c > SIZE_MAX / (size_t)v->dims[i]) return SIZE_MAX;
+    c *= (size_t)v->dims[i];
+  }
   return c;
 }
 
@@ -943,9 +948,9 @@ static int op_concat(loader *L, tnode *n) {
     if (y->rank != x->rank) return bad(L, n, "inputs of ranks %d and %d", x->rank, y->rank);
     for (int k = 0; k < x->rank; k++)
       if (k != a && y->dims[k] != x->dims[k]) return bad(L, n, "input %d: shapes differ", i);
-    dims[a] += y->dims[a];
     t = nn_concat(L->g, t, y->t, g);
     if (t < 0) return bad(L, n, "%s", L->g->err);
+    dims[a] += y->dims[a]; /* the graph took the sum: no overflow */
   }
   return set_tensor(L, n, t, x->rank, dims);
 }
