@@ -412,12 +412,9 @@ static int fold_binary(loader *L, tnode *n, int kind) {
   if (!tf_broadcast(a, b, &rank, dims)) return bad(L, n, "input shapes do not broadcast");
   tval r = {.rank = rank, .t = -1};
   memcpy(r.dims, dims, sizeof dims);
-  size_t count = 1;
-  for (int i = 0; i < rank; i++) {
-    if (dims[i] && count > MAX_FOLDED / (size_t)dims[i])
-      return bad(L, n, "the folded constant is too large (over %zu values)", MAX_FOLDED);
-    count *= (size_t)dims[i];
-  }
+  size_t count = val_count(&r);
+  if (count > MAX_FOLDED)
+    return bad(L, n, "the folded constant is too large (over %zu values)", MAX_FOLDED);
   float *out = new_const(L, count);
   if (!out) return seterr(L, FK_ENOMEM, "out of memory");
   int od[4] = {1, 1, 1, 1};
