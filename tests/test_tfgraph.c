@@ -335,21 +335,30 @@ static void test_named_outputs_select_and_order(void) {
 
 static char *tmp_dir;
 
-/* Writes the liveness model (json text, shard bytes minus `short_by`) into
- * the temp dir and loads it; the status, with the message in err. */
-static int load_variant(const char *json, size_t short_by, char *err, size_t errlen) {
-  size_t n = 0;
-  char *bin = tu_read_file(tu_model_path("liveness.bin"), &n);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/liveness.bin", tmp_dir);
-  tu_write_file(path, bin, bin && n >= short_by ? n - short_by : 0);
-  free(bin);
-  snprintf(path, sizeof path, "%s/model.json", tmp_dir);
+/* Writes model.json and its shard `shard_name` (n bytes) into dir and
+ * loads it; the status, with the message in err. */
+static int load_written(const char *dir, const char *json, const char *shard_name,
+                        const void *shard, size_t n, char *err, size_t errlen) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, shard_name);
+  tu_write_file(path, shard, n);
+  snprintf(path, sizeof path, "%s/model.json", dir);
   tu_write_text(path, json);
   nn_graph *g = NULL;
   int rc = nn_tfgraph_load(path, NULL, 0, &g, err, errlen);
   CHECK((rc == FK_OK) == (g != NULL));
   nn_graph_free(g);
+  return rc;
+}
+
+/* Writes the liveness model (json text, shard bytes minus `short_by`) into
+ * the temp dir and loads it; the status, with the message in err. */
+static int load_variant(const char *json, size_t short_by, char *err, size_t errlen) {
+  size_t n = 0;
+  char *bin = tu_read_file(tu_model_path("liveness.bin"), &n);
+  int rc = load_written(tmp_dir, json, "liveness.bin", bin, bin && n >= short_by ? n - short_by : 0,
+                        err, errlen);
+  free(bin);
   return rc;
 }
 
@@ -451,20 +460,13 @@ static void test_corrupt_models_are_clear_model_errors(void) {
   free(tmp_dir);
 }
 
-/* Writes a small model.json and its shard w.bin into a scratch directory
- * and loads it; the status, with the message in err. */
+/* load_written() in a scratch directory of its own, shard w.bin. */
 static int load_tiny(const char *json, const void *shard, size_t n, char *err, size_t errlen) {
   char dir[4096], path[4200];
   snprintf(dir, sizeof dir, "%s", tu_tmp("tiny"));
   mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/w.bin", dir);
-  tu_write_file(path, shard, n);
+  int rc = load_written(dir, json, "w.bin", shard, n, err, errlen);
   snprintf(path, sizeof path, "%s/model.json", dir);
-  tu_write_text(path, json);
-  nn_graph *g = NULL;
-  int rc = nn_tfgraph_load(path, NULL, 0, &g, err, errlen);
-  CHECK((rc == FK_OK) == (g != NULL));
-  nn_graph_free(g);
   remove(path);
   snprintf(path, sizeof path, "%s/w.bin", dir);
   remove(path);
