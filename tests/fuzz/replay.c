@@ -6,11 +6,12 @@
  * not recursing, in name order, skipping dot files), each in a buffer of
  * exactly its size as libFuzzer would pass it.
  *
- * Fails (exit 1) when a path cannot be read, when the first path holds no
- * input at all (a test replaying nothing would prove nothing), or when a
- * seed named ok-* is not accepted by the target (fuzz_accepted, fuzz.h):
- * those seeds are meant to get all the way through. A crash or sanitizer
- * report fails the run by itself.
+ * Fails (exit 1) when a path cannot be read, when the first path (the seed
+ * corpus) holds no input at all (a test replaying nothing would prove
+ * nothing), or when a seed named ok-* is not accepted by the target
+ * (fuzz_accepted, fuzz.h): those seeds are meant to get all the way
+ * through. Later paths that do not exist (a target with no regressions/
+ * yet) are skipped. A crash or sanitizer report fails the run by itself.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -116,7 +117,11 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     struct stat sb;
     int before = st.inputs;
-    if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    int found = stat(argv[i], &sb) == 0;
+    if (!found && i > 1) {
+      /* A target without regressions yet need not have the directory. */
+      printf("replay: no %s, skipped\n", argv[i]);
+    } else if (found && S_ISDIR(sb.st_mode)) {
       run_dir(argv[i], &st);
     } else {
       const char *slash = strrchr(argv[i], '/');
