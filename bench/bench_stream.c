@@ -261,6 +261,7 @@ static int run(const bench *b, const clip *c, int threads, int realtime, int out
   r.source.realtime = realtime;
   r.engine.detect_every = b->detect_every;
   r.engine.db = b->db;
+  r.engine.model = b->opt.model;
   r.engine.every_frame = 1;
   r.engine.on_event = on_event;
   memset(t, 0, sizeof *t);
@@ -331,7 +332,8 @@ int main(int argc, char **argv) {
   fkv_default_detector(&b.opt);
   if (parse(argc, argv, &b)) return 2;
   fkv_log_init(0);
-  unsigned nets = (b.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS | FK_NET_DESCRIPTOR;
+  unsigned nets = (b.opt.detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS |
+                  fk_model_nets(b.opt.model);
   if (fk_models_open(NULL, nets, &b.m)) {
     fprintf(stderr, "bench_stream: %s\n", fk_models_errmsg(b.m));
     return 1;

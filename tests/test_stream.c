@@ -253,7 +253,7 @@ static int line_ok(const cJSON *o) {
     return has_int(o, "track", 1) && has_int(o, "first_frame", 0) && num(o, "last_frame") >= num(o, "first_frame") &&
            num(o, "duration") >= 0 && has_number(o, "first_pts") && has_number(o, "last_pts") &&
            has_string_or_null(o, "identity") && has_int(o, "searches", 0) && has_int(o, "embeddings", 0) &&
-           (num(o, "embeddings") == 0 || (cJSON_IsArray(emb) && cJSON_GetArraySize(emb) == FK_EMBED_DIM));
+           (num(o, "embeddings") == 0 || (cJSON_IsArray(emb) && cJSON_GetArraySize(emb) == num(o, "dim")));
   }
   if (!strcmp(t, "frame")) {
     const cJSON *faces = cJSON_GetObjectItemCaseSensitive(o, "faces"), *f;

@@ -3,6 +3,8 @@
 # missing: libraries are checked with dpkg, tools by their command (a machine
 # may have Node.js and npm from elsewhere; Debian's npm would conflict).
 # Needs root (or sudo) only when something is missing.
+#   tools/deps.sh        what build, check and demo need
+#   tools/deps.sh fuzz   also clang and libFuzzer, for `make fuzz`
 set -euo pipefail
 
 libs=(libxnnpack-dev libpthreadpool-dev
@@ -13,6 +15,10 @@ libs=(libxnnpack-dev libpthreadpool-dev
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly libmicrohttpd-dev)
 declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm
                   [ffmpeg]=ffmpeg)
+if [ "${1:-}" = fuzz ]; then
+  libs+=(libclang-rt-14-dev)
+  tools[clang-14]=clang-14
+fi
 
 missing=()
 for p in "${libs[@]}"; do

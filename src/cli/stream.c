@@ -62,7 +62,7 @@ static const char help[] =
     "  --verbose             pass FFmpeg's warnings to stderr\n"
     "The detector defaults to tiny at 416, min score 0.2 (chosen for video; see README);\n"
     "faces under a tenth of the frame height want a larger --input-size (608).\n"
-    "With --db, the embedding options (--align, --flip) come from the index.\n"
+    "With --db, the embedding options (--model, --align, --flip) come from the index.\n"
     "Exit codes: 0 when the input ended or a signal stopped it, 1 on errors (the last\n"
     "line is then {\"type\":\"error\",\"error\":...}), 2 on a bad command line.\n\n";
 
@@ -70,7 +70,7 @@ typedef struct stream_args {
   fkv_run_options run;
   const char *db, *events, *attribute_model;
   int actions, verbose;
-  int given_min_score, given_align, given_flip;
+  int given_min_score, given_model, given_align, given_flip;
   fk_search_options so;
 } stream_args;
 
@@ -152,7 +152,7 @@ static void source_open_json(cJSON *o, const printer *p, const fkv_source_info *
   cJSON_AddNumberToObject(o, "height", in->height);
   add_number_or_null(o, "fps", cli_float((float)in->fps));
   add_number_or_null(o, "duration", cli_float((float)in->duration));
-  cli_add_pipeline(o, p->model, p->opt);
+  cli_add_pipeline(o, p->model, p->opt, 1);
   cJSON_AddNumberToObject(o, "detect_every", p->a->run.engine.detect_every);
   if (p->a->db) cJSON_AddStringToObject(o, "db", p->a->db);
   if (p->a->run.output) cJSON_AddStringToObject(o, "output", p->a->run.output);
@@ -176,7 +176,10 @@ static void track_end_json(cJSON *o, const fkv_track *t) {
   }
   if (t->snapshot[0]) cJSON_AddStringToObject(o, "snapshot", t->snapshot);
   cJSON_AddNumberToObject(o, "embeddings", t->embeddings);
-  if (t->embedding) cJSON_AddItemToObject(o, "embedding", cli_floats_json(t->embedding, t->dim));
+  if (t->embedding) {
+    cJSON_AddNumberToObject(o, "dim", t->dim);
+    cJSON_AddItemToObject(o, "embedding", cli_floats_json(t->embedding, t->dim));
+  }
 }
 
 static void attributes_json(cJSON *o, const fkv_track *t) {
@@ -371,6 +374,7 @@ static int parse(int argc, char **argv, stream_args *a, cli_common *c) {
   if (!a->run.source.url) return cli_usage("stream ", "missing SOURCE");
   for (int k = 1; k < argc; k++) {
     a->given_min_score |= !strcmp(argv[k], "--min-score");
+    a->given_model |= !strcmp(argv[k], "--model");
     a->given_align |= !strcmp(argv[k], "--align");
     a->given_flip |= !strcmp(argv[k], "--flip");
   }
@@ -388,6 +392,7 @@ static int open_db(const stream_args *a, cli_common *c, fk_store **st) {
   if (fk_store_get_info(*st, &info)) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(*st));
   if (!info.has_model || info.faces == 0)
     return cli_error(EXIT_FAIL, NULL, "%s holds no faces yet (run `facekit index DIR --db %s`)", a->db, a->db);
+  if (!a->given_model) c->opt.model = info.opt.model;
   if (!a->given_align) c->opt.align = info.opt.align;
   if (!a->given_flip) c->opt.flip = info.opt.flip;
   return EXIT_OK;
@@ -414,14 +419,14 @@ static int stream_run(stream_args *a, cli_common *c) {
     goto out;
   }
   if (a->db && (rc = open_db(a, c, &st))) goto out;
-  unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR |
-                  fk_analyze_nets(a->run.engine.actions, c->opt.attribute_model);
+  unsigned nets = cli_embed_nets(&c->opt) | fk_analyze_nets(a->run.engine.actions, c->opt.attribute_model);
   if ((rc = cli_open(c, nets, &m, &s))) goto out;
   if (st && fk_store_check(st, m, &c->opt, 0)) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
     goto out;
   }
-  fk_model_id(m, model, sizeof model);
+  fk_model_id(m, c->opt.model, model, sizeof model);
+  a->run.engine.model = c->opt.model;
   if (a->events && !(ev = fopen(a->events, "w"))) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: cannot write the events: %s", a->events, strerror(errno));
     goto out;

@@ -3,7 +3,7 @@
  * the core library alone (no FFmpeg here).
  *
  * Per frame:
- *   1. detect (fk_detect_boxes: the detector alone) on every
+ *   1. detect (fk_detect_no_landmarks: the detector alone) on every
  *      detect_every-th frame, dropping faces under min_face; other frames
  *      only move the tracks to their predicted boxes;
  *   2. track (fk_tracker), lending it embeddings of detections on request
@@ -58,10 +58,9 @@ const char *const fkv_event_names[FKV_NUM_EVENTS] = {
     "source_open", "source_lost", "source_reconnected", "track_start", "identified",
     "attributes",  "track_end",   "frame",              "stats",       "end"};
 
-/* The embedding width, read in one place so a variable-width fk_face only
- * changes this function (and the search call in identify()). */
+/* A face's embedding and its width (the session's model's). */
 static const float *face_embedding(const fk_face *f, int *dim) {
-  *dim = FK_EMBED_DIM;
+  *dim = f->dim;
   return f->embedding;
 }
 
@@ -374,7 +373,6 @@ static int smooth_attributes(etrack *t, const fk_attributes *a) {
 /* Searches one embedding in the index and counts its vote; emits
  * IDENTIFIED when the winner changes. The only caller of fk_store_search. */
 static int identify(fkv_engine *e, etrack *t, const float *emb, int dim) {
-  if (dim != FK_EMBED_DIM) return fail(e, FK_EMISMATCH, "embeddings of %d values cannot search this index", dim);
   fk_search_options so;
   fk_search_options_init(&so);
   so.k = 1;
@@ -383,7 +381,7 @@ static int identify(fkv_engine *e, etrack *t, const float *emb, int dim) {
   fk_match m;
   int n = 0;
   double t0 = now_ms();
-  int rc = fk_store_search(e->o.db, emb, &so, &m, &n);
+  int rc = fk_store_search(e->o.db, emb, dim, &so, &m, &n);
   if (rc == FK_OK && n > 0) rc = fk_store_get_face(e->o.db, m.face_id, e->sf);
   e->ms[FKV_STAGE_SEARCH] += now_ms() - t0;
   if (rc) return fail(e, rc, "searching the index: %s", fk_store_errmsg(e->o.db));
@@ -570,7 +568,7 @@ static const float *embed_detection(void *user, int det, int *dim) {
 
 static int detect(fkv_engine *e) {
   double t0 = now_ms();
-  int n = 0, rc = fk_detect_boxes(e->s, e->img, e->faces, e->faces_cap, &n);
+  int n = 0, rc = fk_detect_no_landmarks(e->s, e->img, e->faces, e->faces_cap, &n);
   e->ms[FKV_STAGE_DETECT] += now_ms() - t0;
   if (rc) return session_fail(e, rc, "detecting faces");
   e->nfaces = n < e->faces_cap ? n : e->faces_cap;
@@ -764,7 +762,8 @@ int fkv_engine_new(fk_session *s, const fkv_engine_options *o, fkv_engine **out)
   e->o = *o;
   if (o->detect_every < 1 || o->embed_every < 1 || o->embed_first < 0 || o->min_face < 0)
     return fail(e, FK_EINVAL, "detect_every and embed_every must be >= 1, embed_first and min_face >= 0");
-  e->threshold = o->threshold >= 0 ? o->threshold : fk_default_threshold(o->metric);
+  e->threshold = o->threshold >= 0 ? o->threshold : fk_model_threshold(o->model, o->metric);
+  if (!(e->threshold >= 0)) return fail(e, FK_EINVAL, "no threshold for model %d and metric %d", o->model, o->metric);
   fk_tracker_options to = o->track;
   to.embed = embed_detection;
   to.user = e;

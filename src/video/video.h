@@ -221,8 +221,9 @@ typedef struct fkv_engine_options {
   fk_tracker_options track; /* timeout, min_hits, IoU and appearance limits */
   fk_store *db;           /* identify against this index, or NULL */
   int metric;             /* FK_METRIC_* for the index search (cosine) */
+  int model;              /* the session's FK_MODEL_*, for the threshold */
   float threshold;        /* a match votes when distance <= this; < 0:
-                             fk_default_threshold(metric) */
+                             fk_model_threshold(model, metric) */
   const char *snapshots;  /* directory for each track's best face, or NULL */
   int every_frame;        /* emit a FRAME event per frame */
   fkv_event_fn on_event;
