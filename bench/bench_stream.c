@@ -320,7 +320,7 @@ static int parse(int argc, char **argv, bench *b) {
     } else return fprintf(stderr, "bench_stream: unknown option %s\n", a), -1;
     i += used;
   }
-  if (b->frames < 10 || b->detect_every < 1 || !(b->face_size > 0.05 && b->face_size <= 0.5))
+  if (b->frames < 10 || b->detect_every < 1 || !(b->face_size > 0.05 && b->face_size <= 0.9))
     return fprintf(stderr, "bench_stream: bad --frames, --detect-every or --face-size\n"), -1;
   return 0;
 }

@@ -424,8 +424,9 @@ static int identify(fkv_engine *e, etrack *t, const float *emb, int dim) {
   return FK_OK;
 }
 
-/* Adds an embedding to the track's mean appearance (and the tracker's). */
-static void add_embedding(fkv_engine *e, etrack *t, const float *emb, int dim) {
+/* Adds an embedding to the track's mean appearance, and to the tracker's
+ * unless it has it already (an embedding it asked for this frame). */
+static void add_embedding(fkv_engine *e, etrack *t, const float *emb, int dim, int tracker_has_it) {
   if (!t->emb_sum) {
     t->emb_sum = calloc((size_t)dim, sizeof *t->emb_sum);
     t->emb_mean = calloc((size_t)dim, sizeof *t->emb_mean);
@@ -439,10 +440,10 @@ static void add_embedding(fkv_engine *e, etrack *t, const float *emb, int dim) {
   norm = sqrt(norm);
   for (int i = 0; i < dim; i++) t->emb_sum[i] += (float)(emb[i] / norm), mnorm += (double)t->emb_sum[i] * t->emb_sum[i];
   mnorm = sqrt(mnorm);
-  for (int i = 0; i < dim; i++) t->emb_mean[i] = (float)(t->emb_sum[i] / mnorm);
+  for (int i = 0; mnorm > 0 && i < dim; i++) t->emb_mean[i] = (float)(t->emb_sum[i] / mnorm);
   t->pub.embedding = t->emb_mean;
   t->pub.embeddings++;
-  fk_tracker_add_appearance(e->tr, t->pub.id, emb, dim);
+  if (!tracker_has_it) fk_tracker_add_appearance(e->tr, t->pub.id, emb, dim);
 }
 
 /* Embeds, identifies and analyses the track's candidate. */
@@ -450,8 +451,9 @@ static int process_candidate(fkv_engine *e, etrack *t) {
   candidate *c = &t->cand;
   int rc, dim;
   const float *emb;
-  if (c->frame == e->frame && c->det >= 0 && c->det < e->nboxes && e->emb_state[c->det] == 1) {
-    emb = face_embedding(&e->faces[e->face_of[c->det]], &dim); /* the tracker already asked */
+  int asked = c->frame == e->frame && c->det >= 0 && c->det < e->nboxes && e->emb_state[c->det] == 1;
+  if (asked) {
+    emb = face_embedding(&e->faces[e->face_of[c->det]], &dim); /* the tracker's question */
   } else {
     double t0 = now_ms();
     rc = fk_represent(e->s, &c->crop, &c->face);
@@ -461,7 +463,7 @@ static int process_candidate(fkv_engine *e, etrack *t) {
     e->embeddings++;
     emb = face_embedding(&c->face, &dim);
   }
-  add_embedding(e, t, emb, dim);
+  add_embedding(e, t, emb, dim, asked);
   if (e->o.db && (rc = identify(e, t, emb, dim))) return rc;
   if (e->o.actions) {
     fk_attributes a;

@@ -312,29 +312,29 @@ static void pool_put(fkv_source *s, uint8_t *p, size_t n) {
 
 static size_t img_bytes(const fk_image *img) { return (size_t)img->width * img->height * 3; }
 
-/* Queues it (taking its buffer). Live: a pending frame at the tail is
- * replaced. Files: waits for room. Returns 0, or -1 if the consumer left. */
+/* Queues it (taking its buffer). A live frame replaces a frame still
+ * pending at the tail (dropped); anything else waits for room: files wait
+ * while FILE_QUEUE frames are pending, and control items are never lost.
+ * Returns 0, or -1 if the consumer left. */
 static int push(fkv_source *s, item *it) {
   pthread_mutex_lock(&s->mu);
-  int is_frame = it->r.what == FKV_READ_FRAME;
-  if (is_frame && !s->info.live)
-    while (s->qframes >= FILE_QUEUE && !atomic_load(&s->stop)) pthread_cond_wait(&s->have_space, &s->mu);
-  if (atomic_load(&s->stop)) {
-    pool_put(s, it->r.img.rgb, img_bytes(&it->r.img));
-    pthread_mutex_unlock(&s->mu);
-    return -1;
-  }
+  int is_frame = it->r.what == FKV_READ_FRAME, live_frame = is_frame && s->info.live;
   item *tail = s->qn ? &s->q[(s->qhead + s->qn - 1) % QUEUE_CAP] : NULL;
-  if (is_frame && s->info.live && tail && tail->r.what == FKV_READ_FRAME) {
+  if (live_frame && tail && tail->r.what == FKV_READ_FRAME) {
     pool_put(s, tail->r.img.rgb, img_bytes(&tail->r.img));
     *tail = *it;
     s->st.dropped++;
-  } else if (s->qn < QUEUE_CAP) {
+  } else {
+    while (!atomic_load(&s->stop) &&
+           (s->qn >= QUEUE_CAP || (is_frame && !live_frame && s->qframes >= FILE_QUEUE)))
+      pthread_cond_wait(&s->have_space, &s->mu);
+    if (atomic_load(&s->stop)) {
+      pool_put(s, it->r.img.rgb, img_bytes(&it->r.img));
+      pthread_mutex_unlock(&s->mu);
+      return -1;
+    }
     s->q[(s->qhead + s->qn++) % QUEUE_CAP] = *it;
     s->qframes += is_frame;
-  } else { /* only control items fill it: the consumer is gone in spirit */
-    pool_put(s, it->r.img.rgb, img_bytes(&it->r.img));
-    if (is_frame) s->st.dropped++;
   }
   pthread_cond_signal(&s->have_item);
   pthread_mutex_unlock(&s->mu);
