@@ -127,7 +127,7 @@ static int make_clip(const bench *b, clip *c) {
     }
   }
   if (rc) fprintf(stderr, "bench_stream: %s\n", fkv_sink_errmsg(sink));
-  int rc2 = fkv_sink_close(sink);
+  int rc2 = fkv_sink_close(sink, NULL, 0);
   fk_image_free(&img);
   return rc || rc2 ? -1 : 0;
 }

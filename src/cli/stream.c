@@ -10,6 +10,7 @@
  * executes (main.c): the one part of the CLI that links FFmpeg.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,13 +386,27 @@ static int parse(int argc, char **argv, stream_args *a, cli_common *c) {
 
 /* ---- running ------------------------------------------------------------------------- */
 
+/* An error before the stream starts: {"type":"error","error":...} on
+ * stdout (like every command's errors, but a valid event line too). */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) {
+  char msg[FKV_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "type", "error");
+  return cli_error(EXIT_FAIL, o, "%s", msg);
+}
+
 /* Opens the index and takes its embedding options (unless given). */
 static int open_db(const stream_args *a, cli_common *c, fk_store **st) {
-  if (fk_store_open(a->db, FK_STORE_READ, st)) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(*st));
+  if (fk_store_open(a->db, FK_STORE_READ, st)) return fail("%s", fk_store_errmsg(*st));
   fk_store_info info;
-  if (fk_store_get_info(*st, &info)) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(*st));
+  if (fk_store_get_info(*st, &info)) return fail("%s", fk_store_errmsg(*st));
   if (!info.has_model || info.faces == 0)
-    return cli_error(EXIT_FAIL, NULL, "%s holds no faces yet (run `facekit index DIR --db %s`)", a->db, a->db);
+    return fail("%s holds no faces yet (run `facekit index DIR --db %s`)", a->db, a->db);
   if (!a->given_model) c->opt.model = info.opt.model;
   if (!a->given_align) c->opt.align = info.opt.align;
   if (!a->given_flip) c->opt.flip = info.opt.flip;
@@ -413,22 +428,27 @@ static int stream_run(stream_args *a, cli_common *c) {
   a->run.source.max_pixels = c->opt.max_pixels;
   a->run.source.cancel = &sw.cancel;
   if (fkv_source_open(&a->run.source, &src)) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "error");
-    rc = cli_error(EXIT_FAIL, o, "%s", fkv_source_errmsg(src));
+    rc = fail("%s", fkv_source_errmsg(src));
     goto out;
   }
   if (a->db && (rc = open_db(a, c, &st))) goto out;
   unsigned nets = cli_embed_nets(&c->opt) | fk_analyze_nets(a->run.engine.actions, c->opt.attribute_model);
-  if ((rc = cli_open(c, nets, &m, &s))) goto out;
+  if (fk_models_open(c->models_dir, nets, &m)) {
+    rc = fail("%s", fk_models_errmsg(m));
+    goto out;
+  }
+  if (fk_session_new(m, &c->opt, &s)) {
+    rc = fail("%s", fk_session_errmsg(s));
+    goto out;
+  }
   if (st && fk_store_check(st, m, &c->opt, 0)) {
-    rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
+    rc = fail("%s", fk_store_errmsg(st));
     goto out;
   }
   fk_model_id(m, c->opt.model, model, sizeof model);
   a->run.engine.model = c->opt.model;
   if (a->events && !(ev = fopen(a->events, "w"))) {
-    rc = cli_error(EXIT_FAIL, NULL, "%s: cannot write the events: %s", a->events, strerror(errno));
+    rc = fail("%s: cannot write the events: %s", a->events, strerror(errno));
     goto out;
   }
   printer p = {.f = ev, .url = a->run.source.url, .model = model, .opt = &c->opt, .a = a, .cancel = &sw.cancel};
@@ -442,10 +462,8 @@ static int stream_run(stream_args *a, cli_common *c) {
   if (p.failed) {
     fprintf(stderr, "facekit: writing the events failed: %s\n", strerror(p.failed));
     rc = EXIT_FAIL;
-  } else if (st_rc && !p.printed) { /* the source never opened: the command's error */
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "error");
-    rc = cli_error(EXIT_FAIL, o, "%s", err);
+  } else if (st_rc && !p.printed) { /* before the first event (an unwritable output) */
+    rc = fail("%s", err);
   } else if (st_rc) { /* the stream broke: the last line of the events */
     fprintf(stderr, "facekit: %s\n", err);
     cJSON *o = header("error", p.frame, p.pts);

@@ -194,23 +194,24 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
   if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", fkv_engine_errmsg(r.eng));
   if (r.sink) {
     double t0 = now_ms();
-    rc2 = fkv_sink_close(r.sink);
+    char sink_err[FKV_ERRMSG_MAX] = "";
+    rc2 = fkv_sink_close(r.sink, sink_err, sizeof sink_err);
     r.ms_own[FKV_STAGE_ENCODE] += now_ms() - t0;
-    if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", "finishing the output video failed");
+    if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", sink_err);
     r.sink = NULL;
   }
-  fkv_stats st, zero;
+  fkv_stats sum, zero, st;
   double ms[FKV_NUM_STAGES], zero_ms[FKV_NUM_STAGES];
   memset(&zero, 0, sizeof zero);
   memset(zero_ms, 0, sizeof zero_ms);
-  totals(&r, &st, ms);
-  difference(&zero, zero_ms, &st, ms, &st);
+  totals(&r, &sum, ms);
+  difference(&zero, zero_ms, &sum, ms, &st); /* means over the whole run */
   if (total) *total = st;
   fkv_event end = {.type = FKV_EV_END, .stats = &st, .end_reason = why};
   emit(&r, &end);
   if (rc) snprintf(err, errlen, "%s", loop_err);
 out:
-  fkv_sink_close(r.sink);
+  fkv_sink_close(r.sink, NULL, 0);
   fkv_engine_free(r.eng);
   fkv_source_close(r.src);
   return rc;

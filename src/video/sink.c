@@ -38,6 +38,7 @@ struct fkv_sink {
   int64_t last_pts, frames;
   int header, status;
   char codec[16];
+  char path[1024];
   char err[FKV_ERRMSG_MAX];
 };
 
@@ -54,14 +55,14 @@ static int fail(fkv_sink *s, int status, const char *fmt, ...) {
 static int averr(fkv_sink *s, int rc, const char *what) {
   char e[AV_ERROR_MAX_STRING_SIZE];
   av_strerror(rc, e, sizeof e);
-  return fail(s, rc == AVERROR(ENOMEM) ? FK_ENOMEM : FK_EIO, "%s: %s", what, e);
+  return fail(s, rc == AVERROR(ENOMEM) ? FK_ENOMEM : FK_EIO, "%s: %s: %s", s->path, what, e);
 }
 
 /* The encoder: libx264 if present, else MPEG-4 Part 2. */
 static int open_encoder(fkv_sink *s, AVRational rate) {
   const AVCodec *c = avcodec_find_encoder_by_name("libx264");
   if (!c) c = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
-  if (!c) return fail(s, FK_EUNSUPPORTED, "this FFmpeg has neither a libx264 nor an MPEG-4 encoder");
+  if (!c) return fail(s, FK_EUNSUPPORTED, "%s: this FFmpeg has neither a libx264 nor an MPEG-4 encoder", s->path);
   snprintf(s->codec, sizeof s->codec, "%s", c->name);
   if (!(s->enc = avcodec_alloc_context3(c))) return fail(s, FK_ENOMEM, "out of memory");
   AVCodecContext *e = s->enc;
@@ -92,6 +93,7 @@ int fkv_sink_open(const char *path, int width, int height, double fps, fkv_sink 
   *out = s;
   if (!s) return FK_ENOMEM;
   s->last_pts = -1;
+  snprintf(s->path, sizeof s->path, "%s", path);
   s->width = width & ~1;
   s->height = height & ~1;
   if (s->width < 2 || s->height < 2) return fail(s, FK_EINVAL, "%s: frame size %dx%d is too small", path, width, height);
@@ -99,23 +101,20 @@ int fkv_sink_open(const char *path, int width, int height, double fps, fkv_sink 
   if (rc < 0 || !s->fmt)
     return fail(s, FK_EINVAL, "%s: no video container for this file name (use .mp4, .mkv, .mov or .avi)", path);
   AVRational rate = av_d2q(fps > 0 && fps < 1000 ? fps : 25, 100000);
-  if ((rc = open_encoder(s, rate))) {
-    char why[FKV_ERRMSG_MAX];
-    snprintf(why, sizeof why, "%s", s->err);
-    return fail(s, rc, "%s: %s", path, why);
-  }
+  if ((rc = open_encoder(s, rate))) return rc;
   if (!(s->st = avformat_new_stream(s->fmt, NULL))) return fail(s, FK_ENOMEM, "out of memory");
   s->st->time_base = s->enc->time_base;
   s->st->avg_frame_rate = rate;
-  if ((rc = avcodec_parameters_from_context(s->st->codecpar, s->enc)) < 0) return averr(s, rc, path);
+  if ((rc = avcodec_parameters_from_context(s->st->codecpar, s->enc)) < 0) return averr(s, rc, "stream parameters");
   if (!(s->fmt->oformat->flags & AVFMT_NOFILE) && (rc = avio_open(&s->fmt->pb, path, AVIO_FLAG_WRITE)) < 0)
-    return averr(s, rc, path);
+    return averr(s, rc, "creating the file");
   AVDictionary *opts = NULL;
   if (!strcmp(s->fmt->oformat->name, "mp4") || !strcmp(s->fmt->oformat->name, "mov"))
     av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+  s->fmt->flush_packets = 1; /* each fragment reaches the file when written */
   rc = avformat_write_header(s->fmt, &opts);
   av_dict_free(&opts);
-  if (rc < 0) return averr(s, rc, path);
+  if (rc < 0) return averr(s, rc, "writing the header");
   s->header = 1;
   s->frame = av_frame_alloc();
   s->pkt = av_packet_alloc();
@@ -169,7 +168,7 @@ int fkv_sink_write(fkv_sink *s, const fk_image *img, double pts) {
   return write_packets(s);
 }
 
-int fkv_sink_close(fkv_sink *s) {
+int fkv_sink_close(fkv_sink *s, char *err, size_t errlen) {
   if (!s) return FK_OK;
   if (s->header) {
     if (!s->status && avcodec_send_frame(s->enc, NULL) >= 0) write_packets(s);
@@ -178,6 +177,7 @@ int fkv_sink_close(fkv_sink *s) {
   }
   if (s->fmt && !(s->fmt->oformat->flags & AVFMT_NOFILE)) avio_closep(&s->fmt->pb);
   int status = s->status;
+  if (status && err) snprintf(err, errlen, "%s", s->err);
   avcodec_free_context(&s->enc);
   avformat_free_context(s->fmt);
   sws_freeContext(s->sws);

@@ -134,8 +134,9 @@ const char *fkv_sink_codec(const fkv_sink *s); /* "libx264" or "mpeg4" */
 int fkv_sink_write(fkv_sink *s, const fk_image *img, double pts);
 int64_t fkv_sink_frames(const fkv_sink *s);
 /* Flushes the encoder and finishes the file; then frees. A NULL s is a
- * no-op. Returns the first error of the sink's life, if any. */
-int fkv_sink_close(fkv_sink *s);
+ * no-op. Returns the first error of the sink's life, if any, with its
+ * message in err (which may be NULL). */
+int fkv_sink_close(fkv_sink *s, char *err, size_t errlen);
 
 /* ---- the stream engine (engine.c) ------------------------------------------ */
 
