@@ -64,6 +64,8 @@ static const char help[] =
     "The detector defaults to tiny at 416, min score 0.2 (chosen for video; see README);\n"
     "faces under a tenth of the frame height want a larger --input-size (608).\n"
     "With --db, the embedding options (--model, --align, --flip) come from the index.\n"
+    "Keep --threads 1 unless cores are idle: the reader thread decodes alongside, and\n"
+    "inference threads spin-wait for busy cores (see README).\n"
     "Exit codes: 0 when the input ended or a signal stopped it, 1 on errors (the last\n"
     "line is then {\"type\":\"error\",\"error\":...}), 2 on a bad command line.\n\n";
 

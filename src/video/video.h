@@ -269,6 +269,9 @@ typedef struct fkv_run_options {
 
 void fkv_run_options_init(fkv_run_options *o);
 
+/* Monotonic milliseconds, for the stage times (run.c). */
+double fkv_now_ms(void);
+
 /* Streams a source through a new engine on s (and into o->output), with
  * events to o->engine.on_event: src, an opened source the run takes over
  * (closes), or NULL to open o->source. Returns FK_OK when the input ended
