@@ -6,7 +6,8 @@
 set -euo pipefail
 
 libs=(libxnnpack-dev libpthreadpool-dev
-      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev)
+      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
+      libonnx-dev libprotobuf-c-dev protobuf-c-compiler)
 declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm)
 
 missing=()
