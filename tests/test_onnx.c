@@ -422,6 +422,44 @@ static void test_pools_and_clip_follow_onnx_semantics(void) {
   }
 }
 
+/* Opset 13 inputs (Split sizes, Pad pads, Squeeze/Unsqueeze axes), a
+ * second Split output, ReduceMean and a broadcasting Mul of two tensors,
+ * over NCHW axes:
+ *   s0, s1 = Split(x, [1, 3], axis 1); p = Pad(s1, H +1 before, W +2 after)
+ *   r = Unsqueeze(Squeeze(ReduceMean(p, [2, 3]), [3]), [3]); y = s0 * r */
+static void test_opset13_split_pad_reduce_and_broadcast(void) {
+  const int C = 4, H = 3, W = 3;
+  float x[4 * 3 * 3], got[3 * 3 * 3];
+  tu_fill_random(x, sizeof x / sizeof x[0], 5);
+  mb b;
+  mb_init(&b, 13);
+  const int in[4] = {1, C, H, W};
+  const long long split[2] = {1, 3}, pads[8] = {0, 0, 1, 0, 0, 0, 0, 2}, a3[1] = {3};
+  const long long axes[2] = {2, 3};
+  mb_value(&b, 0, "x", 4, in);
+  mb_int64s(&b, "split", 2, split);
+  mb_int64s(&b, "pads", 8, pads);
+  mb_int64s(&b, "a3", 1, a3);
+  mb_attr_i(&b, mb_node(&b, "Split", "x,split", "s0,s1"), "axis", 1);
+  mb_node(&b, "Pad", "s1,pads", "p");
+  Onnx__NodeProto *r = mb_node(&b, "ReduceMean", "p", "r");
+  mb_attr_ints(&b, r, "axes", 2, axes);
+  mb_node(&b, "Squeeze", "r,a3", "q");
+  mb_node(&b, "Unsqueeze", "q,a3", "u");
+  mb_node(&b, "Mul", "s0,u", "y");
+  mb_value(&b, 1, "y", 0, NULL);
+  CHECK_EQ_INT(run_both(mb_write(&b, "split.onnx"), x, C, H, W, got, 3 * 3 * 3), FK_OK);
+  mb_free(&b);
+  double worst = 0;
+  for (int ch = 0; ch < 3; ch++) {
+    double mean = 0; /* of the padded 4 x 5 plane of channel ch + 1 */
+    for (int i = 0; i < H * W; i++) mean += x[(ch + 1) * H * W + i];
+    mean /= 4 * 5;
+    for (int i = 0; i < H * W; i++) worst = fmax(worst, fabs(got[ch * H * W + i] - x[i] * mean));
+  }
+  CHECK(worst < 1e-6);
+}
+
 /* ---- the faceplugin nets against onnxruntime ---------------------------------------- */
 
 static cJSON *golden;
@@ -644,7 +682,9 @@ static void test_every_package_model_loads_or_names_its_op(void) {
     fprintf(stderr, "  %-20s %s\n", models[i].file, rc == FK_OK ? "loads" : err);
     if (models[i].ok) {
       CHECK_EQ_INT(rc, FK_OK);
-      if (g) CHECK(tu_backend_diff(g, 3, 1.0f, 1) < 1e-4);
+      /* Both backends agree (not on the 2.8 GMAC expression net, whose
+       * reference run would dominate the suite under the sanitizers). */
+      if (g && nn_graph_macs(g) < 1e9) CHECK(tu_backend_diff(g, 3, 1.0f, 1) < 1e-4);
     } else {
       CHECK_EQ_INT(rc, FK_EMODEL);
       CHECK(strstr(err, models[i].needle) != NULL);
@@ -777,6 +817,7 @@ int main(void) {
   RUN(test_conv_pads_strides_groups_match_direct_nchw);
   RUN(test_transpose_softmax_slice_concat_follow_onnx_axes);
   RUN(test_pools_and_clip_follow_onnx_semantics);
+  RUN(test_opset13_split_pad_reduce_and_broadcast);
   if (golden) {
     RUN(test_recognizer_matches_onnxruntime_on_both_backends);
     RUN(test_landmark_net_matches_onnxruntime_on_both_backends);
