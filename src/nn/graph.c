@@ -744,3 +744,47 @@ double nn_graph_macs(const nn_graph *g) {
   }
   return macs;
 }
+
+/* ---- fingerprint ----------------------------------------------------------- */
+
+/* Floats of weights and of bias of one op (layouts at the top of nn.h). */
+static size_t op_weight_count(const nn_graph *g, const nn_op *op, size_t *nbias) {
+  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+  *nbias = op->bias ? (size_t)out.c : 0;
+  switch (op->kind) {
+    case NN_OP_CONV: return (size_t)out.c * op->kh * op->kw * in.c;
+    case NN_OP_DEPTHWISE: return (size_t)op->kh * op->kw * in.c;
+    case NN_OP_FC: return nn_shape_size(in) * (size_t)out.c;
+    default: return 0;
+  }
+}
+
+uint64_t nn_hash_mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+
+static uint64_t hash_floats(uint64_t h, const float *p, size_t n) {
+  for (size_t i = 0; p && i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &p[i], sizeof u);
+    h = nn_hash_mix(h, u);
+  }
+  return h;
+}
+
+/* Op kinds and the conv/depthwise/fc weights and biases, in op order: what
+ * makes two graphs give different embeddings. Indexes made before this
+ * function moved here recorded the same value. */
+uint64_t nn_graph_fingerprint(const nn_graph *g) {
+  uint64_t h = 0x666b6d6f64656c31ull;
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    size_t nb, nw = op_weight_count(g, op, &nb);
+    h = nn_hash_mix(h, (uint64_t)op->kind);
+    h = hash_floats(h, op->weights, nw);
+    h = hash_floats(h, op->bias, nb);
+  }
+  return h;
+}
