@@ -1,6 +1,7 @@
 /*
  * graph.c - the nn_* graph builder (nn.h): shape inference with TF's
- * SAME/VALID rules, validation of every call, and the one-time conversion of
+ * SAME/VALID rules or explicit pads (nn_window), validation of every call,
+ * and the one-time conversion of
  * TF weight layouts (HWIO, [kh][kw][c][1], [cin][cout]) into the layouts the
  * backends use (OHWI, [kh][kw][c], [cout][cin]).
  *

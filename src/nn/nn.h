@@ -191,7 +191,7 @@ int nn_pool2d_win(nn_graph *g, int x, int is_max, const nn_window *win);
 /* Rewrites g into an equivalent graph with fewer ops (fuse.c): folds
  * per-channel scales and offsets and relu/relu6 clamps into the op before
  * them and recognises PReLU spelled out elementwise. Tensor 0 and the
- * outputs keep their meaning; other tensor ids change. The TFJS loader's
+ * outputs keep their meaning; other tensor ids change. The importers'
  * last step; FK_OK or FK_ENOMEM (g is then unusable). */
 int nn_graph_fuse(nn_graph *g);
 

@@ -295,23 +295,19 @@ static int op_binary(imp_ctx *c, imp_node *n) {
 static int op_unary(imp_ctx *c, imp_node *n) {
   static const struct { const char *op; imp_unary_kind kind; } map[] = {
       {"Relu", IMP_UN_RELU}, {"Sigmoid", IMP_UN_SIGMOID}, {"Tanh", IMP_UN_TANH},
-      {"Exp", IMP_UN_EXP},   {"Abs", IMP_UN_ABS},         {"Identity", IMP_UN_IDENTITY},
-      {"Dropout", IMP_UN_IDENTITY},
+      {"Exp", IMP_UN_EXP},   {"Abs", IMP_UN_ABS},
   };
-  if (n->out_index != 0) return bad(c, n, "output %d is not supported", n->out_index);
-  int rc = imp_need_inputs(c, n, 1, 3);
-  if (rc) return rc;
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (!strcmp(n->op, map[i].op)) {
-      if (n->nin > 1 && map[i].kind != IMP_UN_IDENTITY) return bad(c, n, "%d inputs", n->nin);
-      /* imp_unary wants one input: Dropout's ratio and mode are ignored. */
-      int nin = n->nin;
-      n->nin = 1;
-      rc = imp_unary(c, n, map[i].kind);
-      n->nin = nin;
-      return rc;
-    }
+    if (!strcmp(n->op, map[i].op)) return imp_unary(c, n, map[i].kind);
   return bad(c, n, "internal: no unary mapping");
+}
+
+/* Identity, and Dropout at inference (its ratio and mode inputs unused). */
+static int op_identity(imp_ctx *c, imp_node *n) {
+  if (n->out_index != 0) return bad(c, n, "output %d is not supported", n->out_index);
+  int rc = imp_need_inputs(c, n, 1, strcmp(n->op, "Dropout") ? 1 : 3);
+  if (rc == FK_OK) n->v = *imp_input(c, n, 0);
+  return rc;
 }
 
 static int op_leaky_relu(imp_ctx *c, imp_node *n) {
@@ -470,7 +466,7 @@ static int op_conv(imp_ctx *c, imp_node *n) {
   } else {
     /* OIHW -> HWIO; a grouped conv becomes one dense conv whose weights are
      * zero between groups. */
-    size_t dense = taps * (size_t)cin * (size_t)cout;
+    size_t dense = imp_count(w) * (size_t)group; /* <= 2^28 * 2^24 */
     if (dense > IMP_MAX_ELEMS) return bad(c, n, "weights too large");
     float *hwio = imp_new_const(c, dense);
     if (!hwio) return FK_ENOMEM;
@@ -739,6 +735,10 @@ static int op_gather(imp_ctx *c, imp_node *n) {
   size_t ni = imp_count(iv), outer, inner;
   int dim = x->dims[a], idx0 = 0;
   if (ni == 0) return bad(c, n, "no indices");
+  size_t total = ni; /* checked before anything is allocated */
+  for (int i = 0; i < x->rank && total <= IMP_MAX_ELEMS; i++)
+    if (i != a) total *= (size_t)x->dims[i];
+  if (ni > IMP_MAX_DIM || total > IMP_MAX_ELEMS) return bad(c, n, "result too large");
   int *idx = malloc(ni * sizeof *idx);
   if (!idx) return imp_seterr(c, FK_ENOMEM, "out of memory");
   for (size_t i = 0; i < ni && rc == FK_OK; i++) {
@@ -907,8 +907,8 @@ static int op_softmax(imp_ctx *c, imp_node *n) {
   size_t after = 1;
   for (int i = a + 1; i < x->rank; i++) after *= (size_t)x->dims[i];
   if (opset(c) >= 13 && after > 1) {
-    /* One axis, not the trailing ones: the channels of a CHW value. */
-    if (a != 1 || x->rank != 4 || x->lay != IMP_CHW)
+    /* One axis, not the trailing ones: only the channels of [1, C, H, W]. */
+    if (a != 1 || x->rank != 4)
       return bad(c, n, "softmax over axis %d of a rank-%d value is not supported", a, x->rank);
     imp_val X;
     if ((rc = imp_to_chw(c, n, x, &X))) return rc;
@@ -952,8 +952,8 @@ static const op_entry OPS[] = {
     {"Tanh", op_unary},
     {"Exp", op_unary},
     {"Abs", op_unary},
-    {"Identity", op_unary},
-    {"Dropout", op_unary},
+    {"Identity", op_identity},
+    {"Dropout", op_identity},
     {"LeakyRelu", op_leaky_relu},
     {"Clip", op_clip},
     {"Cast", op_cast},
