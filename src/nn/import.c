@@ -220,7 +220,8 @@ int imp_const_ints(imp_ctx *c, const imp_node *n, int i, int *out, int max, int 
   return (int)cnt;
 }
 
-nn_shape imp_ir_shape(int rank, const int *dims) {
+/* The graph shape of a row-major logical shape: right-aligned, 1s before. */
+static nn_shape ir_shape(int rank, const int *dims) {
   int d[3] = {1, 1, 1};
   for (int i = 0; i < rank && i < 3; i++) d[2 - i] = dims[rank - 1 - i];
   return (nn_shape){d[0], d[1], d[2]};
@@ -257,8 +258,8 @@ int imp_set_tensor(imp_ctx *c, imp_node *n, int t, int rank, const int *dims, im
      * either order: call it row-major unless its axes still map. */
     if ((s.h * s.w == 1 || s.c == 1) && !chw_consistent(c, &v)) v.lay = IMP_ROWMAJOR;
   }
-  if (v.lay == IMP_ROWMAJOR && !same_shape(imp_ir_shape(rank, dims), s)) {
-    v.t = nn_reshape(c->g, t, imp_ir_shape(rank, dims));
+  if (v.lay == IMP_ROWMAJOR && !same_shape(ir_shape(rank, dims), s)) {
+    v.t = nn_reshape(c->g, t, ir_shape(rank, dims));
     if (v.t < 0) return imp_graph_err(c, n);
   }
   n->v = v;
@@ -270,7 +271,7 @@ int imp_set_input(imp_ctx *c, imp_node *n, int rank, const int *dims, imp_layout
   int rc = check_tensor_dims(c, n, rank, dims);
   if (rc != FK_OK) return rc;
   if (lay == IMP_CHW && rank != 4) return imp_bad(c, n, "internal: CHW input of rank %d", rank);
-  nn_shape s = lay == IMP_CHW ? chw_shape(dims) : imp_ir_shape(rank, dims);
+  nn_shape s = lay == IMP_CHW ? chw_shape(dims) : ir_shape(rank, dims);
   c->g = nn_graph_new(s.h, s.w, s.c);
   if (!c->g) return oom(c);
   if (nn_graph_status(c->g) != FK_OK) return imp_graph_err(c, n);
@@ -313,7 +314,7 @@ int imp_rowmajor(imp_ctx *c, const imp_node *n, const imp_val *x, imp_val *out) 
     t = nn_transpose(c->g, t, to_chw_order);
     if (t < 0) return imp_graph_err(c, n);
   }
-  nn_shape want = imp_ir_shape(x->rank, x->dims);
+  nn_shape want = ir_shape(x->rank, x->dims);
   if (!same_shape(c->g->shapes[t], want)) t = nn_reshape(c->g, t, want);
   if (t < 0) return imp_graph_err(c, n);
   *out = relabel(x, t, IMP_ROWMAJOR);
@@ -355,7 +356,8 @@ static int mapped(imp_ctx *c, const imp_node *n, const imp_val *x, imp_val *out)
 
 /* ---- folding ---------------------------------------------------------------- */
 
-int imp_broadcast(const imp_val *a, const imp_val *b, int *rank, int *dims) {
+/* Numpy broadcast of logical shapes; 0 if incompatible. */
+static int broadcast(const imp_val *a, const imp_val *b, int *rank, int *dims) {
   *rank = a->rank > b->rank ? a->rank : b->rank;
   for (int i = 0; i < *rank; i++) {
     int da = i < a->rank ? a->dims[a->rank - 1 - i] : 1;
@@ -386,7 +388,7 @@ static void bstrides(const imp_val *v, const int *odims, size_t *st) {
 
 static int fold_binary(imp_ctx *c, imp_node *n, const imp_val *a, const imp_val *b, int kind) {
   int rank, dims[4];
-  if (!imp_broadcast(a, b, &rank, dims)) return imp_bad(c, n, "input shapes do not broadcast");
+  if (!broadcast(a, b, &rank, dims)) return imp_bad(c, n, "input shapes do not broadcast");
   if (!shape_ok(rank, dims, 1)) return imp_bad(c, n, "constant result too large");
   imp_val r = {.rank = rank, .t = -1};
   memcpy(r.dims, dims, sizeof dims);
@@ -410,7 +412,7 @@ static int fold_binary(imp_ctx *c, imp_node *n, const imp_val *a, const imp_val 
   return FK_OK;
 }
 
-float imp_unary_apply(imp_unary_kind kind, float v) {
+static float unary_apply(imp_unary_kind kind, float v) {
   switch (kind) {
     case IMP_UN_ABS: return fabsf(v);
     case IMP_UN_SQUARE: return v * v;
@@ -431,7 +433,7 @@ static int fold_map(imp_ctx *c, imp_node *n, const imp_val *a, imp_unary_kind ki
   float *out = imp_new_const(c, cnt);
   if (!out) return FK_ENOMEM;
   for (size_t i = 0; i < cnt; i++) {
-    float v = imp_unary_apply(kind, a->k[i]);
+    float v = unary_apply(kind, a->k[i]);
     out[i] = v < lo ? lo : v > hi ? hi : v;
   }
   n->v = *a;
@@ -513,7 +515,7 @@ static int binary_const(imp_ctx *c, imp_node *n, const imp_val *x, const imp_val
     if ((rc = imp_rowmajor(c, n, x, &X))) return rc;
     if (k->rank > 4 || (k->rank == 4 && k->dims[0] != 1))
       return imp_bad(c, n, "constant operand of unsupported shape");
-    ks = imp_ir_shape(k->rank, k->dims);
+    ks = ir_shape(k->rank, k->dims);
   }
   int keeps = X.rank == rank && !memcmp(X.dims, dims, (size_t)rank * sizeof *dims);
   int t;
@@ -530,7 +532,7 @@ int imp_binary(imp_ctx *c, imp_node *n, nn_binary_kind kind) {
   const imp_val *a = imp_input(c, n, 0), *b = imp_input(c, n, 1);
   if (a->t < 0 && b->t < 0) return fold_binary(c, n, a, b, kind);
   int rank, dims[4];
-  if (!imp_broadcast(a, b, &rank, dims)) return imp_bad(c, n, "input shapes do not broadcast");
+  if (!broadcast(a, b, &rank, dims)) return imp_bad(c, n, "input shapes do not broadcast");
   if ((rc = check_tensor_dims(c, n, rank, dims))) return rc;
   if (a->t >= 0 && b->t >= 0) return binary_tensors(c, n, a, b, kind, rank, dims);
   return a->t >= 0 ? binary_const(c, n, a, b, 0, kind, rank, dims)

@@ -130,8 +130,6 @@ int imp_set_const(imp_ctx *c, imp_node *n, int rank, const int *dims,
  * negative status. */
 int imp_const_ints(imp_ctx *c, const imp_node *n, int i, int *out, int max,
                    int clamp);
-/* The graph shape of a row-major logical shape. */
-nn_shape imp_ir_shape(int rank, const int *dims);
 /* Creates the graph with its input: the logical shape (batch 1 if rank 4)
  * stored in layout lay. */
 int imp_set_input(imp_ctx *c, imp_node *n, int rank, const int *dims,
@@ -157,17 +155,14 @@ int imp_to_chw(imp_ctx *c, const imp_node *n, const imp_val *x, imp_val *out);
  * Each sets n's value from its inputs (constants folded where it makes
  * sense) or returns an error naming n. */
 
-/* Numpy broadcast of logical shapes; 0 if incompatible. */
-int imp_broadcast(const imp_val *a, const imp_val *b, int *rank, int *dims);
-/* a (kind) b for inputs 0 and 1, folded when both are constant; max/min
- * by a uniform constant become clamps. */
+/* a (kind) b for inputs 0 and 1, broadcast numpy-style, folded when both
+ * are constant; max/min by a uniform constant become clamps. */
 int imp_binary(imp_ctx *c, imp_node *n, nn_binary_kind kind);
 
 typedef enum {
   IMP_UN_ABS, IMP_UN_SQUARE, IMP_UN_RSQRT, IMP_UN_SIGMOID, IMP_UN_TANH,
   IMP_UN_EXP, IMP_UN_RELU, IMP_UN_RELU6, IMP_UN_IDENTITY
 } imp_unary_kind;
-float imp_unary_apply(imp_unary_kind kind, float v);
 /* kind over input 0, folded when it is constant. */
 int imp_unary(imp_ctx *c, imp_node *n, imp_unary_kind kind);
 /* clamp(input 0, lo, hi), folded when constant. */
