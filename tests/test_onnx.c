@@ -13,6 +13,7 @@
  * Needs the models ($FACEKIT_MODELS, else ./models) and the fixtures.
  */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "facekit.h"
 #include "image/image.h"
@@ -460,6 +461,34 @@ static void test_opset13_split_pad_reduce_and_broadcast(void) {
   CHECK(worst < 1e-6);
 }
 
+/* Slice from inputs (opset 10 on): axes out of order, a negative step,
+ * INT64_MAX / INT64_MIN bounds that clamp to the axis. */
+static void test_slice_inputs_clamp_and_step_backwards(void) {
+  const int C = 2, H = 4, W = 5;
+  float x[2 * 4 * 5], got[2 * 2 * 3];
+  tu_fill_random(x, sizeof x / sizeof x[0], 6);
+  mb b;
+  mb_init(&b, 10);
+  const int in[4] = {1, C, H, W};
+  const long long starts[2] = {INT64_MAX, 1}, ends[2] = {INT64_MIN, 4}, axes[2] = {3, -2};
+  const long long steps[2] = {-2, 2};
+  mb_value(&b, 0, "x", 4, in);
+  mb_int64s(&b, "st", 2, starts);
+  mb_int64s(&b, "en", 2, ends);
+  mb_int64s(&b, "ax", 2, axes);
+  mb_int64s(&b, "sp", 2, steps);
+  mb_node(&b, "Slice", "x,st,en,ax,sp", "y");
+  mb_value(&b, 1, "y", 0, NULL);
+  CHECK_EQ_INT(run_both(mb_write(&b, "slice.onnx"), x, C, H, W, got, 2 * 2 * 3), FK_OK);
+  mb_free(&b);
+  double worst = 0; /* rows 1, 3; columns 4, 2, 0 */
+  for (int ch = 0; ch < C; ch++)
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++)
+        worst = fmax(worst, fabs(got[(ch * 2 + i) * 3 + j] - x[(ch * H + 1 + 2 * i) * W + 4 - 2 * j]));
+  CHECK(worst == 0);
+}
+
 /* ---- the faceplugin nets against onnxruntime ---------------------------------------- */
 
 static cJSON *golden;
@@ -818,6 +847,7 @@ int main(void) {
   RUN(test_transpose_softmax_slice_concat_follow_onnx_axes);
   RUN(test_pools_and_clip_follow_onnx_semantics);
   RUN(test_opset13_split_pad_reduce_and_broadcast);
+  RUN(test_slice_inputs_clamp_and_step_backwards);
   if (golden) {
     RUN(test_recognizer_matches_onnxruntime_on_both_backends);
     RUN(test_landmark_net_matches_onnxruntime_on_both_backends);
