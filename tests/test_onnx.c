@@ -816,6 +816,12 @@ static void test_malformed_files_are_clear_model_errors(void) {
   const char *path = tu_tmp("broken.onnx");
   nn_graph *g = NULL;
   CHECK(bytes != NULL);
+  /* The in-memory entry point reads the same bytes the same way. */
+  CHECK_EQ_INT(nn_onnx_load_buffer(bytes, n, NULL, 0, &g, err, sizeof err), FK_OK);
+  nn_graph_free(g);
+  CHECK_EQ_INT(nn_onnx_load_buffer(bytes, n / 2, NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  CHECK_EQ_INT(nn_onnx_load_buffer(NULL, 0, NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  CHECK(g == NULL);
   for (size_t cut = 1; bytes && cut < 8; cut *= 2) {
     tu_write_file(path, bytes, n - n / cut / 3 - 1);
     CHECK_EQ_INT(nn_onnx_load(path, NULL, 0, &g, err, sizeof err), FK_EMODEL);

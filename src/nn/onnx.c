@@ -1133,7 +1133,7 @@ static int map_file(imp_ctx *c, const char *path, void **data, size_t *size) {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) rc = imp_seterr(c, FK_EIO, "cannot read %s", path);
   else if (st.st_size == 0) rc = imp_seterr(c, FK_EMODEL, "%s is empty", path);
   else if ((size_t)st.st_size > MAX_FILE) rc = imp_seterr(c, FK_EMODEL, "%s is too large", path);
-  if (rc == FK_OK) {
+  if (rc == FK_OK) { /* mmap: the file is read on demand, not copied */
     *size = (size_t)st.st_size;
     *data = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (*data == MAP_FAILED) rc = imp_seterr(c, FK_EIO, "cannot map %s", path);
@@ -1142,34 +1142,61 @@ static int map_file(imp_ctx *c, const char *path, void **data, size_t *size) {
   return rc;
 }
 
-int nn_onnx_load(const char *path, const char *const *outputs, int noutputs, nn_graph **out,
-                 char *err, size_t errlen) {
-  onnx_reader R = {0};
-  imp_ctx c = {.err = err, .errlen = errlen, .eval = eval_node, .user = &R};
-  if (err && errlen) err[0] = '\0';
-  if (!out || !path || noutputs < 0 || (noutputs > 0 && !outputs))
-    return imp_seterr(&c, FK_EINVAL, "nn_onnx_load: invalid arguments");
-  *out = NULL;
-  void *data = NULL;
-  size_t size = 0;
-  int rc = map_file(&c, path, &data, &size);
-  if (rc != FK_OK) return rc;
+/* Parses and imports size bytes at data; what describes them in messages. */
+static int load_bytes(imp_ctx *c, const void *data, size_t size, const char *what,
+                      const char *const *outputs, int noutputs) {
+  if (size == 0) return imp_seterr(c, FK_EMODEL, "%s is empty", what);
+  if (size > MAX_FILE) return imp_seterr(c, FK_EMODEL, "%s is too large", what);
   budget b = {BUDGET_FIXED + BUDGET_PER_BYTE * size};
   ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
   Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc, size, data);
+  int rc;
   if (!m) {
-    rc = imp_seterr(&c, FK_EMODEL, "%s: not a valid ONNX model (protobuf parse failed)", path);
+    rc = imp_seterr(c, FK_EMODEL, "%s: not a valid ONNX model (protobuf parse failed)", what);
   } else {
-    R.model = m;
-    rc = load_graph(&c, m, outputs, noutputs);
+    ((onnx_reader *)c->user)->model = m;
+    rc = load_graph(c, m, outputs, noutputs);
   }
-  imp_free(&c);
+  imp_free(c);
   if (m) onnx__model_proto__free_unpacked(m, &alloc);
-  munmap(data, size);
+  return rc;
+}
+
+/* Shared entry: checks the arguments, runs load_bytes on the file or the
+ * buffer, and hands out the graph. */
+static int load(const char *path, const void *data, size_t size, const char *const *outputs,
+                int noutputs, nn_graph **out, char *err, size_t errlen) {
+  onnx_reader R = {0};
+  imp_ctx c = {.err = err, .errlen = errlen, .eval = eval_node, .user = &R};
+  if (err && errlen) err[0] = '\0';
+  if (!out || (!path && !data && size) || noutputs < 0 || (noutputs > 0 && !outputs))
+    return imp_seterr(&c, FK_EINVAL, "nn_onnx_load: invalid arguments");
+  *out = NULL;
+  int rc;
+  if (path) {
+    void *map = NULL;
+    size_t n = 0;
+    if ((rc = map_file(&c, path, &map, &n)) != FK_OK) return rc;
+    rc = load_bytes(&c, map, n, path, outputs, noutputs);
+    munmap(map, n);
+  } else {
+    rc = load_bytes(&c, data, size, "the model", outputs, noutputs);
+  }
   if (rc != FK_OK) {
     nn_graph_free(c.g);
     return rc;
   }
   *out = c.g;
   return FK_OK;
+}
+
+int nn_onnx_load(const char *path, const char *const *outputs, int noutputs, nn_graph **out,
+                 char *err, size_t errlen) {
+  if (!path) return load(NULL, NULL, 1, outputs, noutputs, out, err, errlen);
+  return load(path, NULL, 0, outputs, noutputs, out, err, errlen);
+}
+
+int nn_onnx_load_buffer(const void *data, size_t size, const char *const *outputs, int noutputs,
+                        nn_graph **out, char *err, size_t errlen) {
+  return load(NULL, data ? data : "", data ? size : 0, outputs, noutputs, out, err, errlen);
 }

@@ -40,5 +40,10 @@
  * FK_EMODEL (err says why, naming the node and op) or FK_ENOMEM. */
 int nn_onnx_load(const char *path, const char *const *outputs, int noutputs,
                  nn_graph **out, char *err, size_t errlen);
+/* The same from size bytes in memory (a fuzz target's entry point); FK_OK,
+ * FK_EMODEL (an empty buffer too) or FK_ENOMEM. */
+int nn_onnx_load_buffer(const void *data, size_t size,
+                        const char *const *outputs, int noutputs,
+                        nn_graph **out, char *err, size_t errlen);
 
 #endif /* FK_NN_ONNX_H */
