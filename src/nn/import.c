@@ -146,7 +146,11 @@ void imp_free(imp_ctx *c) {
 
 size_t imp_count(const imp_val *v) {
   size_t n = 1;
-  for (int i = 0; i < v->rank; i++) n *= (size_t)v->dims[i];
+  for (int i = 0; i < v->rank; i++) {
+    size_t d = v->dims[i] > 0 ? (size_t)v->dims[i] : 0;
+    if (d && n > SIZE_MAX / d) return SIZE_MAX;
+    n *= d;
+  }
   return n;
 }
 
@@ -191,6 +195,19 @@ float *imp_new_const(imp_ctx *c, size_t count) {
   }
   c->owned[c->nowned++] = p;
   return p;
+}
+
+int imp_new_folded(imp_ctx *c, const imp_node *n, size_t count, float **out) {
+  *out = NULL;
+  if (count > IMP_MAX_FOLDED)
+    return imp_bad(c, n, "the folded constant is too large (%zu values, at most %zu)", count,
+                   IMP_MAX_FOLDED);
+  if (count > IMP_MAX_FOLDED_TOTAL - c->folded)
+    return imp_bad(c, n, "the folded constants are too large (over %zu values in all)",
+                   IMP_MAX_FOLDED_TOTAL);
+  if (!(*out = imp_new_const(c, count))) return FK_ENOMEM;
+  c->folded += count;
+  return FK_OK;
 }
 
 int imp_set_const(imp_ctx *c, imp_node *n, int rank, const int *dims, const float *k) {
@@ -389,11 +406,11 @@ static void bstrides(const imp_val *v, const int *odims, size_t *st) {
 static int fold_binary(imp_ctx *c, imp_node *n, const imp_val *a, const imp_val *b, int kind) {
   int rank, dims[4];
   if (!broadcast(a, b, &rank, dims)) return imp_bad(c, n, "input shapes do not broadcast");
-  if (!shape_ok(rank, dims, 1)) return imp_bad(c, n, "constant result too large");
   imp_val r = {.rank = rank, .t = -1};
   memcpy(r.dims, dims, sizeof dims);
-  float *out = imp_new_const(c, imp_count(&r));
-  if (!out) return FK_ENOMEM;
+  float *out;
+  int rc = imp_new_folded(c, n, imp_count(&r), &out);
+  if (rc) return rc;
   int od[4];
   pad4(rank, dims, od);
   size_t sa[4], sb[4], k = 0;
@@ -430,8 +447,9 @@ static float unary_apply(imp_unary_kind kind, float v) {
 static int fold_map(imp_ctx *c, imp_node *n, const imp_val *a, imp_unary_kind kind,
                     float lo, float hi) {
   size_t cnt = imp_count(a);
-  float *out = imp_new_const(c, cnt);
-  if (!out) return FK_ENOMEM;
+  float *out;
+  int rc = imp_new_folded(c, n, cnt, &out);
+  if (rc) return rc;
   for (size_t i = 0; i < cnt; i++) {
     float v = unary_apply(kind, a->k[i]);
     out[i] = v < lo ? lo : v > hi ? hi : v;
@@ -598,13 +616,14 @@ static int fold_concat(imp_ctx *c, imp_node *n, int first, int count, int axis) 
       if (k != axis && y->dims[k] != x->dims[k]) return imp_bad(c, n, "input %d: shapes differ", i);
     total += y->dims[axis];
   }
-  if (total > IMP_MAX_DIM) return imp_bad(c, n, "result too large");
+  if (total > IMP_MAX_DIM)
+    return imp_bad(c, n, "the concatenation is too large along axis %d", axis);
   dims[axis] = (int)total;
   imp_val r = {.rank = x->rank};
   memcpy(r.dims, dims, sizeof dims);
-  if (!shape_ok(r.rank, dims, 1)) return imp_bad(c, n, "result too large");
-  float *out = imp_new_const(c, imp_count(&r));
-  if (!out) return FK_ENOMEM;
+  float *out;
+  int rc = imp_new_folded(c, n, imp_count(&r), &out);
+  if (rc) return rc;
   size_t outer, inner;
   split_at(x->rank, dims, axis, &outer, &inner);
   float *p = out;
@@ -638,7 +657,8 @@ int imp_concat(imp_ctx *c, imp_node *n, int first, int count, int axis) {
     for (int k = 0; k < x->rank; k++)
       if (k != axis && y->dims[k] != x->dims[k]) return imp_bad(c, n, "input %d: shapes differ", i);
     if ((rc = chw ? imp_to_chw(c, n, y, &Y) : imp_rowmajor(c, n, y, &Y))) return rc;
-    if ((long long)acc.dims[axis] + Y.dims[axis] > IMP_MAX_DIM) return imp_bad(c, n, "too large");
+    if ((long long)acc.dims[axis] + Y.dims[axis] > IMP_MAX_DIM)
+      return imp_bad(c, n, "the concatenation is too large along axis %d", axis);
     acc.dims[axis] += Y.dims[axis];
     acc.t = nn_concat(c->g, acc.t, Y.t, g);
     if (acc.t < 0) return imp_graph_err(c, n);
@@ -657,8 +677,10 @@ static int fold_slice(imp_ctx *c, imp_node *n, const imp_val *x, const int *begi
   }
   imp_val r = {.rank = x->rank};
   memcpy(r.dims, size, (size_t)x->rank * sizeof *size);
-  float *out = imp_new_const(c, imp_count(&r)), *p = out;
-  if (!out) return FK_ENOMEM;
+  float *out, *p;
+  int rc = imp_new_folded(c, n, imp_count(&r), &out);
+  if (rc) return rc;
+  p = out;
   for (int i0 = 0; i0 < z[0]; i0++)
     for (int i1 = 0; i1 < z[1]; i1++)
       for (int i2 = 0; i2 < z[2]; i2++)
@@ -775,8 +797,10 @@ static int fold_transpose(imp_ctx *c, imp_node *n, const imp_val *x, const int *
   for (int i = 0; i < r; i++) ost[4 - r + i] = st[4 - r + perm[i]];
   int o4[4];
   pad4(r, od, o4);
-  float *out = imp_new_const(c, imp_count(x)), *p = out;
-  if (!out) return FK_ENOMEM;
+  float *out, *p;
+  int rc = imp_new_folded(c, n, imp_count(x), &out);
+  if (rc) return rc;
+  p = out;
   for (int i0 = 0; i0 < o4[0]; i0++)
     for (int i1 = 0; i1 < o4[1]; i1++)
       for (int i2 = 0; i2 < o4[2]; i2++)

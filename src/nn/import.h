@@ -45,6 +45,13 @@
 /* Largest dimension of any value, and largest constant, in elements. */
 #define IMP_MAX_DIM (1 << 24)
 #define IMP_MAX_ELEMS ((size_t)1 << 28)
+/* Constants folded at load time hold at most IMP_MAX_FOLDED values each and
+ * IMP_MAX_FOLDED_TOTAL in one load. Broadcasting multiplies sizes, so four
+ * 64-value constants of shapes [64,1,1,1] .. [1,1,1,64] fold into 2^24
+ * values, and a chain of such nodes into any amount; real models fold bias
+ * vectors, batch-norm scales and shape arithmetic, far below either. */
+#define IMP_MAX_FOLDED ((size_t)1 << 24)
+#define IMP_MAX_FOLDED_TOTAL ((size_t)1 << 26)
 
 typedef enum { IMP_ROWMAJOR = 0, IMP_CHW = 1 } imp_layout;
 
@@ -80,6 +87,7 @@ struct imp_ctx {
   nn_graph *g;       /* created by imp_set_input */
   float **owned;     /* constants made while loading */
   int nowned;
+  size_t folded;     /* values of the folded ones, against the caps above */
   imp_eval_fn eval;
   void *user;        /* the reader's state */
   char *err;
@@ -115,6 +123,8 @@ void imp_free(imp_ctx *c);
 
 /* ---- values ------------------------------------------------------------- */
 
+/* The number of values, SIZE_MAX if that overflows (a reader may pass any
+ * dims; a product that wrapped around could match another count). */
 size_t imp_count(const imp_val *v);
 const imp_val *imp_input(const imp_ctx *c, const imp_node *n, int i);
 /* Whether input i is present (not omitted). */
@@ -122,6 +132,9 @@ int imp_has_input(const imp_node *n, int i);
 int imp_need_inputs(imp_ctx *c, const imp_node *n, int lo, int hi);
 /* Room for count floats owned by c; NULL (with err set) when out of memory. */
 float *imp_new_const(imp_ctx *c, size_t count);
+/* The same for the result of folding node n, within the folding caps
+ * (IMP_MAX_FOLDED*): FK_OK with *out, FK_EMODEL naming n, or FK_ENOMEM. */
+int imp_new_folded(imp_ctx *c, const imp_node *n, size_t count, float **out);
 /* n's value becomes the constant (rank, dims, k); dims are checked. */
 int imp_set_const(imp_ctx *c, imp_node *n, int rank, const int *dims,
                   const float *k);

@@ -351,8 +351,8 @@ static int op_cast(imp_ctx *c, imp_node *n) {
     return FK_OK;
   }
   if (!dtype_size(to)) return bad(c, n, "unsupported target type %d", to);
-  float *k = imp_new_const(c, imp_count(x));
-  if (!k) return FK_ENOMEM;
+  float *k;
+  if ((rc = imp_new_folded(c, n, imp_count(x), &k))) return rc;
   for (size_t i = 0; i < imp_count(x); i++) k[i] = to_float ? x->k[i] : truncf(x->k[i]);
   return imp_set_const(c, n, x->rank, x->dims, k);
 }
@@ -467,7 +467,8 @@ static int op_conv(imp_ctx *c, imp_node *n) {
     /* OIHW -> HWIO; a grouped conv becomes one dense conv whose weights are
      * zero between groups. */
     size_t dense = imp_count(w) * (size_t)group; /* <= 2^28 * 2^24 */
-    if (dense > IMP_MAX_ELEMS) return bad(c, n, "weights too large");
+    if (dense > IMP_MAX_FOLDED && group > 1)
+      return bad(c, n, "grouped weights too large as one dense conv (%zu values)", dense);
     float *hwio = imp_new_const(c, dense);
     if (!hwio) return FK_ENOMEM;
     memset(hwio, 0, dense * sizeof *hwio);
@@ -754,8 +755,9 @@ static int op_gather(imp_ctx *c, imp_node *n) {
     outer = 1, inner = 1;
     for (int i = 0; i < a; i++) outer *= (size_t)x->dims[i];
     for (int i = a + 1; i < x->rank; i++) inner *= (size_t)x->dims[i];
-    float *out = imp_new_const(c, outer * ni * inner), *p = out;
-    if (!out) rc = FK_ENOMEM;
+    float *out = NULL, *p;
+    rc = imp_new_folded(c, n, outer * ni * inner, &out);
+    p = out;
     for (size_t o = 0; rc == FK_OK && o < outer; o++)
       for (size_t i = 0; i < ni; i++, p += inner)
         memcpy(p, x->k + (o * (size_t)dim + (size_t)idx[i]) * inner, inner * sizeof *p);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "facekit.h"
+#include "nn/files.h"
 #include "nn/import.h"
 #include "nn/weights.h"
 
@@ -249,8 +250,8 @@ static int parse_fused(imp_ctx *c, const imp_node *n, fused_act *fa, int *has_bi
   *has_bias = 0;
   const cJSON *l = cJSON_GetObjectItemCaseSensitive(attr(n, "fused_ops"), "list");
   const cJSON *ss = cJSON_GetObjectItemCaseSensitive(l, "s");
-  if (!ss) return FK_OK;
-  if (!cJSON_IsArray(ss)) return bad(c, n, "malformed fused_ops");
+  /* No fused_ops at all is a plain op: its inputs are still counted below. */
+  if (ss && !cJSON_IsArray(ss)) return bad(c, n, "malformed fused_ops");
   int k = 0;
   const cJSON *s;
   cJSON_ArrayForEach(s, ss) {
@@ -667,40 +668,19 @@ static int eval_node(imp_ctx *c, imp_node *n) {
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int read_text(imp_ctx *c, const char *path, char **out) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int rc = errno == ENOENT || errno == ENOTDIR ? FK_ENOENT : FK_EIO;
-    return imp_seterr(c, rc, "cannot open %s", path);
-  }
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap + 1);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *nb = cap < ((size_t)1 << 30) ? realloc(b, cap * 2 + 1) : NULL;
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!b) return imp_seterr(c, FK_ENOMEM, "%s: out of memory or too large", path);
-  if (err) {
-    free(b);
-    return imp_seterr(c, FK_EIO, "cannot read %s", path);
-  }
-  b[n] = '\0';
-  if (strlen(b) != n) {
-    free(b);
+/* Reads model.json through fs: text without NUL bytes. */
+static int read_text(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
+                     char **out) {
+  size_t n;
+  int rc = fs->read(fs, name, out, &n);
+  if (rc == FK_ENOENT) return imp_seterr(c, rc, "cannot open %s", path);
+  if (rc == FK_EIO) return imp_seterr(c, rc, "cannot read %s", path);
+  if (rc != FK_OK) return imp_seterr(c, rc, "%s: out of memory or too large", path);
+  if (strlen(*out) != n) {
+    free(*out);
+    *out = NULL;
     return imp_seterr(c, FK_EMODEL, "%s is not valid JSON", path);
   }
-  *out = b;
   return FK_OK;
 }
 
@@ -730,34 +710,24 @@ static int pick_outputs(imp_ctx *c, const char *const *names, int nnames, int **
   return FK_OK;
 }
 
-static int load(imp_ctx *c, tf_reader *R, const char *json_path, const char *const *names,
-                int nnames) {
+static int load(imp_ctx *c, tf_reader *R, const nn_files *fs, const char *name,
+                const char *path, const char *const *names, int nnames) {
   char *text;
-  int rc = read_text(c, json_path, &text);
+  int rc = read_text(c, fs, name, path, &text);
   if (rc != FK_OK) return rc;
   cJSON *root = cJSON_Parse(text);
   free(text);
-  if (!root) return imp_seterr(c, FK_EMODEL, "%s is not valid JSON", json_path);
+  if (!root) return imp_seterr(c, FK_EMODEL, "%s is not valid JSON", path);
   const cJSON *topo = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
   const cJSON *jnodes = cJSON_GetObjectItemCaseSensitive(topo, "node");
   const cJSON *man = cJSON_GetObjectItemCaseSensitive(root, "weightsManifest");
   int *outs = NULL, nout = 0;
   if (!cJSON_IsArray(jnodes) || !cJSON_IsArray(man)) {
     rc = imp_seterr(c, FK_EMODEL, "%s: not a TFJS graph model (no modelTopology.node or "
-                    "weightsManifest)", json_path);
+                    "weightsManifest)", path);
     goto done;
   }
-  char *dir = strdup(json_path);
-  if (!dir) {
-    rc = imp_seterr(c, FK_ENOMEM, "out of memory");
-    goto done;
-  }
-  char *slash = strrchr(dir, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == dir) dir[1] = '\0';
-  else *slash = '\0';
-  rc = nn_weights_load_cjson(man, dir, &R->w, c->err, c->errlen);
-  free(dir);
+  rc = nn_weights_load_cjson(man, fs, &R->w, c->err, c->errlen);
   if (rc != FK_OK) goto done;
   if ((rc = index_nodes(c, jnodes)) != FK_OK) goto done;
   if ((rc = pick_outputs(c, names, nnames, &outs, &nout)) != FK_OK) goto done;
@@ -781,15 +751,18 @@ done:
   return rc;
 }
 
-int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutputs,
-                    nn_graph **out, char *err, size_t errlen) {
+int nn_tfgraph_load_files(const nn_files *fs, const char *name, const char *const *outputs,
+                          int noutputs, nn_graph **out, char *err, size_t errlen) {
   tf_reader R = {0};
   imp_ctx c = {.err = err, .errlen = errlen, .eval = eval_node, .user = &R};
   if (err && errlen) err[0] = '\0';
-  if (!out || !json_path || noutputs < 0 || (noutputs > 0 && !outputs))
+  if (!out || !fs || !name || noutputs < 0 || (noutputs > 0 && !outputs))
     return imp_seterr(&c, FK_EINVAL, "nn_tfgraph_load: invalid arguments");
   *out = NULL;
-  int rc = load(&c, &R, json_path, outputs, noutputs);
+  char *path = nn_files_path(fs, name);
+  int rc = path ? load(&c, &R, fs, name, path, outputs, noutputs)
+                : imp_seterr(&c, FK_ENOMEM, "out of memory");
+  free(path);
   imp_free(&c);
   nn_weights_free(&R.w);
   if (rc != FK_OK) {
@@ -798,4 +771,21 @@ int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutp
   }
   *out = c.g;
   return FK_OK;
+}
+
+int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutputs,
+                    nn_graph **out, char *err, size_t errlen) {
+  /* The shards live next to model.json. */
+  char *dir = NULL;
+  const char *base = NULL;
+  if (json_path && nn_files_split(json_path, &dir, &base) != FK_OK) {
+    imp_ctx c = {.err = err, .errlen = errlen};
+    if (out) *out = NULL;
+    return imp_seterr(&c, FK_ENOMEM, "out of memory");
+  }
+  nn_files fs = nn_files_dir(dir);
+  int rc = nn_tfgraph_load_files(json_path ? &fs : NULL, base, outputs, noutputs, out, err,
+                                 errlen);
+  free(dir);
+  return rc;
 }
