@@ -9,11 +9,14 @@
  *     tests/fixtures/golden_onnx.json (tools/reference/golden-onnx.js), raw on
  *     fixed inputs and end to end with the package's pre/post-processing;
  *   - every model the package ships: loads, or fails naming node and op;
- *   - one malformed file per class: each a clear FK_EMODEL.
+ *   - one malformed file per class: each a clear FK_EMODEL;
+ *   - external data: a model whose weights live in a file beside it loads
+ *     like the inline one; bad locations, offsets and lengths are errors.
  * Needs the models ($FACEKIT_MODELS, else ./models) and the fixtures.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "facekit.h"
 #include "image/image.h"
@@ -790,6 +793,25 @@ static void edit_bad_attr(Onnx__ModelProto *m) {
     if (!strcmp(n->attribute[i]->name, "strides")) n->attribute[i]->ints[1] = 3;
 }
 
+/* One file in memory, for an nn_files reader (files.h). */
+typedef struct mem_file {
+  const char *name;
+  const void *data;
+  size_t len;
+} mem_file;
+
+static int mem_read(const nn_files *fs, const char *name, char **data, size_t *len) {
+  const mem_file *f = fs->ctx;
+  *data = NULL;
+  *len = 0;
+  if (strcmp(name, f->name)) return FK_ENOENT;
+  if (!(*data = malloc(f->len + 1))) return FK_ENOMEM;
+  if (f->len) memcpy(*data, f->data, f->len);
+  (*data)[f->len] = '\0';
+  *len = f->len;
+  return FK_OK;
+}
+
 static void test_malformed_files_are_clear_model_errors(void) {
   char err[300];
   CHECK_EQ_INT(load_edited(edit_none, err, sizeof err), FK_OK);
@@ -816,11 +838,17 @@ static void test_malformed_files_are_clear_model_errors(void) {
   const char *path = tu_tmp("broken.onnx");
   nn_graph *g = NULL;
   CHECK(bytes != NULL);
-  /* The in-memory entry point reads the same bytes the same way. */
-  CHECK_EQ_INT(nn_onnx_load_buffer(bytes, n, NULL, 0, &g, err, sizeof err), FK_OK);
+  /* Files served from memory (as the fuzz target does) read the same way. */
+  mem_file mf = {"m.onnx", bytes, n};
+  nn_files fs = {.read = mem_read, .dir = "", .ctx = &mf};
+  CHECK_EQ_INT(nn_onnx_load_files(&fs, "m.onnx", NULL, 0, &g, err, sizeof err), FK_OK);
   nn_graph_free(g);
-  CHECK_EQ_INT(nn_onnx_load_buffer(bytes, n / 2, NULL, 0, &g, err, sizeof err), FK_EMODEL);
-  CHECK_EQ_INT(nn_onnx_load_buffer(NULL, 0, NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  mf.len = n / 2;
+  CHECK_EQ_INT(nn_onnx_load_files(&fs, "m.onnx", NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  mf.len = 0;
+  CHECK_EQ_INT(nn_onnx_load_files(&fs, "m.onnx", NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  CHECK(strstr(err, "m.onnx is empty") != NULL);
+  CHECK_EQ_INT(nn_onnx_load_files(&fs, "other.onnx", NULL, 0, &g, err, sizeof err), FK_ENOENT);
   CHECK(g == NULL);
   for (size_t cut = 1; bytes && cut < 8; cut *= 2) {
     tu_write_file(path, bytes, n - n / cut / 3 - 1);
@@ -843,6 +871,135 @@ static void test_malformed_files_are_clear_model_errors(void) {
   CHECK(strstr(err, "no_such_output") != NULL);
 }
 
+/* ---- external data ------------------------------------------------------------------- */
+
+static void set_entry(Onnx__StringStringEntryProto *e, const char *key, const char *value) {
+  onnx__string_string_entry_proto__init(e);
+  e->key = strdup(key);
+  e->value = strdup(value);
+}
+
+/* fr_eye.onnx with every raw_data initializer moved, in order, into one
+ * file eye.data beside it, then `edit`ed; written to a scratch directory
+ * and loaded from there. The status, the graph in *g. */
+static int load_external(void (*edit)(Onnx__ModelProto *), nn_graph **g, char *err,
+                         size_t errlen) {
+  size_t n = 0;
+  uint8_t *bytes = (uint8_t *)tu_read_file(tu_model_path("fr_eye.onnx"), &n);
+  Onnx__ModelProto *m = bytes ? onnx__model_proto__unpack(NULL, n, bytes) : NULL;
+  free(bytes);
+  if (!m) return -999;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int moved = 0;
+  for (size_t i = 0; i < m->graph->n_initializer; i++) {
+    Onnx__TensorProto *t = m->graph->initializer[i];
+    if (!t->has_raw_data || !t->raw_data.len) continue;
+    data = realloc(data, len + t->raw_data.len);
+    memcpy(data + len, t->raw_data.data, t->raw_data.len);
+    char off[32], size[32];
+    snprintf(off, sizeof off, "%zu", len);
+    snprintf(size, sizeof size, "%zu", t->raw_data.len);
+    len += t->raw_data.len;
+    t->has_raw_data = 0; /* not packed; still freed with the message */
+    t->n_external_data = 3;
+    t->external_data = malloc(3 * sizeof *t->external_data);
+    const char *kv[3][2] = {{"location", "eye.data"}, {"offset", off}, {"length", size}};
+    for (int k = 0; k < 3; k++) {
+      t->external_data[k] = malloc(sizeof **t->external_data);
+      set_entry(t->external_data[k], kv[k][0], kv[k][1]);
+    }
+    t->has_data_location = 1;
+    t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    moved++;
+  }
+  CHECK(moved > 0);
+  edit(m);
+  size_t mlen = onnx__model_proto__get_packed_size(m);
+  uint8_t *out = malloc(mlen);
+  onnx__model_proto__pack(m, out);
+  onnx__model_proto__free_unpacked(m, NULL);
+  char dir[4096], path[4200], dpath[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmp("external"));
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/eye.onnx", dir);
+  snprintf(dpath, sizeof dpath, "%s/eye.data", dir);
+  tu_write_file(path, out, mlen);
+  tu_write_file(dpath, data, len);
+  free(out);
+  free(data);
+  int rc = nn_onnx_load(path, NULL, 0, g, err, errlen);
+  CHECK((rc == FK_OK) == (*g != NULL));
+  remove(path);
+  remove(dpath);
+  rmdir(dir);
+  return rc;
+}
+
+/* Output 0 of g on the reference backend for a fixed input, malloc'd. */
+static float *reference_output(const nn_graph *g, size_t *n) {
+  nn_runtime *r = NULL;
+  *n = nn_shape_size(g->shapes[g->outputs[0]]);
+  float *y = malloc(*n * sizeof *y);
+  CHECK_EQ_INT(nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &r), FK_OK);
+  if (!r) return y;
+  tu_fill_random(nn_runtime_input(r), nn_shape_size(g->shapes[0]), 5);
+  CHECK_EQ_INT(nn_runtime_run(r), FK_OK);
+  memcpy(y, nn_runtime_output(r, 0), *n * sizeof *y);
+  nn_runtime_free(r);
+  return y;
+}
+
+static void ext_set(Onnx__ModelProto *m, const char *key, const char *value) {
+  Onnx__TensorProto *t = first_weight(m);
+  for (size_t i = 0; i < t->n_external_data; i++)
+    if (!strcmp(t->external_data[i]->key, key)) set_str(&t->external_data[i]->value, value);
+}
+static void ext_outside(Onnx__ModelProto *m) { ext_set(m, "location", "../eye.data"); }
+static void ext_missing(Onnx__ModelProto *m) { ext_set(m, "location", "nope.data"); }
+static void ext_past_end(Onnx__ModelProto *m) { ext_set(m, "offset", "100000000"); }
+static void ext_short(Onnx__ModelProto *m) { ext_set(m, "length", "4"); }
+static void ext_bad_offset(Onnx__ModelProto *m) { ext_set(m, "offset", "-8"); }
+static void ext_no_location(Onnx__ModelProto *m) {
+  set_str(&first_weight(m)->external_data[0]->key, "where");
+}
+
+static void test_external_data_loads_like_inline_data(void) {
+  char err[300];
+  nn_graph *inl = NULL, *ext = NULL;
+  CHECK_EQ_INT(nn_onnx_load(tu_model_path("fr_eye.onnx"), NULL, 0, &inl, err, sizeof err), FK_OK);
+  CHECK_EQ_INT(load_external(edit_none, &ext, err, sizeof err), FK_OK);
+  if (inl && ext) {
+    size_t a, b;
+    float *ya = reference_output(inl, &a), *yb = reference_output(ext, &b);
+    CHECK_EQ_INT(a, b);
+    CHECK(a == b && !memcmp(ya, yb, a * sizeof *ya));
+    free(ya);
+    free(yb);
+  }
+  nn_graph_free(inl);
+  nn_graph_free(ext);
+}
+
+static void test_bad_external_data_is_a_clear_error(void) {
+  static const struct { void (*edit)(Onnx__ModelProto *); int rc; const char *needle; } cases[] = {
+      {ext_outside, FK_EMODEL, "../eye.data is not inside the model directory"},
+      {ext_missing, FK_ENOENT, "cannot read external data file"},
+      {ext_past_end, FK_EMODEL, "lies outside eye.data"},
+      {ext_short, FK_EMODEL, "external data holds 4 bytes"},
+      {ext_bad_offset, FK_EMODEL, "offset \"-8\" is not a size"},
+      {ext_no_location, FK_EMODEL, "without a location"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char err[300] = "";
+    nn_graph *g = NULL;
+    CHECK_EQ_INT(load_external(cases[i].edit, &g, err, sizeof err), cases[i].rc);
+    if (!strstr(err, cases[i].needle)) fprintf(stderr, "  \"%s\" lacks \"%s\"\n", err, cases[i].needle);
+    CHECK(strstr(err, cases[i].needle) != NULL);
+    nn_graph_free(g);
+  }
+}
+
 int main(void) {
   char *text = tu_read_file(tu_fixture("golden_onnx.json"), NULL);
   golden = text ? cJSON_Parse(text) : NULL;
@@ -862,6 +1019,8 @@ int main(void) {
   }
   RUN(test_every_package_model_loads_or_names_its_op);
   RUN(test_malformed_files_are_clear_model_errors);
+  RUN(test_external_data_loads_like_inline_data);
+  RUN(test_bad_external_data_is_a_clear_error);
   cJSON_Delete(golden);
   return tu_summary();
 }

@@ -1,10 +1,12 @@
 /*
  * onnx.c - the ONNX reader (onnx.h) on the graph-import layer (import.h).
  *
- * The file is mapped read-only and unpacked by the protobuf-c parser that
+ * The file is read through nn_files (files.h: a directory in production,
+ * memory in the fuzz target) and unpacked by the protobuf-c parser that
  * protoc-c generates from Debian's onnx.proto at build time, through an
  * allocator with a budget (BUDGET below), so a hostile file cannot make it
- * allocate without bound. Every ONNX value (initializer, graph input, node
+ * allocate without bound. Tensors with external data are read from the
+ * files they name beside the model, through the same nn_files. Every ONNX value (initializer, graph input, node
  * output) becomes one imp_node named after the value; a node with several
  * outputs (Split) gives one imp_node per output, each evaluating its own.
  * Only the values the outputs depend on are evaluated, so unused
@@ -19,35 +21,37 @@
  */
 #include "nn/onnx.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "facekit.h"
+#include "nn/files.h"
 #include "nn/import.h"
 #include "onnx.pb-c.h"
 
-/* Files above this are refused before reading (the largest known face
- * model is 28 MB). */
-#define MAX_FILE ((size_t)1 << 30)
 /* The parser may allocate this much plus BUDGET_PER_BYTE per file byte:
  * the unpacked message holds about one copy of the file. */
 #define BUDGET_FIXED ((size_t)16 << 20)
 #define BUDGET_PER_BYTE 4
 #define MIN_OPSET 7
 
+/* An external-data file, read once and kept until the load ends. */
+typedef struct ext_file {
+  char *name, *data;
+  size_t len;
+} ext_file;
+
 typedef struct onnx_reader {
   int opset;
   const Onnx__ModelProto *model;
+  const nn_files *fs; /* the model's directory: external data */
+  ext_file *ext;
+  int next, ext_cap;
 } onnx_reader;
 
 #define bad imp_bad
@@ -210,6 +214,91 @@ static size_t typed_count(const Onnx__TensorProto *t) {
   }
 }
 
+/* ---- external data ------------------------------------------------------------ */
+
+/* A decimal offset or length: 0..2^62; 0 if malformed. */
+static int parse_size(const char *s, long long *out) {
+  if (!s[0] || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18) return 0;
+  *out = strtoll(s, NULL, 10);
+  return 1;
+}
+
+static void ext_free(onnx_reader *R) {
+  for (int i = 0; i < R->next; i++) {
+    free(R->ext[i].name);
+    free(R->ext[i].data);
+  }
+  free(R->ext);
+  R->ext = NULL;
+  R->next = R->ext_cap = 0;
+}
+
+/* The file `name` beside the model, read through the reader's nn_files on
+ * first use (one data file usually holds every tensor). */
+static int ext_file_get(imp_ctx *c, const imp_node *n, const char *name, const ext_file **f) {
+  onnx_reader *R = c->user;
+  for (int i = 0; i < R->next; i++)
+    if (!strcmp(R->ext[i].name, name)) {
+      *f = &R->ext[i];
+      return FK_OK;
+    }
+  if (R->next == R->ext_cap) {
+    int cap = R->ext_cap ? 2 * R->ext_cap : 4;
+    ext_file *grown = realloc(R->ext, (size_t)cap * sizeof *grown);
+    if (!grown) return imp_seterr(c, FK_ENOMEM, "out of memory");
+    R->ext = grown;
+    R->ext_cap = cap;
+  }
+  ext_file e = {.name = strdup(name)};
+  if (!e.name) return imp_seterr(c, FK_ENOMEM, "out of memory");
+  int rc = R->fs->read(R->fs, name, &e.data, &e.len);
+  if (rc != FK_OK) {
+    free(e.name);
+    char *path = nn_files_path(R->fs, name);
+    imp_bad(c, n, "%s external data file %s", rc == FK_ENOMEM ? "out of memory or too large:"
+                                              : "cannot read", path ? path : name);
+    free(path);
+    return rc;
+  }
+  R->ext[R->next] = e;
+  *f = &R->ext[R->next++];
+  return FK_OK;
+}
+
+/* The want bytes of a tensor stored outside the model: its external_data
+ * name a file beside the model ("location"), where they start ("offset",
+ * default 0) and how many there are ("length", default the rest). The
+ * optional "checksum" is not verified. */
+static int external_bytes(imp_ctx *c, const imp_node *n, const Onnx__TensorProto *t, size_t want,
+                          const uint8_t **out) {
+  const char *loc = NULL;
+  long long off = 0, len = -1;
+  for (size_t i = 0; i < t->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *e = t->external_data[i];
+    if (!e->key || !e->value) continue;
+    if (!strcmp(e->key, "location")) loc = e->value;
+    else if (!strcmp(e->key, "offset") && !parse_size(e->value, &off))
+      return bad(c, n, "external data offset \"%s\" is not a size", e->value);
+    else if (!strcmp(e->key, "length") && !parse_size(e->value, &len))
+      return bad(c, n, "external data length \"%s\" is not a size", e->value);
+  }
+  if (!loc) return bad(c, n, "external data without a location");
+  if (!nn_files_name_ok(loc))
+    return bad(c, n, "external data file %s is not inside the model directory", loc);
+  const ext_file *f;
+  int rc = ext_file_get(c, n, loc, &f);
+  if (rc) return rc;
+  long long size = (long long)f->len; /* <= NN_MAX_FILE_BYTES */
+  if (len < 0) len = off <= size ? size - off : 0;
+  if (off > size || len > size - off)
+    return bad(c, n, "external data [%lld, +%lld) lies outside %s (%lld bytes)", off, len, loc,
+               size);
+  if ((size_t)len != want)
+    return bad(c, n, "external data holds %lld bytes, its dims need %zu", len, want);
+  *out = (const uint8_t *)f->data + off;
+  return FK_OK;
+}
+
 /* n's value: the constant TensorProto t, converted to floats. */
 static int set_tensor_proto(imp_ctx *c, imp_node *n, const Onnx__TensorProto *t) {
   if (!t) return bad(c, n, "no tensor");
@@ -225,20 +314,23 @@ static int set_tensor_proto(imp_ctx *c, imp_node *n, const Onnx__TensorProto *t)
   }
   int sz = dtype_size(t->data_type);
   if (!sz) return bad(c, n, "unsupported data type %d", (int)t->data_type);
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return bad(c, n, "external tensor data is not supported");
   if (t->segment) return bad(c, n, "segmented tensors are not supported");
-  if (t->has_raw_data) {
-    if (t->raw_data.len != count * (size_t)sz)
-      return bad(c, n, "raw_data holds %zu bytes, its dims need %zu", t->raw_data.len,
-                 count * (size_t)sz);
+  size_t bytes = count * (size_t)sz; /* <= 2^28 * 8 */
+  const uint8_t *raw = NULL;
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    int rc = external_bytes(c, n, t, bytes, &raw);
+    if (rc) return rc;
+  } else if (t->has_raw_data) {
+    if (t->raw_data.len != bytes)
+      return bad(c, n, "raw_data holds %zu bytes, its dims need %zu", t->raw_data.len, bytes);
+    raw = t->raw_data.data;
   } else if (typed_count(t) != count) {
     return bad(c, n, "holds %zu values, its dims need %zu", typed_count(t), count);
   }
   float *k = imp_new_const(c, count);
   if (!k) return FK_ENOMEM;
   for (size_t i = 0; i < count; i++)
-    k[i] = t->has_raw_data ? raw_value(t->raw_data.data, i, t->data_type) : typed_value(t, i);
+    k[i] = raw ? raw_value(raw, i, t->data_type) : typed_value(t, i);
   return imp_set_const(c, n, (int)t->n_dims, dims, k);
 }
 
@@ -1123,32 +1215,20 @@ static int load_graph(imp_ctx *c, const Onnx__ModelProto *m, const char *const *
   return rc;
 }
 
-/* Maps path read-only; FK_OK with *data, *size. */
-static int map_file(imp_ctx *c, const char *path, void **data, size_t *size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int rc = errno == ENOENT || errno == ENOTDIR ? FK_ENOENT : FK_EIO;
-    return imp_seterr(c, rc, "cannot open %s", path);
-  }
-  struct stat st;
-  int rc = FK_OK;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) rc = imp_seterr(c, FK_EIO, "cannot read %s", path);
-  else if (st.st_size == 0) rc = imp_seterr(c, FK_EMODEL, "%s is empty", path);
-  else if ((size_t)st.st_size > MAX_FILE) rc = imp_seterr(c, FK_EMODEL, "%s is too large", path);
-  if (rc == FK_OK) { /* mmap: the file is read on demand, not copied */
-    *size = (size_t)st.st_size;
-    *data = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (*data == MAP_FAILED) rc = imp_seterr(c, FK_EIO, "cannot map %s", path);
-  }
-  close(fd);
-  return rc;
+/* Reads the model file `name` through fs; path names it in messages. */
+static int read_model(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
+                      char **data, size_t *size) {
+  int rc = fs->read(fs, name, data, size);
+  if (rc == FK_ENOENT) return imp_seterr(c, rc, "cannot open %s", path);
+  if (rc == FK_EIO) return imp_seterr(c, rc, "cannot read %s", path);
+  if (rc != FK_OK) return imp_seterr(c, rc, "%s: out of memory or too large", path);
+  return FK_OK;
 }
 
 /* Parses and imports size bytes at data; what describes them in messages. */
 static int load_bytes(imp_ctx *c, const void *data, size_t size, const char *what,
                       const char *const *outputs, int noutputs) {
   if (size == 0) return imp_seterr(c, FK_EMODEL, "%s is empty", what);
-  if (size > MAX_FILE) return imp_seterr(c, FK_EMODEL, "%s is too large", what);
   budget b = {BUDGET_FIXED + BUDGET_PER_BYTE * size};
   ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
   Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc, size, data);
@@ -1164,26 +1244,22 @@ static int load_bytes(imp_ctx *c, const void *data, size_t size, const char *wha
   return rc;
 }
 
-/* Shared entry: checks the arguments, runs load_bytes on the file or the
- * buffer, and hands out the graph. */
-static int load(const char *path, const void *data, size_t size, const char *const *outputs,
-                int noutputs, nn_graph **out, char *err, size_t errlen) {
-  onnx_reader R = {0};
+int nn_onnx_load_files(const nn_files *fs, const char *name, const char *const *outputs,
+                       int noutputs, nn_graph **out, char *err, size_t errlen) {
+  onnx_reader R = {.fs = fs};
   imp_ctx c = {.err = err, .errlen = errlen, .eval = eval_node, .user = &R};
   if (err && errlen) err[0] = '\0';
-  if (!out || (!path && !data && size) || noutputs < 0 || (noutputs > 0 && !outputs))
+  if (!out || !fs || !name || noutputs < 0 || (noutputs > 0 && !outputs))
     return imp_seterr(&c, FK_EINVAL, "nn_onnx_load: invalid arguments");
   *out = NULL;
-  int rc;
-  if (path) {
-    void *map = NULL;
-    size_t n = 0;
-    if ((rc = map_file(&c, path, &map, &n)) != FK_OK) return rc;
-    rc = load_bytes(&c, map, n, path, outputs, noutputs);
-    munmap(map, n);
-  } else {
-    rc = load_bytes(&c, data, size, "the model", outputs, noutputs);
-  }
+  char *path = nn_files_path(fs, name), *data = NULL;
+  size_t size = 0;
+  int rc = path ? read_model(&c, fs, name, path, &data, &size)
+                : imp_seterr(&c, FK_ENOMEM, "out of memory");
+  if (rc == FK_OK) rc = load_bytes(&c, data, size, path, outputs, noutputs);
+  free(data);
+  free(path);
+  ext_free(&R);
   if (rc != FK_OK) {
     nn_graph_free(c.g);
     return rc;
@@ -1194,11 +1270,16 @@ static int load(const char *path, const void *data, size_t size, const char *con
 
 int nn_onnx_load(const char *path, const char *const *outputs, int noutputs, nn_graph **out,
                  char *err, size_t errlen) {
-  if (!path) return load(NULL, NULL, 1, outputs, noutputs, out, err, errlen);
-  return load(path, NULL, 0, outputs, noutputs, out, err, errlen);
-}
-
-int nn_onnx_load_buffer(const void *data, size_t size, const char *const *outputs, int noutputs,
-                        nn_graph **out, char *err, size_t errlen) {
-  return load(NULL, data ? data : "", data ? size : 0, outputs, noutputs, out, err, errlen);
+  /* External data files live next to the model. */
+  char *dir = NULL;
+  const char *base = NULL;
+  if (path && nn_files_split(path, &dir, &base) != FK_OK) {
+    imp_ctx c = {.err = err, .errlen = errlen};
+    if (out) *out = NULL;
+    return imp_seterr(&c, FK_ENOMEM, "out of memory");
+  }
+  nn_files fs = nn_files_dir(dir);
+  int rc = nn_onnx_load_files(path ? &fs : NULL, base, outputs, noutputs, out, err, errlen);
+  free(dir);
+  return rc;
 }

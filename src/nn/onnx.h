@@ -11,7 +11,9 @@
  * 2] output is 4420 rows of 2; a [1, C, H, W] output is C planes).
  *
  * Initializers and Constant nodes are the constants (float, float16,
- * double, int8..int64, in raw_data or the typed fields); nodes whose inputs
+ * double, int8..int64, in raw_data, the typed fields or external data: a
+ * file beside the model, named relative to its directory and never outside
+ * it, with an offset and a length; the checksum is not verified); nodes whose inputs
  * are all constant are folded at load time, so shape arithmetic (Shape,
  * Gather, Unsqueeze, Concat into Reshape) costs nothing at run time.
  * Supported ops: Conv (any group; depthwise when group = channels), PRelu,
@@ -32,6 +34,7 @@
 
 #include <stddef.h>
 
+#include "nn/files.h"
 #include "nn/nn.h"
 
 /* Loads path. outputs: names of the values to expose as the graph's
@@ -40,10 +43,12 @@
  * FK_EMODEL (err says why, naming the node and op) or FK_ENOMEM. */
 int nn_onnx_load(const char *path, const char *const *outputs, int noutputs,
                  nn_graph **out, char *err, size_t errlen);
-/* The same from size bytes in memory (a fuzz target's entry point); FK_OK,
- * FK_EMODEL (an empty buffer too) or FK_ENOMEM. */
-int nn_onnx_load_buffer(const void *data, size_t size,
-                        const char *const *outputs, int noutputs,
-                        nn_graph **out, char *err, size_t errlen);
+/* The same, reading the model (`name`) and its external data files
+ * through fs (files.h): nn_onnx_load() is this over the model's directory;
+ * the fuzz target serves the files from memory. FK_ENOENT and FK_EIO also
+ * stand for a missing or unreadable external data file. */
+int nn_onnx_load_files(const nn_files *fs, const char *name,
+                       const char *const *outputs, int noutputs,
+                       nn_graph **out, char *err, size_t errlen);
 
 #endif /* FK_NN_ONNX_H */
