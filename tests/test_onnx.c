@@ -705,6 +705,25 @@ static void test_malformed_files_are_clear_model_errors(void) {
   CHECK(strstr(err, "no_such_output") != NULL);
 }
 
+/* A rank-0 tensor (a mean over every axis, keepdims 0) fed to MatMul: an
+ * error, not a read of dims[-1]. */
+static void test_matmul_of_a_rank0_tensor_is_an_error(void) {
+  mb b;
+  mb_init(&b, 13);
+  const int in[2] = {1, 3}, wd[2] = {1, 2};
+  const float w[2] = {1, 2};
+  mb_value(&b, 0, "x", 2, in);
+  mb_floats(&b, "w", 2, wd, w);
+  mb_attr_i(&b, mb_node(&b, "ReduceMean", "x", "m"), "keepdims", 0);
+  mb_node(&b, "MatMul", "m,w", "y");
+  mb_value(&b, 1, "y", 0, NULL);
+  nn_graph *g = NULL;
+  char err[300] = "";
+  CHECK_EQ_INT(nn_onnx_load(mb_write(&b, "rank0.onnx"), NULL, 0, &g, err, sizeof err), FK_EMODEL);
+  CHECK(g == NULL && strstr(err, "MatMul_1 (MatMul)") && strstr(err, "rank 0"));
+  mb_free(&b);
+}
+
 /* ---- external data ------------------------------------------------------------------- */
 
 static void set_entry(Onnx__StringStringEntryProto *e, const char *key, const char *value) {
@@ -853,6 +872,7 @@ int main(void) {
   }
   RUN(test_every_package_model_loads_or_names_its_op);
   RUN(test_malformed_files_are_clear_model_errors);
+  RUN(test_matmul_of_a_rank0_tensor_is_an_error);
   RUN(test_external_data_loads_like_inline_data);
   RUN(test_bad_external_data_is_a_clear_error);
   cJSON_Delete(golden);

@@ -676,6 +676,7 @@ static int op_gemm(imp_ctx *c, imp_node *n) {
   if (ta) return bad(c, n, "transA is not supported");
   if (b->rank != 2) return bad(c, n, "B must be a matrix");
   int kk = tb ? b->dims[1] : b->dims[0], cout = tb ? b->dims[0] : b->dims[1];
+  if (a->rank == 0) return bad(c, n, "A must be one row ([1, k]), not rank 0");
   int last = a->dims[a->rank - 1];
   size_t lead = imp_count(a) / (size_t)(last ? last : 1);
   if (lead != 1 || (!is_matmul && a->rank != 2))
@@ -820,8 +821,9 @@ static int op_shape(imp_ctx *c, imp_node *n) {
  * one index or a run of consecutive ones (a slice). */
 static int op_gather(imp_ctx *c, imp_node *n) {
   int rc = imp_need_inputs(c, n, 2, 2), axis, a;
-  const imp_val *x = imp_input(c, n, 0), *iv;
+  const imp_val *iv;
   if (rc || (rc = attr_int(c, n, "axis", 0, &axis)) || (rc = const_input(c, n, 1, &iv))) return rc;
+  const imp_val *x = imp_input(c, n, 0);
   if ((rc = imp_norm_axis(c, n, axis, x->rank, &a))) return rc;
   int rank = x->rank - 1 + iv->rank;
   if (rank > IMP_MAX_RANK) return bad(c, n, "result rank %d (at most 4 supported)", rank);
