@@ -605,6 +605,13 @@ static void set_str(char **field, const char *v) {
 static void edit_none(Onnx__ModelProto *m) { (void)m; }
 static void edit_unknown_op(Onnx__ModelProto *m) { set_str(&m->graph->node[1]->op_type, "FancyOp"); }
 static void edit_dangling(Onnx__ModelProto *m) { set_str(&m->graph->node[1]->input[0], "does_not_exist"); }
+/* Node ops called like the reader's own nodes for graph inputs and
+ * initializers: unsupported ops, not a NodeProto read as a ValueInfoProto
+ * or TensorProto (found by fuzz_onnx). */
+static void edit_op_input(Onnx__ModelProto *m) { set_str(&m->graph->node[1]->op_type, "Input"); }
+static void edit_op_initializer(Onnx__ModelProto *m) {
+  set_str(&m->graph->node[1]->op_type, "Initializer");
+}
 static void edit_cycle(Onnx__ModelProto *m) {
   Onnx__GraphProto *g = m->graph;
   set_str(&g->node[1]->input[0], g->node[3]->output[0]);
@@ -651,6 +658,8 @@ static void test_malformed_files_are_clear_model_errors(void) {
   CHECK_EQ_INT(load_edited(edit_none, err, sizeof err), FK_OK);
   static const struct { void (*edit)(Onnx__ModelProto *); const char *needle; } cases[] = {
       {edit_unknown_op, "unsupported op FancyOp"},
+      {edit_op_input, "unsupported op Input"},
+      {edit_op_initializer, "unsupported op Initializer"},
       {edit_dangling, "does_not_exist names no value"},
       {edit_cycle, "cycle"},
       {edit_bad_dims, "constant dimension -3"},

@@ -56,6 +56,11 @@ typedef struct onnx_reader {
 
 #define bad imp_bad
 
+/* The op of the nodes made for initializers and graph inputs, told apart
+ * by address: a NodeProto may call its op_type anything, "Input" too, and
+ * its src is a NodeProto, not a TensorProto or a ValueInfoProto. */
+static const char OP_INITIALIZER[] = "Initializer", OP_INPUT[] = "Input";
+
 static const Onnx__NodeProto *node_proto(const imp_node *n) { return n->src; }
 static int opset(const imp_ctx *c) { return ((const onnx_reader *)c->user)->opset; }
 
@@ -1111,8 +1116,8 @@ static int op_input(imp_ctx *c, imp_node *n) {
 }
 
 static int eval_node(imp_ctx *c, imp_node *n) {
-  if (!strcmp(n->op, "Initializer")) return set_tensor_proto(c, n, n->src);
-  if (!strcmp(n->op, "Input")) return op_input(c, n);
+  if (n->op == OP_INITIALIZER) return set_tensor_proto(c, n, n->src);
+  if (n->op == OP_INPUT) return op_input(c, n);
   const Onnx__NodeProto *np = node_proto(n);
   if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx"))
     return imp_seterr(c, FK_EMODEL, "model node %s: unsupported op %s:%s", n->label, np->domain,
@@ -1138,12 +1143,12 @@ static int index_values(imp_ctx *c, const Onnx__GraphProto *g) {
   if (rc != FK_OK) return rc;
   for (size_t i = 0; i < g->n_initializer; i++) {
     const Onnx__TensorProto *t = g->initializer[i];
-    if ((rc = imp_add(c, t->name, NULL, "Initializer", t, 0)) < 0) return rc;
+    if ((rc = imp_add(c, t->name, NULL, OP_INITIALIZER, t, 0)) < 0) return rc;
   }
   for (size_t i = 0; i < g->n_input; i++) {
     const Onnx__ValueInfoProto *vi = g->input[i];
     if (!vi->name || is_initializer(g, vi->name)) continue; /* IR < 4 lists them */
-    if ((rc = imp_add(c, vi->name, NULL, "Input", vi, 0)) < 0) return rc;
+    if ((rc = imp_add(c, vi->name, NULL, OP_INPUT, vi, 0)) < 0) return rc;
   }
   for (size_t i = 0; i < g->n_node; i++) {
     const Onnx__NodeProto *np = g->node[i];
@@ -1157,7 +1162,7 @@ static int index_values(imp_ctx *c, const Onnx__GraphProto *g) {
   }
   for (int k = 0; k < c->n; k++) {
     imp_node *t = &c->nodes[k];
-    if (strcmp(t->op, "Initializer") == 0 || strcmp(t->op, "Input") == 0) continue;
+    if (t->op == OP_INITIALIZER || t->op == OP_INPUT) continue;
     const Onnx__NodeProto *np = node_proto(t);
     if (np->n_input > 64) return bad(c, t, "%zu inputs", np->n_input);
     t->in = malloc((np->n_input + 1) * sizeof *t->in);
@@ -1194,7 +1199,7 @@ static int load_graph(imp_ctx *c, const Onnx__ModelProto *m, const char *const *
   int nout = nnames > 0 ? nnames : (int)g->n_output;
   if (rc == FK_OK && nout <= 0) rc = imp_seterr(c, FK_EMODEL, "model: the graph has no outputs");
   for (int k = 0; k < c->n && rc == FK_OK; k++)
-    if (!strcmp(c->nodes[k].op, "Input")) rc = imp_eval(c, k);
+    if (c->nodes[k].op == OP_INPUT) rc = imp_eval(c, k);
   if (rc == FK_OK && !c->g) rc = imp_seterr(c, FK_EMODEL, "model: no float input");
   int *outs = rc == FK_OK ? malloc((size_t)nout * sizeof *outs) : NULL;
   if (rc == FK_OK && !outs) rc = imp_seterr(c, FK_ENOMEM, "out of memory");

@@ -79,12 +79,30 @@ static void fuzz_run_once(const nn_graph *g, nn_backend backend) {
   nn_runtime_free(rt);
 }
 
-/* The checks of a load's result (status rc, graph g, message err, nnames
- * outputs asked for), then the runs of a small graph; frees g. */
-static void fuzz_check_loaded(int rc, nn_graph *g, const char *err, int nnames) {
+/* A graph loader reading through nn_files: nn_tfgraph_load_files(),
+ * nn_onnx_load_files(). */
+typedef int (*fuzz_graph_loader)(const nn_files *fs, const char *name,
+                                 const char *const *outputs, int noutputs, nn_graph **out,
+                                 char *err, size_t errlen);
+
+/* A target's whole body: splits the input (the main file answers to
+ * main_name), loads it with load, checks the result (a failure has a
+ * message and no graph; a graph is valid with the outputs asked for) and
+ * runs a small graph once on each backend. */
+static int fuzz_graph_input(const uint8_t *data, size_t size, const char *main_name,
+                            fuzz_graph_loader load) {
+  fuzz_accepted = 0;
+  fuzz_archive a;
+  fuzz_split(data, size, main_name, &a);
+  nn_files fs = fuzz_files(&a);
+  char names_buf[512], err[256];
+  const char *names[FUZZ_MAX_OUTPUTS];
+  int nnames = fuzz_output_names(&a, names_buf, sizeof names_buf, names);
+  nn_graph *g = NULL;
+  int rc = load(&fs, main_name, nnames ? names : NULL, nnames, &g, err, sizeof err);
   if (rc != FK_OK) {
     FUZZ_CHECK(rc < 0 && err[0] != '\0' && g == NULL);
-    return;
+    return 0;
   }
   FUZZ_CHECK(g && nn_graph_status(g) == FK_OK && g->noutputs > 0);
   FUZZ_CHECK(nnames == 0 || g->noutputs == nnames);
@@ -95,6 +113,7 @@ static void fuzz_check_loaded(int rc, nn_graph *g, const char *err, int nnames) 
     fuzz_accepted = 1;
   }
   nn_graph_free(g);
+  return 0;
 }
 
 #endif /* FK_FUZZ_GRAPH_H */

@@ -14,16 +14,5 @@
 #include "nn/onnx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  fuzz_accepted = 0;
-  fuzz_archive a;
-  fuzz_split(data, size, "model.onnx", &a);
-  nn_files fs = fuzz_files(&a);
-  char names_buf[512], err[256];
-  const char *names[FUZZ_MAX_OUTPUTS];
-  int nnames = fuzz_output_names(&a, names_buf, sizeof names_buf, names);
-  nn_graph *g = NULL;
-  int rc = nn_onnx_load_files(&fs, "model.onnx", nnames ? names : NULL, nnames, &g, err,
-                              sizeof err);
-  fuzz_check_loaded(rc, g, err, nnames);
-  return 0;
+  return fuzz_graph_input(data, size, "model.onnx", nn_onnx_load_files);
 }
