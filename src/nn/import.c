@@ -42,6 +42,15 @@ int imp_graph_err(imp_ctx *c, const imp_node *n) {
   return imp_bad(c, n, "%s", c->g->err);
 }
 
+int imp_read_model(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
+                   char **data, size_t *len) {
+  int rc = fs->read(fs, name, data, len);
+  if (rc == FK_ENOENT) return imp_seterr(c, rc, "cannot open %s", path);
+  if (rc == FK_EIO) return imp_seterr(c, rc, "cannot read %s", path);
+  if (rc != FK_OK) return imp_seterr(c, rc, "%s: out of memory or too large", path);
+  return FK_OK;
+}
+
 static int oom(imp_ctx *c) { return imp_seterr(c, FK_ENOMEM, "out of memory"); }
 
 /* ---- nodes ------------------------------------------------------------------ */

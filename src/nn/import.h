@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 
+#include "nn/files.h"
 #include "nn/nn.h"
 
 #define IMP_MAX_RANK 4
@@ -104,6 +105,11 @@ int imp_bad(imp_ctx *c, const imp_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The message for a failed builder call or FK_ENOMEM. */
 int imp_graph_err(imp_ctx *c, const imp_node *n);
+/* Reads the model file `name` through fs (path names it in messages):
+ * FK_OK with *data (NUL-terminated) and *len, or FK_ENOENT, FK_EIO,
+ * FK_ENOMEM with the message set. */
+int imp_read_model(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
+                   char **data, size_t *len);
 
 /* ---- nodes and the walk ------------------------------------------------- */
 

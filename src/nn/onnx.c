@@ -1222,16 +1222,6 @@ static int load_graph(imp_ctx *c, const Onnx__ModelProto *m, const char *const *
   return rc;
 }
 
-/* Reads the model file `name` through fs; path names it in messages. */
-static int read_model(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
-                      char **data, size_t *size) {
-  int rc = fs->read(fs, name, data, size);
-  if (rc == FK_ENOENT) return imp_seterr(c, rc, "cannot open %s", path);
-  if (rc == FK_EIO) return imp_seterr(c, rc, "cannot read %s", path);
-  if (rc != FK_OK) return imp_seterr(c, rc, "%s: out of memory or too large", path);
-  return FK_OK;
-}
-
 /* Parses and imports size bytes at data; what describes them in messages. */
 static int load_bytes(imp_ctx *c, const void *data, size_t size, const char *what,
                       const char *const *outputs, int noutputs) {
@@ -1261,7 +1251,7 @@ int nn_onnx_load_files(const nn_files *fs, const char *name, const char *const *
   *out = NULL;
   char *path = nn_files_path(fs, name), *data = NULL;
   size_t size = 0;
-  int rc = path ? read_model(&c, fs, name, path, &data, &size)
+  int rc = path ? imp_read_model(&c, fs, name, path, &data, &size)
                 : imp_seterr(&c, FK_ENOMEM, "out of memory");
   if (rc == FK_OK) rc = load_bytes(&c, data, size, path, outputs, noutputs);
   free(data);

@@ -672,10 +672,8 @@ static int eval_node(imp_ctx *c, imp_node *n) {
 static int read_text(imp_ctx *c, const nn_files *fs, const char *name, const char *path,
                      char **out) {
   size_t n;
-  int rc = fs->read(fs, name, out, &n);
-  if (rc == FK_ENOENT) return imp_seterr(c, rc, "cannot open %s", path);
-  if (rc == FK_EIO) return imp_seterr(c, rc, "cannot read %s", path);
-  if (rc != FK_OK) return imp_seterr(c, rc, "%s: out of memory or too large", path);
+  int rc = imp_read_model(c, fs, name, path, out, &n);
+  if (rc != FK_OK) return rc;
   if (strlen(*out) != n) {
     free(*out);
     *out = NULL;
