@@ -9,6 +9,8 @@ set -euo pipefail
 
 libs=(libxnnpack-dev libpthreadpool-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
+      # ONNX models: the protobuf-c parser generated from Debian's onnx.proto
+      libonnx-dev libprotobuf-c-dev protobuf-c-compiler
       # video: FFmpeg's libraries (stream), and the test servers' (RTSP, HTTP)
       libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev
       libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good

@@ -25,9 +25,14 @@
  * count (TF's SAME average; nn_avgpool itself is VALID only, nn_pool2d takes
  * either).
  *
- * The ops after NN_OP_PAD serve TFJS graph models (tfgraph.h). Their tensors
- * are TF tensors of rank <= 4 with batch 1, right-aligned into [h][w][c] (a
- * [1, n] tensor is 1 x 1 x n), so reshapes never move data. Elementwise
+ * Explicit padding: the *_win builders take an nn_window (kernel, stride,
+ * dilation and pads top, bottom, left, right) as ONNX states them, for
+ * PyTorch's symmetric pads that SAME cannot express; out = (in + pads -
+ * ((k - 1) * dilation + 1)) / stride + 1, rounded down.
+ *
+ * The ops after NN_OP_PAD serve imported graph models (import.h: TFJS and
+ * ONNX). The importers map their tensors onto [h][w][c] (import.h says
+ * how), so reshapes never move data. Elementwise
  * binary ops broadcast numpy-style: each input dimension equals the output's
  * or is 1. Not every kind runs on XNNPACK (see xnn.c); the XNNPACK backend
  * runs the others with the reference kernels between XNNPACK segments.
@@ -71,6 +76,7 @@ typedef enum {
   NN_OP_CONCAT,      /* a ++ b along axis `axes` (0 = h, 1 = w, 2 = c) */
   NN_OP_SLICE,       /* out[i] = in[begin + i * step] per axis (h, w, c) */
   NN_OP_RESHAPE,     /* same values, new shape */
+  NN_OP_TRANSPOSE,   /* out axis i is in axis perm[i] (0 = h, 1 = w, 2 = c) */
 } nn_op_kind;
 
 typedef enum {
@@ -78,7 +84,7 @@ typedef enum {
 } nn_binary_kind;
 
 typedef enum {
-  NN_UN_ABS, NN_UN_SQUARE, NN_UN_RSQRT, NN_UN_SIGMOID, NN_UN_TANH
+  NN_UN_ABS, NN_UN_SQUARE, NN_UN_RSQRT, NN_UN_SIGMOID, NN_UN_TANH, NN_UN_EXP
 } nn_unary_kind;
 
 typedef enum { NN_RED_SUM, NN_RED_MEAN, NN_RED_MAX } nn_reduce_kind;
@@ -108,6 +114,7 @@ typedef struct nn_op {
   float lo, hi;       /* CLAMP */
   int axes;           /* REDUCE: NN_AXIS_* mask; CONCAT: axis 0..2 */
   int begin[3], step[3]; /* SLICE, per axis h, w, c */
+  int perm[3];        /* TRANSPOSE */
   float *weights;     /* owned, layout per the header comment; the BINARY
                          constant ([h][w][c] of bshape); PRELU slopes [c];
                          NULL if none */
@@ -166,11 +173,25 @@ int nn_concat(nn_graph *g, int a, int b, int axis);
 int nn_slice(nn_graph *g, int x, const int begin[3], const int step[3],
              nn_shape out);
 int nn_reshape(nn_graph *g, int x, nn_shape s);
+/* perm is a permutation of {0, 1, 2}: out axis i = x's axis perm[i]. */
+int nn_transpose(nn_graph *g, int x, const int perm[3]);
+
+/* Window geometry with explicit pads (see the header comment). */
+typedef struct nn_window {
+  int kh, kw, stride, dilation; /* dilation 1 = none */
+  int pad[4];                   /* top, bottom, left, right */
+} nn_window;
+int nn_conv2d_win(nn_graph *g, int x, const float *w_hwio, const float *bias,
+                  int cout, const nn_window *win, nn_act act);
+int nn_depthwise_win(nn_graph *g, int x, const float *w_hwc1,
+                     const float *bias, const nn_window *win, nn_act act);
+/* Max or average over the cells inside the input (padded cells ignored). */
+int nn_pool2d_win(nn_graph *g, int x, int is_max, const nn_window *win);
 
 /* Rewrites g into an equivalent graph with fewer ops (fuse.c): folds
  * per-channel scales and offsets and relu/relu6 clamps into the op before
  * them and recognises PReLU spelled out elementwise. Tensor 0 and the
- * outputs keep their meaning; other tensor ids change. The TFJS loader's
+ * outputs keep their meaning; other tensor ids change. The importers'
  * last step; FK_OK or FK_ENOMEM (g is then unusable). */
 int nn_graph_fuse(nn_graph *g);
 

@@ -190,6 +190,7 @@ static float unary_apply(int kind, float v) {
     case NN_UN_SQUARE: return v * v;
     case NN_UN_RSQRT: return 1.0f / sqrtf(v);
     case NN_UN_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)v)));
+    case NN_UN_EXP: return expf(v);
     default: return tanhf(v);
   }
 }
@@ -264,6 +265,17 @@ static void slice(const nn_op *op, nn_shape in, nn_shape out, const float *x,
         y[((size_t)i * out.w + j) * out.c + k] =
             x[(si * in.w + sj) * in.c + sk];
       }
+}
+
+/* out[i][j][k] = x at the index whose axis perm[a] is (i, j, k)[a]. */
+static void transpose(const nn_op *op, nn_shape in, nn_shape out,
+                      const float *x, float *y) {
+  const size_t st[3] = {(size_t)in.w * in.c, (size_t)in.c, 1};
+  const size_t s0 = st[op->perm[0]], s1 = st[op->perm[1]], s2 = st[op->perm[2]];
+  for (int i = 0; i < out.h; i++)
+    for (int j = 0; j < out.w; j++)
+      for (int k = 0; k < out.c; k++)
+        *y++ = x[i * s0 + j * s1 + k * s2];
 }
 
 static int valid_tensor(const nn_graph *g, int t) {
@@ -350,6 +362,9 @@ int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
       return FK_OK;
     case NN_OP_RESHAPE:
       for (size_t i = 0; i < n; i++) out[i] = a[i];
+      return FK_OK;
+    case NN_OP_TRANSPOSE:
+      transpose(op, in, os, a, out);
       return FK_OK;
   }
   return FK_EINVAL;

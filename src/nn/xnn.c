@@ -77,12 +77,13 @@ static int supported(const nn_graph *g, const nn_op *op, const char *from_fc) {
     case NN_OP_AVGPOOL:
       return op->kh * op->kw > 1; /* XNNPACK rejects 1x1 pooling */
     case NN_OP_UNARY:
-      return op->sub != NN_UN_TANH;
+      return op->sub != NN_UN_TANH && op->sub != NN_UN_EXP;
     case NN_OP_REDUCE:
       return op->axes == (NN_AXIS_H | NN_AXIS_W) && in.h * in.w > 1 &&
              (op->sub == NN_RED_MEAN || op->sub == NN_RED_MAX);
     case NN_OP_CONCAT:
     case NN_OP_SLICE:
+    case NN_OP_TRANSPOSE:
       return 0;
     default:
       return 1;
@@ -300,6 +301,7 @@ static int define_op(nn_xnn *x, seg *sg_state, const nn_op *op) {
     }
     case NN_OP_CONCAT:
     case NN_OP_SLICE:
+    case NN_OP_TRANSPOSE:
       break;
   }
   return s == xnn_status_success ? FK_OK
