@@ -60,7 +60,7 @@ int fk_subject(fk_session *s, const fk_image *img, int embed, fk_face *face, int
   if (no_face) *no_face = 1;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_subject: invalid image or face");
-  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_subject needs the landmark net");
+  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_subject needs the landmark net");
   float min_score = s->opt.min_score > LOW_SCORE ? s->opt.min_score : LOW_SCORE;
   int n = 0, rc = fk_detect_boxes(s, img, LOW_SCORE, &n);
   if (rc) return rc;
