@@ -160,6 +160,13 @@ FK_API const char *fk_model_name(int model);
 FK_API int fk_model_from_name(const char *name);
 /* Width of the model's embeddings; 0 when out of range. */
 FK_API int fk_model_dim(int model);
+/* The name of part k of a model: the model's own name for single-net
+ * models (k = 0), each recognizer's for fused ones; NULL when out of
+ * range. */
+FK_API const char *fk_model_part_name(int model, int part);
+/* The share of the cosine part k has in a fused model's cosine (1 for a
+ * single-net model); NAN when out of range. */
+FK_API float fk_model_fusion_weight(int model, int part);
 /* The FK_NET_* bits the model needs. */
 FK_API unsigned fk_model_nets(int model);
 /* The alignment each part of a model gets under the option `align`, as
@@ -632,6 +639,8 @@ typedef struct fk_lfw_result {
   float fold_weight[FK_LFW_MAX_FOLDS];
   float fitted_weight_mean;
   double fitted_accuracy_mean, fitted_accuracy_std;
+  /* ... and each part alone (cosine), from the same embeddings. */
+  double part_accuracy_mean[2], part_accuracy_std[2], part_auc[2];
   double seconds;
 } fk_lfw_result;
 

@@ -79,6 +79,16 @@ int fk_model_dim(int model) {
   return dim;
 }
 
+const char *fk_model_part_name(int model, int part) {
+  if (!valid_model(model) || part < 0 || part >= fk_model_defs[model].nparts) return NULL;
+  return fk_nets[fk_model_defs[model].part[part]].name;
+}
+
+float fk_model_fusion_weight(int model, int part) {
+  if (!fk_model_part_name(model, part)) return NAN;
+  return fk_model_defs[model].nparts == 1 ? 1.0f : fk_model_defs[model].weight[part];
+}
+
 unsigned fk_model_nets(int model) {
   if (!valid_model(model)) return 0;
   unsigned bits = 0;
