@@ -102,6 +102,9 @@ enum {
   FK_NET_EXPRESSION = 1 << 5, /* face-api expression head */
   FK_NET_GEAR = 1 << 6,       /* human-models gear: race, age, gender */
   FK_NET_ATTRIBUTES = 0x70,
+  FK_NET_MBF512 = 1 << 7,     /* faceplugin's MobileFaceNet, 512-d recognizer */
+  FK_NET_RFB320 = 1 << 8,     /* faceplugin's RFB-320 face detector */
+  FK_NET_LMK64 = 1 << 9,      /* faceplugin's 68 landmarks from a 64x64 crop */
 };
 /* What fk_models_open(dir, 0) loads: the default detector, the landmarks
  * and the nets of the default recognition model. */
@@ -114,7 +117,12 @@ FK_API int fk_models_open(const char *dir, unsigned nets, fk_models **out);
 FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
-enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
+/* Face detectors: face-api's SSD-MobileNetV1 and TinyFaceDetector, and
+ * faceplugin's RFB-320 (a fixed 320x240 input). */
+enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1, FK_DETECTOR_RFB320 = 2 };
+/* Where the 68 landmarks come from: face-api's net (112x112 crop of the
+ * detection) or faceplugin's (64x64 gray crop). */
+enum { FK_LANDMARKS_FACEAPI = 0, FK_LANDMARKS_LMK64 = 1 };
 /* Recognizer chip alignment. FK_ALIGN_AUTO (the default) gives each
  * recognizer the alignment it was trained with (see fk_model_*):
  *   face-api  face-api's unrotated square crop;
@@ -136,8 +144,12 @@ enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
  * into an embedding. Each has its own width (fk_model_dim) and thresholds. */
 enum {
   FK_MODEL_RESNET128 = 0, /* dlib's ResNet as ported by face-api, 128-d */
+  FK_MODEL_MBF512 = 1,    /* faceplugin's MobileFaceNet (ArcFace-style), 512-d */
+  FK_MODEL_FUSED = 2,     /* both, unit vectors weighted and joined, 640-d */
   FK_NUM_MODELS
 };
+
+typedef struct fk_options fk_options; /* below */
 
 /* Widest embedding any model gives: the size of fk_face.embedding. */
 #define FK_EMBED_MAX 1024
@@ -148,6 +160,13 @@ FK_API const char *fk_model_name(int model);
 FK_API int fk_model_from_name(const char *name);
 /* Width of the model's embeddings; 0 when out of range. */
 FK_API int fk_model_dim(int model);
+/* The name of part k of a model: the model's own name for single-net
+ * models (k = 0), each recognizer's for fused ones; NULL when out of
+ * range. */
+FK_API const char *fk_model_part_name(int model, int part);
+/* The share of the cosine part k has in a fused model's cosine (1 for a
+ * single-net model); NAN when out of range. */
+FK_API float fk_model_fusion_weight(int model, int part);
 /* The FK_NET_* bits the model needs. */
 FK_API unsigned fk_model_nets(int model);
 /* The alignment each part of a model gets under the option `align`, as
@@ -158,13 +177,24 @@ FK_API void fk_model_align_name(int model, int align, char *buf, size_t size);
 FK_API const char *fk_align_name(int align);
 /* The FK_ALIGN_* of a name; -2 if unknown (FK_ALIGN_AUTO is -1). */
 FK_API int fk_align_from_name(const char *name);
-/* "ssd", "tiny"; NULL when unknown. */
+/* "ssd", "tiny", "rfb320"; NULL when unknown. */
 FK_API const char *fk_detector_name(int detector);
 /* The FK_DETECTOR_* of a name; -1 if unknown. */
 FK_API int fk_detector_from_name(const char *name);
+/* The detector's input size under these options as results and indexes
+ * record it: "256", "auto" (SSD's automatic size) or "320x240" (RFB-320). */
+FK_API void fk_detector_input_name(const fk_options *opt, char *buf, size_t size);
+/* "face-api", "lmk64"; NULL when unknown. */
+FK_API const char *fk_landmarks_name(int landmarks);
+/* The FK_LANDMARKS_* of a name; -1 if unknown. */
+FK_API int fk_landmarks_from_name(const char *name);
+/* The FK_NET_* bits detection needs with these options: the detector and
+ * the landmark net. */
+FK_API unsigned fk_detect_nets(const fk_options *opt);
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */
+  int landmarks;         /* FK_LANDMARKS_*: the 68-point net */
   int ssd_input_size;    /* SSD input side, a multiple of 32; 0 (the default)
                             picks 256, 384 or 512, the first not much smaller
                             than the image's longer side. face-api uses 512. */
@@ -719,6 +749,8 @@ typedef struct fk_lfw_result {
   float fold_weight[FK_LFW_MAX_FOLDS];
   float fitted_weight_mean;
   double fitted_accuracy_mean, fitted_accuracy_std;
+  /* ... and each part alone (cosine), from the same embeddings. */
+  double part_accuracy_mean[2], part_accuracy_std[2], part_auc[2];
   double seconds;
 } fk_lfw_result;
 

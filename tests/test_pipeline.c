@@ -330,6 +330,43 @@ static void test_models_and_options_are_named_and_checked(void) {
   fk_session_free(s);
 }
 
+/* A fused embedding is the parts' unit vectors scaled by the square roots of
+ * their weights: unit itself, and its cosine between two faces is the
+ * weighted sum of the parts' cosines. */
+static void test_fused_model_joins_its_parts_by_weight(void) {
+  fk_image a, b;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &a), FK_OK);
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_b1.png"), 0, &b), FK_OK);
+  static const int models_[3] = {FK_MODEL_FUSED, FK_MODEL_MBF512, FK_MODEL_RESNET128};
+  static fk_face fa[3], fb[3];
+  for (int k = 0; k < 3; k++) {
+    fk_options o;
+    fk_options_init(&o);
+    o.model = models_[k];
+    fk_session *s = NULL;
+    CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
+    int n = 0;
+    CHECK_EQ_INT(fk_faces(s, &a, &fa[k], 1, &n), FK_OK);
+    CHECK_EQ_INT(fk_faces(s, &b, &fb[k], 1, &n), FK_OK);
+    CHECK_EQ_INT(fa[k].dim, fk_model_dim(models_[k]));
+    CHECK_EQ_INT(fa[k].model, models_[k]);
+    fk_session_free(s);
+  }
+  CHECK_EQ_INT(fk_model_dim(FK_MODEL_FUSED), 640);
+  CHECK(!strcmp(fk_model_part_name(FK_MODEL_FUSED, 0), "mbf512"));
+  double ss = 0;
+  for (int i = 0; i < fa[0].dim; i++) ss += (double)fa[0].embedding[i] * fa[0].embedding[i];
+  CHECK_NEAR(ss, 1.0, 1e-5);
+  double cf = 1 - fk_distance(fa[0].embedding, fb[0].embedding, 640, FK_METRIC_COSINE);
+  double cm = 1 - fk_distance(fa[1].embedding, fb[1].embedding, 512, FK_METRIC_COSINE);
+  double cr = 1 - fk_distance(fa[2].embedding, fb[2].embedding, 128, FK_METRIC_COSINE);
+  double w = fk_model_fusion_weight(FK_MODEL_FUSED, 0);
+  CHECK(w > 0 && w < 1);
+  CHECK_NEAR(cf, w * cm + (1 - w) * cr, 1e-5);
+  fk_image_free(&a);
+  fk_image_free(&b);
+}
+
 static void test_missing_models_name_the_fetch_step(void) {
   fk_models *m = NULL;
   CHECK_EQ_INT(fk_models_open("/nonexistent/facekit-models", 0, &m), FK_EMODEL_MISSING);
@@ -405,7 +442,7 @@ static void test_flip_changes_only_the_embedding_a_little(void) {
 
 int main(void) {
   golden = tu_golden_load();
-  int rc = fk_models_open(NULL, 0, &models);
+  int rc = fk_models_open(NULL, fk_default_nets() | FK_NET_MBF512 | FK_NET_RESNET128, &models);
   if (rc != FK_OK || !golden) {
     fprintf(stderr, "cannot run: %s\n", fk_models_errmsg(models));
     return 1;
@@ -416,6 +453,7 @@ int main(void) {
   RUN(test_5point_chip_puts_eyes_where_dlib_template_does);
   RUN(test_arcface_chip_maps_the_template_onto_the_points);
   RUN(test_models_and_options_are_named_and_checked);
+  RUN(test_fused_model_joins_its_parts_by_weight);
   RUN(test_reference_backend_gives_the_same_embedding);
   RUN(test_sessions_in_threads_share_one_model_context);
   RUN(test_verify_uses_largest_face_and_reports_noface);

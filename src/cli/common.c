@@ -15,7 +15,8 @@
 const char cli_common_help[] =
     "Pipeline options:\n"
     "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
-    "  --detector ssd|tiny    face detector (default ssd)\n"
+    "  --detector ssd|tiny|rfb320  face detector (default ssd)\n"
+    "  --landmarks face-api|lmk64  the 68-point landmark net (default face-api)\n"
     "  --input-size N         detector input side, a multiple of 32; for ssd the\n"
     "                         default picks 256, 384 or 512 from the image size;\n"
     "                         tiny defaults to 416\n"
@@ -62,7 +63,7 @@ int cli_parse_bool(const char *s, int *out) {
 
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
-  static const char *const with_value[] = {"--models", "--detector", "--input-size", "--min-score",
+  static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size", "--min-score",
                                            "--model", "--align", "--flip", "--threads", "--max-pixels"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
@@ -75,7 +76,10 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
     c->models_dir = v;
   } else if (!strcmp(a, "--detector")) {
     if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return cli_usage(NULL, "--detector must be ssd or tiny, not '%s'", v), -1;
+      return cli_usage(NULL, "--detector must be ssd, tiny or rfb320, not '%s'", v), -1;
+  } else if (!strcmp(a, "--landmarks")) {
+    if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
+      return cli_usage(NULL, "--landmarks must be face-api or lmk64, not '%s'", v), -1;
   } else if (!strcmp(a, "--model")) {
     if ((c->opt.model = fk_model_from_name(v)) < 0)
       return cli_usage(NULL, "--model must be one of %s, not '%s'", cli_model_names(), v), -1;
@@ -186,7 +190,7 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
 }
 
 unsigned cli_detect_nets(const fk_options *opt) {
-  return (opt->detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
+  return fk_detect_nets(opt);
 }
 
 unsigned cli_embed_nets(const fk_options *opt) { return cli_detect_nets(opt) | fk_model_nets(opt->model); }
@@ -325,8 +329,11 @@ void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int
   }
   cJSON_AddStringToObject(o, "detector", fk_detector_name(opt->detector));
   int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
-  if (size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", "auto");
+  char in[16];
+  fk_detector_input_name(opt, in, sizeof in);
+  if (opt->detector != FK_DETECTOR_RFB320 && size) cJSON_AddNumberToObject(o, "input_size", size);
+  else cJSON_AddStringToObject(o, "input_size", in);
+  cJSON_AddStringToObject(o, "landmarks", fk_landmarks_name(opt->landmarks));
   if (!with_model) return;
   char align[64];
   fk_model_align_name(opt->model, opt->align, align, sizeof align);

@@ -29,6 +29,7 @@ extern const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES]; /* 256, 384, 512 */
 enum {
   FK_NETID_SSD, FK_NETID_TINY, FK_NETID_LANDMARKS, FK_NETID_RESNET128,
   FK_NETID_AGEGENDER, FK_NETID_EXPRESSION, FK_NETID_GEAR,
+  FK_NETID_MBF512, FK_NETID_RFB320, FK_NETID_LMK64,
   FK_NUM_NETS
 };
 
@@ -58,6 +59,11 @@ typedef struct fk_net_def {
 } fk_net_def;
 
 extern const fk_net_def fk_nets[FK_NUM_NETS];
+
+/* The row of a detector (FK_DETECTOR_*) and of a landmark net
+ * (FK_LANDMARKS_*); the caller checks the value is in range. */
+int fk_detector_net(int detector);
+int fk_landmarks_net(int landmarks);
 
 /* The kinds of loader a row can name (context.c): SSD at every automatic
  * size with its anchors; Tiny at its default size; a TFJS weights manifest

@@ -35,11 +35,13 @@ int fk_session_fail(fk_session *s, int status, const char *fmt, ...) {
 }
 
 static int check_options(fk_session *s, const fk_options *o) {
-  if (o->detector != FK_DETECTOR_SSD && o->detector != FK_DETECTOR_TINY)
+  if (!fk_detector_name(o->detector))
     return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
+  if (!fk_landmarks_name(o->landmarks))
+    return fk_session_fail(s, FK_EINVAL, "unknown landmark net %d", o->landmarks);
   int size = o->detector == FK_DETECTOR_SSD ? o->ssd_input_size : o->tiny_input_size;
   if (o->detector == FK_DETECTOR_SSD && size == 0) size = 256; /* automatic */
-  if (size < 64 || size > 2048 || size % 32)
+  if (o->detector != FK_DETECTOR_RFB320 && (size < 64 || size > 2048 || size % 32))
     return fk_session_fail(s, FK_EINVAL,
                            "detector input size %d must be a multiple of 32 in [64, 2048]", size);
   if (!(o->min_score >= 0.0f && o->min_score < 1.0f))
@@ -91,6 +93,7 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
 /* The input size for img: the option, or in automatic mode the first auto
  * size that covers the image's longer side. */
 static int detector_size(const fk_session *s, const fk_image *img) {
+  if (s->opt.detector == FK_DETECTOR_RFB320) return FK_RFB320_W;
   if (s->opt.detector == FK_DETECTOR_TINY) return s->opt.tiny_input_size;
   if (s->opt.ssd_input_size) return s->opt.ssd_input_size;
   int side = img->width > img->height ? img->width : img->height;
@@ -104,6 +107,11 @@ static int slot_graph(fk_session *s, fk_det_slot *d, int size) {
   const fk_models *m = s->m;
   char err[256] = "";
   int rc;
+  if (s->opt.detector == FK_DETECTOR_RFB320) { /* one fixed input size */
+    if (!(d->graph = m->graph[FK_NETID_RFB320]))
+      return fk_session_fail(s, FK_EINVAL, "the RFB-320 detector was not loaded");
+    return FK_OK;
+  }
   if (s->opt.detector == FK_DETECTOR_TINY) {
     if (!m->graph[FK_NETID_TINY]) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
     if (size == FK_TINY_DEFAULT_SIZE) {
