@@ -290,7 +290,7 @@ static int external_bytes(imp_ctx *c, const imp_node *n, const Onnx__TensorProto
   if (!loc) return bad(c, n, "external data without a location");
   if (!nn_files_name_ok(loc))
     return bad(c, n, "external data file %s is not inside the model directory", loc);
-  const ext_file *f;
+  const ext_file *f = NULL;
   int rc = ext_file_get(c, n, loc, &f);
   if (rc) return rc;
   long long size = (long long)f->len; /* <= NN_MAX_FILE_BYTES */
