@@ -1,16 +1,20 @@
 /*
  * bench_util.h - the timing helpers the benches share, all static inline
  * (each bench is a single-file program): a monotonic clock in ms, a double
- * comparator for qsort, the median of a set of timings, and the timed
- * forward-pass loop of the net benches.
+ * comparator for qsort, the median of a set of timings, the timed
+ * forward-pass loop of the net benches, and loading their graphs.
  */
 #ifndef FK_BENCH_UTIL_H
 #define FK_BENCH_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "facekit.h"
+#include "models/models.h"
 #include "nn/nn.h"
 
 /* Milliseconds on CLOCK_MONOTONIC: only differences mean anything. */
@@ -52,6 +56,44 @@ static inline double time_runs(nn_runtime *rt, int warmup, int runs,
   *min = t[0];
   free(t);
   return med;
+}
+
+/* $FACEKIT_MODELS/file (default models/file) into buf. */
+static inline const char *bench_model_path(const char *file, char *buf, size_t n) {
+  const char *dir = getenv("FACEKIT_MODELS");
+  snprintf(buf, n, "%s/%s", dir && *dir ? dir : "models", file);
+  return buf;
+}
+
+/* A face-api net built from its manifest, or NULL (with a message). */
+static inline nn_graph *bench_net(const char *file,
+                                  int (*build)(const nn_weights *, nn_graph **, char *, size_t)) {
+  char path[4096], err[256] = "";
+  nn_weights w = {0};
+  nn_graph *g = NULL;
+  int st = nn_weights_load(bench_model_path(file, path, sizeof path), &w, err, sizeof err);
+  if (st == FK_OK) st = build(&w, &g, err, sizeof err);
+  if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", file, fk_strerror(st), err);
+  nn_weights_free(&w);
+  return g;
+}
+
+/* human's gear graph, or NULL (with a message). */
+static inline nn_graph *bench_gear(void) {
+  char path[4096], err[256] = "";
+  nn_graph *g = NULL;
+  int st = fk_gear_load(bench_model_path(FK_GEAR_FILE, path, sizeof path), &g, err, sizeof err);
+  if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", FK_GEAR_FILE, fk_strerror(st), err);
+  return g;
+}
+
+/* The nn_backend named s ("onednn", "xnnpack", "reference"), or -1 with a
+ * message. */
+static inline int bench_backend(const char *s) {
+  for (int b = 0; b < NN_BACKEND_COUNT; b++)
+    if (!strcmp(s, nn_backend_name((nn_backend)b))) return b;
+  fprintf(stderr, "unknown backend %s (onednn, xnnpack, reference)\n", s);
+  return -1;
 }
 
 #endif /* FK_BENCH_UTIL_H */

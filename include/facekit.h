@@ -50,7 +50,7 @@ enum {
   FK_ETOOBIG = -8,        /* image dimensions exceed the pixel limit */
   FK_EMODEL_MISSING = -9, /* model files not found: run the fetch step */
   FK_EMODEL = -10,        /* model files corrupt or inconsistent */
-  FK_EBACKEND = -11,      /* inference backend (XNNPACK) failed */
+  FK_EBACKEND = -11,      /* inference backend (oneDNN, XNNPACK) failed */
   FK_ENOFACE = -12,       /* no face detected */
   FK_EUNSUPPORTED = -13,  /* valid input facekit cannot handle */
   FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
@@ -117,7 +117,14 @@ enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
  * corners); or the same over the 33 points dlib's get_face_chip_details
  * uses. */
 enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1, FK_ALIGN_DLIB = 2 };
-enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
+/* Inference backends. AUTO (the default) picks per network the one
+ * measured fastest on x86-64: oneDNN. REFERENCE is plain C, for tests. */
+enum {
+  FK_BACKEND_XNNPACK = 0,
+  FK_BACKEND_REFERENCE = 1,
+  FK_BACKEND_ONEDNN = 2,
+  FK_BACKEND_AUTO = 3,
+};
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */
@@ -131,8 +138,12 @@ typedef struct fk_options {
   int flip;              /* 1 (default): also embed the mirrored chip and
                             average the two (test-time augmentation; doubles
                             the descriptor's cost, +0.3% on LFW) */
-  int threads;           /* inference threads for this session (default 1) */
-  int backend;           /* FK_BACKEND_* (reference is for tests) */
+  int threads;           /* inference threads for this session (default 1):
+                            a run uses that many only while it measures
+                            faster than one thread (it is not under a
+                            competing load) and the sessions of the same
+                            fk_models leave a core free for each helper */
+  int backend;           /* FK_BACKEND_* (default FK_BACKEND_AUTO) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */

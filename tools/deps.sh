@@ -5,7 +5,7 @@
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-libs=(libxnnpack-dev libpthreadpool-dev
+libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev)
 declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm)
 

@@ -1,7 +1,8 @@
 /*
  * context.c - fk_models: loads the networks' weights from the models
  * directory and builds their graphs once. After fk_models_open() returns,
- * nothing in it changes, so every thread's session can share it.
+ * nothing in it changes but the atomic count of the cores its sessions' runs
+ * occupy (nn_budget), so every thread's session can share it.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -114,6 +115,7 @@ int fk_models_open(const char *dir, unsigned nets, fk_models **out) {
   *out = m;
   if (nets == 0) nets = FK_NET_CORE;
   m->nets = nets;
+  if (nn_budget_new(0, &m->budget) != FK_OK) return fail(m, FK_ENOMEM, "out of memory");
   return open_all(m, models_dir(dir), nets);
 }
 
@@ -136,5 +138,6 @@ void fk_models_free(fk_models *m) {
   nn_graph_free(m->agegender);
   nn_graph_free(m->expression);
   nn_graph_free(m->gear);
+  nn_budget_free(m->budget);
   free(m);
 }

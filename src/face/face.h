@@ -5,8 +5,6 @@
 #ifndef FK_FACE_H
 #define FK_FACE_H
 
-#include <pthreadpool.h>
-
 #include "facekit.h"
 #include "image/image.h"
 #include "models/models.h"
@@ -30,6 +28,7 @@ struct fk_models {
   nn_graph *tiny;            /* at FK_TINY_DEFAULT_SIZE */
   nn_graph *landmarks, *descriptor;
   nn_graph *agegender, *expression, *gear; /* attribute nets (analyze.c) */
+  nn_budget *budget;         /* the cores this context's sessions share */
   char err[FK_ERRMSG_MAX];
 };
 
@@ -48,7 +47,7 @@ typedef struct fk_det_slot {
 struct fk_session {
   const fk_models *m;
   fk_options opt;
-  pthreadpool_t pool;        /* NULL when threads == 1 */
+  nn_threads *threads;       /* opt.threads, drawing on m->budget */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
   nn_runtime *lm_rt, *desc_rt;
   nn_runtime *ag_rt, *expr_rt, *gear_rt; /* NULL unless the net is loaded */

@@ -1,0 +1,48 @@
+/*
+ * backend.h - what an nn_runtime backend implements, and the thread state
+ * the runtimes of one session share. Each backend is one file: ref.c (plain
+ * C), xnn.c (XNNPACK), dnnl.c (oneDNN); runtime.c holds the table, picks a
+ * backend per runtime and decides, run by run, how many threads to use.
+ *
+ * Lifecycle of a backend's state: create (prepare everything a run needs,
+ * on up to th->n threads), then any number of input / run / output calls
+ * from one thread at a time, then free. A run is told how many threads it
+ * may use: 1 or th->n, never anything in between, so a backend prepares at
+ * most those two ways of running.
+ */
+#ifndef FK_NN_BACKEND_H
+#define FK_NN_BACKEND_H
+
+#include <stdatomic.h>
+
+#include "nn/nn.h"
+
+typedef struct nn_backend_ops {
+  const char *name;
+  int (*create)(const nn_graph *g, nn_threads *th, void **state);
+  float *(*input)(void *state);
+  int (*run)(void *state, int threads);
+  const float *(*output)(const void *state, int i);
+  void (*free)(void *state);
+  /* Frees what this backend keeps in nn_threads.shared (may be NULL). */
+  void (*shared_free)(void *shared);
+} nn_backend_ops;
+
+extern const nn_backend_ops nn_ref_backend, nn_xnn_backend, nn_dnnl_backend;
+
+/* The cores that the sessions of one model context share (see nn.h). */
+struct nn_budget {
+  atomic_int busy; /* threads inside runs right now: callers + helpers */
+  int cores;       /* CPUs this process may run on */
+};
+
+/* One session's threads: how many a run may use, the budget it draws on,
+ * and per backend what its runtimes share (XNNPACK: one pthreadpool),
+ * made by the backend on first use and freed with the nn_threads. */
+struct nn_threads {
+  int n;
+  nn_budget *budget; /* NULL: no budget to respect */
+  void *shared[NN_BACKEND_COUNT];
+};
+
+#endif /* FK_NN_BACKEND_H */
