@@ -5,9 +5,9 @@
  * -t N picks one count (2-thread runs are forced onto two threads, see
  * bench_nets).
  *
- * Usage: bench_detect [-m models_dir] [-n runs] [-t threads] [-b backend]
- *                     [ssd:SIZE | tiny:SIZE ...]   (default ssd:512 ssd:256
- *                                                   tiny:416)
+ * Usage: bench_detect [-n runs] [-t threads] [-b backend]
+ *                     [ssd:SIZE | tiny:SIZE ...]
+ * (default ssd:512 ssd:256 tiny:416; models from $FACEKIT_MODELS)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,33 +39,10 @@ static void bench_one(const nn_graph *g, const char *spec, nn_backend be, int th
   nn_threads_free(th);
 }
 
-/* The graph a spec names, or NULL (with a message). */
-static nn_graph *load(const char *dir, const char *spec) {
-  int tiny = strncmp(spec, "tiny:", 5) == 0;
-  if (!tiny && strncmp(spec, "ssd:", 4) != 0) {
-    fprintf(stderr, "bad spec %s (want ssd:SIZE or tiny:SIZE)\n", spec);
-    return NULL;
-  }
-  int size = atoi(strchr(spec, ':') + 1);
-  char path[4096], err[256] = "";
-  snprintf(path, sizeof path, "%s/%s", dir, tiny ? FK_TINY_FILE : FK_SSD_FILE);
-  nn_weights w = {0};
-  nn_graph *g = NULL;
-  int rc = nn_weights_load(path, &w, err, sizeof err);
-  if (rc == FK_OK)
-    rc = tiny ? fk_tiny_build(&w, size, &g, err, sizeof err) : fk_ssd_build(&w, size, &g, err, sizeof err);
-  if (rc != FK_OK) fprintf(stderr, "%s: %s %s\n", spec, fk_strerror(rc), err);
-  nn_weights_free(&w);
-  return g;
-}
-
 int main(int argc, char **argv) {
-  const char *dir = getenv("FACEKIT_MODELS");
-  if (!dir) dir = "models";
   int runs = 30, threads = 0, only = -1, first = 1;
   for (; first + 1 < argc && argv[first][0] == '-'; first += 2) {
-    if (!strcmp(argv[first], "-m")) dir = argv[first + 1];
-    else if (!strcmp(argv[first], "-n")) runs = atoi(argv[first + 1]);
+    if (!strcmp(argv[first], "-n")) runs = atoi(argv[first + 1]);
     else if (!strcmp(argv[first], "-t")) threads = atoi(argv[first + 1]);
     else if (!strcmp(argv[first], "-b") && (only = bench_backend(argv[first + 1])) < 0) return 2;
   }
@@ -76,7 +53,7 @@ int main(int argc, char **argv) {
   const nn_backend fast[2] = {NN_BACKEND_DNNL, NN_BACKEND_XNNPACK};
   int counts[2] = {threads ? threads : 1, 2}, ncounts = threads ? 1 : 2;
   for (int i = 0; i < nspecs; i++) {
-    nn_graph *g = load(dir, specs[i]);
+    nn_graph *g = bench_graph(specs[i]);
     rc |= !g;
     for (int t = 0; g && t < ncounts; t++) {
       for (int b = 0; b < 2; b++)

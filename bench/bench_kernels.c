@@ -1,16 +1,24 @@
 /*
- * bench_kernels.c - single convolutions and GEMMs on XNNPACK, oneDNN and
- * OpenBLAS (im2col + sgemm), in one run, so that the libraries can be
- * compared on this machine without the rest of the pipeline in the way.
+ * bench_kernels.c - the dominant layers of every net, one layer at a time,
+ * on XNNPACK, oneDNN and OpenBLAS (im2col + sgemm) in the same run: the
+ * ceiling each net's GFLOP/s in bench_nets is held against.
  *
- * Usage: bench_kernels [runs] [threads]   (defaults 100 and 1)
+ * Usage: bench_kernels [runs] [threads] [-n NET]   (defaults 30, 1; all nets)
  *
- * Every case runs `runs` times after 5 warm-up runs on each library and
- * prints the median ms and GFLOP/s (2 x MACs). oneDNN gets its activations in
- * NHWC, as facekit's graphs hold them, and chooses its own weight layout
- * (packed once, outside the timing), as XNNPACK packs its own. The shapes are
- * the dominant layers of facekit's nets: the ResNet descriptor's 3x3 convs,
- * a MobileNet pointwise and depthwise conv, and plain GEMMs.
+ * For each net (the face-api nets, gear, SSD at 512 and Tiny at 416) the
+ * conv, depthwise and FC layers are grouped by shape and the largest groups
+ * that cover 90% of the net's MACs are timed alone. Each library gets the
+ * layer as it would run it: XNNPACK's operator API on NHWC; oneDNN with
+ * blocked activations (format_tag_any, as the backend in src/nn/dnnl.c
+ * runs it) and with NHWC ones, every implementation oneDNN offers for each
+ * (its primitive-descriptor iterator), the fastest shown; OpenBLAS on NHWC
+ * through an im2col buffer (not for depthwise). The candidates of a layer
+ * run interleaved, one run each in turn, so that a shared machine's load
+ * falls on all of them alike; medians of `runs` after 5 warm-up rounds.
+ *
+ * Per net it prints the best library's GFLOP/s on each shape and the
+ * net-level ceiling: the covered MACs over the sum of each shape's time at
+ * its best library's speed. GFLOP/s counts 2 x MACs.
  */
 #include <math.h>
 #include <omp.h>
@@ -27,28 +35,37 @@
 #include <cblas.h>
 #endif
 
-typedef struct kcase {
-  const char *name;
-  int h, w, cin, cout, k, stride, depthwise; /* conv: NHWC in, SAME pad */
-  int gemm_m, gemm_k, gemm_n;                /* gemm when gemm_m > 0 */
-} kcase;
+#define MAX_SHAPES 64
+#define MAX_CAND 24
 
-static const kcase cases[] = {
-    {"conv3x3 75x75x32->32", 75, 75, 32, 32, 3, 1, 0, 0, 0, 0},
-    {"conv3x3 38x38x64->64", 38, 38, 64, 64, 3, 1, 0, 0, 0, 0},
-    {"conv3x3 19x19x128->128", 19, 19, 128, 128, 3, 1, 0, 0, 0, 0},
-    {"conv1x1 56x56x128->128", 56, 56, 128, 128, 1, 1, 0, 0, 0, 0},
-    {"dwconv3x3 56x56x128", 56, 56, 128, 128, 3, 1, 1, 0, 0, 0},
-    {"gemm 1444x576x64", 0, 0, 0, 0, 0, 0, 0, 1444, 576, 64},
-    {"gemm 512x512x512", 0, 0, 0, 0, 0, 0, 0, 512, 512, 512},
-};
+/* One layer shape of a net and the MACs of all its layers of that shape. */
+typedef struct shape {
+  nn_op_kind kind;
+  nn_shape in, out;
+  int kh, kw, stride, dil, pad[4];
+  double macs, count;
+} shape;
 
-static double macs_of(const kcase *c) {
-  if (c->gemm_m) return (double)c->gemm_m * c->gemm_k * c->gemm_n;
-  int oh = (c->h + c->stride - 1) / c->stride, ow = (c->w + c->stride - 1) / c->stride;
-  double per = c->depthwise ? c->k * c->k : (double)c->k * c->k * c->cin;
-  return (double)oh * ow * c->cout * per;
-}
+/* One way to run a layer: a timed call, its name and its state. */
+typedef struct cand {
+  char name[96];
+  const char *lib;
+  void (*run)(struct cand *);
+  double *t;
+  /* XNNPACK */
+  xnn_operator_t xop;
+  pthreadpool_t pool;
+  /* oneDNN */
+  dnnl_primitive_t prim;
+  dnnl_stream_t stream;
+  dnnl_exec_arg_t args[5];
+  int nargs;
+  dnnl_memory_t mems[5];
+  /* OpenBLAS */
+  const shape *s;
+  float *in, *col, *w, *out;
+  int threads;
+} cand;
 
 static float *randf(size_t n) {
   float *p = malloc(n * sizeof *p + 64);
@@ -56,77 +73,91 @@ static float *randf(size_t n) {
   return p;
 }
 
-typedef void (*run_fn)(void *);
-
-static double time_fn(run_fn f, void *arg, int runs) {
-  double *t = malloc((size_t)runs * sizeof *t);
-  for (int i = 0; i < 5; i++) f(arg);
-  for (int i = 0; i < runs; i++) {
-    double t0 = now_ms();
-    f(arg);
-    t[i] = now_ms() - t0;
-  }
-  double med = median_of(t, (size_t)runs);
-  free(t);
-  return med;
+static double layer_macs(const nn_graph *g, const nn_op *op) {
+  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+  double pix = (double)out.h * out.w;
+  if (op->kind == NN_OP_CONV) return pix * out.c * op->kh * op->kw * in.c;
+  if (op->kind == NN_OP_DEPTHWISE) return pix * out.c * op->kh * op->kw;
+  if (op->kind == NN_OP_FC) return (double)nn_shape_size(in) * out.c;
+  return 0;
 }
 
-/* ---- XNNPACK (operator API) ----------------------------------------------- */
+static int same(const shape *a, const shape *b) {
+  return a->kind == b->kind && !memcmp(&a->in, &b->in, sizeof a->in) &&
+         !memcmp(&a->out, &b->out, sizeof a->out) && a->kh == b->kh && a->kw == b->kw &&
+         a->stride == b->stride && a->dil == b->dil && !memcmp(a->pad, b->pad, sizeof a->pad);
+}
 
-typedef struct { xnn_operator_t op; pthreadpool_t pool; } xnn_arg;
-static void xnn_call(void *p) { xnn_arg *a = p; xnn_run_operator(a->op, a->pool); }
+static int by_macs(const void *a, const void *b) {
+  double x = ((const shape *)a)->macs, y = ((const shape *)b)->macs;
+  return (x < y) - (x > y);
+}
 
-static double bench_xnn(const kcase *c, int threads, int runs) {
-  pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
-  xnn_operator_t op = NULL;
-  float *in, *out, *w, *b;
-  enum xnn_status s;
-  if (c->gemm_m) {
-    in = randf((size_t)c->gemm_m * c->gemm_k);
-    w = randf((size_t)c->gemm_k * c->gemm_n);
-    b = calloc((size_t)c->gemm_n, sizeof *b);
-    out = randf((size_t)c->gemm_m * c->gemm_n);
-    s = xnn_create_fully_connected_nc_f32((size_t)c->gemm_k, (size_t)c->gemm_n,
-                                          (size_t)c->gemm_k, (size_t)c->gemm_n, w, b,
-                                          -INFINITY, INFINITY, 0, &op);
-    if (s == xnn_status_success)
-      s = xnn_setup_fully_connected_nc_f32(op, (size_t)c->gemm_m, in, out, pool);
+/* The net's layer shapes, largest MAC share first; returns how many. */
+static int shapes_of(const nn_graph *g, shape *s, double *total) {
+  int n = 0;
+  *total = 0;
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    double m = layer_macs(g, op);
+    if (m <= 0) continue;
+    *total += m;
+    shape k = {op->kind, g->shapes[op->in[0]], g->shapes[op->out], op->kh, op->kw, op->stride,
+               op->dilation > 1 ? op->dilation : 1, {0}, 0, 0};
+    memcpy(k.pad, op->pad, sizeof k.pad);
+    int j = 0;
+    while (j < n && !same(&s[j], &k)) j++;
+    if (j == n) {
+      if (n == MAX_SHAPES) continue;
+      s[n++] = k;
+    }
+    s[j].macs += m;
+    s[j].count++;
+  }
+  qsort(s, (size_t)n, sizeof *s, by_macs);
+  return n;
+}
+
+/* ---- XNNPACK ---------------------------------------------------------------- */
+
+static void xnn_call(cand *c) { xnn_run_operator(c->xop, c->pool); }
+
+static int xnn_cand(const shape *s, int threads, cand *c) {
+  c->pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
+  size_t ci = (size_t)s->in.c, co = (size_t)s->out.c;
+  c->in = randf(nn_shape_size(s->in));
+  c->out = randf(nn_shape_size(s->out));
+  float *b = calloc(co, sizeof *b);
+  enum xnn_status st;
+  if (s->kind == NN_OP_FC) {
+    size_t k = nn_shape_size(s->in);
+    c->w = randf(k * co);
+    st = xnn_create_fully_connected_nc_f32(k, co, k, co, c->w, b, -INFINITY, INFINITY, 0, &c->xop);
+    if (st == xnn_status_success) st = xnn_setup_fully_connected_nc_f32(c->xop, 1, c->in, c->out, c->pool);
   } else {
-    int p = c->k / 2, g = c->depthwise ? c->cin : 1;
-    size_t gi = c->depthwise ? 1 : (size_t)c->cin, go = c->depthwise ? 1 : (size_t)c->cout;
-    in = randf((size_t)c->h * c->w * c->cin);
-    w = randf((size_t)c->cout * c->k * c->k * gi);
-    b = calloc((size_t)c->cout, sizeof *b);
-    out = randf((size_t)c->h * c->w * c->cout);
-    s = xnn_create_convolution2d_nhwc_f32(p, p, p, p, c->k, c->k, c->stride, c->stride, 1, 1,
-                                          g, gi, go, (size_t)c->cin, (size_t)c->cout, w, b,
-                                          -INFINITY, INFINITY, 0, &op);
-    if (s == xnn_status_success)
-      s = xnn_setup_convolution2d_nhwc_f32(op, 1, c->h, c->w, in, out, pool);
+    int dw = s->kind == NN_OP_DEPTHWISE;
+    c->w = randf((size_t)s->kh * s->kw * ci * (dw ? 1 : co));
+    st = xnn_create_convolution2d_nhwc_f32(
+        (uint32_t)s->pad[0], (uint32_t)s->pad[3], (uint32_t)s->pad[1], (uint32_t)s->pad[2],
+        (uint32_t)s->kh, (uint32_t)s->kw, (uint32_t)s->stride, (uint32_t)s->stride, (uint32_t)s->dil,
+        (uint32_t)s->dil, dw ? (uint32_t)ci : 1, dw ? 1 : ci, dw ? 1 : co, ci, co, c->w, b, -INFINITY,
+        INFINITY, dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &c->xop);
+    if (st == xnn_status_success)
+      st = xnn_setup_convolution2d_nhwc_f32(c->xop, 1, (size_t)s->in.h, (size_t)s->in.w, c->in, c->out,
+                                            c->pool);
   }
-  double ms = -1;
-  if (s == xnn_status_success) {
-    xnn_arg a = {op, pool};
-    ms = time_fn(xnn_call, &a, runs);
-  }
-  if (op) xnn_delete_operator(op);
-  if (pool) pthreadpool_destroy(pool);
-  free(in), free(out), free(w), free(b);
-  return ms;
+  free(b);
+  c->lib = "XNNPACK";
+  snprintf(c->name, sizeof c->name, "NHWC operator");
+  c->run = xnn_call;
+  return st == xnn_status_success;
 }
 
-/* ---- oneDNN (C API, OpenMP runtime) --------------------------------------- */
+/* ---- oneDNN ----------------------------------------------------------------- */
 
-typedef struct {
-  dnnl_primitive_t p;
-  dnnl_stream_t s;
-  dnnl_exec_arg_t args[4];
-  int nargs;
-} dnnl_arg;
-static void dnnl_call(void *p) {
-  dnnl_arg *a = p;
-  dnnl_primitive_execute(a->p, a->s, a->nargs, a->args);
-  dnnl_stream_wait(a->s);
+static void dnnl_call(cand *c) {
+  dnnl_primitive_execute(c->prim, c->stream, c->nargs, c->args);
+  dnnl_stream_wait(c->stream);
 }
 
 static dnnl_memory_t dnnl_mem(const dnnl_memory_desc_t *md, dnnl_engine_t eng) {
@@ -135,168 +166,235 @@ static dnnl_memory_t dnnl_mem(const dnnl_memory_desc_t *md, dnnl_engine_t eng) {
   size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
   float *p = NULL;
   dnnl_memory_get_data_handle(m, (void **)&p);
-  for (size_t i = 0; i < n; i++) p[i] = (float)((i * 7919) % 251) / 251.0f - 0.5f;
+  for (size_t i = 0; p && i < n; i++) p[i] = (float)((i * 7919) % 251) / 251.0f - 0.5f;
   return m;
 }
 
-static double bench_dnnl(const kcase *c, int threads, int runs, char *impl, size_t implsz) {
-  omp_set_num_threads(threads);
-  dnnl_engine_t eng;
-  dnnl_stream_t st;
-  dnnl_engine_create(&eng, dnnl_cpu, 0);
-  dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+/* The op descriptor of s with activations in `tag` (any or nhwc). */
+static int dnnl_desc(const shape *s, dnnl_format_tag_t tag, dnnl_convolution_desc_t *cd,
+                     dnnl_inner_product_desc_t *ipd) {
   dnnl_memory_desc_t src, wt, bias, dst;
-  dnnl_primitive_desc_t pd = NULL;
-  dnnl_status_t s;
-  if (c->gemm_m) {
-    dnnl_dims_t a = {c->gemm_m, c->gemm_k}, bw = {c->gemm_k, c->gemm_n}, o = {c->gemm_m, c->gemm_n};
-    dnnl_memory_desc_init_by_tag(&src, 2, a, dnnl_f32, dnnl_ab);
-    dnnl_memory_desc_init_by_tag(&wt, 2, bw, dnnl_f32, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&dst, 2, o, dnnl_f32, dnnl_ab);
-    dnnl_matmul_desc_t md;
-    s = dnnl_matmul_desc_init(&md, &src, &wt, NULL, &dst);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL);
+  dnnl_dims_t sd = {1, s->in.c, s->in.h, s->in.w}, dd = {1, s->out.c, s->out.h, s->out.w};
+  dnnl_dims_t bd = {s->out.c};
+  dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, tag);
+  dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a);
+  if (s->kind == NN_OP_FC) {
+    dnnl_dims_t wd = {s->out.c, s->in.c, s->in.h, s->in.w}, d2 = {1, s->out.c};
+    dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dst, 2, d2, dnnl_f32, dnnl_nc);
+    return dnnl_inner_product_forward_desc_init(ipd, dnnl_forward_inference, &src, &wt, &bias, &dst) ==
+           dnnl_success;
+  }
+  dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, tag);
+  if (s->kind == NN_OP_DEPTHWISE) {
+    dnnl_dims_t wd = {s->in.c, 1, 1, s->kh, s->kw};
+    dnnl_memory_desc_init_by_tag(&wt, 5, wd, dnnl_f32, dnnl_format_tag_any);
   } else {
-    int p = c->k / 2, g = c->depthwise ? c->cin : 1;
-    dnnl_dims_t sd = {1, c->cin, c->h, c->w}, dd = {1, c->cout, c->h, c->w};
-    dnnl_dims_t bd = {c->cout};
-    dnnl_dims_t strides = {c->stride, c->stride}, pad = {p, p};
-    dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc);
-    dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a);
-    if (c->depthwise) {
-      dnnl_dims_t wd = {g, 1, 1, c->k, c->k};
-      dnnl_memory_desc_init_by_tag(&wt, 5, wd, dnnl_f32, dnnl_format_tag_any);
-    } else {
-      dnnl_dims_t wd = {c->cout, c->cin, c->k, c->k};
-      dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any);
-    }
-    dnnl_convolution_desc_t cd;
-    s = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                           dnnl_convolution_direct, &src, &wt, &bias,
-                                           &dst, strides, pad, pad);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL);
+    dnnl_dims_t wd = {s->out.c, s->in.c, s->kh, s->kw};
+    dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any);
   }
-  double ms = -1;
-  if (s == dnnl_success) {
-    const char *name = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
-    snprintf(impl, implsz, "%s", name ? name : "?");
-    dnnl_arg a = {.s = st};
-    dnnl_primitive_create(&a.p, pd);
-    const dnnl_memory_desc_t *wq = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    dnnl_memory_t ms_[4] = {dnnl_mem(&src, eng), dnnl_mem(wq, eng), dnnl_mem(&dst, eng), NULL};
-    a.args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, ms_[0]};
-    a.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, ms_[1]};
-    a.args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, ms_[2]};
-    a.nargs = 3;
-    if (!c->gemm_m) {
-      ms_[3] = dnnl_mem(&bias, eng);
-      a.args[a.nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, ms_[3]};
-    }
-    ms = time_fn(dnnl_call, &a, runs);
-    for (int i = 0; i < 4; i++)
-      if (ms_[i]) dnnl_memory_destroy(ms_[i]);
-    dnnl_primitive_destroy(a.p);
-    dnnl_primitive_desc_destroy(pd);
-  }
-  dnnl_stream_destroy(st);
-  dnnl_engine_destroy(eng);
-  return ms;
+  dnnl_dims_t st = {s->stride, s->stride}, dl = {s->dil - 1, s->dil - 1};
+  dnnl_dims_t pl = {s->pad[0], s->pad[2]}, pr = {s->pad[1], s->pad[3]};
+  return dnnl_dilated_convolution_forward_desc_init(cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                    &src, &wt, &bias, &dst, st, dl, pl, pr) == dnnl_success;
 }
+
+/* One candidate per implementation oneDNN offers for s with activations
+ * in tag; returns how many were added to c. */
+static int dnnl_cands(const shape *s, dnnl_format_tag_t tag, dnnl_engine_t eng, dnnl_stream_t stream,
+                      cand *c, int room) {
+  dnnl_convolution_desc_t cd;
+  dnnl_inner_product_desc_t ipd;
+  if (!dnnl_desc(s, tag, &cd, &ipd)) return 0;
+  const void *desc = s->kind == NN_OP_FC ? (const void *)&ipd : (const void *)&cd;
+  dnnl_primitive_desc_iterator_t it;
+  if (dnnl_primitive_desc_iterator_create(&it, desc, NULL, eng, NULL) != dnnl_success) return 0;
+  int n = 0;
+  do {
+    dnnl_primitive_desc_t pd = dnnl_primitive_desc_iterator_fetch(it);
+    if (!pd) break;
+    const char *impl = "?";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    int dup = 0;
+    for (int k = 0; k < n; k++) dup |= !strcmp(strchr(c[k].name, ' ') + 1, impl);
+    if (dup || n == room || !strncmp(impl, "ref", 3)) { /* ref: far too slow to matter */
+      dnnl_primitive_desc_destroy(pd);
+      continue;
+    }
+    cand *x = &c[n++];
+    snprintf(x->name, sizeof x->name, "%s %s", tag == dnnl_nhwc ? "nhwc" : "any", impl);
+    x->lib = "oneDNN";
+    x->run = dnnl_call;
+    x->stream = stream;
+    dnnl_primitive_create(&x->prim, pd);
+    static const int argk[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
+    static const dnnl_query_t q[4] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_weights_md,
+                                      dnnl_query_dst_md};
+    for (int a = 0; a < 4; a++) {
+      const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, q[a], a == 2);
+      x->mems[a] = dnnl_mem(md, eng);
+      x->args[x->nargs++] = (dnnl_exec_arg_t){argk[a], x->mems[a]};
+    }
+    dnnl_primitive_desc_destroy(pd);
+  } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+  dnnl_primitive_desc_iterator_destroy(it);
+  return n;
+}
+
+/* ---- OpenBLAS: im2col + sgemm ------------------------------------------------- */
 
 #ifdef FK_HAVE_OPENBLAS
-/* ---- OpenBLAS: im2col + sgemm --------------------------------------------- */
-
-typedef struct {
-  const kcase *c;
-  float *in, *col, *w, *out;
-} blas_arg;
-
-static void blas_call(void *arg) {
-  blas_arg *a = arg;
-  const kcase *c = a->c;
-  if (c->gemm_m) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->gemm_m, c->gemm_n, c->gemm_k,
-                1.0f, a->in, c->gemm_k, a->w, c->gemm_n, 0.0f, a->out, c->gemm_n);
+static void blas_call(cand *c) {
+  const shape *s = c->s;
+  int kk = s->kh * s->kw * s->in.c, m = s->out.h * s->out.w;
+  const float *a = c->in;
+  if (s->kind == NN_OP_FC) {
+    int k = (int)nn_shape_size(s->in);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, s->out.c, k, 1.0f, c->w, k, c->in, 1, 0.0f, c->out, 1);
     return;
   }
-  int p = c->k / 2, kk = c->k * c->k * c->cin;
-  const float *src = a->in;
-  if (c->k > 1) { /* im2col rows: [y][x] x [ky][kx][ci] */
-    for (int y = 0; y < c->h; y++)
-      for (int x = 0; x < c->w; x++) {
-        float *row = a->col + ((size_t)y * c->w + x) * kk;
-        for (int ky = 0; ky < c->k; ky++)
-          for (int kx = 0; kx < c->k; kx++, row += c->cin) {
-            int iy = y + ky - p, ix = x + kx - p;
-            if (iy < 0 || ix < 0 || iy >= c->h || ix >= c->w)
-              memset(row, 0, (size_t)c->cin * sizeof *row);
+  if (s->kh * s->kw > 1 || s->stride > 1) { /* rows [oy][ox] x [ky][kx][ci] */
+    for (int oy = 0; oy < s->out.h; oy++)
+      for (int ox = 0; ox < s->out.w; ox++) {
+        float *row = c->col + ((size_t)oy * s->out.w + ox) * kk;
+        for (int ky = 0; ky < s->kh; ky++)
+          for (int kx = 0; kx < s->kw; kx++, row += s->in.c) {
+            int iy = oy * s->stride - s->pad[0] + ky * s->dil, ix = ox * s->stride - s->pad[2] + kx * s->dil;
+            if (iy < 0 || ix < 0 || iy >= s->in.h || ix >= s->in.w)
+              memset(row, 0, (size_t)s->in.c * sizeof *row);
             else
-              memcpy(row, a->in + ((size_t)iy * c->w + ix) * c->cin,
-                     (size_t)c->cin * sizeof *row);
+              memcpy(row, c->in + ((size_t)iy * s->in.w + ix) * s->in.c, (size_t)s->in.c * sizeof *row);
           }
       }
-    src = a->col;
+    a = c->col;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->h * c->w, c->cout, kk, 1.0f,
-              src, kk, a->w, c->cout, 0.0f, a->out, c->cout);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, s->out.c, kk, 1.0f, a, kk, c->w, s->out.c, 0.0f,
+              c->out, s->out.c);
 }
 
-static double bench_blas(const kcase *c, int threads, int runs) {
-  if (c->depthwise) return -1; /* no GEMM formulation worth timing */
+static int blas_cand(const shape *s, int threads, cand *c) {
+  if (s->kind == NN_OP_DEPTHWISE) return 0; /* no GEMM worth timing */
   openblas_set_num_threads(threads);
-  blas_arg a = {.c = c};
-  if (c->gemm_m) {
-    a.in = randf((size_t)c->gemm_m * c->gemm_k);
-    a.w = randf((size_t)c->gemm_k * c->gemm_n);
-    a.out = randf((size_t)c->gemm_m * c->gemm_n);
-  } else {
-    size_t kk = (size_t)c->k * c->k * c->cin;
-    a.in = randf((size_t)c->h * c->w * c->cin);
-    a.col = c->k > 1 ? randf((size_t)c->h * c->w * kk) : NULL;
-    a.w = randf(kk * c->cout);
-    a.out = randf((size_t)c->h * c->w * c->cout);
-  }
-  double ms = time_fn(blas_call, &a, runs);
-  free(a.in), free(a.col), free(a.w), free(a.out);
-  return ms;
+  size_t kk = s->kind == NN_OP_FC ? nn_shape_size(s->in) : (size_t)s->kh * s->kw * s->in.c;
+  c->s = s;
+  c->in = randf(nn_shape_size(s->in));
+  c->col = s->kind != NN_OP_FC ? randf((size_t)s->out.h * s->out.w * kk) : NULL;
+  c->w = randf(kk * (size_t)s->out.c);
+  c->out = randf(nn_shape_size(s->out));
+  c->lib = "OpenBLAS";
+  snprintf(c->name, sizeof c->name, "NHWC im2col+sgemm");
+  c->run = blas_call;
+  return 1;
 }
-
 #else
-static double bench_blas(const kcase *c, int threads, int runs) {
-  (void)c, (void)threads, (void)runs;
-  return -1; /* built without OpenBLAS */
+static int blas_cand(const shape *s, int threads, cand *c) {
+  (void)s, (void)threads, (void)c;
+  return 0; /* built without OpenBLAS */
 }
 #endif
 
-static void print_lib(const char *lib, double ms, double macs, const char *impl) {
-  if (ms < 0) {
-    printf("    %-9s     -\n", lib);
-    return;
+static void cand_free(cand *c) {
+  if (c->xop) xnn_delete_operator(c->xop);
+  if (c->pool) pthreadpool_destroy(c->pool);
+  if (c->prim) dnnl_primitive_destroy(c->prim);
+  for (int a = 0; a < 5; a++)
+    if (c->mems[a]) dnnl_memory_destroy(c->mems[a]);
+  free(c->in), free(c->col), free(c->w), free(c->out), free(c->t);
+}
+
+/* ---- one net ------------------------------------------------------------------ */
+
+static const char *kind_name(nn_op_kind k) {
+  return k == NN_OP_CONV ? "conv" : k == NN_OP_DEPTHWISE ? "dwconv" : "fc";
+}
+
+/* Times the shape on every candidate; returns the best GFLOP/s, and puts
+ * the best of each library in best_lib (XNNPACK, oneDNN, OpenBLAS). */
+static double bench_shape(const shape *s, int runs, int threads, dnnl_engine_t eng, dnnl_stream_t stream,
+                          double best_lib[3], const char **best_name) {
+  cand c[MAX_CAND];
+  memset(c, 0, sizeof c);
+  int n = 0;
+  n += xnn_cand(s, threads, &c[n]);
+  n += dnnl_cands(s, dnnl_format_tag_any, eng, stream, &c[n], MAX_CAND - 2 - n);
+  n += dnnl_cands(s, dnnl_nhwc, eng, stream, &c[n], MAX_CAND - 1 - n);
+  n += blas_cand(s, threads, &c[n]);
+  for (int k = 0; k < n; k++) c[k].t = malloc((size_t)runs * sizeof(double));
+  for (int r = -5; r < runs; r++)
+    for (int k = 0; k < n; k++) {
+      double t0 = now_ms();
+      c[k].run(&c[k]);
+      if (r >= 0) c[k].t[r] = now_ms() - t0;
+    }
+  double best = 0, mac = s->macs / s->count;
+  best_lib[0] = best_lib[1] = best_lib[2] = 0;
+  for (int k = 0; k < n; k++) {
+    double gf = 2 * mac / (median_of(c[k].t, (size_t)runs) * 1e6);
+    int l = c[k].lib[0] == 'X' ? 0 : c[k].lib[0] == 'o' ? 1 : 2;
+    printf("      %-8s %-40s %7.3f ms %6.1f GFLOP/s\n", c[k].lib, c[k].name, median_of(c[k].t, (size_t)runs),
+           gf);
+    best_lib[l] = fmax(best_lib[l], gf);
+    if (gf > best) {
+      best = gf;
+      *best_name = c[k].lib;
+    }
   }
-  printf("    %-9s %8.3f ms  %6.1f GFLOP/s  %s\n", lib, ms, 2 * macs / (ms * 1e6), impl);
+  for (int k = 0; k < n; k++) cand_free(&c[k]);
+  return best;
+}
+
+static void bench_layers(const char *name, const nn_graph *g, int runs, int threads, dnnl_engine_t eng,
+                        dnnl_stream_t stream) {
+  shape s[MAX_SHAPES];
+  double total, covered = 0, t_best = 0, t_lib[3] = {0, 0, 0};
+  int n = shapes_of(g, s, &total);
+  printf("%s: %.1f MMAC in %d layer shapes\n", name, total / 1e6, n);
+  for (int i = 0; i < n && covered < 0.9 * total; i++) {
+    printf("  %s %dx%dx%d -> %dx%dx%d k%dx%d s%d, %g layers, %.1f%% of the MACs\n", kind_name(s[i].kind),
+           s[i].in.h, s[i].in.w, s[i].in.c, s[i].out.h, s[i].out.w, s[i].out.c, s[i].kh, s[i].kw,
+           s[i].stride, s[i].count, 100 * s[i].macs / total);
+    double lib[3];
+    const char *who = "";
+    double best = bench_shape(&s[i], runs, threads, eng, stream, lib, &who);
+    covered += s[i].macs;
+    t_best += 2 * s[i].macs / (best * 1e6);
+    for (int l = 0; l < 3; l++) t_lib[l] += lib[l] > 0 ? 2 * s[i].macs / (lib[l] * 1e6) : INFINITY;
+  }
+  printf("  => %s ceiling over %.0f%% of the MACs: best library per shape %.1f GFLOP/s; XNNPACK %.1f, "
+         "oneDNN %.1f, OpenBLAS %.1f\n\n",
+         name, 100 * covered / total, 2 * covered / (t_best * 1e6), 2 * covered / (t_lib[0] * 1e6),
+         2 * covered / (t_lib[1] * 1e6), 2 * covered / (t_lib[2] * 1e6));
+  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-  int runs = argc > 1 ? atoi(argv[1]) : 100;
-  int threads = argc > 2 ? atoi(argv[2]) : 1;
+  int runs = 30, threads = 1, pos = 0;
+  const char *only = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-n") && i + 1 < argc) only = argv[++i];
+    else if (pos++ == 0) runs = atoi(argv[i]);
+    else threads = atoi(argv[i]);
+  }
   if (runs < 1) runs = 1;
   if (threads < 1) threads = 1;
   if (xnn_initialize(NULL) != xnn_status_success) {
     fprintf(stderr, "xnn_initialize failed\n");
     return 1;
   }
-  printf("%d thread%s, median of %d runs\n", threads, threads > 1 ? "s" : "", runs);
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    const kcase *c = &cases[i];
-    double macs = macs_of(c);
-    char impl[128] = "";
-    printf("%s  (%.1f MMAC)\n", c->name, macs / 1e6);
-    print_lib("XNNPACK", bench_xnn(c, threads, runs), macs, "");
-    double d = bench_dnnl(c, threads, runs, impl, sizeof impl);
-    print_lib("oneDNN", d, macs, impl);
-    print_lib("OpenBLAS", bench_blas(c, threads, runs), macs, "im2col+sgemm");
+  omp_set_num_threads(threads);
+  dnnl_engine_t eng;
+  dnnl_stream_t stream;
+  dnnl_engine_create(&eng, dnnl_cpu, 0);
+  dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
+  printf("%d thread%s, median of %d interleaved runs\n\n", threads, threads > 1 ? "s" : "", runs);
+  const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear", "ssd:512", "tiny:416"};
+  for (int i = 0; i < 7; i++) {
+    if (only && strcmp(only, names[i])) continue;
+    nn_graph *g = bench_graph(names[i]);
+    if (g) bench_layers(names[i], g, runs, threads, eng, stream);
+    nn_graph_free(g);
   }
+  dnnl_stream_destroy(stream);
+  dnnl_engine_destroy(eng);
   return 0;
 }

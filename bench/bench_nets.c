@@ -3,12 +3,15 @@
  * expression and gear graphs on every fast backend (oneDNN, XNNPACK), at 1
  * and 2 threads, all in one run so that the figures compare.
  *
- * Usage: bench_nets [runs] [-b onednn|xnnpack|reference]
+ * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS]
  *   (models from $FACEKIT_MODELS, else ./models)
- * Prints the median ms of `runs` timed runs after 3 warm-up runs, and
- * GFLOP/s = 2 * nn_graph_macs / time. The 2-thread runs are forced onto two
- * threads (NN_SCHED_PARALLEL), so they show the raw parallel speed; bench_load
- * shows what the adaptive default does under a competing load.
+ * For each net, the runtimes of every backend and thread count run
+ * interleaved, one run each in turn, so that a shared machine's load falls
+ * on all of them alike. Prints the median ms of `runs` timed rounds after 3
+ * warm-up rounds, GFLOP/s = 2 * nn_graph_macs / time, and each row's speed
+ * relative to XNNPACK on one thread. The 2-thread runs are forced onto two
+ * threads (NN_SCHED_PARALLEL), so they show the raw parallel speed;
+ * bench_load shows what the adaptive default does under a competing load.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,33 +21,67 @@
 #include "facekit.h"
 #include "models/models.h"
 
-static void bench(const char *name, const nn_graph *g, nn_backend be, int threads, int runs) {
-  nn_threads *th = NULL;
-  nn_runtime *rt = NULL;
-  int st = nn_threads_new(threads, NULL, &th);
-  if (st == FK_OK) st = nn_runtime_new(g, be, th, &rt);
-  if (st != FK_OK) {
-    fprintf(stderr, "%s: runtime: %s\n", name, fk_strerror(st));
-    nn_threads_free(th);
-    return;
+#define MAX_RT 8
+
+typedef struct row {
+  nn_backend be;
+  int threads;
+  nn_threads *th;
+  nn_runtime *rt;
+  double *t;
+} row;
+
+static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs) {
+  int ok = 1;
+  for (int k = 0; k < nr; k++) {
+    r[k].th = NULL;
+    r[k].rt = NULL;
+    r[k].t = malloc((size_t)runs * sizeof *r[k].t);
+    int st = r[k].t ? nn_threads_new(r[k].threads, NULL, &r[k].th) : FK_ENOMEM;
+    if (st == FK_OK) st = nn_runtime_new(g, r[k].be, r[k].th, &r[k].rt);
+    if (st != FK_OK) {
+      fprintf(stderr, "%s on %s: %s\n", name, nn_backend_name(r[k].be), fk_strerror(st));
+      ok = 0;
+      continue;
+    }
+    nn_runtime_set_sched(r[k].rt, NN_SCHED_PARALLEL);
+    float *in = nn_runtime_input(r[k].rt);
+    size_t n = nn_shape_size(g->shapes[0]);
+    for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
   }
-  nn_runtime_set_sched(rt, NN_SCHED_PARALLEL);
-  float *in = nn_runtime_input(rt);
-  size_t n = nn_shape_size(g->shapes[0]);
-  for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
-  double min, med = time_runs(rt, 3, runs, &min);
-  printf("%-10s %-8s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s  (%.1f MMAC)\n",
-         name, nn_backend_name(be), threads, threads > 1 ? "s" : " ", med, min,
-         2 * nn_graph_macs(g) / (med * 1e6), nn_graph_macs(g) / 1e6);
+  for (int i = -3; ok && i < runs; i++)
+    for (int k = 0; k < nr; k++) {
+      double t0 = now_ms();
+      nn_runtime_run(r[k].rt);
+      if (i >= 0) r[k].t[i] = now_ms() - t0;
+    }
+  double base = 0;
+  for (int k = 0; ok && k < nr; k++) {
+    double med = median_of(r[k].t, (size_t)runs);
+    if (r[k].be == NN_BACKEND_XNNPACK && r[k].threads == 1) base = med;
+    printf("%-10s %-9s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s", name,
+           nn_backend_name(r[k].be), r[k].threads, r[k].threads > 1 ? "s" : " ", med, r[k].t[0],
+           2 * nn_graph_macs(g) / (med * 1e6));
+    if (base > 0) printf("  %5.2fx xnnpack-1T", base / med);
+    printf("  (%.1f MMAC)\n", nn_graph_macs(g) / 1e6);
+  }
   fflush(stdout);
-  nn_runtime_free(rt);
-  nn_threads_free(th);
+  for (int k = 0; k < nr; k++) {
+    nn_runtime_free(r[k].rt);
+    nn_threads_free(r[k].th);
+    free(r[k].t);
+  }
 }
 
 int main(int argc, char **argv) {
-  int runs = 50, only = -1;
+  int runs = 50, only = -1, threads = 0;
+  const char *net = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+    if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+      net = argv[++i];
+    } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+      threads = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
       only = bench_backend(argv[++i]);
       if (only < 0) return 2;
     } else {
@@ -52,20 +89,26 @@ int main(int argc, char **argv) {
     }
   }
   if (runs < 1) runs = 1;
+  /* XNNPACK first: the baseline of the ratio column. */
+  const nn_backend order[3] = {NN_BACKEND_XNNPACK, NN_BACKEND_DNNL, NN_BACKEND_REFERENCE};
+  row rows[MAX_RT];
+  int nr = 0;
+  for (int t = 1; t <= 2; t++)
+    for (int b = 0; b < 3; b++) {
+      if (threads && t != threads) continue;
+      if (only < 0 ? order[b] == NN_BACKEND_REFERENCE : (int)order[b] != only) continue;
+      if (order[b] == NN_BACKEND_REFERENCE && t > 1) continue;
+      rows[nr++] = (row){.be = order[b], .threads = t};
+    }
   const char *names[5] = {"landmarks", "descriptor", "agegender", "expression", "gear"};
-  nn_graph *g[5] = {bench_net(FK_LANDMARKS_FILE, fk_landmarks_build),
-                    bench_net(FK_DESCRIPTOR_FILE, fk_descriptor_build),
-                    bench_net(FK_AGEGENDER_FILE, fk_agegender_build),
-                    bench_net(FK_EXPRESSION_FILE, fk_expression_build), bench_gear()};
   int rc = 0;
-  for (int i = 0; i < 5; i++) rc |= !g[i];
-  const nn_backend fast[2] = {NN_BACKEND_DNNL, NN_BACKEND_XNNPACK};
-  for (int th = 1; th <= 2 && !rc; th++)
-    for (int i = 0; i < 5; i++)
-      for (int b = 0; b < 2; b++)
-        if (only < 0 || (int)fast[b] == only) bench(names[i], g[i], fast[b], th, runs);
-  if (only == NN_BACKEND_REFERENCE)
-    for (int i = 0; i < 5 && !rc; i++) bench(names[i], g[i], NN_BACKEND_REFERENCE, 1, runs);
-  for (int i = 0; i < 5; i++) nn_graph_free(g[i]);
+  printf("median of %d interleaved runs\n", runs);
+  for (int i = 0; i < 5; i++) {
+    if (net && strcmp(net, names[i])) continue;
+    nn_graph *g = bench_graph(names[i]);
+    if (g) bench(names[i], g, rows, nr, runs);
+    rc |= !g;
+    nn_graph_free(g);
+  }
   return rc;
 }

@@ -36,9 +36,6 @@ static void add(samples *s, double x) {
 
 static double median(samples *s) { return median_of(s->v, (size_t)s->n); }
 
-static const char *const backend_names[] = {
-    [FK_BACKEND_XNNPACK] = "xnnpack", [FK_BACKEND_REFERENCE] = "reference",
-    [FK_BACKEND_ONEDNN] = "onednn", [FK_BACKEND_AUTO] = "auto"};
 
 int main(int argc, char **argv) {
   int runs = 20, json = 0;
@@ -52,12 +49,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) opt.threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--input-size") && i + 1 < argc) opt.ssd_input_size = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
-      const char *b = argv[++i];
-      opt.backend = -1;
-      for (int k = 0; k <= FK_BACKEND_AUTO; k++)
-        if (!strcmp(b, backend_names[k])) opt.backend = k;
-      if (opt.backend < 0) {
-        fprintf(stderr, "bench_pipeline: unknown backend %s (auto, onednn, xnnpack)\n", b);
+      if ((opt.backend = fk_backend_from_name(argv[++i])) < 0) {
+        fprintf(stderr, "bench_pipeline: unknown backend %s (auto, onednn, xnnpack)\n", argv[i]);
         return 2;
       }
     }
@@ -153,14 +146,14 @@ int main(int argc, char **argv) {
            "\"stages\":{\"decode_ms\":%.3f,\"detect_ms\":%.3f,\"landmarks_ms\":%.3f,\"align_ms\":%.3f,"
            "\"descriptor_ms\":%.3f},\"per_face\":{\"landmarks_ms\":%.3f,\"align_ms\":%.3f,\"descriptor_ms\":%.3f},"
            "\"image_ms\":%.3f,\"faces_per_s\":%.2f,\"descriptor_gflops\":%.1f}\n",
-           FK_VERSION, backend_names[opt.backend], opt.threads, opt.ssd_input_size, nimg, faces_total, median(&decode), median(&detect),
+           FK_VERSION, fk_backend_name(opt.backend), opt.threads, opt.ssd_input_size, nimg, faces_total, median(&decode), median(&detect),
            median(&lm), median(&align), desc_ms, median(&lm), median(&align), desc_ms, median(&whole), fps,
            gflops);
   } else {
     char size[16] = "auto";
     if (opt.ssd_input_size) snprintf(size, sizeof size, "%d", opt.ssd_input_size);
     printf("facekit pipeline, backend %s, %d thread(s), SSD %s, %d images, %d faces, %d runs (medians)\n",
-           backend_names[opt.backend], opt.threads, size, nimg, faces_total, runs);
+           fk_backend_name(opt.backend), opt.threads, size, nimg, faces_total, runs);
     printf("  decode      %8.3f ms/image\n", median(&decode));
     printf("  detect      %8.3f ms/image\n", median(&detect));
     printf("  landmarks   %8.3f ms/face\n", median(&lm));

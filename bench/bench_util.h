@@ -78,6 +78,20 @@ static inline nn_graph *bench_net(const char *file,
   return g;
 }
 
+/* The SSD (tiny = 0) or Tiny detector at size, or NULL (with a message). */
+static inline nn_graph *bench_detector(int tiny, int size) {
+  char path[4096], err[256] = "";
+  nn_weights w = {0};
+  nn_graph *g = NULL;
+  int rc = nn_weights_load(bench_model_path(tiny ? FK_TINY_FILE : FK_SSD_FILE, path, sizeof path), &w, err,
+                           sizeof err);
+  if (rc == FK_OK)
+    rc = tiny ? fk_tiny_build(&w, size, &g, err, sizeof err) : fk_ssd_build(&w, size, &g, err, sizeof err);
+  if (rc != FK_OK) fprintf(stderr, "%s:%d: %s (%s)\n", tiny ? "tiny" : "ssd", size, fk_strerror(rc), err);
+  nn_weights_free(&w);
+  return g;
+}
+
 /* human's gear graph, or NULL (with a message). */
 static inline nn_graph *bench_gear(void) {
   char path[4096], err[256] = "";
@@ -85,6 +99,20 @@ static inline nn_graph *bench_gear(void) {
   int st = fk_gear_load(bench_model_path(FK_GEAR_FILE, path, sizeof path), &g, err, sizeof err);
   if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", FK_GEAR_FILE, fk_strerror(st), err);
   return g;
+}
+
+/* A net by name: landmarks, descriptor, agegender, expression, gear,
+ * ssd:SIZE or tiny:SIZE; NULL (with a message) if it cannot be loaded. */
+static inline nn_graph *bench_graph(const char *name) {
+  if (!strcmp(name, "landmarks")) return bench_net(FK_LANDMARKS_FILE, fk_landmarks_build);
+  if (!strcmp(name, "descriptor")) return bench_net(FK_DESCRIPTOR_FILE, fk_descriptor_build);
+  if (!strcmp(name, "agegender")) return bench_net(FK_AGEGENDER_FILE, fk_agegender_build);
+  if (!strcmp(name, "expression")) return bench_net(FK_EXPRESSION_FILE, fk_expression_build);
+  if (!strcmp(name, "gear")) return bench_gear();
+  if (!strncmp(name, "ssd:", 4)) return bench_detector(0, atoi(name + 4));
+  if (!strncmp(name, "tiny:", 5)) return bench_detector(1, atoi(name + 5));
+  fprintf(stderr, "unknown net %s\n", name);
+  return NULL;
 }
 
 /* The nn_backend named s ("onednn", "xnnpack", "reference"), or -1 with a

@@ -125,6 +125,9 @@ enum {
   FK_BACKEND_ONEDNN = 2,
   FK_BACKEND_AUTO = 3,
 };
+/* Parses "xnnpack" | "reference" | "onednn" | "auto"; -1 if unknown. */
+FK_API int fk_backend_from_name(const char *name);
+FK_API const char *fk_backend_name(int backend);
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */

@@ -48,6 +48,7 @@ struct fk_session {
   const fk_models *m;
   fk_options opt;
   nn_threads *threads;       /* opt.threads, drawing on m->budget */
+  nn_sched sched;            /* of every runtime (adaptive but in benches) */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
   nn_runtime *lm_rt, *desc_rt;
   nn_runtime *ag_rt, *expr_rt, *gear_rt; /* NULL unless the net is loaded */
@@ -58,6 +59,10 @@ struct fk_session {
 /* The detector slot for an image, created on first use; on failure the
  * session's error says why. */
 int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out);
+
+/* Sets how every runtime of s, now and later, picks its thread count
+ * (bench_load compares the choices). */
+void fk_session_set_sched(fk_session *s, nn_sched sched);
 
 /* Records a formatted message in s->err and returns status. */
 int fk_session_fail(fk_session *s, int status, const char *fmt, ...)

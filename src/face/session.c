@@ -56,6 +56,18 @@ static int check_options(fk_session *s, const fk_options *o) {
   return FK_OK;
 }
 
+static const char *const backend_names[] = {"xnnpack", "reference", "onednn", "auto"};
+
+int fk_backend_from_name(const char *name) {
+  for (int i = 0; i <= FK_BACKEND_AUTO; i++)
+    if (name && !strcmp(name, backend_names[i])) return i;
+  return -1;
+}
+
+const char *fk_backend_name(int backend) {
+  return backend >= 0 && backend <= FK_BACKEND_AUTO ? backend_names[backend] : "unknown";
+}
+
 /* The nn backend behind an FK_BACKEND_* choice. AUTO is oneDNN for every
  * net: measured on the AVX2 machine it is 1.5 to 3x faster than XNNPACK on
  * each of them (README, Speed), and its kernels are generated at run time
@@ -71,6 +83,7 @@ static nn_backend nn_backend_of(int fk_backend) {
 static int new_runtime(fk_session *s, const nn_graph *g, nn_runtime **rt, const char *what) {
   if (!g) return FK_OK;
   int rc = nn_runtime_new(g, nn_backend_of(s->opt.backend), s->threads, rt);
+  if (rc == FK_OK) nn_runtime_set_sched(*rt, s->sched);
   return rc == FK_OK ? rc : fk_session_fail(s, rc, "creating the %s runtime: %s", what, fk_strerror(rc));
 }
 
@@ -158,6 +171,15 @@ int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out) {
   d->size = size;
   *out = d;
   return FK_OK;
+}
+
+void fk_session_set_sched(fk_session *s, nn_sched sched) {
+  s->sched = sched;
+  nn_runtime *rts[] = {s->lm_rt, s->desc_rt, s->ag_rt, s->expr_rt, s->gear_rt};
+  for (size_t i = 0; i < sizeof rts / sizeof *rts; i++)
+    if (rts[i]) nn_runtime_set_sched(rts[i], sched);
+  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++)
+    if (s->det[i].rt) nn_runtime_set_sched(s->det[i].rt, sched);
 }
 
 const char *fk_session_errmsg(const fk_session *s) {

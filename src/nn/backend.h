@@ -24,16 +24,25 @@ typedef struct nn_backend_ops {
   int (*run)(void *state, int threads);
   const float *(*output)(const void *state, int i);
   void (*free)(void *state);
+  /* After a run on n threads, when other sessions share the budget: makes
+   * the helpers stop using the CPU at once rather than wait for more work
+   * (may be NULL: they do already). */
+  void (*release)(void *state);
   /* Frees what this backend keeps in nn_threads.shared (may be NULL). */
   void (*shared_free)(void *shared);
 } nn_backend_ops;
 
 extern const nn_backend_ops nn_ref_backend, nn_xnn_backend, nn_dnnl_backend;
 
+/* nn_runtime_new with a backend given by its table (tests use stand-ins
+ * to check the thread choice). */
+int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_runtime **out);
+
 /* The cores that the sessions of one model context share (see nn.h). */
 struct nn_budget {
-  atomic_int busy; /* threads inside runs right now: callers + helpers */
-  int cores;       /* CPUs this process may run on */
+  atomic_int busy;    /* threads inside runs right now: callers + helpers */
+  atomic_int sharers; /* nn_threads of n > 1 drawing on it */
+  int cores;          /* CPUs this process may run on */
 };
 
 /* One session's threads: how many a run may use, the budget it draws on,

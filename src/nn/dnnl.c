@@ -35,7 +35,11 @@
  * the calling thread's OpenMP thread count to n; a run on one thread also
  * sets its max-active-levels to 0, which makes every OpenMP region inactive
  * (a team of one). Both are per-thread ICVs and are restored after the run,
- * so nothing leaks to the caller's own OpenMP code.
+ * so nothing leaks to the caller's own OpenMP code. The one thing a run may
+ * do to the caller's OpenMP state is dnn_release: when several sessions
+ * share the cores it ends the calling thread's OpenMP pool after a parallel
+ * run (libgomp makes a new one on the next parallel region, the caller's
+ * own included).
  */
 #include <math.h>
 #include <omp.h>
@@ -80,8 +84,17 @@ typedef struct dstep {
   float *out;
 } dstep;
 
-/* What one conv absorbs (planned before any step is made). */
+/* The part of a conv's kernel that ever meets the input: taps that only
+ * ever fall into the padding are dropped (a 3x3 SAME conv on a 1x1 input
+ * is a 1x1 conv), with the padding shrunk to match. */
+typedef struct dwin {
+  int ky0, kx0, kh, kw;
+  int pad[4];                 /* top, bottom, left, right */
+} dwin;
+
+/* What one conv absorbs, planned when the loop over the ops reaches it. */
 typedef struct dchain {
+  dwin win;
   int n;                      /* absorbed ops */
   int ops[MAX_CHAIN];
   int sum_b;                  /* the tensor an absorbed ADD adds, or -1 */
@@ -405,7 +418,32 @@ static dnnl_primitive_attr_t chain_attr(const nn_graph *g, const nn_op *op, cons
 
 /* ---- planning: what each conv absorbs --------------------------------------- */
 
-static int conv_desc(const nn_graph *g, const nn_op *op, dnnl_convolution_desc_t *cd) {
+/* One axis of conv_window: the first and count of the kernel taps k
+ * (dilation d, stride s, padding p0 before) that meet an input of n for an
+ * output of o, and the paddings that keep o. */
+static void window_axis(int n, int o, int k, int s, int d, int p0, int *first, int *len, int *pb,
+                        int *pa) {
+  int lo = 0, hi = k - 1;
+  while (lo < k && (o - 1) * s - p0 + lo * d < 0) lo++; /* only ever above the input */
+  while (hi > lo && -p0 + hi * d >= n) hi--;            /* only ever below it */
+  *first = lo;
+  *len = hi - lo + 1;
+  *pb = p0 - lo * d;
+  *pa = (o - 1) * s + (*len - 1) * d + 1 - n - *pb;
+}
+
+static void conv_window(const nn_graph *g, const nn_op *op, dwin *w) {
+  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+  int d = op->dilation > 1 ? op->dilation : 1;
+  window_axis(in.h, out.h, op->kh, op->stride, d, op->pad[0], &w->ky0, &w->kh, &w->pad[0], &w->pad[1]);
+  window_axis(in.w, out.w, op->kw, op->stride, d, op->pad[2], &w->kx0, &w->kw, &w->pad[2], &w->pad[3]);
+  if (w->pad[0] < 0 || w->pad[1] < 0 || w->pad[2] < 0 || w->pad[3] < 0) /* keep the whole kernel */
+    *w = (dwin){0, 0, op->kh, op->kw, {op->pad[0], op->pad[1], op->pad[2], op->pad[3]}};
+}
+
+/* The conv over window w, with src in layout src (NULL: any). */
+static int conv_desc(const nn_graph *g, const nn_op *op, const dwin *w, const dnnl_memory_desc_t *src_md,
+                     dnnl_convolution_desc_t *cd) {
   nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
   int dw = op->kind == NN_OP_DEPTHWISE;
   dnnl_dims_t sd, dd, wd = {0}, bd = {out.c};
@@ -415,17 +453,18 @@ static int conv_desc(const nn_graph *g, const nn_op *op, dnnl_convolution_desc_t
   int nw = 4;
   if (dw) {
     nw = 5;
-    wd[0] = in.c, wd[1] = 1, wd[2] = 1, wd[3] = op->kh, wd[4] = op->kw;
+    wd[0] = in.c, wd[1] = 1, wd[2] = 1, wd[3] = w->kh, wd[4] = w->kw;
   } else {
-    wd[0] = out.c, wd[1] = in.c, wd[2] = op->kh, wd[3] = op->kw;
+    wd[0] = out.c, wd[1] = in.c, wd[2] = w->kh, wd[3] = w->kw;
   }
-  DNNL(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_format_tag_any));
+  if (src_md) src = *src_md;
+  else DNNL(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&wt, nw, wd, dnnl_f32, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
   int dl = op->dilation > 1 ? op->dilation - 1 : 0;
   dnnl_dims_t strides = {op->stride, op->stride}, dil = {dl, dl};
-  dnnl_dims_t pl = {op->pad[0], op->pad[2]}, pr = {op->pad[1], op->pad[3]};
+  dnnl_dims_t pl = {w->pad[0], w->pad[2]}, pr = {w->pad[1], w->pad[3]};
   return status(dnnl_dilated_convolution_forward_desc_init(
       cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wt, op->bias ? &bias : NULL,
       &dst, strides, dil, pl, pr));
@@ -464,6 +503,35 @@ static void chain_candidates(dnn *d, int i, dchain *c) {
   }
 }
 
+/* The bare conv's pd over c->win into *pd and its descriptor into *cd:
+ * with the input in the layout it already has when oneDNN picks the same
+ * implementation and output layout for it as for a layout of its choice
+ * (this spares a reorder, e.g. of the NHWC graph input), else the latter. */
+static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t *cd,
+                     dnnl_primitive_desc_t *pd) {
+  dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0);
+  if (!a) return FK_ENOMEM;
+  int rc = conv_desc(d->g, op, &c->win, NULL, cd);
+  if (rc == FK_OK) rc = make_pd(d, cd, a, pd);
+  dnnl_convolution_desc_t nd;
+  dnnl_primitive_desc_t npd;
+  const dver *v = &d->t[op->in[0]].v[0];
+  if (rc == FK_OK && conv_desc(d->g, op, &c->win, &v->md, &nd) == FK_OK &&
+      make_pd(d, &nd, a, &npd) == FK_OK) {
+    const dnnl_memory_desc_t *da = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *dn = dnnl_primitive_desc_query_md(npd, dnnl_query_dst_md, 0);
+    if (!strcmp(impl_of(npd), impl_of(*pd)) && dnnl_memory_desc_equal(da, dn)) {
+      dnnl_primitive_desc_destroy(*pd);
+      *pd = npd;
+      *cd = nd;
+    } else {
+      dnnl_primitive_desc_destroy(npd);
+    }
+  }
+  dnnl_primitive_attr_destroy(a);
+  return rc;
+}
+
 /* Plans conv op i: creates its pd with the longest candidate chain whose
  * fusion keeps the bare conv's implementation, and marks what it absorbs. */
 static int plan_conv(dnn *d, int i) {
@@ -471,13 +539,11 @@ static int plan_conv(dnn *d, int i) {
   const nn_op *op = &g->ops[i];
   dchain *c = &d->chain[i];
   dnnl_convolution_desc_t cd;
-  TRY(conv_desc(g, op, &cd));
+  conv_window(g, op, &c->win);
   chain_candidates(d, i, c);
   dnnl_primitive_desc_t bare;
-  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0);
-  if (!a) return FK_ENOMEM;
-  int rc = make_pd(d, &cd, a, &bare);
-  dnnl_primitive_attr_destroy(a);
+  dnnl_primitive_attr_t a;
+  int rc = bare_conv(d, op, c, &cd, &bare);
   if (rc == FK_EUNSUPPORTED) { /* runs on the reference kernel */
     c->n = 0;
     c->sum_b = -1;
@@ -528,8 +594,6 @@ static int plan(dnn *d) {
     d->uses[g->outputs[o]]++;
     d->reader[g->outputs[o]] = -1;
   }
-  for (int i = 0; i < g->nops; i++)
-    if (g->ops[i].kind == NN_OP_CONV || g->ops[i].kind == NN_OP_DEPTHWISE) TRY(plan_conv(d, i));
   return FK_OK;
 }
 
@@ -560,24 +624,30 @@ static int const_mem(dnn *d, const dnnl_memory_desc_t *md, const float *data, dn
   return new_mem(d, md, (void *)data, m);
 }
 
-/* The conv's weights packed into the layout pd wants, once, now. */
-static int pack_weights(dnn *d, const nn_op *op, const_dnnl_primitive_desc_t pd, dnnl_memory_t *out) {
+/* The weights of a conv (window w) or FC (w NULL) packed into the layout
+ * pd wants, once, now. The window is a strided view of the stored kernel. */
+static int pack_weights(dnn *d, const nn_op *op, const dwin *w, const_dnnl_primitive_desc_t pd,
+                        dnnl_memory_t *out) {
   const nn_graph *g = d->g;
   nn_shape in = g->shapes[op->in[0]], os = g->shapes[op->out];
   dnnl_memory_desc_t user;
-  if (op->kind == NN_OP_DEPTHWISE) { /* [kh][kw][c] as (g, 1, 1, kh, kw) */
-    dnnl_dims_t wd = {in.c, 1, 1, op->kh, op->kw};
-    dnnl_dims_t ws = {1, 1, 1, (dnnl_dim_t)op->kw * in.c, in.c};
-    DNNL(dnnl_memory_desc_init_by_strides(&user, 5, wd, dnnl_f32, ws));
-  } else if (op->kind == NN_OP_FC) { /* [cout][h][w][c] as (o, c, h, w) */
+  const float *data = op->weights;
+  if (op->kind == NN_OP_FC) { /* [cout][h][w][c] as (o, c, h, w) */
     dnnl_dims_t wd = {os.c, in.c, in.h, in.w};
     DNNL(dnnl_memory_desc_init_by_tag(&user, 4, wd, dnnl_f32, dnnl_ohwi));
-  } else { /* OHWI */
-    dnnl_dims_t wd = {os.c, in.c, op->kh, op->kw};
-    DNNL(dnnl_memory_desc_init_by_tag(&user, 4, wd, dnnl_f32, dnnl_ohwi));
+  } else if (op->kind == NN_OP_DEPTHWISE) { /* [kh][kw][c] as (g, 1, 1, kh, kw) */
+    dnnl_dims_t wd = {in.c, 1, 1, w->kh, w->kw};
+    dnnl_dims_t ws = {1, 1, 1, (dnnl_dim_t)op->kw * in.c, in.c};
+    DNNL(dnnl_memory_desc_init_by_strides(&user, 5, wd, dnnl_f32, ws));
+    data += ((size_t)w->ky0 * op->kw + w->kx0) * in.c;
+  } else { /* OHWI [cout][kh][kw][cin] */
+    dnnl_dims_t wd = {os.c, in.c, w->kh, w->kw};
+    dnnl_dims_t ws = {(dnnl_dim_t)op->kh * op->kw * in.c, 1, (dnnl_dim_t)op->kw * in.c, in.c};
+    DNNL(dnnl_memory_desc_init_by_strides(&user, 4, wd, dnnl_f32, ws));
+    data += ((size_t)w->ky0 * op->kw + w->kx0) * in.c;
   }
   const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  return reorder_once(d, &user, op->weights, want, out);
+  return reorder_once(d, &user, data, want, out);
 }
 
 static int emit_conv(dnn *d, int i) {
@@ -593,7 +663,7 @@ static int emit_conv(dnn *d, int i) {
   const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
   dver *src, *dst;
   dnnl_memory_t w, bias = NULL;
-  if ((rc = version(d, op->in[0], smd, &src)) || (rc = pack_weights(d, op, pd, &w))) goto fail;
+  if ((rc = version(d, op->in[0], smd, &src)) || (rc = pack_weights(d, op, &c->win, pd, &w))) goto fail;
   if (op->bias) {
     const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     if ((rc = const_mem(d, bmd, op->bias, &bias))) goto fail;
@@ -685,7 +755,7 @@ static int emit_fc(dnn *d, int i) {
    * memory objects. */
   dnnl_memory_t w, b = NULL, m2;
   dver *v;
-  if ((rc = pack_weights(d, op, pd, &w)) || (op->bias && (rc = const_mem(d, &bias, op->bias, &b))) ||
+  if ((rc = pack_weights(d, op, NULL, pd, &w)) || (op->bias && (rc = const_mem(d, &bias, op->bias, &b))) ||
       (rc = set_native(d, op->out, &dst4, -1, 0, &v)) ||
       (rc = new_mem(d, &dst2, d->bufs[v->buf].p, &m2))) {
     dnnl_primitive_desc_destroy(pd);
@@ -983,8 +1053,12 @@ static int build(dnn *d) {
   dver *v;
   TRY(md_tag(&md, g->shapes[0], dnnl_nhwc));
   TRY(set_native(d, 0, &md, -1, 1, &v));
-  for (int i = 0; i < no; i++)
+  for (int i = 0; i < no; i++) {
+    /* A conv is planned when its input exists (its layout matters), and
+     * before the ops it may absorb, which come later. */
+    if (g->ops[i].kind == NN_OP_CONV || g->ops[i].kind == NN_OP_DEPTHWISE) TRY(plan_conv(d, i));
     if (d->emit_at[i] >= 0) TRY(emit(d, d->emit_at[i]));
+  }
   for (int o = 0; o < g->noutputs; o++) {
     TRY(plain(d, g->outputs[o], &v));
     d->outs[o] = d->bufs[v->buf].p;
@@ -1031,6 +1105,15 @@ static int dnn_run(void *state, int threads) {
 
 static const float *dnn_output(const void *state, int i) { return ((const dnn *)state)->outs[i]; }
 
+/* libgomp's idle workers spin for milliseconds (about 300,000 polls
+ * unless OMP_WAIT_POLICY says otherwise, read once at start-up) before
+ * they sleep; pausing ends the calling thread's pool now. Its next
+ * parallel region makes the workers anew (tens of microseconds). */
+static void dnn_release(void *state) {
+  (void)state;
+  omp_pause_resource(omp_pause_soft, omp_get_initial_device());
+}
+
 const nn_backend_ops nn_dnnl_backend = {
     .name = "onednn",
     .create = dnn_create,
@@ -1038,4 +1121,5 @@ const nn_backend_ops nn_dnnl_backend = {
     .run = dnn_run,
     .output = dnn_output,
     .free = dnn_free,
+    .release = dnn_release,
 };

@@ -13,7 +13,10 @@
  * time on one and on n threads, runs the faster, and now and then probes the
  * other, spacing the probes so that they cost a bounded share of the time.
  * Separately, a run takes helpers only while the budget shared by the
- * sessions of one model context has a core free for each (nn_budget).
+ * sessions of one model context has a core free for each (nn_budget), and
+ * when several multi-thread sessions share it, a run sends its helpers to
+ * sleep as it ends, so that they do not keep spinning on a core another
+ * session's run was given.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -45,7 +48,7 @@ struct nn_runtime {
   nn_threads *th;       /* NULL: one thread */
   nn_sched sched;
   double est[2];        /* ms per run on 1 (index 0) and n threads; 0 unknown */
-  int seen[2];          /* runs made in each mode */
+  int runs;             /* runs made */
   double since;         /* ms spent since the last probe */
   double spacing;       /* current probe spacing */
   int last_threads;
@@ -68,6 +71,7 @@ int nn_budget_new(int cores, nn_budget **out) {
   }
   b->cores = cores > 0 ? cores : 1;
   atomic_init(&b->busy, 0);
+  atomic_init(&b->sharers, 0);
   *out = b;
   return FK_OK;
 }
@@ -81,6 +85,7 @@ int nn_threads_new(int n, nn_budget *budget, nn_threads **out) {
   if (!th) return FK_ENOMEM;
   th->n = n;
   th->budget = budget;
+  if (budget && n > 1) atomic_fetch_add(&budget->sharers, 1);
   *out = th;
   return FK_OK;
 }
@@ -89,6 +94,7 @@ int nn_threads_count(const nn_threads *th) { return th ? th->n : 1; }
 
 void nn_threads_free(nn_threads *th) {
   if (!th) return;
+  if (th->budget && th->n > 1) atomic_fetch_sub(&th->budget->sharers, 1);
   for (int b = 0; b < NN_BACKEND_COUNT; b++)
     if (th->shared[b] && backends[b]->shared_free) backends[b]->shared_free(th->shared[b]);
   free(th);
@@ -116,45 +122,60 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The mode the estimates prefer, or -1 before both are known. */
+static int preferred(const nn_runtime *rt) {
+  return rt->est[0] && rt->est[1] ? rt->est[1] <= rt->est[0] : -1;
+}
+
 /* 1 to run on n threads, 0 for one. */
-static int choose_parallel(nn_runtime *rt) {
+static int choose_parallel(const nn_runtime *rt) {
   if (rt->sched != NN_SCHED_ADAPTIVE) return rt->sched == NN_SCHED_PARALLEL;
-  if (!rt->est[1] || !rt->est[0]) return !rt->est[1]; /* learn n, then 1 */
-  int cur = rt->est[1] <= rt->est[0];
+  int cur = preferred(rt);
+  if (cur < 0) return !rt->est[1]; /* learn n threads, then 1 */
   if (rt->since >= rt->spacing * rt->est[!cur]) return !cur; /* probe */
   return cur;
 }
 
-/* Records a run of dt ms in mode m. The first run in a mode only warms it
- * up. The current mode's estimate moves a quarter of the way to each run,
- * with the run clipped to 4x the estimate so that one preempted run does
- * not flip the choice; a probe replaces its mode's (stale) estimate. */
+/* Records a run of dt ms in mode m. The runtime's first run only warms it
+ * up (page faults, thread creation). The preferred mode's estimate moves a
+ * quarter of the way to each run, with the run clipped to 4x the estimate
+ * so that one preempted run does not flip the choice; a probe of the other
+ * mode replaces its (stale) estimate. Probes that confirm the choice space
+ * the next one further; a change of choice brings probing back to
+ * PROBE_MIN. */
 static void record(nn_runtime *rt, int m, double dt) {
-  if (rt->seen[m]++ == 0) return;
-  int known = rt->est[0] && rt->est[1];
-  int cur = known ? rt->est[1] <= rt->est[0] : m;
-  if (m == cur || !rt->est[m]) {
-    double e = rt->est[m];
-    rt->est[m] = e ? e + 0.25 * ((dt < 4 * e ? dt : 4 * e) - e) : dt;
+  if (rt->runs++ == 0) return;
+  int before = preferred(rt), probe = before >= 0 && m != before;
+  double e = rt->est[m];
+  if (probe || !e) rt->est[m] = dt;
+  else rt->est[m] = e + 0.25 * ((dt < 4 * e ? dt : 4 * e) - e);
+  int after = preferred(rt);
+  if (probe) {
+    rt->since = 0;
+    rt->spacing = after != before ? PROBE_MIN : (rt->spacing * 2 < PROBE_MAX ? rt->spacing * 2 : PROBE_MAX);
+  } else if (before >= 0 && after != before) {
+    rt->since = 0;
+    rt->spacing = PROBE_MIN;
+  } else {
     rt->since += dt;
-    return;
   }
-  rt->est[m] = dt; /* a probe */
-  rt->since = 0;
-  int flipped = (rt->est[1] <= rt->est[0]) != cur;
-  rt->spacing = flipped ? PROBE_MIN : (rt->spacing * 2 < PROBE_MAX ? rt->spacing * 2 : PROBE_MAX);
 }
 
 /* ---- runtime ---------------------------------------------------------------- */
 
 int nn_runtime_new(const nn_graph *g, nn_backend backend, nn_threads *th, nn_runtime **out) {
   *out = NULL;
-  if (!g || nn_graph_status(g) != FK_OK || g->noutputs == 0) return FK_EINVAL;
   if ((unsigned)backend >= NN_BACKEND_COUNT) return FK_EINVAL;
+  return nn_runtime_new_ops(g, backends[backend], th, out);
+}
+
+int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_runtime **out) {
+  *out = NULL;
+  if (!g || nn_graph_status(g) != FK_OK || g->noutputs == 0) return FK_EINVAL;
   nn_runtime *rt = calloc(1, sizeof *rt);
   if (!rt) return FK_ENOMEM;
   rt->g = g;
-  rt->ops = backends[backend];
+  rt->ops = ops;
   rt->th = th;
   rt->spacing = PROBE_MIN;
   rt->last_threads = 1;
@@ -179,6 +200,8 @@ int nn_runtime_run(nn_runtime *rt) {
   int rc = rt->ops->run(rt->state, par ? n : 1);
   if (n > 1 && rc == FK_OK) record(rt, par, now_ms() - t0);
   budget_leave(b, helpers);
+  /* Helpers that linger would take a core from another session's run. */
+  if (par && b && atomic_load(&b->sharers) > 1 && rt->ops->release) rt->ops->release(rt->state);
   rt->last_threads = par ? n : 1;
   return rc;
 }
