@@ -140,7 +140,9 @@ static int fake_run(void *s, int threads) {
 }
 static const float *fake_output(const void *s, int i) { return ((const fake *)s)->buf + i; }
 static void fake_free(void *s) { (void)s; }
-static const nn_backend_ops fake_ops = {"fake", fake_create, fake_input, fake_run, fake_output, fake_free, NULL, NULL};
+static const nn_backend_ops fake_ops = {
+    .name = "fake", .create = fake_create, .input = fake_input, .run = fake_run, .output = fake_output,
+    .free = fake_free};
 
 /* Runs `runs` times with runs taking ms_serial / ms_parallel; returns how
  * many ran on 2 threads. */

@@ -30,6 +30,8 @@ typedef struct nn_backend_ops {
   void (*release)(void *state);
   /* Frees what this backend keeps in nn_threads.shared (may be NULL). */
   void (*shared_free)(void *shared);
+  /* Steps a run executes (nn_runtime_steps; may be NULL). */
+  int (*steps)(const void *state);
 } nn_backend_ops;
 
 extern const nn_backend_ops nn_ref_backend, nn_xnn_backend, nn_dnnl_backend;

@@ -967,11 +967,14 @@ static const emit_fn emitters[] = {
     [NN_OP_RESHAPE] = emit_reshape,
 };
 
+/* Emits op i's step; whatever oneDNN will not take (an unimplemented or
+ * invalid case, e.g. a REDUCE over no axis) runs on the reference kernel,
+ * provided the emitter gave up before producing the output. */
 static int emit(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   emit_fn f = (unsigned)op->kind < sizeof emitters / sizeof *emitters ? emitters[op->kind] : NULL;
   int rc = f ? f(d, i) : FK_EUNSUPPORTED;
-  if (rc == FK_EUNSUPPORTED && d->t[op->out].nv == 0) rc = emit_ref(d, i);
+  if (rc != FK_OK && rc != FK_ENOMEM && d->t[op->out].nv == 0) rc = emit_ref(d, i);
   d->done[i] = 1;
   return rc;
 }
@@ -1109,6 +1112,8 @@ static const float *dnn_output(const void *state, int i) { return ((const dnn *)
  * unless OMP_WAIT_POLICY says otherwise, read once at start-up) before
  * they sleep; pausing ends the calling thread's pool now. Its next
  * parallel region makes the workers anew (tens of microseconds). */
+static int dnn_steps(const void *state) { return ((const dnn *)state)->nsteps; }
+
 static void dnn_release(void *state) {
   (void)state;
   omp_pause_resource(omp_pause_soft, omp_get_initial_device());
@@ -1122,4 +1127,5 @@ const nn_backend_ops nn_dnnl_backend = {
     .output = dnn_output,
     .free = dnn_free,
     .release = dnn_release,
+    .steps = dnn_steps,
 };

@@ -241,6 +241,10 @@ typedef enum { NN_SCHED_ADAPTIVE = 0, NN_SCHED_SERIAL, NN_SCHED_PARALLEL } nn_sc
 void nn_runtime_set_sched(nn_runtime *rt, nn_sched s);
 /* Threads the last run used (1 before the first). */
 int nn_runtime_last_threads(const nn_runtime *rt);
+/* Steps one run executes, or -1 if the backend does not say: an op (ops
+ * fused into one count once, and so does a whole XNNPACK segment) or a
+ * layout conversion. */
+int nn_runtime_steps(const nn_runtime *rt);
 
 /* One NN_BIN_* elementwise operation (shared with tfgraph.c's folding). */
 float nn_binary_apply(int kind, float a, float b);

@@ -409,6 +409,8 @@ static int ref_run(void *state, int threads) {
   return FK_OK;
 }
 
+static int ref_steps(const void *state) { return ((const ref_rt *)state)->g->nops; }
+
 static const float *ref_output(const void *state, int i) {
   const ref_rt *r = state;
   return r->buf[r->g->outputs[i]];
@@ -421,4 +423,5 @@ const nn_backend_ops nn_ref_backend = {
     .run = ref_run,
     .output = ref_output,
     .free = ref_free,
+    .steps = ref_steps,
 };

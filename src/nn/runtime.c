@@ -215,6 +215,8 @@ void nn_runtime_set_sched(nn_runtime *rt, nn_sched s) { rt->sched = s; }
 
 int nn_runtime_last_threads(const nn_runtime *rt) { return rt->last_threads; }
 
+int nn_runtime_steps(const nn_runtime *rt) { return rt->ops->steps ? rt->ops->steps(rt->state) : -1; }
+
 void nn_runtime_free(nn_runtime *rt) {
   if (!rt) return;
   rt->ops->free(rt->state);

@@ -480,6 +480,8 @@ static int xnn_run(void *state, int threads) {
   return FK_OK;
 }
 
+static int xnn_steps(const void *state) { return ((const nn_xnn *)state)->nsteps; }
+
 static const float *xnn_output(const void *state, int i) {
   const nn_xnn *x = state;
   return x->buf[x->g->outputs[i]];
@@ -493,4 +495,5 @@ const nn_backend_ops nn_xnn_backend = {
     .output = xnn_output,
     .free = xnn_free,
     .shared_free = xnn_shared_free,
+    .steps = xnn_steps,
 };
