@@ -41,6 +41,7 @@
  * run (libgomp makes a new one on the next parallel region, the caller's
  * own included).
  */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -67,11 +68,24 @@ typedef struct dtensor {
   int nv;
 } dtensor;
 
+/* A buffer: an activation's place in the arena, or a constant's own
+ * allocation (packed weights, converted constants), made at once because
+ * it is filled at creation. */
 typedef struct dbuf {
-  void *p;
-  int pinned;         /* must not be overwritten by a sum: the graph input,
-                         and PAD outputs, whose zero border is written once */
+  size_t bytes;       /* with SLACK, a multiple of 64 */
+  void *own;          /* constants: their memory; NULL for arena buffers */
+  int pinned;         /* neither shared nor overwritten by a sum: the graph
+                         input, and PAD outputs, whose zero border is
+                         written once */
+  int first, last;    /* steps that touch it (arena buffers) */
+  size_t off;         /* its offset in the arena, once placed */
 } dbuf;
+
+/* A memory object and the buffer it views (-1: data the graph owns). */
+typedef struct dmem {
+  dnnl_memory_t m;
+  int buf;
+} dmem;
 
 typedef struct dstep {
   dnnl_primitive_t prim;      /* NULL: op runs on the reference kernel */
@@ -79,9 +93,10 @@ typedef struct dstep {
   int nargs;
   dnnl_memory_desc_t scratch; /* its scratchpad, if has_scratch */
   int has_scratch;
-  const nn_op *op;            /* reference */
-  const float *a, *b;
-  float *out;
+  const nn_op *op;            /* reference: the op and its buffers */
+  int a, b, out;              /* (b -1 if none), then resolved into: */
+  const float *pa, *pb;
+  float *pout;
 } dstep;
 
 /* The part of a conv's kernel that ever meets the input: taps that only
@@ -111,16 +126,18 @@ typedef struct dnn {
   int nsteps, cap_steps;
   dbuf *bufs;
   int nbufs, cap_bufs;
-  dnnl_memory_t *mems;        /* every memory object, for freeing */
+  dmem *mems;                 /* every memory object, for freeing */
   int nmems, cap_mems;
+  char *arena;                /* every activation buffer */
   int *uses;                  /* per tensor: ops reading it (+1 if an output) */
   int *reader;                /* per tensor: one op reading it */
   char *done;                 /* per op: its step exists */
   int *emit_at;               /* per op index: the op whose step comes here */
   dchain *chain;              /* per op (CONV/DEPTHWISE) */
-  const float **outs;         /* per output: its NHWC buffer */
+  int *out_bufs;              /* per output: its NHWC buffer */
+  const float **outs;         /* and where that is */
+  float *input;
   void *scratch;
-  dnnl_memory_t *scratch_mems;
 } dnn;
 
 /* ---- statuses, growth, memory ------------------------------------------------ */
@@ -152,24 +169,43 @@ static int grow(void **arr, int n, int *cap, size_t elem) {
   return FK_OK;
 }
 
-/* A new zeroed, 64-byte aligned buffer of `bytes`; its index in *id. */
-static int new_buf(dnn *d, size_t bytes, int pinned, int *id) {
+/* A new buffer of `bytes` (placed in the arena at the end of creation, or
+ * allocated now if cnst); its index in *id. */
+static int new_buf(dnn *d, size_t bytes, int pinned, int cnst, int *id) {
   TRY(grow((void **)&d->bufs, d->nbufs, &d->cap_bufs, sizeof *d->bufs));
-  size_t n = (bytes + SLACK + 63) / 64 * 64;
-  void *p = aligned_alloc(64, n);
-  if (!p) return FK_ENOMEM;
-  memset(p, 0, n);
-  d->bufs[d->nbufs] = (dbuf){p, pinned};
+  dbuf b = {(bytes + SLACK + 63) / 64 * 64, NULL, pinned, -1, -1, 0};
+  if (cnst && !(b.own = aligned_alloc(64, b.bytes))) return FK_ENOMEM;
+  d->bufs[d->nbufs] = b;
   *id = d->nbufs++;
   return FK_OK;
 }
 
-/* A memory object for md over handle, freed with d. */
-static int new_mem(dnn *d, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out) {
+static void *buf_ptr(const dnn *d, int id) {
+  return d->bufs[id].own ? d->bufs[id].own : d->arena + d->bufs[id].off;
+}
+
+/* A memory object for md over buffer buf (its handle set once the arena
+ * exists), or over graph data when buf < 0; freed with d. */
+static int new_mem(dnn *d, const dnnl_memory_desc_t *md, int buf, const float *data, dnnl_memory_t *out) {
   TRY(grow((void **)&d->mems, d->nmems, &d->cap_mems, sizeof *d->mems));
-  DNNL(dnnl_memory_create(out, md, d->eng, handle));
-  d->mems[d->nmems++] = *out;
+  void *h = buf < 0 ? (void *)data : d->bufs[buf].own ? d->bufs[buf].own : DNNL_MEMORY_NONE;
+  DNNL(dnnl_memory_create(out, md, d->eng, h));
+  d->mems[d->nmems++] = (dmem){*out, buf};
   return FK_OK;
+}
+
+/* Step `step` reads or writes buffer buf: it lives at least that long. */
+static void touch(dnn *d, int buf, int step) {
+  if (buf < 0) return;
+  dbuf *b = &d->bufs[buf];
+  if (b->first < 0 || step < b->first) b->first = step;
+  if (step > b->last) b->last = step;
+}
+
+static int buf_of(const dnn *d, dnnl_memory_t m) {
+  for (int i = d->nmems - 1; i >= 0; i--)
+    if (d->mems[i].m == m) return d->mems[i].buf;
+  return -1;
 }
 
 static void dims_of(nn_shape s, dnnl_dims_t dims) {
@@ -205,10 +241,10 @@ static int block_of(dnnl_format_tag_t tag) {
 static int set_native(dnn *d, int t, const dnnl_memory_desc_t *md, int buf, int pinned,
                       dver **out) {
   dtensor *T = &d->t[t];
-  if (buf < 0) TRY(new_buf(d, dnnl_memory_desc_get_size(md), pinned, &buf));
+  if (buf < 0) TRY(new_buf(d, dnnl_memory_desc_get_size(md), pinned, 0, &buf));
   T->v[0].md = *md;
   T->v[0].buf = buf;
-  TRY(new_mem(d, md, d->bufs[buf].p, &T->v[0].mem));
+  TRY(new_mem(d, md, buf, NULL, &T->v[0].mem));
   T->nv = 1;
   *out = &T->v[0];
   return FK_OK;
@@ -240,6 +276,7 @@ static int add_prim(dnn *d, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *arg
     }
     memcpy(st->args, args, (size_t)nargs * sizeof *args);
     st->nargs = nargs;
+    for (int k = 0; k < nargs; k++) touch(d, buf_of(d, args[k].memory), d->nsteps);
     d->nsteps++;
   }
   dnnl_primitive_desc_destroy(pd);
@@ -272,9 +309,9 @@ static int reorder_once(dnn *d, const dnnl_memory_desc_t *from, const float *dat
                         const dnnl_memory_desc_t *to, dnnl_memory_t *out) {
   dnnl_memory_t src;
   int buf;
-  TRY(new_mem(d, from, (void *)data, &src));
-  TRY(new_buf(d, dnnl_memory_desc_get_size(to), 0, &buf));
-  TRY(new_mem(d, to, d->bufs[buf].p, out));
+  TRY(new_mem(d, from, -1, data, &src));
+  TRY(new_buf(d, dnnl_memory_desc_get_size(to), 0, 1, &buf));
+  TRY(new_mem(d, to, buf, NULL, out));
   dnnl_primitive_desc_t pd; /* library scratchpad: it runs only here */
   DNNL(dnnl_reorder_primitive_desc_create(&pd, from, d->eng, to, d->eng, NULL));
   dnnl_primitive_t r;
@@ -308,9 +345,9 @@ static int version(dnn *d, int t, const dnnl_memory_desc_t *md, dver **out) {
     }
   if (T->nv == MAX_VERSIONS || T->nv == 0) return FK_EBACKEND;
   dver *v = &T->v[T->nv];
-  TRY(new_buf(d, dnnl_memory_desc_get_size(md), 0, &v->buf));
+  TRY(new_buf(d, dnnl_memory_desc_get_size(md), 0, 0, &v->buf));
   v->md = *md;
-  TRY(new_mem(d, md, d->bufs[v->buf].p, &v->mem));
+  TRY(new_mem(d, md, v->buf, NULL, &v->mem));
   TRY(add_reorder(d, T->v[0].mem, &T->v[0].md, v->mem, md));
   T->nv++;
   *out = v;
@@ -621,7 +658,7 @@ static int overwritable(dnn *d, int buf, int except) {
 
 /* User memory over constant graph data (oneDNN only reads it). */
 static int const_mem(dnn *d, const dnnl_memory_desc_t *md, const float *data, dnnl_memory_t *m) {
-  return new_mem(d, md, (void *)data, m);
+  return new_mem(d, md, -1, data, m);
 }
 
 /* The weights of a conv (window w) or FC (w NULL) packed into the layout
@@ -757,7 +794,7 @@ static int emit_fc(dnn *d, int i) {
   dver *v;
   if ((rc = pack_weights(d, op, NULL, pd, &w)) || (op->bias && (rc = const_mem(d, &bias, op->bias, &b))) ||
       (rc = set_native(d, op->out, &dst4, -1, 0, &v)) ||
-      (rc = new_mem(d, &dst2, d->bufs[v->buf].p, &m2))) {
+      (rc = new_mem(d, &dst2, v->buf, NULL, &m2))) {
     dnnl_primitive_desc_destroy(pd);
     return rc;
   }
@@ -917,7 +954,7 @@ static int emit_pad(dnn *d, int i) {
   dver *v;
   TRY(set_native(d, op->out, &omd, -1, 1, &v));
   dnnl_memory_t view;
-  TRY(new_mem(d, &sub, d->bufs[v->buf].p, &view));
+  TRY(new_mem(d, &sub, v->buf, NULL, &view));
   return add_reorder(d, src->mem, &src->md, view, &sub);
 }
 
@@ -944,9 +981,12 @@ static int emit_ref(dnn *d, int i) {
   dstep *st = &d->steps[d->nsteps++];
   memset(st, 0, sizeof *st);
   st->op = op;
-  st->a = d->bufs[a->buf].p;
-  st->b = b ? d->bufs[b->buf].p : NULL;
-  st->out = d->bufs[o->buf].p;
+  st->a = a->buf;
+  st->b = b ? b->buf : -1;
+  st->out = o->buf;
+  touch(d, st->a, d->nsteps - 1);
+  touch(d, st->b, d->nsteps - 1);
+  touch(d, st->out, d->nsteps - 1);
   return FK_OK;
 }
 
@@ -1006,13 +1046,13 @@ static void dnn_free(void *state) {
     if (d->steps[i].prim) dnnl_primitive_destroy(d->steps[i].prim);
   for (int i = 0; d->chain && i < d->g->nops; i++)
     if (d->chain[i].pd) dnnl_primitive_desc_destroy(d->chain[i].pd);
-  for (int i = 0; i < d->nmems; i++) dnnl_memory_destroy(d->mems[i]);
-  for (int i = 0; i < d->nbufs; i++) free(d->bufs[i].p);
+  for (int i = 0; i < d->nmems; i++) dnnl_memory_destroy(d->mems[i].m);
+  for (int i = 0; i < d->nbufs; i++) free(d->bufs[i].own);
   if (d->stream) dnnl_stream_destroy(d->stream);
   if (d->eng) dnnl_engine_destroy(d->eng);
-  free(d->steps), free(d->bufs), free(d->mems), free(d->t);
+  free(d->steps), free(d->bufs), free(d->mems), free(d->t), free(d->arena);
   free(d->uses), free(d->reader), free(d->done), free(d->emit_at), free(d->chain);
-  free(d->outs), free(d->scratch), free(d->scratch_mems);
+  free(d->out_bufs), free(d->outs), free(d->scratch);
   free(d);
 }
 
@@ -1031,9 +1071,70 @@ static int share_scratchpad(dnn *d) {
     dstep *st = &d->steps[i];
     if (!st->has_scratch) continue;
     dnnl_memory_t m;
-    TRY(new_mem(d, &st->scratch, d->scratch, &m));
+    TRY(new_mem(d, &st->scratch, -1, d->scratch, &m));
     st->args[st->nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m};
   }
+  return FK_OK;
+}
+
+static int by_size(const void *a, const void *b, void *arg) {
+  const dbuf *bufs = arg;
+  size_t x = bufs[*(const int *)a].bytes, y = bufs[*(const int *)b].bytes;
+  return (x < y) - (x > y);
+}
+
+static int live_together(const dbuf *a, const dbuf *b) {
+  return !(a->last < b->first || b->last < a->first);
+}
+
+/* Places every activation buffer in one arena: largest first, each at the
+ * lowest offset where it overlaps no placed buffer that is alive at the
+ * same time (both touched by a step between their first and last steps).
+ * The graph input, PAD outputs and the outputs live throughout. Then every
+ * memory object, reference step, input and output learns its address. */
+static int place_buffers(dnn *d) {
+  int n = d->nbufs, *order = malloc((size_t)(n ? n : 1) * sizeof *order), k = 0;
+  if (!order) return FK_ENOMEM;
+  for (int o = 0; o < d->g->noutputs; o++) d->bufs[d->out_bufs[o]].last = INT_MAX;
+  for (int i = 0; i < n; i++) {
+    dbuf *b = &d->bufs[i];
+    if (b->own) continue;
+    if (b->pinned) b->first = 0, b->last = INT_MAX;
+    if (b->first >= 0) order[k++] = i; /* else never used: no room */
+  }
+  qsort_r(order, (size_t)k, sizeof *order, by_size, d->bufs);
+  size_t total = 0;
+  for (int i = 0; i < k; i++) {
+    dbuf *b = &d->bufs[order[i]];
+    size_t off = 0;
+    for (int moved = 1; moved;) { /* first fit below the placed ones in the way */
+      moved = 0;
+      for (int j = 0; j < i; j++) {
+        const dbuf *p = &d->bufs[order[j]];
+        if (live_together(b, p) && off < p->off + p->bytes && p->off < off + b->bytes) {
+          off = p->off + p->bytes;
+          moved = 1;
+        }
+      }
+    }
+    b->off = off;
+    total = off + b->bytes > total ? off + b->bytes : total;
+  }
+  free(order);
+  if (!(d->arena = aligned_alloc(64, total ? total : 64))) return FK_ENOMEM;
+  memset(d->arena, 0, total); /* the zero borders of pinned PAD outputs */
+  for (int i = 0; i < d->nmems; i++)
+    if (d->mems[i].buf >= 0 && !d->bufs[d->mems[i].buf].own)
+      DNNL(dnnl_memory_set_data_handle(d->mems[i].m, buf_ptr(d, d->mems[i].buf)));
+  for (int i = 0; i < d->nsteps; i++) {
+    dstep *st = &d->steps[i];
+    if (st->prim) continue;
+    st->pa = buf_ptr(d, st->a);
+    st->pb = st->b >= 0 ? buf_ptr(d, st->b) : NULL;
+    st->pout = buf_ptr(d, st->out);
+  }
+  for (int o = 0; o < d->g->noutputs; o++) d->outs[o] = buf_ptr(d, d->out_bufs[o]);
+  d->input = buf_ptr(d, d->t[0].v[0].buf);
   return FK_OK;
 }
 
@@ -1047,7 +1148,9 @@ static int build(dnn *d) {
   d->emit_at = calloc((size_t)no, sizeof *d->emit_at);
   d->chain = calloc((size_t)no, sizeof *d->chain);
   d->outs = calloc((size_t)g->noutputs, sizeof *d->outs);
-  if (!d->t || !d->uses || !d->reader || !d->done || !d->emit_at || !d->chain || !d->outs)
+  d->out_bufs = calloc((size_t)g->noutputs, sizeof *d->out_bufs);
+  if (!d->t || !d->uses || !d->reader || !d->done || !d->emit_at || !d->chain || !d->outs ||
+      !d->out_bufs)
     return FK_ENOMEM;
   DNNL(dnnl_engine_create(&d->eng, dnnl_cpu, 0));
   DNNL(dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags));
@@ -1064,9 +1167,10 @@ static int build(dnn *d) {
   }
   for (int o = 0; o < g->noutputs; o++) {
     TRY(plain(d, g->outputs[o], &v));
-    d->outs[o] = d->bufs[v->buf].p;
+    d->out_bufs[o] = v->buf;
   }
-  return share_scratchpad(d);
+  TRY(share_scratchpad(d));
+  return place_buffers(d);
 }
 
 static int dnn_create(const nn_graph *g, nn_threads *th, void **state) {
@@ -1085,10 +1189,7 @@ static int dnn_create(const nn_graph *g, nn_threads *th, void **state) {
   return FK_OK;
 }
 
-static float *dnn_input(void *state) {
-  dnn *d = state;
-  return d->bufs[d->t[0].v[0].buf].p;
-}
+static float *dnn_input(void *state) { return ((dnn *)state)->input; }
 
 static int dnn_run(void *state, int threads) {
   dnn *d = state;
@@ -1099,7 +1200,7 @@ static int dnn_run(void *state, int threads) {
     if (st->prim)
       rc = status(dnnl_primitive_execute(st->prim, d->stream, st->nargs, st->args));
     else
-      rc = nn_ref_run_op(d->g, st->op, st->a, st->b, st->out);
+      rc = nn_ref_run_op(d->g, st->op, st->pa, st->pb, st->pout);
   }
   if (rc == FK_OK) rc = status(dnnl_stream_wait(d->stream));
   omp_leave(old);
@@ -1108,12 +1209,12 @@ static int dnn_run(void *state, int threads) {
 
 static const float *dnn_output(const void *state, int i) { return ((const dnn *)state)->outs[i]; }
 
+static int dnn_steps(const void *state) { return ((const dnn *)state)->nsteps; }
+
 /* libgomp's idle workers spin for milliseconds (about 300,000 polls
  * unless OMP_WAIT_POLICY says otherwise, read once at start-up) before
  * they sleep; pausing ends the calling thread's pool now. Its next
  * parallel region makes the workers anew (tens of microseconds). */
-static int dnn_steps(const void *state) { return ((const dnn *)state)->nsteps; }
-
 static void dnn_release(void *state) {
   (void)state;
   omp_pause_resource(omp_pause_soft, omp_get_initial_device());
