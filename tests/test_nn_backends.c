@@ -16,7 +16,7 @@
 #include "testutil.h"
 #include "golden.h"
 
-static float W[5 * 5 * 24 * 24], B[24], K[6 * 5 * 13];
+static float W[5 * 5 * 24 * 24], B[64], K[6 * 5 * 13];
 
 /* Every set-up agrees with the reference within tol (relative to
  * max(1, |reference|)); returns oneDNN's step count on one thread. */
