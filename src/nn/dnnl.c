@@ -28,7 +28,9 @@
  *
  * Everything is prepared in create: primitives, packed weights, every
  * buffer, one scratchpad shared by all primitives (user scratchpad mode).
- * A run only executes.
+ * A run only executes. Activations share one arena: each buffer lives from
+ * the first to the last step that touches it, and buffers alive at the
+ * same time never overlap (place_buffers), as XNNPACK does with its own.
  *
  * Threads. Primitives are created for the session's n threads (oneDNN reads
  * the OpenMP thread count when it creates them). A run on n threads sets
