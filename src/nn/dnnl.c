@@ -55,7 +55,7 @@
 #include "nn/backend.h"
 
 #define MAX_VERSIONS 4  /* layouts of one tensor: native + converted copies */
-#define MAX_ARGS 8      /* execution arguments of one primitive */
+#define MAX_ARGS 16     /* execution arguments of one primitive */
 #define MAX_CHAIN 8     /* ops one conv may absorb */
 #define SLACK 64        /* bytes after every buffer (XNN_EXTRA_BYTES and more) */
 
@@ -109,13 +109,18 @@ typedef struct dwin {
   int pad[4];                 /* top, bottom, left, right */
 } dwin;
 
-/* What one conv absorbs, planned when the loop over the ops reaches it. */
+/* What a conv or an ADD absorbs, planned when the loop over the ops
+ * reaches it. A conv's first absorbed ADD is a sum post-op; every other
+ * absorbed ADD is a binary post-op reading its other operand. */
 typedef struct dchain {
-  dwin win;
+  dwin win;                   /* conv */
   int n;                      /* absorbed ops */
   int ops[MAX_CHAIN];
-  int sum_b;                  /* the tensor an absorbed ADD adds, or -1 */
-  dnnl_primitive_desc_t pd;   /* the conv with its post-ops */
+  int sum_b;                  /* the tensor the sum adds, or -1 */
+  int nbin;                   /* binary post-ops: their index in the */
+  int bin_po[MAX_CHAIN];      /* post-op list and the tensor they add */
+  int bin_t[MAX_CHAIN];
+  dnnl_primitive_desc_t pd;   /* the op with its post-ops */
 } dchain;
 
 typedef struct dnn {
@@ -428,19 +433,35 @@ static int append_act(dnnl_post_ops_t po, nn_act act) {
   return FK_OK;
 }
 
-/* An attr with op's own activation and, for a conv, the first `n` ops of
- * its chain as post-ops; NULL on failure. */
-static dnnl_primitive_attr_t chain_attr(const nn_graph *g, const nn_op *op, const dchain *c, int n) {
+static int is_add(const nn_op *op) {
+  return op->kind == NN_OP_ADD || (op->kind == NN_OP_BINARY && op->sub == NN_BIN_ADD && op->in[1] >= 0);
+}
+
+/* An attr with op's own activation and the first `n` ops of chain c (NULL:
+ * none) as post-ops; binary post-ops read a tensor in layout dst (the op's
+ * output layout). Records the binary post-ops in c. NULL on failure. */
+static dnnl_primitive_attr_t chain_attr(const nn_graph *g, const nn_op *op, dchain *c, int n,
+                                        const dnnl_memory_desc_t *dst) {
   dnnl_primitive_attr_t a = new_attr();
   dnnl_post_ops_t po = NULL;
   int rc = a && dnnl_post_ops_create(&po) == dnnl_success ? FK_OK : FK_ENOMEM;
   if (rc == FK_OK) rc = append_act(po, op->act);
+  int sum_done = 0;
+  if (c) c->nbin = 0;
   for (int i = 0; rc == FK_OK && c && i < n; i++) {
     const nn_op *k = &g->ops[c->ops[i]];
     dnnl_alg_kind_t alg;
     float al, be;
-    if (k->kind == NN_OP_ADD || k->kind == NN_OP_BINARY) {
-      rc = status(dnnl_post_ops_append_sum(po, 1.0f));
+    if (is_add(k)) {
+      int t = k->in[0] == (i ? g->ops[c->ops[i - 1]].out : op->out) ? k->in[1] : k->in[0];
+      if (c->sum_b == t && !sum_done) {
+        sum_done = 1;
+        rc = status(dnnl_post_ops_append_sum(po, 1.0f));
+      } else {
+        c->bin_po[c->nbin] = dnnl_post_ops_len(po);
+        c->bin_t[c->nbin++] = t;
+        rc = status(dnnl_post_ops_append_binary(po, dnnl_binary_add, dst));
+      }
       if (rc == FK_OK) rc = append_act(po, k->act);
     } else if (eltwise_of(k, &alg, &al, &be)) {
       rc = status(dnnl_post_ops_append_eltwise(po, 1, alg, al, be));
@@ -515,9 +536,10 @@ static const char *impl_of(const_dnnl_primitive_desc_t pd) {
   return s ? s : "";
 }
 
-/* The ops conv op i could absorb: while its value has one reader that is an
- * eltwise op, or an ADD of another tensor (once), and is no output. */
-static void chain_candidates(dnn *d, int i, dchain *c) {
+/* The ops op i could absorb: while its value has one reader that is an
+ * eltwise op or an ADD of another tensor of the same shape, and is no
+ * output. With sum, the first such ADD becomes the sum. */
+static void chain_candidates(dnn *d, int i, int sum, dchain *c) {
   const nn_graph *g = d->g;
   int t = g->ops[i].out;
   c->n = 0;
@@ -528,12 +550,11 @@ static void chain_candidates(dnn *d, int i, dchain *c) {
     const nn_op *op = &g->ops[k];
     dnnl_alg_kind_t alg;
     float al, be;
-    if (op->kind == NN_OP_ADD ||
-        (op->kind == NN_OP_BINARY && op->sub == NN_BIN_ADD && op->in[1] >= 0)) {
+    if (is_add(op)) {
       int b = op->in[0] == t ? op->in[1] : op->in[0];
       nn_shape sb = g->shapes[b], st = g->shapes[t];
-      if (c->sum_b >= 0 || b == t || sb.h != st.h || sb.w != st.w || sb.c != st.c) break;
-      c->sum_b = b;
+      if (b == t || sb.h != st.h || sb.w != st.w || sb.c != st.c) break;
+      if (sum && c->sum_b < 0) c->sum_b = b;
     } else if (op->in[0] != t || !eltwise_of(op, &alg, &al, &be)) {
       break;
     }
@@ -542,13 +563,50 @@ static void chain_candidates(dnn *d, int i, dchain *c) {
   }
 }
 
+/* The longest prefix of chain c whose post-ops keep bare's implementation:
+ * its pd into c->pd (bare itself, and an empty chain, if none), the
+ * absorbed ops marked, op i moved to where the last of them was. */
+static int fuse_chain(dnn *d, int i, dchain *c, const void *desc, dnnl_primitive_desc_t bare) {
+  const nn_graph *g = d->g;
+  const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(bare, dnnl_query_dst_md, 0);
+  for (; c->n > 0; c->n--) {
+    dnnl_primitive_attr_t a = chain_attr(g, &g->ops[i], c, c->n, dst);
+    if (!a) break;
+    dnnl_primitive_desc_t pd;
+    int rc = make_pd(d, desc, a, &pd);
+    dnnl_primitive_attr_destroy(a);
+    if (rc != FK_OK) continue;
+    if (!strcmp(impl_of(pd), impl_of(bare))) {
+      c->pd = pd;
+      break;
+    }
+    dnnl_primitive_desc_destroy(pd);
+  }
+  if (c->n == 0) {
+    c->pd = bare;
+    c->sum_b = -1;
+    c->nbin = 0;
+    return FK_OK;
+  }
+  dnnl_primitive_desc_destroy(bare);
+  int has_sum = 0;
+  for (int k = 0; k < c->n; k++) {
+    d->emit_at[c->ops[k]] = -1;
+    has_sum |= is_add(&g->ops[c->ops[k]]) && c->sum_b >= 0;
+  }
+  if (!has_sum) c->sum_b = -1;
+  d->emit_at[i] = -1;
+  d->emit_at[c->ops[c->n - 1]] = i; /* runs where its last absorbed op was */
+  return FK_OK;
+}
+
 /* The bare conv's pd over c->win into *pd and its descriptor into *cd:
  * with the input in the layout it already has when oneDNN picks the same
  * implementation and output layout for it as for a layout of its choice
  * (this spares a reorder, e.g. of the NHWC graph input), else the latter. */
 static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t *cd,
                      dnnl_primitive_desc_t *pd) {
-  dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0);
+  dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
   int rc = conv_desc(d->g, op, &c->win, NULL, cd);
   if (rc == FK_OK) rc = make_pd(d, cd, a, pd);
@@ -571,50 +629,56 @@ static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t
   return rc;
 }
 
-/* Plans conv op i: creates its pd with the longest candidate chain whose
- * fusion keeps the bare conv's implementation, and marks what it absorbs. */
+/* Plans conv op i: its pd with the longest chain it can absorb. */
 static int plan_conv(dnn *d, int i) {
-  const nn_graph *g = d->g;
-  const nn_op *op = &g->ops[i];
   dchain *c = &d->chain[i];
   dnnl_convolution_desc_t cd;
-  conv_window(g, op, &c->win);
-  chain_candidates(d, i, c);
+  conv_window(d->g, &d->g->ops[i], &c->win);
+  chain_candidates(d, i, 1, c);
   dnnl_primitive_desc_t bare;
-  dnnl_primitive_attr_t a;
-  int rc = bare_conv(d, op, c, &cd, &bare);
+  int rc = bare_conv(d, &d->g->ops[i], c, &cd, &bare);
   if (rc == FK_EUNSUPPORTED) { /* runs on the reference kernel */
     c->n = 0;
     c->sum_b = -1;
     return FK_OK;
   }
   TRY(rc);
-  for (; c->n > 0; c->n--) {
-    if (!(a = chain_attr(g, op, c, c->n))) break;
-    dnnl_primitive_desc_t pd;
-    rc = make_pd(d, &cd, a, &pd);
-    dnnl_primitive_attr_destroy(a);
-    if (rc != FK_OK) continue;
-    if (!strcmp(impl_of(pd), impl_of(bare))) {
-      c->pd = pd;
-      break;
-    }
-    dnnl_primitive_desc_destroy(pd);
+  return fuse_chain(d, i, c, &cd, bare);
+}
+
+/* The binary desc of ADD op i over tensors of one shape: the first operand
+ * as it is, the second in the same layout. */
+static int add_desc(dnn *d, const nn_op *op, dnnl_binary_desc_t *bd) {
+  const dnnl_memory_desc_t *x = &d->t[op->in[0]].v[0].md;
+  return status(dnnl_binary_desc_init(bd, dnnl_binary_add, x, x, x));
+}
+
+/* Plans an ADD of two tensors of one shape that has something to absorb
+ * (further ADDs, activations): its pd with the longest chain. */
+static int plan_add(dnn *d, int i) {
+  const nn_graph *g = d->g;
+  const nn_op *op = &g->ops[i];
+  dchain *c = &d->chain[i];
+  nn_shape sa = g->shapes[op->in[0]], sb = g->shapes[op->in[1]];
+  if (sa.h != sb.h || sa.w != sb.w || sa.c != sb.c) return FK_OK;
+  chain_candidates(d, i, 0, c);
+  if (!c->n) return FK_OK;
+  dnnl_binary_desc_t bd;
+  dnnl_primitive_desc_t bare;
+  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0, NULL);
+  if (!a) return FK_ENOMEM;
+  int rc = add_desc(d, op, &bd);
+  if (rc == FK_OK) rc = make_pd(d, &bd, a, &bare);
+  dnnl_primitive_attr_destroy(a);
+  if (rc != FK_OK) { /* emit_binary decides alone */
+    c->n = 0;
+    return rc == FK_ENOMEM ? rc : FK_OK;
   }
-  if (c->n == 0) {
-    c->pd = bare;
-    c->sum_b = -1;
-    return FK_OK;
+  TRY(fuse_chain(d, i, c, &bd, bare));
+  if (!c->n) { /* nothing fused: emit_binary makes its own */
+    dnnl_primitive_desc_destroy(c->pd);
+    c->pd = NULL;
   }
-  dnnl_primitive_desc_destroy(bare);
-  int has_sum = 0;
-  for (int k = 0; k < c->n; k++) {
-    d->emit_at[c->ops[k]] = -1;
-    has_sum |= g->ops[c->ops[k]].kind == NN_OP_ADD || g->ops[c->ops[k]].kind == NN_OP_BINARY;
-  }
-  if (!has_sum) c->sum_b = -1;
-  d->emit_at[i] = -1;
-  d->emit_at[c->ops[c->n - 1]] = i; /* runs where its last absorbed op was */
   return FK_OK;
 }
 
@@ -638,21 +702,29 @@ static int plan(dnn *d) {
 
 /* ---- ops ----------------------------------------------------------------------- */
 
-/* Whether a sum may write into buffer buf now: no graph input or output
- * lives in it, and every op that reads a value living in it, other than
- * `except`, already has its step. */
-static int overwritable(dnn *d, int buf, int except) {
+static int lives_in(const dnn *d, int t, int buf) {
+  for (int v = 0; v < d->t[t].nv; v++)
+    if (d->t[t].v[v].buf == buf) return 1;
+  return 0;
+}
+
+/* Whether chain c's sum may write into buffer buf now: no graph input or
+ * output lives in it, nor a tensor a binary post-op of c reads, and every
+ * op outside c that reads a value living in it already has its step. */
+static int overwritable(const dnn *d, int buf, const dchain *c) {
   const nn_graph *g = d->g;
   if (d->bufs[buf].pinned) return 0;
+  for (int k = 0; k < c->nbin; k++)
+    if (lives_in(d, c->bin_t[k], buf)) return 0;
   for (int t = 0; t < g->ntensors; t++) {
-    int lives = 0;
-    for (int v = 0; v < d->t[t].nv; v++) lives |= d->t[t].v[v].buf == buf;
-    if (!lives) continue;
+    if (!lives_in(d, t, buf)) continue;
     for (int o = 0; o < g->noutputs; o++)
       if (g->outputs[o] == t) return 0;
     for (int i = 0; i < g->nops; i++) {
       const nn_op *op = &g->ops[i];
-      if (i != except && !d->done[i] && (op->in[0] == t || op->in[1] == t)) return 0;
+      int in_chain = 0;
+      for (int k = 0; k < c->n; k++) in_chain |= c->ops[k] == i;
+      if (!in_chain && !d->done[i] && (op->in[0] == t || op->in[1] == t)) return 0;
     }
   }
   return 1;
@@ -689,6 +761,17 @@ static int pack_weights(dnn *d, const nn_op *op, const dwin *w, const_dnnl_primi
   return reorder_once(d, &user, data, want, out);
 }
 
+/* The execution arguments of chain c's binary post-ops: each added tensor
+ * in layout md. */
+static int bin_args(dnn *d, const dchain *c, const dnnl_memory_desc_t *md, dnnl_exec_arg_t *args, int *nargs) {
+  for (int k = 0; k < c->nbin; k++) {
+    dver *v;
+    TRY(version(d, c->bin_t[k], md, &v));
+    args[(*nargs)++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(c->bin_po[k]) | DNNL_ARG_SRC_1, v->mem};
+  }
+  return FK_OK;
+}
+
 static int emit_conv(dnn *d, int i) {
   const nn_graph *g = d->g;
   const nn_op *op = &g->ops[i];
@@ -711,10 +794,7 @@ static int emit_conv(dnn *d, int i) {
     /* The destination must hold b: b's own buffer if nothing reads it
      * later, else a copy. */
     dver *b0 = &d->t[c->sum_b].v[0];
-    int add = c->ops[c->n - 1];
-    for (int k = 0; k < c->n; k++)
-      if (g->ops[c->ops[k]].kind == NN_OP_ADD || g->ops[c->ops[k]].kind == NN_OP_BINARY) add = c->ops[k];
-    if (dnnl_memory_desc_equal(&b0->md, dmd) && overwritable(d, b0->buf, add)) {
+    if (dnnl_memory_desc_equal(&b0->md, dmd) && overwritable(d, b0->buf, c)) {
       rc = set_native(d, last, dmd, b0->buf, 0, &dst);
     } else if (!(rc = set_native(d, last, dmd, -1, 0, &dst))) {
       rc = add_reorder(d, b0->mem, &b0->md, dst->mem, dmd);
@@ -727,6 +807,7 @@ static int emit_conv(dnn *d, int i) {
   args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
   if (bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bias};
   args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, dst->mem};
+  if ((rc = bin_args(d, c, dmd, args, &nargs))) goto fail;
   for (int k = 0; k < c->n; k++) d->done[c->ops[k]] = 1;
   return add_prim(d, pd, args, nargs);
 fail:
@@ -784,7 +865,7 @@ static int emit_fc(dnn *d, int i) {
   dnnl_inner_product_desc_t ipd;
   DNNL(dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src->md, &wt,
                                             op->bias ? &bias : NULL, &dst2));
-  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0);
+  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
   dnnl_primitive_desc_t pd;
   int rc = make_pd(d, &ipd, a, &pd);
@@ -820,12 +901,38 @@ static int emit_eltwise(dnn *d, int i) {
 
 static int same_shape(nn_shape a, nn_shape b) { return a.h == b.h && a.w == b.w && a.c == b.c; }
 
+/* An ADD planned with a chain (plan_add): its pd, the second operand and
+ * every added tensor in the first one's layout. */
+static int emit_planned_add(dnn *d, int i) {
+  const nn_op *op = &d->g->ops[i];
+  dchain *c = &d->chain[i];
+  dnnl_primitive_desc_t pd = c->pd;
+  c->pd = NULL;
+  dver *a = &d->t[op->in[0]].v[0], *b, *v;
+  int last = d->g->ops[c->ops[c->n - 1]].out, nargs = 3, rc;
+  dnnl_exec_arg_t args[MAX_ARGS];
+  if ((rc = version(d, op->in[1], &a->md, &b)) || (rc = set_native(d, last, &a->md, -1, 0, &v))) {
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+  }
+  args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC_0, a->mem};
+  args[1] = (dnnl_exec_arg_t){DNNL_ARG_SRC_1, b->mem};
+  args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, v->mem};
+  if ((rc = bin_args(d, c, &a->md, args, &nargs))) {
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+  }
+  for (int k = 0; k < c->n; k++) d->done[c->ops[k]] = 1;
+  return add_prim(d, pd, args, nargs);
+}
+
 /* ADD and BINARY. oneDNN broadcasts only its second operand, so the full
  * shape goes first (swapping commutative operands), and a constant first
  * operand needs the full shape. */
 static int emit_binary(dnn *d, int i) {
   const nn_graph *g = d->g;
   const nn_op *op = &g->ops[i];
+  if (d->chain[i].pd) return emit_planned_add(d, i);
   static const dnnl_alg_kind_t algs[] = {dnnl_binary_add, dnnl_binary_sub, dnnl_binary_mul,
                                          dnnl_binary_div, dnnl_binary_max, dnnl_binary_min};
   int kind = op->kind == NN_OP_ADD ? NN_BIN_ADD : op->sub;
@@ -878,7 +985,7 @@ static int emit_binary(dnn *d, int i) {
   /* b op a when the operands were swapped or the constant comes first */
   dnnl_binary_desc_t bd;
   DNNL(dnnl_binary_desc_init(&bd, algs[kind], xmd, ymd, xmd));
-  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0);
+  dnnl_primitive_attr_t a = chain_attr(g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
   dnnl_exec_arg_t args[MAX_ARGS] = {{DNNL_ARG_SRC_0, xm}, {DNNL_ARG_SRC_1, ym}};
   int rc = add_simple(d, &bd, a, args, 2, op->out);
@@ -1165,6 +1272,7 @@ static int build(dnn *d) {
     /* A conv is planned when its input exists (its layout matters), and
      * before the ops it may absorb, which come later. */
     if (g->ops[i].kind == NN_OP_CONV || g->ops[i].kind == NN_OP_DEPTHWISE) TRY(plan_conv(d, i));
+    else if (d->emit_at[i] == i && is_add(&g->ops[i])) TRY(plan_add(d, i));
     if (d->emit_at[i] >= 0) TRY(emit(d, d->emit_at[i]));
   }
   for (int o = 0; o < g->noutputs; o++) {
