@@ -9,7 +9,9 @@
  * interleaved, one run each in turn, so that a shared machine's load falls
  * on all of them alike. Prints the median ms of `runs` timed rounds after 3
  * warm-up rounds, GFLOP/s = 2 * nn_graph_macs / time, and each row's speed
- * relative to XNNPACK on one thread. The 2-thread runs are forced onto two
+ * relative to XNNPACK on one thread; for one thread also the median thread
+ * CPU time ("cpu"), which leaves out the time a run waited for a core on a
+ * shared machine. The 2-thread runs are forced onto two
  * threads (NN_SCHED_PARALLEL), so they show the raw parallel speed;
  * bench_load shows what the adaptive default does under a competing load.
  */
@@ -28,7 +30,7 @@ typedef struct row {
   int threads;
   nn_threads *th;
   nn_runtime *rt;
-  double *t;
+  double *t, *cpu;
 } row;
 
 static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs) {
@@ -37,7 +39,8 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     r[k].th = NULL;
     r[k].rt = NULL;
     r[k].t = malloc((size_t)runs * sizeof *r[k].t);
-    int st = r[k].t ? nn_threads_new(r[k].threads, NULL, &r[k].th) : FK_ENOMEM;
+    r[k].cpu = malloc((size_t)runs * sizeof *r[k].cpu);
+    int st = r[k].t && r[k].cpu ? nn_threads_new(r[k].threads, NULL, &r[k].th) : FK_ENOMEM;
     if (st == FK_OK) st = nn_runtime_new(g, r[k].be, r[k].th, &r[k].rt);
     if (st != FK_OK) {
       fprintf(stderr, "%s on %s: %s\n", name, nn_backend_name(r[k].be), fk_strerror(st));
@@ -51,9 +54,9 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
   }
   for (int i = -3; ok && i < runs; i++)
     for (int k = 0; k < nr; k++) {
-      double t0 = now_ms();
+      double t0 = now_ms(), c0 = thread_cpu_ms();
       nn_runtime_run(r[k].rt);
-      if (i >= 0) r[k].t[i] = now_ms() - t0;
+      if (i >= 0) r[k].t[i] = now_ms() - t0, r[k].cpu[i] = thread_cpu_ms() - c0;
     }
   double base = 0;
   for (int k = 0; ok && k < nr; k++) {
@@ -63,6 +66,10 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
            nn_backend_name(r[k].be), r[k].threads, r[k].threads > 1 ? "s" : " ", med, r[k].t[0],
            2 * nn_graph_macs(g) / (med * 1e6));
     if (base > 0) printf("  %5.2fx xnnpack-1T", base / med);
+    if (r[k].threads == 1) {
+      double cpu = median_of(r[k].cpu, (size_t)runs);
+      printf("  cpu %8.3f ms %6.1f GFLOP/s", cpu, 2 * nn_graph_macs(g) / (cpu * 1e6));
+    }
     printf("  (%.1f MMAC)\n", nn_graph_macs(g) / 1e6);
   }
   fflush(stdout);
@@ -70,6 +77,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     nn_runtime_free(r[k].rt);
     nn_threads_free(r[k].th);
     free(r[k].t);
+    free(r[k].cpu);
   }
 }
 

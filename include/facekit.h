@@ -3,8 +3,10 @@
  * 128-d face descriptors and verification, in C.
  *
  * Objects and their lifecycle:
- *   fk_models   the loaded networks. Read-only after fk_models_open(), so one
- *               instance may be shared by any number of threads.
+ *   fk_models   the loaded networks. Read-only after fk_models_open() but for
+ *               an atomic count of the cores its sessions' runs occupy (so
+ *               that sessions sharing it never oversubscribe the machine):
+ *               one instance may be shared by any number of threads.
  *   fk_session  scratch buffers and inference runtimes for one thread. Create
  *               one per thread from a shared fk_models.
  *   fk_image    a decoded 8-bit RGB image owned by the caller.

@@ -12,11 +12,17 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "face/face.h"
 #include "nn/backend.h"
 #include "testutil.h"
 #include "golden.h"
+
+static void sleep_ms(double ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)((ms - 1000 * (long)(ms / 1000)) * 1e6)};
+  nanosleep(&ts, NULL);
+}
 
 /* Threads of this process now. */
 static int thread_count(void) {
@@ -114,6 +120,81 @@ static void test_budget_of_one_core_keeps_runs_serial(void) {
   nn_graph_free(g);
 }
 
+/* Threads of this process in state R (running or runnable) other than the
+ * caller. */
+static int busy_others(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  char self[32];
+  snprintf(self, sizeof self, "%d", (int)gettid());
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.' || !strcmp(e->d_name, self)) continue;
+    char path[300], st[512] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(st, sizeof st, f)) {
+      const char *p = strrchr(st, ')');
+      n += p && p[1] == ' ' && p[2] == 'R';
+    }
+    if (f) fclose(f);
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* Between runs no helper keeps a core: XNNPACK's pool is told to yield, and
+ * libgomp's workers stop spinning within milliseconds (at once when
+ * sessions share the budget). */
+static int omp_pool_left; /* oneDNN, shared budget: threads left after the runs */
+
+static void *idle_after_runs(void *p) {
+  int *busy = p, base = thread_count(); /* this thread has no pool yet */
+  nn_graph *g = small_net();
+  nn_budget *bud = NULL;
+  nn_budget_new(2, &bud);
+  for (int b = 0; b < NN_BACKEND_COUNT; b++) {
+    for (int shared = 0; shared < 2; shared++) {
+      nn_threads *th = NULL, *other = NULL;
+      nn_runtime *rt = NULL;
+      nn_threads_new(2, shared ? bud : NULL, &th);
+      if (shared) nn_threads_new(2, bud, &other); /* a second session on the budget */
+      CHECK_EQ_INT(nn_runtime_new(g, (nn_backend)b, th, &rt), FK_OK);
+      if (rt) {
+        nn_runtime_set_sched(rt, NN_SCHED_PARALLEL);
+        for (int i = 0; i < 3; i++) nn_runtime_run(rt);
+        int n = 0;
+        for (int wait = 0; wait < 50 && (n = busy_others()) > 0; wait++) sleep_ms(10);
+        busy[2 * b + shared] = n;
+        if (shared && b == NN_BACKEND_DNNL) {
+          for (int wait = 0; wait < 50 && thread_count() > base; wait++) sleep_ms(10);
+          omp_pool_left = thread_count() - base;
+        }
+      }
+      nn_runtime_free(rt);
+      nn_threads_free(th);
+      nn_threads_free(other);
+    }
+  }
+  nn_budget_free(bud);
+  nn_graph_free(g);
+  return NULL;
+}
+
+static void test_helpers_leave_the_cores_between_runs(void) {
+  int busy[2 * NN_BACKEND_COUNT];
+  pthread_t t;
+  pthread_create(&t, NULL, idle_after_runs, busy);
+  pthread_join(t, NULL);
+  for (int b = 0; b < NN_BACKEND_COUNT; b++) {
+    fprintf(stderr, "  %s: %d helpers busy after the runs, %d with a shared budget\n",
+            nn_backend_name((nn_backend)b), busy[2 * b], busy[2 * b + 1]);
+    CHECK_EQ_INT(busy[2 * b], 0);
+    CHECK_EQ_INT(busy[2 * b + 1], 0);
+  }
+  fprintf(stderr, "  onednn with a shared budget: %d helper threads left\n", omp_pool_left);
+  CHECK_EQ_INT(omp_pool_left, 0); /* the OpenMP pool was ended */
+}
+
 /* ---- the adaptive choice, on a stand-in backend --------------------------- */
 
 typedef struct fake {
@@ -122,11 +203,6 @@ typedef struct fake {
 } fake;
 
 static fake the_fake;
-
-static void sleep_ms(double ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)((ms - 1000 * (long)(ms / 1000)) * 1e6)};
-  nanosleep(&ts, NULL);
-}
 
 static int fake_create(const nn_graph *g, nn_threads *th, void **state) {
   (void)g, (void)th;
@@ -250,6 +326,7 @@ int main(void) {
   RUN(test_one_thread_runtimes_start_no_thread);
   RUN(test_two_thread_runtimes_start_at_most_one_helper);
   RUN(test_budget_of_one_core_keeps_runs_serial);
+  RUN(test_helpers_leave_the_cores_between_runs);
   RUN(test_adaptive_runs_in_parallel_when_that_is_faster);
   RUN(test_adaptive_runs_serially_when_parallel_collapses);
   RUN(test_adaptive_follows_a_change_of_load);
