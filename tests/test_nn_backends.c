@@ -4,7 +4,8 @@
  * reach: every post-op fusion of a conv, residual sums whose other operand
  * is read again later or is the conv's own input, broadcast shapes and
  * operand orders of the binary ops, the padding modes, kernel taps that
- * only ever meet padding, channel counts that are not whole blocks, a
+ * only ever meet padding, channel counts that are not whole blocks (max
+ * pooling, XNNPACK's inside the oneDNN backend, included), a
  * reference fallback in the middle of a graph, and outputs that are
  * internal values in a blocked layout. Each graph runs on every set-up of
  * tests/golden.h (each backend on one thread and on two, forced either way).
@@ -178,6 +179,7 @@ static void test_channels_that_are_not_whole_blocks(void) {
   nn_mark_output(g, conv(g, p, 1, 8, 1, NN_SAME, NN_ACT_NONE));
   nn_mark_output(g, nn_concat(g, s, x, 2));
   nn_mark_output(g, nn_global_avgpool(g, s));
+  nn_mark_output(g, nn_maxpool(g, nn_unary(g, x, NN_UN_TANH), 3, 2, NN_SAME)); /* XNNPACK's, blocked */
   agree(g, 1.0f, 1e-5, "13 channels");
 
   g = nn_graph_new(6, 6, 16); /* whole blocks: the pad stays blocked */

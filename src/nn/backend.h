@@ -40,6 +40,17 @@ extern const nn_backend_ops nn_ref_backend, nn_xnn_backend, nn_dnnl_backend;
  * to check the thread choice). */
 int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_runtime **out);
 
+/* XNNPACK's max pooling for another backend (xnn.c), on the calling
+ * thread: op over `batch` images of `channels` interleaved channels each,
+ * which is NHWC (batch 1) or a blocked nChwXc layout (a batch of X-channel
+ * images, one per block). Create, set up once the buffers are known, run. */
+typedef struct nn_xnn_maxpool nn_xnn_maxpool;
+int nn_xnn_maxpool_new(const nn_graph *g, const nn_op *op, size_t batch, size_t channels,
+                       nn_xnn_maxpool **out);
+int nn_xnn_maxpool_setup(nn_xnn_maxpool *p, const float *in, float *out);
+int nn_xnn_maxpool_run(nn_xnn_maxpool *p);
+void nn_xnn_maxpool_free(nn_xnn_maxpool *p);
+
 /* The cores that the sessions of one model context share (see nn.h). */
 struct nn_budget {
   atomic_int busy;    /* threads inside runs right now: callers + helpers */

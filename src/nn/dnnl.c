@@ -1,8 +1,9 @@
 /*
  * dnnl.c - the oneDNN backend (backend.h): runs an nn_graph as a sequence of
  * oneDNN primitives, with the reference kernels (ref.c) for what oneDNN
- * lacks. The only file that includes oneDNN (Debian's 2.6, C API, OpenMP
- * runtime).
+ * lacks and XNNPACK's max pooling (xnn.c), 5 to 8 times faster than
+ * oneDNN 2.6's. The only file that includes oneDNN (Debian's 2.6, C API,
+ * OpenMP runtime).
  *
  * Why oneDNN: its kernels are generated at run time for the CPU at hand
  * (jit:avx2 here, avx512_core on AVX-512), so they do not depend on how a
@@ -90,12 +91,13 @@ typedef struct dmem {
 } dmem;
 
 typedef struct dstep {
-  dnnl_primitive_t prim;      /* NULL: op runs on the reference kernel */
+  dnnl_primitive_t prim;      /* NULL: a borrowed XNNPACK max pooling, or */
+  nn_xnn_maxpool *xpool;      /* (neither) the op's reference kernel */
   dnnl_exec_arg_t args[MAX_ARGS];
   int nargs;
   dnnl_memory_desc_t scratch; /* its scratchpad, if has_scratch */
   int has_scratch;
-  const nn_op *op;            /* reference: the op and its buffers */
+  const nn_op *op;            /* reference, XNNPACK: the op and its buffers */
   int a, b, out;              /* (b -1 if none), then resolved into: */
   const float *pa, *pb;
   float *pout;
@@ -815,10 +817,45 @@ fail:
   return rc;
 }
 
+/* Max pooling on XNNPACK's kernel, in the input's layout when that is NHWC
+ * or blocked by channels (see nn_xnn_maxpool_new). */
+static int emit_xnn_maxpool(dnn *d, int i) {
+  const nn_op *op = &d->g->ops[i];
+  nn_shape in = d->g->shapes[op->in[0]];
+  dver *src = &d->t[op->in[0]].v[0], *v;
+  dnnl_format_tag_t tag = tag_of(&src->md, in);
+  if (tag != dnnl_nhwc && block_of(tag) == 1) return FK_EUNSUPPORTED;
+  size_t ch = tag == dnnl_nhwc ? (size_t)in.c : (size_t)block_of(tag);
+  nn_xnn_maxpool *p;
+  TRY(nn_xnn_maxpool_new(d->g, op, ((size_t)in.c + ch - 1) / ch, ch, &p));
+  dnnl_memory_desc_t md;
+  int rc = grow((void **)&d->steps, d->nsteps, &d->cap_steps, sizeof *d->steps);
+  if (rc == FK_OK) rc = md_tag(&md, d->g->shapes[op->out], tag);
+  if (rc == FK_OK) rc = set_native(d, op->out, &md, -1, 0, &v);
+  if (rc != FK_OK) {
+    nn_xnn_maxpool_free(p);
+    return rc;
+  }
+  dstep *st = &d->steps[d->nsteps++];
+  memset(st, 0, sizeof *st);
+  st->xpool = p;
+  st->op = op;
+  st->a = src->buf;
+  st->b = -1;
+  st->out = v->buf;
+  touch(d, st->a, d->nsteps - 1);
+  touch(d, st->out, d->nsteps - 1);
+  return FK_OK;
+}
+
 static int emit_pool(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   nn_shape in = d->g->shapes[op->in[0]], out = d->g->shapes[op->out];
   dver *src = &d->t[op->in[0]].v[0];
+  if (op->kind == NN_OP_MAXPOOL) {
+    int rc = emit_xnn_maxpool(d, i);
+    if (rc != FK_EUNSUPPORTED) return rc;
+  }
   dnnl_memory_desc_t dst;
   dnnl_dims_t dd;
   dims_of(out, dd);
@@ -1151,8 +1188,10 @@ static void omp_leave(omp_icv old) {
 static void dnn_free(void *state) {
   dnn *d = state;
   if (!d) return;
-  for (int i = 0; i < d->nsteps; i++)
+  for (int i = 0; i < d->nsteps; i++) {
     if (d->steps[i].prim) dnnl_primitive_destroy(d->steps[i].prim);
+    nn_xnn_maxpool_free(d->steps[i].xpool);
+  }
   for (int i = 0; d->chain && i < d->g->nops; i++)
     if (d->chain[i].pd) dnnl_primitive_desc_destroy(d->chain[i].pd);
   for (int i = 0; i < d->nmems; i++) dnnl_memory_destroy(d->mems[i].m);
@@ -1241,6 +1280,7 @@ static int place_buffers(dnn *d) {
     st->pa = buf_ptr(d, st->a);
     st->pb = st->b >= 0 ? buf_ptr(d, st->b) : NULL;
     st->pout = buf_ptr(d, st->out);
+    if (st->xpool) TRY(nn_xnn_maxpool_setup(st->xpool, st->pa, st->pout));
   }
   for (int o = 0; o < d->g->noutputs; o++) d->outs[o] = buf_ptr(d, d->out_bufs[o]);
   d->input = buf_ptr(d, d->t[0].v[0].buf);
@@ -1309,6 +1349,8 @@ static int dnn_run(void *state, int threads) {
     const dstep *st = &d->steps[i];
     if (st->prim)
       rc = status(dnnl_primitive_execute(st->prim, d->stream, st->nargs, st->args));
+    else if (st->xpool)
+      rc = nn_xnn_maxpool_run(st->xpool);
     else
       rc = nn_ref_run_op(d->g, st->op, st->pa, st->pb, st->pout);
   }

@@ -497,3 +497,53 @@ const nn_backend_ops nn_xnn_backend = {
     .shared_free = xnn_shared_free,
     .steps = xnn_steps,
 };
+
+/* ---- max pooling lent to other backends ------------------------------------ */
+
+/* Debian's oneDNN 2.6 pools 5 to 8 times slower than XNNPACK (bench_kernels
+ * on this machine), so the oneDNN backend borrows this one op. It runs on
+ * the calling thread: the borrower's own threads are OpenMP's. */
+struct nn_xnn_maxpool {
+  xnn_operator_t op;
+  size_t batch;
+  nn_shape in;
+};
+
+int nn_xnn_maxpool_new(const nn_graph *g, const nn_op *op, size_t batch, size_t channels,
+                       nn_xnn_maxpool **out) {
+  *out = NULL;
+  if (op->kind != NN_OP_MAXPOOL || op->kh * op->kw < 2) return FK_EUNSUPPORTED; /* no 1x1 windows */
+  if (xnn_initialize(NULL) != xnn_status_success) return FK_EBACKEND;
+  nn_xnn_maxpool *p = calloc(1, sizeof *p);
+  if (!p) return FK_ENOMEM;
+  p->batch = batch;
+  p->in = g->shapes[op->in[0]];
+  uint32_t s = (uint32_t)op->stride;
+  enum xnn_status st = xnn_create_max_pooling2d_nhwc_f32(
+      (uint32_t)op->pad[0], (uint32_t)op->pad[3], (uint32_t)op->pad[1], (uint32_t)op->pad[2],
+      (uint32_t)op->kh, (uint32_t)op->kw, s, s, 1, 1, channels, channels, channels, -INFINITY, INFINITY,
+      0, &p->op);
+  if (st != xnn_status_success) {
+    free(p);
+    return st == xnn_status_out_of_memory ? FK_ENOMEM : FK_EUNSUPPORTED;
+  }
+  *out = p;
+  return FK_OK;
+}
+
+int nn_xnn_maxpool_setup(nn_xnn_maxpool *p, const float *in, float *out) {
+  return xnn_setup_max_pooling2d_nhwc_f32(p->op, p->batch, (size_t)p->in.h, (size_t)p->in.w, in, out,
+                                          NULL) == xnn_status_success
+             ? FK_OK
+             : FK_EBACKEND;
+}
+
+int nn_xnn_maxpool_run(nn_xnn_maxpool *p) {
+  return xnn_run_operator(p->op, NULL) == xnn_status_success ? FK_OK : FK_EBACKEND;
+}
+
+void nn_xnn_maxpool_free(nn_xnn_maxpool *p) {
+  if (!p) return;
+  xnn_delete_operator(p->op);
+  free(p);
+}
