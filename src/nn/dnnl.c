@@ -503,9 +503,10 @@ static void conv_window(const nn_graph *g, const nn_op *op, dwin *w) {
     *w = (dwin){0, 0, op->kh, op->kw, {op->pad[0], op->pad[1], op->pad[2], op->pad[3]}};
 }
 
-/* The conv over window w, with src in layout src (NULL: any). */
+/* The conv over window w, with src and dst in the layouts given (NULL:
+ * any). */
 static int conv_desc(const nn_graph *g, const nn_op *op, const dwin *w, const dnnl_memory_desc_t *src_md,
-                     dnnl_convolution_desc_t *cd) {
+                     const dnnl_memory_desc_t *dst_md, dnnl_convolution_desc_t *cd) {
   nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
   int dw = op->kind == NN_OP_DEPTHWISE;
   dnnl_dims_t sd, dd, wd = {0}, bd = {out.c};
@@ -521,7 +522,8 @@ static int conv_desc(const nn_graph *g, const nn_op *op, const dwin *w, const dn
   }
   if (src_md) src = *src_md;
   else DNNL(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_format_tag_any));
-  DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any));
+  if (dst_md) dst = *dst_md;
+  else DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&wt, nw, wd, dnnl_f32, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
   int dl = op->dilation > 1 ? op->dilation - 1 : 0;
@@ -603,23 +605,23 @@ static int fuse_chain(dnn *d, int i, dchain *c, const void *desc, dnnl_primitive
 }
 
 /* The bare conv's pd over c->win into *pd and its descriptor into *cd:
- * with the input in the layout it already has when oneDNN picks the same
- * implementation and output layout for it as for a layout of its choice
- * (this spares a reorder, e.g. of the NHWC graph input), else the latter. */
+ * with the input in the layout it already has when oneDNN takes it with the
+ * same implementation and output layout as it picks for a layout of its
+ * choice (this spares a reorder, e.g. of the NHWC graph input), else the
+ * latter. */
 static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t *cd,
                      dnnl_primitive_desc_t *pd) {
   dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
-  int rc = conv_desc(d->g, op, &c->win, NULL, cd);
+  int rc = conv_desc(d->g, op, &c->win, NULL, NULL, cd);
   if (rc == FK_OK) rc = make_pd(d, cd, a, pd);
   dnnl_convolution_desc_t nd;
   dnnl_primitive_desc_t npd;
   const dver *v = &d->t[op->in[0]].v[0];
-  if (rc == FK_OK && conv_desc(d->g, op, &c->win, &v->md, &nd) == FK_OK &&
+  const dnnl_memory_desc_t *da = rc == FK_OK ? dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0) : NULL;
+  if (rc == FK_OK && conv_desc(d->g, op, &c->win, &v->md, da, &nd) == FK_OK &&
       make_pd(d, &nd, a, &npd) == FK_OK) {
-    const dnnl_memory_desc_t *da = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *dn = dnnl_primitive_desc_query_md(npd, dnnl_query_dst_md, 0);
-    if (!strcmp(impl_of(npd), impl_of(*pd)) && dnnl_memory_desc_equal(da, dn)) {
+    if (!strcmp(impl_of(npd), impl_of(*pd))) {
       dnnl_primitive_desc_destroy(*pd);
       *pd = npd;
       *cd = nd;
