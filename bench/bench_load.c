@@ -23,7 +23,9 @@
  * 2 threads adaptive (the library's default), interleaved round by round;
  * then the same for the whole pipeline on IMAGE (default
  * tests/fixtures/group4.png, 4 faces: decode, detect, landmarks,
- * descriptors), through fk_faces on 1- and 2-thread sessions. Prints
+ * descriptors), through fk_faces on 1- and 2-thread sessions. After each
+ * forced run the bench waits 10 ms, untimed, so that helpers still
+ * spinning (libgomp's) do not slow the next configuration's run. Prints
  * medians; a configuration that has used 20 s stops early (n shows how many
  * runs it got).
  */
@@ -43,6 +45,7 @@
 
 #define MAX_BUSY 64
 #define CAP_MS 20000.0
+#define SETTLE_US 10000 /* after a forced 2-thread run */
 
 typedef struct series {
   double *t;
@@ -112,6 +115,7 @@ static void bench_net_modes(const char *name, const nn_graph *g, nn_backend be, 
       nn_runtime_run(rt[m]);
       add(&s[m], now_ms() - t0);
       used += m == 2 && nn_runtime_last_threads(rt[2]) > 1;
+      if (m == 1) usleep(SETTLE_US);
     }
   for (int m = 0; ok && m < 3; m++) {
     printf("  %-10s %-8s %-19s median %9.3f ms  (n=%d)", name, nn_backend_name(be), mode_name[m],
@@ -158,6 +162,7 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
       fk_faces(s[k], &img, faces, 16, &nf);
       fk_image_free(&img);
       if (r >= 0) add(&t[k], now_ms() - t0);
+      if (k == 1) usleep(SETTLE_US);
     }
   for (int k = 0; k < 3; k++) {
     printf("  %-10s %-8s %-19s median %9.3f ms  (n=%d, %d faces)", "image", fk_backend_name(backend),
@@ -177,6 +182,7 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
 typedef struct worker {
   const nn_graph *g;
   nn_threads *th;
+  nn_sched sched;
   int runs;
   series s;
 } worker;
@@ -185,7 +191,7 @@ static void *worker_main(void *p) {
   worker *w = p;
   nn_runtime *rt = NULL;
   if (nn_runtime_new(w->g, NN_BACKEND_DNNL, w->th, &rt) != FK_OK) return NULL;
-  nn_runtime_set_sched(rt, NN_SCHED_PARALLEL); /* only the budget may say 1 */
+  nn_runtime_set_sched(rt, w->sched);
   nn_runtime_run(rt);
   for (int r = 0; r < w->runs; r++) {
     double t0 = now_ms();
@@ -196,16 +202,21 @@ static void *worker_main(void *p) {
   return NULL;
 }
 
+/* Two threads each run a descriptor runtime: on 1 thread each; on 2 forced,
+ * without and with a shared budget (only the budget can then say 1); and as
+ * the library does by default, adaptive with the budget fk_models gives. */
 static void bench_sessions(const nn_graph *g, int runs) {
-  static const char *const what[3] = {"2 x 1 thread", "2 x 2 threads, no budget", "2 x 2 threads, one budget"};
-  for (int k = 0; k < 3; k++) {
+  static const char *const what[4] = {"2 x 1 thread", "2 x 2 forced, no budget", "2 x 2 forced, one budget",
+                                      "2 x 2 adaptive, one budget"};
+  for (int k = 0; k < 4; k++) {
     nn_budget *b = NULL;
-    if (k == 2) nn_budget_new(0, &b);
+    if (k >= 2) nn_budget_new(0, &b);
     worker w[2];
     pthread_t t[2];
     double t0 = now_ms();
     for (int i = 0; i < 2; i++) {
-      w[i] = (worker){g, NULL, runs, {malloc((size_t)runs * sizeof(double)), 0, 0}};
+      w[i] = (worker){g, NULL, k == 3 ? NN_SCHED_ADAPTIVE : NN_SCHED_PARALLEL, runs,
+                      {malloc((size_t)runs * sizeof(double)), 0, 0}};
       nn_threads_new(k ? 2 : 1, b, &w[i].th);
       pthread_create(&t[i], NULL, worker_main, &w[i]);
     }
@@ -214,7 +225,7 @@ static void bench_sessions(const nn_graph *g, int runs) {
     series all = {malloc(2 * (size_t)runs * sizeof(double)), 0, 0};
     for (int i = 0; i < 2; i++)
       for (int r = 0; r < w[i].s.n; r++) add(&all, w[i].s.t[r]);
-    printf("  descriptor onednn %-26s median %8.3f ms per run, %6.1f runs/s together\n", what[k], med(&all),
+    printf("  descriptor onednn %-27s median %8.3f ms per run, %6.1f runs/s together\n", what[k], med(&all),
            all.n / (wall / 1000));
     for (int i = 0; i < 2; i++) {
       free(w[i].s.t);
