@@ -257,7 +257,7 @@ static int child(const char *scenario, int runs, char **nets, int nnets, int bac
     nn_graph_free(g);
   }
   fk_models *m = NULL;
-  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_DESCRIPTOR, &m) != FK_OK) {
+  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_RESNET128, &m) != FK_OK) {
     fprintf(stderr, "bench_load: %s\n", fk_models_errmsg(m));
     fk_models_free(m);
     return 1;

@@ -3,7 +3,7 @@
  * side-by-side comparison with face-api (bench/compare.sh).
  *
  *   bench_pipeline [--runs N] [--threads T] [--backend B] [--json]
- *                  [--input-size S] IMAGE...
+ *                  [--input-size S] [--model M] IMAGE...
  *
  * B is auto (the default), onednn or xnnpack.
  *
@@ -54,6 +54,8 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
+    else if (!strcmp(argv[i], "--model") && i + 1 < argc && fk_model_from_name(argv[i + 1]) >= 0)
+      opt.model = fk_model_from_name(argv[++i]);
     else if (!strcmp(argv[i], "--json")) json = 1;
     else if (nimg < 256) imgs[nimg++] = argv[i];
   }
@@ -66,7 +68,10 @@ int main(int argc, char **argv) {
 
   fk_models *m = NULL;
   fk_session *s = NULL;
-  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_DESCRIPTOR, &m)) {
+  /* The recognizer timed is the model's first net, on one chip (no flip). */
+  const int rid = fk_model_defs[opt.model].part[0];
+  const fk_recognizer *rec = fk_nets[rid].rec;
+  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | fk_model_nets(opt.model), &m)) {
     fprintf(stderr, "bench_pipeline: %s\n", fk_models_errmsg(m));
     return 1;
   }
@@ -107,16 +112,16 @@ int main(int argc, char **argv) {
         fk_rect box;
         double a = now_ms();
         if (!fk_landmarks_box(&s->dets[i], img.width, img.height, &box)) continue;
-        fk_landmarks_input(&img, box, nn_runtime_input(s->lm_rt));
-        nn_runtime_run(s->lm_rt);
-        fk_landmarks_decode(nn_runtime_output(s->lm_rt, 0), &s->dets[i], box, f->landmarks);
+        fk_landmarks_input(&img, box, nn_runtime_input(s->rt[FK_NETID_LANDMARKS]));
+        nn_runtime_run(s->rt[FK_NETID_LANDMARKS]);
+        fk_landmarks_decode(nn_runtime_output(s->rt[FK_NETID_LANDMARKS], 0), &s->dets[i], box, f->landmarks);
         double b = now_ms();
         double mtx[6];
-        fk_align_chip_transform(f->landmarks, FK_ALIGN_5POINT, FK_DESCRIPTOR_SIZE, 0.25, mtx);
-        fk_warp_affine(&img, mtx, FK_DESCRIPTOR_SIZE, FK_DESCRIPTOR_SIZE, nn_runtime_input(s->desc_rt));
+        fk_align_chip_transform(f->landmarks, rec->align, rec->size, rec->padding, mtx);
+        fk_warp_affine(&img, mtx, rec->size, rec->size, nn_runtime_input(s->rt[rid]));
         double c = now_ms();
-        fk_descriptor_normalize(nn_runtime_input(s->desc_rt), (size_t)FK_DESCRIPTOR_SIZE * FK_DESCRIPTOR_SIZE);
-        nn_runtime_run(s->desc_rt);
+        rec->normalize(nn_runtime_input(s->rt[rid]), (size_t)rec->size * rec->size);
+        nn_runtime_run(s->rt[rid]);
         double d = now_ms();
         if (r >= 0) {
           add(&lm, b - a);
@@ -139,7 +144,7 @@ int main(int argc, char **argv) {
     free(img_whole.v);
   }
   double desc_ms = median(&desc);
-  double gflops = desc_ms > 0 ? 2.0 * nn_graph_macs(m->descriptor) / (desc_ms * 1e6) : 0;
+  double gflops = desc_ms > 0 ? 2.0 * nn_graph_macs(m->graph[rid]) / (desc_ms * 1e6) : 0;
   double fps = whole_sum > 0 ? faces_total / (whole_sum / 1000.0) : 0;
   if (json) {
     printf("{\"impl\":\"facekit %s %s\",\"threads\":%d,\"ssd_input_size\":%d,\"images\":%d,\"faces\":%d,"
@@ -159,7 +164,7 @@ int main(int argc, char **argv) {
     printf("  landmarks   %8.3f ms/face\n", median(&lm));
     printf("  align       %8.3f ms/face\n", median(&align));
     printf("  descriptor  %8.3f ms/face  (%.1f GFLOP/s on %.3f GMAC)\n", desc_ms, gflops,
-           nn_graph_macs(m->descriptor) / 1e9);
+           nn_graph_macs(m->graph[rid]) / 1e9);
     printf("  whole image %8.3f ms   %.1f faces/s\n", median(&whole), fps);
   }
   free(decode.v); free(detect.v); free(lm.v); free(align.v); free(desc.v); free(whole.v);

@@ -5,7 +5,7 @@
  * one top-k query for f32 and int8 codes at 1 and 2 threads, with the
  * memory the matrix takes and the int8 recall@k against f32.
  *
- * Usage: bench_search [N (default 1000000)] [queries (default 50)] [k (10)]
+ * Usage: bench_search [N (default 1000000)] [queries (default 50)] [k (10)] [dim (128)]
  * Prints one JSON object.
  */
 #include <math.h>
@@ -18,7 +18,8 @@
 #include "facekit.h"
 #include "store/vecs.h"
 
-#define DIM FK_EMBED_DIM
+/* The vectors' width (argv[4]). */
+static int DIM = 128;
 
 static double now_ms(void) {
   struct timespec ts;
@@ -87,13 +88,14 @@ static result run(const fk_vecs *v, const float *queries, int nq, int codes, int
 int main(int argc, char **argv) {
   int64_t n = argc > 1 ? atoll(argv[1]) : 1000000;
   int nq = argc > 2 ? atoi(argv[2]) : 50, k = argc > 3 ? atoi(argv[3]) : 10;
-  if (n < 1 || nq < 1 || k < 1) {
-    fprintf(stderr, "usage: bench_search [N] [queries] [k]\n");
+  if (argc > 4) DIM = atoi(argv[4]);
+  if (n < 1 || nq < 1 || k < 1 || DIM < 1 || DIM > FK_EMBED_MAX) {
+    fprintf(stderr, "usage: bench_search [N] [queries] [k] [dim]\n");
     return 2;
   }
   long rss0 = status_kb("VmRSS");
   fk_vecs v;
-  if (fk_vecs_alloc(&v, n)) {
+  if (fk_vecs_alloc(&v, n, DIM)) {
     fprintf(stderr, "bench_search: no memory for %lld vectors\n", (long long)n);
     return 1;
   }

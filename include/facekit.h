@@ -1,6 +1,6 @@
 /*
  * facekit.h - the one public API of facekit: face detection, alignment,
- * 128-d face descriptors and verification, in C.
+ * face embeddings, verification, attributes and reverse face search, in C.
  *
  * Objects and their lifecycle:
  *   fk_models   the loaded networks. Read-only after fk_models_open() but for
@@ -93,32 +93,45 @@ FK_API void fk_image_free(fk_image *img);
 typedef struct fk_models fk_models;
 typedef struct fk_session fk_session;
 
-/* Which networks to load; 0 means all the core ones. */
+/* Which networks to load (fk_models_open). Each bit is one row of the
+ * table of nets (src/face/nets.c). */
 enum {
   FK_NET_SSD = 1 << 0,        /* SSD-MobileNetV1 face detector */
   FK_NET_TINY = 1 << 1,       /* TinyFaceDetector */
   FK_NET_LANDMARKS = 1 << 2,  /* 68-point landmarks */
-  FK_NET_DESCRIPTOR = 1 << 3, /* ResNet-34-like 128-d descriptor */
-  FK_NET_CORE = 0xF,
+  FK_NET_RESNET128 = 1 << 3,  /* dlib's ResNet-34-like 128-d recognizer */
   FK_NET_AGEGENDER = 1 << 4,  /* face-api age/gender head */
   FK_NET_EXPRESSION = 1 << 5, /* face-api expression head */
   FK_NET_GEAR = 1 << 6,       /* human-models gear: race, age, gender */
   FK_NET_ATTRIBUTES = 0x70,
 };
+/* What fk_models_open(dir, 0) loads: the default detector, the landmarks
+ * and the nets of the default recognition model. */
+FK_API unsigned fk_default_nets(void);
 
-/* Loads the networks in `nets` from `dir` (NULL: $FACEKIT_MODELS, else
- * ./models). *out is set even on failure, so that fk_models_errmsg() can tell
+/* Loads the networks in `nets` (0: fk_default_nets()) from `dir` (NULL:
+ * $FACEKIT_MODELS, else ./models). *out is set even on failure, so that fk_models_errmsg() can tell
  * what went wrong; free it with fk_models_free() in both cases. */
 FK_API int fk_models_open(const char *dir, unsigned nets, fk_models **out);
 FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
 enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
-/* Descriptor chip alignment: face-api's unrotated square crop; a similarity
- * warp fitting dlib's mean face to 5 points (eye centres, nose tip, mouth
- * corners); or the same over the 33 points dlib's get_face_chip_details
- * uses. */
-enum { FK_ALIGN_FACEAPI = 0, FK_ALIGN_5POINT = 1, FK_ALIGN_DLIB = 2 };
+/* Recognizer chip alignment. FK_ALIGN_AUTO (the default) gives each
+ * recognizer the alignment it was trained with (see fk_model_*):
+ *   face-api  face-api's unrotated square crop;
+ *   5point    a similarity warp fitting dlib's mean face (padded 0.25) to 5
+ *             points: eye centres, nose tip, mouth corners;
+ *   dlib      the same over the 33 points dlib's get_face_chip_details uses;
+ *   arcface   a similarity warp fitting the same 5 points to the ArcFace
+ *             112x112 template (scaled to the recognizer's input). */
+enum {
+  FK_ALIGN_AUTO = -1,
+  FK_ALIGN_FACEAPI = 0,
+  FK_ALIGN_5POINT = 1,
+  FK_ALIGN_DLIB = 2,
+  FK_ALIGN_ARCFACE = 3,
+};
 /* Inference backends. AUTO (the default) picks per network the one
  * measured fastest on x86-64: oneDNN. REFERENCE is plain C, for tests. */
 enum {
@@ -131,6 +144,37 @@ enum {
 FK_API int fk_backend_from_name(const char *name);
 FK_API const char *fk_backend_name(int backend);
 
+/* Recognition models, DeepFace's model_name: which net (or nets) turn a face
+ * into an embedding. Each has its own width (fk_model_dim) and thresholds. */
+enum {
+  FK_MODEL_RESNET128 = 0, /* dlib's ResNet as ported by face-api, 128-d */
+  FK_NUM_MODELS
+};
+
+/* Widest embedding any model gives: the size of fk_face.embedding. */
+#define FK_EMBED_MAX 1024
+
+/* "resnet128", ...; NULL when out of range. */
+FK_API const char *fk_model_name(int model);
+/* The FK_MODEL_* of a name; -1 if unknown. */
+FK_API int fk_model_from_name(const char *name);
+/* Width of the model's embeddings; 0 when out of range. */
+FK_API int fk_model_dim(int model);
+/* The FK_NET_* bits the model needs. */
+FK_API unsigned fk_model_nets(int model);
+/* The alignment each part of a model gets under the option `align`, as
+ * results and indexes record it: one name when every part gets the same
+ * ("5point"), else the parts' names joined by '+' ("arcface+5point"). */
+FK_API void fk_model_align_name(int model, int align, char *buf, size_t size);
+/* "face-api", "5point", "dlib", "arcface", "auto"; NULL when unknown. */
+FK_API const char *fk_align_name(int align);
+/* The FK_ALIGN_* of a name; -2 if unknown (FK_ALIGN_AUTO is -1). */
+FK_API int fk_align_from_name(const char *name);
+/* "ssd", "tiny"; NULL when unknown. */
+FK_API const char *fk_detector_name(int detector);
+/* The FK_DETECTOR_* of a name; -1 if unknown. */
+FK_API int fk_detector_from_name(const char *name);
+
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */
   int ssd_input_size;    /* SSD input side, a multiple of 32; 0 (the default)
@@ -139,10 +183,13 @@ typedef struct fk_options {
   int tiny_input_size;   /* Tiny detector input side, multiple of 32 (416) */
   float min_score;       /* detections scoring <= this are dropped */
   int max_faces;         /* detections kept after NMS (default 100) */
-  int align;             /* FK_ALIGN_* (default FK_ALIGN_5POINT) */
+  int model;             /* FK_MODEL_*: the recognition model (default: the
+                            most accurate on LFW retrieval, see README) */
+  int align;             /* FK_ALIGN_* (default FK_ALIGN_AUTO: each
+                            recognizer's own) */
   int flip;              /* 1 (default): also embed the mirrored chip and
                             average the two (test-time augmentation; doubles
-                            the descriptor's cost, +0.3% on LFW) */
+                            the recognizer's cost, +0.3% on LFW) */
   int threads;           /* inference threads for this session (default 1):
                             a run uses that many only while it measures
                             faster than one thread (it is not under a
@@ -166,7 +213,6 @@ FK_API void fk_session_free(fk_session *s);
 
 /* ---- faces ----------------------------------------------------------------- */
 
-#define FK_EMBED_DIM 128
 #define FK_NUM_LANDMARKS 68
 
 typedef struct fk_box { float x, y, w, h; } fk_box;
@@ -176,7 +222,12 @@ typedef struct fk_face {
   fk_box box;                            /* in image pixels */
   float score;                           /* detector confidence, 0..1 */
   fk_point landmarks[FK_NUM_LANDMARKS];  /* in image pixels */
-  float embedding[FK_EMBED_DIM];         /* set by fk_represent() */
+  int model;                             /* FK_MODEL_* of the embedding */
+  int dim;                               /* its width; 0 until fk_represent() */
+  float embedding[FK_EMBED_MAX];         /* embedding[0..dim), set by
+                                            fk_represent(); raw (not
+                                            normalized) for single-net
+                                            models */
 } fk_face;
 
 /* Detects faces and their 68 landmarks, sorted by decreasing score. Writes up
@@ -191,13 +242,39 @@ FK_API int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap
  * outside the image. */
 FK_API int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face);
 
-/* Computes face->embedding (raw, not normalized) from the face's landmarks
- * with the session's alignment mode. */
+/* Computes face->embedding, ->dim and ->model from the face's landmarks
+ * with the session's recognition model and alignment. */
 FK_API int fk_represent(fk_session *s, const fk_image *img, fk_face *face);
 
-/* Computes the embedding of an image used as the face chip as it is:
- * resized to 150x150. This is DeepFace's enforce_detection=false fallback. */
-FK_API int fk_represent_chip(fk_session *s, const fk_image *chip, float *embedding);
+/* Sets face->embedding, ->dim and ->model from an image used as the face
+ * chip as it is, resized to each recognizer's input (other fields are left
+ * as they are). */
+FK_API int fk_represent_chip(fk_session *s, const fk_image *chip, fk_face *face);
+
+/* DeepFace's enforce_detection=false: the whole image taken as the one face
+ * of an image without one. The box is the image, score 0, the landmarks
+ * those the landmark net places in it, and with embed the embedding of the
+ * image as the chip (fk_represent_chip). */
+FK_API int fk_whole_image_face(fk_session *s, const fk_image *img, int embed, fk_face *face);
+
+/* How fk_subject() found a photo's subject. */
+enum {
+  FK_SUBJECT_CENTRED = 0,     /* a detection near the centre, at the session's
+                                 min score */
+  FK_SUBJECT_LOW_SCORE = 1,   /* one near the centre at a low score (0.05) */
+  FK_SUBJECT_OFF_CENTRE = 2,  /* none near the centre: the one nearest it */
+  FK_SUBJECT_WHOLE_IMAGE = 3, /* no face: fk_whole_image_face() */
+};
+
+/* The subject of a photo centred on one person, as LFW's are (the face the
+ * evaluations compare): the best-scoring detection whose centre lies within
+ * a fifth of the longer side of the image centre; else such a detection at a
+ * low score; else the detection nearest the centre; else the whole image.
+ * *how gets the FK_SUBJECT_* case, *no_face (may be NULL) whether no face
+ * was found at the session's min score; with embed, the face is embedded
+ * too. */
+FK_API int fk_subject(fk_session *s, const fk_image *img, int embed, fk_face *face, int *how,
+                      int *no_face);
 
 /* Index of the face with the largest box area, or -1 when n == 0. */
 FK_API int fk_largest_face(const fk_face *faces, int n);
@@ -217,8 +294,9 @@ enum { FK_METRIC_COSINE = 0, FK_METRIC_EUCLIDEAN = 1, FK_METRIC_EUCLIDEAN_L2 = 2
 FK_API void fk_l2_normalize(float *v, int dim);
 /* Cosine distance (1 - cos), Euclidean, or Euclidean after L2 normalization. */
 FK_API float fk_distance(const float *a, const float *b, int dim, int metric);
-/* The default same-person threshold for a metric, fitted on LFW. */
-FK_API float fk_default_threshold(int metric);
+/* The default same-person threshold of a model's embeddings under a metric,
+ * fitted on LFW (README); NAN when either is out of range. */
+FK_API float fk_model_threshold(int model, int metric);
 /* Parses "cosine" | "euclidean" | "euclidean_l2"; -1 if unknown. */
 FK_API int fk_metric_from_name(const char *name);
 FK_API const char *fk_metric_name(int metric);
@@ -233,7 +311,7 @@ typedef struct fk_verify_result {
 
 /* Verification as DeepFace does it: the largest face of each image, their
  * embeddings, the distance under `metric` against `threshold` (a negative
- * threshold means fk_default_threshold(metric)). FK_ENOFACE when either
+ * threshold means fk_model_threshold(the session's model, metric)). FK_ENOFACE when either
  * image has no face; fk_session_errmsg() says which. */
 FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
               int metric, float threshold, fk_verify_result *r);
@@ -304,7 +382,7 @@ FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
  * An fk_store is one index file (SQLite, WAL mode) holding every face of a
  * photo collection: tables images (path, size, mtime, SHA-256, size, status),
  * faces (box, landmarks, score, model, L2-normalized embedding as f32 and
- * int8 BLOBs), identities (the parent folder's name) and meta (the model
+ * int8 BLOBs of the model's width), identities (the parent folder's name) and meta (the model
  * fingerprint and the preprocessing the embeddings were made with).
  *
  * Searching does not read the faces table row by row: the vectors live in a
@@ -315,7 +393,7 @@ FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
  *
  * Codes: a unit vector v quantizes to int8 as round(127 * v[i]) (never
  * -128); the cosine of two codes, dot / (|a| |b|), estimates the cosine of
- * the vectors. An int8 scan reads 128 bytes + a 4-byte scale per face.
+ * the vectors. An int8 scan reads dim bytes + a 4-byte scale per face.
  *
  * An fk_store is not thread-safe: use one per thread (they may share the
  * file; SQLite serializes writers).
@@ -341,6 +419,7 @@ FK_API void fk_store_close(fk_store *st);
 typedef struct fk_store_info {
   int has_model;            /* 0 until the first fk_store_index() */
   char model[64];           /* "resnet128-<fingerprint of the weights>" */
+  int dim;                  /* embedding width (0 until has_model) */
   fk_options opt;           /* detector, input sizes, min score, max faces,
                                align and flip recorded at creation; the
                                other fields are the defaults */
@@ -351,12 +430,14 @@ typedef struct fk_store_info {
 
 FK_API int fk_store_get_info(fk_store *st, fk_store_info *info);
 
-/* The fingerprint of the descriptor network in m ("resnet128-" + 16 hex of
- * a hash over its weights), as recorded in indexes. buf holds >= 64 bytes. */
-FK_API int fk_model_id(const fk_models *m, char *buf, size_t size);
+/* The fingerprint of a recognition model as loaded in m (its name, "-",
+ * and 16 hex digits of a hash over its nets' weights), as recorded in
+ * indexes. buf holds >= 64 bytes. FK_EINVAL if a net it needs is not
+ * loaded. */
+FK_API int fk_model_id(const fk_models *m, int model, char *buf, size_t size);
 
 /* FK_OK if embeddings made with (m, opt) belong in this index: the same
- * model, alignment and flip (what defines the embedding space) and, when
+ * model (opt->model), alignment and flip (what defines the embedding space) and, when
  * strict, the same detector settings too. Otherwise FK_EMISMATCH and
  * fk_store_errmsg() names the difference. An index with no model yet
  * accepts anything. */
@@ -444,9 +525,10 @@ typedef struct fk_match {
  * (may be NULL) gets the number of faces. */
 FK_API int fk_store_load(fk_store *st, int64_t *count);
 
-/* Exact k-nearest search for a raw (not necessarily normalized) embedding.
+/* Exact k-nearest search for a raw (not necessarily normalized) embedding
+ * of dim floats, which must be the index's width (FK_EMISMATCH otherwise).
  * Writes up to o->k matches, best first, to out and their number to *n. */
-FK_API int fk_store_search(fk_store *st, const float embedding[FK_EMBED_DIM],
+FK_API int fk_store_search(fk_store *st, const float *embedding, int dim,
                            const fk_search_options *o, fk_match *out, int *n);
 
 /* One stored face with its image and identity. */
@@ -457,11 +539,13 @@ typedef struct fk_store_face {
   int image_width, image_height;
   int index;            /* rank of the face in its image, by detector score */
   int central;          /* the face nearest the image centre */
+  char model[64];       /* fingerprint of the model that embedded it */
   fk_box box;
   float score;
   fk_point landmarks[FK_NUM_LANDMARKS];
-  float embedding[FK_EMBED_DIM];  /* L2-normalized */
-  int8_t code[FK_EMBED_DIM];      /* its int8 code */
+  int dim;                        /* the index's embedding width */
+  float embedding[FK_EMBED_MAX];  /* [0..dim), L2-normalized */
+  int8_t code[FK_EMBED_MAX];      /* [0..dim), its int8 code */
   float norm;                     /* L2 norm of the raw embedding */
 } fk_store_face;
 
@@ -495,6 +579,89 @@ typedef struct fk_retrieval {
 
 FK_API int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads,
                                    fk_retrieval *r);
+
+/* ==== evaluations on LFW-style data ======================================= */
+/*
+ * Each image is represented by its subject (fk_subject: the face at the
+ * centre, else the whole image), so every image counts. The runs use one
+ * session per worker thread over the shared models. Errors come back as a
+ * status and a message in the caller's err buffer.
+ */
+
+typedef struct fk_eval_options {
+  int jobs;  /* worker threads, one session each; 0 = all cores */
+  /* Called after every image with the count done so far (from the worker
+   * threads, one call at a time). */
+  void (*progress)(int done, int total, void *user);
+  /* Called for each image that cannot be read or analyzed. */
+  void (*on_error)(const char *path, const char *message, void *user);
+  void *user;
+  /* If set, the run stops once *cancel != 0 and returns FK_ECANCELED. */
+  const volatile int *cancel;
+} fk_eval_options;
+
+FK_API void fk_eval_options_init(fk_eval_options *o);
+
+#define FK_LFW_MAX_FOLDS 100
+
+/* LFW's verification protocol (pairs.txt: FOLDS x (N matched + N
+ * mismatched pairs)): per fold, the threshold that maximizes accuracy on
+ * the other folds, tested on it. */
+typedef struct fk_lfw_result {
+  int pairs, folds, images;
+  int no_face;              /* images without a face at the min score */
+  int subjects[4];          /* images per FK_SUBJECT_* case */
+  int metric, codes;        /* as asked: FK_METRIC_*, FK_CODES_* */
+  double accuracy_mean, accuracy_std;
+  double fold_accuracy[FK_LFW_MAX_FOLDS];
+  double auc;               /* of the ROC over all pairs */
+  double tar_at_far_1e3;    /* true accepts at 0.1% false accepts */
+  float threshold[3];       /* per FK_METRIC_*: the best over all pairs */
+  double threshold_accuracy[3];
+  /* A fused model of two recognizers (cosine): the share of the first
+   * part's cosine fitted on each fold's training folds, and the protocol's
+   * accuracy with those fits. */
+  int fused;
+  float fold_weight[FK_LFW_MAX_FOLDS];
+  float fitted_weight_mean;
+  double fitted_accuracy_mean, fitted_accuracy_std;
+  double seconds;
+} fk_lfw_result;
+
+/* Runs the protocol on the images under root (PERSON/PERSON_NNNN.jpg) with
+ * the pipeline of opt (NULL: defaults), comparing under metric, on the raw
+ * embeddings (FK_CODES_F32) or on the int8 codes an index stores
+ * (FK_CODES_INT8, scaled back to each embedding's norm). m must hold the
+ * detector, landmarks and the model's recognizers. */
+FK_API int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, const char *pairs_file,
+                       int metric, int codes, const fk_eval_options *eo, fk_lfw_result *r, char *err,
+                       size_t errlen);
+
+/* Gender accuracy of one attribute model. confusion[truth][predicted],
+ * index FK_GENDER_*. */
+typedef struct fk_gender_scores {
+  int64_t images;
+  double accuracy, male_recall, female_recall, balanced_accuracy;
+  int64_t confusion[FK_NUM_GENDERS][FK_NUM_GENDERS];
+} fk_gender_scores;
+
+typedef struct fk_gender_result {
+  int images, male, female;
+  int ambiguous;            /* names in both lists, left out */
+  int no_face, subjects[4];
+  int nmodels, models[2];   /* FK_ATTR_MODEL_* scored */
+  fk_gender_scores all[2];  /* per model, over every image */
+  fk_gender_scores with_face[2];  /* over images with a face at the min score */
+  double seconds;
+} fk_gender_result;
+
+/* Gender of the images named in two lists (one "Person_Name_0001.jpg" per
+ * line, at root/Person_Name/Person_Name_0001.jpg; LFW's male_names.txt and
+ * female_names.txt), by each of the nmodels (1 or 2) attribute models, on
+ * the same faces. */
+FK_API int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, const char *male_list,
+                          const char *female_list, const int *attribute_models, int nmodels,
+                          const fk_eval_options *eo, fk_gender_result *r, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -98,12 +98,14 @@ static void test_detect_finds_every_face_of_a_group(void) {
   cJSON_Delete(r.json);
 }
 
-static void test_represent_gives_128_floats_per_face(void) {
+static void test_represent_gives_the_models_width_per_face(void) {
   char args[9000];
-  snprintf(args, sizeof args, "represent '%s' --normalize l2", tu_fixture("group4.png"));
+  snprintf(args, sizeof args, "represent '%s' --normalize l2 --model resnet128", tu_fixture("group4.png"));
   tu_run_result r = tu_run(args);
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(tu_array_len(r.json, "faces"), 4);
+  CHECK(!strcmp(tu_json_str(r.json, "model"), "resnet128"));
+  CHECK_EQ_INT(cJSON_GetObjectItem(r.json, "dim")->valueint, 128);
   const cJSON *emb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "embedding");
   CHECK_EQ_INT(cJSON_GetArraySize(emb), 128);
   double ss = 0;
@@ -247,6 +249,8 @@ static void test_bad_command_lines_exit_2(void) {
   tu_expect_error("no command", "", 2, "no command");
   tu_expect_error("unknown", "frobnicate", 2, "unknown command");
   tu_expect_error("bad option", "detect x.png --bogus", 2, "unknown option");
+  tu_expect_error("bad model", "represent x.png --model vgg-face", 2, "--model must be one of");
+  tu_expect_error("bad align", "represent x.png --align crooked", 2, "--align must be");
   tu_expect_error("bad metric", "verify a b --metric manhattan", 2, "--metric");
   tu_expect_error("bad size", "detect x.png --input-size 100", 2, "multiple of 32");
   tu_expect_error("bad backend", "detect x.png --backend cuda", 2, "--backend");
@@ -298,7 +302,7 @@ int main(void) {
   RUN(test_verify_same_person_is_verified);
   RUN(test_verify_different_people_is_not_verified);
   RUN(test_detect_finds_every_face_of_a_group);
-  RUN(test_represent_gives_128_floats_per_face);
+  RUN(test_represent_gives_the_models_width_per_face);
   RUN(test_represent_agrees_across_backends_and_threads);
   RUN(test_represent_without_face_exits_3);
   RUN(test_represent_can_embed_whole_image_without_face);

@@ -538,7 +538,7 @@ static void test_index_from_another_model_is_refused(void) {
   sqlite3_finalize(q);
   sqlite3_exec(h, "UPDATE meta SET value = 'resnet128-0123456789abcdef' WHERE key = 'model'", NULL, NULL, NULL);
   sqlite3_close(h);
-  expect_error(fk("index", at("a"), "--db", db, NULL), 1, "different model");
+  expect_error(fk("index", at("a"), "--db", db, NULL), 1, "another model");
   expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, NULL), 1, "refusing to mix embedding spaces");
   char sql[256];
   snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'model'", saved);

@@ -12,6 +12,9 @@
 #include "testutil.h"
 #include "golden.h"
 
+/* face-api's descriptor width (the goldens' ResNet). */
+#define FACEAPI_DIM 128
+
 static cJSON *golden;
 static fk_models *models;
 
@@ -24,6 +27,7 @@ static fk_session *faceapi_session_threads(int backend, int threads) {
   fk_options_init(&o);
   o.threads = threads;
   o.ssd_input_size = 512;
+  o.model = FK_MODEL_RESNET128;
   o.align = FK_ALIGN_FACEAPI;
   o.flip = 0;
   o.backend = backend;
@@ -35,7 +39,7 @@ static fk_session *faceapi_session_threads(int backend, int threads) {
 static fk_session *faceapi_session(int backend) { return faceapi_session_threads(backend, 1); }
 
 static double cosine(const float *a, const float *b) {
-  return 1.0 - fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_COSINE);
+  return 1.0 - fk_distance(a, b, FACEAPI_DIM, FK_METRIC_COSINE);
 }
 
 static double iou(fk_box a, const float *b) {
@@ -58,9 +62,9 @@ static void check_faceapi_pipeline(int backend, int threads) {
     CHECK_EQ_INT(n, cJSON_GetArraySize(gf));
     for (int i = 0; i < n && i < cJSON_GetArraySize(gf); i++) {
       const cJSON *g = cJSON_GetArrayItem(gf, i);
-      float box[4], desc[FK_EMBED_DIM], lm[2 * FK_NUM_LANDMARKS];
+      float box[4], desc[FACEAPI_DIM], lm[2 * FK_NUM_LANDMARKS];
       CHECK(tu_json_floats(cJSON_GetObjectItem(g, "box"), box, 4));
-      CHECK(tu_json_floats(cJSON_GetObjectItem(g, "descriptor"), desc, FK_EMBED_DIM));
+      CHECK(tu_json_floats(cJSON_GetObjectItem(g, "descriptor"), desc, FACEAPI_DIM));
       const cJSON *pts = cJSON_GetObjectItem(g, "landmarks");
       for (int p = 0; p < FK_NUM_LANDMARKS; p++)
         CHECK(tu_json_floats(cJSON_GetArrayItem(pts, p), lm + 2 * p, 2));
@@ -124,8 +128,8 @@ static void test_chip_alignment_recovers_a_known_similarity(void) {
     img_pts[i] = (fk_point){(float)(truth[0] * x + truth[1] * y + truth[2]),
                             (float)(truth[3] * x + truth[4] * y + truth[5])};
   }
-  static const int modes[2] = {FK_ALIGN_5POINT, FK_ALIGN_DLIB};
-  for (int k = 0; k < 2; k++) {
+  static const int modes[3] = {FK_ALIGN_5POINT, FK_ALIGN_DLIB, FK_ALIGN_ARCFACE};
+  for (int k = 0; k < 3; k++) {
     double a[6], b[6];
     fk_align_chip_transform(chip_pts, modes[k], 150, 0.25, a);
     fk_align_chip_transform(img_pts, modes[k], 150, 0.25, b);
@@ -135,6 +139,28 @@ static void test_chip_alignment_recovers_a_known_similarity(void) {
                       truth[3] * a[1] + truth[4] * a[4], truth[3] * a[2] + truth[4] * a[5] + truth[5]};
     for (int i = 0; i < 6; i++) CHECK_NEAR(b[i], want[i], 1e-3);
   }
+}
+
+/* A face whose five ArcFace points sit exactly on the template (scaled to
+ * the chip) gets the identity transform at 112, and twice the scale at 224. */
+static void test_arcface_chip_maps_the_template_onto_the_points(void) {
+  static const double tmpl[5][2] = {{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366},
+                                    {41.5493, 92.3655}, {70.7299, 92.2041}};
+  fk_point p[FK_NUM_LANDMARKS] = {{0, 0}};
+  static const int eye[2][4] = {{37, 38, 40, 41}, {43, 44, 46, 47}};
+  for (int e = 0; e < 2; e++)
+    for (int k = 0; k < 4; k++) p[eye[e][k]] = (fk_point){(float)tmpl[e][0], (float)tmpl[e][1]};
+  p[30] = (fk_point){(float)tmpl[2][0], (float)tmpl[2][1]};
+  p[48] = p[60] = (fk_point){(float)tmpl[3][0], (float)tmpl[3][1]};
+  p[54] = p[64] = (fk_point){(float)tmpl[4][0], (float)tmpl[4][1]};
+  double m[6];
+  fk_align_chip_transform(p, FK_ALIGN_ARCFACE, 112, 0, m);
+  const double id[6] = {1, 0, 0, 0, 1, 0};
+  for (int i = 0; i < 6; i++) CHECK_NEAR(m[i], id[i], 1e-5);
+  fk_align_chip_transform(p, FK_ALIGN_ARCFACE, 224, 0, m);
+  CHECK_NEAR(m[0], 0.5, 1e-5);
+  CHECK_NEAR(m[1], 0.0, 1e-5);
+  CHECK_NEAR(m[2], 0.0, 1e-4);
 }
 
 static void test_5point_chip_puts_eyes_where_dlib_template_does(void) {
@@ -188,8 +214,8 @@ static void test_every_backend_gives_the_same_embedding(void) {
 
 typedef struct thread_arg {
   const fk_image *img;
-  float emb[FK_EMBED_DIM];
-  int rc;
+  float emb[FK_EMBED_MAX];
+  int dim, rc;
 } thread_arg;
 
 static void *embed_in_thread(void *p) {
@@ -201,7 +227,7 @@ static void *embed_in_thread(void *p) {
     int n = 0;
     a->rc = fk_faces(s, a->img, &f, 1, &n);
     if (a->rc == FK_OK && n != 1) a->rc = FK_ENOFACE;
-    if (a->rc == FK_OK) memcpy(a->emb, f.embedding, sizeof a->emb);
+    if (a->rc == FK_OK) memcpy(a->emb, f.embedding, sizeof a->emb), a->dim = f.dim;
   }
   fk_session_free(s);
   return NULL;
@@ -218,8 +244,11 @@ static void test_sessions_in_threads_share_one_model_context(void) {
   }
   for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
   for (int i = 0; i < 3; i++) CHECK_EQ_INT(args[i].rc, FK_OK);
-  CHECK(!memcmp(args[0].emb, args[1].emb, sizeof args[0].emb));
-  CHECK(!memcmp(args[0].emb, args[2].emb, sizeof args[0].emb));
+  fk_options d;
+  fk_options_init(&d);
+  CHECK_EQ_INT(args[0].dim, fk_model_dim(d.model));
+  CHECK(!memcmp(args[0].emb, args[1].emb, (size_t)args[0].dim * sizeof *args[0].emb));
+  CHECK(!memcmp(args[0].emb, args[2].emb, (size_t)args[0].dim * sizeof *args[0].emb));
   fk_image_free(&img);
 }
 
@@ -233,7 +262,11 @@ static void test_verify_uses_largest_face_and_reports_noface(void) {
   fk_verify_result r;
   CHECK_EQ_INT(fk_verify(s, &a, &b, FK_METRIC_COSINE, -1, &r), FK_OK);
   CHECK(r.verified);
-  CHECK_NEAR(r.threshold, fk_default_threshold(FK_METRIC_COSINE), 1e-7);
+  fk_options d;
+  fk_options_init(&d);
+  CHECK_NEAR(r.threshold, fk_model_threshold(d.model, FK_METRIC_COSINE), 1e-7);
+  CHECK_EQ_INT(r.face1.dim, fk_model_dim(d.model));
+  CHECK_EQ_INT(r.face1.model, d.model);
   CHECK_EQ_INT(fk_verify(s, &a, &none, FK_METRIC_COSINE, -1, &r), FK_ENOFACE);
   CHECK(strstr(fk_session_errmsg(s), "img2") != NULL);
   CHECK_EQ_INT(fk_verify(s, &a, &b, 7, -1, &r), FK_EINVAL);
@@ -244,14 +277,14 @@ static void test_verify_uses_largest_face_and_reports_noface(void) {
 }
 
 static void test_distances_follow_their_definitions(void) {
-  float a[FK_EMBED_DIM] = {0}, b[FK_EMBED_DIM] = {0};
+  float a[512] = {0}, b[512] = {0};
   a[0] = 3;
   b[1] = 4;
-  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_EUCLIDEAN), 5.0, 1e-6);
-  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_COSINE), 1.0, 1e-6);
-  CHECK_NEAR(fk_distance(a, b, FK_EMBED_DIM, FK_METRIC_EUCLIDEAN_L2), sqrt(2.0), 1e-6);
-  CHECK_NEAR(fk_distance(a, a, FK_EMBED_DIM, FK_METRIC_COSINE), 0.0, 1e-6);
-  fk_l2_normalize(a, FK_EMBED_DIM);
+  CHECK_NEAR(fk_distance(a, b, 512, FK_METRIC_EUCLIDEAN), 5.0, 1e-6);
+  CHECK_NEAR(fk_distance(a, b, 512, FK_METRIC_COSINE), 1.0, 1e-6);
+  CHECK_NEAR(fk_distance(a, b, 512, FK_METRIC_EUCLIDEAN_L2), sqrt(2.0), 1e-6);
+  CHECK_NEAR(fk_distance(a, a, 512, FK_METRIC_COSINE), 0.0, 1e-6);
+  fk_l2_normalize(a, 512);
   CHECK_NEAR(a[0], 1.0, 1e-7);
   CHECK_EQ_INT(fk_metric_from_name("euclidean_l2"), FK_METRIC_EUCLIDEAN_L2);
   CHECK_EQ_INT(fk_metric_from_name("manhattan"), -1);
@@ -281,6 +314,40 @@ static void test_session_rejects_bad_options(void) {
   o.backend = 4;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
   CHECK(strstr(fk_session_errmsg(s), "backend") != NULL);
+  fk_session_free(s);
+}
+
+/* The table of models: every name round-trips, every width fits fk_face,
+ * the nets a model needs are loadable bits; bad choices are refused. */
+static void test_models_and_options_are_named_and_checked(void) {
+  for (int i = 0; i < FK_NUM_MODELS; i++) {
+    CHECK_EQ_INT(fk_model_from_name(fk_model_name(i)), i);
+    CHECK(fk_model_dim(i) > 0 && fk_model_dim(i) <= FK_EMBED_MAX);
+    CHECK(fk_model_nets(i) != 0 && (fk_model_nets(i) & (FK_NET_SSD | FK_NET_LANDMARKS)) == 0);
+    for (int m = FK_METRIC_COSINE; m <= FK_METRIC_EUCLIDEAN_L2; m++) CHECK(fk_model_threshold(i, m) > 0);
+  }
+  CHECK(fk_model_name(FK_NUM_MODELS) == NULL && fk_model_from_name("vgg") == -1 && fk_model_dim(-1) == 0);
+  CHECK(isnan(fk_model_threshold(0, 3)));
+  for (int a = FK_ALIGN_AUTO; a <= FK_ALIGN_ARCFACE; a++) CHECK_EQ_INT(fk_align_from_name(fk_align_name(a)), a);
+  CHECK_EQ_INT(fk_align_from_name("crooked"), -2);
+  CHECK_EQ_INT(fk_detector_from_name(fk_detector_name(FK_DETECTOR_TINY)), FK_DETECTOR_TINY);
+  char buf[64];
+  fk_model_align_name(FK_MODEL_RESNET128, FK_ALIGN_AUTO, buf, sizeof buf);
+  CHECK(!strcmp(buf, "5point"));
+  fk_model_align_name(FK_MODEL_RESNET128, FK_ALIGN_ARCFACE, buf, sizeof buf);
+  CHECK(!strcmp(buf, "arcface"));
+  fk_options o;
+  fk_options_init(&o);
+  CHECK(fk_model_name(o.model) != NULL && o.align == FK_ALIGN_AUTO);
+  CHECK_EQ_INT(fk_default_nets() & fk_model_nets(o.model), fk_model_nets(o.model));
+  fk_session *s = NULL;
+  o.model = FK_NUM_MODELS;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "recognition model") != NULL);
+  fk_session_free(s);
+  fk_options_init(&o);
+  o.align = 9;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
   fk_session_free(s);
 }
 
@@ -368,6 +435,8 @@ int main(void) {
   RUN(test_faceapi_crop_equals_golden_descriptor_crop);
   RUN(test_chip_alignment_recovers_a_known_similarity);
   RUN(test_5point_chip_puts_eyes_where_dlib_template_does);
+  RUN(test_arcface_chip_maps_the_template_onto_the_points);
+  RUN(test_models_and_options_are_named_and_checked);
   RUN(test_every_backend_gives_the_same_embedding);
   RUN(test_sessions_in_threads_share_one_model_context);
   RUN(test_verify_uses_largest_face_and_reports_noface);

@@ -23,7 +23,9 @@
 #include "testutil.h"
 #include "golden.h"
 
-#define DIM FK_EMBED_DIM
+/* The width of the vectors the tests make: 128 (resnet128) unless a test
+ * runs again at another (512, and 100 for the kernels' plain-C path). */
+static int DIM = 128;
 
 /* A random unit-ish vector scaled to a raw norm in [1, 2). */
 static void random_raw(float *v, unsigned seed) {
@@ -36,16 +38,16 @@ static void random_raw(float *v, unsigned seed) {
 /* n random rows: row i has image i / 2 (two faces an image), identity i % 7,
  * every even row central. raw gets the raw vectors if not NULL. */
 static void fill_vecs(fk_vecs *v, int64_t n, float *raw) {
-  CHECK_EQ_INT(fk_vecs_alloc(v, n), FK_OK);
+  CHECK_EQ_INT(fk_vecs_alloc(v, n, DIM), FK_OK);
   for (int64_t i = 0; i < n; i++) {
-    float e[DIM];
+    float e[FK_EMBED_MAX];
     random_raw(e, (unsigned)i + 1);
-    if (raw) memcpy(raw + i * DIM, e, sizeof e);
+    if (raw) memcpy(raw + i * DIM, e, (size_t)DIM * sizeof *e);
     double ss = 0;
     for (int d = 0; d < DIM; d++) ss += (double)e[d] * e[d];
     v->norm[i] = (float)sqrt(ss);
     fk_l2_normalize(e, DIM);
-    memcpy(v->f32 + i * DIM, e, sizeof e);
+    memcpy(v->f32 + i * DIM, e, (size_t)DIM * sizeof *e);
     fk_quantize_i8(e, v->i8 + i * DIM, DIM);
     fk_vecs_code_norm(v, i);
     v->face_id[i] = i + 100;
@@ -67,19 +69,20 @@ static void test_simd_kernels_match_plain_c(void) {
   enum { N = 1037 }; /* not a multiple of the 4- and 8-row steps */
   fk_vecs v;
   fill_vecs(&v, N, NULL);
-  /* extreme codes: one-hot rows (code 127) and flat rows (code 11) */
-  memset(v.i8, 0, DIM);
+  /* extreme codes of unit vectors: one-hot rows (code 127) and flat rows
+   * (127 / sqrt(dim): 11 at 128) */
+  memset(v.i8, 0, (size_t)DIM);
   v.i8[5] = 127;
-  memset(v.i8 + DIM, 11, DIM);
+  memset(v.i8 + DIM, (int)lround(127 / sqrt(DIM)), (size_t)DIM);
   float fa[N], fb[N];
   int32_t ia[N], ib[N];
   const float *q = v.f32 + 17 * DIM;
-  int8_t qc[DIM] = {0};
+  int8_t qc[FK_EMBED_MAX] = {0};
   qc[5] = 127;
-  fk_dot_f32(q, v.f32, N, fa);
-  fk_dot_f32_scalar(q, v.f32, N, fb);
-  fk_dot_i8(qc, v.i8, N, ia);
-  fk_dot_i8_scalar(qc, v.i8, N, ib);
+  fk_dot_f32(q, v.f32, N, DIM, fa);
+  fk_dot_f32_scalar(q, v.f32, N, DIM, fb);
+  fk_dot_i8(qc, v.i8, N, DIM, ia);
+  fk_dot_i8_scalar(qc, v.i8, N, DIM, ib);
   double worst = 0;
   int same = 1;
   for (int i = 0; i < N; i++) {
@@ -90,8 +93,8 @@ static void test_simd_kernels_match_plain_c(void) {
   CHECK(same);
   CHECK_EQ_INT(ia[0], 127 * 127);
   memcpy(qc, v.i8 + 17 * DIM, DIM);
-  fk_dot_i8(qc, v.i8, N, ia);
-  fk_dot_i8_scalar(qc, v.i8, N, ib);
+  fk_dot_i8(qc, v.i8, N, DIM, ia);
+  fk_dot_i8_scalar(qc, v.i8, N, DIM, ib);
   same = 1;
   for (int i = 0; i < N; i++) same &= ia[i] == ib[i];
   CHECK(same);
@@ -115,7 +118,7 @@ static void test_scan_matches_brute_force_for_every_metric(void) {
   fill_vecs(&v, N, raw);
   for (int metric = 0; metric < 3; metric++) {
     for (int trial = 0; trial < 3; trial++) {
-      float q[DIM];
+      float q[FK_EMBED_MAX];
       random_raw(q, 5000u + (unsigned)trial * 7 + (unsigned)metric);
       for (int i = 0; i < N; i++) ref[i] = (ref_hit){fk_distance(q, raw + (size_t)i * DIM, DIM, metric), i};
       qsort(ref, N, sizeof *ref, cmp_ref);
@@ -135,8 +138,8 @@ static void test_scan_matches_brute_force_for_every_metric(void) {
       CHECK(agree);
       CHECK(dd < 1e-4);
       /* int8 codes keep the nearest neighbour of a slightly perturbed row */
-      float near[DIM];
-      memcpy(near, raw + (size_t)(trial * 101) * DIM, sizeof near);
+      float near[FK_EMBED_MAX];
+      memcpy(near, raw + (size_t)(trial * 101) * DIM, (size_t)DIM * sizeof *near);
       for (int i = 0; i < DIM; i += 9) near[i] += 0.01f;
       fk_scan_init(&s, &v, near, metric, FK_CODES_INT8, 1, -1);
       CHECK_EQ_INT(fk_scan_run(&s, NULL, hits, &n), FK_OK);
@@ -173,7 +176,7 @@ static void test_scan_threads_give_the_same_answer(void) {
   fill_vecs(&v, N, NULL);
   pthreadpool_t pool = pthreadpool_create(2);
   for (int codes = 0; codes < 2; codes++) {
-    float q[DIM];
+    float q[FK_EMBED_MAX];
     random_raw(q, 777u + (unsigned)codes);
     fk_scan s;
     fk_scan_init(&s, &v, q, FK_METRIC_COSINE, codes, K, -1);
@@ -195,8 +198,8 @@ static void test_scan_filters_threshold_image_and_central(void) {
   enum { N = 500 };
   fk_vecs v;
   fill_vecs(&v, N, NULL);
-  float q[DIM];
-  memcpy(q, v.f32 + 40 * DIM, sizeof q); /* row 40: image 20, central */
+  float q[FK_EMBED_MAX];
+  memcpy(q, v.f32 + 40 * DIM, (size_t)DIM * sizeof *q); /* row 40: image 20, central */
   fk_scan s;
   fk_hit hits[N];
   int n;
@@ -327,7 +330,7 @@ static int open_for_write(const char *path) {
 
 static int open_and_search(const char *path) {
   fk_store *st;
-  float q[DIM];
+  float q[FK_EMBED_MAX];
   fk_match m[3];
   int n = 0;
   fk_search_options o;
@@ -335,7 +338,7 @@ static int open_and_search(const char *path) {
   o.k = 3;
   random_raw(q, 3);
   int rc = fk_store_open(path, FK_STORE_READ, &st);
-  if (rc == FK_OK) rc = fk_store_search(st, q, &o, m, &n);
+  if (rc == FK_OK) rc = fk_store_search(st, q, DIM, &o, m, &n);
   if (rc) fprintf(stderr, "  read-only search: %s\n", fk_store_errmsg(st));
   fk_store_close(st);
   return rc == FK_OK && n == 3 ? 0 : 1;
@@ -349,7 +352,7 @@ static void make_synthetic(const char *path, int n) {
   fk_options o;
   fk_options_init(&o);
   fk_store_exec(st, "BEGIN");
-  CHECK_EQ_INT(fk_store_record_model(st, "resnet128-test", &o), FK_OK);
+  CHECK_EQ_INT(fk_store_record_model(st, "resnet128-test", DIM, &o), FK_OK);
   fk_store_exec(st, "INSERT INTO identities(name) VALUES('p0'), ('p1'), ('p2')");
   sqlite3_stmt *img, *face;
   fk_store_prepare(st, "INSERT INTO images(path, size, mtime_ns, hash, status, identity_id, nfaces, indexed_at)"
@@ -365,15 +368,15 @@ static void make_synthetic(const char *path, int n) {
     sqlite3_step(img);
     int64_t id = sqlite3_column_int64(img, 0);
     sqlite3_reset(img);
-    float e[DIM];
-    int8_t c[DIM];
+    float e[FK_EMBED_MAX];
+    int8_t c[FK_EMBED_MAX];
     random_raw(e, (unsigned)i + 1);
     fk_l2_normalize(e, DIM);
     fk_quantize_i8(e, c, DIM);
     sqlite3_bind_int64(face, 1, id);
     sqlite3_bind_double(face, 2, 1.5);
-    sqlite3_bind_blob(face, 3, e, sizeof e, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(face, 4, c, sizeof c, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(face, 3, e, DIM * (int)sizeof *e, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(face, 4, c, DIM, SQLITE_TRANSIENT);
     CHECK_EQ_INT(sqlite3_step(face), SQLITE_DONE);
     sqlite3_reset(face);
   }
@@ -431,7 +434,7 @@ static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
   snprintf(path, sizeof path, "%s", tu_tmp("side.db"));
   snprintf(vec, sizeof vec, "%s.vec", path);
   make_synthetic(path, 50);
-  float q[DIM];
+  float q[FK_EMBED_MAX];
   random_raw(q, 7); /* face of image 6 */
   fk_match m[5];
   int n = 0;
@@ -443,7 +446,7 @@ static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
   int64_t count = 0;
   CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
   CHECK_EQ_INT(count, 50);
-  CHECK_EQ_INT(fk_store_search(st, q, &o, m, &n), FK_OK);
+  CHECK_EQ_INT(fk_store_search(st, q, DIM, &o, m, &n), FK_OK);
   CHECK_EQ_INT(n, 5);
   CHECK(m[0].distance < 1e-5);
   int64_t best = m[0].face_id;
@@ -460,7 +463,7 @@ static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
   CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
   CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
   CHECK_EQ_INT(count, 49);
-  CHECK_EQ_INT(fk_store_search(st, q, &o, m, &n), FK_OK);
+  CHECK_EQ_INT(fk_store_search(st, q, DIM, &o, m, &n), FK_OK);
   CHECK(m[0].face_id != best && m[0].distance > 0.01);
   fk_store_close(st);
   /* garbage in the sidecar: rebuilt, no crash */
@@ -508,7 +511,7 @@ static void test_check_refuses_another_model_or_preprocessing(void) {
   const char *path = tu_tmp("model.db");
   make_synthetic(path, 3);
   fk_models *m;
-  int rc = fk_models_open(NULL, FK_NET_DESCRIPTOR, &m);
+  int rc = fk_models_open(NULL, FK_NET_RESNET128, &m);
   CHECK_EQ_INT(rc, FK_OK);
   if (rc) {
     fprintf(stderr, "  models: %s\n", fk_models_errmsg(m));
@@ -516,17 +519,22 @@ static void test_check_refuses_another_model_or_preprocessing(void) {
     return;
   }
   char id[64], id2[64];
-  CHECK_EQ_INT(fk_model_id(m, id, sizeof id), FK_OK);
-  CHECK_EQ_INT(fk_model_id(m, id2, sizeof id2), FK_OK);
+  CHECK_EQ_INT(fk_model_id(m, FK_MODEL_RESNET128, id, sizeof id), FK_OK);
+  CHECK_EQ_INT(fk_model_id(m, FK_MODEL_RESNET128, id2, sizeof id2), FK_OK);
   CHECK(!strcmp(id, id2) && !strncmp(id, "resnet128-", 10) && strlen(id) == 26);
+  CHECK_EQ_INT(fk_model_id(m, FK_NUM_MODELS, id2, sizeof id2), FK_EINVAL);
   fk_store *st;
   fk_store_open(path, FK_STORE_WRITE, &st);
-  CHECK_EQ_INT(fk_store_check(st, m, NULL, 0), FK_EMISMATCH);
-  CHECK(strstr(fk_store_errmsg(st), "different model") != NULL);
-  fk_store_meta_set(st, "model", id);
   fk_options o;
   fk_options_init(&o);
+  o.model = FK_MODEL_RESNET128;
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_EMISMATCH);
+  CHECK(strstr(fk_store_errmsg(st), "another model") && strstr(fk_store_errmsg(st), "model files it was built"));
+  fk_store_meta_set(st, "model", id);
   CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_OK);
+  o.align = FK_ALIGN_5POINT; /* resnet128's own: the same space as auto */
+  CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_OK);
+  o.align = FK_ALIGN_AUTO;
   o.ssd_input_size = 320; /* detector settings: only strict checks refuse */
   CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_OK);
   CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_EMISMATCH);
@@ -537,6 +545,105 @@ static void test_check_refuses_another_model_or_preprocessing(void) {
   CHECK(strstr(fk_store_errmsg(st), "align dlib") != NULL);
   fk_store_close(st);
   fk_models_free(m);
+  remove_db(path);
+}
+
+/* The kernels and the scan at every width a model may have: 512
+ * (multiples of 32 take the AVX2 paths) and 100 (plain C). */
+static void test_kernels_and_scan_work_at_other_widths(void) {
+  static const int widths[] = {512, 100, 1024};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+    DIM = widths[w];
+    test_simd_kernels_match_plain_c();
+    test_scan_matches_brute_force_for_every_metric();
+    test_int8_code_matches_itself_exactly();
+  }
+  DIM = 128;
+  fk_vecs v;
+  CHECK_EQ_INT(fk_vecs_alloc(&v, 4, 0), FK_EINVAL);
+  CHECK_EQ_INT(fk_vecs_alloc(&v, 4, FK_EMBED_MAX + 1), FK_EINVAL);
+}
+
+/* An index of 512-d embeddings: recorded, searched, its faces read back at
+ * their width; a query of another width is refused, not misread. */
+static void test_index_of_another_width_searches_and_refuses_mixed_queries(void) {
+  const char *path = tu_tmp("w512.db");
+  DIM = 512;
+  make_synthetic(path, 30);
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  fk_store_info info;
+  CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
+  CHECK_EQ_INT(info.dim, 512);
+  float q[FK_EMBED_MAX];
+  random_raw(q, 5);
+  fk_match m[3];
+  int n = 0;
+  fk_search_options o;
+  fk_search_options_init(&o);
+  o.k = 3;
+  CHECK_EQ_INT(fk_store_search(st, q, 512, &o, m, &n), FK_OK);
+  CHECK_EQ_INT(n, 3);
+  CHECK(m[0].distance < 1e-5);
+  fk_store_face f;
+  CHECK_EQ_INT(fk_store_get_face(st, m[0].face_id, &f), FK_OK);
+  CHECK_EQ_INT(f.dim, 512);
+  CHECK(!strcmp(f.model, "resnet128-test"));
+  CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_EMISMATCH);
+  CHECK(strstr(fk_store_errmsg(st), "512-d") != NULL);
+  CHECK_EQ_INT(fk_store_search(st, q, 0, &o, m, &n), FK_EINVAL);
+  fk_store_close(st);
+  DIM = 128;
+  remove_db(path);
+}
+
+/* An index as facekit 0.1 made it (format 1: 128-d CHECK constraints):
+ * read as it is, upgraded in place when opened for writing, rows kept. */
+static void test_format_1_index_reads_and_upgrades_on_write(void) {
+  const char *path = tu_tmp("v1.db");
+  make_synthetic(path, 12);
+  /* Rebuild the faces table with format 1's constraints. */
+  sql_on(path,
+         "CREATE TABLE f1(id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+         " idx INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
+         " score REAL NOT NULL, landmarks BLOB NOT NULL CHECK(length(landmarks) = 544), model TEXT NOT NULL,"
+         " central INTEGER NOT NULL, norm REAL NOT NULL, emb_f32 BLOB NOT NULL CHECK(length(emb_f32) = 512),"
+         " emb_i8 BLOB NOT NULL CHECK(length(emb_i8) = 128), UNIQUE(image_id, idx));"
+         "INSERT INTO f1 SELECT * FROM faces; DROP TABLE faces; ALTER TABLE f1 RENAME TO faces;"
+         "DELETE FROM meta WHERE key = 'dim'; PRAGMA user_version = 1");
+  fk_store *st;
+  float q[FK_EMBED_MAX];
+  random_raw(q, 4);
+  fk_match m[2];
+  int n = 0;
+  fk_search_options o;
+  fk_search_options_init(&o);
+  o.k = 2;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
+  CHECK(n == 2 && m[0].distance < 1e-5);
+  fk_store_close(st);
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
+  int rc;
+  int64_t ver = 0, faces = 0;
+  sqlite3_stmt *qv;
+  fk_store_prepare(st, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM faces),"
+                       " (SELECT value FROM meta WHERE key = 'dim'),"
+                       " (SELECT sql FROM sqlite_schema WHERE name = 'faces')", &qv);
+  rc = sqlite3_step(qv);
+  CHECK_EQ_INT(rc, SQLITE_ROW);
+  ver = sqlite3_column_int64(qv, 0);
+  faces = sqlite3_column_int64(qv, 1);
+  CHECK_EQ_INT(ver, FK_STORE_SCHEMA);
+  CHECK_EQ_INT(faces, 12);
+  CHECK_EQ_INT(sqlite3_column_int(qv, 2), 128);
+  CHECK(strstr((const char *)sqlite3_column_text(qv, 3), "= 512") == NULL);
+  sqlite3_finalize(qv);
+  fk_store_close(st);
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
+  CHECK(n == 2 && m[0].distance < 1e-5);
+  fk_store_close(st);
   remove_db(path);
 }
 
@@ -594,5 +701,8 @@ int main(void) {
   RUN(test_foreach_visits_every_face_in_order);
   RUN(test_check_refuses_another_model_or_preprocessing);
   RUN(test_walk_finds_images_by_extension_in_any_case);
+  RUN(test_kernels_and_scan_work_at_other_widths);
+  RUN(test_index_of_another_width_searches_and_refuses_mixed_queries);
+  RUN(test_format_1_index_reads_and_upgrades_on_write);
   return tu_summary();
 }

@@ -292,7 +292,7 @@ static void *session_runs(void *p) {
   fk_options_init(&o);
   o.threads = 2;
   *gained = -1;
-  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_DESCRIPTOR, &m) != FK_OK) {
+  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_RESNET128, &m) != FK_OK) {
     fk_models_free(m);
     return NULL;
   }

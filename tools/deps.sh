@@ -3,11 +3,17 @@
 # missing: libraries are checked with dpkg, tools by their command (a machine
 # may have Node.js and npm from elsewhere; Debian's npm would conflict).
 # Needs root (or sudo) only when something is missing.
+#   tools/deps.sh        what build, check and demo need
+#   tools/deps.sh fuzz   also clang and libFuzzer, for `make fuzz`
 set -euo pipefail
 
 libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev)
 declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm)
+if [ "${1:-}" = fuzz ]; then
+  libs+=(libclang-rt-14-dev)
+  tools[clang-14]=clang-14
+fi
 
 missing=()
 for p in "${libs[@]}"; do

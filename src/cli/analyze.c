@@ -101,8 +101,7 @@ int cmd_analyze(int argc, char **argv) {
   }
   double t0 = cli_now_ms();
   int st = fk_detect(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce)
-    st = fk_landmarks(s, &img, (fk_box){0, 0, (float)img.width, (float)img.height}, &faces[0]);
+  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 0, &faces[0]);
   int shown = n == 0 ? (enforce ? 0 : 1) : (n < cap ? n : cap);
   for (int k = 0; st == FK_OK && k < shown; k++)
     st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);
@@ -115,7 +114,7 @@ int cmd_analyze(int argc, char **argv) {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
     for (int k = 0; k < shown; k++) cJSON_AddItemToArray(arr, face_json(&faces[k], &attrs[k]));
     cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cli_add_pipeline(o, NULL, &c.opt);
+    cli_add_pipeline(o, NULL, &c.opt, 0);
     cJSON_AddStringToObject(o, "attribute_model", attribute_model_name(c.opt.attribute_model));
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);

@@ -53,8 +53,12 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 /* Whether a is an option ("-x"); "-" alone is an operand. */
 static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
 
-/* The nets detection needs with these options: the detector and landmarks. */
+/* The nets detection needs with these options: the detector and landmarks;
+ * and those embedding needs as well: the model's recognizers. */
 unsigned cli_detect_nets(const fk_options *opt);
+unsigned cli_embed_nets(const fk_options *opt);
+/* "resnet128, ..." for messages. */
+const char *cli_model_names(void);
 
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */
@@ -98,34 +102,21 @@ int cli_parse_bool(const char *s, int *out);
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
 
-const char *cli_detector_name(int detector);
-const char *cli_align_name(int align);
 /* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
 int cli_parse_attribute_model(const char *s, int *out);
-/* Adds the pipeline that produced a result: model, detector, input size,
- * alignment, flip (model NULL: only the detector and its input size). */
-void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt);
+/* Adds the pipeline that produced a result: with_model, the model (model_id
+ * if given, else opt's model name), its width, then the detector and input
+ * size, and with_model the alignment and flip. */
+void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model);
 
-/* ---- LFW-style benchmarks (lfw.c) ---- */
+/* Evaluation options with the CLI's progress bar (on a TTY) and per-image
+ * error lines on stderr; jobs 0 (all cores). */
+void cli_eval_options_init(fk_eval_options *eo);
+/* The worker threads such options run: jobs, or the core count. */
+int cli_jobs(const fk_eval_options *eo);
 
-/* The subject of a photo centred on one person, as LFW's are: the
- * best-scoring face near the image centre found by s, else by low (the same
- * options at a low score threshold), else the face nearest the centre.
- * Returns 0, 1 or 2 for those cases, or -1 if neither session finds a
- * face. *no_face says whether s found no face at all. */
-int cli_lfw_subject(fk_session *s, fk_session *low, const fk_image *img, fk_face *out,
-                    int *no_face);
-
-/* The options of cli_lfw_subject's two sessions: opt, and opt at min
- * score 0.05. */
-void cli_lfw_sessions(const fk_options *opt, fk_options out[2]);
-
-/* Calls fn(user, s, i) for every i in [0, n) on `jobs` threads. Each thread
- * has its own sessions s[0..nopts-1] (nopts <= 4), made with opts[k] at one
- * inference thread. Shows a progress bar on a TTY. Returns 0, or -1 if a
- * session could not be created (message printed). */
-int cli_for_each_image(const fk_models *m, const fk_options *opts, int nopts, int n, int jobs,
-                       void (*fn)(void *user, fk_session **s, int i), void *user);
+/* "f32" | "int8" -> FK_CODES_*; -1 if neither. */
+int cli_parse_codes(const char *s);
 
 /* Subcommands. */
 int cmd_detect(int argc, char **argv);

@@ -19,7 +19,9 @@ const char cli_common_help[] =
     "                         default picks 256, 384 or 512 from the image size;\n"
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
-    "  --align 5point|dlib|face-api  descriptor chip alignment (default 5point)\n"
+    "  --model NAME           recognition model: resnet128 (default %s)\n"
+    "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
+    "                         (default auto: each model's own)\n"
     "  --flip true|false      also embed the mirrored face and average (default true)\n"
     "  --threads N            inference threads (default 1); runs use fewer while\n"
     "                         other work keeps the cores busy\n"
@@ -62,7 +64,7 @@ int cli_parse_bool(const char *s, int *out) {
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
   static const char *const with_value[] = {"--models", "--detector", "--input-size", "--min-score",
-                                           "--align", "--flip", "--threads", "--max-pixels",
+                                           "--model", "--align", "--flip", "--threads", "--max-pixels",
                                            "--backend"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
@@ -74,9 +76,11 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   if (!strcmp(a, "--models")) {
     c->models_dir = v;
   } else if (!strcmp(a, "--detector")) {
-    if (!strcmp(v, "ssd")) c->opt.detector = FK_DETECTOR_SSD;
-    else if (!strcmp(v, "tiny")) c->opt.detector = FK_DETECTOR_TINY;
-    else return cli_usage(NULL, "--detector must be ssd or tiny, not '%s'", v), -1;
+    if ((c->opt.detector = fk_detector_from_name(v)) < 0)
+      return cli_usage(NULL, "--detector must be ssd or tiny, not '%s'", v), -1;
+  } else if (!strcmp(a, "--model")) {
+    if ((c->opt.model = fk_model_from_name(v)) < 0)
+      return cli_usage(NULL, "--model must be one of %s, not '%s'", cli_model_names(), v), -1;
   } else if (!strcmp(a, "--input-size")) {
     if (cli_parse_int(v, 64, 2048, &iv) || iv % 32)
       return cli_usage(NULL, "--input-size must be a multiple of 32 in [64, 2048], not '%s'", v), -1;
@@ -85,10 +89,8 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
     if (cli_parse_float(v, 0.0, 0.999999, &c->opt.min_score))
       return cli_usage(NULL, "--min-score must be a number in [0, 1), not '%s'", v), -1;
   } else if (!strcmp(a, "--align")) {
-    int found = 0;
-    for (int k = 0; k < 3; k++)
-      if (!strcmp(v, cli_align_name(k))) c->opt.align = k, found = 1;
-    if (!found) return cli_usage(NULL, "--align must be 5point, dlib or face-api, not '%s'", v), -1;
+    if ((c->opt.align = fk_align_from_name(v)) < FK_ALIGN_AUTO)
+      return cli_usage(NULL, "--align must be auto, 5point, dlib, arcface or face-api, not '%s'", v), -1;
   } else if (!strcmp(a, "--flip")) {
     if (cli_parse_bool(v, &c->opt.flip))
       return cli_usage(NULL, "--flip must be true or false, not '%s'", v), -1;
@@ -116,7 +118,8 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
   while (++*i < argc) {
     const char *a = argv[*i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s%s", help, c ? cli_common_help : "");
+      fputs(help, stdout);
+      if (c) printf(cli_common_help, fk_model_name(c->opt.model));
       *exit_code = EXIT_OK;
       return 0;
     }
@@ -191,6 +194,18 @@ unsigned cli_detect_nets(const fk_options *opt) {
   return (opt->detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
 }
 
+unsigned cli_embed_nets(const fk_options *opt) { return cli_detect_nets(opt) | fk_model_nets(opt->model); }
+
+const char *cli_model_names(void) {
+  static char names[256];
+  if (!names[0])
+    for (int i = 0; i < FK_NUM_MODELS; i++) {
+      size_t o = strlen(names);
+      snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", fk_model_name(i));
+    }
+  return names;
+}
+
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s) {
   *s = NULL;
   int rc = fk_models_open(c->models_dir, nets, m);
@@ -246,16 +261,8 @@ double cli_now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-const char *cli_detector_name(int detector) {
-  return detector == FK_DETECTOR_TINY ? "tiny" : "ssd";
-}
-
-const char *cli_align_name(int align) {
-  switch (align) {
-    case FK_ALIGN_FACEAPI: return "face-api";
-    case FK_ALIGN_DLIB: return "dlib";
-    default: return "5point";
-  }
+int cli_parse_codes(const char *s) {
+  return !strcmp(s, "f32") ? FK_CODES_F32 : !strcmp(s, "int8") ? FK_CODES_INT8 : -1;
 }
 
 int cli_parse_attribute_model(const char *s, int *out) {
@@ -265,13 +272,18 @@ int cli_parse_attribute_model(const char *s, int *out) {
   return 0;
 }
 
-void cli_add_pipeline(cJSON *o, const char *model, const fk_options *opt) {
-  if (model) cJSON_AddStringToObject(o, "model", model);
-  cJSON_AddStringToObject(o, "detector", cli_detector_name(opt->detector));
+void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model) {
+  if (with_model) {
+    cJSON_AddStringToObject(o, "model", model_id ? model_id : fk_model_name(opt->model));
+    cJSON_AddNumberToObject(o, "dim", fk_model_dim(opt->model));
+  }
+  cJSON_AddStringToObject(o, "detector", fk_detector_name(opt->detector));
   int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
   if (size) cJSON_AddNumberToObject(o, "input_size", size);
   else cJSON_AddStringToObject(o, "input_size", "auto");
-  if (!model) return;
-  cJSON_AddStringToObject(o, "align", cli_align_name(opt->align));
+  if (!with_model) return;
+  char align[64];
+  fk_model_align_name(opt->model, opt->align, align, sizeof align);
+  cJSON_AddStringToObject(o, "align", align);
   cJSON_AddBoolToObject(o, "flip", opt->flip);
 }

@@ -56,7 +56,7 @@ int cmd_detect(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(o, "width", img.width);
     cJSON_AddNumberToObject(o, "height", img.height);
-    cJSON_AddStringToObject(o, "detector", cli_detector_name(c.opt.detector));
+    cJSON_AddStringToObject(o, "detector", fk_detector_name(c.opt.detector));
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

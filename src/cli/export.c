@@ -15,7 +15,7 @@ static const char help[] =
     "usage: facekit export [--db FILE] --format npy|jsonl|opensearch [--out FILE] [--dtype f32|int8]\n"
     "Writes every face of the index, in face-id order; embeddings are L2-normalized\n"
     "(\"norm\" holds the raw length), or their int8 codes with --dtype int8.\n"
-    "  --format npy         OUT gets a [faces, 128] float32 (or int8) matrix and\n"
+    "  --format npy         OUT gets a [faces, dim] float32 (or int8) matrix and\n"
     "                       OUT without .npy + .meta.jsonl one JSON line per row\n"
     "                       (id, path, identity, box, ...); needs --out\n"
     "  --format jsonl       one JSON object per face, embedding included\n"
@@ -30,6 +30,7 @@ enum { F_NPY, F_JSONL, F_BULK };
 typedef struct exporter {
   FILE *data, *meta;  /* meta: npy's .meta.jsonl */
   int format, int8;
+  int dim;            /* the index's embedding width */
   const char *index_name;
   int64_t rows;
 } exporter;
@@ -56,13 +57,15 @@ static void face_fields(FILE *f, const fk_store_face *x) {
   if (x->identity[0]) json_str(f, x->identity);
   else fputs("null", f);
   fprintf(f, ",\"box\":{\"x\":%.9g,\"y\":%.9g,\"w\":%.9g,\"h\":%.9g},\"score\":%.9g,\"index\":%d,"
-             "\"central\":%s,\"norm\":%.9g",
+             "\"central\":%s,\"norm\":%.9g,\"model\":",
           x->box.x, x->box.y, x->box.w, x->box.h, x->score, x->index, x->central ? "true" : "false", x->norm);
+  json_str(f, x->model);
+  fprintf(f, ",\"dim\":%d", x->dim);
 }
 
 static void embedding(FILE *f, const fk_store_face *x, int int8) {
   fputs(",\"embedding\":[", f);
-  for (int i = 0; i < FK_EMBED_DIM; i++) {
+  for (int i = 0; i < x->dim; i++) {
     if (int8) fprintf(f, i ? ",%d" : "%d", x->code[i]);
     else fprintf(f, i ? ",%.9g" : "%.9g", x->embedding[i]);
   }
@@ -72,9 +75,10 @@ static void embedding(FILE *f, const fk_store_face *x, int int8) {
 static int write_face(const fk_store_face *x, void *user) {
   exporter *e = user;
   if (e->format == F_NPY) {
-    size_t n = e->int8 ? fwrite(x->code, 1, FK_EMBED_DIM, e->data)
-                       : fwrite(x->embedding, sizeof(float), FK_EMBED_DIM, e->data);
-    if (n != FK_EMBED_DIM) return FK_EIO;
+    if (x->dim != e->dim) return FK_ECORRUPT;
+    size_t n = e->int8 ? fwrite(x->code, 1, (size_t)x->dim, e->data)
+                       : fwrite(x->embedding, sizeof(float), (size_t)x->dim, e->data);
+    if (n != (size_t)x->dim) return FK_EIO;
     fputc('{', e->meta);
     fprintf(e->meta, "\"row\":%lld,", (long long)e->rows);
     face_fields(e->meta, x);
@@ -94,12 +98,12 @@ static int write_face(const fk_store_face *x, void *user) {
   return ferror(e->data) || (e->meta && ferror(e->meta)) ? FK_EIO : FK_OK;
 }
 
-/* npy v1.0 header for a [rows, 128] matrix, padded to 128 bytes so it can
+/* npy v1.0 header for a [rows, dim] matrix, padded to 128 bytes so it can
  * be rewritten in place once the row count is known. */
-static int npy_header(FILE *f, int64_t rows, int int8) {
+static int npy_header(FILE *f, int64_t rows, int dim, int int8) {
   char h[128], dict[118];
   int dn = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %d), }",
-                    int8 ? "|i1" : "<f4", (long long)rows, FK_EMBED_DIM);
+                    int8 ? "|i1" : "<f4", (long long)rows, dim);
   if (dn < 0 || dn >= (int)sizeof dict) return FK_EINVAL;
   memcpy(h, "\x93NUMPY\x01\x00", 8); /* magic, version 1.0 */
   h[8] = (char)(sizeof h - 10);        /* header length, little-endian u16 */
@@ -121,12 +125,13 @@ static int run_export(fk_store *st, exporter *e, const char *out, char *meta_fil
   if (e->format == F_NPY) {
     meta_path(out, meta_file, meta_n);
     if (!(e->meta = fopen(meta_file, "w"))) return cli_error(EXIT_FAIL, NULL, "%s: cannot write", meta_file);
-    if (npy_header(e->data, 0, e->int8)) return cli_error(EXIT_FAIL, NULL, "%s: write failed", out);
+    if (npy_header(e->data, 0, e->dim, e->int8)) return cli_error(EXIT_FAIL, NULL, "%s: write failed", out);
   }
   int rc = fk_store_foreach_face(st, write_face, e);
   if (rc == FK_EIO) return cli_error(EXIT_FAIL, NULL, "%s: write failed", out ? out : "stdout");
+  if (rc == FK_ECORRUPT) return cli_error(EXIT_FAIL, NULL, "the index holds embeddings of another width than %d", e->dim);
   if (rc) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
-  if (e->format == F_NPY && (fseek(e->data, 0, SEEK_SET) || npy_header(e->data, e->rows, e->int8)))
+  if (e->format == F_NPY && (fseek(e->data, 0, SEEK_SET) || npy_header(e->data, e->rows, e->dim, e->int8)))
     return cli_error(EXIT_FAIL, NULL, "%s: write failed", out);
   return EXIT_OK;
 }
@@ -162,10 +167,12 @@ int cmd_export(int argc, char **argv) {
   fk_store *st = NULL;
   int rc = EXIT_FAIL;
   char meta_file[4200] = "";
-  if (fk_store_open(db, FK_STORE_READ, &st)) {
+  fk_store_info info;
+  if (fk_store_open(db, FK_STORE_READ, &st) || fk_store_get_info(st, &info)) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
     goto out;
   }
+  e.dim = info.dim;
   e.data = out ? fopen(out, e.format == F_NPY ? "wb" : "w") : stdout;
   if (!e.data) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: cannot write", out);
@@ -180,7 +187,8 @@ int cmd_export(int argc, char **argv) {
     cJSON_AddStringToObject(o, "format", format);
     cJSON_AddStringToObject(o, "dtype", e.int8 ? "int8" : "f32");
     cJSON_AddNumberToObject(o, "faces", (double)e.rows);
-    cJSON_AddNumberToObject(o, "dim", FK_EMBED_DIM);
+    cJSON_AddNumberToObject(o, "dim", e.dim);
+    cJSON_AddStringToObject(o, "model", info.has_model ? info.model : "");
     cJSON_AddStringToObject(o, "out", out ? out : "-");
     if (meta_file[0]) cJSON_AddStringToObject(o, "meta", meta_file);
     if (out) {

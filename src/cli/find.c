@@ -117,7 +117,7 @@ static cJSON *matches_json(const find_query *q) {
 static int search_one(fk_store *st, const fk_search_options *so, float same_thr, find_query *q) {
   fk_match *m = malloc((size_t)so->k * sizeof *m);
   q->hits = calloc((size_t)so->k, sizeof *q->hits);
-  int rc = m && q->hits ? fk_store_search(st, q->face.embedding, so, m, &q->n) : FK_ENOMEM;
+  int rc = m && q->hits ? fk_store_search(st, q->face.embedding, q->face.dim, so, m, &q->n) : FK_ENOMEM;
   for (int i = 0; rc == FK_OK && i < q->n; i++) {
     find_hit *h = &q->hits[i];
     rc = fk_store_get_face(st, m[i].face_id, &h->face);
@@ -162,7 +162,7 @@ static int open_all(find_state *f, const find_args *a, int argc, char **argv, cl
   cli_common_init(c);
   c->opt = info.opt;
   for (int i = 1; i < argc; i++) cli_common_parse(c, argc, argv, &i);
-  unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_embed_nets(&c->opt);
   if (fk_models_open(c->models_dir, nets, &f->m)) return cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(f->m));
   if (fk_store_check(f->st, f->m, &c->opt, 0)) return cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f->st));
   if (fk_session_new(f->m, &c->opt, &f->s)) return cli_error(EXIT_FAIL, NULL, "%s", fk_session_errmsg(f->s));
@@ -215,7 +215,7 @@ int cmd_find(int argc, char **argv) {
     goto out;
   }
   double t2 = cli_now_ms();
-  float same_thr = a.threshold_given ? a.so.threshold : fk_default_threshold(a.so.metric);
+  float same_thr = a.threshold_given ? a.so.threshold : fk_model_threshold(c.opt.model, a.so.metric);
   if (!a.threshold_given) a.so.threshold = -1;
   for (int i = 0; i < f.nq; i++)
     if (search_one(f.st, &a.so, same_thr, &f.q[i])) {

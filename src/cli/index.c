@@ -138,7 +138,7 @@ static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, 
 static void add_totals(cJSON *o, fk_store *st) {
   fk_store_info info;
   if (fk_store_get_info(st, &info) != FK_OK) return;
-  cli_add_pipeline(o, info.model, &info.opt);
+  cli_add_pipeline(o, info.model, &info.opt, 1);
   cJSON *t = cJSON_AddObjectToObject(o, "total");
   cJSON_AddNumberToObject(t, "images", (double)info.images);
   cJSON_AddNumberToObject(t, "faces", (double)info.faces);
@@ -155,7 +155,7 @@ static int index_run(const cli_common *c, const char *dir, const char *db, fk_in
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(st));
     goto out;
   }
-  unsigned nets = cli_detect_nets(&c->opt) | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_embed_nets(&c->opt);
   if ((rc = fk_models_open(c->models_dir, nets, &m))) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
     goto out;

@@ -12,7 +12,7 @@ static const struct {
   const char *what;
 } commands[] = {
     {"detect", cmd_detect, "find faces and their 68 landmarks"},
-    {"represent", cmd_represent, "128-d descriptors of the faces in an image"},
+    {"represent", cmd_represent, "embeddings of the faces in an image"},
     {"verify", cmd_verify, "are the largest faces of two images the same person?"},
     {"analyze", cmd_analyze, "age, gender, emotion and race of every face"},
     {"eval", cmd_eval, "accuracy on a benchmark (eval lfw, eval retrieval, eval gender)"},

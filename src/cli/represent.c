@@ -1,5 +1,5 @@
 /*
- * represent.c - `facekit represent IMG`: a 128-d descriptor per face.
+ * represent.c - `facekit represent IMG`: an embedding per face.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +9,20 @@
 
 static const char help[] =
     "usage: facekit represent IMG [--normalize none|l2] [--enforce-detection true|false] [options]\n"
-    "Prints {\"faces\":[{\"box\",\"score\",\"embedding\":[128 floats]}...],\"model\":\"resnet128\",...}\n"
+    "Prints {\"faces\":[{\"box\",\"score\",\"embedding\":[dim floats]}...],\"model\",\"dim\",...}\n"
     "  --normalize l2            scale each embedding to unit length (default none)\n"
     "  --enforce-detection false with no face found, embed the whole image instead\n"
     "                            (as DeepFace does) and report \"face_detected\":false\n"
     "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
 
 static cJSON *face_json(const fk_face *f, int l2) {
-  float e[FK_EMBED_DIM];
-  memcpy(e, f->embedding, sizeof e);
-  if (l2) fk_l2_normalize(e, FK_EMBED_DIM);
+  float e[FK_EMBED_MAX];
+  memcpy(e, f->embedding, (size_t)f->dim * sizeof *e);
+  if (l2) fk_l2_normalize(e, f->dim);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
   cJSON_AddNumberToObject(o, "score", cli_float(f->score));
-  cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, FK_EMBED_DIM));
+  cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, f->dim));
   return o;
 }
 
@@ -58,7 +58,7 @@ int cmd_represent(int argc, char **argv) {
   if (rc) return rc;
   fk_models *m = NULL;
   fk_session *s = NULL;
-  unsigned nets = cli_detect_nets(&c.opt) | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_embed_nets(&c.opt);
   fk_face *faces = NULL;
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
   int cap = c.opt.max_faces, n = 0;
@@ -68,10 +68,7 @@ int cmd_represent(int argc, char **argv) {
   }
   double t0 = cli_now_ms();
   int st = fk_faces(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce) {
-    faces[0].box = (fk_box){0, 0, (float)img.width, (float)img.height};
-    st = fk_represent_chip(s, &img, faces[0].embedding);
-  }
+  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 1, &faces[0]);
   double ms = cli_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
@@ -82,7 +79,7 @@ int cmd_represent(int argc, char **argv) {
     int shown = n == 0 ? 1 : (n < cap ? n : cap);
     for (int i = 0; i < shown; i++) cJSON_AddItemToArray(arr, face_json(&faces[i], l2));
     cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cli_add_pipeline(o, "resnet128", &c.opt);
+    cli_add_pipeline(o, NULL, &c.opt, 1);
     cJSON_AddStringToObject(o, "normalize", l2 ? "l2" : "none");
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);

@@ -45,7 +45,7 @@ int cmd_verify(int argc, char **argv) {
   fk_session *s = NULL;
   int rc = cli_load_image(&c, paths[0], &img[0]);
   if (rc || (rc = cli_load_image(&c, paths[1], &img[1]))) goto out;
-  unsigned nets = cli_detect_nets(&c.opt) | FK_NET_DESCRIPTOR;
+  unsigned nets = cli_embed_nets(&c.opt);
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
 
   fk_verify_result r;
@@ -64,7 +64,7 @@ int cmd_verify(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "distance", cli_float(r.distance));
     cJSON_AddNumberToObject(o, "threshold", cli_float(r.threshold));
     cJSON_AddStringToObject(o, "metric", fk_metric_name(r.metric));
-    cli_add_pipeline(o, "resnet128", &c.opt);
+    cli_add_pipeline(o, NULL, &c.opt, 1);
     cJSON *areas = cJSON_AddObjectToObject(o, "facial_areas");
     cJSON_AddItemToObject(areas, "img1", cli_box_json(r.face1.box));
     cJSON_AddItemToObject(areas, "img2", cli_box_json(r.face2.box));

@@ -1,5 +1,5 @@
 /*
- * align.c - the two ways facekit turns 68 landmarks into a descriptor chip.
+ * align.c - the ways facekit turns 68 landmarks into a recognizer's chip.
  *
  * face-api: an unrotated square around the eyes and mouth, exactly as
  *   face-api's FaceLandmarks68.alignDlib + extractFaceTensors compute it
@@ -9,6 +9,13 @@
  *   the chip with dlib's get_face_chip_details padding, to the same five
  *   points of the detected face. This is the geometry dlib's ResNet was
  *   trained on (150x150, padding 0.25).
+ * dlib: the same fit over the 33 points get_face_chip_details uses.
+ * ArcFace: the same kind of fit from the five-point template ArcFace-style
+ *   recognizers are trained on (insightface's 112x112 reference points),
+ *   scaled to the chip, to five points of the face taken as the faceplugin
+ *   package takes them from 68 landmarks: the eyes' centres without their
+ *   corners, the nose tip, and each mouth corner averaged with the inner
+ *   lip corner next to it.
  */
 #include <math.h>
 
@@ -119,8 +126,40 @@ static void fit_similarity(const double src[][2], const double dst[][2], int n, 
   m[3] = b; m[4] = a;  m[5] = dy - (b * sx + a * sy);
 }
 
+/* insightface's reference points for a 112x112 chip: left eye, right eye
+ * (as seen in the image), nose tip, left and right mouth corners. */
+static const double arcface_tmpl[5][2] = {{38.2946, 51.6963}, {73.5318, 51.5014},
+                                          {56.0252, 71.7366}, {41.5493, 92.3655},
+                                          {70.7299, 92.2041}};
+
+/* The five ArcFace points of a 68-point face (see the top). */
+static void arcface_points(const fk_point *p, double out[5][2]) {
+  static const int eye[2][4] = {{37, 38, 40, 41}, {43, 44, 46, 47}};
+  for (int e = 0; e < 2; e++) {
+    out[e][0] = out[e][1] = 0;
+    for (int k = 0; k < 4; k++) {
+      out[e][0] += p[eye[e][k]].x / 4.0;
+      out[e][1] += p[eye[e][k]].y / 4.0;
+    }
+  }
+  out[2][0] = p[30].x;
+  out[2][1] = p[30].y;
+  out[3][0] = (p[48].x + p[60].x) / 2.0;
+  out[3][1] = (p[48].y + p[60].y) / 2.0;
+  out[4][0] = (p[54].x + p[64].x) / 2.0;
+  out[4][1] = (p[54].y + p[64].y) / 2.0;
+}
+
 void fk_align_chip_transform(const fk_point pts[FK_NUM_LANDMARKS], int mode, int size,
                              double padding, double m[6]) {
+  if (mode == FK_ALIGN_ARCFACE) {
+    double tmpl[5][2], face[5][2];
+    for (int i = 0; i < 5; i++)
+      for (int k = 0; k < 2; k++) tmpl[i][k] = arcface_tmpl[i][k] * size / 112.0;
+    arcface_points(pts, face);
+    fit_similarity(tmpl, face, 5, m);
+    return;
+  }
   double xs[FK_NUM_LANDMARKS], ys[FK_NUM_LANDMARKS];
   for (int i = 0; i < FK_NUM_LANDMARKS; i++) {
     xs[i] = pts[i].x;

@@ -87,25 +87,26 @@ static int faceapi_heads(fk_session *s, const fk_image *img, const fk_face *face
   if (!fk_attr_box(face->landmarks, img->width, img->height, &box))
     return fk_session_fail(s, FK_ENOFACE, "the face's attribute crop lies outside the image");
   /* Both heads take the same input: prepare it once. */
-  float *ag_in = want & (FK_ACTION_AGE | FK_ACTION_GENDER) ? nn_runtime_input(s->ag_rt) : NULL;
-  float *ex_in = want & FK_ACTION_EMOTION ? nn_runtime_input(s->expr_rt) : NULL;
+  nn_runtime *ag_rt = s->rt[FK_NETID_AGEGENDER], *ex_rt = s->rt[FK_NETID_EXPRESSION];
+  float *ag_in = want & (FK_ACTION_AGE | FK_ACTION_GENDER) ? nn_runtime_input(ag_rt) : NULL;
+  float *ex_in = want & FK_ACTION_EMOTION ? nn_runtime_input(ex_rt) : NULL;
   fk_landmarks_input(img, box, ag_in ? ag_in : ex_in);
   if (ag_in && ex_in)
     memcpy(ex_in, ag_in, sizeof *ag_in * FK_LANDMARKS_SIZE * FK_LANDMARKS_SIZE * 3);
   int rc;
   if (ex_in) {
-    if ((rc = run(s, s->expr_rt, "expression"))) return rc;
+    if ((rc = run(s, ex_rt, "expression"))) return rc;
     float p[FK_NUM_EXPRESSIONS];
-    fk_expression_decode(s->expr_rt, p);
+    fk_expression_decode(ex_rt, p);
     for (int i = 0; i < FK_NUM_EXPRESSIONS; i++) out->emotion[fk_expression_emotion[i]] = p[i];
   }
   if (ag_in) {
     double age = 0, logit = 0;
     for (int pass = 0; pass < 2; pass++) {
       if (pass) fk_mirror_tensor(ag_in, FK_LANDMARKS_SIZE, FK_LANDMARKS_SIZE);
-      if ((rc = run(s, s->ag_rt, "age/gender"))) return rc;
+      if ((rc = run(s, ag_rt, "age/gender"))) return rc;
       float a, p_male;
-      fk_agegender_decode(s->ag_rt, &a, &p_male);
+      fk_agegender_decode(ag_rt, &a, &p_male);
       double p = fmin(fmax(p_male, 1e-7), 1 - 1e-7);
       age += a / 2.0;
       logit += log(p / (1 - p)) / 2;
@@ -122,11 +123,11 @@ static int gear(fk_session *s, const fk_image *img, const fk_face *face, unsigne
   fk_gear_crop crop;
   if (!fk_gear_box(face->landmarks, img->width, img->height, &crop))
     return fk_session_fail(s, FK_ENOFACE, "the face's gear crop lies outside the image");
-  fk_gear_input(img, &crop, nn_runtime_input(s->gear_rt));
-  int rc = run(s, s->gear_rt, "gear");
+  fk_gear_input(img, &crop, nn_runtime_input(s->rt[FK_NETID_GEAR]));
+  int rc = run(s, s->rt[FK_NETID_GEAR], "gear");
   if (rc) return rc;
   fk_gear_out g;
-  fk_gear_decode(s->gear_rt, &g);
+  fk_gear_decode(s->rt[FK_NETID_GEAR], &g);
   if (want & FK_ACTION_AGE) out->age = g.age;
   if (want & FK_ACTION_GENDER) {
     out->gender[FK_GENDER_MAN] = g.p_male;
@@ -147,10 +148,10 @@ int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face, unsigned
   int use_gear = s->opt.attribute_model == FK_ATTR_MODEL_GEAR;
   unsigned faceapi_want = (use_gear ? 0 : ag) | (actions & FK_ACTION_EMOTION);
   unsigned gear_want = (use_gear ? ag : 0) | (actions & FK_ACTION_RACE);
-  const char *missing = (faceapi_want & ag) && !s->ag_rt                 ? "age/gender"
-                        : (faceapi_want & FK_ACTION_EMOTION) && !s->expr_rt ? "expression"
-                        : gear_want && !s->gear_rt                          ? "gear"
-                                                                            : NULL;
+  const char *missing = (faceapi_want & ag) && !s->rt[FK_NETID_AGEGENDER]                   ? "age/gender"
+                        : (faceapi_want & FK_ACTION_EMOTION) && !s->rt[FK_NETID_EXPRESSION] ? "expression"
+                        : gear_want && !s->rt[FK_NETID_GEAR]                                ? "gear"
+                                                                                            : NULL;
   if (missing) return fk_session_fail(s, FK_EINVAL, "fk_analyze: the %s net was not loaded", missing);
   int rc = FK_OK;
   if (faceapi_want) rc = faceapi_heads(s, img, face, faceapi_want, out);

@@ -3,12 +3,12 @@
  * face it keeps. Results are in image pixels, sorted by decreasing score.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "face/face.h"
 
-/* Runs the detector; on failure the session's error says why. */
-static int run_detector(fk_session *s, const fk_image *img, int *ndet) {
+int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet) {
   fk_det_slot *d;
   int rc = fk_session_detector(s, img, &d);
   if (rc) return rc;
@@ -18,14 +18,16 @@ static int run_detector(fk_session *s, const fk_image *img, int *ndet) {
     fk_ssd_input(img, d->size, in);
     if (!(rc = nn_runtime_run(d->rt)))
       rc = fk_ssd_decode(d->rt, d->anchors, d->size, img->width, img->height,
-                         s->opt.min_score, cap, s->dets, cap, ndet);
+                         min_score, cap, s->dets, cap, ndet);
   } else {
     fk_tiny_input(img, d->size, in);
     if (!(rc = nn_runtime_run(d->rt)))
-      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, s->opt.min_score,
+      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, min_score,
                           s->dets, cap, ndet);
   }
-  return rc ? fk_session_fail(s, rc, "detector: %s", fk_strerror(rc)) : FK_OK;
+  if (rc) return fk_session_fail(s, rc, "detector: %s", fk_strerror(rc));
+  if (*ndet > cap) *ndet = cap;
+  return FK_OK;
 }
 
 /* Runs the landmark net on the detection's crop. Returns 1, 0 if the crop
@@ -36,32 +38,36 @@ static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
                          fk_point pts[FK_NUM_LANDMARKS]) {
   fk_rect box;
   if (!fk_landmarks_box(d, img->width, img->height, &box)) return 0;
-  fk_landmarks_input(img, box, nn_runtime_input(s->lm_rt));
-  int rc = nn_runtime_run(s->lm_rt);
+  fk_landmarks_input(img, box, nn_runtime_input(s->rt[FK_NETID_LANDMARKS]));
+  int rc = nn_runtime_run(s->rt[FK_NETID_LANDMARKS]);
   if (rc) return rc;
-  fk_landmarks_decode(nn_runtime_output(s->lm_rt, 0), d, box, pts);
+  fk_landmarks_decode(nn_runtime_output(s->rt[FK_NETID_LANDMARKS], 0), d, box, pts);
   return 1;
+}
+
+int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_face *f) {
+  memset(f, 0, offsetof(fk_face, embedding));
+  int ok = run_landmarks(s, img, d, f->landmarks);
+  if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
+  f->box = (fk_box){d->x, d->y, d->w, d->h};
+  f->score = d->score;
+  return ok;
 }
 
 int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
-  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
+  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
-  int rc = run_detector(s, img, &ndet);
+  int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
   if (rc) return rc;
-  if (ndet > s->opt.max_faces) ndet = s->opt.max_faces;
   int kept = 0;
   for (int i = 0; i < ndet; i++) {
     fk_face f;
-    memset(&f, 0, sizeof f);
-    const fk_det *d = &s->dets[i];
-    int ok = run_landmarks(s, img, d, f.landmarks);
-    if (ok < 0) return fk_session_fail(s, ok, "landmark net: %s", fk_strerror(ok));
+    int ok = fk_face_from_det(s, img, &s->dets[i], &f);
+    if (ok < 0) return ok;
     if (ok == 0) continue; /* box fell outside the image */
-    f.box = (fk_box){d->x, d->y, d->w, d->h};
-    f.score = d->score;
     if (kept < cap) faces[kept] = f;
     kept++;
   }
@@ -72,7 +78,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
 int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face) {
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid image or face");
-  if (!s->lm_rt) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
+  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
   if (!(isfinite(box.x) && isfinite(box.y) && box.w > 0 && box.h > 0 && box.w < 1e9f && box.h < 1e9f))
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid box");
   memset(face, 0, sizeof *face);

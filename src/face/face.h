@@ -20,14 +20,77 @@
 extern const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES]; /* 256, 384, 512 */
 #define FK_TINY_DEFAULT_SIZE 416
 
+/* ---- the table of nets (nets.c) -------------------------------------------
+ * Every network facekit can load is one row of fk_nets[]: its role, file,
+ * loader and, for recognizers, the chip it wants. Row i is FK_NET_* bit i.
+ * Adding a net is one file in src/models/ and one row here. */
+enum {
+  FK_NETID_SSD, FK_NETID_TINY, FK_NETID_LANDMARKS, FK_NETID_RESNET128,
+  FK_NETID_AGEGENDER, FK_NETID_EXPRESSION, FK_NETID_GEAR,
+  FK_NUM_NETS
+};
+
+typedef enum { FK_ROLE_DETECTOR, FK_ROLE_LANDMARKS, FK_ROLE_RECOGNIZER, FK_ROLE_ATTRIBUTE } fk_role;
+
+/* How a recognizer wants its face chip. */
+typedef struct fk_recognizer {
+  int size;          /* square input side, pixels */
+  int align;         /* the FK_ALIGN_* it was trained with (FK_ALIGN_AUTO) */
+  double padding;    /* dlib-template modes: get_face_chip_details padding */
+  int dim;           /* output width */
+  /* In place: a raw 0..255 RGB chip ([size][size][3]) -> the net's input. */
+  void (*normalize)(float *chip, size_t npix);
+} fk_recognizer;
+
+typedef struct fk_net_def {
+  const char *name;  /* "ssd", "resnet128", ...: for messages and ids */
+  fk_role role;
+  const char *file;  /* in the models directory */
+  /* Loads path into m (graph[id] and any state of the net's own). */
+  int (*load)(fk_models *m, int id, const char *path, char *err, size_t errlen);
+  /* What load calls: a builder over a TFJS weights manifest, or a loader of
+   * a whole graph file (TFJS graph model, ONNX). */
+  int (*build)(const nn_weights *w, nn_graph **out, char *err, size_t errlen);
+  int (*open)(const char *path, nn_graph **out, char *err, size_t errlen);
+  const fk_recognizer *rec; /* recognizers only */
+} fk_net_def;
+
+extern const fk_net_def fk_nets[FK_NUM_NETS];
+
+/* The kinds of loader a row can name (context.c): SSD at every automatic
+ * size with its anchors; Tiny at its default size; a TFJS weights manifest
+ * through the row's build(); a whole graph file through the row's open().
+ * The detectors keep their weights to build other input sizes. */
+int fk_load_ssd(fk_models *m, int id, const char *path, char *err, size_t errlen);
+int fk_load_tiny(fk_models *m, int id, const char *path, char *err, size_t errlen);
+int fk_load_manifest(fk_models *m, int id, const char *path, char *err, size_t errlen);
+int fk_load_graph(fk_models *m, int id, const char *path, char *err, size_t errlen);
+
+/* A recognition model (FK_MODEL_*): one recognizer, or several whose unit
+ * embeddings are weighted and concatenated into one unit vector
+ * (represent.c). */
+#define FK_MODEL_MAX_PARTS 2
+typedef struct fk_model_def {
+  const char *name;
+  int nparts;
+  int part[FK_MODEL_MAX_PARTS];     /* FK_NETID_* */
+  float weight[FK_MODEL_MAX_PARTS]; /* fused: each part's share of the
+                                       cosine, summing to 1 */
+  float threshold[3];               /* per FK_METRIC_*, fitted on LFW */
+} fk_model_def;
+
+extern const fk_model_def fk_model_defs[FK_NUM_MODELS];
+/* The recognition model fk_options_init() picks. */
+extern const int fk_default_model;
+
+
+
 struct fk_models {
   unsigned nets;             /* FK_NET_* loaded */
+  nn_graph *graph[FK_NUM_NETS]; /* per row, NULL unless loaded (SSD: see ssd) */
   nn_weights ssd_w, tiny_w;  /* kept to build detectors of other sizes */
   nn_graph *ssd[FK_SSD_AUTO_SIZES]; /* at fk_ssd_auto_sizes[i] */
   fk_ssd_anchors ssd_anchors[FK_SSD_AUTO_SIZES];
-  nn_graph *tiny;            /* at FK_TINY_DEFAULT_SIZE */
-  nn_graph *landmarks, *descriptor;
-  nn_graph *agegender, *expression, *gear; /* attribute nets (analyze.c) */
   nn_budget *budget;         /* the cores this context's sessions share */
   char err[FK_ERRMSG_MAX];
 };
@@ -50,8 +113,7 @@ struct fk_session {
   nn_threads *threads;       /* opt.threads, drawing on m->budget */
   nn_sched sched;            /* of every runtime (adaptive but in benches) */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
-  nn_runtime *lm_rt, *desc_rt;
-  nn_runtime *ag_rt, *expr_rt, *gear_rt; /* NULL unless the net is loaded */
+  nn_runtime *rt[FK_NUM_NETS]; /* every loaded net but the detectors */
   fk_det *dets;              /* detection scratch, opt.max_faces long */
   char err[FK_ERRMSG_MAX];
 };
@@ -63,6 +125,13 @@ int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out);
 /* Sets how every runtime of s, now and later, picks its thread count
  * (bench_load compares the choices). */
 void fk_session_set_sched(fk_session *s, nn_sched sched);
+/* Runs the detector at min_score into s->dets (sorted by score, at most
+ * opt.max_faces) and their number to *ndet; no landmarks. */
+int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet);
+/* A face from one detection: its box, score and landmarks (the embedding is
+ * left alone). 1, 0 if its crop lies outside the image, or a negative
+ * status (the session's error says why). */
+int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_face *f);
 
 /* Records a formatted message in s->err and returns status. */
 int fk_session_fail(fk_session *s, int status, const char *fmt, ...)
@@ -74,10 +143,12 @@ int fk_align_faceapi_rect(const fk_point pts[FK_NUM_LANDMARKS], int img_w,
                           int img_h, fk_rect *crop);
 
 /* The similarity transform (chip pixel -> image pixel, as fk_warp_affine's
- * m) that maps dlib's mean face, padded by `padding` in a size x size chip,
- * onto the face's landmarks. mode FK_ALIGN_5POINT fits five points derived
- * from the 68 (eye centres, nose tip, mouth corners); FK_ALIGN_DLIB fits the
- * 33 points dlib's get_face_chip_details uses. */
+ * m) that maps a template face in a size x size chip onto the face's
+ * landmarks. FK_ALIGN_5POINT fits five points derived from the 68 (eye
+ * centres, nose tip, mouth corners) to dlib's mean face padded by
+ * `padding`; FK_ALIGN_DLIB the 33 points dlib's get_face_chip_details uses;
+ * FK_ALIGN_ARCFACE five points to the ArcFace 112x112 template scaled to
+ * size (padding unused). */
 void fk_align_chip_transform(const fk_point pts[FK_NUM_LANDMARKS], int mode, int size,
                              double padding, double m[6]);
 

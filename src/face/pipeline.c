@@ -35,8 +35,8 @@ int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2, int met
   if (rc == FK_OK) rc = largest(s, img2, "img2", &r->face2);
   if (rc) return rc;
   r->metric = metric;
-  r->threshold = threshold < 0 ? fk_default_threshold(metric) : threshold;
-  r->distance = fk_distance(r->face1.embedding, r->face2.embedding, FK_EMBED_DIM, metric);
+  r->threshold = threshold < 0 ? fk_model_threshold(s->opt.model, metric) : threshold;
+  r->distance = fk_distance(r->face1.embedding, r->face2.embedding, r->face1.dim, metric);
   r->verified = r->distance <= r->threshold;
   return FK_OK;
 }

@@ -18,7 +18,8 @@ void fk_options_init(fk_options *o) {
   o->tiny_input_size = FK_TINY_DEFAULT_SIZE;
   o->min_score = 0.5f;
   o->max_faces = 100;
-  o->align = FK_ALIGN_5POINT;
+  o->model = fk_default_model;
+  o->align = FK_ALIGN_AUTO;
   o->flip = 1;
   o->threads = 1;
   o->backend = FK_BACKEND_AUTO;
@@ -45,7 +46,9 @@ static int check_options(fk_session *s, const fk_options *o) {
     return fk_session_fail(s, FK_EINVAL, "min score %g must be in [0, 1)", o->min_score);
   if (o->max_faces < 1 || o->max_faces > 10000)
     return fk_session_fail(s, FK_EINVAL, "max faces %d must be in [1, 10000]", o->max_faces);
-  if (o->align < FK_ALIGN_FACEAPI || o->align > FK_ALIGN_DLIB)
+  if (!fk_model_name(o->model))
+    return fk_session_fail(s, FK_EINVAL, "unknown recognition model %d", o->model);
+  if (!fk_align_name(o->align))
     return fk_session_fail(s, FK_EINVAL, "unknown alignment mode %d", o->align);
   if (o->threads < 1 || o->threads > 256)
     return fk_session_fail(s, FK_EINVAL, "threads %d must be in [1, 256]", o->threads);
@@ -80,6 +83,7 @@ static nn_backend nn_backend_of(int fk_backend) {
   }
 }
 
+/* A runtime for g (none if g is NULL: the net was not loaded). */
 static int new_runtime(fk_session *s, const nn_graph *g, nn_runtime **rt, const char *what) {
   if (!g) return FK_OK;
   int rc = nn_runtime_new(g, nn_backend_of(s->opt.backend), s->threads, rt);
@@ -101,12 +105,10 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
     return fk_session_fail(s, FK_ENOMEM, "out of memory");
   s->dets = calloc((size_t)s->opt.max_faces, sizeof *s->dets);
   if (!s->dets) return fk_session_fail(s, FK_ENOMEM, "out of memory");
-  if ((rc = new_runtime(s, m->landmarks, &s->lm_rt, "landmarks")) ||
-      (rc = new_runtime(s, m->descriptor, &s->desc_rt, "descriptor")) ||
-      (rc = new_runtime(s, m->agegender, &s->ag_rt, "age/gender")) ||
-      (rc = new_runtime(s, m->expression, &s->expr_rt, "expression")) ||
-      (rc = new_runtime(s, m->gear, &s->gear_rt, "gear")))
-    return rc;
+  for (int id = 0; id < FK_NUM_NETS; id++)
+    if (fk_nets[id].role != FK_ROLE_DETECTOR &&
+        (rc = new_runtime(s, m->graph[id], &s->rt[id], fk_nets[id].name)))
+      return rc;
   return FK_OK;
 }
 
@@ -127,9 +129,9 @@ static int slot_graph(fk_session *s, fk_det_slot *d, int size) {
   char err[256] = "";
   int rc;
   if (s->opt.detector == FK_DETECTOR_TINY) {
-    if (!m->tiny) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
+    if (!m->graph[FK_NETID_TINY]) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
     if (size == FK_TINY_DEFAULT_SIZE) {
-      d->graph = m->tiny;
+      d->graph = m->graph[FK_NETID_TINY];
       return FK_OK;
     }
     if ((rc = fk_tiny_build(&m->tiny_w, size, &d->own, err, sizeof err)))
@@ -175,9 +177,8 @@ int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out) {
 
 void fk_session_set_sched(fk_session *s, nn_sched sched) {
   s->sched = sched;
-  nn_runtime *rts[] = {s->lm_rt, s->desc_rt, s->ag_rt, s->expr_rt, s->gear_rt};
-  for (size_t i = 0; i < sizeof rts / sizeof *rts; i++)
-    if (rts[i]) nn_runtime_set_sched(rts[i], sched);
+  for (int id = 0; id < FK_NUM_NETS; id++)
+    if (s->rt[id]) nn_runtime_set_sched(s->rt[id], sched);
   for (int i = 0; i < FK_SSD_AUTO_SIZES; i++)
     if (s->det[i].rt) nn_runtime_set_sched(s->det[i].rt, sched);
 }
@@ -194,11 +195,7 @@ void fk_session_free(fk_session *s) {
     nn_graph_free(s->det[i].own);
     fk_ssd_anchors_free(&s->det[i].own_anchors);
   }
-  nn_runtime_free(s->lm_rt);
-  nn_runtime_free(s->desc_rt);
-  nn_runtime_free(s->ag_rt);
-  nn_runtime_free(s->expr_rt);
-  nn_runtime_free(s->gear_rt);
+  for (int id = 0; id < FK_NUM_NETS; id++) nn_runtime_free(s->rt[id]);
   free(s->dets);
   nn_threads_free(s->threads);
   free(s);

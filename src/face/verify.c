@@ -1,6 +1,7 @@
 /*
- * verify.c - comparing embeddings: the three DeepFace metrics, their default
- * same-person thresholds, and picking the largest or the central face.
+ * verify.c - comparing embeddings: the three DeepFace metrics (the
+ * thresholds are per model, in nets.c), and picking the largest or the
+ * central face.
  */
 #include <math.h>
 #include <string.h>
@@ -29,16 +30,6 @@ float fk_distance(const float *a, const float *b, int dim, int metric) {
   double cos = denom > 0 ? dot / denom : 0;
   if (metric == FK_METRIC_EUCLIDEAN_L2) return (float)sqrt(fmax(0.0, 2.0 - 2.0 * cos));
   return (float)(1.0 - cos);
-}
-
-/* The accuracy-maximizing thresholds on all 6,000 LFW pairs with the default
- * pipeline (`facekit eval lfw`, "thresholds_all_pairs"; see README). */
-float fk_default_threshold(int metric) {
-  switch (metric) {
-    case FK_METRIC_EUCLIDEAN: return 0.593f;
-    case FK_METRIC_EUCLIDEAN_L2: return 0.418f;
-    default: return 0.0872f;
-  }
 }
 
 static const char *const metric_names[] = {"cosine", "euclidean", "euclidean_l2"};

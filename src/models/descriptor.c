@@ -135,7 +135,7 @@ int fk_descriptor_build(const nn_weights *w, nn_graph **out, char *err,
     if (err && errlen) snprintf(err, errlen, "descriptor: out of memory");
   } else if ((st = nn_graph_status(g)) != FK_OK) {
     if (err && errlen) snprintf(err, errlen, "descriptor: %s", g->err);
-  } else if (nn_shape_size(g->shapes[x]) != FK_EMBED_DIM) {
+  } else if (nn_shape_size(g->shapes[x]) != FK_DESCRIPTOR_DIM) {
     st = FK_EMODEL;
     if (err && errlen) snprintf(err, errlen, "descriptor: unexpected output shape");
   }

@@ -96,6 +96,7 @@ void fk_landmarks_decode(const float *out136, const fk_det *det, fk_rect box,
  * Output: 128 floats, not normalized. */
 #define FK_DESCRIPTOR_FILE "face_recognition_model-weights_manifest.json"
 #define FK_DESCRIPTOR_SIZE 150
+#define FK_DESCRIPTOR_DIM 128
 
 int fk_descriptor_build(const nn_weights *w, nn_graph **out, char *err,
                         size_t errlen);

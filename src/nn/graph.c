@@ -145,11 +145,16 @@ static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
   op->kw = kw;
   op->stride = stride;
   op->dilation = dil;
-  /* The dilated window spans (k - 1) * dil + 1 input cells. */
-  int eh = (kh - 1) * dil + 1, ew = (kw - 1) * dil + 1;
-  if (!out_dim(g, what, in.h, eh, stride, pad, &out->h, &op->pad[0],
+  /* The dilated window spans (k - 1) * dil + 1 input cells: up to 2^32,
+   * so computed in 64 bits and kept within a tensor's largest side. */
+  long long eh = (long long)(kh - 1) * dil + 1, ew = (long long)(kw - 1) * dil + 1;
+  if (eh > (long long)NN_MAX_ELEMS || ew > (long long)NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "%s: dilated window %lldx%lld is too large", what, eh, ew);
+    return 0;
+  }
+  if (!out_dim(g, what, in.h, (int)eh, stride, pad, &out->h, &op->pad[0],
                &op->pad[1]) ||
-      !out_dim(g, what, in.w, ew, stride, pad, &out->w, &op->pad[2],
+      !out_dim(g, what, in.w, (int)ew, stride, pad, &out->w, &op->pad[2],
                &op->pad[3]))
     return 0;
   out->c = in.c;
@@ -535,7 +540,11 @@ int nn_concat(nn_graph *g, int a, int b, int axis) {
            sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, axis);
       return -1;
     }
-  da[axis] += db[axis]; /* both <= 2^30: no overflow */
+  if (da[axis] > INT_MAX - db[axis]) {
+    fail(g, FK_EINVAL, "concat: axis %d grows past %d", axis, INT_MAX);
+    return -1;
+  }
+  da[axis] += db[axis]; /* then add_tensor() checks the size */
   nn_shape out = {da[0], da[1], da[2]};
   nn_op op = {.kind = NN_OP_CONCAT, .in = {a, b}, .axes = axis};
   return add_op(g, &op, out, what);
@@ -625,4 +634,48 @@ double nn_graph_macs(const nn_graph *g) {
     }
   }
   return macs;
+}
+
+/* ---- fingerprint ----------------------------------------------------------- */
+
+/* Floats of weights and of bias of one op (layouts at the top of nn.h). */
+static size_t op_weight_count(const nn_graph *g, const nn_op *op, size_t *nbias) {
+  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
+  *nbias = op->bias ? (size_t)out.c : 0;
+  switch (op->kind) {
+    case NN_OP_CONV: return (size_t)out.c * op->kh * op->kw * in.c;
+    case NN_OP_DEPTHWISE: return (size_t)op->kh * op->kw * in.c;
+    case NN_OP_FC: return nn_shape_size(in) * (size_t)out.c;
+    default: return 0;
+  }
+}
+
+uint64_t nn_hash_mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+
+static uint64_t hash_floats(uint64_t h, const float *p, size_t n) {
+  for (size_t i = 0; p && i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &p[i], sizeof u);
+    h = nn_hash_mix(h, u);
+  }
+  return h;
+}
+
+/* Op kinds and the conv/depthwise/fc weights and biases, in op order: what
+ * makes two graphs give different embeddings. Indexes made before this
+ * function moved here recorded the same value. */
+uint64_t nn_graph_fingerprint(const nn_graph *g) {
+  uint64_t h = 0x666b6d6f64656c31ull;
+  for (int i = 0; i < g->nops; i++) {
+    const nn_op *op = &g->ops[i];
+    size_t nb, nw = op_weight_count(g, op, &nb);
+    h = nn_hash_mix(h, (uint64_t)op->kind);
+    h = hash_floats(h, op->weights, nw);
+    h = hash_floats(h, op->bias, nb);
+  }
+  return h;
 }

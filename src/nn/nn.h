@@ -38,6 +38,7 @@
 #define FK_NN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { NN_VALID = 0, NN_SAME = 1 } nn_padding;
 
@@ -187,6 +188,12 @@ static inline size_t nn_shape_size(nn_shape s) {
 
 /* Multiply-accumulates of one forward pass (for FLOP/s figures). */
 double nn_graph_macs(const nn_graph *g);
+
+/* A 64-bit hash of what defines g's function: op kinds and the weights of
+ * convolutions and fully connected layers (fk_model_id, index
+ * fingerprints). nn_hash_mix is the mixing step, for combining hashes. */
+uint64_t nn_graph_fingerprint(const nn_graph *g);
+uint64_t nn_hash_mix(uint64_t h, uint64_t x);
 
 /* ---- runtime --------------------------------------------------------------- */
 

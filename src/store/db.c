@@ -16,6 +16,22 @@
 #include "face/face.h"
 #include "store/store.h"
 
+/* The faces table under a name (the schema, and the version-1 migration). */
+#define FACES_TABLE(name)                                                    \
+  "CREATE TABLE " name "("                                                   \
+  " id INTEGER PRIMARY KEY,"                                                 \
+  " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"      \
+  " idx INTEGER NOT NULL,"                                                   \
+  " x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"     \
+  " score REAL NOT NULL,"                                                    \
+  " landmarks BLOB NOT NULL CHECK(length(landmarks) = 544),"                 \
+  " model TEXT NOT NULL,"                                                    \
+  " central INTEGER NOT NULL,"                                               \
+  " norm REAL NOT NULL,"                                                     \
+  " emb_f32 BLOB NOT NULL,"                                                  \
+  " emb_i8 BLOB NOT NULL CHECK(length(emb_f32) = 4 * length(emb_i8)),"       \
+  " UNIQUE(image_id, idx));"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -34,19 +50,7 @@ static const char schema_sql[] =
     " indexed_at INTEGER NOT NULL);"
     "CREATE INDEX images_hash ON images(hash);"
     "CREATE INDEX images_identity ON images(identity_id);"
-    "CREATE TABLE faces("
-    " id INTEGER PRIMARY KEY,"
-    " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-    " idx INTEGER NOT NULL,"
-    " x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
-    " score REAL NOT NULL,"
-    " landmarks BLOB NOT NULL CHECK(length(landmarks) = 544),"
-    " model TEXT NOT NULL,"
-    " central INTEGER NOT NULL,"
-    " norm REAL NOT NULL,"
-    " emb_f32 BLOB NOT NULL CHECK(length(emb_f32) = 512),"
-    " emb_i8 BLOB NOT NULL CHECK(length(emb_i8) = 128),"
-    " UNIQUE(image_id, idx));";
+    FACES_TABLE("faces");
 
 int fk_store_fail(fk_store *st, int status, const char *fmt, ...) {
   va_list ap;
@@ -182,8 +186,33 @@ static int create_schema(fk_store *st) {
   return rc;
 }
 
+/* Version 1 -> 2: the faces table without the 128-d CHECKs (see store.h).
+ * SQLite cannot drop a constraint, so the table is rebuilt under the same
+ * name, rows and ids unchanged, in one transaction. */
+static int migrate_v1(fk_store *st) {
+  int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
+  if (rc) return rc;
+  int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
+  if (rc == FK_OK && ver == 1) {
+    static const char sql[] =
+        FACES_TABLE("faces_v2")
+        "INSERT INTO faces_v2 SELECT id, image_id, idx, x, y, w, h, score, landmarks, model,"
+        " central, norm, emb_f32, emb_i8 FROM faces;"
+        "DROP TABLE faces;"
+        "ALTER TABLE faces_v2 RENAME TO faces;"
+        "INSERT OR IGNORE INTO meta SELECT 'dim', '128' WHERE EXISTS"
+        " (SELECT 1 FROM meta WHERE key = 'model');"
+        "PRAGMA user_version = 2;";
+    rc = fk_store_exec(st, sql);
+  }
+  if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
+  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return fk_store_fail(st, rc, "%s: upgrading the index from format 1 to 2 failed (nothing was changed): %s",
+                       st->path, st->err);
+}
+
 /* Decides what the opened file is; creates the schema in an empty database
- * opened for writing. */
+ * opened for writing, and upgrades an older one. */
 static int identify(fk_store *st, int mode) {
   int rc;
   int64_t app = pragma_int(st, "PRAGMA application_id", &rc);
@@ -197,7 +226,9 @@ static int identify(fk_store *st, int mode) {
       return fk_store_fail(st, FK_EUNSUPPORTED,
                            "%s uses index format %lld; this facekit reads up to %d: upgrade facekit",
                            st->path, (long long)ver, FK_STORE_SCHEMA);
-    return FK_OK;
+    if (ver < 1)
+      return fk_store_fail(st, FK_ENOTINDEX, "%s: unknown index format %lld", st->path, (long long)ver);
+    return ver == 1 && mode == FK_STORE_WRITE ? migrate_v1(st) : FK_OK;
   }
   if (app != 0)
     return fk_store_fail(st, FK_ENOTINDEX,
@@ -251,6 +282,23 @@ static int reopen_immutable(fk_store *st) {
   return rc == SQLITE_OK ? FK_OK : fk_store_sqlfail(st, "opening");
 }
 
+/* st->dim from meta (absent until a model is recorded; format 1 held
+ * 128-d embeddings only). */
+static int read_dim(fk_store *st) {
+  int64_t dim = 0;
+  int rc = fk_store_meta_get_int(st, "dim", &dim);
+  if (rc == FK_ENOENT) {
+    st->dim = pragma_int(st, "PRAGMA user_version", &rc) == 1 ? 128 : 0;
+    return rc;
+  }
+  if (rc) return rc;
+  if (dim < 1 || dim > FK_EMBED_MAX)
+    return fk_store_fail(st, FK_ECORRUPT, "%s: meta.dim %lld is not an embedding width", st->path,
+                         (long long)dim);
+  st->dim = (int)dim;
+  return FK_OK;
+}
+
 static int open_db(fk_store *st, int mode) {
   struct stat sb;
   int exists = stat(st->path, &sb) == 0;
@@ -289,7 +337,8 @@ static int open_db(fk_store *st, int mode) {
     if ((rc = fk_store_exec(st, "PRAGMA synchronous = NORMAL"))) return rc;
   }
   st->writable = mode == FK_STORE_WRITE;
-  return fk_store_exec(st, "PRAGMA foreign_keys = ON");
+  if ((rc = fk_store_exec(st, "PRAGMA foreign_keys = ON"))) return rc;
+  return read_dim(st);
 }
 
 int fk_store_open(const char *path, int mode, fk_store **out) {
@@ -338,47 +387,6 @@ pthreadpool_t fk_store_pool(fk_store *st, int threads) {
 
 /* ---- model and preprocessing ------------------------------------------- */
 
-/* Weights of one op, in floats (layouts in nn/nn.h). */
-static size_t op_weights(const nn_graph *g, const nn_op *op, size_t *nbias) {
-  nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
-  *nbias = op->bias ? (size_t)out.c : 0;
-  switch (op->kind) {
-    case NN_OP_CONV: return (size_t)out.c * op->kh * op->kw * in.c;
-    case NN_OP_DEPTHWISE: return (size_t)op->kh * op->kw * in.c;
-    case NN_OP_FC: return nn_shape_size(in) * (size_t)out.c;
-    default: return 0;
-  }
-}
-
-static uint64_t mix(uint64_t h, uint64_t x) {
-  h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h *= 0xff51afd7ed558ccdull;
-  return h ^ (h >> 33);
-}
-
-static uint64_t hash_floats(uint64_t h, const float *p, size_t n) {
-  for (size_t i = 0; p && i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &p[i], sizeof u);
-    h = mix(h, u);
-  }
-  return h;
-}
-
-int fk_model_id(const fk_models *m, char *buf, size_t size) {
-  if (!m || !m->descriptor) return FK_EINVAL;
-  const nn_graph *g = m->descriptor;
-  uint64_t h = 0x666b6d6f64656c31ull;
-  for (int i = 0; i < g->nops; i++) {
-    const nn_op *op = &g->ops[i];
-    size_t nb, nw = op_weights(g, op, &nb);
-    h = mix(h, (uint64_t)op->kind);
-    h = hash_floats(h, op->weights, nw);
-    h = hash_floats(h, op->bias, nb);
-  }
-  return snprintf(buf, size, "resnet128-%016llx", (unsigned long long)h) < (int)size ? FK_OK : FK_EINVAL;
-}
-
 /* The detector input size as recorded: a number, or "auto" (SSD's 0). */
 static void size_text(const fk_options *o, char *buf, size_t n) {
   int size = o->detector == FK_DETECTOR_TINY ? o->tiny_input_size : o->ssd_input_size;
@@ -387,17 +395,29 @@ static void size_text(const fk_options *o, char *buf, size_t n) {
 }
 
 void fk_store_opt_describe(const fk_options *o, char *buf, size_t size) {
-  char in[16];
+  char in[16], align[64];
   size_text(o, in, sizeof in);
+  fk_model_align_name(o->model, o->align, align, sizeof align);
   snprintf(buf, size, "detector %s, input size %s, min score %g, max faces %d, align %s, flip %s",
-           o->detector == FK_DETECTOR_TINY ? "tiny" : "ssd", in, o->min_score, o->max_faces,
-           o->align == FK_ALIGN_FACEAPI ? "face-api" : o->align == FK_ALIGN_DLIB ? "dlib" : "5point",
+           fk_detector_name(o->detector), in, o->min_score, o->max_faces, align,
            o->flip ? "true" : "false");
 }
 
-/* Reads the recorded options into *o (defaults for what is absent). */
+/* The FK_MODEL_* of a recorded fingerprint ("NAME-hash"); -1 if none. */
+static int model_of_id(const char *id) {
+  for (int i = 0; i < FK_NUM_MODELS; i++) {
+    size_t n = strlen(fk_model_name(i));
+    if (!strncmp(id, fk_model_name(i), n) && id[n] == '-') return i;
+  }
+  return -1;
+}
+
+/* Reads the recorded options into *o (defaults for what is absent). A
+ * recorded alignment that names no single mode is a model's automatic
+ * choice (see fk_model_align_name). */
 static int read_options(fk_store *st, fk_options *o) {
-  static const char *const keys[] = {"detector", "input_size", "min_score", "max_faces", "align", "flip"};
+  static const char *const keys[] = {"detector", "input_size", "min_score", "max_faces", "align", "flip",
+                                     "model"};
   fk_options_init(o);
   char v[64];
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -406,28 +426,30 @@ static int read_options(fk_store *st, fk_options *o) {
     if (rc) return rc;
     long n = strtol(v, NULL, 10);
     switch (i) {
-      case 0: o->detector = !strcmp(v, "tiny") ? FK_DETECTOR_TINY : FK_DETECTOR_SSD; break;
+      case 0: o->detector = fk_detector_from_name(v) < 0 ? FK_DETECTOR_SSD : fk_detector_from_name(v); break;
       case 1: *(o->detector == FK_DETECTOR_TINY ? &o->tiny_input_size : &o->ssd_input_size) = (int)n; break;
       case 2: o->min_score = strtof(v, NULL); break;
       case 3: o->max_faces = (int)n; break;
-      case 4: o->align = !strcmp(v, "face-api") ? FK_ALIGN_FACEAPI : !strcmp(v, "dlib") ? FK_ALIGN_DLIB
-                                                                                          : FK_ALIGN_5POINT; break;
-      default: o->flip = !strcmp(v, "true"); break;
+      case 4: o->align = fk_align_from_name(v) < FK_ALIGN_AUTO ? FK_ALIGN_AUTO : fk_align_from_name(v); break;
+      case 5: o->flip = !strcmp(v, "true"); break;
+      default: o->model = model_of_id(v) < 0 ? o->model : model_of_id(v); break;
     }
   }
   return FK_OK;
 }
 
-int fk_store_record_model(fk_store *st, const char *model, const fk_options *o) {
-  char size[16], score[32], maxf[16];
+int fk_store_record_model(fk_store *st, const char *model, int dim, const fk_options *o) {
+  char size[16], score[32], maxf[16], dims[16], align[64];
   size_text(o, size, sizeof size);
   snprintf(score, sizeof score, "%.9g", o->min_score);
   snprintf(maxf, sizeof maxf, "%d", o->max_faces);
+  snprintf(dims, sizeof dims, "%d", dim);
+  fk_model_align_name(o->model, o->align, align, sizeof align);
   const char *kv[][2] = {
-      {"model", model}, {"dim", "128"},
-      {"detector", o->detector == FK_DETECTOR_TINY ? "tiny" : "ssd"},
+      {"model", model}, {"dim", dims},
+      {"detector", fk_detector_name(o->detector)},
       {"input_size", size}, {"min_score", score}, {"max_faces", maxf},
-      {"align", o->align == FK_ALIGN_FACEAPI ? "face-api" : o->align == FK_ALIGN_DLIB ? "dlib" : "5point"},
+      {"align", align},
       {"flip", o->flip ? "true" : "false"},
       {"normalization", "l2; int8 = round(127 v) clamped to [-127, 127]"},
   };
@@ -435,6 +457,7 @@ int fk_store_record_model(fk_store *st, const char *model, const fk_options *o) 
     int rc = fk_store_meta_set(st, kv[i][0], kv[i][1]);
     if (rc) return rc;
   }
+  st->dim = dim;
   return FK_OK;
 }
 
@@ -449,6 +472,7 @@ int fk_store_get_info(fk_store *st, fk_store_info *info) {
   int rc = fk_store_meta_get(st, "model", info->model, sizeof info->model);
   if (rc && rc != FK_ENOENT) return rc;
   info->has_model = rc == FK_OK;
+  info->dim = st->dim;
   if ((rc = read_options(st, &info->opt))) return rc;
   if ((rc = fk_store_meta_get_int(st, "generation", &info->generation))) return rc;
   if ((rc = count(st, "SELECT count(*) FROM images", &info->images)) ||
@@ -462,19 +486,26 @@ int fk_store_get_info(fk_store *st, fk_store_info *info) {
 
 int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int strict) {
   char id[64], have[64], a[256], b[256];
-  int rc = fk_model_id(m, id, sizeof id);
-  if (rc) return fk_store_fail(st, rc, "the descriptor network is not loaded");
-  rc = fk_store_meta_get(st, "model", have, sizeof have);
-  if (rc == FK_ENOENT) return FK_OK;
-  if (rc) return rc;
-  if (strcmp(id, have))
-    return fk_store_fail(st, FK_EMISMATCH,
-                         "%s holds embeddings of a different model (%s; the loaded model is %s): "
-                         "refusing to mix embedding spaces; use the models it was built with or "
-                         "another --db", st->path, have, id);
   fk_options rec, o;
   if (opt) o = *opt;
   else fk_options_init(&o);
+  int rc = fk_model_id(m, o.model, id, sizeof id);
+  if (rc)
+    return fk_store_fail(st, rc, "the nets of model %s are not loaded",
+                         fk_model_name(o.model) ? fk_model_name(o.model) : "?");
+  rc = fk_store_meta_get(st, "model", have, sizeof have);
+  if (rc == FK_ENOENT) return FK_OK;
+  if (rc) return rc;
+  if (strcmp(id, have)) {
+    int other = model_of_id(have);
+    char hint[96];
+    if (other >= 0 && other != o.model) snprintf(hint, sizeof hint, "--model %s", fk_model_name(other));
+    else snprintf(hint, sizeof hint, "the model files it was built with");
+    return fk_store_fail(st, FK_EMISMATCH,
+                         "%s holds %d-d embeddings of another model (%s; this run computes %d-d %s): "
+                         "refusing to mix embedding spaces; use %s, or another --db",
+                         st->path, st->dim, have, fk_model_dim(o.model), id, hint);
+  }
   if ((rc = read_options(st, &rec))) return rc;
   if (!strict) { /* only what defines the embedding space */
     o.detector = rec.detector;

@@ -305,13 +305,16 @@ static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
 
 static int insert_face(run *r, int64_t image_id, const job *j, int i) {
   const fk_face *f = &j->faces[i];
-  float unit[FK_EMBED_DIM];
-  int8_t code[FK_EMBED_DIM];
+  const int dim = f->dim;
+  if (dim != r->st->dim)
+    return fk_store_fail(r->st, FK_EMISMATCH, "a %d-d embedding for an index of %d-d ones", dim, r->st->dim);
+  float unit[FK_EMBED_MAX];
+  int8_t code[FK_EMBED_MAX];
   double ss = 0;
-  for (int d = 0; d < FK_EMBED_DIM; d++) ss += (double)f->embedding[d] * f->embedding[d];
-  memcpy(unit, f->embedding, sizeof unit);
-  fk_l2_normalize(unit, FK_EMBED_DIM);
-  fk_quantize_i8(unit, code, FK_EMBED_DIM);
+  for (int d = 0; d < dim; d++) ss += (double)f->embedding[d] * f->embedding[d];
+  memcpy(unit, f->embedding, (size_t)dim * sizeof *unit);
+  fk_l2_normalize(unit, dim);
+  fk_quantize_i8(unit, code, dim);
   sqlite3_stmt *q = r->s_ins_face;
   sqlite3_bind_int64(q, 1, image_id);
   sqlite3_bind_int(q, 2, i);
@@ -324,8 +327,8 @@ static int insert_face(run *r, int64_t image_id, const job *j, int i) {
   sqlite3_bind_text(q, 9, r->model, -1, SQLITE_STATIC);
   sqlite3_bind_int(q, 10, i == j->central);
   sqlite3_bind_double(q, 11, sqrt(ss));
-  sqlite3_bind_blob(q, 12, unit, sizeof unit, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 13, code, sizeof code, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 12, unit, dim * (int)sizeof *unit, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 13, code, dim, SQLITE_STATIC);
   return step_done(r, q, "storing a face");
 }
 
@@ -564,12 +567,14 @@ static int prune(run *r) {
 /* Records the model on first use; refuses another model or preprocessing. */
 static int claim_model(run *r, const fk_models *m) {
   fk_store *st = r->st;
-  int rc = fk_model_id(m, r->model, sizeof r->model);
-  if (rc) return fk_store_fail(st, FK_EINVAL, "indexing needs the descriptor network loaded");
+  int rc = fk_model_id(m, r->opt->model, r->model, sizeof r->model);
+  if (rc)
+    return fk_store_fail(st, FK_EINVAL, "indexing with model %s needs its nets loaded",
+                         fk_model_name(r->opt->model) ? fk_model_name(r->opt->model) : "?");
   if ((rc = fk_store_exec(st, "BEGIN IMMEDIATE"))) return rc;
   char have[64];
   rc = fk_store_meta_get(st, "model", have, sizeof have);
-  if (rc == FK_ENOENT) rc = fk_store_record_model(st, r->model, r->opt);
+  if (rc == FK_ENOENT) rc = fk_store_record_model(st, r->model, fk_model_dim(r->opt->model), r->opt);
   else if (rc == FK_OK) rc = fk_store_check(st, m, r->opt, 1);
   if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
   sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

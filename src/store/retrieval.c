@@ -57,7 +57,7 @@ static int lower_bound(const float *a, int n, float x) {
 static void score(const eval *e, query *q, float *keys, float *rel, int *ahead) {
   const fk_vecs *g = e->g;
   fk_scan s;
-  fk_scan_init(&s, g, g->f32 + q->row * FK_EMBED_DIM, e->metric, e->codes, 1, -1);
+  fk_scan_init(&s, g, g->f32 + q->row * g->dim, e->metric, e->codes, 1, -1);
   s.qnorm = g->norm[q->row];
   fk_scan_all(&s, keys);
   int nrel = 0;
@@ -99,7 +99,7 @@ static void eval_chunk(void *arg, size_t c) {
 static int gallery(const fk_vecs *v, fk_vecs *g) {
   int64_t n = 0;
   for (int64_t i = 0; i < v->n; i++) n += (v->flags[i] & FK_VEC_CENTRAL) != 0;
-  int rc = fk_vecs_alloc(g, n);
+  int rc = fk_vecs_alloc(g, n, v->dim);
   if (rc) return rc;
   for (int64_t i = 0, j = 0; i < v->n; i++) {
     if (!(v->flags[i] & FK_VEC_CENTRAL)) continue;
@@ -108,8 +108,8 @@ static int gallery(const fk_vecs *v, fk_vecs *g) {
     g->identity[j] = v->identity[i];
     g->flags[j] = v->flags[i];
     g->norm[j] = v->norm[i];
-    memcpy(g->f32 + j * FK_EMBED_DIM, v->f32 + i * FK_EMBED_DIM, FK_EMBED_DIM * sizeof(float));
-    memcpy(g->i8 + j * FK_EMBED_DIM, v->i8 + i * FK_EMBED_DIM, FK_EMBED_DIM);
+    memcpy(g->f32 + j * g->dim, v->f32 + i * v->dim, (size_t)v->dim * sizeof(float));
+    memcpy(g->i8 + j * g->dim, v->i8 + i * v->dim, (size_t)v->dim);
     g->i8_inv[j] = v->i8_inv[i];
     j++;
   }

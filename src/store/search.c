@@ -4,6 +4,7 @@
  * turn a face id into its image, box, landmarks and identity
  * (fk_store_get_face, fk_store_foreach_face for exports).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@
 
 #define FACE_COLUMNS                                                                        \
   "SELECT f.id, f.image_id, i.path, coalesce(d.name, ''), i.width, i.height, f.idx,"       \
-  " f.central, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.emb_f32, f.emb_i8, f.norm"      \
+  " f.central, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.emb_f32, f.emb_i8, f.norm,"     \
+  " f.model"                                                                                \
   " FROM faces f JOIN images i ON i.id = f.image_id"                                        \
   " LEFT JOIN identities d ON d.id = i.identity_id"
 
@@ -25,7 +27,7 @@ void fk_search_options_init(fk_search_options *o) {
   o->threads = 1;
 }
 
-int fk_store_search(fk_store *st, const float embedding[FK_EMBED_DIM], const fk_search_options *o,
+int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_search_options *o,
                     fk_match *out, int *n) {
   *n = 0;
   fk_search_options d;
@@ -34,11 +36,18 @@ int fk_store_search(fk_store *st, const float embedding[FK_EMBED_DIM], const fk_
       (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256)
     return fk_store_fail(st, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
                          o->metric, o->codes, o->threads);
+  double ss = 0;
+  for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
+  if (!(ss > 0 && ss < INFINITY))
+    return fk_store_fail(st, FK_EINVAL, "the query embedding is empty, zero or not finite");
   int rc = fk_store_load(st, NULL);
   if (rc) return rc;
+  if (st->vecs.n == 0) return FK_OK;
+  if (dim != st->vecs.dim)
+    return fk_store_fail(st, FK_EMISMATCH, "%s holds %d-d embeddings; the query has %d: use the model "
+                         "the index was built with", st->path, st->vecs.dim, dim);
   fk_scan s;
   fk_scan_init(&s, &st->vecs, embedding, o->metric, o->codes, o->k, o->threshold);
-  if (!(s.qnorm > 0)) return fk_store_fail(st, FK_EINVAL, "the query embedding is zero or not finite");
   fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
   if (!hits) return fk_store_fail(st, FK_ENOMEM, "out of memory");
   int cnt = 0;
@@ -72,9 +81,12 @@ static void read_face(sqlite3_stmt *q, fk_store_face *f) {
                     (float)sqlite3_column_double(q, 10), (float)sqlite3_column_double(q, 11)};
   f->score = (float)sqlite3_column_double(q, 12);
   copy_blob(q, 13, f->landmarks, sizeof f->landmarks);
-  copy_blob(q, 14, f->embedding, sizeof f->embedding);
-  copy_blob(q, 15, f->code, sizeof f->code);
+  f->dim = sqlite3_column_bytes(q, 15);
+  if (f->dim > FK_EMBED_MAX || sqlite3_column_bytes(q, 14) != f->dim * (int)sizeof(float)) f->dim = 0;
+  copy_blob(q, 14, f->embedding, (size_t)f->dim * sizeof(float));
+  copy_blob(q, 15, f->code, (size_t)f->dim);
   f->norm = (float)sqlite3_column_double(q, 16);
+  snprintf(f->model, sizeof f->model, "%s", (const char *)sqlite3_column_text(q, 17));
 }
 
 int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {

@@ -17,8 +17,6 @@
 
 #include "store/store.h"
 
-#define DIM FK_EMBED_DIM
-
 void fk_store_unload(fk_store *st) {
   if (st->vecs.mapped) munmap(st->vecs.hdr, st->vecs.size);
   fk_vecs_free(&st->vecs);
@@ -28,15 +26,16 @@ void fk_store_unload(fk_store *st) {
 /* Copies one faces row into row r of v; FK_ECORRUPT on a malformed row. */
 static int fill_row(sqlite3_stmt *q, fk_vecs *v, int64_t r) {
   const void *f = sqlite3_column_blob(q, 5), *c = sqlite3_column_blob(q, 6);
-  if (sqlite3_column_bytes(q, 5) != DIM * (int)sizeof(float) || sqlite3_column_bytes(q, 6) != DIM)
+  const int dim = v->dim;
+  if (sqlite3_column_bytes(q, 5) != dim * (int)sizeof(float) || sqlite3_column_bytes(q, 6) != dim)
     return FK_ECORRUPT;
   v->face_id[r] = sqlite3_column_int64(q, 0);
   v->image_id[r] = sqlite3_column_int64(q, 1);
   v->identity[r] = (int32_t)sqlite3_column_int64(q, 2);
   v->flags[r] = sqlite3_column_int(q, 3) ? FK_VEC_CENTRAL : 0;
   v->norm[r] = (float)sqlite3_column_double(q, 4);
-  memcpy(v->f32 + r * DIM, f, DIM * sizeof(float));
-  memcpy(v->i8 + r * DIM, c, DIM);
+  memcpy(v->f32 + r * dim, f, (size_t)dim * sizeof(float));
+  memcpy(v->i8 + r * dim, c, (size_t)dim);
   fk_vecs_code_norm(v, r);
   return FK_OK;
 }
@@ -50,7 +49,10 @@ static int read_rows(fk_store *st, fk_vecs *v) {
   n = sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
   if (rc) return rc;
-  if ((rc = fk_vecs_alloc(v, n))) return fk_store_fail(st, rc, "no memory for %lld vectors", (long long)n);
+  /* An index without a model yet holds no faces: any width does. */
+  int dim = st->dim ? st->dim : 1;
+  if ((rc = fk_vecs_alloc(v, n, dim)))
+    return fk_store_fail(st, rc, "no memory for %lld vectors of %d", (long long)n, dim);
   rc = fk_store_prepare(st,
                         "SELECT f.id, f.image_id, coalesce(i.identity_id, -1), f.central, f.norm,"
                         " f.emb_f32, f.emb_i8 FROM faces f JOIN images i ON i.id = f.image_id"
@@ -125,7 +127,8 @@ static int map_sidecar(fk_store *st, const char *uuid, int64_t gen, fk_vecs *v) 
   close(fd);
   if (p == MAP_FAILED) return FK_EIO;
   int rc = fk_vecs_attach(v, p, (size_t)sb.st_size, 1);
-  if (rc == FK_OK && (strncmp(v->hdr->uuid, uuid, sizeof v->hdr->uuid) || v->hdr->generation != gen))
+  if (rc == FK_OK && (strncmp(v->hdr->uuid, uuid, sizeof v->hdr->uuid) || v->hdr->generation != gen ||
+                      (v->n > 0 && v->dim != st->dim)))
     rc = FK_ENOENT;
   if (rc) {
     munmap(p, (size_t)sb.st_size);

@@ -13,9 +13,15 @@
  *          'ok'|'no_face'|'error', error, identity_id, nfaces, indexed_at)
  *   faces(id, image_id -> images ON DELETE CASCADE, idx, x, y, w, h, score,
  *         landmarks BLOB (68 x {f32 x, f32 y}), model, central, norm,
- *         emb_f32 BLOB (128 f32, unit), emb_i8 BLOB (128 int8),
+ *         emb_f32 BLOB (dim f32, unit), emb_i8 BLOB (dim int8),
  *         UNIQUE(image_id, idx))
- * BLOBs are little-endian (the only byte order facekit builds for).
+ * meta.dim is the embedding width of meta.model. BLOBs are little-endian
+ * (the only byte order facekit builds for).
+ *
+ * Schema versions: 1 fixed the width at 128 in CHECK constraints (facekit
+ * 0.1 with the one 128-d model); 2 takes any width. A version-1 index opens
+ * as it is for reading and is migrated to 2, in one transaction, when opened
+ * for writing.
  */
 #ifndef FK_STORE_H
 #define FK_STORE_H
@@ -28,13 +34,14 @@
 #include "store/vecs.h"
 
 #define FK_STORE_APP_ID 0x464B4958 /* 'FKIX' */
-#define FK_STORE_SCHEMA 1
+#define FK_STORE_SCHEMA 2
 #define FK_STORE_ERRMSG_MAX 1024
 
 struct fk_store {
   sqlite3 *db;
   char *path;
   int writable;
+  int dim;                 /* meta.dim: embedding width, 0 before a model */
   fk_vecs vecs;            /* loaded lazily by fk_store_load() */
   int vecs_loaded;
   int64_t vecs_generation; /* generation the loaded vectors belong to */
@@ -119,8 +126,8 @@ int fk_walk_dir(fk_store *st, const char *dir, fk_walk *w,
                 void (*on_error)(const char *path, const char *msg, void *user), void *user);
 void fk_walk_free(fk_walk *w);
 
-/* Records the model fingerprint and the preprocessing in meta (inside the
- * caller's transaction). */
-int fk_store_record_model(fk_store *st, const char *model, const fk_options *o);
+/* Records the model fingerprint, its width and the preprocessing in meta
+ * (inside the caller's transaction). */
+int fk_store_record_model(fk_store *st, const char *model, int dim, const fk_options *o);
 
 #endif /* FK_STORE_H */

@@ -20,7 +20,6 @@
 
 #include "store/vecs.h"
 
-#define DIM FK_EMBED_DIM
 #define ALIGN 64
 #define BLOCK 512 /* rows per kernel call in the scan */
 
@@ -28,16 +27,17 @@
 
 static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
 
-/* Fills the header's offsets for n rows. */
+/* Fills the header's offsets for n rows of h->dim. */
 static void layout(fk_vecs_header *h, uint64_t n) {
+  const uint64_t dim = h->dim;
   uint64_t off = align_up(sizeof *h);
   h->off_face_id = off, off = align_up(off + n * sizeof(int64_t));
   h->off_image_id = off, off = align_up(off + n * sizeof(int64_t));
   h->off_identity = off, off = align_up(off + n * sizeof(int32_t));
   h->off_flags = off, off = align_up(off + n);
   h->off_norm = off, off = align_up(off + n * sizeof(float));
-  h->off_f32 = off, off = align_up(off + n * DIM * sizeof(float));
-  h->off_i8 = off, off = align_up(off + n * DIM);
+  h->off_f32 = off, off = align_up(off + n * dim * sizeof(float));
+  h->off_i8 = off, off = align_up(off + n * dim);
   h->off_i8_inv = off, off = align_up(off + n * sizeof(float));
   h->size = off;
 }
@@ -46,6 +46,7 @@ static void point(fk_vecs *v, fk_vecs_header *h) {
   char *b = (char *)h;
   v->hdr = h;
   v->n = (int64_t)h->n;
+  v->dim = (int)h->dim;
   v->face_id = (int64_t *)(b + h->off_face_id);
   v->image_id = (int64_t *)(b + h->off_image_id);
   v->identity = (int32_t *)(b + h->off_identity);
@@ -56,17 +57,20 @@ static void point(fk_vecs *v, fk_vecs_header *h) {
   v->i8_inv = (float *)(b + h->off_i8_inv);
 }
 
-int fk_vecs_alloc(fk_vecs *v, int64_t n) {
+/* Rows that keep a block under 1 TiB. */
+static uint64_t max_rows(uint64_t dim) { return ((uint64_t)1 << 40) / (dim * 5 + 64); }
+
+int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim) {
   memset(v, 0, sizeof *v);
-  if (n < 0 || (uint64_t)n > ((uint64_t)1 << 40) / (DIM * 5)) return FK_ENOMEM;
-  fk_vecs_header h = {0};
+  if (dim < 1 || dim > FK_EMBED_MAX) return FK_EINVAL;
+  if (n < 0 || (uint64_t)n > max_rows((uint64_t)dim)) return FK_ENOMEM;
+  fk_vecs_header h = {.dim = (uint32_t)dim};
   layout(&h, (uint64_t)n);
   void *block = NULL;
   if (posix_memalign(&block, ALIGN, h.size)) return FK_ENOMEM;
   memset(block, 0, h.size);
   memcpy(h.magic, FK_VECS_MAGIC, sizeof h.magic);
   h.version = FK_VECS_VERSION;
-  h.dim = DIM;
   h.n = (uint64_t)n;
   memcpy(block, &h, sizeof h);
   point(v, block);
@@ -78,8 +82,9 @@ int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped) {
   memset(v, 0, sizeof *v);
   fk_vecs_header *h = block, want = {0};
   if (size < sizeof *h || memcmp(h->magic, FK_VECS_MAGIC, sizeof h->magic) ||
-      h->version != FK_VECS_VERSION || h->dim != DIM || h->n > ((uint64_t)1 << 40) / (DIM * 5))
+      h->version != FK_VECS_VERSION || h->dim < 1 || h->dim > FK_EMBED_MAX || h->n > max_rows(h->dim))
     return FK_ECORRUPT;
+  want.dim = h->dim;
   layout(&want, h->n);
   if (h->size != size || want.size != size || h->off_f32 != want.off_f32 ||
       h->off_i8 != want.off_i8 || h->off_face_id != want.off_face_id ||
@@ -97,31 +102,31 @@ void fk_vecs_free(fk_vecs *v) {
   memset(v, 0, sizeof *v);
 }
 
-static float code_inv_norm(const int8_t *c) {
+static float code_inv_norm(const int8_t *c, int dim) {
   int32_t ss = 0;
-  for (int i = 0; i < DIM; i++) ss += (int32_t)c[i] * c[i];
+  for (int i = 0; i < dim; i++) ss += (int32_t)c[i] * c[i];
   return ss > 0 ? (float)(1.0 / sqrt((double)ss)) : 0.0f;
 }
 
-void fk_vecs_code_norm(fk_vecs *v, int64_t r) { v->i8_inv[r] = code_inv_norm(v->i8 + r * DIM); }
+void fk_vecs_code_norm(fk_vecs *v, int64_t r) { v->i8_inv[r] = code_inv_norm(v->i8 + r * v->dim, v->dim); }
 
 /* ---- kernels ------------------------------------------------------------- */
 
-void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, float *out) {
+/* Eight partial sums, lane i % 8, as the AVX2 kernel keeps them. */
+void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, int dim, float *out) {
   for (int64_t r = 0; r < n; r++) {
-    const float *g = rows + r * DIM;
+    const float *g = rows + r * dim;
     float acc[8] = {0};
-    for (int i = 0; i < DIM; i += 8)
-      for (int j = 0; j < 8; j++) acc[j] += q[i + j] * g[i + j];
+    for (int i = 0; i < dim; i++) acc[i % 8] += q[i] * g[i];
     out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
   }
 }
 
-void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out) {
+void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out) {
   for (int64_t r = 0; r < n; r++) {
-    const int8_t *g = rows + r * DIM;
+    const int8_t *g = rows + r * dim;
     int32_t acc = 0;
-    for (int i = 0; i < DIM; i++) acc += (int32_t)q[i] * g[i];
+    for (int i = 0; i < dim; i++) acc += (int32_t)q[i] * g[i];
     out[r] = acc;
   }
 }
@@ -141,37 +146,34 @@ void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int32_t *o
 #define STORE_SI(p, v) _mm256_storeu_si256((__m256i *)(p), v)
 
 /* Eight rows per step, one accumulator each (eight independent FMA chains
- * hide the FMA latency); the query chunk is loaded once for the eight. */
+ * hide the FMA latency); the query chunk is loaded once for the eight.
+ * dim is a multiple of 8. */
 __attribute__((target("avx2,fma"))) static void dot_f32_avx2(const float *q, const float *rows,
-                                                             int64_t n, float *out) {
+                                                             int64_t n, int dim, float *out) {
   int64_t r = 0;
   for (; r + 8 <= n; r += 8) {
-    const float *g = rows + r * DIM;
-    __m256 a[8] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int i = 0; i < DIM; i += 8) {
+    const float *g = rows + r * dim;
+    __m256 a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+    for (int i = 0; i < dim; i += 8) {
       __m256 x = _mm256_loadu_ps(q + i);
-      a[0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 0 * DIM + i), a[0]);
-      a[1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 1 * DIM + i), a[1]);
-      a[2] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 2 * DIM + i), a[2]);
-      a[3] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 3 * DIM + i), a[3]);
-      a[4] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 4 * DIM + i), a[4]);
-      a[5] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 5 * DIM + i), a[5]);
-      a[6] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 6 * DIM + i), a[6]);
-      a[7] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + 7 * DIM + i), a[7]);
+      for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(x, _mm256_loadu_ps(g + j * dim + i), a[j]);
     }
     HSUM8(__m256, _mm256_hadd_ps, _mm256_permute2f128_ps, STORE_PS, out + r, a);
   }
-  if (r < n) fk_dot_f32_scalar(q, rows + r * DIM, n - r, out + r);
+  if (r < n) fk_dot_f32_scalar(q, rows + r * dim, n - r, dim, out + r);
 }
 
-/* q . g over 128 int8 as |q| (unsigned) times sign(q) * g (signed) with
- * maddubs; for codes of unit vectors the 16-bit lane sums cannot overflow
- * (see vecs.h), so the four chunks add in int16 before one widening madd. */
-__attribute__((target("avx2"))) static __m256i dot_row_i8(const __m256i qa[4], const __m256i qs[4],
-                                                          const int8_t *g) {
+#define I8_CHUNKS (FK_EMBED_MAX / 32)
+
+/* q . g over dim int8 (a multiple of 32) as |q| (unsigned) times
+ * sign(q) * g (signed) with maddubs; for codes of unit vectors the 16-bit
+ * lane sums cannot overflow (see vecs.h), so the chunks add in int16 before
+ * one widening madd. */
+__attribute__((target("avx2"))) static __m256i dot_row_i8(const __m256i *qa, const __m256i *qs,
+                                                          int chunks, const int8_t *g) {
   __m256i acc = _mm256_setzero_si256();
-  for (int c = 0; c < 4; c++) {
+  for (int c = 0; c < chunks; c++) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(g + 32 * c));
     acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(qa[c], _mm256_sign_epi8(v, qs[c])));
   }
@@ -180,20 +182,21 @@ __attribute__((target("avx2"))) static __m256i dot_row_i8(const __m256i qa[4], c
 
 /* Eight rows per step, reduced together like the f32 kernel's. */
 __attribute__((target("avx2"))) static void dot_i8_avx2(const int8_t *q, const int8_t *rows, int64_t n,
-                                                        int32_t *out) {
-  __m256i qa[4], qs[4];
-  for (int c = 0; c < 4; c++) {
+                                                        int dim, int32_t *out) {
+  __m256i qa[I8_CHUNKS], qs[I8_CHUNKS];
+  int chunks = dim / 32;
+  for (int c = 0; c < chunks; c++) {
     qs[c] = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
     qa[c] = _mm256_abs_epi8(qs[c]);
   }
   int64_t r = 0;
   for (; r + 8 <= n; r += 8) {
-    const int8_t *g = rows + r * DIM;
+    const int8_t *g = rows + r * dim;
     __m256i a[8];
-    for (int j = 0; j < 8; j++) a[j] = dot_row_i8(qa, qs, g + j * DIM);
+    for (int j = 0; j < 8; j++) a[j] = dot_row_i8(qa, qs, chunks, g + j * dim);
     HSUM8(__m256i, _mm256_hadd_epi32, _mm256_permute2x128_si256, STORE_SI, out + r, a);
   }
-  if (r < n) fk_dot_i8_scalar(q, rows + r * DIM, n - r, out + r);
+  if (r < n) fk_dot_i8_scalar(q, rows + r * dim, n - r, dim, out + r);
 }
 
 int fk_vecs_simd(void) {
@@ -204,24 +207,24 @@ int fk_vecs_simd(void) {
 int fk_vecs_simd(void) { return 0; }
 #endif
 
-void fk_dot_f32(const float *q, const float *rows, int64_t n, float *out) {
+void fk_dot_f32(const float *q, const float *rows, int64_t n, int dim, float *out) {
 #ifdef FK_X86
-  if (fk_vecs_simd()) {
-    dot_f32_avx2(q, rows, n, out);
+  if (dim % 8 == 0 && fk_vecs_simd()) {
+    dot_f32_avx2(q, rows, n, dim, out);
     return;
   }
 #endif
-  fk_dot_f32_scalar(q, rows, n, out);
+  fk_dot_f32_scalar(q, rows, n, dim, out);
 }
 
-void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out) {
+void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out) {
 #ifdef FK_X86
-  if (fk_vecs_simd()) {
-    dot_i8_avx2(q, rows, n, out);
+  if (dim % 32 == 0 && dim <= FK_EMBED_MAX && fk_vecs_simd()) {
+    dot_i8_avx2(q, rows, n, dim, out);
     return;
   }
 #endif
-  fk_dot_i8_scalar(q, rows, n, out);
+  fk_dot_i8_scalar(q, rows, n, dim, out);
 }
 
 /* ---- scan ---------------------------------------------------------------- */
@@ -238,12 +241,13 @@ void fk_scan_init(fk_scan *s, const fk_vecs *v, const float *e, int metric, int 
   memset(s, 0, sizeof *s);
   s->v = v;
   double ss = 0;
-  for (int i = 0; i < DIM; i++) ss += (double)e[i] * e[i];
+  int dim = v->dim;
+  for (int i = 0; i < dim; i++) ss += (double)e[i] * e[i];
   s->qnorm = (float)sqrt(ss);
-  memcpy(s->q, e, sizeof s->q);
-  fk_l2_normalize(s->q, DIM);
-  fk_quantize_i8(s->q, s->qc, DIM);
-  s->qc_inv = code_inv_norm(s->qc);
+  memcpy(s->q, e, (size_t)dim * sizeof *s->q);
+  fk_l2_normalize(s->q, dim);
+  fk_quantize_i8(s->q, s->qc, dim);
+  s->qc_inv = code_inv_norm(s->qc, dim);
   s->metric = metric;
   s->codes = codes;
   s->k = k;
@@ -267,11 +271,11 @@ static void block_keys(const fk_scan *s, int64_t r0, int64_t n, float *keys) {
   const fk_vecs *v = s->v;
   if (s->codes == FK_CODES_INT8) {
     int32_t d[BLOCK];
-    fk_dot_i8(s->qc, v->i8 + r0 * DIM, n, d);
+    fk_dot_i8(s->qc, v->i8 + r0 * v->dim, n, v->dim, d);
     const float *inv = v->i8_inv + r0;
     for (int64_t i = 0; i < n; i++) keys[i] = (float)d[i] * s->qc_inv * inv[i];
   } else {
-    fk_dot_f32(s->q, v->f32 + r0 * DIM, n, keys);
+    fk_dot_f32(s->q, v->f32 + r0 * v->dim, n, v->dim, keys);
   }
   if (s->metric == FK_METRIC_EUCLIDEAN) {
     float qn2 = 2 * s->qnorm;

@@ -10,16 +10,20 @@
  *   identity  int32[n]   identities.id, -1 when none
  *   flags     uint8[n]   FK_VEC_CENTRAL
  *   norm      float[n]   L2 norm of the raw embedding
- *   f32       float[n][128]  unit rows (row-major)
- *   i8        int8[n][128]   their codes, round(127 * v) clamped to +-127
+ *   f32       float[n][dim]  unit rows (row-major)
+ *   i8        int8[n][dim]   their codes, round(127 * v) clamped to +-127
  *   i8_inv    float[n]       1 / |code|, so that code dot products give the
  *                            cosine of the quantized vectors (a face's code
  *                            matches itself at similarity 1)
  *
+ * dim is the index's embedding width (fk_model_dim), at most FK_EMBED_MAX.
+ *
  * Kernels: dot products of one query against many rows, AVX2 (+FMA) when the
- * CPU has it (checked at run time), else plain C. The int8 kernel relies on
- * the codes coming from unit vectors: then the sum of |q_i * g_i| over the
- * 128 dimensions is below 17600 and fits int16 lanes.
+ * CPU has it (checked at run time) and dim is a multiple of 8 (f32) or 32
+ * (int8), else plain C. The int8 kernel relies on the codes coming from unit
+ * vectors: with |c_i| <= 127 |u_i| + 1/2, the sum of |q_i g_i| is at most
+ * 127^2 + 127 sqrt(dim) + dim / 4, below 20500 for dim <= 1024, so it fits
+ * int16 lanes.
  */
 #ifndef FK_VECS_H
 #define FK_VECS_H
@@ -47,6 +51,7 @@ typedef struct fk_vecs_header {
 
 typedef struct fk_vecs {
   int64_t n;
+  int dim;
   int64_t *face_id, *image_id;
   int32_t *identity;
   uint8_t *flags;
@@ -59,8 +64,9 @@ typedef struct fk_vecs {
   int mapped;             /* block is an mmap (read-only) rather than malloc */
 } fk_vecs;
 
-/* Allocates a zeroed block for n rows and points v's arrays into it. */
-int fk_vecs_alloc(fk_vecs *v, int64_t n);
+/* Allocates a zeroed block for n rows of dim (1..FK_EMBED_MAX) and points
+ * v's arrays into it. */
+int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim);
 /* Points v's arrays into an existing block (e.g. a mapped file) after
  * checking its header against `size`; FK_ECORRUPT if inconsistent. */
 int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped);
@@ -69,13 +75,13 @@ void fk_vecs_free(fk_vecs *v);
 /* Sets row r's i8_inv from its codes. */
 void fk_vecs_code_norm(fk_vecs *v, int64_t r);
 
-/* out[i] = dot(q, rows[i]) for i < n; rows are [n][FK_EMBED_DIM]. */
-void fk_dot_f32(const float *q, const float *rows, int64_t n, float *out);
+/* out[i] = dot(q, rows[i]) for i < n; rows are [n][dim]. */
+void fk_dot_f32(const float *q, const float *rows, int64_t n, int dim, float *out);
 /* The same over int8 codes, exactly, in int32. */
-void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out);
+void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out);
 /* The plain-C versions (for tests and CPUs without AVX2). */
-void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, float *out);
-void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int32_t *out);
+void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, int dim, float *out);
+void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out);
 /* 1 when the AVX2 kernels are in use. */
 int fk_vecs_simd(void);
 
@@ -87,8 +93,8 @@ typedef struct fk_hit {
 /* One exact search: a query against every row (or the central ones). */
 typedef struct fk_scan {
   const fk_vecs *v;
-  float q[FK_EMBED_DIM];       /* unit query */
-  int8_t qc[FK_EMBED_DIM];     /* its codes */
+  float q[FK_EMBED_MAX];       /* unit query, [0..v->dim) */
+  int8_t qc[FK_EMBED_MAX];     /* its codes */
   float qc_inv;                /* 1 / |qc| */
   float qnorm;                 /* raw query norm (for FK_METRIC_EUCLIDEAN) */
   int metric, codes, k;
@@ -97,7 +103,8 @@ typedef struct fk_scan {
   int central_only;            /* skip rows without FK_VEC_CENTRAL */
 } fk_scan;
 
-/* Prepares s for the raw embedding e (normalizes, quantizes). */
+/* Prepares s for the raw embedding e of v->dim floats (normalizes,
+ * quantizes). */
 void fk_scan_init(fk_scan *s, const fk_vecs *v, const float *e, int metric,
                   int codes, int k, float threshold);
 

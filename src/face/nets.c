@@ -1,0 +1,143 @@
+/*
+ * nets.c - the table of networks facekit can load (fk_nets, one row per
+ * net: role, file, loader, recognizer geometry) and the table of recognition
+ * models built from them (fk_model_defs: which recognizers, fusion weights,
+ * verification thresholds), with the names the CLI and the server use.
+ *
+ * To add a net: write src/models/<net>.c (build or load, pre- and
+ * post-processing), add its FK_NETID_* (face.h) and FK_NET_* bit
+ * (facekit.h) in the same position, and one row below. A new recognizer
+ * becomes a model with one more row in fk_model_defs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "face/face.h"
+
+static const fk_recognizer resnet128 = {
+    .size = FK_DESCRIPTOR_SIZE,
+    .align = FK_ALIGN_5POINT,
+    .padding = 0.25, /* dlib's get_face_chip_details padding for this net */
+    .dim = FK_DESCRIPTOR_DIM,
+    .normalize = fk_descriptor_normalize,
+};
+
+const fk_net_def fk_nets[FK_NUM_NETS] = {
+    [FK_NETID_SSD] = {"ssd", FK_ROLE_DETECTOR, FK_SSD_FILE, fk_load_ssd, NULL, NULL, NULL},
+    [FK_NETID_TINY] = {"tiny", FK_ROLE_DETECTOR, FK_TINY_FILE, fk_load_tiny, NULL, NULL, NULL},
+    [FK_NETID_LANDMARKS] = {"landmarks", FK_ROLE_LANDMARKS, FK_LANDMARKS_FILE, fk_load_manifest,
+                            fk_landmarks_build, NULL, NULL},
+    [FK_NETID_RESNET128] = {"resnet128", FK_ROLE_RECOGNIZER, FK_DESCRIPTOR_FILE, fk_load_manifest,
+                            fk_descriptor_build, NULL, &resnet128},
+    [FK_NETID_AGEGENDER] = {"age/gender", FK_ROLE_ATTRIBUTE, FK_AGEGENDER_FILE, fk_load_manifest,
+                            fk_agegender_build, NULL, NULL},
+    [FK_NETID_EXPRESSION] = {"expression", FK_ROLE_ATTRIBUTE, FK_EXPRESSION_FILE, fk_load_manifest,
+                             fk_expression_build, NULL, NULL},
+    [FK_NETID_GEAR] = {"gear", FK_ROLE_ATTRIBUTE, FK_GEAR_FILE, fk_load_graph, NULL, fk_gear_load,
+                       NULL},
+};
+
+/* Thresholds: the accuracy-maximizing distance over all 6,000 LFW pairs
+ * with the model's default pipeline (`facekit eval lfw --model NAME`,
+ * "thresholds_all_pairs"; see README), for cosine, euclidean (on the raw
+ * embedding) and euclidean_l2. */
+const fk_model_def fk_model_defs[FK_NUM_MODELS] = {
+    [FK_MODEL_RESNET128] = {"resnet128", 1, {FK_NETID_RESNET128}, {1}, {0.0872f, 0.593f, 0.418f}},
+};
+
+const int fk_default_model = FK_MODEL_RESNET128;
+
+static int valid_model(int model) { return model >= 0 && model < FK_NUM_MODELS; }
+
+const char *fk_model_name(int model) { return valid_model(model) ? fk_model_defs[model].name : NULL; }
+
+int fk_model_from_name(const char *name) {
+  for (int i = 0; name && i < FK_NUM_MODELS; i++)
+    if (!strcmp(name, fk_model_defs[i].name)) return i;
+  return -1;
+}
+
+int fk_model_dim(int model) {
+  if (!valid_model(model)) return 0;
+  int dim = 0;
+  for (int p = 0; p < fk_model_defs[model].nparts; p++) dim += fk_nets[fk_model_defs[model].part[p]].rec->dim;
+  return dim;
+}
+
+unsigned fk_model_nets(int model) {
+  if (!valid_model(model)) return 0;
+  unsigned bits = 0;
+  for (int p = 0; p < fk_model_defs[model].nparts; p++) bits |= 1u << fk_model_defs[model].part[p];
+  return bits;
+}
+
+float fk_model_threshold(int model, int metric) {
+  if (!valid_model(model) || metric < FK_METRIC_COSINE || metric > FK_METRIC_EUCLIDEAN_L2) return NAN;
+  return fk_model_defs[model].threshold[metric];
+}
+
+unsigned fk_default_nets(void) { return FK_NET_SSD | FK_NET_LANDMARKS | fk_model_nets(fk_default_model); }
+
+static const char *const align_names[] = {"face-api", "5point", "dlib", "arcface"};
+
+const char *fk_align_name(int align) {
+  if (align == FK_ALIGN_AUTO) return "auto";
+  return align >= 0 && align < (int)(sizeof align_names / sizeof *align_names) ? align_names[align] : NULL;
+}
+
+int fk_align_from_name(const char *name) {
+  if (name && !strcmp(name, "auto")) return FK_ALIGN_AUTO;
+  for (int i = 0; name && i < (int)(sizeof align_names / sizeof *align_names); i++)
+    if (!strcmp(name, align_names[i])) return i;
+  return -2;
+}
+
+const char *fk_detector_name(int detector) {
+  return detector == FK_DETECTOR_SSD ? "ssd" : detector == FK_DETECTOR_TINY ? "tiny" : NULL;
+}
+
+int fk_detector_from_name(const char *name) {
+  if (name && !strcmp(name, "ssd")) return FK_DETECTOR_SSD;
+  if (name && !strcmp(name, "tiny")) return FK_DETECTOR_TINY;
+  return -1;
+}
+
+/* A single-net model's id hashes just its graph (so it matches what indexes
+ * recorded before models could be fused); a fused model's also hashes the
+ * parts' order and weights. */
+int fk_model_id(const fk_models *m, int model, char *buf, size_t size) {
+  if (!m || !valid_model(model)) return FK_EINVAL;
+  const fk_model_def *md = &fk_model_defs[model];
+  uint64_t h = 0;
+  for (int p = 0; p < md->nparts; p++) {
+    const nn_graph *g = m->graph[md->part[p]];
+    if (!g) return FK_EINVAL;
+    uint64_t gh = nn_graph_fingerprint(g);
+    if (md->nparts == 1) {
+      h = gh;
+      break;
+    }
+    uint32_t w;
+    memcpy(&w, &md->weight[p], sizeof w);
+    h = nn_hash_mix(nn_hash_mix(h, gh), w);
+  }
+  return snprintf(buf, size, "%s-%016llx", md->name, (unsigned long long)h) < (int)size ? FK_OK : FK_EINVAL;
+}
+
+void fk_model_align_name(int model, int align, char *buf, size_t size) {
+  if (!valid_model(model)) {
+    snprintf(buf, size, "%s", fk_align_name(align) ? fk_align_name(align) : "?");
+    return;
+  }
+  const fk_model_def *md = &fk_model_defs[model];
+  int first = align == FK_ALIGN_AUTO ? fk_nets[md->part[0]].rec->align : align, same = 1;
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int p = 0; p < md->nparts; p++) {
+    int a = align == FK_ALIGN_AUTO ? fk_nets[md->part[p]].rec->align : align;
+    same &= a == first;
+    if (o < size) o += (size_t)snprintf(buf + o, size - o, "%s%s", p ? "+" : "", fk_align_name(a));
+  }
+  if (same) snprintf(buf, size, "%s", fk_align_name(first));
+}
