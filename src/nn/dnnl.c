@@ -55,7 +55,7 @@
 #include "facekit.h"
 #include "nn/backend.h"
 
-#define MAX_VERSIONS 4  /* layouts of one tensor: native + converted copies */
+#define MAX_VERSIONS 8  /* layouts of one tensor: native + converted copies */
 #define MAX_ARGS 16     /* execution arguments of one primitive */
 #define MAX_CHAIN 8     /* ops one conv may absorb */
 #define SLACK 64        /* bytes after every buffer (XNN_EXTRA_BYTES and more) */
@@ -1157,12 +1157,13 @@ static const emit_fn emitters[] = {
 
 /* Emits op i's step; whatever oneDNN will not take (an unimplemented or
  * invalid case, e.g. a REDUCE over no axis) runs on the reference kernel,
- * provided the emitter gave up before producing the output. */
+ * provided the emitter gave up before producing the output and the op
+ * absorbed nothing (the reference kernel would not run what it absorbed). */
 static int emit(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   emit_fn f = (unsigned)op->kind < sizeof emitters / sizeof *emitters ? emitters[op->kind] : NULL;
   int rc = f ? f(d, i) : FK_EUNSUPPORTED;
-  if (rc != FK_OK && rc != FK_ENOMEM && d->t[op->out].nv == 0) rc = emit_ref(d, i);
+  if (rc != FK_OK && rc != FK_ENOMEM && d->t[op->out].nv == 0 && d->chain[i].n == 0) rc = emit_ref(d, i);
   d->done[i] = 1;
   return rc;
 }
