@@ -23,9 +23,10 @@
  * 2 threads adaptive (the library's default), interleaved round by round;
  * then the same for the whole pipeline on IMAGE (default
  * tests/fixtures/group4.png, 4 faces: decode, detect, landmarks,
- * descriptors), through fk_faces on 1- and 2-thread sessions. After each
- * forced run the bench waits 10 ms, untimed, so that helpers still
- * spinning (libgomp's) do not slow the next configuration's run. Prints
+ * descriptors), through fk_faces on 1- and 2-thread sessions. Before every
+ * timed run the bench sleeps 10 ms, so that helpers a previous run left
+ * spinning (libgomp's) have stopped, and so that every run starts alike
+ * after a sleep (the scheduler favours a thread that just woke). Prints
  * medians; a configuration that has used 20 s stops early (n shows how many
  * runs it got).
  */
@@ -45,7 +46,7 @@
 
 #define MAX_BUSY 64
 #define CAP_MS 20000.0
-#define SETTLE_US 10000 /* after a forced 2-thread run */
+#define SETTLE_US 10000 /* before every timed run */
 
 typedef struct series {
   double *t;
@@ -111,11 +112,11 @@ static void bench_net_modes(const char *name, const nn_graph *g, nn_backend be, 
   for (int r = 0; ok && r < runs; r++)
     for (int m = 0; m < 3; m++) {
       if (s[m].sum > CAP_MS) continue;
+      usleep(SETTLE_US);
       double t0 = now_ms();
       nn_runtime_run(rt[m]);
       add(&s[m], now_ms() - t0);
       used += m == 2 && nn_runtime_last_threads(rt[2]) > 1;
-      if (m == 1) usleep(SETTLE_US);
     }
   for (int m = 0; ok && m < 3; m++) {
     printf("  %-10s %-8s %-19s median %9.3f ms  (n=%d)", name, nn_backend_name(be), mode_name[m],
@@ -153,6 +154,7 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
   for (int r = -1; r < runs; r++)
     for (int k = 0; k < 3; k++) {
       if (t[k].sum > CAP_MS) continue;
+      usleep(SETTLE_US);
       double t0 = now_ms();
       fk_image img;
       if (fk_image_load(image, 0, &img) != FK_OK) {
@@ -162,7 +164,6 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
       fk_faces(s[k], &img, faces, 16, &nf);
       fk_image_free(&img);
       if (r >= 0) add(&t[k], now_ms() - t0);
-      if (k == 1) usleep(SETTLE_US);
     }
   for (int k = 0; k < 3; k++) {
     printf("  %-10s %-8s %-19s median %9.3f ms  (n=%d, %d faces)", "image", fk_backend_name(backend),

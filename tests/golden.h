@@ -182,4 +182,20 @@ static inline double tu_backend_diff(const nn_graph *g, unsigned seed, float amp
   return worst;
 }
 
+/* tu_backend_diff on a built graph, relative, CHECKed against tol (a failed
+ * graph fails the check, with its message); the figure goes to stderr and
+ * is returned (-1 for a failed graph). Does not free g. */
+static inline double tu_backends_agree(const nn_graph *g, unsigned seed, float amp, double tol,
+                                       const char *what) {
+  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
+  if (nn_graph_status(g) != FK_OK) {
+    fprintf(stderr, "%s: %s\n", what, g->err);
+    return -1;
+  }
+  double d = tu_backend_diff(g, seed, amp, 1);
+  fprintf(stderr, "  %s: fast backends vs reference %.3g\n", what, d);
+  CHECK(d >= 0 && d <= tol);
+  return d;
+}
+
 #endif /* FK_GOLDEN_H */

@@ -20,17 +20,9 @@
 #include "golden.h"
 
 /* XNNPACK and oneDNN vs reference on random input in [-amp, amp), relative to
- * max(1, |reference|); CHECKs the bound and returns the difference. */
+ * max(1, |reference|); CHECKs the bound, frees g and returns the difference. */
 static double backends_agree(nn_graph *g, float amp, double tol, const char *what) {
-  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
-  if (nn_graph_status(g) != FK_OK) {
-    fprintf(stderr, "%s: %s\n", what, g->err);
-    nn_graph_free(g);
-    return -1;
-  }
-  double d = tu_backend_diff(g, 7, amp, 1);
-  if (!(d >= 0 && d <= tol)) fprintf(stderr, "%s: fast backends vs reference %g\n", what, d);
-  CHECK(d >= 0 && d <= tol);
+  double d = tu_backends_agree(g, 7, amp, tol, what);
   nn_graph_free(g);
   return d;
 }

@@ -20,7 +20,6 @@
  */
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "facekit.h"
