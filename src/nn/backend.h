@@ -64,6 +64,9 @@ struct nn_budget {
 struct nn_threads {
   int n;
   nn_budget *budget; /* NULL: no budget to respect */
+  double ratio;      /* a run's time on n threads over its time on 1, as the
+                        last runtime to compare them found (0: none yet);
+                        the session's other runtimes start from it */
   void *shared[NN_BACKEND_COUNT];
 };
 

@@ -126,11 +126,13 @@ static int preferred(const nn_runtime *rt) {
   return rt->est[0] && rt->est[1] ? rt->est[1] <= rt->est[0] : -1;
 }
 
-/* 1 to run on n threads, 0 for one. */
+/* 1 to run on n threads, 0 for one. A runtime learns on n threads, then
+ * on 1, unless another runtime of its session found n threads slower:
+ * then it starts on 1 and borrows the other estimate (record). */
 static int choose_parallel(const nn_runtime *rt) {
   if (rt->sched != NN_SCHED_ADAPTIVE) return rt->sched == NN_SCHED_PARALLEL;
   int cur = preferred(rt);
-  if (cur < 0) return !rt->est[1]; /* learn n threads, then 1 */
+  if (cur < 0) return rt->th->ratio > 1 ? 0 : !rt->est[1];
   if (rt->since >= rt->spacing * rt->est[!cur]) return !cur; /* probe */
   return cur;
 }
@@ -141,13 +143,17 @@ static int choose_parallel(const nn_runtime *rt) {
  * so that one preempted run does not flip the choice; a probe of the other
  * mode replaces its (stale) estimate. Probes that confirm the choice space
  * the next one further; a change of choice brings probing back to
- * PROBE_MIN. */
+ * PROBE_MIN. A mode not yet measured borrows the session's ratio, so that a
+ * session learns what the load does once, not once per net. */
 static void record(nn_runtime *rt, int m, double dt) {
   if (rt->runs++ == 0) return;
   int before = preferred(rt), probe = before >= 0 && m != before;
-  double e = rt->est[m];
+  double e = rt->est[m], r = rt->th->ratio;
   if (probe || !e) rt->est[m] = dt;
   else rt->est[m] = e + 0.25 * ((dt < 4 * e ? dt : 4 * e) - e);
+  if (!rt->est[!m] && r > 0) /* borrow the session's ratio */
+    rt->est[!m] = m ? rt->est[1] / r : rt->est[0] * r;
+  if (rt->est[0] && rt->est[1]) rt->th->ratio = rt->est[1] / rt->est[0];
   int after = preferred(rt);
   if (probe) {
     rt->since = 0;
