@@ -295,8 +295,8 @@ static void test_a_session_learns_the_load_once(void) {
     CHECK_EQ_INT(nn_threads_new(2, NULL, &th), FK_OK);
     CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &a), FK_OK);
     CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &b), FK_OK);
-    the_fake.ms[0] = quiet ? 4.0 : 1.0;
-    the_fake.ms[1] = quiet ? 1.0 : 20.0;
+    the_fake.ms[0] = quiet ? 8.0 : 1.0; /* wide margins: a's few runs must read */
+    the_fake.ms[1] = quiet ? 1.0 : 20.0; /* the same on a loaded machine */
     for (int i = 0; a && i < 6; i++) nn_runtime_run(a);
     int other = 0; /* runs of b on the count that is slower here */
     for (int i = 0; b && i < 25; i++) {
