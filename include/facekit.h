@@ -3,8 +3,10 @@
  * face embeddings, verification, attributes and reverse face search, in C.
  *
  * Objects and their lifecycle:
- *   fk_models   the loaded networks. Read-only after fk_models_open(), so one
- *               instance may be shared by any number of threads.
+ *   fk_models   the loaded networks. Read-only after fk_models_open() but for
+ *               an atomic count of the cores its sessions' runs occupy (so
+ *               that sessions sharing it never oversubscribe the machine):
+ *               one instance may be shared by any number of threads.
  *   fk_session  scratch buffers and inference runtimes for one thread. Create
  *               one per thread from a shared fk_models.
  *   fk_image    a decoded 8-bit RGB image owned by the caller.
@@ -50,7 +52,7 @@ enum {
   FK_ETOOBIG = -8,        /* image dimensions exceed the pixel limit */
   FK_EMODEL_MISSING = -9, /* model files not found: run the fetch step */
   FK_EMODEL = -10,        /* model files corrupt or inconsistent */
-  FK_EBACKEND = -11,      /* inference backend (XNNPACK) failed */
+  FK_EBACKEND = -11,      /* inference backend (oneDNN, XNNPACK) failed */
   FK_ENOFACE = -12,       /* no face detected */
   FK_EUNSUPPORTED = -13,  /* valid input facekit cannot handle */
   FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
@@ -138,7 +140,17 @@ enum {
   FK_ALIGN_DLIB = 2,
   FK_ALIGN_ARCFACE = 3,
 };
-enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
+/* Inference backends. AUTO (the default) picks per network the one
+ * measured fastest on x86-64: oneDNN. REFERENCE is plain C, for tests. */
+enum {
+  FK_BACKEND_XNNPACK = 0,
+  FK_BACKEND_REFERENCE = 1,
+  FK_BACKEND_ONEDNN = 2,
+  FK_BACKEND_AUTO = 3,
+};
+/* Parses "xnnpack" | "reference" | "onednn" | "auto"; -1 if unknown. */
+FK_API int fk_backend_from_name(const char *name);
+FK_API const char *fk_backend_name(int backend);
 
 /* Recognition models, DeepFace's model_name: which net (or nets) turn a face
  * into an embedding. Each has its own width (fk_model_dim) and thresholds. */
@@ -208,8 +220,12 @@ typedef struct fk_options {
   int flip;              /* 1 (default): also embed the mirrored chip and
                             average the two (test-time augmentation; doubles
                             the recognizer's cost, +0.3% on LFW) */
-  int threads;           /* inference threads for this session (default 1) */
-  int backend;           /* FK_BACKEND_* (reference is for tests) */
+  int threads;           /* inference threads for this session (default 1):
+                            a run uses that many only while it measures
+                            faster than one thread (it is not under a
+                            competing load) and the sessions of the same
+                            fk_models leave a core free for each helper */
+  int backend;           /* FK_BACKEND_* (default FK_BACKEND_AUTO) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */

@@ -1,7 +1,7 @@
 /*
  * test_pipeline.c - the face pipeline as a whole (src/face/): face-api
  * parity of detect -> landmarks -> face-api crop -> descriptor against the
- * golden outputs, the 5-point alignment geometry, backend agreement, thread
+ * golden outputs on every backend, the 5-point alignment geometry, backend agreement, thread
  * safety of a shared fk_models, metrics and option checking.
  */
 #include <math.h>
@@ -22,9 +22,10 @@ static const char *const face_images[] = {"face_a1.png", "face_a2.png", "face_b1
                                           "face_c1.png", "group4.png"};
 
 /* A session with face-api's own settings: SSD at 512, score 0.5, its crop. */
-static fk_session *faceapi_session(int backend) {
+static fk_session *faceapi_session_threads(int backend, int threads) {
   fk_options o;
   fk_options_init(&o);
+  o.threads = threads;
   o.ssd_input_size = 512;
   o.model = FK_MODEL_RESNET128;
   o.align = FK_ALIGN_FACEAPI;
@@ -34,6 +35,8 @@ static fk_session *faceapi_session(int backend) {
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
   return s;
 }
+
+static fk_session *faceapi_session(int backend) { return faceapi_session_threads(backend, 1); }
 
 static double cosine(const float *a, const float *b) {
   return 1.0 - fk_distance(a, b, FACEAPI_DIM, FK_METRIC_COSINE);
@@ -46,8 +49,8 @@ static double iou(fk_box a, const float *b) {
   return inter / (a.w * a.h + b[2] * b[3] - inter);
 }
 
-static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(void) {
-  fk_session *s = faceapi_session(FK_BACKEND_XNNPACK);
+static void check_faceapi_pipeline(int backend, int threads) {
+  fk_session *s = faceapi_session_threads(backend, threads);
   double worst_cos = 1, worst_iou = 1, worst_px = 0;
   for (size_t k = 0; k < sizeof face_images / sizeof *face_images; k++) {
     const cJSON *gf = cJSON_GetObjectItem(tu_golden_image(golden, face_images[k]), "faces");
@@ -73,12 +76,18 @@ static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(voi
     }
     fk_image_free(&img);
   }
-  fprintf(stderr, "  face-api parity: min IoU %.6f, max landmark error %.2e px, min cosine %.8f\n",
-          worst_iou, worst_px, worst_cos);
+  fprintf(stderr, "  face-api parity, backend %d, %d thread(s): min IoU %.6f, max landmark error "
+          "%.2e px, min cosine %.8f\n", backend, threads, worst_iou, worst_px, worst_cos);
   CHECK(worst_iou >= 0.98);
   CHECK(worst_px <= 1.0);
   CHECK(worst_cos >= 0.9999);
   fk_session_free(s);
+}
+
+static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(void) {
+  check_faceapi_pipeline(FK_BACKEND_XNNPACK, 1);
+  check_faceapi_pipeline(FK_BACKEND_ONEDNN, 1);
+  check_faceapi_pipeline(FK_BACKEND_AUTO, 2);
 }
 
 static void test_faceapi_crop_equals_golden_descriptor_crop(void) {
@@ -181,19 +190,25 @@ static void test_5point_chip_puts_eyes_where_dlib_template_does(void) {
   fk_session_free(s);
 }
 
-static void test_reference_backend_gives_the_same_embedding(void) {
-  fk_session *x = faceapi_session(FK_BACKEND_XNNPACK), *r = faceapi_session(FK_BACKEND_REFERENCE);
+static void test_every_backend_gives_the_same_embedding(void) {
+  fk_session *r = faceapi_session(FK_BACKEND_REFERENCE);
   fk_image img;
   CHECK_EQ_INT(fk_image_load(tu_fixture("face_b1.png"), 0, &img), FK_OK);
-  fk_face fx, fr;
-  int nx = 0, nr = 0;
-  CHECK_EQ_INT(fk_faces(x, &img, &fx, 1, &nx), FK_OK);
+  fk_face fr;
+  int nr = 0;
   CHECK_EQ_INT(fk_faces(r, &img, &fr, 1, &nr), FK_OK);
-  CHECK_EQ_INT(nx, nr);
-  CHECK(cosine(fx.embedding, fr.embedding) >= 0.99999);
-  CHECK_NEAR(fx.box.x, fr.box.x, 0.05);
+  const int fast[] = {FK_BACKEND_XNNPACK, FK_BACKEND_ONEDNN, FK_BACKEND_AUTO};
+  for (int b = 0; b < 3; b++) {
+    fk_session *x = faceapi_session(fast[b]);
+    fk_face fx;
+    int nx = 0;
+    CHECK_EQ_INT(fk_faces(x, &img, &fx, 1, &nx), FK_OK);
+    CHECK_EQ_INT(nx, nr);
+    CHECK(cosine(fx.embedding, fr.embedding) >= 0.99999);
+    CHECK_NEAR(fx.box.x, fr.box.x, 0.05);
+    fk_session_free(x);
+  }
   fk_image_free(&img);
-  fk_session_free(x);
   fk_session_free(r);
 }
 
@@ -293,6 +308,12 @@ static void test_session_rejects_bad_options(void) {
   fk_options_init(&o);
   o.min_score = 1.5f;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  fk_session_free(s);
+  fk_options_init(&o);
+  CHECK_EQ_INT(o.backend, FK_BACKEND_AUTO);
+  o.backend = 4;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "backend") != NULL);
   fk_session_free(s);
 }
 
@@ -454,7 +475,7 @@ int main(void) {
   RUN(test_arcface_chip_maps_the_template_onto_the_points);
   RUN(test_models_and_options_are_named_and_checked);
   RUN(test_fused_model_joins_its_parts_by_weight);
-  RUN(test_reference_backend_gives_the_same_embedding);
+  RUN(test_every_backend_gives_the_same_embedding);
   RUN(test_sessions_in_threads_share_one_model_context);
   RUN(test_verify_uses_largest_face_and_reports_noface);
   RUN(test_distances_follow_their_definitions);

@@ -7,7 +7,7 @@
 #   tools/deps.sh fuzz   also clang and libFuzzer, for `make fuzz`
 set -euo pipefail
 
-libs=(libxnnpack-dev libpthreadpool-dev
+libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
       # ONNX models: the protobuf-c parser generated from Debian's onnx.proto
       libonnx-dev libprotobuf-c-dev protobuf-c-compiler

@@ -25,7 +25,9 @@ const char cli_common_help[] =
     "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
     "                         (default auto: each model's own)\n"
     "  --flip true|false      also embed the mirrored face and average (default true)\n"
-    "  --threads N            inference threads (default 1)\n"
+    "  --threads N            inference threads (default 1); runs use fewer while\n"
+    "                         other work keeps the cores busy\n"
+    "  --backend auto|onednn|xnnpack  inference backend (default auto: oneDNN)\n"
     "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
 
 void cli_common_init(cli_common *c) {
@@ -63,8 +65,9 @@ int cli_parse_bool(const char *s, int *out) {
 
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
-  static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size", "--min-score",
-                                           "--model", "--align", "--flip", "--threads", "--max-pixels"};
+  static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size",
+                                           "--min-score", "--model", "--align", "--flip",
+                                           "--threads", "--max-pixels", "--backend"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
     if (!strcmp(a, with_value[k])) known = 1;
@@ -99,6 +102,11 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   } else if (!strcmp(a, "--threads")) {
     if (cli_parse_int(v, 1, 256, &c->opt.threads))
       return cli_usage(NULL, "--threads must be an integer in [1, 256], not '%s'", v), -1;
+  } else if (!strcmp(a, "--backend")) {
+    int b = fk_backend_from_name(v);
+    if (b != FK_BACKEND_AUTO && b != FK_BACKEND_ONEDNN && b != FK_BACKEND_XNNPACK)
+      return cli_usage(NULL, "--backend must be auto, onednn or xnnpack, not '%s'", v), -1;
+    c->opt.backend = b;
   } else if (!strcmp(a, "--max-pixels")) {
     char *end;
     errno = 0;

@@ -5,8 +5,6 @@
 #ifndef FK_FACE_H
 #define FK_FACE_H
 
-#include <pthreadpool.h>
-
 #include "facekit.h"
 #include "image/image.h"
 #include "models/models.h"
@@ -99,6 +97,7 @@ struct fk_models {
   nn_weights ssd_w, tiny_w;  /* kept to build detectors of other sizes */
   nn_graph *ssd[FK_SSD_AUTO_SIZES]; /* at fk_ssd_auto_sizes[i] */
   fk_ssd_anchors ssd_anchors[FK_SSD_AUTO_SIZES];
+  nn_budget *budget;         /* the cores this context's sessions share */
   char err[FK_ERRMSG_MAX];
 };
 
@@ -117,7 +116,8 @@ typedef struct fk_det_slot {
 struct fk_session {
   const fk_models *m;
   fk_options opt;
-  pthreadpool_t pool;        /* NULL when threads == 1 */
+  nn_threads *threads;       /* opt.threads, drawing on m->budget */
+  nn_sched sched;            /* of every runtime (adaptive but in benches) */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
   nn_runtime *rt[FK_NUM_NETS]; /* every loaded net but the detectors */
   fk_det *dets;              /* detection scratch, opt.max_faces long */
@@ -128,6 +128,9 @@ struct fk_session {
  * session's error says why. */
 int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out);
 
+/* Sets how every runtime of s, now and later, picks its thread count
+ * (bench_load compares the choices). */
+void fk_session_set_sched(fk_session *s, nn_sched sched);
 /* Runs the detector at min_score into s->dets (sorted by score, at most
  * opt.max_faces) and their number to *ndet; no landmarks. */
 int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet);

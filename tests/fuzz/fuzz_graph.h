@@ -110,6 +110,7 @@ static int fuzz_graph_input(const uint8_t *data, size_t size, const char *main_n
   if (fuzz_run_cost(g, &floats) <= FUZZ_MAX_COST && floats <= FUZZ_MAX_FLOATS) {
     fuzz_run_once(g, NN_BACKEND_REFERENCE);
     fuzz_run_once(g, NN_BACKEND_XNNPACK);
+    fuzz_run_once(g, NN_BACKEND_DNNL);
     fuzz_accepted = 1;
   }
   nn_graph_free(g);
