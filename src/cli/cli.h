@@ -112,5 +112,6 @@ int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
+int cmd_serve(int argc, char **argv);
 
 #endif /* FK_CLI_H */
