@@ -137,8 +137,9 @@ static int decode(srv_job *j, const upload *u, const char *name, fk_image *img, 
   return rc ? fail_status(e, rc, name, NULL) : 0;
 }
 
+/* Dry runs parse as if an index were served. */
 static int need_index(srv_job *j, srv_error *e) {
-  if (j->srv->vectors) return 0;
+  if (j->srv->vectors || j->srv->dry) return 0;
   return srv_fail(e, 404, "no_index", "this server serves no index (start it with --db FILE)");
 }
 
@@ -169,13 +170,14 @@ static int parse_represent(srv_job *j, represent_req *r, srv_error *e) {
     return -1;
   /* normalize: a boolean, or the CLI's words */
   const char *v = NULL;
-  int got = srv_get_bool(ps, "normalize", &r->l2, e);
-  if (got < 0) {
-    for (int k = 0; k < ps->n; k++) ps->p[k].used |= !strcmp(ps->p[k].name, "normalize");
-    if (srv_get_string(ps, "normalize", &v, e) > 0 && (!strcmp(v, "l2") || !strcmp(v, "none"))) r->l2 = v[0] == 'l';
-    else return srv_fail(e, 400, "bad_parameter", "normalize must be true, false, \"l2\" or \"none\"");
+  srv_error not_bool = {0};
+  if (srv_get_bool(ps, "normalize", &r->l2, &not_bool) >= 0) return 0;
+  if (strstr(not_bool.msg, "more than once")) return *e = not_bool, -1;
+  if (srv_get_string(ps, "normalize", &v, &not_bool) > 0 && (!strcmp(v, "l2") || !strcmp(v, "none"))) {
+    r->l2 = v[0] == 'l';
+    return 0;
   }
-  return 0;
+  return srv_fail(e, 400, "bad_parameter", "normalize must be true, false, \"l2\" or \"none\"");
 }
 
 static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error *e) {
