@@ -622,6 +622,13 @@ static int open_index(srv *s, char *err, size_t errlen) {
   s->index_opt = info.has_model ? info.opt : c->opt;
   s->index_opt.threads = c->opt.threads;
   s->index_opt.max_pixels = c->opt.max_pixels;
+  /* An index records the alignment by name ("5point"); when that is what
+   * the model picks by itself, say auto, so that the index's pipeline and
+   * the default one share one session per worker when they agree. */
+  char rec[64], own[64];
+  fk_model_align_name(s->index_opt.model, s->index_opt.align, rec, sizeof rec);
+  fk_model_align_name(s->index_opt.model, FK_ALIGN_AUTO, own, sizeof own);
+  if (!strcmp(rec, own)) s->index_opt.align = FK_ALIGN_AUTO;
   if (info.has_model) snprintf(s->index_model, sizeof s->index_model, "%s", info.model);
   if (fk_store_check(s->writer, s->models, &s->index_opt, 1) || fk_store_vectors(s->writer, &s->vectors)) {
     snprintf(err, errlen, "%s", fk_store_errmsg(s->writer));

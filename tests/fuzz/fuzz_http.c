@@ -19,7 +19,8 @@
  *
  * Checked on every input: the server answers or closes, never crashes;
  * every JSON answer is a JSON object, an error one with both "error" and
- * "code". An input is accepted (fuzz_accepted, which the ok-* seeds must
+ * "code"; once the client has closed, no connection is left. An input is
+ * accepted (fuzz_accepted, which the ok-* seeds must
  * reach) when some answer is a 200.
  */
 #include <arpa/inet.h>
@@ -153,7 +154,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (got == sizeof out - 1) got = 0; /* keep reading, checks are per response */
   }
   close(sv[0]);
-  for (int i = 0; i < 4; i++) MHD_run(D); /* let MHD see the close and free the request */
   check_responses(out, got);
+  /* Once its client is gone a connection ends, whatever it sent: nothing
+   * is left waiting on the handler. */
+  const union MHD_DaemonInfo *di = NULL;
+  for (int i = 0; i < 100; i++) {
+    MHD_run(D);
+    di = MHD_get_daemon_info(D, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (di && di->num_connections == 0) break;
+  }
+  FUZZ_CHECK(di && di->num_connections == 0);
   return 0;
 }
