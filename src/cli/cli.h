@@ -58,8 +58,6 @@ static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
  * and those embedding needs as well: the model's recognizers. */
 unsigned cli_detect_nets(const fk_options *opt);
 unsigned cli_embed_nets(const fk_options *opt);
-/* "resnet128, ..." for messages. */
-const char *cli_model_names(void);
 
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */

@@ -176,16 +176,6 @@ unsigned cli_detect_nets(const fk_options *opt) {
 
 unsigned cli_embed_nets(const fk_options *opt) { return cli_detect_nets(opt) | fk_model_nets(opt->model); }
 
-const char *cli_model_names(void) {
-  static char names[256];
-  if (!names[0])
-    for (int i = 0; i < FK_NUM_MODELS; i++) {
-      size_t o = strlen(names);
-      snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", fk_model_name(i));
-    }
-  return names;
-}
-
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s) {
   *s = NULL;
   int rc = fk_models_open(c->models_dir, nets, m);

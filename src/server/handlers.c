@@ -90,16 +90,6 @@ static int get_alias(srv_params *ps, const char *name, const char *alias, const 
   return ra || rb;
 }
 
-static const char *model_list(void) {
-  static char names[256];
-  if (!names[0])
-    for (int i = 0; i < FK_NUM_MODELS; i++) {
-      size_t o = strlen(names);
-      snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", fk_model_name(i));
-    }
-  return names;
-}
-
 /* model / model_name and detector / detector_backend over base. */
 static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o, srv_error *e) {
   *o = *base;
@@ -107,7 +97,7 @@ static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o
   int r = get_alias(ps, "model", "model_name", &v, e);
   if (r < 0) return -1;
   if (r && (o->model = fk_model_from_name(v)) < 0)
-    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", model_list());
+    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", cli_model_names());
   if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
   if (r && (o->detector = fk_detector_from_name(v)) < 0)
     return srv_fail(e, 400, "bad_parameter", "detector must be ssd or tiny");
@@ -153,6 +143,34 @@ static int refuse_pipeline(srv_params *ps, srv_error *e) {
   return 0;
 }
 
+/* An image decoded and its faces detected with the session for opt. */
+typedef struct detected {
+  fk_image img;
+  fk_session *s;
+  fk_face *faces;  /* opt.max_faces of them */
+  int n;           /* found; 0 only without enforce, faces[0] then being the
+                      whole image (embedded with embed_whole) */
+} detected;
+
+static void detected_free(detected *d) {
+  free(d->faces);
+  fk_image_free(&d->img);
+}
+
+/* 0, or -1 with e set (422 when enforce and no face). */
+static int detect(srv_job *j, srv_worker *w, const upload *u, const fk_options *opt, int enforce, int embed_whole,
+                  detected *d, srv_error *e) {
+  memset(d, 0, sizeof *d);
+  if (decode(j, u, "img", &d->img, e) || !(d->s = srv_session(w, opt, e))) return -1;
+  int cap = opt->max_faces;
+  if (!(d->faces = calloc((size_t)cap, sizeof *d->faces))) return fail_status(e, FK_ENOMEM, "img", NULL);
+  int rc = fk_detect(d->s, &d->img, d->faces, cap, &d->n);
+  if (d->n > cap) d->n = cap;
+  if (rc == FK_OK && d->n == 0 && enforce) rc = FK_ENOFACE;
+  if (rc == FK_OK && d->n == 0) rc = fk_whole_image_face(d->s, &d->img, embed_whole, &d->faces[0]);
+  return rc ? fail_status(e, rc, "img", fk_session_errmsg(d->s)) : 0;
+}
+
 /* ---- represent ------------------------------------------------------------------ */
 
 typedef struct represent_req {
@@ -181,33 +199,20 @@ static int parse_represent(srv_job *j, represent_req *r, srv_error *e) {
 }
 
 static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error *e) {
-  fk_image img = {0};
-  fk_session *s = NULL;
-  fk_face *faces = NULL;
+  detected d;
   double t0 = now_ms();
-  if (decode(j, &r->img, "img", &img, e) || !(s = srv_session(w, &r->opt, e))) goto out;
-  int cap = r->opt.max_faces, n = 0;
-  if (!(faces = calloc((size_t)cap, sizeof *faces))) {
-    fail_status(e, FK_ENOMEM, "img", NULL);
-    goto out;
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 1, &d, e) == 0) {
+    int shown = d.n ? fk_keep_largest_faces(d.faces, d.n, r->max_faces ? (int)r->max_faces : d.n) : 1, rc = FK_OK;
+    for (int i = 0; rc == FK_OK && d.n > 0 && i < shown; i++) rc = fk_represent(d.s, &d.img, &d.faces[i]);
+    if (rc) {
+      fail_status(e, rc, "img", fk_session_errmsg(d.s));
+    } else {
+      cJSON *o = cli_represent_json(d.faces, shown, d.n > 0, &r->opt, r->l2);
+      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      srv_job_json(j, 200, o);
+    }
   }
-  int rc = fk_detect(s, &img, faces, cap, &n);
-  if (n > cap) n = cap;
-  if (rc == FK_OK && n == 0 && r->enforce) rc = FK_ENOFACE;
-  int shown = n;
-  if (rc == FK_OK && n == 0) rc = fk_whole_image_face(s, &img, 1, &faces[0]), shown = 1;
-  else if (rc == FK_OK) shown = fk_keep_largest_faces(faces, n, r->max_faces ? (int)r->max_faces : n);
-  for (int i = 0; rc == FK_OK && n > 0 && i < shown; i++) rc = fk_represent(s, &img, &faces[i]);
-  if (rc) {
-    fail_status(e, rc, "img", fk_session_errmsg(s));
-    goto out;
-  }
-  cJSON *o = cli_represent_json(faces, shown, n > 0, &r->opt, r->l2);
-  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
-  srv_job_json(j, 200, o);
-out:
-  free(faces);
-  fk_image_free(&img);
+  detected_free(&d);
 }
 
 /* ---- verify ----------------------------------------------------------------------- */
@@ -286,36 +291,23 @@ static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
 }
 
 static void run_analyze(srv_job *j, srv_worker *w, analyze_req *r, srv_error *e) {
-  fk_image img = {0};
-  fk_session *s = NULL;
-  fk_face *faces = NULL;
+  detected d;
   fk_attributes *attrs = NULL;
   double t0 = now_ms();
-  if (decode(j, &r->img, "img", &img, e) || !(s = srv_session(w, &r->opt, e))) goto out;
-  int cap = r->opt.max_faces, n = 0;
-  faces = calloc((size_t)cap, sizeof *faces);
-  attrs = calloc((size_t)cap, sizeof *attrs);
-  if (!faces || !attrs) {
-    fail_status(e, FK_ENOMEM, "img", NULL);
-    goto out;
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 0, &d, e) == 0) {
+    int shown = d.n ? d.n : 1, rc = (attrs = calloc((size_t)shown, sizeof *attrs)) ? FK_OK : FK_ENOMEM;
+    for (int k = 0; rc == FK_OK && k < shown; k++)
+      rc = fk_analyze(d.s, &d.img, &d.faces[k], (unsigned)r->actions, &attrs[k]);
+    if (rc) {
+      fail_status(e, rc, "img", fk_session_errmsg(d.s));
+    } else {
+      cJSON *o = cli_analyze_json(d.faces, attrs, shown, d.n > 0, &r->opt);
+      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      srv_job_json(j, 200, o);
+    }
   }
-  int rc = fk_detect(s, &img, faces, cap, &n);
-  if (n > cap) n = cap;
-  if (rc == FK_OK && n == 0 && r->enforce) rc = FK_ENOFACE;
-  if (rc == FK_OK && n == 0) rc = fk_whole_image_face(s, &img, 0, &faces[0]);
-  int shown = n ? n : 1;
-  for (int k = 0; rc == FK_OK && k < shown; k++) rc = fk_analyze(s, &img, &faces[k], (unsigned)r->actions, &attrs[k]);
-  if (rc) {
-    fail_status(e, rc, "img", fk_session_errmsg(s));
-    goto out;
-  }
-  cJSON *o = cli_analyze_json(faces, attrs, shown, n > 0, &r->opt);
-  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
-  srv_job_json(j, 200, o);
-out:
-  free(faces);
   free(attrs);
-  fk_image_free(&img);
+  detected_free(&d);
 }
 
 /* ---- find ----------------------------------------------------------------------------- */
@@ -349,31 +341,20 @@ static int parse_find(srv_job *j, find_req *r, srv_error *e) {
 
 static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
   srv *sv = j->srv;
-  fk_image img = {0};
-  fk_session *s;
-  fk_face *faces = NULL;
+  detected d;
   find_query *q = NULL;
   int nq = 0;
   double t0 = now_ms();
-  if (decode(j, &r->img, "img", &img, e) || !(s = srv_session(w, &sv->index_opt, e))) goto out;
-  int cap = sv->index_opt.max_faces, n = 0;
-  if (!(faces = calloc((size_t)cap, sizeof *faces))) {
-    fail_status(e, FK_ENOMEM, "img", NULL);
-    goto out;
-  }
-  int rc = fk_detect(s, &img, faces, cap, &n);
-  if (n > cap) n = cap;
-  if (rc == FK_OK && n == 0) rc = FK_ENOFACE;
-  int first = r->all_faces ? 0 : fk_largest_face(faces, n);
-  nq = rc ? 0 : r->all_faces ? n : 1;
-  if (nq && !(q = calloc((size_t)nq, sizeof *q))) rc = FK_ENOMEM;
+  if (detect(j, w, &r->img, &sv->index_opt, 1, 0, &d, e)) goto out;
+  int first = r->all_faces ? 0 : fk_largest_face(d.faces, d.n), rc = FK_OK;
+  nq = r->all_faces ? d.n : 1;
+  if (!(q = calloc((size_t)nq, sizeof *q))) rc = FK_ENOMEM;
   for (int i = 0; rc == FK_OK && i < nq; i++) {
-    q[i].face = faces[first + i];
-    rc = fk_represent(s, &img, &q[i].face);
+    q[i].face = d.faces[first + i];
+    rc = fk_represent(d.s, &d.img, &q[i].face);
   }
   if (rc) {
-    nq = q ? nq : 0;
-    fail_status(e, rc, "img", fk_session_errmsg(s));
+    fail_status(e, rc, "img", fk_session_errmsg(d.s));
     goto out;
   }
   float same = r->threshold_given ? r->so.threshold : fk_model_threshold(sv->index_opt.model, r->so.metric);
@@ -390,8 +371,7 @@ static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
 out:
   for (int i = 0; q && i < nq; i++) free(q[i].hits);
   free(q);
-  free(faces);
-  fk_image_free(&img);
+  detected_free(&d);
 }
 
 /* ---- register ---------------------------------------------------------------------------- */
@@ -737,7 +717,7 @@ static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
   cJSON_AddStringToObject(o, "version", FK_VERSION);
   cJSON_AddNumberToObject(o, "workers", sv->nworkers);
   cJSON_AddBoolToObject(o, "keys", sv->keys.n > 0);
-  cJSON_AddStringToObject(o, "models", model_list());
+  cJSON_AddStringToObject(o, "models", cli_model_names());
   cli_add_pipeline(cJSON_AddObjectToObject(o, "defaults"), NULL, &sv->cfg.opt, 1);
   if (sv->vectors) {
     fk_store_info info;

@@ -571,28 +571,23 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &la.sa};
   if (c->io_threads > 1 && (flags & MHD_USE_INTERNAL_POLLING_THREAD))
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, c->io_threads, NULL};
-  char *cert = NULL, *key = NULL;
   if (c->tls_cert) {
     size_t len;
     if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
       snprintf(err, errlen, "this libmicrohttpd was built without TLS");
       return NULL;
     }
-    if (!(cert = read_all(c->tls_cert, &len)) || !(key = read_all(c->tls_key, &len))) {
-      snprintf(err, errlen, "cannot read %s", cert ? c->tls_key : c->tls_cert);
-      free(cert);
+    if (!(s->tls_cert = read_all(c->tls_cert, &len)) || !(s->tls_key = read_all(c->tls_key, &len))) {
+      snprintf(err, errlen, "cannot read %s", s->tls_cert ? c->tls_key : c->tls_cert);
       return NULL;
     }
     flags |= MHD_USE_TLS;
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
   }
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
   struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                                           opts, MHD_OPTION_END);
-  /* MHD copies the certificate and key into GnuTLS at start-up. */
-  free(cert);
-  free(key);
   if (!d) snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address of this host?)",
                    c->listen, c->port);
   return d;
@@ -701,6 +696,8 @@ static void srv_free(srv *s) {
   fk_store_close(s->writer);
   fk_models_free(s->models);
   srv_keys_free(&s->keys);
+  free(s->tls_cert);
+  free(s->tls_key);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->more);
   pthread_mutex_destroy(&s->wmu);

@@ -246,6 +246,7 @@ typedef struct srv {
   fk_options index_opt;   /* the index's recorded pipeline (or cfg.opt) */
   char index_model[64];   /* its model fingerprint ("" before the first face) */
   char data_real[4096];   /* realpath of the data dir ("" until made) */
+  char *tls_cert, *tls_key; /* PEM, kept for the daemon's lifetime */
   fk_store *writer;       /* owned by the writer thread once it runs */
   fk_vectors *vectors;
   struct MHD_Daemon *mhd;

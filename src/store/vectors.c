@@ -19,11 +19,11 @@
  * when meta.generation moves, as before.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "face/eval.h" /* fk_eval_fail: a message into the caller's buffer */
 #include "store/store.h"
 
 #define GROWTH_MIN 1024  /* spare rows given to a block that has to grow */
@@ -303,29 +303,18 @@ int64_t fk_vectors_seq(fk_vectors *vs) {
   return seq;
 }
 
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
 /* The scan itself, under the read lock. */
 static int search_locked(fk_vectors *vs, const float *embedding, int dim, const fk_search_options *o,
                          fk_match *out, int *n, char *err, size_t errlen) {
   const fk_vecs *v = &vs->v;
   if (!vs->loaded || v->n == vs->deleted) return FK_OK;
   if (dim != v->dim)
-    return fail(err, errlen, FK_EMISMATCH, "the index holds %d-d embeddings; the query has %d: use the model "
+    return fk_eval_fail(err, errlen, FK_EMISMATCH, "the index holds %d-d embeddings; the query has %d: use the model "
                 "the index was built with", v->dim, dim);
   fk_scan s;
   fk_scan_init(&s, v, embedding, o->metric, o->codes, o->k, o->threshold);
   fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
-  if (!hits) return fail(err, errlen, FK_ENOMEM, "out of memory");
+  if (!hits) return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
   int cnt = 0, rc;
   if (o->threads > 1) {
     pthread_mutex_lock(&vs->pool_mu);
@@ -340,7 +329,7 @@ static int search_locked(fk_vectors *vs, const float *embedding, int dim, const 
     out[i].similarity = fk_scan_similarity(&s, &hits[i]);
   }
   free(hits);
-  if (rc) return fail(err, errlen, rc, "search: %s", fk_strerror(rc));
+  if (rc) return fk_eval_fail(err, errlen, rc, "search: %s", fk_strerror(rc));
   *n = cnt;
   return FK_OK;
 }
@@ -352,12 +341,12 @@ int fk_vectors_search(fk_vectors *vs, const float *embedding, int dim, const fk_
   if (!o) fk_search_options_init(&d), o = &d;
   if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
       (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256)
-    return fail(err, errlen, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
+    return fk_eval_fail(err, errlen, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
                 o->metric, o->codes, o->threads);
   double ss = 0;
   for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
   if (!(ss > 0 && ss < INFINITY))
-    return fail(err, errlen, FK_EINVAL, "the query embedding is empty, zero or not finite");
+    return fk_eval_fail(err, errlen, FK_EINVAL, "the query embedding is empty, zero or not finite");
   pthread_rwlock_rdlock(&vs->lock);
   int rc = search_locked(vs, embedding, dim, o, out, n, err, errlen);
   pthread_rwlock_unlock(&vs->lock);
