@@ -8,7 +8,7 @@ BUILD ?= build
 SAN_BUILD ?= build-san
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all deps models build build-san check demo bench fuzz clean
+.PHONY: all deps models build build-san check demo bench fuzz fuzz-seeds clean
 
 all: build
 
@@ -40,6 +40,10 @@ fuzz:
 	@bash tools/deps.sh fuzz
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFK_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+# Rewrites the generated seeds in tests/fuzz/*/corpus (fuzzer finds are kept).
+fuzz-seeds: build
+	@$(BUILD)/fuzz_make_seeds tests/fixtures tests/fuzz
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)

@@ -27,27 +27,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "fuzz.h"
 #include "server/server.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int fuzz_accepted; /* read by the replay driver */
-
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      fprintf(stderr, "%s:%d: promise broken: %s\n", __FILE__, __LINE__, #cond);         \
-      abort();                                                                           \
-    }                                                                                    \
-  } while (0)
 
 static srv *S;
 static struct MHD_Daemon *D;
