@@ -411,7 +411,9 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   if (r->bad_body) return send_error(c, r, 400, "bad_request", "the form body is malformed");
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
-  if (atomic_load(&s->draining)) return send_error(c, r, 503, "shutting_down", "the server is shutting down");
+  /* A request that arrived before SIGTERM is in flight: it is run. */
+  if (atomic_load(&s->draining) && r->t0 >= s->drain_t0)
+    return send_error(c, r, 503, "shutting_down", "the server is shutting down");
   if (s->dry) {
     srv_handle(j, NULL);
     return send_job(c, r);
@@ -673,6 +675,7 @@ static void print_ready(srv *s, double startup_s) {
  * finish (up to --drain seconds), then stop. A second signal exits at once;
  * whatever was committed is on disk either way. */
 static void drain(srv *s, const sigset_t *sigs) {
+  s->drain_t0 = now_s();
   atomic_store(&s->draining, 1);
   fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->inflight));
   MHD_socket lfd = MHD_quiesce_daemon(s->mhd);

@@ -253,6 +253,7 @@ typedef struct srv {
   srv_metrics metrics;
   double t0;
   atomic_int draining;
+  double drain_t0;        /* when draining began: requests from before finish */
   atomic_long inflight;
   atomic_ulong request_ids;
   /* jobs */

@@ -115,9 +115,10 @@ static int list_identities(fk_store *st, int64_t offset, int limit, fk_identity_
   int rc = fk_store_prepare(st, "SELECT count(*) FROM identities", &q);
   if (rc || (rc = count_of(st, q, total))) return rc;
   if ((rc = fk_store_prepare(st,
-                             "SELECT d.id, d.name, count(DISTINCT i.id), count(f.id) FROM identities d"
-                             " LEFT JOIN images i ON i.identity_id = d.id LEFT JOIN faces f ON f.image_id = i.id"
-                             " GROUP BY d.id ORDER BY d.name LIMIT ? OFFSET ?", &q)))
+                             /* the page first (name's index), then the counts of its rows only */
+                             "SELECT d.id, d.name, (SELECT count(*) FROM images WHERE identity_id = d.id),"
+                             " (SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
+                             " WHERE i.identity_id = d.id) FROM identities d ORDER BY d.name LIMIT ? OFFSET ?", &q)))
     return rc;
   sqlite3_bind_int(q, 1, limit);
   sqlite3_bind_int64(q, 2, offset);

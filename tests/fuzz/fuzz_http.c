@@ -8,9 +8,10 @@
  * strict parameter parsing (src/server/http.c, params.c, auth.c,
  * handlers.c). The server runs dry (no models, no index: jobs are parsed on
  * the spot and answered with what was read) on a daemon without a
- * listening socket, handed one end of a loopback TCP connection per input
- * (MHD_add_connection) and driven by MHD_run on this thread, so each input
- * is deterministic.
+ * listening socket, handed one end of a socketpair per input
+ * (MHD_add_connection, posing as a loopback TCP peer) and driven by MHD_run
+ * on this thread, so each input is deterministic. (Real TCP pairs would
+ * leave a TIME_WAIT entry per input and run out of ports within a minute.)
  *
  * Input: raw request bytes. Seeds and dictionary: http/. Keys known to the
  * server: "Bearer fuzz-read-key-0123456789" (read) and
@@ -38,21 +39,6 @@
 
 static srv *S;
 static struct MHD_Daemon *D;
-static int listener = -1;
-static struct sockaddr_in listen_at;
-
-/* A connected pair of loopback TCP sockets: ours, and the server's. */
-static int tcp_pair(int sv[2]) {
-  sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sv[0] < 0) return -1;
-  if (connect(sv[0], (struct sockaddr *)&listen_at, sizeof listen_at) ||
-      (sv[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) < 0) {
-    close(sv[0]);
-    return -1;
-  }
-  return 0;
-}
-
 static void setup(void) {
   signal(SIGPIPE, SIG_IGN);
   S = calloc(1, sizeof *S);
@@ -77,12 +63,6 @@ static void setup(void) {
   if (!D) fprintf(stderr, "fuzz_http: %s\n", err);
   FUZZ_CHECK(D);
   S->mhd = D;
-  listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  listen_at = (struct sockaddr_in){.sin_family = AF_INET};
-  listen_at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof listen_at;
-  FUZZ_CHECK(listener >= 0 && bind(listener, (struct sockaddr *)&listen_at, sizeof listen_at) == 0 &&
-             listen(listener, 16) == 0 && getsockname(listener, (struct sockaddr *)&listen_at, &len) == 0);
 }
 
 /* Checks each response in out[0..n) and notes a 200. */
@@ -114,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!D) setup();
   fuzz_accepted = 0;
   int sv[2];
-  if (tcp_pair(sv)) return 0;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return 0;
   struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000)};
   peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (MHD_add_connection(D, sv[1], (struct sockaddr *)&peer, sizeof peer) != MHD_YES) {
