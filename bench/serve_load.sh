@@ -13,11 +13,13 @@
 #
 #   bench/serve_load.sh [BUILD_DIR]       (default build; make build first)
 #   CONNS=64 SECS=60 SOAK=100000 WORKERS=2 QUEUE=256 GALLERY=500 bench/serve_load.sh
+# SOAK_MAX_S caps the soak's time (on a busy machine 100,000 requests can
+# take hours); the soak line then says how many were answered.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 cli=$build/facekit
-conns=${CONNS:-64} secs=${SECS:-60} soak=${SOAK:-100000}
+conns=${CONNS:-64} secs=${SECS:-60} soak=${SOAK:-100000} soak_max=${SOAK_MAX_S:-0}
 workers=${WORKERS:-$(nproc)} queue=${QUEUE:-256} gallery=${GALLERY:-500}
 fixtures=$src/tests/fixtures
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
@@ -94,11 +96,16 @@ BODY_FILE=$work/represent.body wrk -t2 -c"$conns" -d10h --timeout 60s -s "$src/b
   >"$work/soak.out" &
 wpid=$!
 : >"$work/rss"
-while [ $(($(answered) - start)) -lt "$soak" ]; do rss >>"$work/rss"; sleep 5; done
+t0=$(date +%s)
+while [ $(($(answered) - start)) -lt "$soak" ]; do
+  rss >>"$work/rss"
+  sleep 5
+  [ "$soak_max" -gt 0 ] && [ $(($(date +%s) - t0)) -ge "$soak_max" ] && break
+done
 kill -INT "$wpid"
 wait "$wpid" || true
 rss >>"$work/rss"
-echo "{\"phase\":\"soak\",\"target\":$soak,\"wrk\":$(tail -1 "$work/soak.out")}"
+echo "{\"phase\":\"soak\",\"target\":$soak,\"answered\":$(($(answered) - start)),\"wrk\":$(tail -1 "$work/soak.out")}"
 # RSS: the sample after a minute of warm-up against the last and the largest.
 awk 'NR == 13 {first = $1} {last = $1; if ($1 > max) max = $1}
      END {if (!first) first = last

@@ -29,6 +29,7 @@
 #include "facekit.h"
 #include "testutil.h"
 #include "golden.h"
+#include "cliutil.h"
 
 static char tmp[4096]; /* this run's scratch directory */
 
@@ -427,15 +428,25 @@ static void test_routes_methods_and_media_types_are_checked(void) {
   expect_error("415 text", http(&main_srv, (request){.method = "POST", .path = "/represent", .raw = "hello", .raw_len = 5,
                                                      .raw_type = "text/plain"}),
                415, "unsupported_media_type");
-  size_t n = 0;
-  char *bytes = tu_read_file(fx("group4.png"), &n);
-  static const unsigned char soi[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
-                                      0xFF, 0xDB, 0x00, 0x43, 0x00};
-  /* a JPEG cut off after its first segments */
+  /* a real JPEG is read; the same JPEG cut in half is not */
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(fx("face_a1.png"), 0, &img), FK_OK);
+  char jpg[4300];
+  snprintf(jpg, sizeof jpg, "%s/a1.jpg", tmp);
+  CHECK_EQ_INT(tu_write_jpeg(jpg, img.rgb, img.width, img.height, 3, 90), 0);
+  fk_image_free(&img);
+  size_t jn = 0, n = 0;
+  char *jb = tu_read_file(jpg, &jn);
+  r = http(&main_srv, (request){.method = "POST", .path = "/represent", .parts = (part[]){{.name = "img", .data = jb, .len = jn}},
+                                     .nparts = 1});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
   expect_error("truncated jpeg", http(&main_srv, (request){.method = "POST", .path = "/represent",
-                                                           .parts = (part[]){{.name = "img", .data = soi, .len = sizeof soi}},
+                                                           .parts = (part[]){{.name = "img", .data = jb, .len = jn / 2}},
                                                            .nparts = 1}),
                415, "bad_image");
+  free(jb);
+  char *bytes = tu_read_file(fx("group4.png"), &n);
   /* a PNG cut in half */
   expect_error("truncated png", http(&main_srv, (request){.method = "POST", .path = "/represent",
                                                           .parts = (part[]){{.name = "img", .data = bytes, .len = n / 2}},
@@ -712,8 +723,11 @@ static void test_sigterm_lets_requests_in_flight_finish_and_keeps_them(void) {
     pthread_create(&th[k], NULL, inflight_main, &f[k]);
   }
   /* all six received (and the /metrics request itself), most still queued */
-  for (int i = 0; i < 600 && inflight_now() < N + 1; i++) usleep(10000);
+  long seen = 0;
+  for (int i = 0; i < 600 && (seen = inflight_now()) < N + 1; i++) usleep(10000);
   kill(main_srv.pid, SIGTERM);
+  CHECK(seen >= 2); /* SIGTERM did come with requests in flight */
+  fprintf(stderr, "  SIGTERM with %ld requests in flight\n", seen - 1);
   int ok = 0;
   for (int k = 0; k < N; k++) {
     pthread_join(th[k], NULL);
