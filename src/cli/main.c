@@ -37,6 +37,7 @@ static const struct {
     {"find", cmd_find, "search an index for the faces most like the one in an image"},
     {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
     {"stream", exec_stream, "track and identify the faces of a video, a stream or a webcam"},
+    {"serve", cmd_serve, "an HTTP service: represent, verify, analyze, find, register"},
 };
 
 static void usage(FILE *f) {
