@@ -47,10 +47,13 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include "facekit.h"
 #include "nn/backend.h"
@@ -101,6 +104,8 @@ typedef struct dstep {
   int a, b, out;              /* (b -1 if none), then resolved into: */
   const float *pa, *pb;
   float *pout;
+  int opi;                    /* the op it serves (FACEKIT_DNNL_PROFILE) */
+  double ms;                  /* its time summed over the runs, if profiled */
 } dstep;
 
 /* The part of a conv's kernel that ever meets the input: taps that only
@@ -147,6 +152,9 @@ typedef struct dnn {
   const float **outs;         /* and where that is */
   float *input;
   void *scratch;
+  int cur_op;                 /* the op being emitted, for dstep.opi */
+  int profile;                /* FACEKIT_DNNL_PROFILE set: time every step */
+  int nruns;
 } dnn;
 
 /* ---- statuses, growth, memory ------------------------------------------------ */
@@ -276,6 +284,7 @@ static int add_prim(dnn *d, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *arg
   int rc = grow((void **)&d->steps, d->nsteps, &d->cap_steps, sizeof *d->steps);
   dstep *st = &d->steps[d->nsteps];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   if (rc == FK_OK) rc = status(dnnl_primitive_create(&st->prim, pd));
   if (rc == FK_OK) {
     const dnnl_memory_desc_t *sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -840,6 +849,7 @@ static int emit_xnn_maxpool(dnn *d, int i) {
   }
   dstep *st = &d->steps[d->nsteps++];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   st->xpool = p;
   st->op = op;
   st->a = src->buf;
@@ -1128,6 +1138,7 @@ static int emit_ref(dnn *d, int i) {
   TRY(grow((void **)&d->steps, d->nsteps, &d->cap_steps, sizeof *d->steps));
   dstep *st = &d->steps[d->nsteps++];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   st->op = op;
   st->a = a->buf;
   st->b = b ? b->buf : -1;
@@ -1162,6 +1173,7 @@ static const emit_fn emitters[] = {
 static int emit(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   emit_fn f = (unsigned)op->kind < sizeof emitters / sizeof *emitters ? emitters[op->kind] : NULL;
+  d->cur_op = i;
   int rc = f ? f(d, i) : FK_EUNSUPPORTED;
   if (rc != FK_OK && rc != FK_ENOMEM && d->t[op->out].nv == 0 && d->chain[i].n == 0) rc = emit_ref(d, i);
   d->done[i] = 1;
@@ -1186,11 +1198,82 @@ static void omp_leave(omp_icv old) {
   omp_set_max_active_levels(old.levels);
 }
 
+/* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
+
+/* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,
+ * every run times each step (thread CPU time on one thread, wall time on
+ * more) and freeing the runtime prints one line per step to stderr: its
+ * mean ms per run, the op it serves, and what runs it (the oneDNN
+ * primitive and implementation with its source and destination layouts,
+ * "xnnpack" or "reference"). It shows the ops that fall back to the
+ * reference kernels and the reorders between layouts, which oneDNN's own
+ * ONEDNN_VERBOSE does not tie to the graph. */
+
+static const char *const op_names[] = {
+    [NN_OP_CONV] = "conv",         [NN_OP_DEPTHWISE] = "depthwise", [NN_OP_ADD] = "add",
+    [NN_OP_MAXPOOL] = "maxpool",   [NN_OP_AVGPOOL] = "avgpool",     [NN_OP_GLOBAL_AVG] = "global_avg",
+    [NN_OP_FC] = "fc",             [NN_OP_LEAKY_RELU] = "leaky_relu", [NN_OP_PAD] = "pad",
+    [NN_OP_BINARY] = "binary",     [NN_OP_UNARY] = "unary",         [NN_OP_CLAMP] = "clamp",
+    [NN_OP_PRELU] = "prelu",       [NN_OP_REDUCE] = "reduce",       [NN_OP_SOFTMAX] = "softmax",
+    [NN_OP_CONCAT] = "concat",     [NN_OP_SLICE] = "slice",         [NN_OP_RESHAPE] = "reshape",
+    [NN_OP_TRANSPOSE] = "transpose",
+};
+
+static const char *op_name(const nn_op *op) {
+  unsigned k = op->kind;
+  return k < sizeof op_names / sizeof *op_names && op_names[k] ? op_names[k] : "?";
+}
+
+/* md's layout by name, if it is one this backend makes. */
+static const char *layout_name(const dnnl_memory_desc_t *md) {
+  static const dnnl_format_tag_t tags4[] = {dnnl_nhwc, dnnl_nChw8c, dnnl_nChw16c, dnnl_nchw,
+                                            dnnl_nChw4c};
+  if (!md || md->ndims == 0) return "-";
+  if (md->ndims == 2) return "nc";
+  for (size_t i = 0; md->ndims == 4 && i < sizeof tags4 / sizeof *tags4; i++) {
+    dnnl_memory_desc_t m;
+    if (dnnl_memory_desc_init_by_tag(&m, 4, md->dims, dnnl_f32, tags4[i]) == dnnl_success &&
+        dnnl_memory_desc_equal(&m, md))
+      return dnnl_fmt_tag2str(tags4[i]);
+  }
+  return "view";
+}
+
+static double step_clock_ms(int threads) {
+  struct timespec ts;
+  clock_gettime(threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void print_profile(const dnn *d) {
+  double total = 0;
+  for (int i = 0; i < d->nsteps; i++) total += d->steps[i].ms;
+  int runs = d->nruns ? d->nruns : 1;
+  fprintf(stderr, "onednn profile: %d steps, %d runs, %.3f ms per run\n", d->nsteps, d->nruns,
+          total / runs);
+  for (int i = 0; i < d->nsteps; i++) {
+    const dstep *st = &d->steps[i];
+    const nn_op *op = st->opi >= 0 ? &d->g->ops[st->opi] : NULL;
+    fprintf(stderr, "%4d %8.3f ms  op %4d %-10s ", i, st->ms / runs, st->opi, op ? op_name(op) : "output");
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (st->prim && dnnl_primitive_get_primitive_desc(st->prim, &pd) == dnnl_success) {
+      dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+      dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind);
+      fprintf(stderr, "%s %s %s -> %s\n", dnnl_prim_kind2str(kind), impl_of(pd),
+              layout_name(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)),
+              layout_name(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)));
+    } else {
+      fprintf(stderr, "%s\n", st->xpool ? "xnnpack maxpool" : "reference");
+    }
+  }
+}
+
 /* ---- the backend ------------------------------------------------------------- */
 
 static void dnn_free(void *state) {
   dnn *d = state;
   if (!d) return;
+  if (d->profile && d->nruns) print_profile(d);
   for (int i = 0; i < d->nsteps; i++) {
     if (d->steps[i].prim) dnnl_primitive_destroy(d->steps[i].prim);
     nn_xnn_maxpool_free(d->steps[i].xpool);
@@ -1318,6 +1401,7 @@ static int build(dnn *d) {
     else if (d->emit_at[i] == i && is_add(&g->ops[i])) TRY(plan_add(d, i));
     if (d->emit_at[i] >= 0) TRY(emit(d, d->emit_at[i]));
   }
+  d->cur_op = -1;
   for (int o = 0; o < g->noutputs; o++) {
     TRY(plain(d, g->outputs[o], &v));
     d->out_bufs[o] = v->buf;
@@ -1331,6 +1415,8 @@ static int dnn_create(const nn_graph *g, nn_threads *th, void **state) {
   if (!d) return FK_ENOMEM;
   d->g = g;
   d->nthr = th ? th->n : 1;
+  d->cur_op = -1;
+  d->profile = getenv("FACEKIT_DNNL_PROFILE") != NULL;
   omp_icv old = omp_enter(d->nthr);
   int rc = build(d);
   omp_leave(old);
@@ -1349,15 +1435,18 @@ static int dnn_run(void *state, int threads) {
   omp_icv old = omp_enter(threads > 1 ? d->nthr : 1);
   int rc = FK_OK;
   for (int i = 0; i < d->nsteps && rc == FK_OK; i++) {
-    const dstep *st = &d->steps[i];
+    dstep *st = &d->steps[i];
+    double t0 = d->profile ? step_clock_ms(threads) : 0;
     if (st->prim)
       rc = status(dnnl_primitive_execute(st->prim, d->stream, st->nargs, st->args));
     else if (st->xpool)
       rc = nn_xnn_maxpool_run(st->xpool);
     else
       rc = nn_ref_run_op(d->g, st->op, st->pa, st->pb, st->pout);
+    if (d->profile) st->ms += step_clock_ms(threads) - t0;
   }
   if (rc == FK_OK) rc = status(dnnl_stream_wait(d->stream));
+  d->nruns += d->profile;
   omp_leave(old);
   return rc;
 }
