@@ -156,7 +156,7 @@ typedef struct dnn {
   void *scratch;
   int cur_op;                 /* the op being emitted, for dstep.opi */
   int profile;                /* FACEKIT_DNNL_PROFILE set: time every step */
-  int nruns;
+  int nruns;                  /* runs so far (profiled) */
 } dnn;
 
 /* ---- statuses, growth, memory ------------------------------------------------ */
@@ -1279,8 +1279,9 @@ static void omp_leave(omp_icv old) {
 /* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
 
 /* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,
- * every run times each step (thread CPU time on one thread, wall time on
- * more) and freeing the runtime prints one line per step to stderr: its
+ * every run but the first (which includes oneDNN's lazy set-up, e.g.
+ * gemm:jit's, 17 ms for one of rfb320's convs) times each step (thread CPU
+ * time on one thread, wall time on more) and freeing the runtime prints one line per step to stderr: its
  * mean ms per run, the op it serves, and what runs it (the oneDNN
  * primitive and implementation with its source and destination layouts,
  * "xnnpack" or "reference"). It shows the ops that fall back to the
@@ -1326,8 +1327,8 @@ static double step_clock_ms(int threads) {
 static void print_profile(const dnn *d) {
   double total = 0;
   for (int i = 0; i < d->nsteps; i++) total += d->steps[i].ms;
-  int runs = d->nruns ? d->nruns : 1;
-  fprintf(stderr, "onednn profile: %d steps, %d runs, %.3f ms per run\n", d->nsteps, d->nruns,
+  int runs = d->nruns > 1 ? d->nruns - 1 : 1;
+  fprintf(stderr, "onednn profile: %d steps, %d timed runs, %.3f ms per run\n", d->nsteps, d->nruns - 1,
           total / runs);
   for (int i = 0; i < d->nsteps; i++) {
     const dstep *st = &d->steps[i];
@@ -1358,7 +1359,7 @@ static void print_profile(const dnn *d) {
 static void dnn_free(void *state) {
   dnn *d = state;
   if (!d) return;
-  if (d->profile && d->nruns) print_profile(d);
+  if (d->profile && d->nruns > 1) print_profile(d);
   for (int i = 0; i < d->nsteps; i++) {
     if (d->steps[i].prim) dnnl_primitive_destroy(d->steps[i].prim);
     nn_xnn_maxpool_free(d->steps[i].xpool);
@@ -1519,19 +1520,19 @@ static int dnn_run(void *state, int threads) {
   dnn *d = state;
   omp_icv old = omp_enter(threads > 1 ? d->nthr : 1);
   int rc = FK_OK;
+  int timed = d->profile && d->nruns++ > 0;
   for (int i = 0; i < d->nsteps && rc == FK_OK; i++) {
     dstep *st = &d->steps[i];
-    double t0 = d->profile ? step_clock_ms(threads) : 0;
+    double t0 = timed ? step_clock_ms(threads) : 0;
     if (st->prim)
       rc = status(dnnl_primitive_execute(st->prim, d->stream, st->nargs, st->args));
     else if (st->xpool)
       rc = nn_xnn_maxpool_run(st->xpool);
     else
       rc = nn_ref_run_op(d->g, st->op, st->pa, st->pb, st->pout);
-    if (d->profile) st->ms += step_clock_ms(threads) - t0;
+    if (timed) st->ms += step_clock_ms(threads) - t0;
   }
   if (rc == FK_OK) rc = status(dnnl_stream_wait(d->stream));
-  d->nruns += d->profile;
   omp_leave(old);
   return rc;
 }
