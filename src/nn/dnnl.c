@@ -18,6 +18,8 @@
  * Plain NHWC versions serve what needs the nn.h layout: the reference
  * fallbacks, RESHAPE (which then only aliases), PAD's output when its
  * channel offsets are not whole blocks, and the graph's input and outputs.
+ * A conv whose padding is too wide for oneDNN's direct kernels reads a
+ * zero-bordered copy of its input instead (try_prepad).
  *
  * Fusion. A CONV or DEPTHWISE absorbs the ops after it whose input has no
  * other use: activations and clamps become eltwise post-ops, and an ADD of
@@ -43,6 +45,9 @@
  * share the cores it ends the calling thread's OpenMP pool after a parallel
  * run (libgomp makes a new one on the next parallel region, the caller's
  * own included).
+ *
+ * Profile. FACEKIT_DNNL_PROFILE=1 in the environment times every step and
+ * lists them when the runtime is freed (see print_profile).
  */
 #include <limits.h>
 #include <math.h>
@@ -1114,9 +1119,10 @@ static int emit_binary(dnn *d, int i) {
 
 /* PReLU with its slopes in the layout the primitive asks for: given as
  * NHWC, they send oneDNN 2.6 to its reference kernel on a blocked input
- * (ref:any, 15 times slower than jit_uni: 93% of mbf512's time). It stays
- * a step of its own: oneDNN 2.6's AVX2 convolutions take no prelu post-op
- * (with one, they fall to ref:any). */
+ * (ref:any, some 100 times slower than jit_uni on mbf512's 56x56x64
+ * PReLUs, and 93% of that net's time). It stays a step of its own:
+ * oneDNN 2.6's AVX2 convolutions take no prelu post-op (with one, they
+ * fall to ref:any). */
 static int emit_prelu(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   nn_shape in = d->g->shapes[op->in[0]];
@@ -1279,14 +1285,15 @@ static void omp_leave(omp_icv old) {
 /* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
 
 /* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,
- * every run but the first (which includes oneDNN's lazy set-up, e.g.
- * gemm:jit's, 17 ms for one of rfb320's convs) times each step (thread CPU
- * time on one thread, wall time on more) and freeing the runtime prints one line per step to stderr: its
- * mean ms per run, the op it serves, and what runs it (the oneDNN
- * primitive and implementation with its source and destination layouts,
- * "xnnpack" or "reference"). It shows the ops that fall back to the
- * reference kernels and the reorders between layouts, which oneDNN's own
- * ONEDNN_VERBOSE does not tie to the graph. */
+ * every run but the first (which includes oneDNN's lazy set-up, e.g. 17 ms
+ * of gemm:jit's for one conv) times each step (thread CPU time on one
+ * thread, wall time on more), and freeing the runtime prints one line per
+ * step to stderr: its mean ms per run, the op it serves with its shapes,
+ * and what runs it (the oneDNN primitive and implementation with its
+ * source and destination layouts, "xnnpack maxpool" or "reference"). It
+ * shows the ops that fall back to reference kernels and the reorders
+ * between layouts, which oneDNN's own ONEDNN_VERBOSE does not tie to the
+ * graph. E.g. FACEKIT_DNNL_PROFILE=1 bench_nets 20 -n mbf512 -b onednn -t 1. */
 
 static const char *const op_names[] = {
     [NN_OP_CONV] = "conv",         [NN_OP_DEPTHWISE] = "depthwise", [NN_OP_ADD] = "add",
