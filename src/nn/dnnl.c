@@ -662,11 +662,16 @@ static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t
   return rc;
 }
 
-static int is_direct(const_dnnl_primitive_desc_t pd) { return !strncmp(impl_of(pd), "jit", 3); }
+/* A GEMM (im2col) or reference implementation, as against a direct one
+ * (jit:..., and brg:... on AVX-512). */
+static int is_fallback(const_dnnl_primitive_desc_t pd) {
+  const char *s = impl_of(pd);
+  return strstr(s, "gemm") || !strncmp(s, "ref", 3);
+}
 
 /* When oneDNN takes conv op i on a GEMM or reference kernel only, the same
  * conv over a zero-bordered copy of its input with no padding of its own,
- * if that gets a direct (jit) kernel: oneDNN 2.6's AVX2 direct conv
+ * if that gets a direct kernel: oneDNN 2.6's AVX2 direct conv
  * refuses a padding wider than its register block, e.g. rfb320's 3x3
  * dilation 5 conv (padding 5): gemm:jit ran it in 0.20 ms, plus two
  * reorders between NCHW and blocked, jit:avx2 padded in 0.09 ms. The copy
@@ -676,7 +681,7 @@ static int try_prepad(dnn *d, int i, dnnl_convolution_desc_t *cd, dnnl_primitive
   dchain *c = &d->chain[i];
   const nn_op *op = &d->g->ops[i];
   dwin w = c->win;
-  if (is_direct(*bare) || !(w.pad[0] | w.pad[1] | w.pad[2] | w.pad[3])) return FK_OK;
+  if (!is_fallback(*bare) || !(w.pad[0] | w.pad[1] | w.pad[2] | w.pad[3])) return FK_OK;
   nn_shape in = d->g->shapes[op->in[0]];
   dnnl_memory_desc_t src; /* the copy's layout: oneDNN's choice */
   TRY(md_tag(&src, (nn_shape){in.h + w.pad[0] + w.pad[1], in.w + w.pad[2] + w.pad[3], in.c},
@@ -691,7 +696,7 @@ static int try_prepad(dnn *d, int i, dnnl_convolution_desc_t *cd, dnnl_primitive
   dnnl_primitive_attr_destroy(a);
   if (rc == FK_ENOMEM) return rc;
   if (rc != FK_OK) return FK_OK;
-  if (!is_direct(pd)) {
+  if (is_fallback(pd)) {
     dnnl_primitive_desc_destroy(pd);
     return FK_OK;
   }
