@@ -3,7 +3,8 @@
  * TinyFaceDetector) on every fast backend (oneDNN, XNNPACK): median and min
  * ms per forward pass, plus GFLOP/s (2 x MACs), at 1 and 2 threads unless
  * -t N picks one count (2-thread runs are forced onto two threads, see
- * bench_nets).
+ * bench_nets); on one thread also the median thread CPU time ("cpu"),
+ * robust on a shared machine.
  *
  * Usage: bench_detect [-n runs] [-t threads] [-b backend]
  *                     [ssd:SIZE | tiny:SIZE ...]
@@ -30,10 +31,12 @@ static void bench_one(const nn_graph *g, const char *spec, nn_backend be, int th
   float *in = nn_runtime_input(rt);
   size_t n = nn_shape_size(g->shapes[0]);
   for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 127.5f - 1;
-  double min, med = time_runs(rt, 3, runs, &min);
-  printf("%-9s %-8s %d thread%s  median %8.2f ms  min %8.2f ms  %6.1f GFLOP/s  (%.0f MMAC)\n", spec,
+  double min, cpu, med = time_runs(rt, 3, runs, &min, &cpu);
+  printf("%-9s %-8s %d thread%s  median %8.2f ms  min %8.2f ms  %6.1f GFLOP/s", spec,
          nn_backend_name(be), threads, threads > 1 ? "s" : " ", med, min,
-         2 * nn_graph_macs(g) / (med * 1e6), nn_graph_macs(g) / 1e6);
+         2 * nn_graph_macs(g) / (med * 1e6));
+  if (threads == 1) printf("  cpu %8.2f ms", cpu);
+  printf("  (%.0f MMAC)\n", nn_graph_macs(g) / 1e6);
   fflush(stdout);
   nn_runtime_free(rt);
   nn_threads_free(th);

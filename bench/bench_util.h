@@ -47,21 +47,23 @@ static inline double median_of(double *v, size_t n) {
 }
 
 /* Runs rt `warmup` times untimed, then `runs` (>= 1) times timed; returns
- * the median ms and stores the fastest run's in *min (both -1 when out of
- * memory). */
+ * the median ms and stores the fastest run's in *min and the median thread
+ * CPU ms of the calling thread in *cpu (all -1 when out of memory). */
 static inline double time_runs(nn_runtime *rt, int warmup, int runs,
-                               double *min) {
-  double *t = malloc((size_t)runs * sizeof *t);
-  *min = -1;
+                               double *min, double *cpu) {
+  double *t = malloc(2 * (size_t)runs * sizeof *t), *c = t + runs;
+  *min = *cpu = -1;
   if (!t) return -1;
   for (int i = 0; i < warmup; i++) nn_runtime_run(rt);
   for (int i = 0; i < runs; i++) {
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = thread_cpu_ms();
     nn_runtime_run(rt);
     t[i] = now_ms() - t0;
+    c[i] = thread_cpu_ms() - c0;
   }
   double med = median_of(t, (size_t)runs);
   *min = t[0];
+  *cpu = median_of(c, (size_t)runs);
   free(t);
   return med;
 }

@@ -5,7 +5,8 @@
  * is read again later or is the conv's own input, broadcast shapes and
  * operand orders of the binary ops, the padding modes, kernel taps that
  * only ever meet padding, channel counts that are not whole blocks (max
- * pooling, XNNPACK's inside the oneDNN backend, included), a
+ * pooling, XNNPACK's inside the oneDNN backend, included), paddings too
+ * wide for oneDNN's direct convs (run over a zero-bordered copy), a
  * reference fallback in the middle of a graph, and outputs that are
  * internal values in a blocked layout. Each graph runs on every set-up of
  * tests/golden.h (each backend on one thread and on two, forced either way).
@@ -158,6 +159,24 @@ static void test_taps_in_the_padding_only_are_dropped(void) {
   agree(g, 1.0f, 1e-5, "5x5 on 2x2");
 }
 
+/* Paddings wider than oneDNN's AVX2 direct conv takes (rfb320's 3x3
+ * dilation 5, ONNX's asymmetric explicit pads): the conv reads a
+ * zero-bordered copy of its input, blocked or NHWC (the graph input), with
+ * a residual sum and a relu fused into it, twice in a row. */
+static void test_wide_paddings_match(void) {
+  nn_graph *g = nn_graph_new(12, 13, 16);
+  int x = conv(g, 0, 1, 16, 1, NN_SAME, NN_ACT_RELU);
+  int y = nn_conv2d_dilated(g, x, W, B, 3, 3, 16, 1, 5, NN_SAME, NN_ACT_NONE);
+  y = nn_add(g, y, x, NN_ACT_RELU);
+  y = nn_conv2d_dilated(g, y, W, B, 3, 3, 16, 1, 5, NN_SAME, NN_ACT_NONE);
+  nn_mark_output(g, y);
+  nn_mark_output(g, nn_conv2d_dilated(g, 0, W, NULL, 3, 3, 8, 1, 4, NN_SAME, NN_ACT_NONE));
+  const nn_window win = {5, 5, 1, 2, {7, 5, 6, 8}};
+  nn_mark_output(g, nn_conv2d_win(g, x, W, B, 8, &win, NN_ACT_NONE));
+  nn_mark_output(g, nn_depthwise_win(g, x, W, B, &win, NN_ACT_NONE));
+  agree(g, 1.0f, 1e-5, "wide paddings");
+}
+
 /* 13 channels are not a whole 8- or 16-channel block: eltwise ops on the
  * blocked layout must not leak into the padding, and channel pads, concat
  * and softmax must see exact channels. */
@@ -221,6 +240,7 @@ int main(void) {
   RUN(test_binary_broadcasts_either_operand_in_any_order);
   RUN(test_padding_modes_and_strides_match);
   RUN(test_taps_in_the_padding_only_are_dropped);
+  RUN(test_wide_paddings_match);
   RUN(test_channels_that_are_not_whole_blocks);
   RUN(test_reference_fallback_in_the_middle_of_a_graph);
   RUN(test_internal_blocked_values_can_be_outputs);

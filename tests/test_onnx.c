@@ -5,7 +5,7 @@
  *     arithmetic: the layout change (Flatten into Gemm, Transpose, Concat,
  *     Softmax, Slice, Gather over NCHW axes), padded/strided/grouped Conv,
  *     pooling, opset-dependent attributes;
- *   - the three nets on both backends against onnxruntime's outputs in
+ *   - the three nets on every backend against onnxruntime's outputs in
  *     tests/fixtures/golden_onnx.json (tools/reference/golden-onnx.js), raw on
  *     fixed inputs and end to end with the package's pre/post-processing;
  *   - every model the package ships: loads, or fails naming node and op;
@@ -39,11 +39,15 @@ static const char *mb_write(mb *b, const char *file) {
   return path;
 }
 
-/* Loads path and runs it on the reference and XNNPACK backends with the
- * NCHW input x (c x h x w, filled into the graph's HWC input); writes
- * output o (ONNX order) of the reference run to y (n values) and CHECKs
- * that the backends agree. Returns the load status. */
-static int run_both(const char *path, const float *x, int c, int h, int w, float *y, size_t n) {
+/* The backends every test runs, the reference first. */
+static const nn_backend backends[] = {NN_BACKEND_REFERENCE, NN_BACKEND_XNNPACK, NN_BACKEND_DNNL};
+enum { NBACKENDS = sizeof backends / sizeof *backends };
+
+/* Loads path and runs it on every backend with the NCHW input x (c x h x
+ * w, filled into the graph's HWC input); writes output o (ONNX order) of
+ * the reference run to y (n values) and CHECKs that the backends agree.
+ * Returns the load status. */
+static int run_all(const char *path, const float *x, int c, int h, int w, float *y, size_t n) {
   nn_graph *g = NULL;
   char err[300];
   int rc = nn_onnx_load(path, NULL, 0, &g, err, sizeof err);
@@ -52,22 +56,25 @@ static int run_both(const char *path, const float *x, int c, int h, int w, float
     return rc;
   }
   CHECK_EQ_INT(nn_shape_size(g->shapes[g->outputs[0]]), n);
-  nn_runtime *r[2] = {NULL, NULL};
-  float *res[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
-  for (int bk = 0; bk < 2; bk++) {
-    CHECK_EQ_INT(nn_runtime_new(g, bk ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE, NULL, &r[bk]), FK_OK);
-    if (!r[bk]) continue;
-    float *in = nn_runtime_input(r[bk]);
+  float *res[NBACKENDS];
+  for (int bk = 0; bk < NBACKENDS; bk++) {
+    nn_runtime *r = NULL;
+    res[bk] = calloc(n, sizeof(float));
+    CHECK_EQ_INT(nn_runtime_new(g, backends[bk], NULL, &r), FK_OK);
+    if (!r) continue;
+    float *in = nn_runtime_input(r);
     for (int ch = 0; ch < c; ch++)
       for (int i = 0; i < h * w; i++) in[(size_t)i * c + ch] = x[(size_t)ch * h * w + i];
-    CHECK_EQ_INT(nn_runtime_run(r[bk]), FK_OK);
-    memcpy(res[bk], nn_runtime_output(r[bk], 0), n * sizeof(float));
-    nn_runtime_free(r[bk]);
+    CHECK_EQ_INT(nn_runtime_run(r), FK_OK);
+    memcpy(res[bk], nn_runtime_output(r, 0), n * sizeof(float));
+    nn_runtime_free(r);
   }
   memcpy(y, res[0], n * sizeof(float));
-  CHECK(tu_max_abs_diff(res[0], res[1], n) < 1e-4);
-  free(res[0]);
-  free(res[1]);
+  for (int bk = 1; bk < NBACKENDS; bk++) {
+    if (tu_max_abs_diff(res[0], res[bk], n) >= 1e-4) fprintf(stderr, "  %s differs\n", nn_backend_name(backends[bk]));
+    CHECK(tu_max_abs_diff(res[0], res[bk], n) < 1e-4);
+  }
+  for (int bk = 0; bk < NBACKENDS; bk++) free(res[bk]);
   nn_graph_free(g);
   return FK_OK;
 }
@@ -105,7 +112,7 @@ static void test_flatten_of_nchw_feeds_gemm_in_onnx_order(void) {
     Onnx__NodeProto *gm = mb_node(&b, "Gemm", "f,W,B", "y");
     mb_attr_i(&b, gm, "transB", 1);
     mb_value(&b, 1, "y", 0, NULL);
-    CHECK_EQ_INT(run_both(mb_write(&b, "flat.onnx"), x, 3, 2, 2, y, 4), FK_OK);
+    CHECK_EQ_INT(run_all(mb_write(&b, "flat.onnx"), x, 3, 2, 2, y, 4), FK_OK);
     mb_free(&b);
     for (int o = 0; o < 4; o++) {
       double s = bias[o];
@@ -168,7 +175,7 @@ static void test_conv_pads_strides_groups_match_direct_nchw(void) {
     mb_attr_i(&b, n, "group", cases[t].group);
     mb_value(&b, 1, "y", 0, NULL);
     size_t cnt = (size_t)m * oh * ow;
-    CHECK_EQ_INT(run_both(mb_write(&b, "conv.onnx"), x, c, h, w, got, cnt), FK_OK);
+    CHECK_EQ_INT(run_all(mb_write(&b, "conv.onnx"), x, c, h, w, got, cnt), FK_OK);
     mb_free(&b);
     CHECK(tu_max_abs_diff(want, got, cnt) < 1e-5);
   }
@@ -197,7 +204,7 @@ static void test_transpose_softmax_slice_concat_follow_onnx_axes(void) {
   mb_attr_ints(&b, sl, "axes", 1, ax);
   mb_attr_i(&b, mb_node(&b, "Concat", "sl,sl", "y"), "axis", 1);
   mb_value(&b, 1, "y", 0, NULL);
-  CHECK_EQ_INT(run_both(mb_write(&b, "head.onnx"), x, C, H, W, got, 2 * 15 * 2), FK_OK);
+  CHECK_EQ_INT(run_all(mb_write(&b, "head.onnx"), x, C, H, W, got, 2 * 15 * 2), FK_OK);
   mb_free(&b);
   double worst = 0;
   for (int rep = 0; rep < 2; rep++)
@@ -236,7 +243,7 @@ static void test_pools_and_clip_follow_onnx_semantics(void) {
     mb_node(&b, "Clip", "p,lo,hi", "y");
     mb_value(&b, 1, "y", 0, NULL);
     /* ceil((6 + 2 - 3) / 2) + 1 = 4, ceil((7 + 2 - 3) / 2) + 1 = 4 */
-    CHECK_EQ_INT(run_both(mb_write(&b, "pool.onnx"), x, C, H, W, got, 2 * 4 * 4), FK_OK);
+    CHECK_EQ_INT(run_all(mb_write(&b, "pool.onnx"), x, C, H, W, got, 2 * 4 * 4), FK_OK);
     mb_free(&b);
     double worst = 0;
     for (int ch = 0; ch < C; ch++)
@@ -286,7 +293,7 @@ static void test_opset13_split_pad_reduce_and_broadcast(void) {
   mb_node(&b, "Unsqueeze", "q,a3", "u");
   mb_node(&b, "Mul", "s0,u", "y");
   mb_value(&b, 1, "y", 0, NULL);
-  CHECK_EQ_INT(run_both(mb_write(&b, "split.onnx"), x, C, H, W, got, 3 * 3 * 3), FK_OK);
+  CHECK_EQ_INT(run_all(mb_write(&b, "split.onnx"), x, C, H, W, got, 3 * 3 * 3), FK_OK);
   mb_free(&b);
   double worst = 0;
   for (int ch = 0; ch < 3; ch++) {
@@ -316,7 +323,7 @@ static void test_slice_inputs_clamp_and_step_backwards(void) {
   mb_int64s(&b, "sp", 2, steps);
   mb_node(&b, "Slice", "x,st,en,ax,sp", "y");
   mb_value(&b, 1, "y", 0, NULL);
-  CHECK_EQ_INT(run_both(mb_write(&b, "slice.onnx"), x, C, H, W, got, 2 * 2 * 3), FK_OK);
+  CHECK_EQ_INT(run_all(mb_write(&b, "slice.onnx"), x, C, H, W, got, 2 * 2 * 3), FK_OK);
   mb_free(&b);
   double worst = 0; /* rows 1, 3; columns 4, 2, 0 */
   for (int ch = 0; ch < C; ch++)
@@ -338,11 +345,11 @@ static const cJSON *gget(const cJSON *o, const char *path) {
   return o;
 }
 
-/* Runs g on both backends with input `in`; outputs o copied to out[bk]. */
-static void run_backends(const nn_graph *g, const float *in, int o, float *out[2]) {
-  for (int bk = 0; bk < 2; bk++) {
+/* Runs g on every backend with input `in`; output o copied to out[bk]. */
+static void run_backends(const nn_graph *g, const float *in, int o, float *out[NBACKENDS]) {
+  for (int bk = 0; bk < NBACKENDS; bk++) {
     nn_runtime *rt = NULL;
-    CHECK_EQ_INT(nn_runtime_new(g, bk ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE, NULL, &rt), FK_OK);
+    CHECK_EQ_INT(nn_runtime_new(g, backends[bk], NULL, &rt), FK_OK);
     if (!rt) continue;
     memcpy(nn_runtime_input(rt), in, nn_shape_size(g->shapes[0]) * sizeof *in);
     CHECK_EQ_INT(nn_runtime_run(rt), FK_OK);
@@ -361,14 +368,16 @@ static double cosine(const float *a, const float *b, int n) {
   return ab / sqrt(aa * bb);
 }
 
-static void test_recognizer_matches_onnxruntime_on_both_backends(void) {
+static void test_recognizer_matches_onnxruntime_on_every_backend(void) {
   nn_graph *g = NULL;
   char err[300];
   int rc = fk_mbf512_load(tu_model_path(FK_MBF512_FILE), &g, err, sizeof err);
   if (rc) fprintf(stderr, "%s\n", err);
   CHECK_EQ_INT(rc, FK_OK);
   fk_image img;
-  float want[FK_MBF512_DIM], ref[FK_MBF512_DIM], xnn[FK_MBF512_DIM], *out[2] = {ref, xnn};
+  static float got[NBACKENDS][FK_MBF512_DIM];
+  float want[FK_MBF512_DIM], *out[NBACKENDS];
+  for (int bk = 0; bk < NBACKENDS; bk++) out[bk] = got[bk];
   static float chip[112 * 112 * 3];
   if (!g || fk_image_load(tu_fixture("chip112.png"), 0, &img) != FK_OK ||
       !tu_json_floats(gget(golden, "raw.fr_feature_chip112"), want, FK_MBF512_DIM)) {
@@ -380,21 +389,23 @@ static void test_recognizer_matches_onnxruntime_on_both_backends(void) {
   fk_image_free(&img);
   fk_mbf512_normalize(chip, 112 * 112);
   run_backends(g, chip, 0, out);
-  double cr = cosine(ref, want, FK_MBF512_DIM), cx = cosine(xnn, want, FK_MBF512_DIM);
-  double dr = tu_max_abs_diff(ref, want, FK_MBF512_DIM), dx = tu_max_abs_diff(xnn, want, FK_MBF512_DIM);
-  fprintf(stderr, "  mbf512 vs onnxruntime: cosine reference %.9f xnnpack %.9f; max |d| %.3g / %.3g; "
-          "xnnpack vs reference %.3g\n", cr, cx, dr, dx, tu_max_abs_diff(ref, xnn, FK_MBF512_DIM));
-  CHECK(cr >= 0.9999 && cx >= 0.9999);
-  CHECK(dr < 1e-3 && dx < 1e-3);
+  for (int bk = 0; bk < NBACKENDS; bk++) {
+    double cs = cosine(got[bk], want, FK_MBF512_DIM), dm = tu_max_abs_diff(got[bk], want, FK_MBF512_DIM);
+    fprintf(stderr, "  mbf512 %-9s vs onnxruntime: cosine %.9f, max |d| %.3g; vs reference %.3g\n",
+            nn_backend_name(backends[bk]), cs, dm, tu_max_abs_diff(got[bk], got[0], FK_MBF512_DIM));
+    CHECK(cs >= 0.9999);
+    CHECK(dm < 1e-3);
+  }
   nn_graph_free(g);
 }
 
-static void test_landmark_net_matches_onnxruntime_on_both_backends(void) {
+static void test_landmark_net_matches_onnxruntime_on_every_backend(void) {
   nn_graph *g = NULL;
   char err[300];
   CHECK_EQ_INT(fk_lmk64_load(tu_model_path(FK_LMK64_FILE), &g, err, sizeof err), FK_OK);
   fk_image img;
-  float in[64 * 64], want[136], ref[136], xnn[136], *out[2] = {ref, xnn};
+  float in[64 * 64], want[136], got[NBACKENDS][136], *out[NBACKENDS];
+  for (int bk = 0; bk < NBACKENDS; bk++) out[bk] = got[bk];
   if (!g || fk_image_load(tu_fixture("chip64_gray.png"), 0, &img) != FK_OK ||
       !tu_json_floats(gget(golden, "raw.fr_landmark_chip64"), want, 136)) {
     CHECK(0);
@@ -404,13 +415,15 @@ static void test_landmark_net_matches_onnxruntime_on_both_backends(void) {
   for (int i = 0; i < 64 * 64; i++) in[i] = img.rgb[3 * i] / 256.0f;
   fk_image_free(&img);
   run_backends(g, in, 0, out);
-  double dr = tu_max_abs_diff(ref, want, 136), dx = tu_max_abs_diff(xnn, want, 136);
-  fprintf(stderr, "  lmk64 vs onnxruntime: max |d| reference %.3g xnnpack %.3g (of the crop side)\n", dr, dx);
-  CHECK(dr < 1e-5 && dx < 1e-5);
+  for (int bk = 0; bk < NBACKENDS; bk++) {
+    double dm = tu_max_abs_diff(got[bk], want, 136);
+    fprintf(stderr, "  lmk64 %-9s vs onnxruntime: max |d| %.3g (of the crop side)\n", nn_backend_name(backends[bk]), dm);
+    CHECK(dm < 1e-5);
+  }
   nn_graph_free(g);
 }
 
-static void test_detector_net_matches_onnxruntime_on_both_backends(void) {
+static void test_detector_net_matches_onnxruntime_on_every_backend(void) {
   nn_graph *g = NULL;
   char err[300];
   CHECK_EQ_INT(fk_rfb320_load(tu_model_path(FK_RFB320_FILE), &g, err, sizeof err), FK_OK);
@@ -422,16 +435,17 @@ static void test_detector_net_matches_onnxruntime_on_both_backends(void) {
     return;
   }
   /* The top-left 320x240 of group4.png, B, G, R, (x - 127) / 128. */
-  static float in[240 * 320 * 3], sc[2][4420 * 2], bx[2][4420 * 4];
+  static float in[240 * 320 * 3], sc[NBACKENDS][4420 * 2], bx[NBACKENDS][4420 * 4];
   for (int y = 0; y < 240; y++)
     for (int x = 0; x < 320; x++)
       for (int k = 0; k < 3; k++)
         in[(y * 320 + x) * 3 + k] = (img.rgb[((size_t)y * img.width + x) * 3 + 2 - k] - 127.0f) / 128.0f;
   fk_image_free(&img);
-  float *o0[2] = {sc[0], sc[1]}, *o1[2] = {bx[0], bx[1]};
+  float *o0[NBACKENDS], *o1[NBACKENDS];
+  for (int bk = 0; bk < NBACKENDS; bk++) o0[bk] = sc[bk], o1[bk] = bx[bk];
   run_backends(g, in, 0, o0);
   run_backends(g, in, 1, o1);
-  for (int bk = 0; bk < 2; bk++) {
+  for (int bk = 0; bk < NBACKENDS; bk++) {
     double ds = 0, db = 0, sum = 0, bsum = 0;
     const cJSON *t;
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(rec, "top")) {
@@ -453,8 +467,8 @@ static void test_detector_net_matches_onnxruntime_on_both_backends(void) {
     for (int k = 0; k < 4420 * 4; k++) bsum += bx[bk][k];
     double dsum = fabs(sum - gget(rec, "scores_sum")->valuedouble);
     double dbsum = fabs(bsum - gget(rec, "boxes_sum")->valuedouble) / gget(rec, "boxes_abs_sum")->valuedouble;
-    fprintf(stderr, "  rfb320 %s vs onnxruntime: scores max |d| %.3g, boxes %.3g (of the side); "
-            "sum of scores %.3g, of boxes (relative) %.3g\n", bk ? "xnnpack  " : "reference", ds, db, dsum, dbsum);
+    fprintf(stderr, "  rfb320 %-9s vs onnxruntime: scores max |d| %.3g, boxes %.3g (of the side); "
+            "sum of scores %.3g, of boxes (relative) %.3g\n", nn_backend_name(backends[bk]), ds, db, dsum, dbsum);
     CHECK(ds < 1e-5 && db < 1e-5 && dsum < 1e-3 && dbsum < 1e-6);
   }
   nn_graph_free(g);
@@ -874,9 +888,9 @@ int main(void) {
   RUN(test_opset13_split_pad_reduce_and_broadcast);
   RUN(test_slice_inputs_clamp_and_step_backwards);
   if (golden) {
-    RUN(test_recognizer_matches_onnxruntime_on_both_backends);
-    RUN(test_landmark_net_matches_onnxruntime_on_both_backends);
-    RUN(test_detector_net_matches_onnxruntime_on_both_backends);
+    RUN(test_recognizer_matches_onnxruntime_on_every_backend);
+    RUN(test_landmark_net_matches_onnxruntime_on_every_backend);
+    RUN(test_detector_net_matches_onnxruntime_on_every_backend);
     RUN(test_detector_and_landmarks_match_the_package_pipeline);
   }
   RUN(test_every_package_model_loads_or_names_its_op);

@@ -18,6 +18,8 @@
  * Plain NHWC versions serve what needs the nn.h layout: the reference
  * fallbacks, RESHAPE (which then only aliases), PAD's output when its
  * channel offsets are not whole blocks, and the graph's input and outputs.
+ * A conv whose padding is too wide for oneDNN's direct kernels reads a
+ * zero-bordered copy of its input instead (try_prepad).
  *
  * Fusion. A CONV or DEPTHWISE absorbs the ops after it whose input has no
  * other use: activations and clamps become eltwise post-ops, and an ADD of
@@ -43,14 +45,20 @@
  * share the cores it ends the calling thread's OpenMP pool after a parallel
  * run (libgomp makes a new one on the next parallel region, the caller's
  * own included).
+ *
+ * Profile. FACEKIT_DNNL_PROFILE=1 in the environment times every step and
+ * lists them when the runtime is freed (see print_profile).
  */
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include "facekit.h"
 #include "nn/backend.h"
@@ -101,6 +109,8 @@ typedef struct dstep {
   int a, b, out;              /* (b -1 if none), then resolved into: */
   const float *pa, *pb;
   float *pout;
+  int opi;                    /* the op it serves (FACEKIT_DNNL_PROFILE) */
+  double ms;                  /* its time summed over the runs, if profiled */
 } dstep;
 
 /* The part of a conv's kernel that ever meets the input: taps that only
@@ -116,6 +126,8 @@ typedef struct dwin {
  * absorbed ADD is a binary post-op reading its other operand. */
 typedef struct dchain {
   dwin win;                   /* conv */
+  int prepad;                 /* conv: reads a zero-bordered copy of its
+                                 input, with no padding of its own */
   int n;                      /* absorbed ops */
   int ops[MAX_CHAIN];
   int sum_b;                  /* the tensor the sum adds, or -1 */
@@ -147,6 +159,9 @@ typedef struct dnn {
   const float **outs;         /* and where that is */
   float *input;
   void *scratch;
+  int cur_op;                 /* the op being emitted, for dstep.opi */
+  int profile;                /* FACEKIT_DNNL_PROFILE set: time every step */
+  int nruns;                  /* runs so far (profiled) */
 } dnn;
 
 /* ---- statuses, growth, memory ------------------------------------------------ */
@@ -276,6 +291,7 @@ static int add_prim(dnn *d, dnnl_primitive_desc_t pd, const dnnl_exec_arg_t *arg
   int rc = grow((void **)&d->steps, d->nsteps, &d->cap_steps, sizeof *d->steps);
   dstep *st = &d->steps[d->nsteps];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   if (rc == FK_OK) rc = status(dnnl_primitive_create(&st->prim, pd));
   if (rc == FK_OK) {
     const dnnl_memory_desc_t *sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -341,6 +357,19 @@ static int add_reorder(dnn *d, dnnl_memory_t from, const dnnl_memory_desc_t *fro
   TRY(reorder_pd(d, from_md, to_md, &pd));
   dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
   return add_prim(d, pd, args, 2);
+}
+
+/* Appends the reorder step filling the window of buffer buf (layout
+ * whole) at offset off with tensor t's native version. */
+static int fill_window(dnn *d, int t, const dnnl_memory_desc_t *whole, int buf, const dnnl_dims_t off) {
+  const dver *src = &d->t[t].v[0];
+  dnnl_memory_desc_t sub;
+  dnnl_dims_t dims;
+  dnnl_memory_t view;
+  dims_of(d->g->shapes[t], dims);
+  DNNL(dnnl_memory_desc_init_submemory(&sub, whole, dims, off));
+  TRY(new_mem(d, &sub, buf, NULL, &view));
+  return add_reorder(d, src->mem, &src->md, view, &sub);
 }
 
 /* Tensor t in layout md: its version in that layout, made (by a reorder
@@ -633,6 +662,51 @@ static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t
   return rc;
 }
 
+/* A GEMM (im2col) or reference implementation, as against a direct one
+ * (jit:..., and brg:... on AVX-512). */
+static int is_fallback(const_dnnl_primitive_desc_t pd) {
+  const char *s = impl_of(pd);
+  return strstr(s, "gemm") || !strncmp(s, "ref", 3);
+}
+
+/* When oneDNN takes conv op i on a GEMM or reference kernel only, the same
+ * conv over a zero-bordered copy of its input with no padding of its own,
+ * if that gets a direct kernel: oneDNN 2.6's AVX2 direct conv
+ * refuses a padding wider than its register block, e.g. rfb320's 3x3
+ * dilation 5 conv (padding 5): gemm:jit ran it in 0.20 ms, plus two
+ * reorders between NCHW and blocked, jit:avx2 padded in 0.09 ms. The copy
+ * costs a reorder of the input, which also brings it into the layout the
+ * conv wants. */
+static int try_prepad(dnn *d, int i, dnnl_convolution_desc_t *cd, dnnl_primitive_desc_t *bare) {
+  dchain *c = &d->chain[i];
+  const nn_op *op = &d->g->ops[i];
+  dwin w = c->win;
+  if (!is_fallback(*bare) || !(w.pad[0] | w.pad[1] | w.pad[2] | w.pad[3])) return FK_OK;
+  nn_shape in = d->g->shapes[op->in[0]];
+  dnnl_memory_desc_t src; /* the copy's layout: oneDNN's choice */
+  TRY(md_tag(&src, (nn_shape){in.h + w.pad[0] + w.pad[1], in.w + w.pad[2] + w.pad[3], in.c},
+             dnnl_format_tag_any));
+  w.pad[0] = w.pad[1] = w.pad[2] = w.pad[3] = 0;
+  dnnl_convolution_desc_t pcd;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0, NULL);
+  if (!a) return FK_ENOMEM;
+  int rc = conv_desc(d->g, op, &w, &src, NULL, &pcd);
+  if (rc == FK_OK) rc = make_pd(d, &pcd, a, &pd);
+  dnnl_primitive_attr_destroy(a);
+  if (rc == FK_ENOMEM) return rc;
+  if (rc != FK_OK) return FK_OK;
+  if (is_fallback(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    return FK_OK;
+  }
+  dnnl_primitive_desc_destroy(*bare);
+  *bare = pd;
+  *cd = pcd;
+  c->prepad = 1;
+  return FK_OK;
+}
+
 /* Plans conv op i: its pd with the longest chain it can absorb. */
 static int plan_conv(dnn *d, int i) {
   dchain *c = &d->chain[i];
@@ -647,6 +721,10 @@ static int plan_conv(dnn *d, int i) {
     return FK_OK;
   }
   TRY(rc);
+  if ((rc = try_prepad(d, i, &cd, &bare))) {
+    dnnl_primitive_desc_destroy(bare);
+    return rc;
+  }
   return fuse_chain(d, i, c, &cd, bare);
 }
 
@@ -787,9 +865,20 @@ static int emit_conv(dnn *d, int i) {
   dnnl_exec_arg_t args[MAX_ARGS];
   const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
   const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-  dver *src, *dst;
-  dnnl_memory_t w, bias = NULL;
-  if ((rc = version(d, op->in[0], smd, &src)) || (rc = pack_weights(d, op, &c->win, pd, &w))) goto fail;
+  dver *src = NULL, *dst;
+  dnnl_memory_t w, bias = NULL, sm;
+  if (c->prepad) { /* a pinned buffer: its zero border is written once */
+    int buf;
+    dnnl_dims_t off = {0, 0, c->win.pad[0], c->win.pad[2]};
+    if ((rc = new_buf(d, dnnl_memory_desc_get_size(smd), 1, 0, &buf)) ||
+        (rc = new_mem(d, smd, buf, NULL, &sm)) || (rc = fill_window(d, op->in[0], smd, buf, off)))
+      goto fail;
+  } else if ((rc = version(d, op->in[0], smd, &src))) {
+    goto fail;
+  } else {
+    sm = src->mem;
+  }
+  if ((rc = pack_weights(d, op, &c->win, pd, &w))) goto fail;
   if (op->bias) {
     const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     if ((rc = const_mem(d, bmd, op->bias, &bias))) goto fail;
@@ -807,7 +896,7 @@ static int emit_conv(dnn *d, int i) {
   } else if ((rc = set_native(d, last, dmd, -1, 0, &dst))) {
     goto fail;
   }
-  args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, src->mem};
+  args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, sm};
   args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, w};
   if (bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bias};
   args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, dst->mem};
@@ -840,6 +929,7 @@ static int emit_xnn_maxpool(dnn *d, int i) {
   }
   dstep *st = &d->steps[d->nsteps++];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   st->xpool = p;
   st->op = op;
   st->a = src->buf;
@@ -1032,18 +1122,31 @@ static int emit_binary(dnn *d, int i) {
   return rc;
 }
 
+/* PReLU with its slopes in the layout the primitive asks for: given as
+ * NHWC, they send oneDNN 2.6 to its reference kernel on a blocked input
+ * (ref:any, some 100 times slower than jit_uni on mbf512's 56x56x64
+ * PReLUs, and 93% of that net's time). It stays a step of its own:
+ * oneDNN 2.6's AVX2 convolutions take no prelu post-op (with one, they
+ * fall to ref:any). */
 static int emit_prelu(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   nn_shape in = d->g->shapes[op->in[0]];
   dver *src = &d->t[op->in[0]].v[0];
-  dnnl_memory_desc_t wmd;
+  dnnl_memory_desc_t wmd, any;
   TRY(md_tag(&wmd, (nn_shape){1, 1, in.c}, dnnl_nhwc));
+  TRY(md_tag(&any, (nn_shape){1, 1, in.c}, dnnl_format_tag_any));
+  dnnl_prelu_desc_t pdsc;
+  DNNL(dnnl_prelu_forward_desc_init(&pdsc, dnnl_forward_inference, &src->md, &any));
+  dnnl_primitive_desc_t pd;
+  TRY(make_pd(d, &pdsc, NULL, &pd));
+  const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl_memory_t w;
-  TRY(const_mem(d, &wmd, op->weights, &w));
-  dnnl_prelu_desc_t pd;
-  DNNL(dnnl_prelu_forward_desc_init(&pd, dnnl_forward_inference, &src->md, &wmd));
+  int rc = reorder_once(d, &wmd, op->weights, want, &w);
+  if (rc == FK_OK) rc = status(dnnl_prelu_forward_desc_init(&pdsc, dnnl_forward_inference, &src->md, want));
+  dnnl_primitive_desc_destroy(pd);
+  TRY(rc);
   dnnl_exec_arg_t args[MAX_ARGS] = {{DNNL_ARG_SRC, src->mem}, {DNNL_ARG_WEIGHTS, w}};
-  return add_simple(d, &pd, NULL, args, 2, op->out);
+  return add_simple(d, &pdsc, NULL, args, 2, op->out);
 }
 
 static int emit_softmax(dnn *d, int i) {
@@ -1094,16 +1197,12 @@ static int emit_pad(dnn *d, int i) {
   if (tag == dnnl_format_tag_undef || tag == dnnl_nchw || in.c % blk || op->pad_c0 % blk ||
       out.c % blk)
     tag = dnnl_nhwc;
-  dnnl_memory_desc_t omd, sub;
+  dnnl_memory_desc_t omd;
   TRY(md_tag(&omd, out, tag));
-  dnnl_dims_t dims, off = {0, op->pad_c0, op->pad[0], op->pad[2]};
-  dims_of(in, dims);
-  DNNL(dnnl_memory_desc_init_submemory(&sub, &omd, dims, off));
+  dnnl_dims_t off = {0, op->pad_c0, op->pad[0], op->pad[2]};
   dver *v;
   TRY(set_native(d, op->out, &omd, -1, 1, &v));
-  dnnl_memory_t view;
-  TRY(new_mem(d, &sub, v->buf, NULL, &view));
-  return add_reorder(d, src->mem, &src->md, view, &sub);
+  return fill_window(d, op->in[0], &omd, v->buf, off);
 }
 
 /* Same values, new shape: the NHWC version of the input, viewed anew. */
@@ -1128,6 +1227,7 @@ static int emit_ref(dnn *d, int i) {
   TRY(grow((void **)&d->steps, d->nsteps, &d->cap_steps, sizeof *d->steps));
   dstep *st = &d->steps[d->nsteps++];
   memset(st, 0, sizeof *st);
+  st->opi = d->cur_op;
   st->op = op;
   st->a = a->buf;
   st->b = b ? b->buf : -1;
@@ -1162,6 +1262,7 @@ static const emit_fn emitters[] = {
 static int emit(dnn *d, int i) {
   const nn_op *op = &d->g->ops[i];
   emit_fn f = (unsigned)op->kind < sizeof emitters / sizeof *emitters ? emitters[op->kind] : NULL;
+  d->cur_op = i;
   int rc = f ? f(d, i) : FK_EUNSUPPORTED;
   if (rc != FK_OK && rc != FK_ENOMEM && d->t[op->out].nv == 0 && d->chain[i].n == 0) rc = emit_ref(d, i);
   d->done[i] = 1;
@@ -1186,11 +1287,91 @@ static void omp_leave(omp_icv old) {
   omp_set_max_active_levels(old.levels);
 }
 
+/* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
+
+/* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,
+ * every run but the first (which includes oneDNN's lazy set-up, e.g. 17 ms
+ * of gemm:jit's for one conv) times each step (thread CPU time on one
+ * thread, wall time on more), and freeing the runtime prints one line per
+ * step to stderr: its mean ms per run, the op it serves with its shapes,
+ * and what runs it (the oneDNN primitive and implementation with its
+ * source and destination layouts, "xnnpack maxpool" or "reference"). It
+ * shows the ops that fall back to reference kernels and the reorders
+ * between layouts, which oneDNN's own ONEDNN_VERBOSE does not tie to the
+ * graph. E.g. FACEKIT_DNNL_PROFILE=1 bench_nets 20 -n mbf512 -b onednn -t 1. */
+
+static const char *const op_names[] = {
+    [NN_OP_CONV] = "conv",         [NN_OP_DEPTHWISE] = "depthwise", [NN_OP_ADD] = "add",
+    [NN_OP_MAXPOOL] = "maxpool",   [NN_OP_AVGPOOL] = "avgpool",     [NN_OP_GLOBAL_AVG] = "global_avg",
+    [NN_OP_FC] = "fc",             [NN_OP_LEAKY_RELU] = "leaky_relu", [NN_OP_PAD] = "pad",
+    [NN_OP_BINARY] = "binary",     [NN_OP_UNARY] = "unary",         [NN_OP_CLAMP] = "clamp",
+    [NN_OP_PRELU] = "prelu",       [NN_OP_REDUCE] = "reduce",       [NN_OP_SOFTMAX] = "softmax",
+    [NN_OP_CONCAT] = "concat",     [NN_OP_SLICE] = "slice",         [NN_OP_RESHAPE] = "reshape",
+    [NN_OP_TRANSPOSE] = "transpose",
+};
+
+static const char *op_name(const nn_op *op) {
+  unsigned k = op->kind;
+  return k < sizeof op_names / sizeof *op_names && op_names[k] ? op_names[k] : "?";
+}
+
+/* md's layout by name, if it is one this backend makes. */
+static const char *layout_name(const dnnl_memory_desc_t *md) {
+  static const dnnl_format_tag_t tags4[] = {dnnl_nhwc, dnnl_nChw8c, dnnl_nChw16c, dnnl_nchw,
+                                            dnnl_nChw4c};
+  if (!md || md->ndims == 0) return "-";
+  if (md->ndims == 2) return "nc";
+  for (size_t i = 0; md->ndims == 4 && i < sizeof tags4 / sizeof *tags4; i++) {
+    dnnl_memory_desc_t m;
+    if (dnnl_memory_desc_init_by_tag(&m, 4, md->dims, dnnl_f32, tags4[i]) == dnnl_success &&
+        dnnl_memory_desc_equal(&m, md))
+      return dnnl_fmt_tag2str(tags4[i]);
+  }
+  return "view";
+}
+
+static double step_clock_ms(int threads) {
+  struct timespec ts;
+  clock_gettime(threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void print_profile(const dnn *d) {
+  double total = 0;
+  for (int i = 0; i < d->nsteps; i++) total += d->steps[i].ms;
+  int runs = d->nruns > 1 ? d->nruns - 1 : 1;
+  fprintf(stderr, "onednn profile: %d steps, %d timed runs, %.3f ms per run\n", d->nsteps, d->nruns - 1,
+          total / runs);
+  for (int i = 0; i < d->nsteps; i++) {
+    const dstep *st = &d->steps[i];
+    const nn_op *op = st->opi >= 0 ? &d->g->ops[st->opi] : NULL;
+    fprintf(stderr, "%4d %8.3f ms  op %4d %-10s ", i, st->ms / runs, st->opi, op ? op_name(op) : "output");
+    if (op) {
+      nn_shape a = d->g->shapes[op->in[0]], o = d->g->shapes[op->out];
+      char k[32] = "";
+      if (op->kind == NN_OP_CONV || op->kind == NN_OP_DEPTHWISE)
+        snprintf(k, sizeof k, " %dx%d/%d d%d", op->kh, op->kw, op->stride, op->dilation > 1 ? op->dilation : 1);
+      fprintf(stderr, "%dx%dx%d -> %dx%dx%d%s  ", a.h, a.w, a.c, o.h, o.w, o.c, k);
+    }
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (st->prim && dnnl_primitive_get_primitive_desc(st->prim, &pd) == dnnl_success) {
+      dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+      dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind);
+      fprintf(stderr, "%s %s %s -> %s\n", dnnl_prim_kind2str(kind), impl_of(pd),
+              layout_name(dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)),
+              layout_name(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)));
+    } else {
+      fprintf(stderr, "%s\n", st->xpool ? "xnnpack maxpool" : "reference");
+    }
+  }
+}
+
 /* ---- the backend ------------------------------------------------------------- */
 
 static void dnn_free(void *state) {
   dnn *d = state;
   if (!d) return;
+  if (d->profile && d->nruns > 1) print_profile(d);
   for (int i = 0; i < d->nsteps; i++) {
     if (d->steps[i].prim) dnnl_primitive_destroy(d->steps[i].prim);
     nn_xnn_maxpool_free(d->steps[i].xpool);
@@ -1318,6 +1499,7 @@ static int build(dnn *d) {
     else if (d->emit_at[i] == i && is_add(&g->ops[i])) TRY(plan_add(d, i));
     if (d->emit_at[i] >= 0) TRY(emit(d, d->emit_at[i]));
   }
+  d->cur_op = -1;
   for (int o = 0; o < g->noutputs; o++) {
     TRY(plain(d, g->outputs[o], &v));
     d->out_bufs[o] = v->buf;
@@ -1331,6 +1513,8 @@ static int dnn_create(const nn_graph *g, nn_threads *th, void **state) {
   if (!d) return FK_ENOMEM;
   d->g = g;
   d->nthr = th ? th->n : 1;
+  d->cur_op = -1;
+  d->profile = getenv("FACEKIT_DNNL_PROFILE") != NULL;
   omp_icv old = omp_enter(d->nthr);
   int rc = build(d);
   omp_leave(old);
@@ -1348,14 +1532,17 @@ static int dnn_run(void *state, int threads) {
   dnn *d = state;
   omp_icv old = omp_enter(threads > 1 ? d->nthr : 1);
   int rc = FK_OK;
+  int timed = d->profile && d->nruns++ > 0;
   for (int i = 0; i < d->nsteps && rc == FK_OK; i++) {
-    const dstep *st = &d->steps[i];
+    dstep *st = &d->steps[i];
+    double t0 = timed ? step_clock_ms(threads) : 0;
     if (st->prim)
       rc = status(dnnl_primitive_execute(st->prim, d->stream, st->nargs, st->args));
     else if (st->xpool)
       rc = nn_xnn_maxpool_run(st->xpool);
     else
       rc = nn_ref_run_op(d->g, st->op, st->pa, st->pb, st->pout);
+    if (timed) st->ms += step_clock_ms(threads) - t0;
   }
   if (rc == FK_OK) rc = status(dnnl_stream_wait(d->stream));
   omp_leave(old);
