@@ -71,8 +71,10 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
 
 int cmd_eval(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fk_options o;
+    fk_options_init(&o);
     fputs(help, stdout);
-    printf(cli_common_help, fk_model_name(0));
+    printf(cli_common_help, fk_model_name(o.model));
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);
