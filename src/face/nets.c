@@ -60,7 +60,7 @@ const fk_model_def fk_model_defs[FK_NUM_MODELS] = {
     [FK_MODEL_FUSED] = {"fused", 2, {FK_NETID_MBF512, FK_NETID_RESNET128}, {0.2f, 0.8f}, {0.5f, 1.0f, 1.0f}},
 };
 
-const int fk_default_model = FK_MODEL_RESNET128;
+const int fk_default_model = FK_MODEL_MBF512;
 
 static int valid_model(int model) { return model >= 0 && model < FK_NUM_MODELS; }
 
