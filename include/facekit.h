@@ -776,7 +776,9 @@ typedef struct fk_tracker_options {
   float iou_sure;      /* a lone match at or above this IoU needs no
                           appearance check (0.5) */
   float max_distance;  /* cosine distance under which two faces are the same
-                          (0.09, about LFW's same-person threshold) */
+                          (0.09, about resnet128's same-person threshold on
+                          LFW; for another model's embeddings give
+                          fk_model_threshold(model, FK_METRIC_COSINE)) */
   int min_hits;        /* detections that confirm a track (1) */
   fk_track_embed_fn embed;  /* NULL: boxes only */
   void *user;

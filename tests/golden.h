@@ -17,6 +17,15 @@
 #include "facekit.h"
 #include "nn/nn.h"
 
+/* The recognition model a run uses when none is named (fk_options_init's):
+ * tests that are not about one model follow it, with its name, width
+ * (fk_model_dim) and thresholds (fk_model_threshold). */
+static inline int tu_default_model(void) {
+  fk_options o;
+  fk_options_init(&o);
+  return o.model;
+}
+
 /* $FACEKIT_MODELS/file (default models/file). */
 static inline const char *tu_model_path(const char *file) {
   static char buf[4096];

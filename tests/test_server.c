@@ -324,7 +324,8 @@ static void test_represent_takes_multipart_and_base64_alike(void) {
   resp a = POST_FILE(&main_srv, "/represent", "img", "face_a1.png");
   CHECK(a.status == 200 && jlen(a.json, "faces") == 1 && cJSON_IsTrue(cJSON_GetObjectItem(a.json, "face_detected")));
   const cJSON *fa = cJSON_GetArrayItem(cJSON_GetObjectItem(a.json, "faces"), 0);
-  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(fa, "embedding")), fk_model_dim(FK_MODEL_RESNET128));
+  const int model = tu_default_model();
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(fa, "embedding")), fk_model_dim(model));
   char *b64 = file_b64(fx("face_a1.png"));
   char *json = malloc(strlen(b64) + 256);
   /* a data: URI, and plain base64 with normalize */
@@ -347,10 +348,11 @@ static void test_represent_takes_multipart_and_base64_alike(void) {
   }
   CHECK(same == 0);                     /* the same bytes, the same embedding */
   CHECK_NEAR(norm, 1.0, 1e-4);          /* normalize: unit length */
-  CHECK(fabs(raw - 1.0) > 0.01);        /* face-api's raw embeddings are not */
+  CHECK(fabs(raw - 1.0) > 0.01);        /* the raw embeddings are not */
   CHECK(!strcmp(jstr(c.json, "normalize"), "l2") && !strcmp(jstr(a.json, "normalize"), "none"));
   /* the same result object as `facekit represent` */
-  CHECK(!strcmp(jstr(a.json, "model"), "resnet128") && jnum(a.json, "dim") == 128 && jnum(a.json, "time_ms") > 0);
+  CHECK(!strcmp(jstr(a.json, "model"), fk_model_name(model)) && jnum(a.json, "dim") == fk_model_dim(model) &&
+        jnum(a.json, "time_ms") > 0);
   resp_free(&a);
   resp_free(&b);
   resp_free(&c);
@@ -479,7 +481,10 @@ static void test_bodies_over_the_limit_get_413(void) {
 static void test_verify_and_analyze_give_the_cli_objects(void) {
   part p[] = {{.name = "img1", .file = fx("face_a1.png")}, {.name = "img2", .file = fx("face_a2.png")}};
   resp r = http(&main_srv, (request){.method = "POST", .path = "/verify", .parts = p, .nparts = 2});
-  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")) && jnum(r.json, "distance") < 0.0872);
+  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")) &&
+        jnum(r.json, "distance") < jnum(r.json, "threshold"));
+  /* the default model's cosine threshold, as the CLI's */
+  CHECK((float)jnum(r.json, "threshold") == fk_model_threshold(tu_default_model(), FK_METRIC_COSINE));
   CHECK(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "facial_areas"), "img2")));
   resp_free(&r);
   p[1].file = fx("face_b1.png");

@@ -22,9 +22,11 @@
 #include "facekit.h"
 
 /* Appearance outweighs overlap once consulted: a pair's score is
- * IoU - APPEARANCE_WEIGHT * distance, so 0.05 of cosine distance (about the
- * gap between the same face and a look-alike) beats 0.2 of IoU. */
-#define APPEARANCE_WEIGHT 4.0
+ * IoU - APPEARANCE_WEIGHT * distance / max_distance, distance counted in
+ * units of the same-person threshold because each model has its own scale
+ * of cosine distance. At resnet128's 0.09, 0.05 of distance (about the gap
+ * between the same face and a look-alike) beats 0.2 of IoU. */
+#define APPEARANCE_WEIGHT 0.36
 /* The velocity after a match blends the old one and the observed one. */
 #define VELOCITY_KEEP 0.5
 /* Predicted sizes stay within this factor of the last detected size. */
@@ -239,7 +241,7 @@ static int match_by_iou(fk_tracker *t, int confirmed, const fk_box *boxes, const
       if (confirmed && (cand_t[i] > 1 || cand_d[j] > 1 || o < t->o.iou_sure)) {
         double d = appearance_distance(t, r, j);
         if (d > t->o.max_distance) continue; /* another face */
-        if (d >= 0) s = o - APPEARANCE_WEIGHT * d;
+        if (d > 0) s = o - APPEARANCE_WEIGHT * d / t->o.max_distance; /* d > 0: max_distance > 0 */
       }
       if (np == cap) {
         cap = cap ? 2 * cap : 16;

@@ -219,10 +219,14 @@ typedef struct fkv_engine_options {
   int min_face;           /* ignore faces whose box's shorter side is below
                              this many pixels (0) */
   unsigned actions;       /* FK_ACTION_* per track, 0 for none */
-  fk_tracker_options track; /* timeout, min_hits, IoU and appearance limits */
+  fk_tracker_options track; /* timeout, min_hits, IoU and appearance limits;
+                             max_distance < 0 (the default): the model's
+                             cosine threshold, fk_model_threshold(model,
+                             FK_METRIC_COSINE) */
   fk_store *db;           /* identify against this index, or NULL */
   int metric;             /* FK_METRIC_* for the index search (cosine) */
-  int model;              /* the session's FK_MODEL_*, for the threshold */
+  int model;              /* the session's FK_MODEL_*, for the thresholds
+                             (default: fk_options_init's) */
   float threshold;        /* a match votes when distance <= this; < 0:
                              fk_model_threshold(model, metric) */
   const char *snapshots;  /* directory for each track's best face, or NULL */
