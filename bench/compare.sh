@@ -9,6 +9,7 @@
 #   BACKENDS="xnnpack auto"  the facekit backends to run (default both)
 #   FACEKIT_ARGS="..."  extra arguments for bench_pipeline (e.g. its own run count)
 # The benches run one after another, never concurrently; run it on a quiet machine.
+# facekit runs resnet128, the net face-api's descriptor is, whatever the default model.
 # Prints a table: stage, face-api ms, then facekit ms and speed-up (face-api / facekit) for each
 # backend and thread count, and the goals for the descriptor (>= 4x face-api on 1 thread,
 # >= 10x on 2) against the default backend.
@@ -51,7 +52,7 @@ for b in ${BACKENDS:-xnnpack auto}; do
   for t in 1 2; do
     echo "facekit (--backend $b --threads $t)..." >&2
     # shellcheck disable=SC2086  # FACEKIT_ARGS is a word list on purpose
-    (cd "$ROOT" && "$BENCH" --json --backend "$b" --threads "$t" ${FACEKIT_ARGS:-} "${images[@]}") \
+    (cd "$ROOT" && "$BENCH" --json --model resnet128 --backend "$b" --threads "$t" ${FACEKIT_ARGS:-} "${images[@]}") \
       >"$tmp/fk-$b-$t.json"
     runs+=("$tmp/fk-$b-$t.json")
   done
