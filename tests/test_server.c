@@ -813,6 +813,7 @@ static void test_keys_tls_full_queue_and_no_index(void) {
   CHECK_EQ_INT(r.status, 200); /* no key needed */
   resp_free(&r);
   r = POST_FILE(&s, "/represent", "img", "face_a1.png");
+  /* answered after the upload, not with a reset while the client sends */
   CHECK(r.status == 401 && !strcmp(r.www_auth, "Bearer") && !strcmp(jstr(r.json, "code"), "unauthorized"));
   resp_free(&r);
   expect_error("wrong key", http(&s, (request){.method = "GET", .path = "/info", .header = "Authorization: Bearer not-a-key-of-ours-at-all"}),
