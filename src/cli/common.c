@@ -21,8 +21,7 @@ const char cli_common_help[] =
     "                         default picks 256, 384 or 512 from the image size;\n"
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
-    "  --model NAME           recognition model: resnet128, mbf512 or fused\n"
-    "                         (default %s)\n"
+    "  --model NAME           recognition model: %s (default %s)\n"
     "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
     "                         (default auto: each model's own)\n"
     "  --flip true|false      also embed the mirrored face and average (default true)\n"
@@ -125,7 +124,7 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
     const char *a = argv[*i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
-      if (c) printf(cli_common_help, fk_model_name(c->opt.model));
+      if (c) printf(cli_common_help, cli_model_names(), fk_model_name(c->opt.model));
       *exit_code = EXIT_OK;
       return 0;
     }

@@ -74,7 +74,7 @@ int cmd_eval(int argc, char **argv) {
     fk_options o;
     fk_options_init(&o);
     fputs(help, stdout);
-    printf(cli_common_help, fk_model_name(o.model));
+    printf(cli_common_help, cli_model_names(), fk_model_name(o.model));
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);
