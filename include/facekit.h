@@ -60,6 +60,7 @@ enum {
   FK_EREADONLY = -16,     /* index cannot be written (read-only file or dir) */
   FK_EDB = -17,           /* database error (SQLite: disk full, locked, ...) */
   FK_ECANCELED = -18,     /* stopped on request; committed work is kept */
+  FK_EAUTH = -19,         /* the database server refused the credentials */
 };
 
 /* A static message for a status code; never NULL. */

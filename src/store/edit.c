@@ -6,7 +6,8 @@
  * before the call returns; the triggers of the change sequence (store.h)
  * record it for every other reader. Removed images are reported after the
  * commit, so a caller deleting their files never deletes one whose row is
- * still there.
+ * still there. The transactions are shared; their bodies are the
+ * backend's (here SQLite's, pg_write.c PostgreSQL's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +21,14 @@ typedef int (*txn_body)(fk_store *st, void *arg);
 
 static int in_transaction(fk_store *st, txn_body body, void *arg) {
   if (!st->writable) return fk_store_fail(st, FK_EREADONLY, "%s was opened for reading only", st->path);
-  int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
+  int rc = st->ops->begin(st, FK_TXN_WRITE);
   if (rc) return rc;
   if ((rc = body(st, arg)) == FK_OK && (rc = fk_store_bump_generation(st)) == FK_OK &&
-      (rc = fk_store_exec(st, "COMMIT")) == FK_OK)
+      (rc = st->ops->commit(st)) == FK_OK)
     return st->vs.loaded ? fk_store_refresh(st) : FK_OK;
   char err[FK_STORE_ERRMSG_MAX];
   snprintf(err, sizeof err, "%s", st->err); /* ROLLBACK must not overwrite why */
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  st->ops->rollback(st);
   memcpy(st->err, err, sizeof err);
   return rc;
 }
@@ -58,23 +59,12 @@ static int drop_if_empty(fk_store *st, int64_t identity) {
                       " (SELECT 1 FROM images WHERE identity_id = ?1)", identity, 0);
 }
 
-/* ---- adding ---------------------------------------------------------------- */
-
-typedef struct add_job {
-  const fk_entry *e;
-  const char *identity;
-  int64_t *face_ids;
-  int cap;
-  fk_added *out;
-} add_job;
-
-/* Records the entry's model in an index without one; else refuses another. */
-static int claim_model(fk_store *st, const fk_entry *e) {
-  char have[64];
-  int rc = fk_store_meta_get(st, "model", have, sizeof have);
-  if (rc == FK_ENOENT) return fk_store_record_model(st, e->model, fk_model_dim(e->opt.model), &e->opt);
-  return rc ? rc : fk_store_check_id(st, e->model, &e->opt, 1);
+int fk_sq_drop_orphans(fk_store *st) {
+  return fk_store_exec(st, "DELETE FROM identities WHERE id NOT IN"
+                           " (SELECT identity_id FROM images WHERE identity_id IS NOT NULL)");
 }
+
+/* ---- adding ---------------------------------------------------------------- */
 
 static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
   sqlite3_stmt *q;
@@ -129,10 +119,10 @@ static int keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t ident
   return rc;
 }
 
-static int add_body(fk_store *st, void *arg) {
-  add_job *a = arg;
+int fk_sq_add_body(fk_store *st, void *arg) {
+  fk_add_job *a = arg;
   const fk_entry *e = a->e;
-  int rc = claim_model(st, e);
+  int rc = fk_store_claim_entry_model(st, e);
   if (rc) return rc;
   fk_writer w;
   int64_t ident = 0, old_ident = 0, image_id = 0;
@@ -158,8 +148,8 @@ int fk_store_add_entry(fk_store *st, const fk_entry *e, const char *identity, in
   memset(out, 0, sizeof *out);
   if (!e || cap < 0 || (cap > 0 && !face_ids)) return fk_store_fail(st, FK_EINVAL, "fk_store_add_entry: bad arguments");
   if (e->nfaces == 0) return fk_store_fail(st, FK_ENOFACE, "no face detected in %s: nothing stored", e->path);
-  add_job a = {e, identity, face_ids, cap, out};
-  return in_transaction(st, add_body, &a);
+  fk_add_job a = {e, identity, face_ids, cap, out};
+  return in_transaction(st, st->ops->add_body, &a);
 }
 
 int fk_store_add_image(fk_store *st, fk_session *s, const char *path, const char *identity, int64_t *face_ids,
@@ -174,14 +164,7 @@ int fk_store_add_image(fk_store *st, fk_session *s, const char *path, const char
 
 /* ---- deleting -------------------------------------------------------------- */
 
-/* Paths of the image rows a delete removed, reported after its commit. */
-typedef struct removed_list {
-  char **paths;
-  size_t n;
-  int64_t faces;
-} removed_list;
-
-static int remember(fk_store *st, removed_list *l, const char *path) {
+int fk_removed_add(fk_store *st, fk_removed_list *l, const char *path) {
   char *copy = strdup(path);
   char **p = copy ? realloc(l->paths, (l->n + 1) * sizeof *p) : NULL;
   if (!p) {
@@ -193,7 +176,7 @@ static int remember(fk_store *st, removed_list *l, const char *path) {
   return FK_OK;
 }
 
-static void report(removed_list *l, int ok, fk_removed_fn fn, void *user) {
+static void report(fk_removed_list *l, int ok, fk_removed_fn fn, void *user) {
   for (size_t i = 0; i < l->n; i++) {
     if (ok && fn) fn(l->paths[i], user);
     free(l->paths[i]);
@@ -201,14 +184,8 @@ static void report(removed_list *l, int ok, fk_removed_fn fn, void *user) {
   free(l->paths);
 }
 
-typedef struct delete_job {
-  int64_t id;
-  const char *name;
-  removed_list removed;
-} delete_job;
-
-static int delete_face_body(fk_store *st, void *arg) {
-  delete_job *d = arg;
+int fk_sq_delete_face_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
   sqlite3_stmt *q;
   int rc = query_row(st, &q, "SELECT f.image_id, i.path, coalesce(i.identity_id, 0),"
                              " (SELECT count(*) FROM faces WHERE image_id = f.image_id)"
@@ -218,7 +195,7 @@ static int delete_face_body(fk_store *st, void *arg) {
     image = sqlite3_column_int64(q, 0);
     ident = sqlite3_column_int64(q, 2);
     left = sqlite3_column_int64(q, 3) - 1;
-    if (left == 0) rc = remember(st, &d->removed, (const char *)sqlite3_column_text(q, 1));
+    if (left == 0) rc = fk_removed_add(st, &d->removed, (const char *)sqlite3_column_text(q, 1));
   } else if (rc == FK_ENOENT) {
     rc = fk_store_fail(st, FK_ENOENT, "no face %lld in the index", (long long)d->id);
   }
@@ -232,14 +209,14 @@ static int delete_face_body(fk_store *st, void *arg) {
 }
 
 int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user) {
-  delete_job d = {.id = face_id};
-  int rc = in_transaction(st, delete_face_body, &d);
+  fk_delete_job d = {.id = face_id};
+  int rc = in_transaction(st, st->ops->delete_face_body, &d);
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;
 }
 
-static int delete_identity_body(fk_store *st, void *arg) {
-  delete_job *d = arg;
+int fk_sq_delete_identity_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q);
   if (rc) return rc;
@@ -256,7 +233,7 @@ static int delete_identity_body(fk_store *st, void *arg) {
   sqlite3_bind_int64(q, 1, d->id);
   while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
     d->removed.faces += sqlite3_column_int64(q, 2);
-    rc = remember(st, &d->removed, (const char *)sqlite3_column_text(q, 0));
+    rc = fk_removed_add(st, &d->removed, (const char *)sqlite3_column_text(q, 0));
   }
   if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
   sqlite3_finalize(q);
@@ -269,8 +246,8 @@ int fk_store_delete_identity(fk_store *st, const char *identity, int64_t *faces,
                              void *user) {
   if (faces) *faces = 0;
   if (!identity || !*identity) return fk_store_fail(st, FK_EINVAL, "fk_store_delete_identity: no name");
-  delete_job d = {.name = identity};
-  int rc = in_transaction(st, delete_identity_body, &d);
+  fk_delete_job d = {.name = identity};
+  int rc = in_transaction(st, st->ops->delete_identity_body, &d);
   if (rc == FK_OK && faces) *faces = d.removed.faces;
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;

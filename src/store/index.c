@@ -63,7 +63,7 @@ typedef struct run {
   const fk_index_options *io;
   char model[64];
   known *k;
-  int64_t nk;
+  int64_t nk, kcap;
   fk_strmap gone_by_hash;
   job *jobs;
   int64_t njobs;
@@ -79,7 +79,6 @@ typedef struct run {
   double t0;
   /* writer */
   fk_writer w;
-  sqlite3_stmt *s_move, *s_del_image, *s_touch;
 } run;
 
 static double now_s(void) {
@@ -159,30 +158,6 @@ static void *worker_main(void *arg) {
 
 /* ---- writer ---------------------------------------------------------------- */
 
-static int prepare_all(run *r) {
-  fk_store *st = r->st;
-  int rc;
-  if ((rc = fk_writer_init(&r->w, st)) ||
-      (rc = fk_store_prepare(st,
-                             "UPDATE images SET path = ?, size = ?, mtime_ns = ?, identity_id = ?,"
-                             " indexed_at = unixepoch() WHERE id = ?", &r->s_move)) ||
-      (rc = fk_store_prepare(st, "DELETE FROM images WHERE id = ?", &r->s_del_image)) ||
-      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &r->s_touch)))
-    return rc;
-  return FK_OK;
-}
-
-static void finalize_all(run *r) {
-  sqlite3_stmt *s[] = {r->s_move, r->s_del_image, r->s_touch};
-  for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
-  fk_writer_free(&r->w);
-}
-
-static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
-  if (id > 0) sqlite3_bind_int64(q, col, id);
-  else sqlite3_bind_null(q, col);
-}
-
 /* The identities.id for the entry's folder, or 0 (NULL) when it has none. */
 static int identity_id(run *r, const fk_walk_entry *e, int64_t *id) {
   return fk_writer_identity(&r->w, e->identity, e->identity ? e->identity_len : 0, id);
@@ -200,27 +175,17 @@ static int apply_move(run *r, job *j) {
   int64_t ident;
   int rc = identity_id(r, j->e, &ident);
   if (rc) return rc;
-  if (j->known >= 0) { /* the path had other content: that row goes */
-    sqlite3_bind_int64(r->s_del_image, 1, r->k[j->known].id);
-    if ((rc = fk_writer_step(&r->w, r->s_del_image, "replacing an image"))) return rc;
-  }
-  sqlite3_stmt *q = r->s_move;
-  sqlite3_bind_text(q, 1, j->e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 2, j->en.size);
-  sqlite3_bind_int64(q, 3, j->en.mtime_ns);
-  bind_id_or_null(q, 4, ident);
-  sqlite3_bind_int64(q, 5, r->k[j->move_from].id);
-  return fk_writer_step(&r->w, q, "moving an image");
+  const fk_store_ops *ops = r->st->ops;
+  /* the path had other content: that row goes */
+  if (j->known >= 0 && (rc = ops->delete_image(&r->w, r->k[j->known].id))) return rc;
+  return ops->move(&r->w, r->k[j->move_from].id, &j->en, ident);
 }
 
 static int apply(run *r, job *j) {
   fk_index_stats *s = &r->stats;
   int rc;
   if (j->kind == R_TOUCH) {
-    sqlite3_bind_int64(r->s_touch, 1, j->en.size);
-    sqlite3_bind_int64(r->s_touch, 2, j->en.mtime_ns);
-    sqlite3_bind_int64(r->s_touch, 3, r->k[j->known].id);
-    rc = fk_writer_step(&r->w, r->s_touch, "updating an image");
+    rc = r->st->ops->touch(&r->w, r->k[j->known].id, j->en.size, j->en.mtime_ns);
     s->touched++;
   } else if (j->kind == R_MOVE) {
     rc = apply_move(r, j);
@@ -266,14 +231,14 @@ static int write_results(run *r) {
     pthread_mutex_unlock(&r->mu);
     double t = now_s();
     for (int64_t i = from; rc == FK_OK && i < to; i++) {
-      if (!in_txn && (rc = fk_store_exec(r->st, "BEGIN IMMEDIATE")) == FK_OK) in_txn = 1, txn_start = t;
+      if (!in_txn && (rc = r->st->ops->begin(r->st, FK_TXN_WRITE)) == FK_OK) in_txn = 1, txn_start = t;
       if (rc == FK_OK) rc = apply(r, &r->jobs[r->order[i]]);
       pending++;
       r->stats.done++;
     }
     if (rc == FK_OK && in_txn &&
         (all_done || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
-      if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = fk_store_exec(r->st, "COMMIT")) == FK_OK)
+      if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = r->st->ops->commit(r->st)) == FK_OK)
         in_txn = pending = 0;
     }
     r->stats.t_db += now_s() - t;
@@ -300,34 +265,37 @@ static int write_results(run *r) {
     pthread_cond_wait(&r->finished, &r->mu);
   }
   pthread_mutex_unlock(&r->mu);
-  if (in_txn) sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+  if (in_txn) r->st->ops->rollback(r->st);
   return rc;
 }
 
 /* ---- planning -------------------------------------------------------------- */
 
-static int load_known(run *r) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(r->st, "SELECT count(*) FROM images", &q);
-  if (rc) return rc;
-  int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-  sqlite3_finalize(q);
-  if (!(r->k = calloc((size_t)n + 1, sizeof *r->k))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
-  if ((rc = fk_store_prepare(r->st, "SELECT id, path, size, mtime_ns, hash, status FROM images", &q))) return rc;
-  while (r->nk < n && sqlite3_step(q) == SQLITE_ROW) {
-    known *k = &r->k[r->nk];
-    k->id = sqlite3_column_int64(q, 0);
-    k->path = strdup((const char *)sqlite3_column_text(q, 1));
-    k->size = sqlite3_column_int64(q, 2);
-    k->mtime_ns = sqlite3_column_int64(q, 3);
-    snprintf(k->hash, sizeof k->hash, "%s", (const char *)sqlite3_column_text(q, 4));
-    k->is_error = !strcmp((const char *)sqlite3_column_text(q, 5), "error");
-    k->next_same = -1;
-    r->nk++;
-    if (!k->path) rc = fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+/* Adds one images row to r->k. */
+static int add_known(const fk_image_row *row, void *user) {
+  run *r = user;
+  if (r->nk == r->kcap) {
+    int64_t cap = r->kcap ? 2 * r->kcap : 1024;
+    known *k = realloc(r->k, (size_t)cap * sizeof *k);
+    if (!k) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+    r->k = k;
+    r->kcap = cap;
   }
-  sqlite3_finalize(q);
-  return rc;
+  known *k = &r->k[r->nk];
+  memset(k, 0, sizeof *k);
+  k->id = row->id;
+  k->size = row->size;
+  k->mtime_ns = row->mtime_ns;
+  snprintf(k->hash, sizeof k->hash, "%s", row->hash);
+  k->is_error = row->is_error;
+  k->next_same = -1;
+  if (!(k->path = strdup(row->path))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  r->nk++;
+  return FK_OK;
+}
+
+static int load_known(run *r) {
+  return r->st->ops->foreach_image(r->st, add_known, r);
 }
 
 /* Is path below root (root + '/' + ...)? */
@@ -383,17 +351,14 @@ static int prune(run *r) {
       r->stats.missing++;
       continue;
     }
-    if (!in_txn && (rc = fk_store_exec(r->st, "BEGIN IMMEDIATE")) == FK_OK) in_txn = 1;
-    sqlite3_bind_int64(r->s_del_image, 1, r->k[i].id);
-    if (rc == FK_OK && (rc = fk_writer_step(&r->w, r->s_del_image, "pruning")) == FK_OK) r->stats.pruned++;
+    if (!in_txn && (rc = r->st->ops->begin(r->st, FK_TXN_WRITE)) == FK_OK) in_txn = 1;
+    if (rc == FK_OK && (rc = r->st->ops->delete_image(&r->w, r->k[i].id)) == FK_OK) r->stats.pruned++;
   }
   if (!in_txn) return rc;
-  if (rc == FK_OK &&
-      (rc = fk_store_exec(r->st, "DELETE FROM identities WHERE id NOT IN"
-                                 " (SELECT identity_id FROM images WHERE identity_id IS NOT NULL)")) == FK_OK &&
+  if (rc == FK_OK && (rc = r->st->ops->drop_orphans(r->st)) == FK_OK &&
       (rc = fk_store_bump_generation(r->st)) == FK_OK)
-    return fk_store_exec(r->st, "COMMIT");
-  sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+    return r->st->ops->commit(r->st);
+  r->st->ops->rollback(r->st);
   return rc;
 }
 
@@ -404,13 +369,13 @@ static int claim_model(run *r, const fk_models *m) {
   if (rc)
     return fk_store_fail(st, FK_EINVAL, "indexing with model %s needs its nets loaded",
                          fk_model_name(r->opt->model) ? fk_model_name(r->opt->model) : "?");
-  if ((rc = fk_store_exec(st, "BEGIN IMMEDIATE"))) return rc;
+  if ((rc = st->ops->begin(st, FK_TXN_WRITE))) return rc;
   char have[64];
   rc = fk_store_meta_get(st, "model", have, sizeof have);
   if (rc == FK_ENOENT) rc = fk_store_record_model(st, r->model, fk_model_dim(r->opt->model), r->opt);
   else if (rc == FK_OK) rc = fk_store_check(st, m, r->opt, 1);
-  if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  if (rc == FK_OK) return st->ops->commit(st);
+  st->ops->rollback(st);
   return rc;
 }
 
@@ -457,7 +422,7 @@ static int run_workers(run *r, const fk_models *m, int jobs) {
 }
 
 static void free_run(run *r) {
-  finalize_all(r);
+  fk_writer_free(&r->w);
   for (int64_t i = 0; i < r->njobs; i++) free(r->jobs[i].en.faces);
   free(r->jobs);
   free(r->order);
@@ -494,7 +459,7 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK) rc = claim_model(&r, m);
   if (rc == FK_OK) rc = load_known(&r);
   if (rc == FK_OK) rc = plan(&r, &w);
-  if (rc == FK_OK) rc = prepare_all(&r);
+  if (rc == FK_OK) rc = fk_writer_init(&r.w, st);
   int jobs = io->jobs > 0 ? io->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
   if (jobs > r.njobs) jobs = r.njobs > 0 ? (int)r.njobs : 1;
