@@ -488,12 +488,32 @@ FK_API int fk_store_index(fk_store *st, const fk_models *m, const fk_options *op
 
 enum { FK_CODES_F32 = 0, FK_CODES_INT8 = 1 };
 
+/* How a search finds its candidates:
+ *   FK_SEARCH_EXACT  scans every vector;
+ *   FK_SEARCH_ANN    walks an HNSW graph over the int8 codes (faiss), kept
+ *                    in a cache file beside the index (PATH.faiss, rebuilt
+ *                    or updated when stale, like PATH.vec), then ranks its
+ *                    candidates exactly: the matches are the exact scan's
+ *                    when the graph finds them, with the same distances;
+ *   FK_SEARCH_AUTO   exact below FK_ANN_AUTO_MIN faces, ANN from there. */
+enum { FK_SEARCH_EXACT = 0, FK_SEARCH_ANN = 1, FK_SEARCH_AUTO = 2 };
+
+/* Where the ANN search starts to beat the exact scan at recall@10 >= 0.99
+ * (README, "Searching millions of faces"). */
+#define FK_ANN_AUTO_MIN 50000
+/* Candidates an ANN search explores unless told (fk_search_options.ef). */
+#define FK_ANN_EF_DEFAULT 64
+
 typedef struct fk_search_options {
   int k;            /* matches wanted (default 10) */
   int metric;       /* FK_METRIC_* (default cosine) */
   float threshold;  /* keep only distance <= threshold; < 0: no limit */
   int codes;        /* FK_CODES_F32 (default) or FK_CODES_INT8 */
-  int threads;      /* scan threads (default 1) */
+  int threads;      /* scan threads (default 1); an ANN search uses one,
+                       and this many to build its graph */
+  int search;       /* FK_SEARCH_* (default FK_SEARCH_AUTO) */
+  int ef;           /* ANN candidates explored, >= k (0: FK_ANN_EF_DEFAULT);
+                       more is slower and nearer to exact */
 } fk_search_options;
 
 FK_API void fk_search_options_init(fk_search_options *o);
@@ -509,11 +529,23 @@ typedef struct fk_match {
  * (may be NULL) gets the number of faces. */
 FK_API int fk_store_load(fk_store *st, int64_t *count);
 
-/* Exact k-nearest search for a raw (not necessarily normalized) embedding
- * of dim floats, which must be the index's width (FK_EMISMATCH otherwise).
- * Writes up to o->k matches, best first, to out and their number to *n. */
+/* k-nearest search for a raw (not necessarily normalized) embedding of dim
+ * floats, which must be the index's width (FK_EMISMATCH otherwise): exact,
+ * or approximate as o->search says. Writes up to o->k matches, best first,
+ * to out and their number to *n. */
 FK_API int fk_store_search(fk_store *st, const float *embedding, int dim,
                            const fk_search_options *o, fk_match *out, int *n);
+
+/* FK_SEARCH_EXACT or FK_SEARCH_ANN: what a search with o would do now (it
+ * loads the vectors to count them). Negative on error. */
+FK_API int fk_store_search_method(fk_store *st, const fk_search_options *o);
+
+/* Makes the ANN graph current: reads PATH.faiss, applies the faces added
+ * or deleted since it was written, or builds it (with `threads` threads;
+ * minutes for millions of faces) and writes it back when the directory is
+ * writable. ANN searches do this on first use; indexing does it at the end
+ * of a run once the index holds FK_ANN_AUTO_MIN faces or has a graph. */
+FK_API int fk_store_load_ann(fk_store *st, int threads);
 
 /* One stored face with its image and identity. */
 typedef struct fk_store_face {

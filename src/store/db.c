@@ -361,6 +361,7 @@ const char *fk_store_errmsg(const fk_store *st) {
 
 void fk_store_close(fk_store *st) {
   if (!st) return;
+  fk_store_ann_unload(st);
   fk_store_unload(st);
   if (st->pool) pthreadpool_destroy(st->pool);
   if (st->db) {

@@ -1,6 +1,7 @@
 /*
- * search.c - the read side of the face index: exact k-NN over the loaded
- * vectors (fk_store_search, built on vecs.c's scan), and the lookups that
+ * search.c - the read side of the face index: k-NN over the loaded vectors
+ * (fk_store_search: vecs.c's exact scan, or ann_cache.c's graph for large
+ * indexes or when asked), and the lookups that
  * turn a face id into its image, box, landmarks and identity
  * (fk_store_get_face, fk_store_foreach_face for exports).
  */
@@ -25,6 +26,14 @@ void fk_search_options_init(fk_search_options *o) {
   o->threshold = -1;
   o->codes = FK_CODES_F32;
   o->threads = 1;
+  o->search = FK_SEARCH_AUTO;
+}
+
+int fk_store_search_method(fk_store *st, const fk_search_options *o) {
+  if (o->search != FK_SEARCH_AUTO) return o->search;
+  int64_t n = 0;
+  int rc = fk_store_load(st, &n);
+  return rc ? rc : n >= FK_ANN_AUTO_MIN ? FK_SEARCH_ANN : FK_SEARCH_EXACT;
 }
 
 int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_search_options *o,
@@ -33,9 +42,10 @@ int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_sear
   fk_search_options d;
   if (!o) fk_search_options_init(&d), o = &d;
   if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
-      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256)
-    return fk_store_fail(st, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
-                         o->metric, o->codes, o->threads);
+      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256 ||
+      o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO || o->ef < 0 || o->ef > 1000000)
+    return fk_store_fail(st, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d, search %d, ef %d)",
+                         o->k, o->metric, o->codes, o->threads, o->search, o->ef);
   double ss = 0;
   for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
   if (!(ss > 0 && ss < INFINITY))
@@ -51,7 +61,17 @@ int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_sear
   fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
   if (!hits) return fk_store_fail(st, FK_ENOMEM, "out of memory");
   int cnt = 0;
-  rc = fk_scan_run(&s, fk_store_pool(st, o->threads), hits, &cnt);
+  if (fk_store_search_method(st, o) == FK_SEARCH_ANN) {
+    /* These set their own messages. */
+    if ((rc = fk_store_load_ann(st, o->threads)) == FK_OK)
+      rc = fk_store_ann_search(st, &s, o->ef > 0 ? o->ef : FK_ANN_EF_DEFAULT, hits, &cnt);
+    if (rc) {
+      free(hits);
+      return rc;
+    }
+  } else {
+    rc = fk_scan_run(&s, fk_store_pool(st, o->threads), hits, &cnt);
+  }
   for (int i = 0; rc == FK_OK && i < cnt; i++) {
     out[i].face_id = st->vecs.face_id[hits[i].row];
     out[i].distance = fk_scan_distance(&s, &hits[i]);

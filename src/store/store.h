@@ -2,7 +2,8 @@
  * store.h - internals of the face index (src/store/): the fk_store handle,
  * the SQLite schema and statement helpers shared by db.c (open, schema,
  * meta), index.c (building), sidecar.c (the memory-mapped vector cache),
- * search.c (k-NN and face lookup) and retrieval.c (eval retrieval).
+ * search.c (k-NN and face lookup), ann_cache.c (the ANN graph cache,
+ * PATH.faiss, over the faiss shim ann.h) and retrieval.c (eval retrieval).
  *
  * Schema (application_id 'FKIX', user_version FK_STORE_SCHEMA):
  *   meta(key PRIMARY KEY, value)     format, model, detector, input_size,
@@ -37,6 +38,9 @@
 #define FK_STORE_SCHEMA 2
 #define FK_STORE_ERRMSG_MAX 1024
 
+struct fk_ann;
+struct fk_ann_searcher;
+
 struct fk_store {
   sqlite3 *db;
   char *path;
@@ -47,6 +51,9 @@ struct fk_store {
   int64_t vecs_generation; /* generation the loaded vectors belong to */
   pthreadpool_t pool;      /* scan threads, made on first multi-thread search */
   int pool_threads;
+  struct fk_ann *ann;      /* HNSW graph (ann_cache.c), loaded on first ANN use */
+  struct fk_ann_searcher *ann_searcher;
+  int64_t ann_generation;  /* generation the graph is current with */
   char err[FK_STORE_ERRMSG_MAX];
 };
 
@@ -81,6 +88,19 @@ int fk_store_sync_vectors(fk_store *st);
 
 /* Drops loaded vectors (after the faces table changed). */
 void fk_store_unload(fk_store *st);
+
+/* ann_cache.c: the ANN graph cache, PATH.faiss. */
+int fk_store_ann_path(const fk_store *st, char *buf, size_t size);
+void fk_store_ann_unload(fk_store *st);
+/* Refreshes the graph after an indexing run when the index is big enough
+ * for auto searches to use it, or already has one. */
+void fk_store_ann_refresh(fk_store *st, int threads);
+/* The ANN candidates of s (ef explored in graph a, labelled by the face
+ * ids of s->v) ranked exactly, as fk_scan_run would rank all rows. */
+int fk_scan_ann(const struct fk_ann *a, struct fk_ann_searcher *sr, const fk_scan *s, int ef, fk_hit *out,
+                int *n, char *err, size_t errsize);
+/* fk_scan_ann over st's graph, current (fk_store_load_ann) with st->vecs. */
+int fk_store_ann_search(fk_store *st, const fk_scan *s, int ef, fk_hit *out, int *n);
 
 /* The pool for `threads` scan threads (NULL for 1), made on demand. */
 pthreadpool_t fk_store_pool(fk_store *st, int threads);
