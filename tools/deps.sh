@@ -7,7 +7,7 @@ set -euo pipefail
 
 libs=(libxnnpack-dev libpthreadpool-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev zlib1g-dev
-      libfaiss-dev)
+      libfaiss-dev libhnswlib-dev)
 declare -A tools=([cc]=build-essential [c++]=g++ [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm)
 
 missing=()
