@@ -2,11 +2,13 @@
 # Real build logic lives in CMakeLists.txt; this file only sequences set-up.
 #   make demo   install deps, fetch models, build, run on the sample gallery
 #   make check  install deps, fetch models, build with ASan+UBSan, run tests
+#   make fuzz   build the libFuzzer targets with clang (see README, Fuzzing)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 SAN_BUILD ?= build-san
+FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all deps models build build-san check demo bench clean
+.PHONY: all deps models build build-san check demo bench fuzz fuzz-seeds clean
 
 all: build
 
@@ -34,5 +36,14 @@ demo: models build
 bench: models build
 	@$(BUILD)/bench_pipeline
 
+fuzz:
+	@bash tools/deps.sh fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFK_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+# Rewrites the generated seeds in tests/fuzz/*/corpus (fuzzer finds are kept).
+fuzz-seeds: build
+	@$(BUILD)/fuzz_make_seeds tests/fixtures tests/fuzz
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)

@@ -170,11 +170,17 @@ static void read_lfw(const char *path, lfw *l) {
     fprintf(stderr, "bench_ann: %s: %s (need an index of real faces: --lfw DB)\n", path, fk_store_errmsg(st));
     exit(1);
   }
-  l->dim = st->vecs.dim;
+  const fk_vecs *v = &st->vs.v;
+  l->dim = v->dim;
   l->x = xmalloc((size_t)l->n * l->dim * sizeof *l->x);
   l->id = xmalloc((size_t)l->n * sizeof *l->id);
-  memcpy(l->x, st->vecs.f32, (size_t)l->n * l->dim * sizeof *l->x);
-  memcpy(l->id, st->vecs.identity, (size_t)l->n * sizeof *l->id);
+  int64_t m = 0;
+  for (int64_t r = 0; r < v->n && m < l->n; r++)
+    if (!(v->flags[r] & FK_VEC_DELETED)) {
+      memcpy(l->x + m * l->dim, v->f32 + r * l->dim, (size_t)l->dim * sizeof *l->x);
+      l->id[m++] = v->identity[r];
+    }
+  l->n = m;
   fk_store_close(st);
 }
 

@@ -266,6 +266,11 @@ FK_API int fk_largest_face(const fk_face *faces, int n);
  * convention for the subject of a photo), or -1 when n == 0. */
 FK_API int fk_central_face(const fk_face *faces, int n, int width, int height);
 
+/* Reorders faces[0..n) so that the k largest boxes (by area) come first,
+ * largest first, the rest after them in their order; returns min(k, n).
+ * DeepFace's max_faces. */
+FK_API int fk_keep_largest_faces(fk_face *faces, int n, int k);
+
 /* fk_detect, then fk_represent for each face written to faces[]. */
 FK_API int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap,
                     int *n);
@@ -379,8 +384,10 @@ FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
  * -128); the cosine of two codes, dot / (|a| |b|), estimates the cosine of
  * the vectors. An int8 scan reads dim bytes + a 4-byte scale per face.
  *
- * An fk_store is not thread-safe: use one per thread (they may share the
- * file; SQLite serializes writers).
+ * Threads: an fk_store serves one thread at a time; other threads open
+ * their own on the same file (SQLite serializes writers). The one thing
+ * threads share is the loaded vectors (fk_store_vectors below): any thread
+ * may search them while the store's own thread writes.
  */
 typedef struct fk_store fk_store;
 
@@ -410,6 +417,8 @@ typedef struct fk_store_info {
   int64_t images, faces, identities;
   int64_t no_face, errors;  /* images without a face / unreadable */
   int64_t generation;       /* bumped by every commit that changes faces */
+  int64_t seq;              /* change sequence: bumped by every face added,
+                               deleted or relabelled (0 before format 3) */
 } fk_store_info;
 
 FK_API int fk_store_get_info(fk_store *st, fk_store_info *info);
@@ -524,10 +533,17 @@ typedef struct fk_match {
   float similarity;  /* cosine similarity of the unit vectors */
 } fk_match;
 
-/* Loads the vectors (maps the sidecar, rebuilding it if stale); searching
- * does this on first use, so calling it is only needed to time it. *count
- * (may be NULL) gets the number of faces. */
+/* Loads the vectors (maps the sidecar, catching up with the index's later
+ * changes or rebuilding it from the faces table, and saving it again when
+ * it had to); searching does this on first use, so calling it is only
+ * needed to time it. *count (may be NULL) gets the number of faces. */
 FK_API int fk_store_load(fk_store *st, int64_t *count);
+
+/* Brings loaded vectors up to date with every commit to the index, this
+ * handle's and other processes', incrementally: only the faces added,
+ * deleted or relabelled since are read (the change sequence, see
+ * src/store/store.h). Loads them when not loaded. */
+FK_API int fk_store_refresh(fk_store *st);
 
 /* k-nearest search for a raw (not necessarily normalized) embedding of dim
  * floats, which must be the index's width (FK_EMISMATCH otherwise): exact,
@@ -540,12 +556,42 @@ FK_API int fk_store_search(fk_store *st, const float *embedding, int dim,
  * loads the vectors to count them). Negative on error. */
 FK_API int fk_store_search_method(fk_store *st, const fk_search_options *o);
 
-/* Makes the ANN graph current: reads PATH.faiss, applies the faces added
- * or deleted since it was written, or builds it (with `threads` threads;
- * minutes for millions of faces) and writes it back when the directory is
- * writable. ANN searches do this on first use; indexing does it at the end
- * of a run once the index holds FK_ANN_AUTO_MIN faces or has a graph. */
+/* Loads the ANN graph over the loaded vectors: reads PATH.faiss, applies
+ * the faces added or deleted since it was written, or builds it (with
+ * `threads` threads, 0 for all; minutes for millions of faces) and writes
+ * it back when the directory is writable. From then on the graph follows
+ * the vectors (fk_store_refresh, single-image writes) incrementally, and
+ * fk_store_close saves it again if faces came or went. fk_store_search
+ * does this on first ANN use; indexing does it at the end of a run once
+ * the index holds FK_ANN_AUTO_MIN faces or has a graph. Call it on the
+ * store's thread before other threads search shared vectors by ANN. */
 FK_API int fk_store_load_ann(fk_store *st, int threads);
+
+/* ---- sharing the vectors between threads ---- */
+
+/* The loaded vectors of one fk_store, searchable from any thread. */
+typedef struct fk_vectors fk_vectors;
+
+/* Loads st's vectors (fk_store_load) and gives a handle on them that any
+ * number of threads may search at once with fk_vectors_search(), while the
+ * thread that owns st writes through it (fk_store_add_entry,
+ * fk_store_delete_face, fk_store_delete_identity) or calls
+ * fk_store_refresh(): each of those applies its changes to the vectors
+ * incrementally, under a reader-writer lock, before it returns, so a search
+ * that starts after a write returns sees it. Valid until fk_store_close(st). */
+FK_API int fk_store_vectors(fk_store *st, fk_vectors **out);
+
+/* fk_store_search on shared vectors: thread-safe, no SQLite. Matches are
+ * face ids; look them up with each thread's own fk_store, where a face
+ * deleted since the search gives FK_ENOENT. An ANN search walks the graph
+ * fk_store_load_ann loaded: without one, FK_SEARCH_AUTO scans and
+ * FK_SEARCH_ANN fails with FK_EINVAL. On failure err (errlen bytes, may be
+ * NULL) gets the reason. */
+FK_API int fk_vectors_search(fk_vectors *v, const float *embedding, int dim, const fk_search_options *o,
+                             fk_match *out, int *n, char *err, size_t errlen);
+/* Faces searchable, and the change sequence they reflect. Thread-safe. */
+FK_API int64_t fk_vectors_count(fk_vectors *v);
+FK_API int64_t fk_vectors_seq(fk_vectors *v);
 
 /* One stored face with its image and identity. */
 typedef struct fk_store_face {
@@ -572,6 +618,84 @@ FK_API int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out);
 FK_API int fk_store_foreach_face(fk_store *st,
                                  int (*fn)(const fk_store_face *f, void *user),
                                  void *user);
+
+/* The identities of the index, by name, with their counts. */
+typedef struct fk_identity_info {
+  int64_t id;
+  char name[256];
+  int64_t images, faces;
+} fk_identity_info;
+
+/* Identities in name order (byte order), from `offset`, at most `limit`
+ * (1..100000) into out[]; *n gets how many were written, *total (may be
+ * NULL) how many there are. */
+FK_API int fk_store_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+                                    int64_t *total);
+
+/* The faces of one identity in id order, paged the same way. FK_ENOENT
+ * when the index has no identity of that name. */
+FK_API int fk_store_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit,
+                                   fk_store_face *out, int *n, int64_t *total);
+
+/* A size x size thumbnail (16..1024) of a stored face read from its image
+ * file: the square around the box, enlarged by a quarter on each side (as
+ * `facekit find --html` shows matches). The file's decode error when it
+ * can no longer be read. */
+FK_API int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixels, fk_image *out);
+
+/* ---- adding and removing single images ---- */
+
+/* One image file read, hashed, decoded, and its faces detected and embedded
+ * by a session: what fk_store_add_entry() commits. Made on any thread (with
+ * that thread's session) so that a single writer only commits. */
+typedef struct fk_entry fk_entry;
+
+/* Makes the entry of the image file at path with session s (whose options
+ * the index must accept, strictly: see fk_store_check). Finding no face is
+ * not an error here. On failure *out is NULL: FK_ENOENT / FK_EIO for the
+ * file, the decode errors (FK_EFORMAT, FK_ECORRUPT, FK_ETOOBIG...), and
+ * fk_session_errmsg(s) says more. */
+FK_API int fk_entry_new(fk_session *s, const char *path, fk_entry **out);
+/* The entry's faces (by detector score) and which of them is nearest the
+ * image centre (-1 when none); returns their number. */
+FK_API int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central);
+FK_API void fk_entry_free(fk_entry *e);
+
+typedef struct fk_added {
+  int64_t image_id;
+  int created;  /* 0: the path already held this content, nothing was stored */
+  int nfaces;   /* the image's faces in the index */
+} fk_added;
+
+/* Commits one entry: its image row under `identity` (NULL or "": none) and
+ * all its faces, in one transaction, as fk_store_index() stores an image
+ * (a later index run over the same file sees it unchanged). The first
+ * entry of an index without a model records the entry's model and options;
+ * after that FK_EMISMATCH refuses an entry made another way. A path the
+ * index holds with other content is replaced; with the same content it is
+ * left as it is (relabelled if the identity differs) and out->created = 0.
+ * The image's face ids, in detector order, go to face_ids[0..min(n, cap))
+ * (may be NULL when cap = 0). FK_ENOFACE (nothing stored) when the entry
+ * has no face. Loaded vectors are updated before it returns. */
+FK_API int fk_store_add_entry(fk_store *st, const fk_entry *e, const char *identity, int64_t *face_ids, int cap,
+                              fk_added *out);
+/* fk_entry_new, then fk_store_add_entry. */
+FK_API int fk_store_add_image(fk_store *st, fk_session *s, const char *path, const char *identity,
+                              int64_t *face_ids, int cap, fk_added *out);
+
+/* Called after the commit of a delete for each image row it removed (an
+ * image loses its row with its last face), e.g. to delete the file. */
+typedef void (*fk_removed_fn)(const char *path, void *user);
+
+/* Deletes one face; when it was its image's last, the image row too, and
+ * the identity when that was its last image. Committed, and loaded vectors
+ * updated, before it returns. FK_ENOENT when there is no such face.
+ * removed may be NULL. */
+FK_API int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user);
+/* Deletes an identity with all its images and faces; *faces (may be NULL)
+ * gets how many faces went. FK_ENOENT when there is no such identity. */
+FK_API int fk_store_delete_identity(fk_store *st, const char *identity, int64_t *faces, fk_removed_fn removed,
+                                    void *user);
 
 /* Quantizes a unit vector to int8 codes: round(127 * v), clamped. */
 FK_API void fk_quantize_i8(const float *unit, int8_t *code, int dim);

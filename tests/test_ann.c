@@ -132,6 +132,8 @@ static void options(fk_search_options *o, int search, int k) {
   o->k = k;
 }
 
+static const fk_ann *graph_of(fk_store *st) { return fk_vectors_ann_graph(&st->vs); }
+
 /* The ANN path of path's index. */
 static const char *faiss_path(const char *path) {
   static char buf[4300];
@@ -337,7 +339,7 @@ static void test_ann_finds_what_the_exact_scan_finds_on_50k_faces(void) {
   fprintf(stderr, "  recall@10 of ANN against the exact scan over %d faces: %.4f\n", BIG, recall);
   CHECK(recall >= 0.98);
   CHECK(same_distance);
-  CHECK(st->ann != NULL && fk_ann_size(st->ann) == face_count(big_db));
+  CHECK(graph_of(st) != NULL && fk_ann_size(graph_of(st)) == face_count(big_db));
   fk_store_close(st);
   CHECK(inode_of(faiss_path(big_db)) != 0);
 }
@@ -369,52 +371,73 @@ static int64_t face_id_of(const char *path, const char *image) {
   return id;
 }
 
-static void test_ann_cache_is_reused_then_updated_in_place(void) {
+static void delete_identity_rows(const char *db, int64_t p) {
+  char sql[256];
+  snprintf(sql, sizeof sql, "PRAGMA foreign_keys = ON; DELETE FROM images WHERE path LIKE '/x/p%lld/%%';", (long long)p);
+  sql_on(db, sql);
+}
+
+static void test_ann_cache_is_reused_then_follows_the_index(void) {
   const char *db = big_db;
   ino_t ino = inode_of(faiss_path(db));
   fk_store *st;
   /* Unchanged index: the file is read, not rebuilt or rewritten. */
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
   CHECK_EQ_INT(fk_store_load_ann(st, 2), FK_OK);
-  CHECK_EQ_INT(fk_ann_size(st->ann), face_count(db));
-  fk_store_close(st);
+  const fk_ann *g = graph_of(st);
+  CHECK(g != NULL && fk_ann_size(g) == face_count(db));
   CHECK(inode_of(faiss_path(db)) == ino);
   int64_t before = face_count(db), ids = identities_for(BIG);
-  /* Faces come and go: identity 5's photos are deleted, 40 new people
-   * arrive, and the last face's id is handed to a new face (SQLite reuses
-   * the largest rowid once it is deleted). */
+  /* While st stays open, another writer deletes identity 5's photos and
+   * the last face, and 40 new people arrive; a refresh hands the changes
+   * to the graph itself (the same graph, one node more per new face). */
   int64_t gone = face_id_of(db, "/x/p5/0.jpg");
-  int64_t last_p = ids - 1, last_f = faces_of(last_p) - 1;
-  char last[64];
-  snprintf(last, sizeof last, "/x/p%lld/%lld.jpg", (long long)last_p, (long long)last_f);
-  int64_t last_id = face_id_of(db, last);
-  sql_on(db, "PRAGMA foreign_keys = ON; DELETE FROM images WHERE path LIKE '/x/p5/%';");
-  char sql[256];
-  snprintf(sql, sizeof sql, "PRAGMA foreign_keys = ON; DELETE FROM images WHERE path = '%s';", last);
-  sql_on(db, sql);
-  add_identities(db, ids, ids + 40); /* also bumps the generation */
-  int64_t added = face_count(db) - before + faces_of(5) + 1;
-  CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
-  CHECK_EQ_INT(fk_store_load_ann(st, 2), FK_OK);
-  /* Updated, not rebuilt: the old nodes stay, the gone ones are marked. */
-  CHECK_EQ_INT(fk_ann_size(st->ann), before + added);
-  CHECK_EQ_INT(fk_ann_deleted(st->ann), faces_of(5) + 1);
+  int64_t last_p = ids - 1;
+  int64_t last_id = face_id_of(db, "/x/p0/0.jpg");
+  for (int f = 0; f < faces_of(last_p); f++) {
+    char path[64];
+    snprintf(path, sizeof path, "/x/p%lld/%d.jpg", (long long)last_p, f);
+    int64_t id = face_id_of(db, path);
+    if (id > last_id) last_id = id;
+  }
+  delete_identity_rows(db, 5);
+  delete_identity_rows(db, last_p);
+  add_identities(db, ids, ids + 40);
+  int64_t added = face_count(db) - before + faces_of(5) + faces_of(last_p);
+  CHECK_EQ_INT(fk_store_refresh(st), FK_OK);
+  CHECK(graph_of(st) == g);
+  CHECK_EQ_INT(fk_ann_size(g), before + added);
+  CHECK_EQ_INT(fk_ann_deleted(g), faces_of(5) + faces_of(last_p));
   float d;
-  snprintf(sql, sizeof sql, "/x/p%lld/0.jpg", (long long)(ids + 3));
-  CHECK_EQ_INT(best_match(st, ids + 3, 0, &d), face_id_of(db, sql)); /* a new face is found */
+  char path[64];
+  snprintf(path, sizeof path, "/x/p%lld/0.jpg", (long long)(ids + 3));
+  CHECK_EQ_INT(best_match(st, ids + 3, 0, &d), face_id_of(db, path)); /* a new face is found */
   CHECK(d < 1e-5);
-  CHECK(best_match(st, 5, 0, &d) != gone && d > 1e-3);        /* deleted: never returned */
-  snprintf(sql, sizeof sql, "/x/p%lld/0.jpg", (long long)ids);
-  int64_t reused = face_id_of(db, sql);
-  CHECK_EQ_INT(reused, last_id);                               /* the id came back ... */
-  CHECK_EQ_INT(best_match(st, ids, 0, &d), reused);            /* ... with its new vector */
-  CHECK(d < 1e-5);
-  fk_store_close(st);
-  CHECK(inode_of(faiss_path(db)) != ino); /* rewritten */
+  CHECK(best_match(st, 5, 0, &d) != gone && d > 1e-3); /* deleted: never returned */
+  snprintf(path, sizeof path, "/x/p%lld/0.jpg", (long long)ids);
+  CHECK(face_id_of(db, path) > last_id); /* ids are not reused (format 3) */
+  CHECK(graph_of(st) == g);
+  fk_store_close(st); /* saves the graph that moved on */
+  CHECK(inode_of(faiss_path(db)) != ino);
+  ino = inode_of(faiss_path(db));
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
   CHECK_EQ_INT(fk_store_load_ann(st, 2), FK_OK);
-  CHECK_EQ_INT(fk_ann_size(st->ann), before + added); /* the update was saved */
+  CHECK_EQ_INT(fk_ann_size(graph_of(st)), before + added); /* read back, as saved */
   fk_store_close(st);
+  CHECK(inode_of(faiss_path(db)) == ino);
+  /* Changes made while no handle had the graph: a stale file is compared
+   * with the vectors and updated, not rebuilt. */
+  int64_t c0 = face_count(db);
+  delete_identity_rows(db, 6);
+  add_identities(db, ids + 40, ids + 45);
+  int64_t more = face_count(db) - c0 + faces_of(6);
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_load_ann(st, 2), FK_OK);
+  CHECK_EQ_INT(fk_ann_size(graph_of(st)), before + added + more);
+  CHECK_EQ_INT(fk_ann_deleted(graph_of(st)), faces_of(5) + faces_of(last_p) + faces_of(6));
+  CHECK(best_match(st, 6, 0, &d) >= 0 && d > 1e-3);
+  fk_store_close(st);
+  CHECK(inode_of(faiss_path(db)) != ino); /* and saved */
   remove_db(db);
 }
 
@@ -431,8 +454,8 @@ static void test_ann_is_rebuilt_when_deletions_pile_up(void) {
              "UPDATE meta SET value = value + 1 WHERE key = 'generation'");
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
   CHECK_EQ_INT(fk_store_load_ann(st, 1), FK_OK);
-  CHECK_EQ_INT(fk_ann_deleted(st->ann), 0);
-  CHECK_EQ_INT(fk_ann_size(st->ann), face_count(db));
+  CHECK_EQ_INT(fk_ann_deleted(graph_of(st)), 0);
+  CHECK_EQ_INT(fk_ann_size(graph_of(st)), face_count(db));
   fk_store_close(st);
   remove_db(db);
 }
@@ -498,7 +521,7 @@ static void test_search_options_choose_exact_or_ann(void) {
   fk_match m[20], x[20];
   int n = 0, nx = 0;
   CHECK_EQ_INT(fk_store_search(st, e, DIM, &o, m, &n), FK_OK);
-  CHECK(st->ann == NULL && inode_of(faiss_path(db)) == 0); /* no graph made for it */
+  CHECK(graph_of(st) == NULL && inode_of(faiss_path(db)) == 0); /* no graph made for it */
   o.search = 7;
   CHECK_EQ_INT(fk_store_search(st, e, DIM, &o, m, &n), FK_EINVAL);
   CHECK(strstr(fk_store_errmsg(st), "search 7") != NULL);
@@ -542,6 +565,6 @@ int main(void) {
   RUN(test_ann_is_rebuilt_when_deletions_pile_up);
   RUN(test_damaged_or_foreign_cache_is_rebuilt);
   RUN(test_ann_finds_what_the_exact_scan_finds_on_50k_faces);
-  RUN(test_ann_cache_is_reused_then_updated_in_place);
+  RUN(test_ann_cache_is_reused_then_follows_the_index);
   return tu_summary();
 }

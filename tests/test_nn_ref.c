@@ -371,6 +371,31 @@ static void test_valid_window_larger_than_input_fails(void) {
   nn_graph_free(g);
 }
 
+/* A dilated window's span, (k - 1) * dilation + 1, overflows int for
+ * kernels and dilations that are each in range: refused, not computed. */
+static void test_dilated_window_too_wide_fails_without_overflow(void) {
+  enum { K = 40000 };
+  static float w[K];
+  nn_graph *g = nn_graph_new(1, 1, 1);
+  CHECK_EQ_INT(nn_depthwise_dilated(g, 0, w, NULL, K, 1, 1, 60000, NN_SAME, NN_ACT_NONE), -1);
+  CHECK_EQ_INT(nn_graph_status(g), FK_EINVAL);
+  CHECK(strstr(g->err, "dilat") != NULL);
+  nn_graph_free(g);
+  g = nn_graph_new(1, 1, 1);
+  CHECK_EQ_INT(nn_conv2d_dilated(g, 0, w, NULL, 1, K, 1, 1, 65536, NN_VALID, NN_ACT_NONE), -1);
+  CHECK_EQ_INT(nn_graph_status(g), FK_EINVAL);
+  nn_graph_free(g);
+}
+
+/* Two tensors of 2^30 values side by side would have a side of 2^31. */
+static void test_concat_of_largest_tensors_fails_without_overflow(void) {
+  nn_graph *g = nn_graph_new(1, 1, 1 << 30);
+  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
+  CHECK_EQ_INT(nn_concat(g, 0, 0, 2), -1);
+  CHECK_EQ_INT(nn_graph_status(g), FK_EINVAL);
+  nn_graph_free(g);
+}
+
 static void test_failure_is_sticky_and_keeps_first_message(void) {
   static const float w[9];
   nn_graph *g = nn_graph_new(4, 4, 1);
@@ -472,6 +497,8 @@ int main(void) {
   RUN(test_mark_output_records_ids_in_order);
   RUN(test_add_rejects_mismatched_shapes);
   RUN(test_valid_window_larger_than_input_fails);
+  RUN(test_dilated_window_too_wide_fails_without_overflow);
+  RUN(test_concat_of_largest_tensors_fails_without_overflow);
   RUN(test_failure_is_sticky_and_keeps_first_message);
   RUN(test_bad_arguments_fail_without_crashing);
   RUN(test_ref_run_op_rejects_bad_arguments);

@@ -419,7 +419,7 @@ static void test_new_index_has_the_schema_and_wal(void) {
   CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
   CHECK_EQ_INT(sqlite3_column_int64(q, 0), FK_STORE_APP_ID);
   CHECK(!strcmp((const char *)sqlite3_column_text(q, 1), "wal"));
-  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2), "faces,identities,images,meta"));
+  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2), "deleted,faces,identities,images,meta,sqlite_sequence"));
   sqlite3_finalize(q);
   fk_store_info info;
   CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
@@ -597,53 +597,124 @@ static void test_index_of_another_width_searches_and_refuses_mixed_queries(void)
   remove_db(path);
 }
 
-/* An index as facekit 0.1 made it (format 1: 128-d CHECK constraints):
- * read as it is, upgraded in place when opened for writing, rows kept. */
-static void test_format_1_index_reads_and_upgrades_on_write(void) {
-  const char *path = tu_tmp("v1.db");
-  make_synthetic(path, 12);
-  /* Rebuild the faces table with format 1's constraints. */
-  sql_on(path,
-         "CREATE TABLE f1(id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-         " idx INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
-         " score REAL NOT NULL, landmarks BLOB NOT NULL CHECK(length(landmarks) = 544), model TEXT NOT NULL,"
-         " central INTEGER NOT NULL, norm REAL NOT NULL, emb_f32 BLOB NOT NULL CHECK(length(emb_f32) = 512),"
-         " emb_i8 BLOB NOT NULL CHECK(length(emb_i8) = 128), UNIQUE(image_id, idx));"
-         "INSERT INTO f1 SELECT * FROM faces; DROP TABLE faces; ALTER TABLE f1 RENAME TO faces;"
-         "DELETE FROM meta WHERE key = 'dim'; PRAGMA user_version = 1");
-  fk_store *st;
-  float q[FK_EMBED_MAX];
-  random_raw(q, 4);
-  fk_match m[2];
-  int n = 0;
-  fk_search_options o;
-  fk_search_options_init(&o);
-  o.k = 2;
-  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
-  CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
-  CHECK(n == 2 && m[0].distance < 1e-5);
-  fk_store_close(st);
-  CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
-  int rc;
-  int64_t ver = 0, faces = 0;
-  sqlite3_stmt *qv;
-  fk_store_prepare(st, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM faces),"
-                       " (SELECT value FROM meta WHERE key = 'dim'),"
-                       " (SELECT sql FROM sqlite_schema WHERE name = 'faces')", &qv);
-  rc = sqlite3_step(qv);
-  CHECK_EQ_INT(rc, SQLITE_ROW);
-  ver = sqlite3_column_int64(qv, 0);
-  faces = sqlite3_column_int64(qv, 1);
-  CHECK_EQ_INT(ver, FK_STORE_SCHEMA);
-  CHECK_EQ_INT(faces, 12);
-  CHECK_EQ_INT(sqlite3_column_int(qv, 2), 128);
-  CHECK(strstr((const char *)sqlite3_column_text(qv, 3), "= 512") == NULL);
-  sqlite3_finalize(qv);
-  fk_store_close(st);
-  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
-  CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
-  CHECK(n == 2 && m[0].distance < 1e-5);
-  fk_store_close(st);
+/* Turns the format-3 index at path into what an older facekit made:
+ * format 2 (no change sequence, plain INTEGER PRIMARY KEY) or format 1
+ * (also 128-d CHECK constraints and no meta.dim). */
+static void downgrade(const char *path, int format) {
+  char sql[4096];
+  snprintf(sql, sizeof sql,
+           "DROP TRIGGER images_relabelled;"
+           "CREATE TABLE f_old(id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+           " idx INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
+           " score REAL NOT NULL, landmarks BLOB NOT NULL CHECK(length(landmarks) = 544), model TEXT NOT NULL,"
+           " central INTEGER NOT NULL, norm REAL NOT NULL, emb_f32 BLOB NOT NULL %s,"
+           " emb_i8 BLOB NOT NULL %s, UNIQUE(image_id, idx));"
+           "INSERT INTO f_old SELECT id, image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32,"
+           " emb_i8 FROM faces; DROP TABLE faces; ALTER TABLE f_old RENAME TO faces; DROP TABLE deleted;"
+           "DELETE FROM meta WHERE key IN ('seq'%s); PRAGMA user_version = %d",
+           format == 1 ? "CHECK(length(emb_f32) = 512)" : "",
+           format == 1 ? "CHECK(length(emb_i8) = 128)" : "CHECK(length(emb_f32) = 4 * length(emb_i8))",
+           format == 1 ? ", 'dim'" : "", format);
+  sql_on(path, sql);
+}
+
+/* Indexes as facekit 0.1 made them (format 1: 128-d CHECK constraints) and
+ * as format 2 did (no change sequence): read as they are, upgraded in
+ * place when opened for writing, rows and ids kept, and from then on every
+ * change to faces is sequenced. */
+static void test_older_formats_read_and_upgrade_on_write(void) {
+  for (int format = 1; format <= 2; format++) {
+    const char *path = tu_tmp("old.db");
+    make_synthetic(path, 12);
+    downgrade(path, format);
+    fk_store *st;
+    float q[FK_EMBED_MAX];
+    random_raw(q, 4);
+    fk_match m[2];
+    int n = 0;
+    fk_search_options o;
+    fk_search_options_init(&o);
+    o.k = 2;
+    CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+    CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
+    CHECK(n == 2 && m[0].distance < 1e-5);
+    int64_t best = m[0].face_id;
+    fk_store_info info;
+    CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
+    CHECK_EQ_INT(info.seq, 0);
+    fk_store_close(st);
+    CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
+    sqlite3_stmt *qv;
+    fk_store_prepare(st, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM faces),"
+                         " (SELECT value FROM meta WHERE key = 'dim'),"
+                         " (SELECT sql FROM sqlite_schema WHERE name = 'faces'),"
+                         " (SELECT value FROM meta WHERE key = 'seq'),"
+                         " (SELECT count(*) FROM sqlite_schema WHERE type = 'trigger')", &qv);
+    CHECK_EQ_INT(sqlite3_step(qv), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(qv, 0), FK_STORE_SCHEMA);
+    CHECK_EQ_INT(sqlite3_column_int64(qv, 1), 12);
+    CHECK_EQ_INT(sqlite3_column_int(qv, 2), 128);
+    const char *faces_sql = (const char *)sqlite3_column_text(qv, 3);
+    CHECK(strstr(faces_sql, "= 512") == NULL && strstr(faces_sql, "AUTOINCREMENT") != NULL);
+    CHECK_EQ_INT(sqlite3_column_int(qv, 4), 0);
+    CHECK_EQ_INT(sqlite3_column_int(qv, 5), 3);
+    sqlite3_finalize(qv);
+    /* a delete after the upgrade leaves a tombstone the next reader sees */
+    CHECK_EQ_INT(fk_store_delete_face(st, best, NULL, NULL), FK_OK);
+    CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
+    CHECK_EQ_INT(info.seq, 1);
+    CHECK_EQ_INT(info.faces, 11);
+    fk_store_close(st);
+    CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+    CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
+    CHECK(n == 2 && m[0].face_id != best && m[0].distance > 1e-3);
+    fk_store_close(st);
+    remove_db(path);
+  }
+}
+
+/* A reader at an older seq catches up with another handle's commits by
+ * reading only what changed: inserts, deletes (directly or by cascade),
+ * and relabelled images, whoever wrote them. */
+static void test_loaded_vectors_follow_other_writers(void) {
+  const char *path = tu_tmp("follow.db");
+  make_synthetic(path, 30);
+  fk_store *rd;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &rd), FK_OK);
+  fk_vectors *v;
+  CHECK_EQ_INT(fk_store_vectors(rd, &v), FK_OK);
+  CHECK_EQ_INT(fk_vectors_count(v), 30);
+  int64_t seq0 = fk_vectors_seq(v);
+  /* behind the library's back: a raw delete, a cascade, a new face and a
+   * relabelling, in one transaction */
+  sql_on(path, "PRAGMA foreign_keys = ON; BEGIN; DELETE FROM faces WHERE image_id = 3; DELETE FROM images WHERE id = 4;"
+               "INSERT INTO images(path, size, mtime_ns, hash, status, identity_id, nfaces, indexed_at)"
+               " VALUES('/x/new.jpg', 1, 1, 'n', 'ok', 1, 1, 0);"
+               "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32, emb_i8)"
+               " SELECT (SELECT id FROM images WHERE path = '/x/new.jpg'), 0, 1, 2, 3, 4, 0.9, landmarks, model, 1,"
+               " norm, emb_f32, emb_i8 FROM faces WHERE image_id = 9;"
+               "UPDATE images SET identity_id = 3 WHERE id = 10; COMMIT");
+  CHECK_EQ_INT(fk_store_refresh(rd), FK_OK);
+  CHECK_EQ_INT(fk_vectors_count(v), 29);
+  CHECK(fk_vectors_seq(v) > seq0);
+  /* the same as a fresh load, row for row */
+  fk_store *fresh;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &fresh), FK_OK);
+  char vec[4300];
+  snprintf(vec, sizeof vec, "%s.vec", path);
+  remove(vec); /* from the table, not from the reader's saved sidecar */
+  CHECK_EQ_INT(fk_store_load(fresh, NULL), FK_OK);
+  const fk_vecs *a = &rd->vs.v, *b = &fresh->vs.v;
+  int64_t j = 0, same = 1;
+  for (int64_t i = 0; i < a->n; i++) {
+    if (a->flags[i] & FK_VEC_DELETED) continue;
+    same &= j < b->n && a->face_id[i] == b->face_id[j] && a->identity[i] == b->identity[j] &&
+            !memcmp(a->f32 + i * DIM, b->f32 + j * DIM, (size_t)DIM * sizeof(float));
+    j++;
+  }
+  CHECK(same && j == b->n);
+  fk_store_close(fresh);
+  fk_store_close(rd);
   remove_db(path);
 }
 
@@ -703,6 +774,7 @@ int main(void) {
   RUN(test_walk_finds_images_by_extension_in_any_case);
   RUN(test_kernels_and_scan_work_at_other_widths);
   RUN(test_index_of_another_width_searches_and_refuses_mixed_queries);
-  RUN(test_format_1_index_reads_and_upgrades_on_write);
+  RUN(test_older_formats_read_and_upgrade_on_write);
+  RUN(test_loaded_vectors_follow_other_writers);
   return tu_summary();
 }

@@ -335,21 +335,30 @@ static void test_named_outputs_select_and_order(void) {
 
 static char *tmp_dir;
 
-/* Writes the liveness model (json text, shard bytes minus `short_by`) into
- * the temp dir and loads it; the status, with the message in err. */
-static int load_variant(const char *json, size_t short_by, char *err, size_t errlen) {
-  size_t n = 0;
-  char *bin = tu_read_file(tu_model_path("liveness.bin"), &n);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/liveness.bin", tmp_dir);
-  tu_write_file(path, bin, bin && n >= short_by ? n - short_by : 0);
-  free(bin);
-  snprintf(path, sizeof path, "%s/model.json", tmp_dir);
+/* Writes model.json and its shard `shard_name` (n bytes) into dir and
+ * loads it; the status, with the message in err. */
+static int load_written(const char *dir, const char *json, const char *shard_name,
+                        const void *shard, size_t n, char *err, size_t errlen) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, shard_name);
+  tu_write_file(path, shard, n);
+  snprintf(path, sizeof path, "%s/model.json", dir);
   tu_write_text(path, json);
   nn_graph *g = NULL;
   int rc = nn_tfgraph_load(path, NULL, 0, &g, err, errlen);
   CHECK((rc == FK_OK) == (g != NULL));
   nn_graph_free(g);
+  return rc;
+}
+
+/* Writes the liveness model (json text, shard bytes minus `short_by`) into
+ * the temp dir and loads it; the status, with the message in err. */
+static int load_variant(const char *json, size_t short_by, char *err, size_t errlen) {
+  size_t n = 0;
+  char *bin = tu_read_file(tu_model_path("liveness.bin"), &n);
+  int rc = load_written(tmp_dir, json, "liveness.bin", bin, bin && n >= short_by ? n - short_by : 0,
+                        err, errlen);
+  free(bin);
   return rc;
 }
 
@@ -398,6 +407,13 @@ static void edit_padding(cJSON *root) {
   cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(node_named(root, "_FusedConv2D"), "attr"), "padding");
   set_string(p, "s", "RVhQTElDSVQ="); /* "EXPLICIT" */
 }
+/* A fused op without fused_ops is a plain op: an input beyond its two is an
+ * error, not silently dropped (and too few inputs are no out-of-bounds read;
+ * found by fuzz_tfgraph). */
+static void edit_no_fused_ops(cJSON *root) {
+  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(node_named(root, "_FusedConv2D"), "attr"),
+                             "fused_ops");
+}
 
 static void expect_emodel(const char *json, size_t short_by, const char *needle, const char *what) {
   char err[256] = "";
@@ -424,10 +440,10 @@ static void test_corrupt_models_are_clear_model_errors(void) {
   expect_emodel("{\"modelTopology\":{}}", 0, "not a TFJS graph model", "no nodes");
   expect_emodel(good, 1, "bytes", "short shard");
   void (*edits[])(cJSON *) = {edit_unknown_op, edit_dangling, edit_cycle, edit_manifest_dtype,
-                              edit_node_dtype, edit_padding};
+                              edit_node_dtype, edit_padding, edit_no_fused_ops};
   const char *needles[] = {"FancyOp", "does_not_exist", "cycle", "complex64", "DT_COMPLEX64",
-                           "EXPLICIT"};
-  for (int i = 0; i < 6; i++) {
+                           "EXPLICIT", "fused_ops need 2"};
+  for (int i = 0; i < 7; i++) {
     char *j = edited(edits[i]);
     expect_emodel(j, 0, needles[i], needles[i]);
     free(j);
@@ -444,6 +460,69 @@ static void test_corrupt_models_are_clear_model_errors(void) {
   free(tmp_dir);
 }
 
+/* load_written() in a scratch directory of its own, shard w.bin. */
+static int load_tiny(const char *json, const void *shard, size_t n, char *err, size_t errlen) {
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s", tu_tmp("tiny"));
+  mkdir(dir, 0700);
+  int rc = load_written(dir, json, "w.bin", shard, n, err, errlen);
+  snprintf(path, sizeof path, "%s/model.json", dir);
+  remove(path);
+  snprintf(path, sizeof path, "%s/w.bin", dir);
+  remove(path);
+  rmdir(dir);
+  return rc;
+}
+
+/* Three 300-value constants broadcast against each other fold into 27 M
+ * values: a 1 KB file must not make the loader allocate 108 MB (or, with
+ * bigger constants, any amount). */
+static void test_folding_refuses_constants_that_broadcast_huge(void) {
+  static const char *json =
+      "{\"modelTopology\":{\"node\":["
+      "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":"
+      "{\"dim\":[{\"size\":\"1\"},{\"size\":\"300\"}]}}}},"
+      "{\"name\":\"a\",\"op\":\"Const\"},{\"name\":\"b\",\"op\":\"Const\"},"
+      "{\"name\":\"c\",\"op\":\"Const\"},"
+      "{\"name\":\"ab\",\"op\":\"Mul\",\"input\":[\"a\",\"b\"]},"
+      "{\"name\":\"abc\",\"op\":\"Mul\",\"input\":[\"ab\",\"c\"]},"
+      "{\"name\":\"y\",\"op\":\"Mul\",\"input\":[\"x\",\"abc\"]}]},"
+      "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+      "{\"name\":\"a\",\"shape\":[300,1,1],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}},"
+      "{\"name\":\"b\",\"shape\":[1,300,1],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}},"
+      "{\"name\":\"c\",\"shape\":[1,1,300],\"dtype\":\"float32\",\"quantization\":"
+      "{\"dtype\":\"uint8\",\"scale\":1,\"min\":0}}]}]}";
+  static unsigned char shard[900];
+  char err[256] = "";
+  CHECK_EQ_INT(load_tiny(json, shard, sizeof shard, err, sizeof err), FK_EMODEL);
+  CHECK(strstr(err, "abc") && strstr(err, "too large"));
+}
+
+/* A graph of 2^30 input values reshaped to one row and concatenated with
+ * itself: the loader must not add the sides in int (2^31). */
+static void test_concat_past_int_is_an_error(void) {
+  static const char *head =
+      "{\"modelTopology\":{\"node\":["
+      "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":["
+      "{\"size\":\"-1\"},{\"size\":\"1024\"},{\"size\":\"1024\"},{\"size\":\"1024\"}]}}}},"
+      "{\"name\":\"shape\",\"op\":\"Const\"},{\"name\":\"axis\",\"op\":\"Const\"},"
+      "{\"name\":\"r\",\"op\":\"Reshape\",\"input\":[\"x\",\"shape\"]},";
+  static const char *tail =
+      "]},\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+      "{\"name\":\"shape\",\"shape\":[%d],\"dtype\":\"int32\"},"
+      "{\"name\":\"axis\",\"shape\":[],\"dtype\":\"int32\"}]}]}";
+  char json[2048], err[256] = "";
+  /* [1, -1] and axis 1: concat of two [1, 2^30] rows */
+  int32_t w[3] = {1, -1, 1};
+  snprintf(json, sizeof json, "%s%s", head,
+           "{\"name\":\"c\",\"op\":\"ConcatV2\",\"input\":[\"r\",\"r\",\"axis\"]}");
+  snprintf(json + strlen(json), sizeof json - strlen(json), tail, 2);
+  CHECK_EQ_INT(load_tiny(json, w, 12, err, sizeof err), FK_EMODEL);
+  CHECK(strstr(err, "concat") != NULL);
+}
+
 int main(void) {
   RUN(test_binary_ops_match_reference_with_broadcasting);
   RUN(test_unary_clamp_prelu_softmax_match_reference);
@@ -454,5 +533,7 @@ int main(void) {
   RUN(test_models_match_tfjs_on_both_backends);
   RUN(test_named_outputs_select_and_order);
   RUN(test_corrupt_models_are_clear_model_errors);
+  RUN(test_folding_refuses_constants_that_broadcast_huge);
+  RUN(test_concat_past_int_is_an_error);
   return tu_summary();
 }

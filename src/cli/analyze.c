@@ -23,35 +23,6 @@ static const char help[] =
     "                            face and report \"face_detected\":false\n"
     "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
 
-static const char *attribute_model_name(int m) {
-  return m == FK_ATTR_MODEL_GEAR ? "gear" : "face-api";
-}
-
-/* {"dominant": name, name: p, ...} */
-static cJSON *probs_json(const float *p, int n, int dominant, const char *(*name)(int)) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "dominant", name(dominant));
-  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, name(i), cli_float(p[i]));
-  return o;
-}
-
-static cJSON *face_json(const fk_face *f, const fk_attributes *a) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
-  if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", cli_float(a->age));
-  if (a->actions & FK_ACTION_GENDER)
-    cJSON_AddItemToObject(o, "gender", probs_json(a->gender, FK_NUM_GENDERS, a->gender_dominant,
-                                                  fk_gender_name));
-  if (a->actions & FK_ACTION_EMOTION)
-    cJSON_AddItemToObject(o, "emotion", probs_json(a->emotion, FK_NUM_EMOTIONS,
-                                                   a->emotion_dominant, fk_emotion_name));
-  if (a->actions & FK_ACTION_RACE)
-    cJSON_AddItemToObject(o, "race", probs_json(a->race, FK_NUM_RACES, a->race_dominant,
-                                                fk_race_name));
-  return o;
-}
-
 int cmd_analyze(int argc, char **argv) {
   cli_common c;
   cli_common_init(&c);
@@ -111,11 +82,7 @@ int cmd_analyze(int argc, char **argv) {
   } else if (n == 0 && enforce) {
     rc = cli_no_face(path);
   } else {
-    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
-    for (int k = 0; k < shown; k++) cJSON_AddItemToArray(arr, face_json(&faces[k], &attrs[k]));
-    cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cli_add_pipeline(o, NULL, &c.opt, 0);
-    cJSON_AddStringToObject(o, "attribute_model", attribute_model_name(c.opt.attribute_model));
+    cJSON *o = cli_analyze_json(faces, attrs, shown, n > 0, &c.opt);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

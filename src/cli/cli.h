@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/json.h"
 #include "facekit.h"
 
 /* Exit codes. */
@@ -57,8 +58,6 @@ static inline int cli_is_option(const char *a) { return a[0] == '-' && a[1]; }
  * and those embedding needs as well: the model's recognizers. */
 unsigned cli_detect_nets(const fk_options *opt);
 unsigned cli_embed_nets(const fk_options *opt);
-/* "resnet128, ..." for messages. */
-const char *cli_model_names(void);
 
 /* Opens the models and one session; on failure prints the error JSON and
  * returns the exit code (else EXIT_OK). */
@@ -78,21 +77,8 @@ int cli_no_face(const char *path);
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Replaces each byte that does not start a valid UTF-8 sequence by '?', so
- * that JSON quoting file names or model contents stays valid (its structure
- * is ASCII, so this never changes it). */
-void cli_utf8_scrub(char *s);
-
 /* Prints obj as one line of JSON to stdout and frees it. */
 void cli_print(cJSON *obj);
-
-/* A float as the shortest double that prints it exactly (for JSON). */
-double cli_float(float v);
-
-/* JSON builders for the library's types. */
-cJSON *cli_box_json(fk_box b);
-cJSON *cli_landmarks_json(const fk_point *p, int n);
-cJSON *cli_floats_json(const float *v, int n);
 
 /* Parses numbers and choices strictly; return 0 on success. */
 int cli_parse_int(const char *s, int lo, int hi, int *out);
@@ -104,11 +90,6 @@ double cli_now_ms(void);
 
 /* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
 int cli_parse_attribute_model(const char *s, int *out);
-/* Adds the pipeline that produced a result: with_model, the model (model_id
- * if given, else opt's model name), its width, then the detector and input
- * size, and with_model the alignment and flip. */
-void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model);
-
 /* Evaluation options with the CLI's progress bar (on a TTY) and per-image
  * error lines on stderr; jobs 0 (all cores). */
 void cli_eval_options_init(fk_eval_options *eo);
@@ -131,5 +112,6 @@ int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
+int cmd_serve(int argc, char **argv);
 
 #endif /* FK_CLI_H */

@@ -125,18 +125,6 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
   return 0;
 }
 
-void cli_utf8_scrub(char *s) {
-  unsigned char *p = (unsigned char *)s;
-  while (*p) {
-    int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 && *p >= 0xC2 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-            : (*p & 0xF8) == 0xF0 && *p <= 0xF4 ? 3 : -1;
-    for (int k = 1; n > 0 && k <= n; k++)
-      if ((p[k] & 0xC0) != 0x80) n = -1;
-    if (n < 0) *p++ = '?';
-    else p += n + 1;
-  }
-}
-
 void cli_print(cJSON *obj) {
   char *s = cJSON_PrintUnformatted(obj);
   if (s) {
@@ -188,16 +176,6 @@ unsigned cli_detect_nets(const fk_options *opt) {
 
 unsigned cli_embed_nets(const fk_options *opt) { return cli_detect_nets(opt) | fk_model_nets(opt->model); }
 
-const char *cli_model_names(void) {
-  static char names[256];
-  if (!names[0])
-    for (int i = 0; i < FK_NUM_MODELS; i++) {
-      size_t o = strlen(names);
-      snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", fk_model_name(i));
-    }
-  return names;
-}
-
 int cli_open(const cli_common *c, unsigned nets, fk_models **m, fk_session **s) {
   *s = NULL;
   int rc = fk_models_open(c->models_dir, nets, m);
@@ -213,38 +191,6 @@ int cli_load_image(const cli_common *c, const char *path, fk_image *img) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "path", path);
   return cli_error(EXIT_FAIL, o, "%s: %s", path, fk_strerror(rc));
-}
-
-double cli_float(float v) {
-  /* 9 significant digits round-trip any float; without this cJSON prints
-   * the widened double with 17. */
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.9g", (double)v);
-  return strtod(buf, NULL);
-}
-
-cJSON *cli_box_json(fk_box b) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "x", cli_float(b.x));
-  cJSON_AddNumberToObject(o, "y", cli_float(b.y));
-  cJSON_AddNumberToObject(o, "w", cli_float(b.w));
-  cJSON_AddNumberToObject(o, "h", cli_float(b.h));
-  return o;
-}
-
-cJSON *cli_landmarks_json(const fk_point *p, int n) {
-  cJSON *a = cJSON_CreateArray();
-  for (int i = 0; i < n; i++) {
-    float xy[2] = {p[i].x, p[i].y};
-    cJSON_AddItemToArray(a, cli_floats_json(xy, 2));
-  }
-  return a;
-}
-
-cJSON *cli_floats_json(const float *v, int n) {
-  cJSON *a = cJSON_CreateArray();
-  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(cli_float(v[i])));
-  return a;
 }
 
 double cli_now_ms(void) {
@@ -266,20 +212,4 @@ int cli_parse_attribute_model(const char *s, int *out) {
   else if (!strcmp(s, "gear")) *out = FK_ATTR_MODEL_GEAR;
   else return -1;
   return 0;
-}
-
-void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model) {
-  if (with_model) {
-    cJSON_AddStringToObject(o, "model", model_id ? model_id : fk_model_name(opt->model));
-    cJSON_AddNumberToObject(o, "dim", fk_model_dim(opt->model));
-  }
-  cJSON_AddStringToObject(o, "detector", fk_detector_name(opt->detector));
-  int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
-  if (size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", "auto");
-  if (!with_model) return;
-  char align[64];
-  fk_model_align_name(opt->model, opt->align, align, sizeof align);
-  cJSON_AddStringToObject(o, "align", align);
-  cJSON_AddBoolToObject(o, "flip", opt->flip);
 }

@@ -1,7 +1,8 @@
 /*
  * find.c - `facekit find IMG --db FILE`: who in an index looks like the
  * face in IMG. Embeds the query with the index's own preprocessing, runs
- * the library's exact search (fk_store_search) and prints the matches as
+ * the library's search (exact, or ANN for a big index) over the shared
+ * vectors (fk_vectors_search) and prints the matches as
  * JSON; --html / --sheet hand the same results to find_report.c.
  */
 #include <stdio.h>
@@ -96,49 +97,6 @@ static int parse(int argc, char **argv, find_args *a) {
   return -1;
 }
 
-static cJSON *query_json(const fk_face *f) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", f->score);
-  return o;
-}
-
-static cJSON *matches_json(const find_query *q) {
-  cJSON *arr = cJSON_CreateArray();
-  for (int i = 0; i < q->n; i++) {
-    const find_hit *h = &q->hits[i];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "rank", h->rank);
-    if (h->face.identity[0]) cJSON_AddStringToObject(o, "identity", h->face.identity);
-    else cJSON_AddNullToObject(o, "identity");
-    cJSON_AddStringToObject(o, "path", h->face.path);
-    cJSON_AddItemToObject(o, "box", cli_box_json(h->face.box));
-    cJSON_AddNumberToObject(o, "distance", h->distance);
-    cJSON_AddNumberToObject(o, "similarity", h->similarity);
-    cJSON_AddBoolToObject(o, "same_person", h->same);
-    cJSON_AddNumberToObject(o, "face_id", (double)h->face.id);
-    cJSON_AddItemToArray(arr, o);
-  }
-  return arr;
-}
-
-/* Searches for one query face and looks its matches up. */
-static int search_one(fk_store *st, const fk_search_options *so, float same_thr, find_query *q) {
-  fk_match *m = malloc((size_t)so->k * sizeof *m);
-  q->hits = calloc((size_t)so->k, sizeof *q->hits);
-  int rc = m && q->hits ? fk_store_search(st, q->face.embedding, q->face.dim, so, m, &q->n) : FK_ENOMEM;
-  for (int i = 0; rc == FK_OK && i < q->n; i++) {
-    find_hit *h = &q->hits[i];
-    rc = fk_store_get_face(st, m[i].face_id, &h->face);
-    h->rank = i + 1;
-    h->distance = m[i].distance;
-    h->similarity = m[i].similarity;
-    h->same = m[i].distance <= same_thr;
-  }
-  free(m);
-  return rc;
-}
-
 typedef struct find_state {
   fk_store *st;
   fk_models *m;
@@ -231,29 +189,19 @@ int cmd_find(int argc, char **argv) {
   double t2 = cli_now_ms();
   float same_thr = a.threshold_given ? a.so.threshold : fk_model_threshold(c.opt.model, a.so.metric);
   if (!a.threshold_given) a.so.threshold = -1;
+  fk_vectors *vecs;
+  char err[1024];
+  if (fk_store_vectors(f.st, &vecs)) {
+    rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
+    goto out;
+  }
   for (int i = 0; i < f.nq; i++)
-    if (search_one(f.st, &a.so, same_thr, &f.q[i])) {
-      rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
+    if (cli_find_search(vecs, f.st, &a.so, same_thr, &f.q[i], err, sizeof err)) {
+      rc = cli_error(EXIT_FAIL, NULL, "%s: %s", a.db, err);
       goto out;
     }
   double t3 = cli_now_ms();
-  cJSON *o = cJSON_CreateObject();
-  if (a.all_faces) {
-    cJSON *qs = cJSON_AddArrayToObject(o, "queries");
-    for (int i = 0; i < f.nq; i++) {
-      cJSON *e = cJSON_CreateObject();
-      cJSON_AddItemToObject(e, "query", query_json(&f.q[i].face));
-      cJSON_AddItemToObject(e, "matches", matches_json(&f.q[i]));
-      cJSON_AddItemToArray(qs, e);
-    }
-  } else {
-    cJSON_AddItemToObject(o, "query", query_json(&f.q[0].face));
-    cJSON_AddItemToObject(o, "matches", matches_json(&f.q[0]));
-  }
-  cJSON_AddNumberToObject(o, "searched", (double)searched);
-  cJSON_AddStringToObject(o, "metric", fk_metric_name(a.so.metric));
-  cJSON_AddNumberToObject(o, "threshold", same_thr);
-  cJSON_AddStringToObject(o, "codes", a.so.codes == FK_CODES_INT8 ? "int8" : "f32");
+  cJSON *o = cli_find_json(f.q, f.nq, a.all_faces, searched, &a.so, same_thr);
   cJSON_AddStringToObject(o, "search", method == FK_SEARCH_ANN ? "ann" : "exact");
   if (method == FK_SEARCH_ANN) cJSON_AddNumberToObject(o, "ef", a.so.ef > 0 ? a.so.ef : FK_ANN_EF_DEFAULT);
   cJSON_AddNumberToObject(o, "time_ms", t3 - t2);

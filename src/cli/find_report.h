@@ -6,20 +6,8 @@
 #ifndef FK_FIND_REPORT_H
 #define FK_FIND_REPORT_H
 
+#include "cli/json.h"
 #include "facekit.h"
-
-typedef struct find_hit {
-  fk_store_face face;
-  int rank;
-  float distance, similarity;
-  int same;  /* distance <= the threshold in use */
-} find_hit;
-
-typedef struct find_query {
-  fk_face face;  /* the query face, in the query image */
-  find_hit *hits;
-  int n;
-} find_query;
 
 typedef struct find_report {
   const char *path;          /* the query image */

@@ -19,6 +19,7 @@ static const struct {
     {"index", cmd_index, "index every face of a photo folder into a SQLite database"},
     {"find", cmd_find, "search an index for the faces most like the one in an image"},
     {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
+    {"serve", cmd_serve, "an HTTP service: represent, verify, analyze, find, register"},
 };
 
 static void usage(FILE *f) {

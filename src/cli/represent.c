@@ -15,17 +15,6 @@ static const char help[] =
     "                            (as DeepFace does) and report \"face_detected\":false\n"
     "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
 
-static cJSON *face_json(const fk_face *f, int l2) {
-  float e[FK_EMBED_MAX];
-  memcpy(e, f->embedding, (size_t)f->dim * sizeof *e);
-  if (l2) fk_l2_normalize(e, f->dim);
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
-  cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, f->dim));
-  return o;
-}
-
 int cmd_represent(int argc, char **argv) {
   cli_common c;
   cli_common_init(&c);
@@ -75,12 +64,8 @@ int cmd_represent(int argc, char **argv) {
   } else if (n == 0 && enforce) {
     rc = cli_no_face(path);
   } else {
-    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
     int shown = n == 0 ? 1 : (n < cap ? n : cap);
-    for (int i = 0; i < shown; i++) cJSON_AddItemToArray(arr, face_json(&faces[i], l2));
-    cJSON_AddBoolToObject(o, "face_detected", n > 0);
-    cli_add_pipeline(o, NULL, &c.opt, 1);
-    cJSON_AddStringToObject(o, "normalize", l2 ? "l2" : "none");
+    cJSON *o = cli_represent_json(faces, shown, n > 0, &c.opt, l2);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

@@ -59,15 +59,7 @@ int cmd_verify(int argc, char **argv) {
   } else if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_session_errmsg(s));
   } else {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "verified", r.verified);
-    cJSON_AddNumberToObject(o, "distance", cli_float(r.distance));
-    cJSON_AddNumberToObject(o, "threshold", cli_float(r.threshold));
-    cJSON_AddStringToObject(o, "metric", fk_metric_name(r.metric));
-    cli_add_pipeline(o, NULL, &c.opt, 1);
-    cJSON *areas = cJSON_AddObjectToObject(o, "facial_areas");
-    cJSON_AddItemToObject(areas, "img1", cli_box_json(r.face1.box));
-    cJSON_AddItemToObject(areas, "img2", cli_box_json(r.face2.box));
+    cJSON *o = cli_verify_json(&r, &c.opt);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

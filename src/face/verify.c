@@ -57,6 +57,23 @@ int fk_largest_face(const fk_face *faces, int n) {
   return best;
 }
 
+int fk_keep_largest_faces(fk_face *faces, int n, int k) {
+  if (k > n) k = n;
+  if (k < 0) k = 0;
+  fk_face tmp;
+  for (int i = 0; i < k; i++) {
+    int best = i;
+    for (int j = i + 1; j < n; j++)
+      if (faces[j].box.w * faces[j].box.h > faces[best].box.w * faces[best].box.h) best = j;
+    if (best == i) continue;
+    /* a rotation, not a swap: the faces not chosen keep their order */
+    tmp = faces[best];
+    memmove(&faces[i + 1], &faces[i], (size_t)(best - i) * sizeof *faces);
+    faces[i] = tmp;
+  }
+  return k;
+}
+
 int fk_central_face(const fk_face *faces, int n, int width, int height) {
   int best = -1;
   double dist = INFINITY;

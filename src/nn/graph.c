@@ -145,11 +145,16 @@ static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
   op->kw = kw;
   op->stride = stride;
   op->dilation = dil;
-  /* The dilated window spans (k - 1) * dil + 1 input cells. */
-  int eh = (kh - 1) * dil + 1, ew = (kw - 1) * dil + 1;
-  if (!out_dim(g, what, in.h, eh, stride, pad, &out->h, &op->pad[0],
+  /* The dilated window spans (k - 1) * dil + 1 input cells: up to 2^32,
+   * so computed in 64 bits and kept within a tensor's largest side. */
+  long long eh = (long long)(kh - 1) * dil + 1, ew = (long long)(kw - 1) * dil + 1;
+  if (eh > (long long)NN_MAX_ELEMS || ew > (long long)NN_MAX_ELEMS) {
+    fail(g, FK_EINVAL, "%s: dilated window %lldx%lld is too large", what, eh, ew);
+    return 0;
+  }
+  if (!out_dim(g, what, in.h, (int)eh, stride, pad, &out->h, &op->pad[0],
                &op->pad[1]) ||
-      !out_dim(g, what, in.w, ew, stride, pad, &out->w, &op->pad[2],
+      !out_dim(g, what, in.w, (int)ew, stride, pad, &out->w, &op->pad[2],
                &op->pad[3]))
     return 0;
   out->c = in.c;
@@ -535,7 +540,11 @@ int nn_concat(nn_graph *g, int a, int b, int axis) {
            sa.h, sa.w, sa.c, sb.h, sb.w, sb.c, axis);
       return -1;
     }
-  da[axis] += db[axis]; /* both <= 2^30: no overflow */
+  if (da[axis] > INT_MAX - db[axis]) {
+    fail(g, FK_EINVAL, "concat: axis %d grows past %d", axis, INT_MAX);
+    return -1;
+  }
+  da[axis] += db[axis]; /* then add_tensor() checks the size */
   nn_shape out = {da[0], da[1], da[2]};
   nn_op op = {.kind = NN_OP_CONCAT, .in = {a, b}, .axes = axis};
   return add_op(g, &op, out, what);

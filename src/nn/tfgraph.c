@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "facekit.h"
+#include "nn/files.h"
 #include "nn/weights.h"
 
 /* A node's value: a constant (t < 0, values in k) or graph tensor t. */
@@ -61,6 +62,11 @@ typedef struct loader {
 } loader;
 
 #define MAX_RANK 4
+
+/* Constants folded at load time hold at most this many values. Broadcasting
+ * multiplies sizes, so three 1 KB constants could otherwise ask for 4 GB;
+ * real models fold bias vectors and shape arithmetic, far below this. */
+#define MAX_FOLDED ((size_t)1 << 24)
 
 static int seterr(loader *L, int status, const char *fmt, ...) {
   if (L->err && L->errlen > 0) {
@@ -268,9 +274,14 @@ static int attr_str(const tnode *n, const char *key, const char *dflt, char *buf
 
 /* ---- values ----------------------------------------------------------------- */
 
+/* The number of values, SIZE_MAX if that overflows (a Reshape may declare
+ * any dims; a product that wrapped around could match the input's count). */
 static size_t val_count(const tval *v) {
   size_t c = 1;
-  for (int i = 0; i < v->rank; i++) c *= (size_t)v->dims[i];
+  for (int i = 0; i < v->rank; i++) {
+    if (v->dims[i] && c > SIZE_MAX / (size_t)v->dims[i]) return SIZE_MAX;
+    c *= (size_t)v->dims[i];
+  }
   return c;
 }
 
@@ -402,6 +413,8 @@ static int fold_binary(loader *L, tnode *n, int kind) {
   tval r = {.rank = rank, .t = -1};
   memcpy(r.dims, dims, sizeof dims);
   size_t count = val_count(&r);
+  if (count > MAX_FOLDED)
+    return bad(L, n, "the folded constant is too large (over %zu values)", MAX_FOLDED);
   float *out = new_const(L, count);
   if (!out) return seterr(L, FK_ENOMEM, "out of memory");
   int od[4] = {1, 1, 1, 1};
@@ -478,8 +491,8 @@ static int parse_fused(loader *L, const tnode *n, fused_act *fa, int *has_bias) 
   *has_bias = 0;
   const cJSON *l = cJSON_GetObjectItemCaseSensitive(attr(n, "fused_ops"), "list");
   const cJSON *ss = cJSON_GetObjectItemCaseSensitive(l, "s");
-  if (!ss) return FK_OK;
-  if (!cJSON_IsArray(ss)) return bad(L, n, "malformed fused_ops");
+  /* No fused_ops at all is a plain op: its inputs are still counted below. */
+  if (ss && !cJSON_IsArray(ss)) return bad(L, n, "malformed fused_ops");
   int k = 0;
   const cJSON *s;
   cJSON_ArrayForEach(s, ss) {
@@ -932,9 +945,9 @@ static int op_concat(loader *L, tnode *n) {
     if (y->rank != x->rank) return bad(L, n, "inputs of ranks %d and %d", x->rank, y->rank);
     for (int k = 0; k < x->rank; k++)
       if (k != a && y->dims[k] != x->dims[k]) return bad(L, n, "input %d: shapes differ", i);
-    dims[a] += y->dims[a];
     t = nn_concat(L->g, t, y->t, g);
     if (t < 0) return bad(L, n, "%s", L->g->err);
+    dims[a] += y->dims[a]; /* the graph took the sum: no overflow */
   }
   return set_tensor(L, n, t, x->rank, dims);
 }
@@ -1029,40 +1042,19 @@ static int eval_from(loader *L, int root, int *stack, int *pos) {
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int read_text(loader *L, const char *path, char **out) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int rc = errno == ENOENT || errno == ENOTDIR ? FK_ENOENT : FK_EIO;
-    return seterr(L, rc, "cannot open %s", path);
-  }
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap + 1);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *nb = cap < ((size_t)1 << 30) ? realloc(b, cap * 2 + 1) : NULL;
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!b) return seterr(L, FK_ENOMEM, "%s: out of memory or too large", path);
-  if (err) {
-    free(b);
-    return seterr(L, FK_EIO, "cannot read %s", path);
-  }
-  b[n] = '\0';
-  if (strlen(b) != n) {
-    free(b);
+/* Reads model.json through fs: text without NUL bytes. */
+static int read_text(loader *L, const nn_files *fs, const char *name, const char *path,
+                     char **out) {
+  size_t n;
+  int rc = fs->read(fs, name, out, &n);
+  if (rc == FK_ENOENT) return seterr(L, rc, "cannot open %s", path);
+  if (rc == FK_EIO) return seterr(L, rc, "cannot read %s", path);
+  if (rc != FK_OK) return seterr(L, rc, "%s: out of memory or too large", path);
+  if (strlen(*out) != n) {
+    free(*out);
+    *out = NULL;
     return seterr(L, FK_EMODEL, "%s is not valid JSON", path);
   }
-  *out = b;
   return FK_OK;
 }
 
@@ -1092,33 +1084,24 @@ static int pick_outputs(loader *L, const char *const *names, int nnames, int **o
   return FK_OK;
 }
 
-static int load(loader *L, const char *json_path, const char *const *names, int nnames) {
+static int load(loader *L, const nn_files *fs, const char *name, const char *path,
+                const char *const *names, int nnames) {
   char *text;
-  int rc = read_text(L, json_path, &text);
+  int rc = read_text(L, fs, name, path, &text);
   if (rc != FK_OK) return rc;
   cJSON *root = cJSON_Parse(text);
   free(text);
-  if (!root) return seterr(L, FK_EMODEL, "%s is not valid JSON", json_path);
+  if (!root) return seterr(L, FK_EMODEL, "%s is not valid JSON", path);
   const cJSON *topo = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
   const cJSON *jnodes = cJSON_GetObjectItemCaseSensitive(topo, "node");
   const cJSON *man = cJSON_GetObjectItemCaseSensitive(root, "weightsManifest");
   int *outs = NULL, nout = 0, *stack = NULL, *pos = NULL;
   if (!cJSON_IsArray(jnodes) || !cJSON_IsArray(man)) {
     rc = seterr(L, FK_EMODEL, "%s: not a TFJS graph model (no modelTopology.node or "
-                "weightsManifest)", json_path);
+                "weightsManifest)", path);
     goto done;
   }
-  char *dir = strdup(json_path);
-  if (!dir) {
-    rc = seterr(L, FK_ENOMEM, "out of memory");
-    goto done;
-  }
-  char *slash = strrchr(dir, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == dir) dir[1] = '\0';
-  else *slash = '\0';
-  rc = nn_weights_load_cjson(man, dir, &L->w, L->err, L->errlen);
-  free(dir);
+  rc = nn_weights_load_cjson(man, fs, &L->w, L->err, L->errlen);
   if (rc != FK_OK) goto done;
   if ((rc = index_nodes(L, jnodes)) != FK_OK) goto done;
   if ((rc = pick_outputs(L, names, nnames, &outs, &nout)) != FK_OK) goto done;
@@ -1151,14 +1134,17 @@ done:
   return rc;
 }
 
-int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutputs,
-                    nn_graph **out, char *err, size_t errlen) {
+int nn_tfgraph_load_files(const nn_files *fs, const char *name, const char *const *outputs,
+                          int noutputs, nn_graph **out, char *err, size_t errlen) {
   loader L = {.err = err, .errlen = errlen};
   if (err && errlen) err[0] = '\0';
-  if (!out || !json_path || noutputs < 0 || (noutputs > 0 && !outputs))
+  if (!out || !fs || !name || noutputs < 0 || (noutputs > 0 && !outputs))
     return seterr(&L, FK_EINVAL, "nn_tfgraph_load: invalid arguments");
   *out = NULL;
-  int rc = load(&L, json_path, outputs, noutputs);
+  char *path = nn_files_path(fs, name);
+  int rc = path ? load(&L, fs, name, path, outputs, noutputs)
+                : seterr(&L, FK_ENOMEM, "out of memory");
+  free(path);
   for (int i = 0; i < L.n; i++) free(L.nodes[i].in);
   free(L.nodes);
   free(L.slots);
@@ -1171,4 +1157,21 @@ int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutp
   }
   *out = L.g;
   return FK_OK;
+}
+
+int nn_tfgraph_load(const char *json_path, const char *const *outputs, int noutputs,
+                    nn_graph **out, char *err, size_t errlen) {
+  /* The shards live next to model.json. */
+  char *dir = NULL;
+  const char *base = NULL;
+  if (json_path && nn_files_split(json_path, &dir, &base) != FK_OK) {
+    loader L = {.err = err, .errlen = errlen};
+    if (out) *out = NULL;
+    return seterr(&L, FK_ENOMEM, "out of memory");
+  }
+  nn_files fs = nn_files_dir(dir);
+  int rc = nn_tfgraph_load_files(json_path ? &fs : NULL, base, outputs, noutputs, out, err,
+                                 errlen);
+  free(dir);
+  return rc;
 }

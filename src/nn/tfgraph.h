@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "nn/files.h"
 #include "nn/nn.h"
 
 /* Loads json_path. outputs: names of the nodes to expose as the graph's
@@ -23,5 +24,12 @@
  * node) or FK_ENOMEM. */
 int nn_tfgraph_load(const char *json_path, const char *const *outputs,
                     int noutputs, nn_graph **out, char *err, size_t errlen);
+
+/* The same, reading model.json (`name`) and its shards through fs
+ * (files.h): nn_tfgraph_load() is this over model.json's directory; the
+ * fuzz target serves the files from memory. */
+int nn_tfgraph_load_files(const nn_files *fs, const char *name,
+                          const char *const *outputs, int noutputs,
+                          nn_graph **out, char *err, size_t errlen);
 
 #endif /* FK_NN_TFGRAPH_H */

@@ -13,7 +13,6 @@
 #include "nn/weights.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include <string.h>
 
 #include "facekit.h"
+#include "nn/files.h"
 
 #define MAX_NDIM ((int)(sizeof(((nn_weight *)0)->shape) / sizeof(int)))
 
@@ -48,47 +48,6 @@ static int seterr(char *err, size_t errlen, int status, const char *fmt, ...) {
   return status;
 }
 
-/* Reads a whole file. FK_ENOENT if it does not exist, FK_EIO on other
- * errors. The buffer gets a NUL terminator (not counted in *len). */
-static int read_all(const char *path, char **buf, size_t *len) {
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return errno == ENOENT || errno == ENOTDIR ? FK_ENOENT : FK_EIO;
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap + 1);
-  if (!b) {
-    fclose(f);
-    return FK_ENOMEM;
-  }
-  for (;;) {
-    if (n == cap) {
-      if (cap > SIZE_MAX / 4) break;
-      char *nb = realloc(b, cap * 2 + 1);
-      if (!nb) {
-        free(b);
-        fclose(f);
-        return FK_ENOMEM;
-      }
-      b = nb;
-      cap *= 2;
-    }
-    size_t got = fread(b + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(b);
-    return FK_EIO;
-  }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
-  return FK_OK;
-}
-
 /* A shard path must be relative and stay inside the manifest's directory. */
 static int safe_relpath(const char *p) {
   if (!p[0] || p[0] == '/' || p[0] == '\\') return 0;
@@ -99,17 +58,6 @@ static int safe_relpath(const char *p) {
     if (!s[n]) return 1;
     s += n + 1;
   }
-}
-
-static char *join_path(const char *dir, const char *name) {
-  if (!dir || !dir[0]) dir = ".";
-  size_t a = strlen(dir), b = strlen(name);
-  char *p = malloc(a + b + 2);
-  if (!p) return NULL;
-  memcpy(p, dir, a);
-  p[a] = '/';
-  memcpy(p + a + 1, name, b + 1);
-  return p;
 }
 
 static uint16_t rd16(const unsigned char *p) {
@@ -250,7 +198,7 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
 }
 
 /* Reads and concatenates a group's shards into *buf. */
-static int read_group(const cJSON *paths, int gi, const char *dir,
+static int read_group(const cJSON *paths, int gi, const nn_files *fs,
                       unsigned char **buf, size_t *len, char *err,
                       size_t errlen) {
   *buf = NULL;
@@ -270,20 +218,20 @@ static int read_group(const cJSON *paths, int gi, const char *dir,
                   cJSON_IsString(jp) ? jp->valuestring : "(not a string)");
       break;
     }
-    char *full = join_path(dir, jp->valuestring);
     char *data = NULL;
     size_t dlen = 0;
-    rc = full ? read_all(full, &data, &dlen) : FK_ENOMEM;
+    rc = fs->read(fs, jp->valuestring, &data, &dlen);
     if (rc != FK_OK) {
+      char *full = nn_files_path(fs, jp->valuestring);
       if (rc == FK_ENOMEM)
-        seterr(err, errlen, rc, "out of memory reading weights");
+        seterr(err, errlen, rc, "out of memory reading weights shard %s",
+               full ? full : jp->valuestring);
       else
         seterr(err, errlen, rc, "cannot read weights shard %s",
                full ? full : jp->valuestring);
       free(full);
       break;
     }
-    free(full);
     if (dlen > 0) {
       unsigned char *na = realloc(all, n + dlen);
       if (!na) {
@@ -307,7 +255,7 @@ static int read_group(const cJSON *paths, int gi, const char *dir,
 }
 
 /* Appends the decoded weights of group gi to out. */
-static int load_group(const cJSON *g, int gi, const char *dir,
+static int load_group(const cJSON *g, int gi, const nn_files *fs,
                       nn_weights *out, char *err, size_t errlen) {
   if (!cJSON_IsObject(g))
     return seterr(err, errlen, FK_EMODEL,
@@ -338,16 +286,18 @@ static int load_group(const cJSON *g, int gi, const char *dir,
   }
   unsigned char *buf = NULL;
   size_t have = 0;
-  if (rc == FK_OK) rc = read_group(paths, gi, dir, &buf, &have, err, errlen);
+  if (rc == FK_OK) rc = read_group(paths, gi, fs, &buf, &have, err, errlen);
   if (rc == FK_OK && have != need) {
     int np = cJSON_GetArraySize(paths);
     const cJSON *first = cJSON_GetArrayItem(paths, 0);
+    char *full = first ? nn_files_path(fs, first->valuestring) : NULL;
     rc = seterr(err, errlen, FK_EMODEL,
-                "weights shard %s/%s%s: the manifest needs %zu bytes, the "
+                "weights shard %s%s: the manifest needs %zu bytes, the "
                 "file%s %s %zu",
-                dir && dir[0] ? dir : ".", first ? first->valuestring : "(none)",
+                full ? full : "(none)",
                 np > 1 ? " (and the rest of its group)" : "", need,
                 np > 1 ? "s" : "", np > 1 ? "hold" : "holds", have);
+    free(full);
   }
   /* Pass 2: decode. */
   if (rc == FK_OK && nw > 0) {
@@ -372,7 +322,7 @@ static int load_group(const cJSON *g, int gi, const char *dir,
     w->ndim = s->ndim;
     memcpy(w->shape, s->shape, sizeof w->shape);
     w->count = s->count;
-    decode(s, buf + off, w->data);
+    if (s->count) decode(s, buf + off, w->data); /* buf is NULL when every weight is empty */
     off += s->bytes;
     out->n++;
   }
@@ -382,7 +332,7 @@ static int load_group(const cJSON *g, int gi, const char *dir,
 }
 
 /* Loads every group of a parsed manifest array. */
-static int load_groups(const cJSON *root, const char *label, const char *dir,
+static int load_groups(const cJSON *root, const char *label, const nn_files *fs,
                        nn_weights *out, char *err, size_t errlen) {
   if (!cJSON_IsArray(root))
     return seterr(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
@@ -390,7 +340,7 @@ static int load_groups(const cJSON *root, const char *label, const char *dir,
   int rc = FK_OK, gi = 0;
   const cJSON *g;
   cJSON_ArrayForEach(g, root) {
-    rc = load_group(g, gi++, dir, out, err, errlen);
+    rc = load_group(g, gi++, fs, out, err, errlen);
     if (rc != FK_OK) break;
   }
   if (rc != FK_OK) nn_weights_free(out);
@@ -399,67 +349,77 @@ static int load_groups(const cJSON *root, const char *label, const char *dir,
 
 /* Parses a manifest; `label` names it in the invalid-JSON message. */
 static int load_manifest(const char *json, const char *label,
-                         const char *dir, nn_weights *out, char *err,
+                         const nn_files *fs, nn_weights *out, char *err,
                          size_t errlen) {
   cJSON *root = cJSON_Parse(json);
   if (!root)
     return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", label);
-  int rc = load_groups(root, label, dir, out, err, errlen);
+  int rc = load_groups(root, label, fs, out, err, errlen);
   cJSON_Delete(root);
   return rc;
 }
 
-int nn_weights_load_cjson(const struct cJSON *manifest, const char *dir,
-                          nn_weights *out, char *err, size_t errlen) {
+/* Clears err and *out; FK_OK when the output can be written. */
+static int begin(nn_weights *out, char *err, size_t errlen) {
   if (err && errlen > 0) err[0] = '\0';
   if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
   out->items = NULL;
   out->n = 0;
+  return FK_OK;
+}
+
+int nn_weights_load_cjson(const struct cJSON *manifest, const nn_files *fs,
+                          nn_weights *out, char *err, size_t errlen) {
+  int rc = begin(out, err, errlen);
+  if (rc != FK_OK) return rc;
   if (!manifest) return seterr(err, errlen, FK_EMODEL, "no weights manifest");
-  return load_groups(manifest, "weights manifest", dir, out, err, errlen);
+  return load_groups(manifest, "weights manifest", fs, out, err, errlen);
 }
 
 int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
                          char *err, size_t errlen) {
-  if (err && errlen > 0) err[0] = '\0';
-  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
-  out->items = NULL;
-  out->n = 0;
+  int rc = begin(out, err, errlen);
+  if (rc != FK_OK) return rc;
   if (!json) return seterr(err, errlen, FK_EINVAL, "no manifest");
-  return load_manifest(json, "weights manifest", dir, out, err, errlen);
+  nn_files fs = nn_files_dir(dir);
+  return load_manifest(json, "weights manifest", &fs, out, err, errlen);
+}
+
+int nn_weights_load_files(const nn_files *fs, const char *name,
+                          nn_weights *out, char *err, size_t errlen) {
+  int rc = begin(out, err, errlen);
+  if (rc != FK_OK) return rc;
+  if (!fs || !name) return seterr(err, errlen, FK_EINVAL, "no manifest path");
+  char *path = nn_files_path(fs, name), *json = NULL;
+  size_t len = 0;
+  if (!path) return seterr(err, errlen, FK_ENOMEM, "out of memory");
+  rc = fs->read(fs, name, &json, &len);
+  if (rc == FK_ENOENT)
+    seterr(err, errlen, rc, "weights manifest %s not found", path);
+  else if (rc != FK_OK)
+    seterr(err, errlen, rc, "cannot read weights manifest %s", path);
+  else if (strlen(json) != len) /* an embedded NUL: not text */
+    rc = seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", path);
+  else
+    rc = load_manifest(json, path, fs, out, err, errlen);
+  free(json);
+  free(path);
+  return rc;
 }
 
 int nn_weights_load(const char *path, nn_weights *out, char *err,
                     size_t errlen) {
-  if (err && errlen > 0) err[0] = '\0';
-  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
-  out->items = NULL;
-  out->n = 0;
+  int rc = begin(out, err, errlen);
+  if (rc != FK_OK) return rc;
   if (!path) return seterr(err, errlen, FK_EINVAL, "no manifest path");
-  char *json;
-  size_t len;
-  int rc = read_all(path, &json, &len);
-  if (rc == FK_ENOENT)
-    return seterr(err, errlen, rc, "weights manifest %s not found", path);
-  if (rc != FK_OK)
-    return seterr(err, errlen, rc, "cannot read weights manifest %s", path);
-  if (strlen(json) != len) { /* an embedded NUL: not text */
-    free(json);
-    return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", path);
-  }
   /* The shards live next to the manifest. */
-  char *dir = strdup(path);
-  if (!dir) {
-    free(json);
+  char *dir;
+  const char *base;
+  if (nn_files_split(path, &dir, &base) != FK_OK)
     return seterr(err, errlen, FK_ENOMEM, "out of memory");
-  }
-  char *slash = strrchr(dir, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == dir) dir[1] = '\0';
-  else *slash = '\0';
-  rc = load_manifest(json, path, dir, out, err, errlen);
+  nn_files fs = nn_files_dir(dir);
+  rc = nn_weights_load_files(&fs, base, out, err, errlen);
   free(dir);
-  free(json);
   return rc;
 }
 

@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 
+#include "nn/files.h"
+
 typedef struct nn_weight {
   char *name;
   int ndim;
@@ -44,15 +46,22 @@ typedef struct nn_weights {
  * errlen > 0), and leaves *out empty. */
 int nn_weights_load(const char *path, nn_weights *out, char *err, size_t errlen);
 
+/* The same, reading the manifest `name` and its shards through fs (files.h):
+ * nn_weights_load() is this over a directory; the fuzz target serves the
+ * files from memory. */
+int nn_weights_load_files(const nn_files *fs, const char *name,
+                          nn_weights *out, char *err, size_t errlen);
+
 /* Parses an already-read manifest JSON array (`json`, NUL-terminated), reading
- * shards from dir. Used by the graph-model loader, whose model.json embeds the
- * manifest. */
+ * shards from dir. */
 int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
                          char *err, size_t errlen);
 
-/* The same from an already-parsed manifest array (a cJSON node). */
+/* The same from an already-parsed manifest array (a cJSON node), reading the
+ * shards through fs. Used by the graph-model loader, whose model.json embeds
+ * the manifest. */
 struct cJSON;
-int nn_weights_load_cjson(const struct cJSON *manifest, const char *dir,
+int nn_weights_load_cjson(const struct cJSON *manifest, const nn_files *fs,
                           nn_weights *out, char *err, size_t errlen);
 
 /* The weight called `name`, or NULL. */

@@ -16,10 +16,13 @@
 #include "face/face.h"
 #include "store/store.h"
 
-/* The faces table under a name (the schema, and the version-1 migration). */
+/* The faces table under a name (the schema, and the migration to it). Ids
+ * are AUTOINCREMENT: a face id is never reused, so a client holding one can
+ * never delete or read another face by it, and the vectors, kept in id
+ * order, grow by appending. seq is the change sequence (store.h). */
 #define FACES_TABLE(name)                                                    \
   "CREATE TABLE " name "("                                                   \
-  " id INTEGER PRIMARY KEY,"                                                 \
+  " id INTEGER PRIMARY KEY AUTOINCREMENT,"                                   \
   " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"      \
   " idx INTEGER NOT NULL,"                                                   \
   " x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"     \
@@ -30,7 +33,25 @@
   " norm REAL NOT NULL,"                                                     \
   " emb_f32 BLOB NOT NULL,"                                                  \
   " emb_i8 BLOB NOT NULL CHECK(length(emb_f32) = 4 * length(emb_i8)),"       \
+  " seq INTEGER NOT NULL DEFAULT 0,"                                         \
   " UNIQUE(image_id, idx));"
+
+/* The change sequence (store.h): triggers, so that no writer (this library,
+ * another facekit, the sqlite3 shell) can change faces without a reader
+ * hearing of it. Made after the faces table is filled, so migrated rows
+ * keep seq 0. */
+#define NEXT_SEQ "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq';"
+#define CUR_SEQ "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq')"
+#define CHANGE_SEQUENCE                                                                    \
+  "CREATE INDEX faces_seq ON faces(seq);"                                                  \
+  "CREATE TABLE deleted(seq INTEGER PRIMARY KEY, face_id INTEGER NOT NULL);"               \
+  "CREATE TRIGGER faces_added AFTER INSERT ON faces BEGIN " NEXT_SEQ                       \
+  " UPDATE faces SET seq = " CUR_SEQ " WHERE id = NEW.id; END;"                            \
+  "CREATE TRIGGER faces_removed AFTER DELETE ON faces BEGIN " NEXT_SEQ                     \
+  " INSERT INTO deleted(seq, face_id) VALUES(" CUR_SEQ ", OLD.id); END;"                   \
+  "CREATE TRIGGER images_relabelled AFTER UPDATE OF identity_id ON images"                 \
+  " WHEN OLD.identity_id IS NOT NEW.identity_id BEGIN " NEXT_SEQ                           \
+  " UPDATE faces SET seq = " CUR_SEQ " WHERE image_id = NEW.id; END;"
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -50,7 +71,8 @@ static const char schema_sql[] =
     " indexed_at INTEGER NOT NULL);"
     "CREATE INDEX images_hash ON images(hash);"
     "CREATE INDEX images_identity ON images(identity_id);"
-    FACES_TABLE("faces");
+    FACES_TABLE("faces")
+    CHANGE_SEQUENCE;
 
 int fk_store_fail(fk_store *st, int status, const char *fmt, ...) {
   va_list ap;
@@ -177,7 +199,7 @@ static int create_schema(fk_store *st) {
     snprintf(sql, sizeof sql,
              "PRAGMA application_id = %d; PRAGMA user_version = %d;"
              "INSERT INTO meta VALUES('format', 'facekit-index'), ('uuid', '%s'),"
-             " ('generation', '0'), ('created', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'))",
+             " ('generation', '0'), ('seq', '0'), ('created', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'))",
              FK_STORE_APP_ID, FK_STORE_SCHEMA, uuid);
     if ((rc = fk_store_exec(st, schema_sql)) == FK_OK) rc = fk_store_exec(st, sql);
   }
@@ -186,29 +208,34 @@ static int create_schema(fk_store *st) {
   return rc;
 }
 
-/* Version 1 -> 2: the faces table without the 128-d CHECKs (see store.h).
- * SQLite cannot drop a constraint, so the table is rebuilt under the same
- * name, rows and ids unchanged, in one transaction. */
-static int migrate_v1(fk_store *st) {
+/* Versions 1 and 2 -> 3 (see store.h): the faces table is rebuilt under
+ * the same name with AUTOINCREMENT ids, the seq column (0 for the rows it
+ * had) and, for version 1, without the 128-d CHECKs; SQLite can alter none
+ * of these in place. Rows and ids are unchanged; one transaction. */
+static int migrate(fk_store *st) {
   int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
   if (rc) return rc;
   int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
-  if (rc == FK_OK && ver == 1) {
+  if (rc == FK_OK && ver < FK_STORE_SCHEMA) {
     static const char sql[] =
-        FACES_TABLE("faces_v2")
-        "INSERT INTO faces_v2 SELECT id, image_id, idx, x, y, w, h, score, landmarks, model,"
-        " central, norm, emb_f32, emb_i8 FROM faces;"
+        FACES_TABLE("faces_v3")
+        "INSERT INTO faces_v3 SELECT id, image_id, idx, x, y, w, h, score, landmarks, model,"
+        " central, norm, emb_f32, emb_i8, 0 FROM faces;"
         "DROP TABLE faces;"
-        "ALTER TABLE faces_v2 RENAME TO faces;"
-        "INSERT OR IGNORE INTO meta SELECT 'dim', '128' WHERE EXISTS"
-        " (SELECT 1 FROM meta WHERE key = 'model');"
-        "PRAGMA user_version = 2;";
-    rc = fk_store_exec(st, sql);
+        "ALTER TABLE faces_v3 RENAME TO faces;"
+        CHANGE_SEQUENCE
+        "INSERT OR IGNORE INTO meta VALUES('seq', '0');";
+    /* format 1 had no meta.dim: its embeddings were 128-d */
+    if (ver == 1)
+      rc = fk_store_exec(st, "INSERT OR IGNORE INTO meta SELECT 'dim', '128' WHERE EXISTS"
+                             " (SELECT 1 FROM meta WHERE key = 'model')");
+    if (rc == FK_OK) rc = fk_store_exec(st, sql);
+    if (rc == FK_OK) rc = fk_store_exec(st, "PRAGMA user_version = " FK_STR(FK_STORE_SCHEMA));
   }
   if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
   sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  return fk_store_fail(st, rc, "%s: upgrading the index from format 1 to 2 failed (nothing was changed): %s",
-                       st->path, st->err);
+  return fk_store_fail(st, rc, "%s: upgrading the index from format %lld to %d failed (nothing was changed): %s",
+                       st->path, (long long)ver, FK_STORE_SCHEMA, st->err);
 }
 
 /* Decides what the opened file is; creates the schema in an empty database
@@ -228,7 +255,11 @@ static int identify(fk_store *st, int mode) {
                            st->path, (long long)ver, FK_STORE_SCHEMA);
     if (ver < 1)
       return fk_store_fail(st, FK_ENOTINDEX, "%s: unknown index format %lld", st->path, (long long)ver);
-    return ver == 1 && mode == FK_STORE_WRITE ? migrate_v1(st) : FK_OK;
+    st->schema = (int)ver;
+    if (ver == FK_STORE_SCHEMA || mode != FK_STORE_WRITE) return FK_OK;
+    if ((rc = migrate(st))) return rc;
+    st->schema = FK_STORE_SCHEMA;
+    return FK_OK;
   }
   if (app != 0)
     return fk_store_fail(st, FK_ENOTINDEX,
@@ -243,6 +274,7 @@ static int identify(fk_store *st, int mode) {
   if (n < 0) return fk_store_sqlfail(st, "reading the schema");
   if (mode != FK_STORE_WRITE)
     return fk_store_fail(st, FK_ENOTINDEX, "%s is an empty database, not a facekit index", st->path);
+  st->schema = FK_STORE_SCHEMA;
   return create_schema(st);
 }
 
@@ -345,6 +377,7 @@ int fk_store_open(const char *path, int mode, fk_store **out) {
   *out = NULL;
   fk_store *st = calloc(1, sizeof *st);
   if (!st) return FK_ENOMEM;
+  fk_vectors_init(&st->vs);
   *out = st;
   if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
     return fk_store_fail(st, FK_EINVAL, "fk_store_open: bad arguments");
@@ -361,9 +394,8 @@ const char *fk_store_errmsg(const fk_store *st) {
 
 void fk_store_close(fk_store *st) {
   if (!st) return;
-  fk_store_ann_unload(st);
-  fk_store_unload(st);
-  if (st->pool) pthreadpool_destroy(st->pool);
+  fk_store_ann_close(st);
+  fk_vectors_destroy(&st->vs);
   if (st->db) {
     /* Fold the WAL back so the index is one self-contained file. */
     if (st->writable) sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -371,19 +403,6 @@ void fk_store_close(fk_store *st) {
   }
   free(st->path);
   free(st);
-}
-
-pthreadpool_t fk_store_pool(fk_store *st, int threads) {
-  if (threads <= 1) return NULL;
-  if (st->pool && st->pool_threads != threads) {
-    pthreadpool_destroy(st->pool);
-    st->pool = NULL;
-  }
-  if (!st->pool) {
-    st->pool = pthreadpool_create((size_t)threads);
-    st->pool_threads = threads;
-  }
-  return st->pool;
 }
 
 /* ---- model and preprocessing ------------------------------------------- */
@@ -476,6 +495,7 @@ int fk_store_get_info(fk_store *st, fk_store_info *info) {
   info->dim = st->dim;
   if ((rc = read_options(st, &info->opt))) return rc;
   if ((rc = fk_store_meta_get_int(st, "generation", &info->generation))) return rc;
+  if (st->schema >= 3 && (rc = fk_store_meta_get_int(st, "seq", &info->seq))) return rc;
   if ((rc = count(st, "SELECT count(*) FROM images", &info->images)) ||
       (rc = count(st, "SELECT count(*) FROM faces", &info->faces)) ||
       (rc = count(st, "SELECT count(*) FROM identities", &info->identities)) ||
@@ -485,16 +505,12 @@ int fk_store_get_info(fk_store *st, fk_store_info *info) {
   return FK_OK;
 }
 
-int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int strict) {
-  char id[64], have[64], a[256], b[256];
+int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int strict) {
+  char have[64], a[256], b[256];
   fk_options rec, o;
   if (opt) o = *opt;
   else fk_options_init(&o);
-  int rc = fk_model_id(m, o.model, id, sizeof id);
-  if (rc)
-    return fk_store_fail(st, rc, "the nets of model %s are not loaded",
-                         fk_model_name(o.model) ? fk_model_name(o.model) : "?");
-  rc = fk_store_meta_get(st, "model", have, sizeof have);
+  int rc = fk_store_meta_get(st, "model", have, sizeof have);
   if (rc == FK_ENOENT) return FK_OK;
   if (rc) return rc;
   if (strcmp(id, have)) {
@@ -522,4 +538,14 @@ int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int 
                          "%s was built with %s; this run asks for %s: use the same options, "
                          "or another --db", st->path, a, b);
   return FK_OK;
+}
+
+int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int strict) {
+  char id[64];
+  int model = opt ? opt->model : fk_default_model;
+  int rc = fk_model_id(m, model, id, sizeof id);
+  if (rc)
+    return fk_store_fail(st, rc, "the nets of model %s are not loaded",
+                         fk_model_name(model) ? fk_model_name(model) : "?");
+  return fk_store_check_id(st, id, opt, strict);
 }

@@ -32,7 +32,6 @@
 #include "face/face.h"
 #include "store/store.h"
 
-#define MAX_FILE_BYTES ((int64_t)1 << 30)
 #define MAX_PENDING 512 /* finished jobs waiting for the writer */
 
 enum { R_EMBED, R_NOFACE, R_ERROR, R_MOVE, R_TOUCH };
@@ -54,14 +53,9 @@ typedef struct job {
   const fk_walk_entry *e;
   int64_t known;      /* row at this path, or -1 */
   int kind;           /* R_* */
-  int64_t size, mtime_ns;
-  char hash[65];
-  int width, height;
-  fk_face *faces;
-  int nfaces, central;
-  char error[256];
+  fk_entry en;        /* en.path points into the walk */
   int64_t move_from;  /* R_MOVE: the known row taken over */
-  double t_read, t_decode, t_detect, t_represent;
+  double t_read;
 } job;
 
 typedef struct run {
@@ -85,11 +79,8 @@ typedef struct run {
   fk_index_stats stats;
   double t0;
   /* writer */
-  fk_strmap identities;
-  char **identity_names;
-  size_t nidentity_names;
-  sqlite3_stmt *s_upsert, *s_del_faces, *s_ins_face, *s_move, *s_del_image, *s_touch,
-      *s_ins_ident, *s_get_ident;
+  fk_writer w;
+  sqlite3_stmt *s_move, *s_del_image, *s_touch;
 } run;
 
 static double now_s(void) {
@@ -103,32 +94,6 @@ static int cancelled(const run *r) {
 }
 
 /* ---- workers --------------------------------------------------------------- */
-
-/* Reads a whole file into *buf (grown as needed); 0 or an errno. */
-static int read_file(const char *path, uint8_t **buf, size_t *cap, size_t *n, struct stat *sb) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = 0;
-  if (fstat(fd, sb) != 0) err = errno;
-  else if (sb->st_size > MAX_FILE_BYTES) err = EFBIG;
-  size_t want = err ? 0 : (size_t)sb->st_size;
-  if (!err && want + 1 > *cap) {
-    uint8_t *p = realloc(*buf, want + 1);
-    if (!p) err = ENOMEM;
-    else *buf = p, *cap = want + 1;
-  }
-  size_t got = 0;
-  while (!err && got < want) {
-    ssize_t r = read(fd, *buf + got, want - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) err = errno;
-    else if (r == 0) break; /* shrank while reading: hash what is there */
-    else got += (size_t)r;
-  }
-  close(fd);
-  *n = got;
-  return err;
-}
 
 /* A gone row with this content not yet taken, or -1. */
 static int64_t claim_moved(run *r, const char *hash) {
@@ -145,70 +110,32 @@ typedef struct worker {
   size_t cap;
 } worker;
 
-static void embed(worker *w, job *j, const uint8_t *data, size_t n) {
-  fk_session *s = w->s;
-  fk_image img = {0};
-  double t = now_s();
-  int rc = fk_image_decode(data, n, w->r->opt->max_pixels, &img);
-  j->t_decode = now_s() - t;
-  if (rc) {
-    j->kind = R_ERROR;
-    snprintf(j->error, sizeof j->error, "%s", fk_strerror(rc));
-    return;
-  }
-  j->width = img.width;
-  j->height = img.height;
-  int cap = w->r->opt->max_faces, nd = 0;
-  t = now_s();
-  rc = fk_detect(s, &img, w->scratch, cap, &nd);
-  j->t_detect = now_s() - t;
-  if (nd > cap) nd = cap;
-  t = now_s();
-  for (int i = 0; rc == FK_OK && i < nd; i++) rc = fk_represent(s, &img, &w->scratch[i]);
-  j->t_represent = now_s() - t;
-  if (rc == FK_OK && nd > 0 && !(j->faces = malloc((size_t)nd * sizeof *j->faces))) rc = FK_ENOMEM;
-  if (rc) {
-    j->kind = R_ERROR;
-    snprintf(j->error, sizeof j->error, "%s", rc == FK_ENOMEM ? "out of memory" : fk_session_errmsg(s));
-  } else if (nd == 0) {
-    j->kind = R_NOFACE;
-  } else {
-    memcpy(j->faces, w->scratch, (size_t)nd * sizeof *j->faces);
-    j->nfaces = nd;
-    j->central = fk_central_face(j->faces, nd, img.width, img.height);
-    j->kind = R_EMBED;
-  }
-  fk_image_free(&img);
-}
-
 static void process(worker *w, job *j) {
   run *r = w->r;
   size_t n = 0;
-  struct stat sb;
   double t = now_s();
-  int err = read_file(j->e->path, &w->buf, &w->cap, &n, &sb);
-  j->size = j->e->size;
-  j->mtime_ns = j->e->mtime_ns;
-  if (!err) {
-    j->size = (int64_t)n;
-    j->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-    fk_sha256_hex(w->buf, n, j->hash);
-  }
+  j->en.path = j->e->path;
+  j->en.size = j->e->size;
+  j->en.mtime_ns = j->e->mtime_ns;
+  int err = fk_entry_read(j->e->path, &w->buf, &w->cap, &n, &j->en);
   j->t_read = now_s() - t;
   if (err) {
     j->kind = R_ERROR;
-    snprintf(j->error, sizeof j->error, "cannot read: %s", err == EFBIG ? "file larger than 1 GiB" : strerror(err));
+    j->en.status = FK_ENTRY_ERROR;
+    snprintf(j->en.error, sizeof j->en.error, "cannot read: %s",
+             err == EFBIG ? "file larger than 1 GiB" : strerror(err));
     return;
   }
-  if (j->known >= 0 && !r->k[j->known].is_error && !strcmp(r->k[j->known].hash, j->hash)) {
+  if (j->known >= 0 && !r->k[j->known].is_error && !strcmp(r->k[j->known].hash, j->en.hash)) {
     j->kind = R_TOUCH;
     return;
   }
-  if ((j->move_from = claim_moved(r, j->hash)) >= 0) {
+  if ((j->move_from = claim_moved(r, j->en.hash)) >= 0) {
     j->kind = R_MOVE;
     return;
   }
-  embed(w, j, w->buf, n);
+  fk_entry_embed(w->s, w->buf, n, w->scratch, &j->en);
+  j->kind = j->en.status == FK_ENTRY_OK ? R_EMBED : j->en.status == FK_ENTRY_NOFACE ? R_NOFACE : R_ERROR;
 }
 
 static void *worker_main(void *arg) {
@@ -236,67 +163,20 @@ static void *worker_main(void *arg) {
 static int prepare_all(run *r) {
   fk_store *st = r->st;
   int rc;
-  if ((rc = fk_store_prepare(st,
-                             "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error,"
-                             " identity_id, nfaces, indexed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                             " unixepoch()) ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3,"
-                             " hash = ?4, width = ?5, height = ?6, status = ?7, error = ?8,"
-                             " identity_id = ?9, nfaces = ?10, indexed_at = unixepoch() RETURNING id",
-                             &r->s_upsert)) ||
-      (rc = fk_store_prepare(st, "DELETE FROM faces WHERE image_id = ?", &r->s_del_faces)) ||
-      (rc = fk_store_prepare(st,
-                             "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central,"
-                             " norm, emb_f32, emb_i8) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             &r->s_ins_face)) ||
+  if ((rc = fk_writer_init(&r->w, st)) ||
       (rc = fk_store_prepare(st,
                              "UPDATE images SET path = ?, size = ?, mtime_ns = ?, identity_id = ?,"
                              " indexed_at = unixepoch() WHERE id = ?", &r->s_move)) ||
       (rc = fk_store_prepare(st, "DELETE FROM images WHERE id = ?", &r->s_del_image)) ||
-      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &r->s_touch)) ||
-      (rc = fk_store_prepare(st, "INSERT OR IGNORE INTO identities(name) VALUES(?)", &r->s_ins_ident)) ||
-      (rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &r->s_get_ident)))
+      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &r->s_touch)))
     return rc;
   return FK_OK;
 }
 
 static void finalize_all(run *r) {
-  sqlite3_stmt *s[] = {r->s_upsert, r->s_del_faces, r->s_ins_face, r->s_move,
-                       r->s_del_image, r->s_touch, r->s_ins_ident, r->s_get_ident};
+  sqlite3_stmt *s[] = {r->s_move, r->s_del_image, r->s_touch};
   for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
-}
-
-/* Runs a prepared statement with no result rows, then resets it. */
-static int step_done(run *r, sqlite3_stmt *q, const char *what) {
-  int rc = sqlite3_step(q) == SQLITE_DONE ? FK_OK : fk_store_sqlfail(r->st, what);
-  sqlite3_reset(q);
-  sqlite3_clear_bindings(q);
-  return rc;
-}
-
-/* The identities.id for the entry's folder, or 0 (NULL) when it has none. */
-static int identity_id(run *r, const fk_walk_entry *e, int64_t *id) {
-  *id = 0;
-  if (!e->identity) return FK_OK;
-  char name[1024];
-  snprintf(name, sizeof name, "%.*s", (int)e->identity_len, e->identity);
-  if ((*id = fk_strmap_get(&r->identities, name)) >= 0) return FK_OK;
-  sqlite3_bind_text(r->s_ins_ident, 1, name, -1, SQLITE_TRANSIENT);
-  int rc = step_done(r, r->s_ins_ident, "adding an identity");
-  if (rc) return rc;
-  sqlite3_bind_text(r->s_get_ident, 1, name, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step(r->s_get_ident) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(r->st, "reading an identity");
-  *id = sqlite3_column_int64(r->s_get_ident, 0);
-  sqlite3_reset(r->s_get_ident);
-  if (rc) return rc;
-  char *copy = strdup(name);
-  char **names = copy ? realloc(r->identity_names, (r->nidentity_names + 1) * sizeof *names) : NULL;
-  if (!names) {
-    free(copy);
-    return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
-  }
-  r->identity_names = names;
-  names[r->nidentity_names++] = copy;
-  return fk_strmap_put(&r->identities, copy, *id);
+  fk_writer_free(&r->w);
 }
 
 static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
@@ -304,63 +184,16 @@ static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
   else sqlite3_bind_null(q, col);
 }
 
-static int insert_face(run *r, int64_t image_id, const job *j, int i) {
-  const fk_face *f = &j->faces[i];
-  const int dim = f->dim;
-  if (dim != r->st->dim)
-    return fk_store_fail(r->st, FK_EMISMATCH, "a %d-d embedding for an index of %d-d ones", dim, r->st->dim);
-  float unit[FK_EMBED_MAX];
-  int8_t code[FK_EMBED_MAX];
-  double ss = 0;
-  for (int d = 0; d < dim; d++) ss += (double)f->embedding[d] * f->embedding[d];
-  memcpy(unit, f->embedding, (size_t)dim * sizeof *unit);
-  fk_l2_normalize(unit, dim);
-  fk_quantize_i8(unit, code, dim);
-  sqlite3_stmt *q = r->s_ins_face;
-  sqlite3_bind_int64(q, 1, image_id);
-  sqlite3_bind_int(q, 2, i);
-  sqlite3_bind_double(q, 3, f->box.x);
-  sqlite3_bind_double(q, 4, f->box.y);
-  sqlite3_bind_double(q, 5, f->box.w);
-  sqlite3_bind_double(q, 6, f->box.h);
-  sqlite3_bind_double(q, 7, f->score);
-  sqlite3_bind_blob(q, 8, f->landmarks, sizeof f->landmarks, SQLITE_STATIC);
-  sqlite3_bind_text(q, 9, r->model, -1, SQLITE_STATIC);
-  sqlite3_bind_int(q, 10, i == j->central);
-  sqlite3_bind_double(q, 11, sqrt(ss));
-  sqlite3_bind_blob(q, 12, unit, dim * (int)sizeof *unit, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 13, code, dim, SQLITE_STATIC);
-  return step_done(r, q, "storing a face");
+/* The identities.id for the entry's folder, or 0 (NULL) when it has none. */
+static int identity_id(run *r, const fk_walk_entry *e, int64_t *id) {
+  return fk_writer_identity(&r->w, e->identity, e->identity ? e->identity_len : 0, id);
 }
 
 /* New or changed content: the image row and all its faces. */
 static int apply_embed(run *r, job *j) {
-  static const char *const status[] = {[R_EMBED] = "ok", [R_NOFACE] = "no_face", [R_ERROR] = "error"};
   int64_t ident, image_id;
   int rc = identity_id(r, j->e, &ident);
-  if (rc) return rc;
-  sqlite3_stmt *q = r->s_upsert;
-  sqlite3_bind_text(q, 1, j->e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 2, j->size);
-  sqlite3_bind_int64(q, 3, j->mtime_ns);
-  sqlite3_bind_text(q, 4, j->hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int(q, 5, j->width);
-  sqlite3_bind_int(q, 6, j->height);
-  sqlite3_bind_text(q, 7, status[j->kind], -1, SQLITE_STATIC);
-  if (j->kind == R_ERROR) sqlite3_bind_text(q, 8, j->error, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(q, 8);
-  bind_id_or_null(q, 9, ident);
-  sqlite3_bind_int(q, 10, j->nfaces);
-  rc = sqlite3_step(q) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(r->st, "storing an image");
-  image_id = sqlite3_column_int64(q, 0);
-  sqlite3_reset(q);
-  sqlite3_clear_bindings(q);
-  if (rc) return rc;
-  /* Always: another indexer may have stored this path since we planned. */
-  sqlite3_bind_int64(r->s_del_faces, 1, image_id);
-  if ((rc = step_done(r, r->s_del_faces, "replacing faces"))) return rc;
-  for (int i = 0; rc == FK_OK && i < j->nfaces; i++) rc = insert_face(r, image_id, j, i);
-  return rc;
+  return rc ? rc : fk_writer_put(&r->w, &j->en, ident, r->model, &image_id);
 }
 
 /* Known content at a new path: the old row takes the new path. */
@@ -370,25 +203,25 @@ static int apply_move(run *r, job *j) {
   if (rc) return rc;
   if (j->known >= 0) { /* the path had other content: that row goes */
     sqlite3_bind_int64(r->s_del_image, 1, r->k[j->known].id);
-    if ((rc = step_done(r, r->s_del_image, "replacing an image"))) return rc;
+    if ((rc = fk_writer_step(&r->w, r->s_del_image, "replacing an image"))) return rc;
   }
   sqlite3_stmt *q = r->s_move;
   sqlite3_bind_text(q, 1, j->e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 2, j->size);
-  sqlite3_bind_int64(q, 3, j->mtime_ns);
+  sqlite3_bind_int64(q, 2, j->en.size);
+  sqlite3_bind_int64(q, 3, j->en.mtime_ns);
   bind_id_or_null(q, 4, ident);
   sqlite3_bind_int64(q, 5, r->k[j->move_from].id);
-  return step_done(r, q, "moving an image");
+  return fk_writer_step(&r->w, q, "moving an image");
 }
 
 static int apply(run *r, job *j) {
   fk_index_stats *s = &r->stats;
   int rc;
   if (j->kind == R_TOUCH) {
-    sqlite3_bind_int64(r->s_touch, 1, j->size);
-    sqlite3_bind_int64(r->s_touch, 2, j->mtime_ns);
+    sqlite3_bind_int64(r->s_touch, 1, j->en.size);
+    sqlite3_bind_int64(r->s_touch, 2, j->en.mtime_ns);
     sqlite3_bind_int64(r->s_touch, 3, r->k[j->known].id);
-    rc = step_done(r, r->s_touch, "updating an image");
+    rc = fk_writer_step(&r->w, r->s_touch, "updating an image");
     s->touched++;
   } else if (j->kind == R_MOVE) {
     rc = apply_move(r, j);
@@ -398,19 +231,19 @@ static int apply(run *r, job *j) {
     if (j->known < 0) s->added++;
     else if (r->k[j->known].is_error) s->retried++;
     else s->updated++;
-    s->faces += j->nfaces;
+    s->faces += j->en.nfaces;
     s->no_face += j->kind == R_NOFACE;
     if (j->kind == R_ERROR) {
       s->errors++;
-      if (r->io->on_error) r->io->on_error(j->e->path, j->error, r->io->user);
+      if (r->io->on_error) r->io->on_error(j->e->path, j->en.error, r->io->user);
     }
   }
   s->t_read += j->t_read;
-  s->t_decode += j->t_decode;
-  s->t_detect += j->t_detect;
-  s->t_represent += j->t_represent;
-  free(j->faces);
-  j->faces = NULL;
+  s->t_decode += j->en.t_decode;
+  s->t_detect += j->en.t_detect;
+  s->t_represent += j->en.t_represent;
+  free(j->en.faces);
+  j->en.faces = NULL;
   return rc;
 }
 
@@ -553,7 +386,7 @@ static int prune(run *r) {
     }
     if (!in_txn && (rc = fk_store_exec(r->st, "BEGIN IMMEDIATE")) == FK_OK) in_txn = 1;
     sqlite3_bind_int64(r->s_del_image, 1, r->k[i].id);
-    if (rc == FK_OK && (rc = step_done(r, r->s_del_image, "pruning")) == FK_OK) r->stats.pruned++;
+    if (rc == FK_OK && (rc = fk_writer_step(&r->w, r->s_del_image, "pruning")) == FK_OK) r->stats.pruned++;
   }
   if (!in_txn) return rc;
   if (rc == FK_OK &&
@@ -626,15 +459,12 @@ static int run_workers(run *r, const fk_models *m, int jobs) {
 
 static void free_run(run *r) {
   finalize_all(r);
-  for (int64_t i = 0; i < r->njobs; i++) free(r->jobs[i].faces);
+  for (int64_t i = 0; i < r->njobs; i++) free(r->jobs[i].en.faces);
   free(r->jobs);
   free(r->order);
   for (int64_t i = 0; i < r->nk; i++) free(r->k[i].path);
   free(r->k);
   fk_strmap_free(&r->gone_by_hash);
-  fk_strmap_free(&r->identities);
-  for (size_t i = 0; i < r->nidentity_names; i++) free(r->identity_names[i]);
-  free(r->identity_names);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->finished);
   pthread_cond_destroy(&r->space);

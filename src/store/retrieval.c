@@ -98,21 +98,11 @@ static void eval_chunk(void *arg, size_t c) {
 /* The gallery: a copy of the central rows. */
 static int gallery(const fk_vecs *v, fk_vecs *g) {
   int64_t n = 0;
-  for (int64_t i = 0; i < v->n; i++) n += (v->flags[i] & FK_VEC_CENTRAL) != 0;
+  for (int64_t i = 0; i < v->n; i++) n += (v->flags[i] & (FK_VEC_CENTRAL | FK_VEC_DELETED)) == FK_VEC_CENTRAL;
   int rc = fk_vecs_alloc(g, n, v->dim);
   if (rc) return rc;
-  for (int64_t i = 0, j = 0; i < v->n; i++) {
-    if (!(v->flags[i] & FK_VEC_CENTRAL)) continue;
-    g->face_id[j] = v->face_id[i];
-    g->image_id[j] = v->image_id[i];
-    g->identity[j] = v->identity[i];
-    g->flags[j] = v->flags[i];
-    g->norm[j] = v->norm[i];
-    memcpy(g->f32 + j * g->dim, v->f32 + i * v->dim, (size_t)v->dim * sizeof(float));
-    memcpy(g->i8 + j * g->dim, v->i8 + i * v->dim, (size_t)v->dim);
-    g->i8_inv[j] = v->i8_inv[i];
-    j++;
-  }
+  for (int64_t i = 0, j = 0; i < v->n; i++)
+    if ((v->flags[i] & (FK_VEC_CENTRAL | FK_VEC_DELETED)) == FK_VEC_CENTRAL) fk_vecs_copy_row(g, j++, v, i);
   return FK_OK;
 }
 
@@ -172,16 +162,18 @@ int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads, fk
   int rc = fk_store_load(st, NULL);
   if (rc) return rc;
   fk_vecs g;
-  if ((rc = gallery(&st->vecs, &g))) return fk_store_fail(st, rc, "out of memory");
+  if ((rc = gallery(&st->vs.v, &g))) return fk_store_fail(st, rc, "out of memory");
   eval e = {.g = &g, .metric = metric, .codes = codes};
   if ((rc = load_queries(st, &g, &e, &r->identities)) == FK_OK && e.nq > 0) {
     int64_t tasks = threads > 1 ? threads * 16 : 1;
     e.chunk = (e.nq + tasks - 1) / tasks;
     tasks = (e.nq + e.chunk - 1) / e.chunk;
-    pthreadpool_t pool = fk_store_pool(st, threads);
+    pthread_mutex_lock(&st->vs.pool_mu);
+    pthreadpool_t pool = fk_vectors_pool(&st->vs, threads);
     if (pool) pthreadpool_parallelize_1d(pool, eval_chunk, &e, (size_t)tasks, 0);
     else
       for (int64_t c = 0; c < tasks; c++) eval_chunk(&e, (size_t)c);
+    pthread_mutex_unlock(&st->vs.pool_mu);
     if (e.failed) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
   }
   if (rc == FK_OK) {

@@ -1,15 +1,15 @@
 /*
  * search.c - the read side of the face index: k-NN over the loaded vectors
- * (fk_store_search: vecs.c's exact scan, or ann_cache.c's graph for large
- * indexes or when asked), and the lookups that
- * turn a face id into its image, box, landmarks and identity
+ * (fk_store_search: vectors.c's search, the exact scan or, for a large
+ * index or when asked, ann_cache.c's graph), and the lookups that turn a
+ * face id into its image, box, landmarks and identity
  * (fk_store_get_face, fk_store_foreach_face for exports).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/compose.h"
 #include "store/store.h"
 
 #define FACE_COLUMNS                                                                        \
@@ -30,57 +30,27 @@ void fk_search_options_init(fk_search_options *o) {
 }
 
 int fk_store_search_method(fk_store *st, const fk_search_options *o) {
-  if (o->search != FK_SEARCH_AUTO) return o->search;
+  fk_search_options d;
+  if (!o) fk_search_options_init(&d), o = &d;
+  if (o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO)
+    return fk_store_fail(st, FK_EINVAL, "bad search options (search %d)", o->search);
   int64_t n = 0;
-  int rc = fk_store_load(st, &n);
-  return rc ? rc : n >= FK_ANN_AUTO_MIN ? FK_SEARCH_ANN : FK_SEARCH_EXACT;
+  int rc = fk_store_load(st, &n); /* refreshes the vectors */
+  if (rc) return rc;
+  return o->search != FK_SEARCH_AUTO ? o->search : n >= FK_ANN_AUTO_MIN ? FK_SEARCH_ANN : FK_SEARCH_EXACT;
 }
 
 int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_search_options *o,
                     fk_match *out, int *n) {
   *n = 0;
-  fk_search_options d;
-  if (!o) fk_search_options_init(&d), o = &d;
-  if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
-      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256 ||
-      o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO || o->ef < 0 || o->ef > 1000000)
-    return fk_store_fail(st, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d, search %d, ef %d)",
-                         o->k, o->metric, o->codes, o->threads, o->search, o->ef);
-  double ss = 0;
-  for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
-  if (!(ss > 0 && ss < INFINITY))
-    return fk_store_fail(st, FK_EINVAL, "the query embedding is empty, zero or not finite");
-  int rc = fk_store_load(st, NULL);
-  if (rc) return rc;
-  if (st->vecs.n == 0) return FK_OK;
-  if (dim != st->vecs.dim)
-    return fk_store_fail(st, FK_EMISMATCH, "%s holds %d-d embeddings; the query has %d: use the model "
-                         "the index was built with", st->path, st->vecs.dim, dim);
-  fk_scan s;
-  fk_scan_init(&s, &st->vecs, embedding, o->metric, o->codes, o->k, o->threshold);
-  fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
-  if (!hits) return fk_store_fail(st, FK_ENOMEM, "out of memory");
-  int cnt = 0;
-  if (fk_store_search_method(st, o) == FK_SEARCH_ANN) {
-    /* These set their own messages. */
-    if ((rc = fk_store_load_ann(st, o->threads)) == FK_OK)
-      rc = fk_store_ann_search(st, &s, o->ef > 0 ? o->ef : FK_ANN_EF_DEFAULT, hits, &cnt);
-    if (rc) {
-      free(hits);
-      return rc;
-    }
-  } else {
-    rc = fk_scan_run(&s, fk_store_pool(st, o->threads), hits, &cnt);
-  }
-  for (int i = 0; rc == FK_OK && i < cnt; i++) {
-    out[i].face_id = st->vecs.face_id[hits[i].row];
-    out[i].distance = fk_scan_distance(&s, &hits[i]);
-    out[i].similarity = fk_scan_similarity(&s, &hits[i]);
-  }
-  free(hits);
-  if (rc) return fk_store_fail(st, rc, "search: %s", fk_strerror(rc));
-  *n = cnt;
-  return FK_OK;
+  int method = fk_store_search_method(st, o);
+  if (method < 0) return method;
+  /* An ANN search needs the graph, which only the store's thread may load. */
+  if (method == FK_SEARCH_ANN && (method = fk_store_load_ann(st, o ? o->threads : 1))) return method;
+  /* Searched as fk_vectors_search decides: the same method now. */
+  char err[512];
+  int rc = fk_vectors_search(&st->vs, embedding, dim, o, out, n, err, sizeof err);
+  return rc ? fk_store_fail(st, rc, "%s: %s", st->path, err) : FK_OK;
 }
 
 static void copy_blob(sqlite3_stmt *q, int col, void *dst, size_t size) {
@@ -136,5 +106,112 @@ int fk_store_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *
   if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading faces");
   free(f);
   sqlite3_finalize(q);
+  return rc;
+}
+
+/* ---- listing ---------------------------------------------------------------- */
+
+static int check_page(fk_store *st, int64_t offset, int limit) {
+  if (offset < 0 || limit < 1 || limit > 100000)
+    return fk_store_fail(st, FK_EINVAL, "bad page (offset %lld, limit %d)", (long long)offset, limit);
+  return FK_OK;
+}
+
+static int count_of(fk_store *st, sqlite3_stmt *q, int64_t *total) {
+  int rc = sqlite3_step(q) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(st, "counting");
+  if (rc == FK_OK && total) *total = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+/* The page and the total are read in one read transaction. */
+static int list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+                           int64_t *total) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "SELECT count(*) FROM identities", &q);
+  if (rc || (rc = count_of(st, q, total))) return rc;
+  if ((rc = fk_store_prepare(st,
+                             /* the page first (name's index), then the counts of its rows only */
+                             "SELECT d.id, d.name, (SELECT count(*) FROM images WHERE identity_id = d.id),"
+                             " (SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
+                             " WHERE i.identity_id = d.id) FROM identities d ORDER BY d.name LIMIT ? OFFSET ?", &q)))
+    return rc;
+  sqlite3_bind_int(q, 1, limit);
+  sqlite3_bind_int64(q, 2, offset);
+  int step;
+  while ((step = sqlite3_step(q)) == SQLITE_ROW && *n < limit) {
+    fk_identity_info *d = &out[(*n)++];
+    d->id = sqlite3_column_int64(q, 0);
+    snprintf(d->name, sizeof d->name, "%s", (const char *)sqlite3_column_text(q, 1));
+    d->images = sqlite3_column_int64(q, 2);
+    d->faces = sqlite3_column_int64(q, 3);
+  }
+  if (step != SQLITE_DONE && step != SQLITE_ROW) rc = fk_store_sqlfail(st, "listing identities");
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_store_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+                             int64_t *total) {
+  *n = 0;
+  int rc = check_page(st, offset, limit);
+  if (rc || (rc = fk_store_exec(st, "BEGIN"))) return rc;
+  rc = list_identities(st, offset, limit, out, n, total);
+  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  return rc;
+}
+
+static int identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
+                          int *n, int64_t *total) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q);
+  if (rc) return rc;
+  sqlite3_bind_text(q, 1, identity, -1, SQLITE_STATIC);
+  int step = sqlite3_step(q);
+  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+  sqlite3_finalize(q);
+  if (step == SQLITE_DONE) return fk_store_fail(st, FK_ENOENT, "no identity '%s' in the index", identity);
+  if (step != SQLITE_ROW) return fk_store_sqlfail(st, "reading an identity");
+  if ((rc = fk_store_prepare(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
+                                 " WHERE i.identity_id = ?", &q)))
+    return rc;
+  sqlite3_bind_int64(q, 1, id);
+  if ((rc = count_of(st, q, total))) return rc;
+  if ((rc = fk_store_prepare(st, FACE_COLUMNS " WHERE i.identity_id = ? ORDER BY f.id LIMIT ? OFFSET ?", &q)))
+    return rc;
+  sqlite3_bind_int64(q, 1, id);
+  sqlite3_bind_int(q, 2, limit);
+  sqlite3_bind_int64(q, 3, offset);
+  while ((step = sqlite3_step(q)) == SQLITE_ROW && *n < limit) read_face(q, &out[(*n)++]);
+  if (step != SQLITE_DONE && step != SQLITE_ROW) rc = fk_store_sqlfail(st, "listing faces");
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_store_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
+                            int *n, int64_t *total) {
+  *n = 0;
+  if (!identity) return fk_store_fail(st, FK_EINVAL, "fk_store_identity_faces: no name");
+  int rc = check_page(st, offset, limit);
+  if (rc || (rc = fk_store_exec(st, "BEGIN"))) return rc;
+  rc = identity_faces(st, identity, offset, limit, out, n, total);
+  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  return rc;
+}
+
+/* ---- crops ------------------------------------------------------------------- */
+
+int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixels, fk_image *out) {
+  memset(out, 0, sizeof *out);
+  if (!f || size < 16 || size > 1024) return FK_EINVAL;
+  fk_image img;
+  int rc = fk_image_load(f->path, max_pixels, &img);
+  if (rc) return rc;
+  /* Another picture at the same path: the box would frame nothing. */
+  if ((f->image_width || f->image_height) && (img.width != f->image_width || img.height != f->image_height))
+    rc = FK_EMISMATCH;
+  else
+    rc = fk_face_thumbnail(&img, f->box, 0.25f, size, out);
+  fk_image_free(&img);
   return rc;
 }

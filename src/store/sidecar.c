@@ -2,9 +2,10 @@
  * sidecar.c - the index's vector cache, PATH.vec: the fk_vecs block (see
  * vecs.h) written to a file so that loading 1M faces is one mmap instead of
  * 1M row fetches. The faces table stays the source of truth: the sidecar
- * carries the index's uuid and generation, and a missing, foreign or stale
- * one is rebuilt from the table in one read transaction (and rewritten
- * atomically, tmp + fsync + rename, when the directory is writable).
+ * carries the index's uuid and the change sequence it reflects, so a reader
+ * maps it and catches up from there (vectors.c); a missing, foreign or
+ * corrupt one is rebuilt from the table (and rewritten atomically, tmp +
+ * fsync + rename, when the directory is writable).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +18,10 @@
 
 #include "store/store.h"
 
-void fk_store_unload(fk_store *st) {
-  if (st->vecs.mapped) munmap(st->vecs.hdr, st->vecs.size);
-  fk_vecs_free(&st->vecs);
-  st->vecs_loaded = 0;
+void fk_sidecar_unmap(fk_vecs *v) {
+  if (v->mapped) munmap(v->hdr, v->size);
+  else fk_vecs_free(v);
+  memset(v, 0, sizeof *v);
 }
 
 /* Copies one faces row into row r of v; FK_ECORRUPT on a malformed row. */
@@ -40,51 +41,66 @@ static int fill_row(sqlite3_stmt *q, fk_vecs *v, int64_t r) {
   return FK_OK;
 }
 
-static int read_rows(fk_store *st, fk_vecs *v) {
-  int64_t n;
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, "SELECT count(*) FROM faces", &q);
-  if (rc) return rc;
-  if (sqlite3_step(q) != SQLITE_ROW) rc = fk_store_sqlfail(st, "counting faces");
-  n = sqlite3_column_int64(q, 0);
-  sqlite3_finalize(q);
-  if (rc) return rc;
-  /* An index without a model yet holds no faces: any width does. */
-  int dim = st->dim ? st->dim : 1;
-  if ((rc = fk_vecs_alloc(v, n, dim)))
-    return fk_store_fail(st, rc, "no memory for %lld vectors of %d", (long long)n, dim);
-  rc = fk_store_prepare(st,
-                        "SELECT f.id, f.image_id, coalesce(i.identity_id, -1), f.central, f.norm,"
-                        " f.emb_f32, f.emb_i8 FROM faces f JOIN images i ON i.id = f.image_id"
-                        " ORDER BY f.id", &q);
+/* The columns fill_row() reads, for the faces matching `where`. */
+#define VEC_ROWS(where)                                                              \
+  "SELECT f.id, f.image_id, coalesce(i.identity_id, -1), f.central, f.norm,"         \
+  " f.emb_f32, f.emb_i8 FROM faces f JOIN images i ON i.id = f.image_id " where      \
+  " ORDER BY f.id"
+
+/* Reads the rows of q (with `n` rows at most) into a new block v of width
+ * dim. */
+static int read_rows(fk_store *st, sqlite3_stmt *q, int64_t n, int dim, fk_vecs *v) {
+  int rc = fk_vecs_alloc(v, n, dim);
+  if (rc) return fk_store_fail(st, rc, "no memory for %lld vectors of %d", (long long)n, dim);
   int64_t r = 0;
   int step;
-  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
-    if (r == n || fill_row(q, v, r) != FK_OK)
+  while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+    if (r == n || fill_row(q, v, r) != FK_OK) {
       rc = fk_store_fail(st, FK_ECORRUPT, "%s: faces row %lld is malformed", st->path,
                          (long long)sqlite3_column_int64(q, 0));
+      break;
+    }
     r++;
   }
   if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading faces");
   if (rc == FK_OK && r != n) rc = fk_store_fail(st, FK_EDB, "%s: faces changed while reading", st->path);
-  sqlite3_finalize(q);
   if (rc) fk_vecs_free(v);
   return rc;
 }
 
-/* Builds the vectors from the faces table, with the uuid and generation
- * read in the same transaction. */
-static int build(fk_store *st, fk_vecs *v) {
-  char uuid[40];
-  int64_t gen;
-  int rc = fk_store_exec(st, "BEGIN");
+static int count_rows(fk_store *st, const char *sql, int64_t seq, int64_t *n) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, sql, &q);
   if (rc) return rc;
-  if ((rc = fk_store_meta_get(st, "uuid", uuid, sizeof uuid)) == FK_OK &&
-      (rc = fk_store_meta_get_int(st, "generation", &gen)) == FK_OK && (rc = read_rows(st, v)) == FK_OK) {
-    memcpy(v->hdr->uuid, uuid, sizeof uuid);
-    v->hdr->generation = gen;
-  }
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_bind_int64(q, 1, seq);
+  if (sqlite3_step(q) != SQLITE_ROW) rc = fk_store_sqlfail(st, "counting faces");
+  *n = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_sidecar_build(fk_store *st, fk_vecs *v) {
+  int64_t n;
+  sqlite3_stmt *q;
+  int rc = count_rows(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id WHERE ?1 = ?1", 0, &n);
+  if (rc) return rc;
+  /* An index without a model yet holds no faces: any width does. */
+  if ((rc = fk_store_prepare(st, VEC_ROWS(""), &q))) return rc;
+  rc = read_rows(st, q, n, st->dim ? st->dim : 1, v);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int fk_sidecar_changed_rows(fk_store *st, int64_t since, fk_vecs *v) {
+  int64_t n;
+  sqlite3_stmt *q;
+  int rc = count_rows(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id WHERE f.seq > ?1",
+                      since, &n);
+  if (rc) return rc;
+  if ((rc = fk_store_prepare(st, VEC_ROWS("WHERE f.seq > ?1"), &q))) return rc;
+  sqlite3_bind_int64(q, 1, since);
+  rc = read_rows(st, q, n, st->dim ? st->dim : 1, v);
+  sqlite3_finalize(q);
   return rc;
 }
 
@@ -100,23 +116,40 @@ static int write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
-/* Writes v to the sidecar atomically; failure leaves no partial file. */
-static int save(fk_store *st, const fk_vecs *v) {
+int fk_sidecar_save(fk_store *st, const fk_vecs *v, const char *uuid, int64_t generation, int64_t seq) {
   char path[4200], tmp[4300];
   if (fk_store_sidecar_path(st, path, sizeof path)) return FK_EINVAL;
+  fk_vecs exact = {0};
+  int rc = FK_OK;
+  int64_t live = 0;
+  for (int64_t i = 0; i < v->n; i++) live += !(v->flags[i] & FK_VEC_DELETED);
+  if (v->cap != live) { /* spare rows or tombstones: write a compact copy */
+    if ((rc = fk_vecs_copy(v, live, 1, &exact))) return rc;
+    v = &exact;
+  }
+  fk_vecs_header h = *v->hdr;
+  snprintf(h.uuid, sizeof h.uuid, "%s", uuid);
+  h.generation = generation;
+  h.seq = seq;
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return FK_EIO;
-  int ok = write_all(fd, v->hdr, v->size) == 0 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (ok && rename(tmp, path) == 0) return FK_OK;
-  unlink(tmp);
-  return FK_EIO;
+  if (fd < 0) rc = FK_EIO;
+  if (rc == FK_OK) {
+    int ok = write_all(fd, &h, sizeof h) == 0 &&
+             write_all(fd, (const char *)v->hdr + sizeof h, v->size - sizeof h) == 0 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+      unlink(tmp);
+      rc = FK_EIO;
+    }
+  }
+  fk_vecs_free(&exact);
+  return rc;
 }
 
-/* Maps the sidecar if it belongs to this index at this generation. */
-static int map_sidecar(fk_store *st, const char *uuid, int64_t gen, fk_vecs *v) {
+int fk_sidecar_map(fk_store *st, const char *uuid, fk_vecs *v) {
   char path[4200];
+  memset(v, 0, sizeof *v);
   if (fk_store_sidecar_path(st, path, sizeof path)) return FK_EINVAL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FK_ENOENT;
@@ -127,8 +160,7 @@ static int map_sidecar(fk_store *st, const char *uuid, int64_t gen, fk_vecs *v) 
   close(fd);
   if (p == MAP_FAILED) return FK_EIO;
   int rc = fk_vecs_attach(v, p, (size_t)sb.st_size, 1);
-  if (rc == FK_OK && (strncmp(v->hdr->uuid, uuid, sizeof v->hdr->uuid) || v->hdr->generation != gen ||
-                      (v->n > 0 && v->dim != st->dim)))
+  if (rc == FK_OK && (strncmp(v->hdr->uuid, uuid, sizeof v->hdr->uuid) || (v->n > 0 && v->dim != st->dim)))
     rc = FK_ENOENT;
   if (rc) {
     munmap(p, (size_t)sb.st_size);
@@ -136,38 +168,5 @@ static int map_sidecar(fk_store *st, const char *uuid, int64_t gen, fk_vecs *v) 
     return rc;
   }
   madvise(p, (size_t)sb.st_size, MADV_WILLNEED);
-  return FK_OK;
-}
-
-int fk_store_sync_vectors(fk_store *st) {
-  fk_vecs v;
-  int rc = build(st, &v);
-  if (rc) return rc;
-  fk_store_unload(st);
-  save(st, &v); /* a cache: searching works without it */
-  st->vecs = v;
-  st->vecs_generation = v.hdr->generation;
-  st->vecs_loaded = 1;
-  return FK_OK;
-}
-
-int fk_store_load(fk_store *st, int64_t *count) {
-  char uuid[40];
-  int64_t gen;
-  int rc = fk_store_meta_get(st, "uuid", uuid, sizeof uuid);
-  if (rc == FK_OK) rc = fk_store_meta_get_int(st, "generation", &gen);
-  if (rc) return rc == FK_ENOENT ? fk_store_fail(st, FK_ENOTINDEX, "%s: meta table incomplete", st->path) : rc;
-  if (!st->vecs_loaded || st->vecs_generation != gen) {
-    fk_store_unload(st);
-    fk_vecs v;
-    if (map_sidecar(st, uuid, gen, &v) == FK_OK) {
-      st->vecs = v;
-      st->vecs_generation = gen;
-      st->vecs_loaded = 1;
-    } else if ((rc = fk_store_sync_vectors(st))) {
-      return rc;
-    }
-  }
-  if (count) *count = st->vecs.n;
   return FK_OK;
 }

@@ -1,32 +1,58 @@
 /*
  * store.h - internals of the face index (src/store/): the fk_store handle,
  * the SQLite schema and statement helpers shared by db.c (open, schema,
- * meta), index.c (building), sidecar.c (the memory-mapped vector cache),
- * search.c (k-NN and face lookup), ann_cache.c (the ANN graph cache,
- * PATH.faiss, over the faiss shim ann.h) and retrieval.c (eval retrieval).
+ * meta, migrations), write.c (storing images with their faces), index.c
+ * (building from a directory), edit.c (adding and deleting single images,
+ * listing), sidecar.c (the memory-mapped vector file), vectors.c (the loaded
+ * vectors and how they follow the index), ann_cache.c (the ANN graph over
+ * them and its cache file PATH.faiss, on the faiss shim ann.h), search.c
+ * (k-NN and face lookup) and retrieval.c (eval retrieval).
  *
  * Schema (application_id 'FKIX', user_version FK_STORE_SCHEMA):
- *   meta(key PRIMARY KEY, value)     format, model, detector, input_size,
+ *   meta(key PRIMARY KEY, value)     format, model, dim, detector, input_size,
  *                                    min_score, max_faces, align, flip, uuid,
- *                                    generation, created
+ *                                    generation, seq, created
  *   identities(id, name UNIQUE)      parent folder names
  *   images(id, path UNIQUE, size, mtime_ns, hash, width, height, status
  *          'ok'|'no_face'|'error', error, identity_id, nfaces, indexed_at)
- *   faces(id, image_id -> images ON DELETE CASCADE, idx, x, y, w, h, score,
- *         landmarks BLOB (68 x {f32 x, f32 y}), model, central, norm,
- *         emb_f32 BLOB (dim f32, unit), emb_i8 BLOB (dim int8),
+ *   faces(id AUTOINCREMENT, image_id -> images ON DELETE CASCADE, idx, x, y,
+ *         w, h, score, landmarks BLOB (68 x {f32 x, f32 y}), model, central,
+ *         norm, emb_f32 BLOB (dim f32, unit), emb_i8 BLOB (dim int8), seq,
  *         UNIQUE(image_id, idx))
+ *   deleted(seq PRIMARY KEY, face_id)   tombstones of deleted faces
  * meta.dim is the embedding width of meta.model. BLOBs are little-endian
  * (the only byte order facekit builds for).
  *
+ * The change sequence. meta.seq counts changes to the set of face vectors.
+ * Triggers (db.c), which no writer can bypass, keep it:
+ *   - a face inserted takes the next seq in faces.seq;
+ *   - a face deleted (directly, or by cascade from its image) leaves a
+ *     tombstone (next seq, its id) in deleted;
+ *   - an image whose identity changes gives each of its faces the next seq,
+ *     as if inserted again.
+ * SQLite serializes writers, so seq grows in commit order, and a reader
+ * whose vectors reflect seq S reaches any later state S' by reading, in one
+ * read transaction, the tombstones with seq in (S, S'] and then the faces
+ * with seq in (S, S'] (inserted or relabelled): it marks the first deleted
+ * and upserts the second, by face id. Face ids are never reused
+ * (AUTOINCREMENT), so new faces always sort after every loaded one and the
+ * vectors stay in id order by appending. Tombstones are kept (16 bytes a
+ * deleted face), so a reader at any earlier seq can catch up. meta.generation
+ * still counts commits that change faces, as before.
+ * The PostgreSQL backend (issue 11) keeps the same three rules with the same
+ * columns, so its readers follow it the same way.
+ *
  * Schema versions: 1 fixed the width at 128 in CHECK constraints (facekit
- * 0.1 with the one 128-d model); 2 takes any width. A version-1 index opens
- * as it is for reading and is migrated to 2, in one transaction, when opened
- * for writing.
+ * 0.1 with the one 128-d model); 2 takes any width; 3 adds the change
+ * sequence (faces.seq, deleted, the triggers, meta.seq) and AUTOINCREMENT
+ * face ids. An older index opens as it is for reading (its vectors then
+ * reload whole when meta.generation moves) and is migrated to 3, in one
+ * transaction, when opened for writing.
  */
 #ifndef FK_STORE_H
 #define FK_STORE_H
 
+#include <pthread.h>
 #include <pthreadpool.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -35,25 +61,37 @@
 #include "store/vecs.h"
 
 #define FK_STORE_APP_ID 0x464B4958 /* 'FKIX' */
-#define FK_STORE_SCHEMA 2
+#define FK_STORE_SCHEMA 3
 #define FK_STORE_ERRMSG_MAX 1024
+#define FK_STR_(x) #x
+#define FK_STR(x) FK_STR_(x)
 
-struct fk_ann;
-struct fk_ann_searcher;
+/* The loaded vectors of an index (fk_vectors in facekit.h). v is written
+ * only by the thread that owns the store, which holds the write lock while
+ * it changes rows that searches may read; searches from other threads hold
+ * the read lock. Rows are in face id order; deleted ones are flagged until
+ * a compaction drops them. */
+struct fk_vectors {
+  pthread_rwlock_t lock;
+  fk_vecs v;
+  int loaded;
+  int64_t deleted;         /* rows flagged FK_VEC_DELETED */
+  char uuid[40];           /* the index they belong to, and the generation */
+  int64_t generation, seq; /* and change sequence they reflect (seq -1: an
+                              index of format < 3) */
+  pthread_mutex_t pool_mu; /* the scan pool, for searches with threads > 1 */
+  pthreadpool_t pool;
+  int pool_threads;
+  struct fk_vectors_ann *ann; /* the ANN graph over v, once loaded (ann_cache.c) */
+};
 
 struct fk_store {
   sqlite3 *db;
   char *path;
   int writable;
+  int schema;              /* user_version; < 3: no change sequence */
   int dim;                 /* meta.dim: embedding width, 0 before a model */
-  fk_vecs vecs;            /* loaded lazily by fk_store_load() */
-  int vecs_loaded;
-  int64_t vecs_generation; /* generation the loaded vectors belong to */
-  pthreadpool_t pool;      /* scan threads, made on first multi-thread search */
-  int pool_threads;
-  struct fk_ann *ann;      /* HNSW graph (ann_cache.c), loaded on first ANN use */
-  struct fk_ann_searcher *ann_searcher;
-  int64_t ann_generation;  /* generation the graph is current with */
+  fk_vectors vs;           /* loaded lazily (vectors.c) */
   char err[FK_STORE_ERRMSG_MAX];
 };
 
@@ -82,34 +120,69 @@ int fk_store_bump_generation(fk_store *st);
 /* The sidecar path: PATH.vec. */
 int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size);
 
-/* Rebuilds the sidecar from the faces table and writes it atomically; keeps
- * the result loaded. Used by index.c at the end of a run. */
-int fk_store_sync_vectors(fk_store *st);
+/* sidecar.c: the vectors as the faces table has them (inside the caller's
+ * read transaction); the sidecar file mapped if its uuid is `uuid`;
+ * written atomically, without deleted rows, stamped with the uuid,
+ * generation and seq the vectors reflect. */
+int fk_sidecar_build(fk_store *st, fk_vecs *v);
+/* The faces with seq > since (inserted or relabelled after it), in id
+ * order, for a catch-up; inside the caller's read transaction. */
+int fk_sidecar_changed_rows(fk_store *st, int64_t since, fk_vecs *v);
+int fk_sidecar_map(fk_store *st, const char *uuid, fk_vecs *v);
+int fk_sidecar_save(fk_store *st, const fk_vecs *v, const char *uuid, int64_t generation, int64_t seq);
+void fk_sidecar_unmap(fk_vecs *v);
 
-/* Drops loaded vectors (after the faces table changed). */
-void fk_store_unload(fk_store *st);
+/* vectors.c: set up and tear down st->vs. */
+void fk_vectors_init(fk_vectors *vs);
+void fk_vectors_destroy(fk_vectors *vs);
 
-/* ann_cache.c: the ANN graph cache, PATH.faiss. */
+/* The pool for `threads` scan threads (NULL for 1), made on demand; hold
+ * vs->pool_mu around making and using it. */
+pthreadpool_t fk_vectors_pool(fk_vectors *vs, int threads);
+
+/* vectors.c: the row of face id in v (rows in id order), or -1. */
+int64_t fk_vecs_find_row(const fk_vecs *v, int64_t id);
+
+/* ---- ann_cache.c: the ANN graph over the loaded vectors ----
+ * It follows the vectors: vectors.c calls these with the write lock held
+ * (apply) or from the store's thread (sync, free). */
+struct fk_ann;
+struct fk_ann_searcher;
+/* The cache path: PATH.faiss. */
 int fk_store_ann_path(const fk_store *st, char *buf, size_t size);
-void fk_store_ann_unload(fk_store *st);
+/* Mirrors a catch-up that flagged the faces gone[0..ngone) deleted and
+ * upserted the rows of ch: marks their nodes deleted and inserts the new
+ * faces (write lock held). A graph not current with the vectors before the
+ * catch-up is left for fk_vectors_ann_sync. */
+void fk_vectors_ann_apply(fk_vectors *vs, const int64_t *gone, int64_t ngone, const fk_vecs *ch,
+                          int64_t generation);
+/* Brings a loaded graph that fell behind (a whole reload of the vectors)
+ * back to them; store's thread. */
+int fk_vectors_ann_sync(fk_store *st);
+/* Writes the graph if it changed since read (a cache: errors are
+ * ignored), then frees it. */
+void fk_store_ann_close(fk_store *st);
+/* 1 when an ANN graph is loaded and current; the graph (tests, bench). */
+int fk_vectors_ann_ready(const fk_vectors *vs);
+const struct fk_ann *fk_vectors_ann_graph(const fk_vectors *vs);
+/* The ANN candidates of s, ef explored, ranked exactly (read lock held). */
+int fk_vectors_ann_search(fk_vectors *vs, const fk_scan *s, int ef, fk_hit *out, int *n, char *err, size_t errsize);
+/* The same for any graph a labelled by the face ids of s->v (bench_ann). */
+int fk_scan_ann(const struct fk_ann *a, struct fk_ann_searcher *sr, const fk_scan *s, int ef, fk_hit *out,
+                int *n, char *err, size_t errsize);
 /* Refreshes the graph after an indexing run when the index is big enough
  * for auto searches to use it, or already has one. */
 void fk_store_ann_refresh(fk_store *st, int threads);
-/* The ANN candidates of s (ef explored in graph a, labelled by the face
- * ids of s->v) ranked exactly, as fk_scan_run would rank all rows. */
-int fk_scan_ann(const struct fk_ann *a, struct fk_ann_searcher *sr, const fk_scan *s, int ef, fk_hit *out,
-                int *n, char *err, size_t errsize);
-/* fk_scan_ann over st's graph, current (fk_store_load_ann) with st->vecs. */
-int fk_store_ann_search(fk_store *st, const fk_scan *s, int ef, fk_hit *out, int *n);
-
-/* The pool for `threads` scan threads (NULL for 1), made on demand. */
-pthreadpool_t fk_store_pool(fk_store *st, int threads);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. */
 void fk_sha256_hex(const void *data, size_t n, char out[65]);
 
 /* Canonical text of the preprocessing options, as compared between runs. */
 void fk_store_opt_describe(const fk_options *o, char *buf, size_t size);
+
+/* fk_store_check for embeddings made by the model of fingerprint model_id
+ * with opt (what an fk_entry records). */
+int fk_store_check_id(fk_store *st, const char *model_id, const fk_options *opt, int strict);
 
 /* A string -> int64 hash map (open addressing); keys are not copied. */
 typedef struct fk_strmap {
@@ -121,6 +194,7 @@ typedef struct fk_strmap {
 int fk_strmap_put(fk_strmap *m, const char *key, int64_t val); /* FK_OK / FK_ENOMEM */
 int64_t fk_strmap_get(const fk_strmap *m, const char *key);    /* -1 if absent */
 void fk_strmap_free(fk_strmap *m);
+
 
 /* One image file found under the indexed directory. */
 typedef struct fk_walk_entry {
@@ -145,6 +219,55 @@ typedef struct fk_walk {
 int fk_walk_dir(fk_store *st, const char *dir, fk_walk *w,
                 void (*on_error)(const char *path, const char *msg, void *user), void *user);
 void fk_walk_free(fk_walk *w);
+
+/* ---- write.c ---- */
+
+enum { FK_ENTRY_OK, FK_ENTRY_NOFACE, FK_ENTRY_ERROR };
+
+/* An image file read and embedded (fk_entry in facekit.h; index.c's jobs
+ * hold one each, with path pointing into the walk). */
+struct fk_entry {
+  char *path;
+  int64_t size, mtime_ns;
+  char hash[65];           /* SHA-256 of the bytes read */
+  int width, height;
+  int status;              /* FK_ENTRY_* */
+  int rc;                  /* FK_ENTRY_ERROR: the status code... */
+  char error[256];         /* ...and its message */
+  fk_face *faces;          /* nfaces, by detector score (malloc'd) */
+  int nfaces, central;
+  char model[64];          /* fingerprint of the model that embedded them */
+  fk_options opt;          /* the session's options */
+  double t_decode, t_detect, t_represent;
+};
+
+/* Reads the file at path into *buf (grown as needed, *n bytes) and fills
+ * en's size, mtime and hash. 0 or an errno (EFBIG past 1 GiB). */
+int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_entry *en);
+/* Decodes, detects and embeds the n bytes read, with s's options (scratch
+ * holds s's max_faces faces); sets en's status, faces, size in pixels and
+ * the stage times. */
+void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en);
+
+/* The statements that store an image with its faces, and a cache of
+ * identity ids; used inside the caller's transactions. */
+typedef struct fk_writer {
+  fk_store *st;
+  fk_strmap identities;
+  char **names;
+  size_t nnames;
+  sqlite3_stmt *s_upsert, *s_del_faces, *s_ins_face, *s_ins_ident, *s_get_ident;
+} fk_writer;
+
+int fk_writer_init(fk_writer *w, fk_store *st);
+void fk_writer_free(fk_writer *w);
+/* Steps a statement with no result rows, then resets it. */
+int fk_writer_step(fk_writer *w, sqlite3_stmt *q, const char *what);
+/* The identities.id of name[0..len) (made if new), or 0 when len is 0. */
+int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id);
+/* Upserts en's image row by path, with its status and identity (0: none),
+ * and replaces its faces, stored with the model fingerprint `model`. */
+int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
 
 /* Records the model fingerprint, its width and the preprocessing in meta
  * (inside the caller's transaction). */

@@ -46,6 +46,7 @@ static void point(fk_vecs *v, fk_vecs_header *h) {
   char *b = (char *)h;
   v->hdr = h;
   v->n = (int64_t)h->n;
+  v->cap = (int64_t)h->cap;
   v->dim = (int)h->dim;
   v->face_id = (int64_t *)(b + h->off_face_id);
   v->image_id = (int64_t *)(b + h->off_image_id);
@@ -60,32 +61,44 @@ static void point(fk_vecs *v, fk_vecs_header *h) {
 /* Rows that keep a block under 1 TiB. */
 static uint64_t max_rows(uint64_t dim) { return ((uint64_t)1 << 40) / (dim * 5 + 64); }
 
-int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim) {
+int fk_vecs_reserve(fk_vecs *v, int64_t cap, int dim) {
   memset(v, 0, sizeof *v);
   if (dim < 1 || dim > FK_EMBED_MAX) return FK_EINVAL;
-  if (n < 0 || (uint64_t)n > max_rows((uint64_t)dim)) return FK_ENOMEM;
+  if (cap < 0 || (uint64_t)cap > max_rows((uint64_t)dim)) return FK_ENOMEM;
   fk_vecs_header h = {.dim = (uint32_t)dim};
-  layout(&h, (uint64_t)n);
+  layout(&h, (uint64_t)cap);
   void *block = NULL;
   if (posix_memalign(&block, ALIGN, h.size)) return FK_ENOMEM;
   memset(block, 0, h.size);
   memcpy(h.magic, FK_VECS_MAGIC, sizeof h.magic);
   h.version = FK_VECS_VERSION;
-  h.n = (uint64_t)n;
+  h.cap = (uint64_t)cap;
   memcpy(block, &h, sizeof h);
   point(v, block);
   v->size = h.size;
   return FK_OK;
 }
 
+int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim) {
+  int rc = fk_vecs_reserve(v, n, dim);
+  if (rc == FK_OK) fk_vecs_set_rows(v, n);
+  return rc;
+}
+
+void fk_vecs_set_rows(fk_vecs *v, int64_t n) {
+  v->n = n;
+  v->hdr->n = (uint64_t)n;
+}
+
 int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped) {
   memset(v, 0, sizeof *v);
   fk_vecs_header *h = block, want = {0};
   if (size < sizeof *h || memcmp(h->magic, FK_VECS_MAGIC, sizeof h->magic) ||
-      h->version != FK_VECS_VERSION || h->dim < 1 || h->dim > FK_EMBED_MAX || h->n > max_rows(h->dim))
+      h->version != FK_VECS_VERSION || h->dim < 1 || h->dim > FK_EMBED_MAX || h->cap > max_rows(h->dim) ||
+      h->n > h->cap)
     return FK_ECORRUPT;
   want.dim = h->dim;
-  layout(&want, h->n);
+  layout(&want, h->cap);
   if (h->size != size || want.size != size || h->off_f32 != want.off_f32 ||
       h->off_i8 != want.off_i8 || h->off_face_id != want.off_face_id ||
       h->off_image_id != want.off_image_id || h->off_identity != want.off_identity ||
@@ -94,6 +107,34 @@ int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped) {
   point(v, h);
   v->size = size;
   v->mapped = mapped;
+  return FK_OK;
+}
+
+void fk_vecs_copy_row(fk_vecs *dst, int64_t j, const fk_vecs *src, int64_t i) {
+  const int dim = src->dim;
+  dst->face_id[j] = src->face_id[i];
+  dst->image_id[j] = src->image_id[i];
+  dst->identity[j] = src->identity[i];
+  dst->flags[j] = src->flags[i];
+  dst->norm[j] = src->norm[i];
+  memcpy(dst->f32 + j * dim, src->f32 + i * dim, (size_t)dim * sizeof(float));
+  memcpy(dst->i8 + j * dim, src->i8 + i * dim, (size_t)dim);
+  dst->i8_inv[j] = src->i8_inv[i];
+}
+
+int fk_vecs_copy(const fk_vecs *src, int64_t cap, int drop_deleted, fk_vecs *dst) {
+  int64_t keep = 0;
+  for (int64_t i = 0; i < src->n; i++) keep += !(drop_deleted && (src->flags[i] & FK_VEC_DELETED));
+  if (cap < keep) return FK_EINVAL;
+  int rc = fk_vecs_reserve(dst, cap, src->dim);
+  if (rc) return rc;
+  int64_t j = 0;
+  for (int64_t i = 0; i < src->n; i++)
+    if (!(drop_deleted && (src->flags[i] & FK_VEC_DELETED))) fk_vecs_copy_row(dst, j++, src, i);
+  fk_vecs_set_rows(dst, j);
+  memcpy(dst->hdr->uuid, src->hdr->uuid, sizeof dst->hdr->uuid);
+  dst->hdr->generation = src->hdr->generation;
+  dst->hdr->seq = src->hdr->seq;
   return FK_OK;
 }
 
@@ -363,7 +404,7 @@ static void scan_range(const fk_scan *s, int64_t r0, int64_t r1, fk_hit *heap, i
       if (!(key <= limit) || (*cnt == s->k && key > heap[0].key)) continue;
       int64_t row = r + i;
       if (s->exclude_image >= 0 && v->image_id[row] == s->exclude_image) continue;
-      if (s->central_only && !(v->flags[row] & FK_VEC_CENTRAL)) continue;
+      if ((v->flags[row] & FK_VEC_DELETED) || (s->central_only && !(v->flags[row] & FK_VEC_CENTRAL))) continue;
       heap_push(heap, cnt, s->k, (fk_hit){key, row});
     }
   }

@@ -3,20 +3,25 @@
  * over it (vecs.c). The same block layout is the sidecar file (sidecar.c),
  * so loading an index is one mmap.
  *
- * Layout of the block (all arrays 64-byte aligned, offsets in the header):
- *   fk_vecs_header   magic, version, dim, n, the index's uuid and generation
- *   face_id   int64[n]   faces.id, ascending
- *   image_id  int64[n]
- *   identity  int32[n]   identities.id, -1 when none
- *   flags     uint8[n]   FK_VEC_CENTRAL
- *   norm      float[n]   L2 norm of the raw embedding
- *   f32       float[n][dim]  unit rows (row-major)
- *   i8        int8[n][dim]   their codes, round(127 * v) clamped to +-127
- *   i8_inv    float[n]       1 / |code|, so that code dot products give the
- *                            cosine of the quantized vectors (a face's code
- *                            matches itself at similarity 1)
+ * Layout of the block (all arrays 64-byte aligned, offsets in the header),
+ * laid out for cap rows of which the first n are in use:
+ *   fk_vecs_header   magic, version, dim, n, cap, the index's uuid, and the
+ *                    generation and change sequence the rows reflect
+ *   face_id   int64[cap]   faces.id, ascending
+ *   image_id  int64[cap]
+ *   identity  int32[cap]   identities.id, -1 when none
+ *   flags     uint8[cap]   FK_VEC_CENTRAL, FK_VEC_DELETED
+ *   norm      float[cap]   L2 norm of the raw embedding
+ *   f32       float[cap][dim]  unit rows (row-major)
+ *   i8        int8[cap][dim]   their codes, round(127 * v) clamped to +-127
+ *   i8_inv    float[cap]       1 / |code|, so that code dot products give the
+ *                              cosine of the quantized vectors (a face's code
+ *                              matches itself at similarity 1)
  *
  * dim is the index's embedding width (fk_model_dim), at most FK_EMBED_MAX.
+ * A sidecar file has cap == n and no deleted rows; a block in memory that
+ * follows an index's changes (vectors.c) grows into spare rows and marks
+ * deleted faces with FK_VEC_DELETED until it is compacted.
  *
  * Kernels: dot products of one query against many rows, AVX2 (+FMA) when the
  * CPU has it (checked at run time) and dim is a multiple of 8 (f32) or 32
@@ -35,22 +40,24 @@
 #include "facekit.h"
 
 #define FK_VEC_CENTRAL 1u
+#define FK_VEC_DELETED 2u  /* a tombstone: the face is gone, the row not yet compacted away */
 #define FK_VECS_MAGIC "FKVECS1"
-#define FK_VECS_VERSION 2
+#define FK_VECS_VERSION 3
 
 typedef struct fk_vecs_header {
   char magic[8];          /* FK_VECS_MAGIC */
   uint32_t version, dim;
-  uint64_t n;
+  uint64_t n, cap;
   char uuid[40];          /* the index's meta.uuid */
   int64_t generation;     /* the index's meta.generation */
+  int64_t seq;            /* the index's meta.seq (change sequence) */
   uint64_t off_face_id, off_image_id, off_identity, off_flags, off_norm,
       off_f32, off_i8, off_i8_inv;
   uint64_t size;          /* whole block, bytes */
 } fk_vecs_header;
 
 typedef struct fk_vecs {
-  int64_t n;
+  int64_t n, cap;         /* rows in use, rows laid out */
   int dim;
   int64_t *face_id, *image_id;
   int32_t *identity;
@@ -65,12 +72,22 @@ typedef struct fk_vecs {
 } fk_vecs;
 
 /* Allocates a zeroed block for n rows of dim (1..FK_EMBED_MAX) and points
- * v's arrays into it. */
+ * v's arrays into it; fk_vecs_reserve makes one with room for cap rows and
+ * none in use. */
 int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim);
+int fk_vecs_reserve(fk_vecs *v, int64_t cap, int dim);
 /* Points v's arrays into an existing block (e.g. a mapped file) after
  * checking its header against `size`; FK_ECORRUPT if inconsistent. */
 int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped);
 void fk_vecs_free(fk_vecs *v);
+/* Sets the rows in use (n <= cap), in v and its header. */
+void fk_vecs_set_rows(fk_vecs *v, int64_t n);
+/* Copies row i of src to row j of dst (same dim). */
+void fk_vecs_copy_row(fk_vecs *dst, int64_t j, const fk_vecs *src, int64_t i);
+/* A new block with room for cap rows holding src's rows, without the
+ * deleted ones when drop_deleted; the header's uuid, generation and seq are
+ * copied. FK_ENOMEM, or FK_EINVAL if cap is too small. */
+int fk_vecs_copy(const fk_vecs *src, int64_t cap, int drop_deleted, fk_vecs *dst);
 
 /* Sets row r's i8_inv from its codes. */
 void fk_vecs_code_norm(fk_vecs *v, int64_t r);
@@ -109,6 +126,7 @@ typedef struct fk_scan {
   int64_t exclude_image;       /* skip rows of this image; -1 for none */
   int central_only;            /* skip rows without FK_VEC_CENTRAL */
 } fk_scan;
+/* Rows flagged FK_VEC_DELETED are never returned. */
 
 /* Prepares s for the raw embedding e of v->dim floats (normalizes,
  * quantizes). */

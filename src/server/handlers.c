@@ -1,0 +1,799 @@
+/*
+ * handlers.c - the endpoints that run on the workers: each reads its
+ * parameters strictly (params.c), calls the library as the CLI command of
+ * the same name does, and answers with the same result object the CLI
+ * prints (src/cli/json.c) plus time_ms. Parsing is separate from running so
+ * that a dry run (the fuzz target) exercises all of the input handling
+ * without models.
+ *
+ * Errors never carry internals: library messages that may hold file paths
+ * go to the server's log, the client gets a fixed message and a code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nettle/sha2.h>
+
+#include "cli/json.h"
+#include "image/compose.h"
+#include "server/server.h"
+
+#define MAX_K 1000
+#define MAX_PAGE 1000
+#define MAX_REGISTER_FACES 100
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- responses ----------------------------------------------------------------- */
+
+void srv_job_json(srv_job *j, int status, cJSON *obj) {
+  free(j->out);
+  j->out = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  cJSON_Delete(obj);
+  if (!j->out) {
+    j->status = 500;
+    j->out = strdup("{\"error\":\"out of memory\",\"code\":\"internal\"}");
+  } else {
+    j->status = status;
+    cli_utf8_scrub(j->out);
+  }
+  j->out_len = j->out ? strlen(j->out) : 0;
+  j->content_type = "application/json";
+}
+
+void srv_job_error(srv_job *j, const srv_error *e) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", e->msg);
+  cJSON_AddStringToObject(o, "code", e->code ? e->code : "internal");
+  srv_job_json(j, e->status ? e->status : 500, o);
+}
+
+/* The HTTP error of a library status, `what` naming the input. Messages
+ * that could carry paths go to the log only. */
+static int fail_status(srv_error *e, int rc, const char *what, const char *detail) {
+  switch (rc) {
+    case FK_ENOFACE: return srv_fail(e, 422, "no_face", "no face detected in %s", what);
+    case FK_EFORMAT: return srv_fail(e, 415, "bad_image", "%s is not a JPEG, PNG or WebP image", what);
+    case FK_EEMPTY: return srv_fail(e, 415, "bad_image", "%s is empty", what);
+    case FK_ECORRUPT: return srv_fail(e, 415, "bad_image", "%s is truncated or corrupt", what);
+    case FK_ETOOBIG: return srv_fail(e, 413, "image_too_large", "%s has more pixels than the server allows", what);
+    case FK_ENOMEM: return srv_fail(e, 503, "overloaded", "out of memory; try again later");
+    default:
+      fprintf(stderr, "facekit serve: %s: %s (%s)\n", what, fk_strerror(rc), detail ? detail : "");
+      return srv_fail(e, 500, "internal", "internal error (%s)", fk_strerror(rc));
+  }
+}
+
+/* ---- shared parameters ------------------------------------------------------------ */
+
+/* A parameter that DeepFace spells differently: either name, not both. */
+static int get_alias(srv_params *ps, const char *name, const char *alias, const char **out, srv_error *e) {
+  const char *a = NULL, *b = NULL;
+  int ra = srv_get_string(ps, name, &a, e);
+  if (ra < 0) return -1;
+  int rb = srv_get_string(ps, alias, &b, e);
+  if (rb < 0) return -1;
+  if (ra && rb) return srv_fail(e, 400, "bad_parameter", "give %s or %s, not both", name, alias);
+  if (ra || rb) *out = ra ? a : b;
+  return ra || rb;
+}
+
+/* model / model_name and detector / detector_backend over base. */
+static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o, srv_error *e) {
+  *o = *base;
+  const char *v = NULL;
+  int r = get_alias(ps, "model", "model_name", &v, e);
+  if (r < 0) return -1;
+  if (r && (o->model = fk_model_from_name(v)) < 0)
+    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", cli_model_names());
+  if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
+  if (r && (o->detector = fk_detector_from_name(v)) < 0)
+    return srv_fail(e, 400, "bad_parameter", "detector must be ssd or tiny");
+  return 0;
+}
+
+static int enforce_param(srv_params *ps, int *enforce, srv_error *e) {
+  *enforce = 1;
+  return srv_get_bool(ps, "enforce_detection", enforce, e) < 0 ? -1 : 0;
+}
+
+/* The bytes of an image parameter (required). */
+typedef struct upload {
+  uint8_t *data;
+  size_t len;
+} upload;
+
+static int image_param(srv_job *j, const char *name, upload *u, srv_error *e) {
+  const srv_config *c = &j->srv->cfg;
+  int r = srv_get_image(&j->params, name, c->allow_path, c->nallow, c->max_body, &u->data, &u->len, e);
+  if (r == 0) return srv_fail(e, 400, "missing_parameter", "%s is required (a file, a data: URI or base64)", name);
+  return r < 0 ? -1 : 0;
+}
+
+static int decode(srv_job *j, const upload *u, const char *name, fk_image *img, srv_error *e) {
+  int rc = fk_image_decode(u->data, u->len, j->srv->cfg.opt.max_pixels, img);
+  return rc ? fail_status(e, rc, name, NULL) : 0;
+}
+
+/* Dry runs parse as if an index were served. */
+static int need_index(srv_job *j, srv_error *e) {
+  if (j->srv->vectors || j->srv->dry) return 0;
+  return srv_fail(e, 404, "no_index", "this server serves no index (start it with --db FILE)");
+}
+
+/* The index fixes the model and pipeline of find and register. */
+static int refuse_pipeline(srv_params *ps, srv_error *e) {
+  static const char *const names[] = {"model", "model_name", "detector", "detector_backend"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    for (int k = 0; k < ps->n; k++)
+      if (!strcmp(ps->p[k].name, names[i]))
+        return srv_fail(e, 400, "bad_parameter", "%s is fixed by the served index for this endpoint", names[i]);
+  return 0;
+}
+
+/* An image decoded and its faces detected with the session for opt. */
+typedef struct detected {
+  fk_image img;
+  fk_session *s;
+  fk_face *faces;  /* opt.max_faces of them */
+  int n;           /* found; 0 only without enforce, faces[0] then being the
+                      whole image (embedded with embed_whole) */
+} detected;
+
+static void detected_free(detected *d) {
+  free(d->faces);
+  fk_image_free(&d->img);
+}
+
+/* 0, or -1 with e set (422 when enforce and no face). */
+static int detect(srv_job *j, srv_worker *w, const upload *u, const fk_options *opt, int enforce, int embed_whole,
+                  detected *d, srv_error *e) {
+  memset(d, 0, sizeof *d);
+  if (decode(j, u, "img", &d->img, e) || !(d->s = srv_session(w, opt, e))) return -1;
+  int cap = opt->max_faces;
+  if (!(d->faces = calloc((size_t)cap, sizeof *d->faces))) return fail_status(e, FK_ENOMEM, "img", NULL);
+  int rc = fk_detect(d->s, &d->img, d->faces, cap, &d->n);
+  if (d->n > cap) d->n = cap;
+  if (rc == FK_OK && d->n == 0 && enforce) rc = FK_ENOFACE;
+  if (rc == FK_OK && d->n == 0) rc = fk_whole_image_face(d->s, &d->img, embed_whole, &d->faces[0]);
+  return rc ? fail_status(e, rc, "img", fk_session_errmsg(d->s)) : 0;
+}
+
+/* ---- represent ------------------------------------------------------------------ */
+
+typedef struct represent_req {
+  upload img;
+  fk_options opt;
+  int enforce, l2;
+  long max_faces;
+} represent_req;
+
+static int parse_represent(srv_job *j, represent_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  r->max_faces = 0;
+  if (image_param(j, "img", &r->img, e) || pipeline_params(ps, &j->srv->cfg.opt, &r->opt, e) ||
+      enforce_param(ps, &r->enforce, e) || srv_get_int(ps, "max_faces", 1, r->opt.max_faces, &r->max_faces, e) < 0)
+    return -1;
+  /* normalize: a boolean, or the CLI's words */
+  const char *v = NULL;
+  srv_error not_bool = {0};
+  if (srv_get_bool(ps, "normalize", &r->l2, &not_bool) >= 0) return 0;
+  if (strstr(not_bool.msg, "more than once")) return *e = not_bool, -1;
+  if (srv_get_string(ps, "normalize", &v, &not_bool) > 0 && (!strcmp(v, "l2") || !strcmp(v, "none"))) {
+    r->l2 = v[0] == 'l';
+    return 0;
+  }
+  return srv_fail(e, 400, "bad_parameter", "normalize must be true, false, \"l2\" or \"none\"");
+}
+
+static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error *e) {
+  detected d;
+  double t0 = now_ms();
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 1, &d, e) == 0) {
+    int shown = d.n ? fk_keep_largest_faces(d.faces, d.n, r->max_faces ? (int)r->max_faces : d.n) : 1, rc = FK_OK;
+    for (int i = 0; rc == FK_OK && d.n > 0 && i < shown; i++) rc = fk_represent(d.s, &d.img, &d.faces[i]);
+    if (rc) {
+      fail_status(e, rc, "img", fk_session_errmsg(d.s));
+    } else {
+      cJSON *o = cli_represent_json(d.faces, shown, d.n > 0, &r->opt, r->l2);
+      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      srv_job_json(j, 200, o);
+    }
+  }
+  detected_free(&d);
+}
+
+/* ---- verify ----------------------------------------------------------------------- */
+
+typedef struct verify_req {
+  upload img[2];
+  fk_options opt;
+  int metric;
+  float threshold;
+} verify_req;
+
+static int parse_verify(srv_job *j, verify_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  r->metric = FK_METRIC_COSINE;
+  r->threshold = -1;
+  const char *m = NULL;
+  int enforce, got;
+  if (image_param(j, "img1", &r->img[0], e) || image_param(j, "img2", &r->img[1], e) ||
+      pipeline_params(ps, &j->srv->cfg.opt, &r->opt, e) || enforce_param(ps, &enforce, e) ||
+      srv_get_float(ps, "threshold", 0, 4, &r->threshold, e) < 0 ||
+      (got = get_alias(ps, "metric", "distance_metric", &m, e)) < 0)
+    return -1;
+  if (got && (r->metric = fk_metric_from_name(m)) < 0)
+    return srv_fail(e, 400, "bad_parameter", "metric must be cosine, euclidean or euclidean_l2");
+  if (!enforce) return srv_fail(e, 400, "bad_parameter", "verify needs a face in each image: enforce_detection "
+                                "must be true");
+  return 0;
+}
+
+static void run_verify(srv_job *j, srv_worker *w, verify_req *r, srv_error *e) {
+  fk_image img[2] = {{0}, {0}};
+  fk_session *s;
+  double t0 = now_ms();
+  if (!decode(j, &r->img[0], "img1", &img[0], e) && !decode(j, &r->img[1], "img2", &img[1], e) &&
+      (s = srv_session(w, &r->opt, e))) {
+    fk_verify_result v;
+    int rc = fk_verify(s, &img[0], &img[1], r->metric, r->threshold, &v);
+    if (rc == FK_ENOFACE) {
+      srv_fail(e, 422, "no_face", "%s", fk_session_errmsg(s)); /* "no face detected in img1" */
+    } else if (rc) {
+      fail_status(e, rc, "the images", fk_session_errmsg(s));
+    } else {
+      cJSON *o = cli_verify_json(&v, &r->opt);
+      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      srv_job_json(j, 200, o);
+    }
+  }
+  fk_image_free(&img[0]);
+  fk_image_free(&img[1]);
+}
+
+/* ---- analyze ---------------------------------------------------------------------- */
+
+typedef struct analyze_req {
+  upload img;
+  fk_options opt;
+  int enforce, actions;
+} analyze_req;
+
+static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  char list[256];
+  const char *am = NULL;
+  int got;
+  r->actions = FK_ACTION_ALL;
+  if (image_param(j, "img", &r->img, e) || pipeline_params(ps, &j->srv->cfg.opt, &r->opt, e) ||
+      enforce_param(ps, &r->enforce, e) || (got = srv_get_list(ps, "actions", list, sizeof list, e)) < 0)
+    return -1;
+  if (got && (r->actions = fk_actions_from_names(list)) <= 0)
+    return srv_fail(e, 400, "bad_parameter", "actions must list age, gender, emotion, race");
+  if ((got = srv_get_string(ps, "attribute_model", &am, e)) < 0) return -1;
+  if (got && !strcmp(am, "gear")) r->opt.attribute_model = FK_ATTR_MODEL_GEAR;
+  else if (got && strcmp(am, "face-api")) return srv_fail(e, 400, "bad_parameter", "attribute_model must be face-api or gear");
+  else if (got) r->opt.attribute_model = FK_ATTR_MODEL_FACEAPI;
+  return 0;
+}
+
+static void run_analyze(srv_job *j, srv_worker *w, analyze_req *r, srv_error *e) {
+  detected d;
+  fk_attributes *attrs = NULL;
+  double t0 = now_ms();
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 0, &d, e) == 0) {
+    int shown = d.n ? d.n : 1, rc = (attrs = calloc((size_t)shown, sizeof *attrs)) ? FK_OK : FK_ENOMEM;
+    for (int k = 0; rc == FK_OK && k < shown; k++)
+      rc = fk_analyze(d.s, &d.img, &d.faces[k], (unsigned)r->actions, &attrs[k]);
+    if (rc) {
+      fail_status(e, rc, "img", fk_session_errmsg(d.s));
+    } else {
+      cJSON *o = cli_analyze_json(d.faces, attrs, shown, d.n > 0, &r->opt);
+      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      srv_job_json(j, 200, o);
+    }
+  }
+  free(attrs);
+  detected_free(&d);
+}
+
+/* ---- find ----------------------------------------------------------------------------- */
+
+typedef struct find_req {
+  upload img;
+  fk_search_options so;
+  int threshold_given, all_faces;
+} find_req;
+
+static int parse_find(srv_job *j, find_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  fk_search_options_init(&r->so);
+  long k = r->so.k;
+  const char *m = NULL, *codes = NULL;
+  int gm, gc, gt;
+  if (refuse_pipeline(ps, e) || image_param(j, "img", &r->img, e) || srv_get_int(ps, "k", 1, MAX_K, &k, e) < 0 ||
+      (gt = srv_get_float(ps, "threshold", 0, 1e6, &r->so.threshold, e)) < 0 ||
+      (gm = get_alias(ps, "metric", "distance_metric", &m, e)) < 0 ||
+      (gc = srv_get_string(ps, "codes", &codes, e)) < 0 || srv_get_bool(ps, "all_faces", &r->all_faces, e) < 0)
+    return -1;
+  r->so.k = (int)k;
+  r->threshold_given = gt;
+  if (gm && (r->so.metric = fk_metric_from_name(m)) < 0)
+    return srv_fail(e, 400, "bad_parameter", "metric must be cosine, euclidean or euclidean_l2");
+  if (gc && strcmp(codes, "f32") && strcmp(codes, "int8"))
+    return srv_fail(e, 400, "bad_parameter", "codes must be f32 or int8");
+  if (gc) r->so.codes = codes[0] == 'i' ? FK_CODES_INT8 : FK_CODES_F32;
+  return need_index(j, e);
+}
+
+static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
+  srv *sv = j->srv;
+  detected d;
+  find_query *q = NULL;
+  int nq = 0;
+  double t0 = now_ms();
+  if (detect(j, w, &r->img, &sv->index_opt, 1, 0, &d, e)) goto out;
+  int first = r->all_faces ? 0 : fk_largest_face(d.faces, d.n), rc = FK_OK;
+  nq = r->all_faces ? d.n : 1;
+  if (!(q = calloc((size_t)nq, sizeof *q))) rc = FK_ENOMEM;
+  for (int i = 0; rc == FK_OK && i < nq; i++) {
+    q[i].face = d.faces[first + i];
+    rc = fk_represent(d.s, &d.img, &q[i].face);
+  }
+  if (rc) {
+    fail_status(e, rc, "img", fk_session_errmsg(d.s));
+    goto out;
+  }
+  float same = r->threshold_given ? r->so.threshold : fk_model_threshold(sv->index_opt.model, r->so.metric);
+  if (!r->threshold_given) r->so.threshold = -1;
+  char err[1024];
+  for (int i = 0; i < nq; i++)
+    if ((rc = cli_find_search(sv->vectors, w->lookup, &r->so, same, &q[i], err, sizeof err))) {
+      fail_status(e, rc, "the index", err);
+      goto out;
+    }
+  cJSON *o = cli_find_json(q, nq, r->all_faces, fk_vectors_count(sv->vectors), &r->so, same);
+  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+  srv_job_json(j, 200, o);
+out:
+  for (int i = 0; q && i < nq; i++) free(q[i].hits);
+  free(q);
+  detected_free(&d);
+}
+
+/* ---- register ---------------------------------------------------------------------------- */
+
+typedef struct register_req {
+  upload img;
+  const char *identity;
+} register_req;
+
+/* An identity becomes a folder of the data directory that `facekit index`
+ * may walk later: one path component, not hidden, printable UTF-8. */
+static int valid_identity(const char *s, srv_error *e) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 200) return srv_fail(e, 400, "bad_parameter", "identity must have 1 to 200 bytes");
+  if (s[0] == '.' || s[0] == ' ' || s[n - 1] == ' ')
+    return srv_fail(e, 400, "bad_parameter", "identity must not start with '.' or start or end with a space");
+  char tmp[256];
+  snprintf(tmp, sizeof tmp, "%s", s);
+  cli_utf8_scrub(tmp);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || tmp[i] != s[i])
+      return srv_fail(e, 400, "bad_parameter", "identity must be UTF-8 text without '/', '\\' or control characters");
+  }
+  return 0;
+}
+
+static int parse_register(srv_job *j, register_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  int got;
+  if (refuse_pipeline(ps, e) || image_param(j, "img", &r->img, e) ||
+      (got = srv_get_string(ps, "identity", &r->identity, e)) < 0)
+    return -1;
+  if (!got) return srv_fail(e, 400, "missing_parameter", "identity is required");
+  if (valid_identity(r->identity, e)) return -1;
+  return need_index(j, e);
+}
+
+/* The file name extension of the bytes' format, or NULL. */
+static const char *image_ext(const uint8_t *d, size_t n) {
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "jpg";
+  if (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return "png";
+  if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "webp";
+  return NULL;
+}
+
+/* Writes the upload to DATA/IDENTITY/<sha256>.<ext> (atomically: a hidden
+ * temporary file, fsync, rename) unless it is there already. */
+static int save_upload(srv *sv, const char *identity, const upload *u, char *path, size_t size, int *created,
+                       srv_error *e) {
+  const char *ext = image_ext(u->data, u->len);
+  if (!ext) return srv_fail(e, 415, "bad_image", "img is not a JPEG, PNG or WebP image");
+  uint8_t h[32];
+  struct sha256_ctx c;
+  sha256_init(&c);
+  sha256_update(&c, u->len, u->data);
+  sha256_digest(&c, 32, h);
+  char hex[65], dir[PATH_MAX + 256];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  snprintf(dir, sizeof dir, "%s/%s", sv->data_real, identity);
+  snprintf(path, size, "%s/%s.%s", dir, hex, ext);
+  *created = 0;
+  struct stat sb;
+  if (stat(path, &sb) == 0) return 0;
+  if (mkdir(dir, 0755) && errno != EEXIST) goto io;
+  char tmp[PATH_MAX + 300];
+  snprintf(tmp, sizeof tmp, "%s/.upload-XXXXXX", dir);
+  int fd = mkstemp(tmp);
+  if (fd < 0) goto io;
+  size_t done = 0;
+  while (done < u->len) {
+    ssize_t w = write(fd, u->data + done, u->len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  int ok = done == u->len && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp, path)) {
+    unlink(tmp);
+    goto io;
+  }
+  *created = 1;
+  return 0;
+io:
+  fprintf(stderr, "facekit serve: cannot store an upload under %s: %s\n", dir, strerror(errno));
+  return srv_fail(e, 500, "internal", "cannot store the image");
+}
+
+typedef struct add_op {
+  const fk_entry *entry;
+  const char *identity;
+  int64_t ids[MAX_REGISTER_FACES];
+  fk_added out;
+  char err[1024];
+} add_op;
+
+static int do_add(fk_store *st, void *arg) {
+  add_op *a = arg;
+  int rc = fk_store_add_entry(st, a->entry, a->identity, a->ids, MAX_REGISTER_FACES, &a->out);
+  if (rc) snprintf(a->err, sizeof a->err, "%s", fk_store_errmsg(st));
+  return rc;
+}
+
+static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *e) {
+  srv *sv = j->srv;
+  char path[PATH_MAX + 400];
+  int created = 0;
+  fk_entry *entry = NULL;
+  fk_session *s;
+  double t0 = now_ms();
+  if (save_upload(sv, r->identity, &r->img, path, sizeof path, &created, e) ||
+      !(s = srv_session(w, &sv->index_opt, e)))
+    goto fail;
+  int rc = fk_entry_new(s, path, &entry);
+  const fk_face *faces;
+  int central;
+  if (rc == FK_OK && fk_entry_faces(entry, &faces, &central) == 0) rc = FK_ENOFACE;
+  if (rc) {
+    fail_status(e, rc, "img", fk_session_errmsg(s));
+    goto fail;
+  }
+  add_op a = {.entry = entry, .identity = r->identity};
+  if ((rc = srv_write(sv, do_add, &a))) {
+    fail_status(e, rc, "the index", a.err);
+    goto fail;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "identity", r->identity);
+  cJSON_AddNumberToObject(o, "image_id", (double)a.out.image_id);
+  cJSON_AddBoolToObject(o, "created", a.out.created);
+  cJSON *arr = cJSON_AddArrayToObject(o, "faces");
+  int nf = fk_entry_faces(entry, &faces, &central);
+  for (int i = 0; i < a.out.nfaces && i < MAX_REGISTER_FACES; i++) {
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddNumberToObject(f, "face_id", (double)a.ids[i]);
+    if (a.out.created && i < nf) {
+      cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
+      cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
+      cJSON_AddBoolToObject(f, "central", i == central);
+    }
+    cJSON_AddItemToArray(arr, f);
+  }
+  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+  fk_entry_free(entry);
+  srv_job_json(j, a.out.created ? 201 : 200, o);
+  return;
+fail:
+  fk_entry_free(entry);
+  if (created) unlink(path); /* ours, and nothing refers to it */
+}
+
+/* ---- deleting ------------------------------------------------------------------------------- */
+
+/* Deletes files of removed images, but only uploads: those under the data
+ * directory; then the identity's folder if that left it empty. */
+static void unlink_upload(const char *path, void *user) {
+  srv *sv = user;
+  size_t n = strlen(sv->data_real);
+  if (!n || strncmp(path, sv->data_real, n) || path[n] != '/') return;
+  if (unlink(path) == 0) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash > dir + n) *slash = '\0', rmdir(dir);
+  }
+}
+
+typedef struct delete_op {
+  srv *sv;
+  int64_t id;
+  const char *name;
+  int64_t faces;
+  int images;
+  char err[1024];
+} delete_op;
+
+static void count_removed(const char *path, void *user) {
+  delete_op *d = user;
+  d->images++;
+  unlink_upload(path, d->sv);
+}
+
+static int do_delete(fk_store *st, void *arg) {
+  delete_op *d = arg;
+  int rc = d->name ? fk_store_delete_identity(st, d->name, &d->faces, count_removed, d)
+                   : fk_store_delete_face(st, d->id, count_removed, d);
+  if (rc) snprintf(d->err, sizeof d->err, "%s", fk_store_errmsg(st));
+  else if (!d->name) d->faces = 1;
+  return rc;
+}
+
+/* {id} of the path: a positive integer. */
+static int face_id_arg(srv_job *j, int64_t *id, srv_error *e) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(j->arg, &end, 10);
+  if (!j->arg[0] || *end || errno || v <= 0 || j->arg[0] == '+' || j->arg[0] == ' ')
+    return srv_fail(e, 404, "not_found", "no such face");
+  *id = v;
+  return 0;
+}
+
+typedef struct delete_req {
+  int64_t id;
+} delete_req;
+
+static int parse_delete(srv_job *j, delete_req *r, srv_error *e) {
+  if (j->route == R_DELETE_FACE && face_id_arg(j, &r->id, e)) return -1;
+  return need_index(j, e);
+}
+
+static void run_delete(srv_job *j, delete_req *r, srv_error *e) {
+  delete_op d = {.sv = j->srv, .id = r->id, .name = j->route == R_DELETE_IDENTITY ? j->arg : NULL};
+  int rc = srv_write(j->srv, do_delete, &d);
+  if (rc == FK_ENOENT) {
+    if (d.name) srv_fail(e, 404, "not_found", "no such identity");
+    else srv_fail(e, 404, "not_found", "no such face");
+    return;
+  }
+  if (rc) {
+    fail_status(e, rc, "the index", d.err);
+    return;
+  }
+  cJSON *o = cJSON_CreateObject(), *del = cJSON_AddObjectToObject(o, "deleted");
+  if (d.name) cJSON_AddStringToObject(del, "identity", d.name);
+  else cJSON_AddNumberToObject(del, "face_id", (double)d.id);
+  cJSON_AddNumberToObject(del, "faces", (double)d.faces);
+  cJSON_AddNumberToObject(del, "images", d.images);
+  srv_job_json(j, 200, o);
+}
+
+/* ---- listing, crops, info ------------------------------------------------------------------------ */
+
+typedef struct list_req {
+  long limit, offset, size;
+  int64_t id;
+} list_req;
+
+static int parse_list(srv_job *j, list_req *r, srv_error *e) {
+  srv_params *ps = &j->params;
+  r->limit = 100;
+  r->offset = 0;
+  r->size = 160;
+  if (j->route == R_FACE_IMAGE) {
+    if (face_id_arg(j, &r->id, e) || srv_get_int(ps, "size", 16, 512, &r->size, e) < 0) return -1;
+  } else if (j->route != R_INFO) {
+    if (srv_get_int(ps, "limit", 1, MAX_PAGE, &r->limit, e) < 0 ||
+        srv_get_int(ps, "offset", 0, LONG_MAX / 2, &r->offset, e) < 0)
+      return -1;
+  }
+  return j->route == R_INFO ? 0 : need_index(j, e);
+}
+
+static cJSON *stored_face_json(const fk_store_face *f) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "face_id", (double)f->id);
+  cJSON_AddNumberToObject(o, "image_id", (double)f->image_id);
+  cJSON_AddStringToObject(o, "path", f->path);
+  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
+  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+  cJSON_AddBoolToObject(o, "central", f->central);
+  return o;
+}
+
+static void page_fields(cJSON *o, int64_t total, const list_req *r) {
+  cJSON_AddNumberToObject(o, "total", (double)total);
+  cJSON_AddNumberToObject(o, "offset", (double)r->offset);
+  cJSON_AddNumberToObject(o, "limit", (double)r->limit);
+}
+
+static void run_identities(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {
+  fk_identity_info *d = calloc((size_t)r->limit, sizeof *d);
+  int n = 0;
+  int64_t total = 0;
+  int rc = d ? fk_store_list_identities(w->lookup, r->offset, (int)r->limit, d, &n, &total) : FK_ENOMEM;
+  if (rc) {
+    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+  } else {
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "identities");
+    for (int i = 0; i < n; i++) {
+      cJSON *x = cJSON_CreateObject();
+      cJSON_AddStringToObject(x, "name", d[i].name);
+      cJSON_AddNumberToObject(x, "images", (double)d[i].images);
+      cJSON_AddNumberToObject(x, "faces", (double)d[i].faces);
+      cJSON_AddItemToArray(arr, x);
+    }
+    page_fields(o, total, r);
+    srv_job_json(j, 200, o);
+  }
+  free(d);
+}
+
+static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {
+  fk_store_face *f = calloc((size_t)r->limit, sizeof *f);
+  int n = 0;
+  int64_t total = 0;
+  int rc = f ? fk_store_identity_faces(w->lookup, j->arg, r->offset, (int)r->limit, f, &n, &total) : FK_ENOMEM;
+  if (rc == FK_ENOENT) {
+    srv_fail(e, 404, "not_found", "no such identity");
+  } else if (rc) {
+    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+  } else {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "identity", j->arg);
+    cJSON *arr = cJSON_AddArrayToObject(o, "faces");
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, stored_face_json(&f[i]));
+    page_fields(o, total, r);
+    srv_job_json(j, 200, o);
+  }
+  free(f);
+}
+
+static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {
+  fk_store_face *f = malloc(sizeof *f);
+  fk_image crop = {0};
+  uint8_t *png = NULL;
+  size_t len = 0;
+  int rc = f ? fk_store_get_face(w->lookup, r->id, f) : FK_ENOMEM;
+  if (rc == FK_ENOENT) {
+    srv_fail(e, 404, "not_found", "no such face");
+  } else if (rc) {
+    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+  } else if ((rc = fk_store_face_crop(f, (int)r->size, j->srv->cfg.opt.max_pixels, &crop))) {
+    fprintf(stderr, "facekit serve: face %lld: %s: %s\n", (long long)r->id, f->path, fk_strerror(rc));
+    srv_fail(e, 404, "image_missing", "the image of face %lld can no longer be read", (long long)r->id);
+  } else if ((rc = fk_png_encode_mem(&crop, &png, &len))) {
+    fail_status(e, rc, "the crop", NULL);
+  } else {
+    free(j->out);
+    j->out = (char *)png;
+    j->out_len = len;
+    j->status = 200;
+    j->content_type = "image/png";
+  }
+  fk_image_free(&crop);
+  free(f);
+}
+
+static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
+  srv *sv = j->srv;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "version", FK_VERSION);
+  cJSON_AddNumberToObject(o, "workers", sv->nworkers);
+  cJSON_AddBoolToObject(o, "keys", sv->keys.n > 0);
+  cJSON_AddStringToObject(o, "models", cli_model_names());
+  cli_add_pipeline(cJSON_AddObjectToObject(o, "defaults"), NULL, &sv->cfg.opt, 1);
+  if (sv->vectors) {
+    fk_store_info info;
+    int rc = fk_store_get_info(w->lookup, &info);
+    if (rc) {
+      cJSON_Delete(o);
+      fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+      return;
+    }
+    cJSON *x = cJSON_AddObjectToObject(o, "index");
+    cli_add_pipeline(x, info.has_model ? info.model : NULL, &sv->index_opt, 1);
+    cJSON_AddNumberToObject(x, "faces", (double)info.faces);
+    cJSON_AddNumberToObject(x, "images", (double)info.images);
+    cJSON_AddNumberToObject(x, "identities", (double)info.identities);
+    cJSON_AddNumberToObject(x, "seq", (double)info.seq);
+  } else {
+    cJSON_AddNullToObject(o, "index");
+  }
+  srv_job_json(j, 200, o);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------------- */
+
+/* The dry-run answer: which parameters were read. */
+static void dry_answer(srv_job *j) {
+  cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "read");
+  cJSON_AddStringToObject(o, "route", srv_route_names[j->route]);
+  for (int i = 0; i < j->params.n; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(j->params.p[i].name));
+  srv_job_json(j, 200, o);
+}
+
+void srv_handle(srv_job *j, srv_worker *w) {
+  srv_error e = {0};
+  union {
+    represent_req rep;
+    verify_req ver;
+    analyze_req ana;
+    find_req find;
+    register_req reg;
+    delete_req del;
+    list_req list;
+  } r;
+  memset(&r, 0, sizeof r);
+  int bad = 0;
+  if (j->body && srv_params_from_json(&j->params, j->body, j->body_len, &e)) bad = 1;
+  if (!bad) switch (j->route) {
+      case R_REPRESENT: bad = parse_represent(j, &r.rep, &e); break;
+      case R_VERIFY: bad = parse_verify(j, &r.ver, &e); break;
+      case R_ANALYZE: bad = parse_analyze(j, &r.ana, &e); break;
+      case R_FIND: bad = parse_find(j, &r.find, &e); break;
+      case R_REGISTER: bad = parse_register(j, &r.reg, &e); break;
+      case R_DELETE_FACE: case R_DELETE_IDENTITY: bad = parse_delete(j, &r.del, &e); break;
+      default: bad = parse_list(j, &r.list, &e); break;
+    }
+  if (!bad) bad = srv_params_check_unknown(&j->params, &e);
+  if (!bad && !w) dry_answer(j);
+  if (!bad && w) switch (j->route) {
+      case R_REPRESENT: run_represent(j, w, &r.rep, &e); break;
+      case R_VERIFY: run_verify(j, w, &r.ver, &e); break;
+      case R_ANALYZE: run_analyze(j, w, &r.ana, &e); break;
+      case R_FIND: run_find(j, w, &r.find, &e); break;
+      case R_REGISTER: run_register(j, w, &r.reg, &e); break;
+      case R_DELETE_FACE: case R_DELETE_IDENTITY: run_delete(j, &r.del, &e); break;
+      case R_IDENTITIES: run_identities(j, w, &r.list, &e); break;
+      case R_IDENTITY_FACES: run_identity_faces(j, w, &r.list, &e); break;
+      case R_FACE_IMAGE: run_face_image(j, w, &r.list, &e); break;
+      case R_INFO: run_info(j, w, &e); break;
+      default: srv_fail(&e, 404, "not_found", "no such endpoint"); break;
+    }
+  if (e.status) srv_job_error(j, &e);
+  switch (j->route) { /* the uploads read */
+    case R_REPRESENT: free(r.rep.img.data); break;
+    case R_VERIFY: free(r.ver.img[0].data), free(r.ver.img[1].data); break;
+    case R_ANALYZE: free(r.ana.img.data); break;
+    case R_FIND: free(r.find.img.data); break;
+    case R_REGISTER: free(r.reg.img.data); break;
+    default: break;
+  }
+}
