@@ -67,11 +67,7 @@ typedef struct args {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return now_ms() / 1e3; }
 
 static uint64_t rnd(uint64_t *s) {
   *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
@@ -83,18 +79,6 @@ static double uniform01(uint64_t *s) { return (rnd(s) >> 11) * (1.0 / 9007199254
 static double gauss(uint64_t *s) {
   double u = uniform01(s), v = uniform01(s);
   return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
-}
-
-/* kB of a /proc/self/status field (VmRSS, VmHWM). */
-static long status_kb(const char *field) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  size_t n = strlen(field);
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, field, n) && line[n] == ':') kb = strtol(line + n + 1, NULL, 10);
-  if (f) fclose(f);
-  return kb;
 }
 
 static double rss_mb(void) { return status_kb("VmRSS") / 1024.0; }

@@ -2,12 +2,15 @@
  * test_ann.c - the approximate search (src/store/ann.cpp, ann_cache.c): the
  * faiss shim's graph (add, delete, write/read, damaged files), the index's
  * ANN cache PATH.faiss (recall against the exact scan on 50k faces, reuse,
- * incremental update after faces come and go, rebuild after many
- * deletions or a damaged or foreign file) and the search-mode options.
+ * the graph following the index while a handle stays open and after it
+ * closed, rebuild after many deletions or a damaged or foreign file), the
+ * search-mode options and ANN searches of the shared vectors from other
+ * threads.
  * Indexes are filled with synthetic faces through SQLite; nothing is
  * committed but this file.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +54,6 @@ static void face_vector(int64_t p, int64_t f, float *e) {
 }
 
 static int faces_of(int64_t p) { return 1 + (int)(p % 9); }
-
-static void remove_db(const char *path) {
-  char p[4200];
-  const char *sfx[] = {"", "-wal", "-shm", ".vec", ".faiss"};
-  for (int i = 0; i < 5; i++) {
-    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-    remove(p);
-  }
-}
 
 static void sql_on(const char *path, const char *sql) {
   sqlite3 *db;
@@ -305,7 +299,7 @@ static char big_db[4200];
 
 static void test_ann_finds_what_the_exact_scan_finds_on_50k_faces(void) {
   snprintf(big_db, sizeof big_db, "%s", tu_tmp("big.db"));
-  remove_db(big_db);
+  tu_remove_index(big_db);
   int64_t ids = identities_for(BIG);
   add_identities(big_db, 0, ids);
   fk_store *st;
@@ -438,12 +432,12 @@ static void test_ann_cache_is_reused_then_follows_the_index(void) {
   CHECK(best_match(st, 6, 0, &d) >= 0 && d > 1e-3);
   fk_store_close(st);
   CHECK(inode_of(faiss_path(db)) != ino); /* and saved */
-  remove_db(db);
+  tu_remove_index(db);
 }
 
 static void test_ann_is_rebuilt_when_deletions_pile_up(void) {
   const char *db = tu_tmp("del.db");
-  remove_db(db);
+  tu_remove_index(db);
   add_identities(db, 0, 600);
   fk_store *st;
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
@@ -457,7 +451,7 @@ static void test_ann_is_rebuilt_when_deletions_pile_up(void) {
   CHECK_EQ_INT(fk_ann_deleted(graph_of(st)), 0);
   CHECK_EQ_INT(fk_ann_size(graph_of(st)), face_count(db));
   fk_store_close(st);
-  remove_db(db);
+  tu_remove_index(db);
 }
 
 /* Opens db, searches by ANN once; the number of matches. */
@@ -474,8 +468,8 @@ static void test_damaged_or_foreign_cache_is_rebuilt(void) {
   char db[4200], other[4200], err[256], cache[4300];
   snprintf(db, sizeof db, "%s", tu_tmp("dmg.db"));
   snprintf(other, sizeof other, "%s", tu_tmp("other.db"));
-  remove_db(db);
-  remove_db(other);
+  tu_remove_index(db);
+  tu_remove_index(other);
   add_identities(db, 0, 300);
   add_identities(other, 0, 300);
   CHECK(ann_matches(db) && ann_matches(other));
@@ -501,13 +495,13 @@ static void test_damaged_or_foreign_cache_is_rebuilt(void) {
   ino_t foreign = inode_of(cache);
   CHECK(ann_matches(db));
   CHECK(inode_of(cache) != foreign);
-  remove_db(db);
-  remove_db(other);
+  tu_remove_index(db);
+  tu_remove_index(other);
 }
 
 static void test_search_options_choose_exact_or_ann(void) {
   const char *db = tu_tmp("opt.db");
-  remove_db(db);
+  tu_remove_index(db);
   add_identities(db, 0, 500);
   fk_store *st;
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
@@ -555,13 +549,74 @@ static void test_search_options_choose_exact_or_ann(void) {
   o.ef = 0;
   CHECK_EQ_INT(fk_store_search(st, e, 64, &o, m, &n), FK_EMISMATCH);
   fk_store_close(st);
-  remove_db(db);
+  tu_remove_index(db);
+}
+
+/* A search on another thread, through the shared vectors. */
+typedef struct thread_search {
+  fk_vectors *vs;
+  fk_search_options o;
+  float e[DIM];
+  fk_match m[10];
+  int n, rc;
+  char err[256];
+} thread_search;
+
+static void *search_thread(void *arg) {
+  thread_search *t = arg;
+  t->rc = fk_vectors_search(t->vs, t->e, DIM, &t->o, t->m, &t->n, t->err, sizeof t->err);
+  return NULL;
+}
+
+static int search_on_a_thread(thread_search *t) {
+  pthread_t th;
+  pthread_create(&th, NULL, search_thread, t);
+  pthread_join(th, NULL);
+  return t->rc;
+}
+
+static void test_shared_vectors_are_searched_by_ann_from_other_threads(void) {
+  const char *db = tu_tmp("shared.db");
+  tu_remove_index(db);
+  add_identities(db, 0, 500);
+  fk_store *st;
+  fk_vectors *vs;
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_vectors(st, &vs), FK_OK);
+  thread_search t = {.vs = vs};
+  options(&t.o, FK_SEARCH_ANN, 10);
+  face_vector(42, 0, t.e);
+  /* Only the store's thread may build the graph. */
+  CHECK_EQ_INT(search_on_a_thread(&t), FK_EINVAL);
+  CHECK(strstr(t.err, "fk_store_load_ann") != NULL);
+  t.o.search = FK_SEARCH_AUTO; /* small and no graph: scans */
+  CHECK_EQ_INT(search_on_a_thread(&t), FK_OK);
+  CHECK_EQ_INT(t.n, 10);
+  int64_t first = t.m[0].face_id;
+  CHECK_EQ_INT(fk_store_load_ann(st, 1), FK_OK);
+  t.o.search = FK_SEARCH_ANN;
+  CHECK_EQ_INT(search_on_a_thread(&t), FK_OK);
+  CHECK_EQ_INT(t.n, 10);
+  CHECK_EQ_INT(t.m[0].face_id, first);
+  CHECK(t.m[0].distance < 1e-5f);
+  /* Another process deletes that person; after a refresh on the store's
+   * thread, an ANN search anywhere no longer finds the face. */
+  const fk_ann *g = graph_of(st);
+  delete_identity_rows(db, 42);
+  CHECK_EQ_INT(fk_store_refresh(st), FK_OK);
+  CHECK(graph_of(st) == g && fk_ann_deleted(g) == faces_of(42));
+  CHECK_EQ_INT(search_on_a_thread(&t), FK_OK);
+  CHECK_EQ_INT(t.n, 10);
+  for (int i = 0; i < t.n; i++) CHECK(t.m[i].face_id != first);
+  fk_store_close(st);
+  tu_remove_index(db);
 }
 
 int main(void) {
   RUN(test_graph_never_returns_deleted_nodes_and_survives_a_round_trip);
   RUN(test_damaged_graph_files_are_refused);
   RUN(test_search_options_choose_exact_or_ann);
+  RUN(test_shared_vectors_are_searched_by_ann_from_other_threads);
   RUN(test_ann_is_rebuilt_when_deletions_pile_up);
   RUN(test_damaged_or_foreign_cache_is_rebuilt);
   RUN(test_ann_finds_what_the_exact_scan_finds_on_50k_faces);
