@@ -58,7 +58,8 @@ struct fk_vectors_ann {
   int nidle, cap;
 };
 
-int fk_store_ann_path(const fk_store *st, char *buf, size_t size) {
+/* The cache path: PATH.faiss. */
+static int ann_path(const fk_store *st, char *buf, size_t size) {
   return snprintf(buf, size, "%s.faiss", st->path) < (int)size ? FK_OK : FK_EINVAL;
 }
 
@@ -96,7 +97,7 @@ static void read_cache(fk_store *st) {
   char path[4200], err[256];
   fk_ann *a;
   fk_ann_tag tag;
-  if (fk_store_ann_path(st, path, sizeof path)) return;
+  if (ann_path(st, path, sizeof path)) return;
   FILE *f = fopen(path, "rbe");
   if (!f) return;
   int rc = fk_ann_read(f, &a, &tag, err, sizeof err);
@@ -116,7 +117,7 @@ static void read_cache(fk_store *st) {
 static void write_cache(fk_store *st) {
   struct fk_vectors_ann *A = st->vs.ann;
   char path[4200], tmp[4300], err[256];
-  if (!fk_vectors_ann_ready(&st->vs) || fk_store_ann_path(st, path, sizeof path)) return;
+  if (!fk_vectors_ann_ready(&st->vs) || ann_path(st, path, sizeof path)) return;
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
   FILE *f = fopen(tmp, "wbe");
   if (!f) return;
@@ -294,9 +295,13 @@ int fk_store_load_ann(fk_store *st, int threads) {
   if (rc) return rc;
   fk_vectors *vs = &st->vs;
   if (!vs->ann) {
-    if (!(vs->ann = calloc(1, sizeof *vs->ann))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
-    pthread_mutex_init(&vs->ann->mu, NULL);
-    vs->ann->file_generation = -1;
+    struct fk_vectors_ann *a = calloc(1, sizeof *a);
+    if (!a) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+    pthread_mutex_init(&a->mu, NULL);
+    a->file_generation = -1;
+    pthread_rwlock_wrlock(&vs->lock); /* searches on other threads look at vs->ann */
+    vs->ann = a;
+    pthread_rwlock_unlock(&vs->lock);
   }
   struct fk_vectors_ann *A = vs->ann;
   A->threads = threads_or_all(threads);
@@ -312,7 +317,7 @@ int fk_store_load_ann(fk_store *st, int threads) {
 void fk_store_ann_refresh(fk_store *st, int threads) {
   char path[4200];
   struct stat sb;
-  int has_file = fk_store_ann_path(st, path, sizeof path) == FK_OK && stat(path, &sb) == 0;
+  int has_file = ann_path(st, path, sizeof path) == FK_OK && stat(path, &sb) == 0;
   if (st->vs.ann || has_file || fk_vectors_count(&st->vs) >= FK_ANN_AUTO_MIN) fk_store_load_ann(st, threads);
 }
 

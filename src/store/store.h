@@ -145,11 +145,9 @@ int64_t fk_vecs_find_row(const fk_vecs *v, int64_t id);
 
 /* ---- ann_cache.c: the ANN graph over the loaded vectors ----
  * It follows the vectors: vectors.c calls these with the write lock held
- * (apply) or from the store's thread (sync, free). */
+ * (apply) or from the store's thread (sync, close). */
 struct fk_ann;
 struct fk_ann_searcher;
-/* The cache path: PATH.faiss. */
-int fk_store_ann_path(const fk_store *st, char *buf, size_t size);
 /* Mirrors a catch-up that flagged the faces gone[0..ngone) deleted and
  * upserted the rows of ch: marks their nodes deleted and inserts the new
  * faces (write lock held). A graph not current with the vectors before the
