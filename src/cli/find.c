@@ -28,7 +28,7 @@ static const char help[] =
     "  --search-threads N  threads for the scan (default 1)\n"
     "  --search M          exact, ann (HNSW graph, cached in FILE.faiss, candidates\n"
     "                      ranked exactly) or auto (default: ann from 50000 faces)\n"
-    "  --ef N              ann: candidates explored (default 64); more is slower\n"
+    "  --ef N              ann: candidates explored (default 384); more is slower\n"
     "                      and nearer to exact\n"
     "  --html OUT.html     also write a self-contained page with the thumbnails\n"
     "  --sheet OUT.png     also write the results as one contact-sheet image\n"
