@@ -1,72 +1,124 @@
 /*
- * bench_nets.c - per-face latency of the landmark, descriptor, age/gender and
- * expression graphs on the XNNPACK backend, at 1 thread (no pool) and 2 threads (pthreadpool).
+ * bench_nets.c - per-face latency of the landmark, descriptor, age/gender,
+ * expression and gear graphs and of the faceplugin ONNX nets (mbf512,
+ * rfb320, lmk64) on every fast backend (oneDNN, XNNPACK), at 1 and 2
+ * threads, all in one run so that the figures compare.
  *
- * Usage: bench_nets [runs]   (models from $FACEKIT_MODELS, else ./models)
- * Prints the median ms of `runs` timed runs after 3 warm-up runs, and
- * GFLOP/s = 2 * nn_graph_macs / time.
+ * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS]
+ *   (models from $FACEKIT_MODELS, else ./models)
+ * For each net, the runtimes of every backend and thread count run
+ * interleaved, one run each in turn, so that a shared machine's load falls
+ * on all of them alike. Prints the median ms of `runs` timed rounds after 3
+ * warm-up rounds, GFLOP/s = 2 * nn_graph_macs / time, and each row's speed
+ * relative to XNNPACK on one thread; for one thread also the median thread
+ * CPU time ("cpu"), which leaves out the time a run waited for a core on a
+ * shared machine. The 2-thread runs are forced onto two
+ * threads (NN_SCHED_PARALLEL), so they show the raw parallel speed;
+ * bench_load shows what the adaptive default does under a competing load.
  */
-#include <pthreadpool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_util.h"
 #include "facekit.h"
 #include "models/models.h"
 
-static void bench(const char *name, const nn_graph *g, int threads, int runs) {
-  pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
-  nn_runtime *rt = NULL;
-  int st = nn_runtime_new(g, NN_BACKEND_XNNPACK, pool, &rt);
-  if (st != FK_OK) {
-    fprintf(stderr, "%s: runtime: %s\n", name, fk_strerror(st));
-    if (pool) pthreadpool_destroy(pool);
-    return;
-  }
-  float *in = nn_runtime_input(rt);
-  size_t n = nn_shape_size(g->shapes[0]);
-  for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
-  double min, med = time_runs(rt, 3, runs, &min);
-  printf("%-10s %d thread%s  median %7.3f ms  (min %7.3f)  %6.1f GFLOP/s  "
-         "(%.1f MMAC)\n",
-         name, threads, threads > 1 ? "s" : " ", med, min,
-         2 * nn_graph_macs(g) / (med * 1e6), nn_graph_macs(g) / 1e6);
-  nn_runtime_free(rt);
-  if (pool) pthreadpool_destroy(pool);
-}
+#define MAX_RT 8
 
-static nn_graph *load(const char *file,
-                      int (*build)(const nn_weights *, nn_graph **, char *,
-                                   size_t)) {
-  char path[4096], err[256];
-  const char *dir = getenv("FACEKIT_MODELS");
-  snprintf(path, sizeof path, "%s/%s", dir ? dir : "models", file);
-  nn_weights w = {0};
-  nn_graph *g = NULL;
-  int st = nn_weights_load(path, &w, err, sizeof err);
-  if (st == FK_OK) st = build(&w, &g, err, sizeof err);
-  if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", file, fk_strerror(st), err);
-  nn_weights_free(&w);
-  return g;
+typedef struct row {
+  nn_backend be;
+  int threads;
+  nn_threads *th;
+  nn_runtime *rt;
+  double *t, *cpu;
+} row;
+
+static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs) {
+  int ok = 1;
+  for (int k = 0; k < nr; k++) {
+    r[k].th = NULL;
+    r[k].rt = NULL;
+    r[k].t = malloc((size_t)runs * sizeof *r[k].t);
+    r[k].cpu = malloc((size_t)runs * sizeof *r[k].cpu);
+    int st = r[k].t && r[k].cpu ? nn_threads_new(r[k].threads, NULL, &r[k].th) : FK_ENOMEM;
+    if (st == FK_OK) st = nn_runtime_new(g, r[k].be, r[k].th, &r[k].rt);
+    if (st != FK_OK) {
+      fprintf(stderr, "%s on %s: %s\n", name, nn_backend_name(r[k].be), fk_strerror(st));
+      ok = 0;
+      continue;
+    }
+    nn_runtime_set_sched(r[k].rt, NN_SCHED_PARALLEL);
+    float *in = nn_runtime_input(r[k].rt);
+    size_t n = nn_shape_size(g->shapes[0]);
+    for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
+  }
+  for (int i = -3; ok && i < runs; i++)
+    for (int k = 0; k < nr; k++) {
+      double t0 = now_ms(), c0 = thread_cpu_ms();
+      nn_runtime_run(r[k].rt);
+      if (i >= 0) r[k].t[i] = now_ms() - t0, r[k].cpu[i] = thread_cpu_ms() - c0;
+    }
+  double base = 0;
+  for (int k = 0; ok && k < nr; k++) {
+    double med = median_of(r[k].t, (size_t)runs);
+    if (r[k].be == NN_BACKEND_XNNPACK && r[k].threads == 1) base = med;
+    printf("%-10s %-9s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s", name,
+           nn_backend_name(r[k].be), r[k].threads, r[k].threads > 1 ? "s" : " ", med, r[k].t[0],
+           2 * nn_graph_macs(g) / (med * 1e6));
+    if (base > 0) printf("  %5.2fx xnnpack-1T", base / med);
+    if (r[k].threads == 1) {
+      double cpu = median_of(r[k].cpu, (size_t)runs);
+      printf("  cpu %8.3f ms %6.1f GFLOP/s", cpu, 2 * nn_graph_macs(g) / (cpu * 1e6));
+    }
+    printf("  (%.1f MMAC)\n", nn_graph_macs(g) / 1e6);
+  }
+  fflush(stdout);
+  for (int k = 0; k < nr; k++) {
+    nn_runtime_free(r[k].rt);
+    nn_threads_free(r[k].th);
+    free(r[k].t);
+    free(r[k].cpu);
+  }
 }
 
 int main(int argc, char **argv) {
-  int runs = argc > 1 ? atoi(argv[1]) : 50;
-  if (runs < 1) runs = 1;
-  nn_graph *lm = load(FK_LANDMARKS_FILE, fk_landmarks_build);
-  nn_graph *desc = load(FK_DESCRIPTOR_FILE, fk_descriptor_build);
-  nn_graph *ag = load(FK_AGEGENDER_FILE, fk_agegender_build);
-  nn_graph *ex = load(FK_EXPRESSION_FILE, fk_expression_build);
-  int rc = lm && desc && ag && ex ? 0 : 1;
-  for (int th = 1; th <= 2 && !rc; th++) {
-    bench("landmarks", lm, th, runs);
-    bench("descriptor", desc, th, runs);
-    bench("agegender", ag, th, runs);
-    bench("expression", ex, th, runs);
+  int runs = 50, only = -1, threads = 0;
+  const char *net = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+      net = argv[++i];
+    } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+      threads = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+      only = bench_backend(argv[++i]);
+      if (only < 0) return 2;
+    } else {
+      runs = atoi(argv[i]);
+    }
   }
-  nn_graph_free(lm);
-  nn_graph_free(desc);
-  nn_graph_free(ag);
-  nn_graph_free(ex);
+  if (runs < 1) runs = 1;
+  /* XNNPACK first: the baseline of the ratio column. */
+  const nn_backend order[3] = {NN_BACKEND_XNNPACK, NN_BACKEND_DNNL, NN_BACKEND_REFERENCE};
+  row rows[MAX_RT];
+  int nr = 0;
+  for (int t = 1; t <= 2; t++)
+    for (int b = 0; b < 3; b++) {
+      if (threads && t != threads) continue;
+      if (only < 0 ? order[b] == NN_BACKEND_REFERENCE : (int)order[b] != only) continue;
+      if (order[b] == NN_BACKEND_REFERENCE && t > 1) continue;
+      rows[nr++] = (row){.be = order[b], .threads = t};
+    }
+  const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear",
+                         "mbf512",    "rfb320",     "lmk64"};
+  int rc = 0;
+  printf("median of %d interleaved runs\n", runs);
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    if (net && strcmp(net, names[i])) continue;
+    nn_graph *g = bench_graph(names[i]);
+    if (g) bench(names[i], g, rows, nr, runs);
+    rc |= !g;
+    nn_graph_free(g);
+  }
   return rc;
 }

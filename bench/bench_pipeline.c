@@ -2,7 +2,10 @@
  * bench_pipeline.c - per-stage timings of the whole pipeline, for the
  * side-by-side comparison with face-api (bench/compare.sh).
  *
- *   bench_pipeline [--runs N] [--threads T] [--json] [--input-size S] [--model M] IMAGE...
+ *   bench_pipeline [--runs N] [--threads T] [--backend B] [--json]
+ *                  [--input-size S] [--model M] IMAGE...
+ *
+ * B is auto (the default), onednn or xnnpack.
  *
  * --input-size 0 is the library's automatic size; the default is 512, the
  * size face-api always uses.
@@ -33,6 +36,7 @@ static void add(samples *s, double x) {
 
 static double median(samples *s) { return median_of(s->v, (size_t)s->n); }
 
+
 int main(int argc, char **argv) {
   int runs = 20, json = 0;
   fk_options opt;
@@ -44,6 +48,12 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) opt.threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--input-size") && i + 1 < argc) opt.ssd_input_size = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+      if ((opt.backend = fk_backend_from_name(argv[++i])) < 0) {
+        fprintf(stderr, "bench_pipeline: unknown backend %s (auto, onednn, xnnpack)\n", argv[i]);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--model") && i + 1 < argc && fk_model_from_name(argv[i + 1]) >= 0)
       opt.model = fk_model_from_name(argv[++i]);
     else if (!strcmp(argv[i], "--json")) json = 1;
@@ -137,18 +147,18 @@ int main(int argc, char **argv) {
   double gflops = desc_ms > 0 ? 2.0 * nn_graph_macs(m->graph[rid]) / (desc_ms * 1e6) : 0;
   double fps = whole_sum > 0 ? faces_total / (whole_sum / 1000.0) : 0;
   if (json) {
-    printf("{\"impl\":\"facekit %s XNNPACK\",\"threads\":%d,\"ssd_input_size\":%d,\"images\":%d,\"faces\":%d,"
+    printf("{\"impl\":\"facekit %s %s\",\"threads\":%d,\"ssd_input_size\":%d,\"images\":%d,\"faces\":%d,"
            "\"stages\":{\"decode_ms\":%.3f,\"detect_ms\":%.3f,\"landmarks_ms\":%.3f,\"align_ms\":%.3f,"
            "\"descriptor_ms\":%.3f},\"per_face\":{\"landmarks_ms\":%.3f,\"align_ms\":%.3f,\"descriptor_ms\":%.3f},"
            "\"image_ms\":%.3f,\"faces_per_s\":%.2f,\"descriptor_gflops\":%.1f}\n",
-           FK_VERSION, opt.threads, opt.ssd_input_size, nimg, faces_total, median(&decode), median(&detect),
+           FK_VERSION, fk_backend_name(opt.backend), opt.threads, opt.ssd_input_size, nimg, faces_total, median(&decode), median(&detect),
            median(&lm), median(&align), desc_ms, median(&lm), median(&align), desc_ms, median(&whole), fps,
            gflops);
   } else {
     char size[16] = "auto";
     if (opt.ssd_input_size) snprintf(size, sizeof size, "%d", opt.ssd_input_size);
-    printf("facekit pipeline, %d thread(s), SSD %s, %d images, %d faces, %d runs (medians)\n", opt.threads,
-           size, nimg, faces_total, runs);
+    printf("facekit pipeline, backend %s, %d thread(s), SSD %s, %d images, %d faces, %d runs (medians)\n",
+           fk_backend_name(opt.backend), opt.threads, size, nimg, faces_total, runs);
     printf("  decode      %8.3f ms/image\n", median(&decode));
     printf("  detect      %8.3f ms/image\n", median(&detect));
     printf("  landmarks   %8.3f ms/face\n", median(&lm));

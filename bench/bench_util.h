@@ -2,7 +2,8 @@
  * bench_util.h - the timing helpers the benches share, all static inline
  * (each bench is a single-file program): a monotonic clock in ms, a double
  * comparator for qsort, the median of a set of timings, the timed
- * forward-pass loop of the net benches, and the process's memory.
+ * forward-pass loop of the net benches, loading their graphs, and the
+ * process's memory.
  */
 #ifndef FK_BENCH_UTIL_H
 #define FK_BENCH_UTIL_H
@@ -13,12 +14,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "facekit.h"
+#include "models/models.h"
 #include "nn/nn.h"
 
 /* Milliseconds on CLOCK_MONOTONIC: only differences mean anything. */
 static inline double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU time of the calling thread in ms: on a shared machine the time a
+ * one-thread run spent on a core, without the time it waited for one. */
+static inline double thread_cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -37,21 +48,23 @@ static inline double median_of(double *v, size_t n) {
 }
 
 /* Runs rt `warmup` times untimed, then `runs` (>= 1) times timed; returns
- * the median ms and stores the fastest run's in *min (both -1 when out of
- * memory). */
+ * the median ms and stores the fastest run's in *min and the median thread
+ * CPU ms of the calling thread in *cpu (all -1 when out of memory). */
 static inline double time_runs(nn_runtime *rt, int warmup, int runs,
-                               double *min) {
-  double *t = malloc((size_t)runs * sizeof *t);
-  *min = -1;
+                               double *min, double *cpu) {
+  double *t = malloc(2 * (size_t)runs * sizeof *t), *c = t + runs;
+  *min = *cpu = -1;
   if (!t) return -1;
   for (int i = 0; i < warmup; i++) nn_runtime_run(rt);
   for (int i = 0; i < runs; i++) {
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = thread_cpu_ms();
     nn_runtime_run(rt);
     t[i] = now_ms() - t0;
+    c[i] = thread_cpu_ms() - c0;
   }
   double med = median_of(t, (size_t)runs);
   *min = t[0];
+  *cpu = median_of(c, (size_t)runs);
   free(t);
   return med;
 }
@@ -66,6 +79,78 @@ static inline long status_kb(const char *field) {
     if (!strncmp(line, field, n) && line[n] == ':') kb = strtol(line + n + 1, NULL, 10);
   if (f) fclose(f);
   return kb;
+}
+
+/* $FACEKIT_MODELS/file (default models/file) into buf. */
+static inline const char *bench_model_path(const char *file, char *buf, size_t n) {
+  const char *dir = getenv("FACEKIT_MODELS");
+  snprintf(buf, n, "%s/%s", dir && *dir ? dir : "models", file);
+  return buf;
+}
+
+/* A face-api net built from its manifest, or NULL (with a message). */
+static inline nn_graph *bench_net(const char *file,
+                                  int (*build)(const nn_weights *, nn_graph **, char *, size_t)) {
+  char path[4096], err[256] = "";
+  nn_weights w = {0};
+  nn_graph *g = NULL;
+  int st = nn_weights_load(bench_model_path(file, path, sizeof path), &w, err, sizeof err);
+  if (st == FK_OK) st = build(&w, &g, err, sizeof err);
+  if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", file, fk_strerror(st), err);
+  nn_weights_free(&w);
+  return g;
+}
+
+/* The SSD (tiny = 0) or Tiny detector at size, or NULL (with a message). */
+static inline nn_graph *bench_detector(int tiny, int size) {
+  char path[4096], err[256] = "";
+  nn_weights w = {0};
+  nn_graph *g = NULL;
+  int rc = nn_weights_load(bench_model_path(tiny ? FK_TINY_FILE : FK_SSD_FILE, path, sizeof path), &w, err,
+                           sizeof err);
+  if (rc == FK_OK)
+    rc = tiny ? fk_tiny_build(&w, size, &g, err, sizeof err) : fk_ssd_build(&w, size, &g, err, sizeof err);
+  if (rc != FK_OK) fprintf(stderr, "%s:%d: %s (%s)\n", tiny ? "tiny" : "ssd", size, fk_strerror(rc), err);
+  nn_weights_free(&w);
+  return g;
+}
+
+/* A model file loaded by its own loader (gear, the ONNX nets), or NULL
+ * (with a message). */
+static inline nn_graph *bench_file(const char *file,
+                                   int (*load)(const char *, nn_graph **, char *, size_t)) {
+  char path[4096], err[256] = "";
+  nn_graph *g = NULL;
+  int st = load(bench_model_path(file, path, sizeof path), &g, err, sizeof err);
+  if (st != FK_OK) fprintf(stderr, "%s: %s (%s)\n", file, fk_strerror(st), err);
+  return g;
+}
+
+/* A net by name: landmarks, descriptor, agegender, expression, gear,
+ * mbf512, rfb320, lmk64, ssd:SIZE or tiny:SIZE; NULL (with a message) if it
+ * cannot be loaded. */
+static inline nn_graph *bench_graph(const char *name) {
+  if (!strcmp(name, "landmarks")) return bench_net(FK_LANDMARKS_FILE, fk_landmarks_build);
+  if (!strcmp(name, "descriptor")) return bench_net(FK_DESCRIPTOR_FILE, fk_descriptor_build);
+  if (!strcmp(name, "agegender")) return bench_net(FK_AGEGENDER_FILE, fk_agegender_build);
+  if (!strcmp(name, "expression")) return bench_net(FK_EXPRESSION_FILE, fk_expression_build);
+  if (!strcmp(name, "gear")) return bench_file(FK_GEAR_FILE, fk_gear_load);
+  if (!strcmp(name, "mbf512")) return bench_file(FK_MBF512_FILE, fk_mbf512_load);
+  if (!strcmp(name, "rfb320")) return bench_file(FK_RFB320_FILE, fk_rfb320_load);
+  if (!strcmp(name, "lmk64")) return bench_file(FK_LMK64_FILE, fk_lmk64_load);
+  if (!strncmp(name, "ssd:", 4)) return bench_detector(0, atoi(name + 4));
+  if (!strncmp(name, "tiny:", 5)) return bench_detector(1, atoi(name + 5));
+  fprintf(stderr, "unknown net %s\n", name);
+  return NULL;
+}
+
+/* The nn_backend named s ("onednn", "xnnpack", "reference"), or -1 with a
+ * message. */
+static inline int bench_backend(const char *s) {
+  for (int b = 0; b < NN_BACKEND_COUNT; b++)
+    if (!strcmp(s, nn_backend_name((nn_backend)b))) return b;
+  fprintf(stderr, "unknown backend %s (onednn, xnnpack, reference)\n", s);
+  return -1;
 }
 
 #endif /* FK_BENCH_UTIL_H */

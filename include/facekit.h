@@ -3,8 +3,10 @@
  * face embeddings, verification, attributes and reverse face search, in C.
  *
  * Objects and their lifecycle:
- *   fk_models   the loaded networks. Read-only after fk_models_open(), so one
- *               instance may be shared by any number of threads.
+ *   fk_models   the loaded networks. Read-only after fk_models_open() but for
+ *               an atomic count of the cores its sessions' runs occupy (so
+ *               that sessions sharing it never oversubscribe the machine):
+ *               one instance may be shared by any number of threads.
  *   fk_session  scratch buffers and inference runtimes for one thread. Create
  *               one per thread from a shared fk_models.
  *   fk_image    a decoded 8-bit RGB image owned by the caller.
@@ -50,7 +52,7 @@ enum {
   FK_ETOOBIG = -8,        /* image dimensions exceed the pixel limit */
   FK_EMODEL_MISSING = -9, /* model files not found: run the fetch step */
   FK_EMODEL = -10,        /* model files corrupt or inconsistent */
-  FK_EBACKEND = -11,      /* inference backend (XNNPACK) failed */
+  FK_EBACKEND = -11,      /* inference backend (oneDNN, XNNPACK) failed */
   FK_ENOFACE = -12,       /* no face detected */
   FK_EUNSUPPORTED = -13,  /* valid input facekit cannot handle */
   FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
@@ -102,6 +104,9 @@ enum {
   FK_NET_EXPRESSION = 1 << 5, /* face-api expression head */
   FK_NET_GEAR = 1 << 6,       /* human-models gear: race, age, gender */
   FK_NET_ATTRIBUTES = 0x70,
+  FK_NET_MBF512 = 1 << 7,     /* faceplugin's MobileFaceNet, 512-d recognizer */
+  FK_NET_RFB320 = 1 << 8,     /* faceplugin's RFB-320 face detector */
+  FK_NET_LMK64 = 1 << 9,      /* faceplugin's 68 landmarks from a 64x64 crop */
 };
 /* What fk_models_open(dir, 0) loads: the default detector, the landmarks
  * and the nets of the default recognition model. */
@@ -114,7 +119,12 @@ FK_API int fk_models_open(const char *dir, unsigned nets, fk_models **out);
 FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
-enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1 };
+/* Face detectors: face-api's SSD-MobileNetV1 and TinyFaceDetector, and
+ * faceplugin's RFB-320 (a fixed 320x240 input). */
+enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1, FK_DETECTOR_RFB320 = 2 };
+/* Where the 68 landmarks come from: face-api's net (112x112 crop of the
+ * detection) or faceplugin's (64x64 gray crop). */
+enum { FK_LANDMARKS_FACEAPI = 0, FK_LANDMARKS_LMK64 = 1 };
 /* Recognizer chip alignment. FK_ALIGN_AUTO (the default) gives each
  * recognizer the alignment it was trained with (see fk_model_*):
  *   face-api  face-api's unrotated square crop;
@@ -130,14 +140,28 @@ enum {
   FK_ALIGN_DLIB = 2,
   FK_ALIGN_ARCFACE = 3,
 };
-enum { FK_BACKEND_XNNPACK = 0, FK_BACKEND_REFERENCE = 1 };
+/* Inference backends. AUTO (the default) picks per network the one
+ * measured fastest on x86-64: oneDNN. REFERENCE is plain C, for tests. */
+enum {
+  FK_BACKEND_XNNPACK = 0,
+  FK_BACKEND_REFERENCE = 1,
+  FK_BACKEND_ONEDNN = 2,
+  FK_BACKEND_AUTO = 3,
+};
+/* Parses "xnnpack" | "reference" | "onednn" | "auto"; -1 if unknown. */
+FK_API int fk_backend_from_name(const char *name);
+FK_API const char *fk_backend_name(int backend);
 
 /* Recognition models, DeepFace's model_name: which net (or nets) turn a face
  * into an embedding. Each has its own width (fk_model_dim) and thresholds. */
 enum {
   FK_MODEL_RESNET128 = 0, /* dlib's ResNet as ported by face-api, 128-d */
+  FK_MODEL_MBF512 = 1,    /* faceplugin's MobileFaceNet (ArcFace-style), 512-d */
+  FK_MODEL_FUSED = 2,     /* both, unit vectors weighted and joined, 640-d */
   FK_NUM_MODELS
 };
+
+typedef struct fk_options fk_options; /* below */
 
 /* Widest embedding any model gives: the size of fk_face.embedding. */
 #define FK_EMBED_MAX 1024
@@ -148,6 +172,13 @@ FK_API const char *fk_model_name(int model);
 FK_API int fk_model_from_name(const char *name);
 /* Width of the model's embeddings; 0 when out of range. */
 FK_API int fk_model_dim(int model);
+/* The name of part k of a model: the model's own name for single-net
+ * models (k = 0), each recognizer's for fused ones; NULL when out of
+ * range. */
+FK_API const char *fk_model_part_name(int model, int part);
+/* The share of the cosine part k has in a fused model's cosine (1 for a
+ * single-net model); NAN when out of range. */
+FK_API float fk_model_fusion_weight(int model, int part);
 /* The FK_NET_* bits the model needs. */
 FK_API unsigned fk_model_nets(int model);
 /* The alignment each part of a model gets under the option `align`, as
@@ -158,13 +189,24 @@ FK_API void fk_model_align_name(int model, int align, char *buf, size_t size);
 FK_API const char *fk_align_name(int align);
 /* The FK_ALIGN_* of a name; -2 if unknown (FK_ALIGN_AUTO is -1). */
 FK_API int fk_align_from_name(const char *name);
-/* "ssd", "tiny"; NULL when unknown. */
+/* "ssd", "tiny", "rfb320"; NULL when unknown. */
 FK_API const char *fk_detector_name(int detector);
 /* The FK_DETECTOR_* of a name; -1 if unknown. */
 FK_API int fk_detector_from_name(const char *name);
+/* The detector's input size under these options as results and indexes
+ * record it: "256", "auto" (SSD's automatic size) or "320x240" (RFB-320). */
+FK_API void fk_detector_input_name(const fk_options *opt, char *buf, size_t size);
+/* "face-api", "lmk64"; NULL when unknown. */
+FK_API const char *fk_landmarks_name(int landmarks);
+/* The FK_LANDMARKS_* of a name; -1 if unknown. */
+FK_API int fk_landmarks_from_name(const char *name);
+/* The FK_NET_* bits detection needs with these options: the detector and
+ * the landmark net. */
+FK_API unsigned fk_detect_nets(const fk_options *opt);
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */
+  int landmarks;         /* FK_LANDMARKS_*: the 68-point net */
   int ssd_input_size;    /* SSD input side, a multiple of 32; 0 (the default)
                             picks 256, 384 or 512, the first not much smaller
                             than the image's longer side. face-api uses 512. */
@@ -178,8 +220,12 @@ typedef struct fk_options {
   int flip;              /* 1 (default): also embed the mirrored chip and
                             average the two (test-time augmentation; doubles
                             the recognizer's cost, +0.3% on LFW) */
-  int threads;           /* inference threads for this session (default 1) */
-  int backend;           /* FK_BACKEND_* (reference is for tests) */
+  int threads;           /* inference threads for this session (default 1):
+                            a run uses that many only while it measures
+                            faster than one thread (it is not under a
+                            competing load) and the sessions of the same
+                            fk_models leave a core free for each helper */
+  int backend;           /* FK_BACKEND_* (default FK_BACKEND_AUTO) */
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */
@@ -219,6 +265,12 @@ typedef struct fk_face {
  * cap). Finding no face is not an error here: *n = 0. */
 FK_API int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap,
               int *n);
+
+/* The detector alone: boxes and scores as fk_detect gives them, without the
+ * landmark net (landmarks are left zero). For callers that need landmarks
+ * of only some faces, e.g. a tracker following boxes between the frames it
+ * embeds; fk_landmarks then adds them to the faces that need them. */
+FK_API int fk_detect_no_landmarks(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n);
 
 /* Fills *face from a face box found some other way (another detector, or
  * the whole image when none was found): the box, score 0 and the 68
@@ -721,6 +773,112 @@ typedef struct fk_retrieval {
 FK_API int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads,
                                    fk_retrieval *r);
 
+/* ==== tracking faces across video frames ================================== */
+/*
+ * An fk_tracker gives the faces of a video stable ids. It knows nothing of
+ * decoding: the caller brings each frame's detections (from fk_detect or
+ * any other detector) with the frame's number and time, and may lend it an
+ * appearance embedding per detection on request.
+ *
+ * Matching, per update: every live track's box is predicted at the frame's
+ * time (constant velocity, smoothed); detections are matched to predicted
+ * boxes greedily by IoU (at least iou_min). When IoU alone cannot decide,
+ * appearance does: a detection overlapping two tracks, a track overlapping
+ * two detections, or a match whose IoU is below iou_sure, is compared by
+ * cosine distance between the detection's embedding and the track's mean
+ * appearance. A detection left over is matched to a lost track (unseen, not
+ * yet timed out) whose appearance is within max_distance, wherever it is:
+ * a face leaving and coming back, or a cut, keeps its id. Appearance is
+ * used only when the caller gave an embed callback and the track has an
+ * appearance (fk_tracker_add_appearance, or a callback embedding that
+ * matched it).
+ *
+ * Lifecycle: a track is tentative until it has min_hits detections (a
+ * tentative track missed once is dropped without a trace), then confirmed
+ * with the next id (1, 2, ...; never reused). A confirmed track unseen for
+ * more than `timeout` seconds ends. Each update or predict lists the tracks
+ * it started and ended (fk_tracker_started / fk_tracker_ended).
+ *
+ * Not thread-safe: one tracker per stream. Times must not go backwards
+ * (call fk_tracker_end_all at a discontinuity such as a reconnect).
+ */
+typedef struct fk_tracker fk_tracker;
+
+/* Asks for the appearance embedding of detection `det` of the update in
+ * progress: returns `dim` floats (raw or normalized; owned by the caller,
+ * valid until the update returns), or NULL if none can be had. */
+typedef const float *(*fk_track_embed_fn)(void *user, int det, int *dim);
+
+typedef struct fk_tracker_options {
+  double timeout;      /* seconds unseen before a confirmed track ends (1.0) */
+  float iou_min;       /* least IoU of a detection and a predicted box (0.3) */
+  float iou_sure;      /* a lone match at or above this IoU needs no
+                          appearance check (0.5) */
+  float max_distance;  /* cosine distance under which two faces are the same
+                          (0.09, about resnet128's same-person threshold on
+                          LFW; for another model's embeddings give
+                          fk_model_threshold(model, FK_METRIC_COSINE)) */
+  int min_hits;        /* detections that confirm a track (1) */
+  fk_track_embed_fn embed;  /* NULL: boxes only */
+  void *user;
+} fk_tracker_options;
+
+FK_API void fk_tracker_options_init(fk_tracker_options *o);
+
+enum {
+  FK_TRACK_TENTATIVE = 0, /* not yet min_hits detections */
+  FK_TRACK_VISIBLE = 1,   /* matched by the last detection frame */
+  FK_TRACK_LOST = 2,      /* missed by the last detection frame */
+  FK_TRACK_ENDED = 3,     /* timed out, or ended by fk_tracker_end_all */
+};
+
+typedef struct fk_track {
+  int id;                  /* 1, 2, ... once confirmed; 0 while tentative */
+  int state;               /* FK_TRACK_* */
+  fk_box box;              /* the last detection's box, or its prediction
+                              at the last update's time */
+  float score;             /* the last matched detection's score */
+  int det;                 /* the detection matched by the last update, or -1 */
+  int64_t first_frame, last_frame;  /* first and last frame with a detection */
+  double first_time, last_time;
+  int hits;                /* detections matched */
+  int appearances;         /* embeddings in its mean appearance */
+  int reidentified;        /* times it was re-found by appearance alone */
+} fk_track;
+
+/* opt NULL: the defaults. */
+FK_API int fk_tracker_new(const fk_tracker_options *opt, fk_tracker **out);
+FK_API void fk_tracker_free(fk_tracker *t);
+
+/* One frame's detections: n boxes (scores may be NULL). Boxes that are not
+ * finite or not positive in size are ignored. `time` in seconds. FK_EINVAL
+ * on bad arguments or a time before the last update's; FK_ENOMEM. */
+FK_API int fk_tracker_update(fk_tracker *t, int64_t frame, double time, const fk_box *boxes,
+                             const float *scores, int n);
+
+/* A frame without detection (e.g. between detections run every Nth frame):
+ * visible tracks move to their predicted boxes, and tracks that timed out
+ * end. Nothing is matched, so nothing is lost. */
+FK_API int fk_tracker_predict(fk_tracker *t, int64_t frame, double time);
+
+/* Ends every track (end of stream, or a discontinuity). */
+FK_API void fk_tracker_end_all(fk_tracker *t);
+
+/* The live tracks (tentative, visible and lost), oldest first; valid until
+ * the next call on t. Returns their number. */
+FK_API int fk_tracker_tracks(const fk_tracker *t, const fk_track **tracks);
+/* The tracks the last update, predict or end_all confirmed / ended. */
+FK_API int fk_tracker_started(const fk_tracker *t, const fk_track **tracks);
+FK_API int fk_tracker_ended(const fk_tracker *t, const fk_track **tracks);
+/* The track detection det of the last update went to (confirmed or
+ * tentative), or NULL if it started nothing (a box the tracker ignored). */
+FK_API const fk_track *fk_tracker_track_of(const fk_tracker *t, int det);
+
+/* Adds an embedding to confirmed track id's mean appearance. Every
+ * embedding of a tracker must have the same dim (set by the first);
+ * FK_EINVAL otherwise, or for an unknown id or a zero vector. */
+FK_API int fk_tracker_add_appearance(fk_tracker *t, int id, const float *emb, int dim);
+
 /* ==== evaluations on LFW-style data ======================================= */
 /*
  * Each image is represented by its subject (fk_subject: the face at the
@@ -766,6 +924,8 @@ typedef struct fk_lfw_result {
   float fold_weight[FK_LFW_MAX_FOLDS];
   float fitted_weight_mean;
   double fitted_accuracy_mean, fitted_accuracy_std;
+  /* ... and each part alone (cosine), from the same embeddings. */
+  double part_accuracy_mean[2], part_accuracy_std[2], part_auc[2];
   double seconds;
 } fk_lfw_result;
 

@@ -18,7 +18,7 @@ const char *fk_strerror(int status) {
       return "model files not found; fetch them with `make models` "
              "(tools/fetch-models.sh) or set FACEKIT_MODELS";
     case FK_EMODEL: return "model files are corrupt or inconsistent";
-    case FK_EBACKEND: return "inference backend (XNNPACK) failed";
+    case FK_EBACKEND: return "inference backend (oneDNN or XNNPACK) failed";
     case FK_ENOFACE: return "no face detected";
     case FK_EUNSUPPORTED: return "unsupported input";
     case FK_ENOTINDEX: return "not a facekit index";

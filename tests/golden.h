@@ -17,6 +17,15 @@
 #include "facekit.h"
 #include "nn/nn.h"
 
+/* The recognition model a run uses when none is named (fk_options_init's):
+ * tests that are not about one model follow it, with its name, width
+ * (fk_model_dim) and thresholds (fk_model_threshold). */
+static inline int tu_default_model(void) {
+  fk_options o;
+  fk_options_init(&o);
+  return o.model;
+}
+
 /* $FACEKIT_MODELS/file (default models/file). */
 static inline const char *tu_model_path(const char *file) {
   static char buf[4096];
@@ -91,39 +100,111 @@ static inline double tu_max_abs_diff(const float *a, const float *b, size_t n) {
   return m;
 }
 
-/* Runs g on the XNNPACK and the reference backend with the same input,
- * amp * tu_fill_random(seed), CHECKing that both run; returns the worst over
- * all outputs of max |xnnpack - reference|, divided by max(1, max |reference|)
- * if rel; -1 if a runtime could not be made. */
-static inline double tu_backend_diff(const nn_graph *g, unsigned seed, float amp,
-                                     int rel) {
-  nn_runtime *xr = NULL, *rr = NULL;
-  int rc1 = nn_runtime_new(g, NN_BACKEND_XNNPACK, NULL, &xr);
-  int rc2 = nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &rr);
-  CHECK_EQ_INT(rc1, FK_OK);
-  CHECK_EQ_INT(rc2, FK_OK);
-  double worst = -1;
-  if (rc1 == FK_OK && rc2 == FK_OK) {
-    size_t n = nn_shape_size(g->shapes[0]);
-    float *in = nn_runtime_input(xr);
-    tu_fill_random(in, n, seed);
-    for (size_t i = 0; i < n; i++) in[i] *= amp;
-    memcpy(nn_runtime_input(rr), in, n * sizeof *in);
+/* The backends a golden comparison runs on. */
+static const nn_backend TU_FAST[] = {NN_BACKEND_XNNPACK, NN_BACKEND_DNNL};
+#define TU_NFAST 2
+
+/* The fast backends and thread set-ups every parity check covers: each
+ * backend on one thread, and a two-thread runtime forced to run on two
+ * threads and forced to run on one (the two ways runtime.c runs it). */
+typedef struct tu_setup {
+  nn_backend backend;
+  int threads;
+  nn_sched sched;
+  const char *name;
+} tu_setup;
+
+static const tu_setup TU_SETUPS[] = {
+    {NN_BACKEND_XNNPACK, 1, NN_SCHED_ADAPTIVE, "xnnpack"},
+    {NN_BACKEND_XNNPACK, 2, NN_SCHED_PARALLEL, "xnnpack 2T"},
+    {NN_BACKEND_XNNPACK, 2, NN_SCHED_SERIAL, "xnnpack 2T-serial"},
+    {NN_BACKEND_DNNL, 1, NN_SCHED_ADAPTIVE, "onednn"},
+    {NN_BACKEND_DNNL, 2, NN_SCHED_PARALLEL, "onednn 2T"},
+    {NN_BACKEND_DNNL, 2, NN_SCHED_SERIAL, "onednn 2T-serial"},
+};
+#define TU_NSETUPS ((int)(sizeof TU_SETUPS / sizeof TU_SETUPS[0]))
+
+/* A runtime for g as set-up i, or NULL (CHECKed); *th gets its threads
+ * (NULL for one). Free both with tu_runtime_free. */
+static inline nn_runtime *tu_runtime(const nn_graph *g, int i, nn_threads **thp) {
+  const tu_setup *su = &TU_SETUPS[i];
+  nn_threads *th = NULL;
+  nn_runtime *rt = NULL;
+  *thp = NULL;
+  int rc = su->threads > 1 ? nn_threads_new(su->threads, NULL, &th) : FK_OK;
+  if (rc == FK_OK) rc = nn_runtime_new(g, su->backend, th, &rt);
+  if (rc != FK_OK) fprintf(stderr, "%s runtime: %s\n", su->name, fk_strerror(rc));
+  CHECK_EQ_INT(rc, FK_OK);
+  if (rc != FK_OK) {
+    nn_threads_free(th);
+    return NULL;
+  }
+  nn_runtime_set_sched(rt, su->sched);
+  *thp = th;
+  return rt;
+}
+
+static inline void tu_runtime_free(nn_runtime *rt, nn_threads *th) {
+  nn_runtime_free(rt);
+  nn_threads_free(th);
+}
+
+/* Runs g on the reference backend and on every set-up with the same input,
+ * amp * tu_fill_random(seed), CHECKing that all run; returns the worst over
+ * set-ups and outputs of max |fast - reference|, divided by
+ * max(1, max |reference|) if rel (each set-up's figure goes to stderr); -1
+ * if a runtime could not be made. */
+static inline double tu_backend_diff(const nn_graph *g, unsigned seed, float amp, int rel) {
+  nn_runtime *rr = NULL;
+  int rc = nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &rr);
+  CHECK_EQ_INT(rc, FK_OK);
+  if (rc != FK_OK) return -1;
+  size_t n = nn_shape_size(g->shapes[0]);
+  float *in = nn_runtime_input(rr);
+  tu_fill_random(in, n, seed);
+  for (size_t i = 0; i < n; i++) in[i] *= amp;
+  CHECK_EQ_INT(nn_runtime_run(rr), FK_OK);
+  double worst = 0;
+  for (int s = 0; s < TU_NSETUPS && worst >= 0; s++) {
+    nn_threads *th;
+    nn_runtime *xr = tu_runtime(g, s, &th);
+    if (!xr) {
+      worst = -1;
+      break;
+    }
+    memcpy(nn_runtime_input(xr), in, n * sizeof *in);
     CHECK_EQ_INT(nn_runtime_run(xr), FK_OK);
-    CHECK_EQ_INT(nn_runtime_run(rr), FK_OK);
-    worst = 0;
+    double d = 0;
     for (int o = 0; o < g->noutputs; o++) {
       size_t m = nn_shape_size(g->shapes[g->outputs[o]]);
       const float *a = nn_runtime_output(xr, o), *b = nn_runtime_output(rr, o);
       double vmax = 1;
       if (rel)
         for (size_t i = 0; i < m; i++) vmax = fmax(vmax, fabs((double)b[i]));
-      worst = fmax(worst, tu_max_abs_diff(a, b, m) / vmax);
+      d = fmax(d, tu_max_abs_diff(a, b, m) / vmax);
     }
+    fprintf(stderr, "    %-18s vs reference %.3g\n", TU_SETUPS[s].name, d);
+    worst = fmax(worst, d);
+    tu_runtime_free(xr, th);
   }
-  nn_runtime_free(xr);
   nn_runtime_free(rr);
   return worst;
+}
+
+/* tu_backend_diff on a built graph, relative, CHECKed against tol (a failed
+ * graph fails the check, with its message); the figure goes to stderr and
+ * is returned (-1 for a failed graph). Does not free g. */
+static inline double tu_backends_agree(const nn_graph *g, unsigned seed, float amp, double tol,
+                                       const char *what) {
+  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
+  if (nn_graph_status(g) != FK_OK) {
+    fprintf(stderr, "%s: %s\n", what, g->err);
+    return -1;
+  }
+  double d = tu_backend_diff(g, seed, amp, 1);
+  fprintf(stderr, "  %s: fast backends vs reference %.3g\n", what, d);
+  CHECK(d >= 0 && d <= tol);
+  return d;
 }
 
 #endif /* FK_GOLDEN_H */

@@ -1,8 +1,8 @@
 /*
  * test_attributes.c - face-api's age/gender and expression nets
  * (src/models/agegender.c, expression.c): graph building and its failure
- * paths (including corrupt manifests on disk), XNNPACK against the reference
- * kernels, the alignedRect crop, and both nets against face-api's own outputs
+ * paths (including corrupt manifests on disk), XNNPACK and oneDNN against the
+ * reference kernels, the alignedRect crop, and both nets on both against face-api's own outputs
  * in tests/fixtures/golden.json, at net level on chip112.png and end to end
  * from the golden landmarks of every fixture face.
  *
@@ -202,18 +202,18 @@ static void test_corrupt_manifests_fail_cleanly(void) {
 
 /* ---- backends ------------------------------------------------------------ */
 
-static void test_agegender_xnnpack_matches_reference_backend(void) {
+static void test_agegender_fast_backends_match_reference_backend(void) {
   if (!ag_g) return;
   /* Relative to the largest output: the age is tens of years. */
   double d = tu_backend_diff(ag_g, 11, 0.5f, 1);
-  fprintf(stderr, "  age/gender: max |xnnpack - reference| / max(1, |ref|) = %.3g\n", d);
+  fprintf(stderr, "  age/gender: max |fast - reference| / max(1, |ref|) = %.3g\n", d);
   CHECK(d >= 0 && d <= 1e-5);
 }
 
-static void test_expression_xnnpack_matches_reference_backend(void) {
+static void test_expression_fast_backends_match_reference_backend(void) {
   if (!ex_g) return;
   double d = tu_backend_diff(ex_g, 12, 0.5f, 0);
-  fprintf(stderr, "  expression: max |xnnpack - reference| = %.3g\n", d);
+  fprintf(stderr, "  expression: max |fast - reference| = %.3g\n", d);
   CHECK(d >= 0 && d <= 1e-4);
 }
 
@@ -224,9 +224,9 @@ static void test_backends_agree_on_chip112_decoded(void) {
     free(in);
     return;
   }
-  float age[2], pm[2], pr[2][FK_NUM_EXPRESSIONS];
-  for (int b = 0; b < 2; b++) {
-    nn_backend be = b ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  float age[3], pm[3], pr[3][FK_NUM_EXPRESSIONS];
+  for (int b = 0; b < 3; b++) {
+    nn_backend be = b == TU_NFAST ? NN_BACKEND_REFERENCE : TU_FAST[b];
     nn_runtime *rt;
     CHECK_EQ_INT(run_net(ag_g, be, in, &rt), FK_OK);
     if (rt) fk_agegender_decode(rt, &age[b], &pm[b]);
@@ -235,19 +235,21 @@ static void test_backends_agree_on_chip112_decoded(void) {
     if (rt) fk_expression_decode(rt, pr[b]);
     nn_runtime_free(rt);
   }
-  double dp = fabs((double)pm[0] - pm[1]);
-  for (int i = 0; i < FK_NUM_EXPRESSIONS; i++)
-    dp = fmax(dp, fabs((double)pr[0][i] - pr[1][i]));
-  fprintf(stderr, "  chip112 xnnpack vs reference: age %.3g years, probabilities %.3g\n",
-          fabs((double)age[0] - age[1]), dp);
-  CHECK(fabs((double)age[0] - age[1]) <= 1e-3);
-  CHECK(dp <= 1e-5);
+  for (int b = 0; b < TU_NFAST; b++) {
+    double dp = fabs((double)pm[b] - pm[2]);
+    for (int i = 0; i < FK_NUM_EXPRESSIONS; i++)
+      dp = fmax(dp, fabs((double)pr[b][i] - pr[2][i]));
+    fprintf(stderr, "  chip112 %s vs reference: age %.3g years, probabilities %.3g\n",
+            nn_backend_name(TU_FAST[b]), fabs((double)age[b] - age[2]), dp);
+    CHECK(fabs((double)age[b] - age[2]) <= 1e-3);
+    CHECK(dp <= 1e-5);
+  }
   free(in);
 }
 
 /* ---- against face-api: net level ---------------------------------------- */
 
-static void test_agegender_net_on_chip112_matches_faceapi(void) {
+static void check_agegender_net_on_chip112_matches_faceapi(nn_backend be) {
   float want_age, want_logits[2], want_probs[2];
   CHECK(tu_json_floats(tu_golden_net(golden, "agegender_chip112", "age"), &want_age, 1));
   CHECK(tu_json_floats(tu_golden_net(golden, "agegender_chip112", "gender_logits"), want_logits, 2));
@@ -255,7 +257,7 @@ static void test_agegender_net_on_chip112_matches_faceapi(void) {
   float *in = chip112_input();
   nn_runtime *rt = NULL;
   if (in && ag_g) {
-    CHECK_EQ_INT(run_net(ag_g, NN_BACKEND_XNNPACK, in, &rt), FK_OK);
+    CHECK_EQ_INT(run_net(ag_g, be, in, &rt), FK_OK);
   }
   if (rt) {
     const float *age = nn_runtime_output(rt, 0), *logits = nn_runtime_output(rt, 1);
@@ -264,8 +266,8 @@ static void test_agegender_net_on_chip112_matches_faceapi(void) {
     double da = fabs((double)age[0] - want_age);
     double dl = tu_max_abs_diff(logits, want_logits, 2);
     double dp = fabs((double)p_male - want_probs[0]);
-    fprintf(stderr, "  age/gender chip112: |age diff| %.3g (of %.2f), max |logit diff| %.3g, "
-            "|P(male) diff| %.3g\n", da, want_age, dl, dp);
+    fprintf(stderr, "  %s age/gender chip112: |age diff| %.3g (of %.2f), max |logit diff| %.3g, "
+            "|P(male) diff| %.3g\n", nn_backend_name(be), da, want_age, dl, dp);
     CHECK(da <= 1e-4);
     CHECK(dl <= 1e-4);
     CHECK(dp <= 1e-5);
@@ -275,21 +277,25 @@ static void test_agegender_net_on_chip112_matches_faceapi(void) {
   free(in);
 }
 
-static void test_expression_net_on_chip112_matches_faceapi(void) {
+static void test_agegender_net_on_chip112_matches_faceapi(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_agegender_net_on_chip112_matches_faceapi(TU_FAST[b]);
+}
+
+static void check_expression_net_on_chip112_matches_faceapi(nn_backend be) {
   float want_logits[7], want_probs[7], probs[7];
   CHECK(tu_json_floats(tu_golden_net(golden, "expression_chip112", "logits"), want_logits, 7));
   CHECK(tu_json_floats(tu_golden_net(golden, "expression_chip112", "probs"), want_probs, 7));
   float *in = chip112_input();
   nn_runtime *rt = NULL;
   if (in && ex_g) {
-    CHECK_EQ_INT(run_net(ex_g, NN_BACKEND_XNNPACK, in, &rt), FK_OK);
+    CHECK_EQ_INT(run_net(ex_g, be, in, &rt), FK_OK);
   }
   if (rt) {
     double dl = tu_max_abs_diff(nn_runtime_output(rt, 0), want_logits, 7);
     fk_expression_decode(rt, probs);
     double dp = tu_max_abs_diff(probs, want_probs, 7);
-    fprintf(stderr, "  expression chip112: max |logit diff| %.3g, max |probability diff| %.3g\n",
-            dl, dp);
+    fprintf(stderr, "  %s expression chip112: max |logit diff| %.3g, max |probability diff| %.3g\n",
+            nn_backend_name(be), dl, dp);
     CHECK(dl <= 1e-4);
     CHECK(dp <= 1e-5);
   }
@@ -297,11 +303,15 @@ static void test_expression_net_on_chip112_matches_faceapi(void) {
   free(in);
 }
 
+static void test_expression_net_on_chip112_matches_faceapi(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_expression_net_on_chip112_matches_faceapi(TU_FAST[b]);
+}
+
 /* ---- against face-api: whole faces --------------------------------------- */
 
 /* Golden landmarks -> fk_attr_box (== golden attr_crop) -> input -> both
  * nets -> decode, against withFaceExpressions().withAgeAndGender(). */
-static void test_attributes_match_faceapi_on_golden_faces(void) {
+static void check_attributes_match_faceapi_on_golden_faces(nn_backend be) {
   static const char *names[] = {"face_a1.png", "face_a2.png", "face_b1.png",
                                 "face_c1.png", "group4.png"};
   float *in = malloc(112 * 112 * 3 * sizeof *in);
@@ -347,10 +357,10 @@ static void test_attributes_match_faceapi_on_golden_faces(void) {
 
       float age, p_male, ex[7];
       nn_runtime *rt;
-      CHECK_EQ_INT(run_net(ag_g, NN_BACKEND_XNNPACK, in, &rt), FK_OK);
+      CHECK_EQ_INT(run_net(ag_g, be, in, &rt), FK_OK);
       if (rt) fk_agegender_decode(rt, &age, &p_male);
       nn_runtime_free(rt);
-      CHECK_EQ_INT(run_net(ex_g, NN_BACKEND_XNNPACK, in, &rt), FK_OK);
+      CHECK_EQ_INT(run_net(ex_g, be, in, &rt), FK_OK);
       if (rt) fk_expression_decode(rt, ex);
       nn_runtime_free(rt);
 
@@ -366,10 +376,14 @@ static void test_attributes_match_faceapi_on_golden_faces(void) {
     }
     fk_image_free(&img);
   }
-  fprintf(stderr, "  attributes on %d golden faces: max |age diff| %.3g years, "
-          "max |probability diff| %.3g\n", nfaces, worst_age, worst_p);
+  fprintf(stderr, "  %s attributes on %d golden faces: max |age diff| %.3g years, "
+          "max |probability diff| %.3g\n", nn_backend_name(be), nfaces, worst_age, worst_p);
   CHECK_EQ_INT(nfaces, 8);
   free(in);
+}
+
+static void test_attributes_match_faceapi_on_golden_faces(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_attributes_match_faceapi_on_golden_faces(TU_FAST[b]);
 }
 
 /* ---- pre- and post-processing ------------------------------------------- */
@@ -437,8 +451,8 @@ int main(void) {
     RUN(test_build_rejects_missing_or_missized_inner_weights);
   }
   RUN(test_corrupt_manifests_fail_cleanly);
-  RUN(test_agegender_xnnpack_matches_reference_backend);
-  RUN(test_expression_xnnpack_matches_reference_backend);
+  RUN(test_agegender_fast_backends_match_reference_backend);
+  RUN(test_expression_fast_backends_match_reference_backend);
   RUN(test_backends_agree_on_chip112_decoded);
   RUN(test_agegender_net_on_chip112_matches_faceapi);
   RUN(test_expression_net_on_chip112_matches_faceapi);

@@ -65,7 +65,7 @@ static void test_verify_same_person_is_verified(void) {
   CHECK_EQ_INT(r.code, 0);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")));
   CHECK(!strcmp(tu_json_str(r.json, "metric"), "cosine"));
-  CHECK(!strcmp(tu_json_str(r.json, "model"), "resnet128"));
+  CHECK(!strcmp(tu_json_str(r.json, "model"), fk_model_name(tu_default_model())));
   const cJSON *areas = cJSON_GetObjectItem(r.json, "facial_areas");
   CHECK(cJSON_GetObjectItem(areas, "img1") && cJSON_GetObjectItem(areas, "img2"));
   cJSON_Delete(r.json);
@@ -112,6 +112,31 @@ static void test_represent_gives_the_models_width_per_face(void) {
   for (int i = 0; i < cJSON_GetArraySize(emb); i++) ss += pow(cJSON_GetArrayItem(emb, i)->valuedouble, 2);
   CHECK_NEAR(ss, 1.0, 1e-4);
   cJSON_Delete(r.json);
+}
+
+/* Every backend on two threads gives the same faces as the default. */
+static void test_represent_agrees_across_backends_and_threads(void) {
+  char args[9000];
+  snprintf(args, sizeof args, "represent '%s' --normalize l2", tu_fixture("face_b1.png"));
+  tu_run_result base = tu_run(args);
+  CHECK_EQ_INT(base.code, 0);
+  static const char *const backends[] = {"onednn", "xnnpack"};
+  for (int b = 0; b < 2; b++) {
+    snprintf(args, sizeof args, "represent '%s' --normalize l2 --threads 2 --backend %s",
+             tu_fixture("face_b1.png"), backends[b]);
+    tu_run_result r = tu_run(args);
+    CHECK_EQ_INT(r.code, 0);
+    const cJSON *e0 = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(base.json, "faces"), 0), "embedding");
+    const cJSON *e1 = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "embedding");
+    const int dim = fk_model_dim(tu_default_model());
+    CHECK(cJSON_GetArraySize(e0) == dim && cJSON_GetArraySize(e1) == dim);
+    double dot = 0;
+    for (int i = 0; i < cJSON_GetArraySize(e0) && i < cJSON_GetArraySize(e1); i++)
+      dot += cJSON_GetArrayItem(e0, i)->valuedouble * cJSON_GetArrayItem(e1, i)->valuedouble;
+    CHECK(dot >= 0.99999);
+    cJSON_Delete(r.json);
+  }
+  cJSON_Delete(base.json);
 }
 
 static void test_represent_without_face_exits_3(void) {
@@ -229,6 +254,7 @@ static void test_bad_command_lines_exit_2(void) {
   tu_expect_error("bad align", "represent x.png --align crooked", 2, "--align must be");
   tu_expect_error("bad metric", "verify a b --metric manhattan", 2, "--metric");
   tu_expect_error("bad size", "detect x.png --input-size 100", 2, "multiple of 32");
+  tu_expect_error("bad backend", "detect x.png --backend cuda", 2, "--backend");
   tu_expect_error("verify one", "verify a.png", 2, "two images");
 }
 
@@ -278,6 +304,7 @@ int main(void) {
   RUN(test_verify_different_people_is_not_verified);
   RUN(test_detect_finds_every_face_of_a_group);
   RUN(test_represent_gives_the_models_width_per_face);
+  RUN(test_represent_agrees_across_backends_and_threads);
   RUN(test_represent_without_face_exits_3);
   RUN(test_represent_can_embed_whole_image_without_face);
   RUN(test_detect_rejects_bad_files);

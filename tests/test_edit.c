@@ -66,7 +66,8 @@ static void test_added_image_is_stored_as_indexing_would_store_it(void) {
   CHECK(a.created == 1 && a.nfaces == 1 && a.image_id > 0 && ids[0] > 0);
   fk_store_face f;
   CHECK_EQ_INT(fk_store_get_face(st, ids[0], &f), FK_OK);
-  CHECK(!strcmp(f.identity, "Ann") && !strcmp(f.path, p) && f.central == 1 && f.dim == fk_model_dim(FK_MODEL_RESNET128));
+  CHECK(!strcmp(f.identity, "Ann") && !strcmp(f.path, p) && f.central == 1 &&
+        f.dim == fk_model_dim(tu_default_model()));
   fk_store_info info;
   CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
   CHECK(info.has_model && info.images == 1 && info.faces == 1 && info.identities == 1 && info.seq == 1);
@@ -270,6 +271,7 @@ static fk_entry *synthetic(int i) {
   tu_fill_random(e->faces[0].embedding, DIM, (unsigned)i + 7);
   snprintf(e->model, sizeof e->model, "resnet128-synthetic");
   fk_options_init(&e->opt);
+  e->opt.model = FK_MODEL_RESNET128; /* the index's width comes from the model: 128, as DIM */
   return e;
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_gear.c - human's GEAR model (src/models/gear.c): the face box and its
  * composed crop, the TF cropAndResize sampling, gear.ts's decoding, the
- * graph loaded by nn_tfgraph_load on both backends, and the net against
+ * graph loaded by nn_tfgraph_load on every backend, and the net against
  * tfjs-wasm's outputs in tests/fixtures/golden_gear.json (written by
  * tools/reference/golden-gear.js).
  *
@@ -304,10 +304,10 @@ static void test_gear_load_rejects_other_graph(void) {
   CHECK(err[0] != '\0');
 }
 
-static void test_gear_xnnpack_matches_reference_backend(void) {
+static void test_gear_fast_backends_match_reference_backend(void) {
   if (!gear_g) return;
   double d = tu_backend_diff(gear_g, 11, 1.0f, 0);
-  fprintf(stderr, "  gear: max |xnnpack - reference| = %.3g\n", d);
+  fprintf(stderr, "  gear: max |fast - reference| = %.3g\n", d);
   CHECK(d >= 0 && d <= 1e-4);
 }
 
@@ -323,11 +323,11 @@ static void test_gear_on_chip150_matches_tfjs(void) {
   fk_crop_to_square_tensor(&img, (fk_rect){0, 0, img.width, img.height}, 1,
                            FK_GEAR_SIZE, in);
   for (size_t i = 0; i < n; i++) in[i] /= 255.0f;
-  for (int be = 0; be < 2; be++) {
+  for (int be = 0; be < NN_BACKEND_COUNT; be++) {
     CHECK_EQ_INT(run_gear(gear_g, (nn_backend)be, in, &got), FK_OK);
     double dage, d = out_diff(&got, &want, &dage);
     fprintf(stderr, "  chip150 (%s): max |p diff| %.3g, age %.4f vs %.4f\n",
-            be ? "reference" : "xnnpack", d, got.age, want.age);
+            nn_backend_name((nn_backend)be), d, got.age, want.age);
     CHECK(d <= 1e-3);
     CHECK(dage <= 0.05);
   }
@@ -336,13 +336,14 @@ static void test_gear_on_chip150_matches_tfjs(void) {
 }
 
 /* The whole facekit path per golden face: landmarks -> box -> crop -> net,
- * on XNNPACK for every face and, as the plain-C kernels are slow under the
- * sanitizers, on the reference backend for the first and the fifth. */
+ * on XNNPACK and oneDNN for every face and, as the plain-C kernels are slow
+ * under the sanitizers, on the reference backend for the first and the
+ * fifth. */
 static void test_gear_on_golden_faces_matches_tfjs(void) {
   if (!gear_g) return;
   const cJSON *faces = item(gear_golden, "faces"), *rec;
   float *in = malloc((size_t)FK_GEAR_SIZE * FK_GEAR_SIZE * 3 * sizeof *in);
-  double worst[2] = {0, 0}, worst_age[2] = {0, 0};
+  double worst[NN_BACKEND_COUNT] = {0}, worst_age[NN_BACKEND_COUNT] = {0};
   int n = 0, nref = 0;
   cJSON_ArrayForEach(rec, faces) {
     const cJSON *img_name = item(rec, "image"), *idx = item(rec, "index");
@@ -357,26 +358,28 @@ static void test_gear_on_golden_faces_matches_tfjs(void) {
     fk_gear_crop b;
     if (ok && fk_gear_box(pts, img.width, img.height, &b)) {
       fk_gear_input(&img, &b, in);
-      const int nbe = n % 4 == 0 ? 2 : 1;
-      for (int be = 0; be < nbe; be++) {
+      const int ref = n % 4 == 0;
+      for (int be = 0; be < NN_BACKEND_COUNT; be++) {
+        if (be == NN_BACKEND_REFERENCE && !ref) continue;
         CHECK_EQ_INT(run_gear(gear_g, (nn_backend)be, in, &got), FK_OK);
         double dage, d = out_diff(&got, &want, &dage);
         worst[be] = fmax(worst[be], d);
         worst_age[be] = fmax(worst_age[be], dage);
       }
-      nref += nbe == 2;
+      nref += ref;
       n++;
     }
     fk_image_free(&img);
   }
-  for (int be = 0; be < 2; be++)
+  for (int be = 0; be < NN_BACKEND_COUNT; be++) {
     fprintf(stderr, "  %d faces (%s): max |p diff| %.3g, max |age diff| %.3g\n",
-            be ? nref : n, be ? "reference" : "xnnpack", worst[be],
+            be == NN_BACKEND_REFERENCE ? nref : n, nn_backend_name((nn_backend)be), worst[be],
             worst_age[be]);
+    CHECK(worst[be] <= 1e-3);
+    CHECK(worst_age[be] <= 0.05);
+  }
   CHECK_EQ_INT(n, 8);
   CHECK_EQ_INT(nref, 2);
-  CHECK(worst[0] <= 1e-3 && worst[1] <= 1e-3);
-  CHECK(worst_age[0] <= 0.05 && worst_age[1] <= 0.05);
   free(in);
 }
 
@@ -404,7 +407,7 @@ int main(void) {
   RUN(test_gear_graph_maps_198_input_to_three_heads);
   RUN(test_gear_load_reports_missing_file);
   RUN(test_gear_load_rejects_other_graph);
-  RUN(test_gear_xnnpack_matches_reference_backend);
+  RUN(test_gear_fast_backends_match_reference_backend);
   if (gear_golden) {
     RUN(test_gear_on_chip150_matches_tfjs);
     if (golden) RUN(test_gear_on_golden_faces_matches_tfjs);

@@ -221,7 +221,10 @@ static void test_index_stores_every_face_image_and_identity(void) {
   CHECK(strstr(r.err, "broken.jpg: not a supported image") != NULL);
   const cJSON *total = cJSON_GetObjectItem(r.json, "total");
   CHECK_EQ_INT(num(total, "identities"), 4);
-  CHECK(!strncmp(tu_json_str(r.json, "model"), "resnet128-", 10));
+  const int model = tu_default_model(), dim = fk_model_dim(model);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "%s-", fk_model_name(model));
+  CHECK(!strncmp(tu_json_str(r.json, "model"), prefix, strlen(prefix)));
   CHECK(cJSON_GetObjectItem(r.json, "stages_s") != NULL);
   result_free(&r);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
@@ -231,8 +234,21 @@ static void test_index_stores_every_face_image_and_identity(void) {
   CHECK_EQ_INT(db_int(db, "SELECT nfaces FROM images WHERE path LIKE '%group4.png'"), 4);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i JOIN identities d ON d.id = i.identity_id"
                           " WHERE d.name = 'Laura_Bush'"), 2);
-  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces WHERE length(emb_f32) = 512 AND length(emb_i8) = 128"
-                          " AND abs(norm - 1.4) < 0.5"), 9);
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM faces WHERE length(emb_f32) = %d AND length(emb_i8) = %d"
+           " AND norm > 0", dim * 4, dim);
+  CHECK_EQ_INT(db_int(db, sql), 9);
+  /* norm is the raw embedding's length, as represent prints it (lb1.png is face_b1.png's pixels) */
+  r = fk("represent", tu_fixture("face_b1.png"), NULL);
+  CHECK_EQ_INT(r.code, 0);
+  const cJSON *emb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "embedding");
+  double ss = 0;
+  for (int i = 0; i < cJSON_GetArraySize(emb); i++) ss += pow(cJSON_GetArrayItem(emb, i)->valuedouble, 2);
+  CHECK(cJSON_GetArraySize(emb) == dim && fabs(sqrt(ss) - 1) > 0.05);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
+           " WHERE i.path LIKE '%%/lb1.png' AND abs(f.norm - %.9g) < 1e-4 * f.norm", sqrt(ss));
+  CHECK_EQ_INT(db_int(db, sql), 1);
+  result_free(&r);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM meta WHERE key IN ('model', 'align', 'detector', 'input_size',"
                           " 'min_score', 'flip')"), 6);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -458,17 +474,20 @@ static void test_export_writes_npy_jsonl_and_bulk(void) {
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(num(r.json, "faces"), faces);
   result_free(&r);
+  const int dim = fk_model_dim(tu_default_model());
   size_t n = 0;
   char *b = tu_read_file(npy, &n);
-  CHECK(b && n == 128 + (size_t)faces * 128 * 4);
-  if (b) {
+  CHECK(b && n == 128 + (size_t)faces * dim * 4); /* a 128-byte header, then rows of dim floats */
+  if (b && n == 128 + (size_t)faces * dim * 4) {
     char shape[64];
-    snprintf(shape, sizeof shape, "'shape': (%lld, 128)", faces);
+    snprintf(shape, sizeof shape, "'shape': (%lld, %d)", faces, dim);
     CHECK(!memcmp(b, "\x93NUMPY\x01\x00", 8) && strstr(b + 10, shape) && strstr(b + 10, "'<f4'"));
-    float row[128];
-    memcpy(row, b + 128, sizeof row);
     double ss = 0;
-    for (int i = 0; i < 128; i++) ss += (double)row[i] * row[i];
+    for (int i = 0; i < dim; i++) {
+      float v;
+      memcpy(&v, b + 128 + i * sizeof v, sizeof v);
+      ss += (double)v * v;
+    }
     CHECK_NEAR(ss, 1.0, 1e-4);
   }
   free(b);
@@ -481,7 +500,7 @@ static void test_export_writes_npy_jsonl_and_bulk(void) {
   char *nl = strchr(r.out, '\n');
   if (nl) *nl = '\0';
   cJSON *line = cJSON_Parse(r.out); /* the first line */
-  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(line, "embedding")), 128);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(line, "embedding")), dim);
   CHECK(cJSON_GetObjectItem(line, "path") && cJSON_GetObjectItem(line, "box") && cJSON_GetObjectItem(line, "identity"));
   CHECK(strstr(r.err, "\"format\":\"jsonl\"") != NULL); /* summary on stderr */
   cJSON_Delete(line);
@@ -562,11 +581,14 @@ static void test_index_from_another_model_is_refused(void) {
   sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'model'", -1, &q, NULL);
   if (sqlite3_step(q) == SQLITE_ROW) snprintf(saved, sizeof saved, "%s", sqlite3_column_text(q, 0));
   sqlite3_finalize(q);
-  sqlite3_exec(h, "UPDATE meta SET value = 'resnet128-0123456789abcdef' WHERE key = 'model'", NULL, NULL, NULL);
+  char sql[256];
+  /* the same model's name with other weights' fingerprint */
+  snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s-0123456789abcdef' WHERE key = 'model'",
+           fk_model_name(tu_default_model()));
+  sqlite3_exec(h, sql, NULL, NULL, NULL);
   sqlite3_close(h);
   expect_error(fk("index", at("a"), "--db", db, NULL), 1, "another model");
   expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, NULL), 1, "refusing to mix embedding spaces");
-  char sql[256];
   snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'model'", saved);
   db_exec(db, sql);
   expect_error(fk("index", at("a"), "--db", db, "--align", "dlib", NULL), 1, "was built with");

@@ -1,7 +1,7 @@
 /*
  * test_pipeline.c - the face pipeline as a whole (src/face/): face-api
  * parity of detect -> landmarks -> face-api crop -> descriptor against the
- * golden outputs, the 5-point alignment geometry, backend agreement, thread
+ * golden outputs on every backend, the 5-point alignment geometry, backend agreement, thread
  * safety of a shared fk_models, metrics and option checking.
  */
 #include <math.h>
@@ -22,9 +22,10 @@ static const char *const face_images[] = {"face_a1.png", "face_a2.png", "face_b1
                                           "face_c1.png", "group4.png"};
 
 /* A session with face-api's own settings: SSD at 512, score 0.5, its crop. */
-static fk_session *faceapi_session(int backend) {
+static fk_session *faceapi_session_threads(int backend, int threads) {
   fk_options o;
   fk_options_init(&o);
+  o.threads = threads;
   o.ssd_input_size = 512;
   o.model = FK_MODEL_RESNET128;
   o.align = FK_ALIGN_FACEAPI;
@@ -34,6 +35,8 @@ static fk_session *faceapi_session(int backend) {
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
   return s;
 }
+
+static fk_session *faceapi_session(int backend) { return faceapi_session_threads(backend, 1); }
 
 static double cosine(const float *a, const float *b) {
   return 1.0 - fk_distance(a, b, FACEAPI_DIM, FK_METRIC_COSINE);
@@ -46,8 +49,8 @@ static double iou(fk_box a, const float *b) {
   return inter / (a.w * a.h + b[2] * b[3] - inter);
 }
 
-static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(void) {
-  fk_session *s = faceapi_session(FK_BACKEND_XNNPACK);
+static void check_faceapi_pipeline(int backend, int threads) {
+  fk_session *s = faceapi_session_threads(backend, threads);
   double worst_cos = 1, worst_iou = 1, worst_px = 0;
   for (size_t k = 0; k < sizeof face_images / sizeof *face_images; k++) {
     const cJSON *gf = cJSON_GetObjectItem(tu_golden_image(golden, face_images[k]), "faces");
@@ -73,12 +76,18 @@ static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(voi
     }
     fk_image_free(&img);
   }
-  fprintf(stderr, "  face-api parity: min IoU %.6f, max landmark error %.2e px, min cosine %.8f\n",
-          worst_iou, worst_px, worst_cos);
+  fprintf(stderr, "  face-api parity, backend %d, %d thread(s): min IoU %.6f, max landmark error "
+          "%.2e px, min cosine %.8f\n", backend, threads, worst_iou, worst_px, worst_cos);
   CHECK(worst_iou >= 0.98);
   CHECK(worst_px <= 1.0);
   CHECK(worst_cos >= 0.9999);
   fk_session_free(s);
+}
+
+static void test_faceapi_pipeline_matches_golden_boxes_landmarks_descriptors(void) {
+  check_faceapi_pipeline(FK_BACKEND_XNNPACK, 1);
+  check_faceapi_pipeline(FK_BACKEND_ONEDNN, 1);
+  check_faceapi_pipeline(FK_BACKEND_AUTO, 2);
 }
 
 static void test_faceapi_crop_equals_golden_descriptor_crop(void) {
@@ -181,19 +190,25 @@ static void test_5point_chip_puts_eyes_where_dlib_template_does(void) {
   fk_session_free(s);
 }
 
-static void test_reference_backend_gives_the_same_embedding(void) {
-  fk_session *x = faceapi_session(FK_BACKEND_XNNPACK), *r = faceapi_session(FK_BACKEND_REFERENCE);
+static void test_every_backend_gives_the_same_embedding(void) {
+  fk_session *r = faceapi_session(FK_BACKEND_REFERENCE);
   fk_image img;
   CHECK_EQ_INT(fk_image_load(tu_fixture("face_b1.png"), 0, &img), FK_OK);
-  fk_face fx, fr;
-  int nx = 0, nr = 0;
-  CHECK_EQ_INT(fk_faces(x, &img, &fx, 1, &nx), FK_OK);
+  fk_face fr;
+  int nr = 0;
   CHECK_EQ_INT(fk_faces(r, &img, &fr, 1, &nr), FK_OK);
-  CHECK_EQ_INT(nx, nr);
-  CHECK(cosine(fx.embedding, fr.embedding) >= 0.99999);
-  CHECK_NEAR(fx.box.x, fr.box.x, 0.05);
+  const int fast[] = {FK_BACKEND_XNNPACK, FK_BACKEND_ONEDNN, FK_BACKEND_AUTO};
+  for (int b = 0; b < 3; b++) {
+    fk_session *x = faceapi_session(fast[b]);
+    fk_face fx;
+    int nx = 0;
+    CHECK_EQ_INT(fk_faces(x, &img, &fx, 1, &nx), FK_OK);
+    CHECK_EQ_INT(nx, nr);
+    CHECK(cosine(fx.embedding, fr.embedding) >= 0.99999);
+    CHECK_NEAR(fx.box.x, fr.box.x, 0.05);
+    fk_session_free(x);
+  }
   fk_image_free(&img);
-  fk_session_free(x);
   fk_session_free(r);
 }
 
@@ -294,6 +309,12 @@ static void test_session_rejects_bad_options(void) {
   o.min_score = 1.5f;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
   fk_session_free(s);
+  fk_options_init(&o);
+  CHECK_EQ_INT(o.backend, FK_BACKEND_AUTO);
+  o.backend = 4;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "backend") != NULL);
+  fk_session_free(s);
 }
 
 /* The table of models: every name round-trips, every width fits fk_face,
@@ -328,6 +349,43 @@ static void test_models_and_options_are_named_and_checked(void) {
   o.align = 9;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
   fk_session_free(s);
+}
+
+/* A fused embedding is the parts' unit vectors scaled by the square roots of
+ * their weights: unit itself, and its cosine between two faces is the
+ * weighted sum of the parts' cosines. */
+static void test_fused_model_joins_its_parts_by_weight(void) {
+  fk_image a, b;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &a), FK_OK);
+  CHECK_EQ_INT(fk_image_load(tu_fixture("face_b1.png"), 0, &b), FK_OK);
+  static const int models_[3] = {FK_MODEL_FUSED, FK_MODEL_MBF512, FK_MODEL_RESNET128};
+  static fk_face fa[3], fb[3];
+  for (int k = 0; k < 3; k++) {
+    fk_options o;
+    fk_options_init(&o);
+    o.model = models_[k];
+    fk_session *s = NULL;
+    CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
+    int n = 0;
+    CHECK_EQ_INT(fk_faces(s, &a, &fa[k], 1, &n), FK_OK);
+    CHECK_EQ_INT(fk_faces(s, &b, &fb[k], 1, &n), FK_OK);
+    CHECK_EQ_INT(fa[k].dim, fk_model_dim(models_[k]));
+    CHECK_EQ_INT(fa[k].model, models_[k]);
+    fk_session_free(s);
+  }
+  CHECK_EQ_INT(fk_model_dim(FK_MODEL_FUSED), 640);
+  CHECK(!strcmp(fk_model_part_name(FK_MODEL_FUSED, 0), "mbf512"));
+  double ss = 0;
+  for (int i = 0; i < fa[0].dim; i++) ss += (double)fa[0].embedding[i] * fa[0].embedding[i];
+  CHECK_NEAR(ss, 1.0, 1e-5);
+  double cf = 1 - fk_distance(fa[0].embedding, fb[0].embedding, 640, FK_METRIC_COSINE);
+  double cm = 1 - fk_distance(fa[1].embedding, fb[1].embedding, 512, FK_METRIC_COSINE);
+  double cr = 1 - fk_distance(fa[2].embedding, fb[2].embedding, 128, FK_METRIC_COSINE);
+  double w = fk_model_fusion_weight(FK_MODEL_FUSED, 0);
+  CHECK(w > 0 && w < 1);
+  CHECK_NEAR(cf, w * cm + (1 - w) * cr, 1e-5);
+  fk_image_free(&a);
+  fk_image_free(&b);
 }
 
 static void test_missing_models_name_the_fetch_step(void) {
@@ -405,7 +463,7 @@ static void test_flip_changes_only_the_embedding_a_little(void) {
 
 int main(void) {
   golden = tu_golden_load();
-  int rc = fk_models_open(NULL, 0, &models);
+  int rc = fk_models_open(NULL, fk_default_nets() | FK_NET_MBF512 | FK_NET_RESNET128, &models);
   if (rc != FK_OK || !golden) {
     fprintf(stderr, "cannot run: %s\n", fk_models_errmsg(models));
     return 1;
@@ -416,7 +474,8 @@ int main(void) {
   RUN(test_5point_chip_puts_eyes_where_dlib_template_does);
   RUN(test_arcface_chip_maps_the_template_onto_the_points);
   RUN(test_models_and_options_are_named_and_checked);
-  RUN(test_reference_backend_gives_the_same_embedding);
+  RUN(test_fused_model_joins_its_parts_by_weight);
+  RUN(test_every_backend_gives_the_same_embedding);
   RUN(test_sessions_in_threads_share_one_model_context);
   RUN(test_verify_uses_largest_face_and_reports_noface);
   RUN(test_distances_follow_their_definitions);

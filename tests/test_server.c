@@ -324,7 +324,8 @@ static void test_represent_takes_multipart_and_base64_alike(void) {
   resp a = POST_FILE(&main_srv, "/represent", "img", "face_a1.png");
   CHECK(a.status == 200 && jlen(a.json, "faces") == 1 && cJSON_IsTrue(cJSON_GetObjectItem(a.json, "face_detected")));
   const cJSON *fa = cJSON_GetArrayItem(cJSON_GetObjectItem(a.json, "faces"), 0);
-  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(fa, "embedding")), fk_model_dim(FK_MODEL_RESNET128));
+  const int model = tu_default_model();
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(fa, "embedding")), fk_model_dim(model));
   char *b64 = file_b64(fx("face_a1.png"));
   char *json = malloc(strlen(b64) + 256);
   /* a data: URI, and plain base64 with normalize */
@@ -347,10 +348,11 @@ static void test_represent_takes_multipart_and_base64_alike(void) {
   }
   CHECK(same == 0);                     /* the same bytes, the same embedding */
   CHECK_NEAR(norm, 1.0, 1e-4);          /* normalize: unit length */
-  CHECK(fabs(raw - 1.0) > 0.01);        /* face-api's raw embeddings are not */
+  CHECK(fabs(raw - 1.0) > 0.01);        /* the raw embeddings are not */
   CHECK(!strcmp(jstr(c.json, "normalize"), "l2") && !strcmp(jstr(a.json, "normalize"), "none"));
   /* the same result object as `facekit represent` */
-  CHECK(!strcmp(jstr(a.json, "model"), "resnet128") && jnum(a.json, "dim") == 128 && jnum(a.json, "time_ms") > 0);
+  CHECK(!strcmp(jstr(a.json, "model"), fk_model_name(model)) && jnum(a.json, "dim") == fk_model_dim(model) &&
+        jnum(a.json, "time_ms") > 0);
   resp_free(&a);
   resp_free(&b);
   resp_free(&c);
@@ -479,7 +481,10 @@ static void test_bodies_over_the_limit_get_413(void) {
 static void test_verify_and_analyze_give_the_cli_objects(void) {
   part p[] = {{.name = "img1", .file = fx("face_a1.png")}, {.name = "img2", .file = fx("face_a2.png")}};
   resp r = http(&main_srv, (request){.method = "POST", .path = "/verify", .parts = p, .nparts = 2});
-  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")) && jnum(r.json, "distance") < 0.0872);
+  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "verified")) &&
+        jnum(r.json, "distance") < jnum(r.json, "threshold"));
+  /* the default model's cosine threshold, as the CLI's */
+  CHECK((float)jnum(r.json, "threshold") == fk_model_threshold(tu_default_model(), FK_METRIC_COSINE));
   CHECK(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "facial_areas"), "img2")));
   resp_free(&r);
   p[1].file = fx("face_b1.png");
@@ -722,18 +727,25 @@ static void test_sigterm_lets_requests_in_flight_finish_and_keeps_them(void) {
     f[k] = (inflight){.k = k};
     pthread_create(&th[k], NULL, inflight_main, &f[k]);
   }
-  /* all six received (and the /metrics request itself), most still queued */
+  /* SIGTERM as soon as two or more are in flight (with the /metrics request
+   * itself): a release build may answer all six within half a second */
   long seen = 0;
-  for (int i = 0; i < 600 && (seen = inflight_now()) < N + 1; i++) usleep(10000);
+  for (int i = 0; i < 3000 && (seen = inflight_now()) < 3; i++) usleep(1000);
   kill(main_srv.pid, SIGTERM);
-  CHECK(seen >= 2); /* SIGTERM did come with requests in flight */
+  CHECK(seen >= 3); /* SIGTERM did come with requests in flight */
   fprintf(stderr, "  SIGTERM with %ld requests in flight\n", seen - 1);
-  int ok = 0;
+  /* every request in flight at the signal is answered and kept (ok counts
+   * them); one not yet received is refused with a 503, or its connection
+   * is closed unread (a transport error), never given another answer */
+  int ok = 0, late = 0;
   for (int k = 0; k < N; k++) {
     pthread_join(th[k], NULL);
     ok += f[k].status == 201 && f[k].face > 0;
+    late += f[k].status == 503 || f[k].status < 0;
+    if (f[k].status != 201) fprintf(stderr, "  request %d: status %ld (after the signal)\n", k, f[k].status);
   }
-  CHECK_EQ_INT(ok, N);
+  CHECK_EQ_INT(ok + late, N);
+  CHECK(ok >= seen - 1);
   int st = 0;
   waitpid(main_srv.pid, &st, 0);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -745,6 +757,7 @@ static void test_sigterm_lets_requests_in_flight_finish_and_keeps_them(void) {
   CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st_), FK_OK);
   fk_store_face *face = malloc(sizeof *face);
   for (int k = 0; k < N; k++) {
+    if (f[k].status != 201) continue;
     char ident[32];
     snprintf(ident, sizeof ident, "term_%d", k);
     CHECK(fk_store_get_face(st_, f[k].face, face) == FK_OK && !strcmp(face->identity, ident));
@@ -802,6 +815,7 @@ static void test_keys_tls_full_queue_and_no_index(void) {
   CHECK_EQ_INT(r.status, 200); /* no key needed */
   resp_free(&r);
   r = POST_FILE(&s, "/represent", "img", "face_a1.png");
+  /* answered after the upload, not with a reset while the client sends */
   CHECK(r.status == 401 && !strcmp(r.www_auth, "Bearer") && !strcmp(jstr(r.json, "code"), "unauthorized"));
   resp_free(&r);
   expect_error("wrong key", http(&s, (request){.method = "GET", .path = "/info", .header = "Authorization: Bearer not-a-key-of-ours-at-all"}),

@@ -128,7 +128,7 @@ static void test_ssd_build_rejects_bad_size_and_missing_weight(void) {
   CHECK_EQ_INT(fk_tiny_build(&empty, 400, &g, err, sizeof err), FK_EINVAL);
 }
 
-/* ---- XNNPACK vs reference ---------------------------------------------------- */
+/* ---- XNNPACK and oneDNN vs reference ---------------------------------------------------- */
 
 static void check_backends(const nn_weights *w, int tiny, int size) {
   nn_graph *g = NULL;
@@ -141,21 +141,21 @@ static void check_backends(const nn_weights *w, int tiny, int size) {
     return;
   }
   double d = tu_backend_diff(g, 12345u + (unsigned)size, 1.0f, 1);
-  fprintf(stderr, "  %s-%d xnnpack vs reference: max rel diff %.3g\n",
+  fprintf(stderr, "  %s-%d fast backends vs reference: max rel diff %.3g\n",
           tiny ? "tiny" : "ssd", size, d);
   CHECK(d >= 0 && d <= 1e-3);
   nn_graph_free(g);
 }
 
-static void test_ssd_xnnpack_matches_reference_at_128(void) {
+static void test_ssd_fast_backends_match_reference_at_128(void) {
   if (have_ssd) check_backends(&ssd_w, 0, 128);
 }
 
-static void test_ssd_xnnpack_matches_reference_at_512(void) {
+static void test_ssd_fast_backends_match_reference_at_512(void) {
   if (have_ssd) check_backends(&ssd_w, 0, 512);
 }
 
-static void test_tiny_xnnpack_matches_reference_at_416(void) {
+static void test_tiny_fast_backends_match_reference_at_416(void) {
   if (have_tiny) check_backends(&tiny_w, 1, 416);
 }
 
@@ -231,14 +231,15 @@ typedef struct detector {
   float *input;
 } detector;
 
-static int detector_open(detector *d, int tiny, int size) {
+static int detector_open(detector *d, int tiny, int size, nn_backend be) {
   memset(d, 0, sizeof *d);
   d->tiny = tiny;
   d->size = size;
   char err[256] = "";
   int rc = tiny ? fk_tiny_build(&tiny_w, size, &d->g, err, sizeof err)
                 : fk_ssd_build(&ssd_w, size, &d->g, err, sizeof err);
-  if (rc == FK_OK) rc = nn_runtime_new(d->g, NN_BACKEND_XNNPACK, NULL, &d->rt);
+  if (rc == FK_OK) rc = nn_runtime_new(d->g, be, NULL, &d->rt);
+  d->name = nn_backend_name(be);
   if (rc == FK_OK && !tiny) rc = fk_ssd_anchors_make(size, &d->anchors);
   CHECK_EQ_INT(rc, FK_OK);
   return rc == FK_OK;
@@ -295,7 +296,7 @@ static void compare_dets(const char *what, const char *img, const cJSON *gold,
       worst_px = fmax(worst_px, fabs(box[k] - (&dets[best].x)[k]));
   }
   fprintf(stderr,
-          "  %-12s %-12s n=%d/%d  min IoU %.7f  max |dbox| %.2g px  "
+          "  %-12s %-19s n=%d/%d  min IoU %.7f  max |dbox| %.2g px  "
           "max |dscore| %.2g\n",
           img, what, n, ng, ng ? worst_iou : 1.0, worst_px, worst_score);
   CHECK(worst_iou >= 0.98);
@@ -305,10 +306,10 @@ static void compare_dets(const char *what, const char *img, const cJSON *gold,
 static const char *images[] = {"face_a1.png", "face_a2.png", "face_b1.png",
                                "face_c1.png", "group4.png",  "noface.png"};
 
-static void check_detector_goldens(int tiny) {
+static void check_detector_goldens(int tiny, nn_backend be) {
   if (!golden || !(tiny ? have_tiny : have_ssd)) return;
   detector d;
-  if (!detector_open(&d, tiny, tiny ? 416 : 512)) return;
+  if (!detector_open(&d, tiny, tiny ? 416 : 512, be)) return;
   for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
     const cJSON *gi = tu_golden_image(golden, images[i]);
     CHECK(gi != NULL);
@@ -325,25 +326,31 @@ static void check_detector_goldens(int tiny) {
       fk_det dets[64];
       int n = -1;
       CHECK_EQ_INT(detect(&d, &img, thr[k], dets, 64, &n), FK_OK);
-      compare_dets(keys[k], images[i], gold, dets, n);
+      char what[64];
+      snprintf(what, sizeof what, "%s %s", keys[k], d.name);
+      compare_dets(what, images[i], gold, dets, n);
     }
     fk_image_free(&img);
   }
   detector_close(&d);
 }
 
-static void test_ssd512_detections_match_faceapi(void) { check_detector_goldens(0); }
+static void test_ssd512_detections_match_faceapi(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_detector_goldens(0, TU_FAST[b]);
+}
 
-static void test_tiny416_detections_match_faceapi(void) { check_detector_goldens(1); }
+static void test_tiny416_detections_match_faceapi(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_detector_goldens(1, TU_FAST[b]);
+}
 
-static void test_ssd_raw_scores_and_boxes_match_faceapi_on_face_a1(void) {
+static void check_raw_scores_and_boxes(nn_backend be) {
   if (!golden || !have_ssd) return;
   const cJSON *raw =
       cJSON_GetObjectItem(cJSON_GetObjectItem(golden, "nets"), "ssd_raw_face_a1");
   CHECK(raw != NULL);
   if (!raw) return;
   detector d;
-  if (!detector_open(&d, 0, 512)) return;
+  if (!detector_open(&d, 0, 512, be)) return;
   fk_image img = {0};
   CHECK_EQ_INT(fk_image_load(tu_fixture("face_a1.png"), 0, &img), FK_OK);
   if (img.rgb) {
@@ -379,8 +386,8 @@ static void test_ssd_raw_scores_and_boxes_match_faceapi_on_face_a1(void) {
       for (int j = 0; j < 4; j++)
         db = fmax(db, fabs(box[j] - cJSON_GetArrayItem(gb, j)->valuedouble));
     }
-    fprintf(stderr, "  face_a1 raw top-%d: max |dscore| %.3g, max |dbox| %.3g\n",
-            nt, ds, db);
+    fprintf(stderr, "  face_a1 %s raw top-%d: max |dscore| %.3g, max |dbox| %.3g\n",
+            d.name, nt, ds, db);
     CHECK(nt == 20);
     CHECK(ds <= 1e-3);
     CHECK(db <= 1e-3);
@@ -391,12 +398,16 @@ static void test_ssd_raw_scores_and_boxes_match_faceapi_on_face_a1(void) {
   detector_close(&d);
 }
 
+static void test_ssd_raw_scores_and_boxes_match_faceapi_on_face_a1(void) {
+  for (int b = 0; b < TU_NFAST; b++) check_raw_scores_and_boxes(TU_FAST[b]);
+}
+
 static void test_group4_finds_all_faces_and_noface_none(void) {
   if (!have_ssd || !have_tiny) return;
-  const int tiny_of[2] = {0, 1};
-  for (int t = 0; t < 2; t++) {
+  for (int k = 0; k < 2 * TU_NFAST; k++) {
+    int t = k % 2;
     detector d;
-    if (!detector_open(&d, tiny_of[t], t ? 416 : 512)) continue;
+    if (!detector_open(&d, t, t ? 416 : 512, TU_FAST[k / 2])) continue;
     fk_image img = {0};
     fk_det dets[16];
     int n = -1;
@@ -432,9 +443,9 @@ int main(void) {
   RUN(test_ssd_build_rejects_bad_size_and_missing_weight);
   RUN(test_tiny_graph_output_is_cells_by_25);
   RUN(test_ssd_decode_threshold_is_strict_and_nms_limits_overlap);
-  RUN(test_ssd_xnnpack_matches_reference_at_128);
-  RUN(test_ssd_xnnpack_matches_reference_at_512);
-  RUN(test_tiny_xnnpack_matches_reference_at_416);
+  RUN(test_ssd_fast_backends_match_reference_at_128);
+  RUN(test_ssd_fast_backends_match_reference_at_512);
+  RUN(test_tiny_fast_backends_match_reference_at_416);
   RUN(test_ssd_raw_scores_and_boxes_match_faceapi_on_face_a1);
   RUN(test_ssd512_detections_match_faceapi);
   RUN(test_tiny416_detections_match_faceapi);

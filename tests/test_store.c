@@ -341,6 +341,7 @@ static void make_synthetic(const char *path, int n) {
   CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
   fk_options o;
   fk_options_init(&o);
+  o.model = FK_MODEL_RESNET128; /* the options recorded (its alignment) are the named model's */
   fk_store_exec(st, "BEGIN");
   CHECK_EQ_INT(fk_store_record_model(st, "resnet128-test", DIM, &o), FK_OK);
   fk_store_exec(st, "INSERT INTO identities(name) VALUES('p0'), ('p1'), ('p2')");

@@ -9,11 +9,20 @@
 # it; the test says so and skips when it could not be.
 set -euo pipefail
 
-libs=(libxnnpack-dev libpthreadpool-dev
+libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev zlib1g-dev
-      libmicrohttpd-dev libcurl4-openssl-dev libfaiss-dev libhnswlib-dev)
+      # ONNX models: the protobuf-c parser generated from Debian's onnx.proto
+      libonnx-dev libprotobuf-c-dev protobuf-c-compiler
+      # video: FFmpeg's libraries (stream), and the test servers' (RTSP, HTTP)
+      libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev
+      libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly libmicrohttpd-dev
+      # the HTTP service's tests: libcurl clients
+      libcurl4-openssl-dev
+      # ANN search: faiss (the library), hnswlib (bench_ann only)
+      libfaiss-dev libhnswlib-dev)
 declare -A tools=([cc]=build-essential [c++]=g++ [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm
-                  [openssl]=openssl [wrk]=wrk)
+                  [ffmpeg]=ffmpeg [openssl]=openssl [wrk]=wrk)
 optional=()
 if [ "${1:-}" = fuzz ]; then
   libs+=(libclang-rt-14-dev libomp-14-dev) # clang's OpenMP, for faiss's shim

@@ -47,6 +47,11 @@ while read -r spec sum; do
       for m in $HUMAN_MODELS; do
         mv "$tmp"/package/models/"$m".json "$tmp"/package/models/"$m".bin "$src"/
       done ;;
+    faceplugin-face-recognition-js)
+      # Only the nine ONNX models (43 MB, 28 MB of it fr_expression, kept so
+      # that the importer's tests cover every model the package ships).
+      src="$tmp"/keep; mkdir "$src"
+      mv "$tmp"/package/model/*.onnx "$src"/ ;;
     *) echo "fetch-models: no unpack rule for $name" >&2; rm -rf "$tmp"; exit 1 ;;
   esac
   cp "$src"/* "$dest"/

@@ -7,7 +7,7 @@
 #                                        corpus, keeping only inputs that add
 #                                        coverage
 #
-# TARGET is image, weights, tfgraph or http (any tests/fuzz/fuzz_TARGET.c). New
+# TARGET is image, weights, tfgraph, onnx or http (any tests/fuzz/fuzz_TARGET.c). New
 # inputs go to build-fuzz/run/TARGET/corpus, crashes to
 # build-fuzz/run/TARGET/crash-*, the log to build-fuzz/run/TARGET/fuzz-0.log.
 # A crash input, minimized (fuzz_TARGET -minimize_crash=1 -runs=10000 FILE),
@@ -30,7 +30,7 @@ mkdir -p "$run/corpus"
 # Inputs much longer than the seeds only slow the fuzzer down.
 case $target in
   image) max_len=4096 ;;
-  tfgraph) max_len=8192 ;;
+  tfgraph | onnx) max_len=8192 ;;
   *) max_len=4096 ;;
 esac
 dict=()

@@ -7,6 +7,9 @@
 #ifndef FK_CLI_H
 #define FK_CLI_H
 
+#include <signal.h>
+#include <stdio.h>
+
 #include <cjson/cJSON.h>
 
 #include "cli/json.h"
@@ -32,7 +35,8 @@ void cli_common_init(cli_common *c);
  * returns 0 if it is not one; returns -1 after printing a usage error. */
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i);
 
-/* The shared options' help text. */
+/* The shared options' help text: a printf format taking the model names
+ * (cli_model_names) and the default model's name. */
 extern const char cli_common_help[];
 
 /* Walks a subcommand's arguments, doing what every subcommand does: --help
@@ -79,11 +83,28 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 
 /* Prints obj as one line of JSON to stdout and frees it. */
 void cli_print(cJSON *obj);
+/* The same to f, flushed; -1 if the write failed. */
+int cli_fprint(FILE *f, cJSON *obj);
 
 /* Parses numbers and choices strictly; return 0 on success. */
 int cli_parse_int(const char *s, int lo, int hi, int *out);
 int cli_parse_float(const char *s, double lo, double hi, float *out);
 int cli_parse_bool(const char *s, int *out);
+
+/* Ctrl-C and SIGTERM while a long command runs: the first sets `cancel`
+ * (for fk_index_options.cancel and the like) and prints message on stderr;
+ * a second exits at once with status 130. A handler, not a blocked mask,
+ * so that it works whichever thread the signal lands on (libraries start
+ * threads of their own, e.g. OpenBLAS under FFmpeg). One at a time. */
+typedef struct cli_sigwatch {
+  volatile int cancel;
+  char line[256];
+  size_t len;
+  struct sigaction old_int, old_term;
+} cli_sigwatch;
+
+void cli_sigwatch_start(cli_sigwatch *w, const char *message);
+void cli_sigwatch_stop(cli_sigwatch *w);
 
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
@@ -112,6 +133,7 @@ int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
+int cmd_stream(int argc, char **argv);  /* the facekit-stream program (stream.c) */
 int cmd_serve(int argc, char **argv);
 
 #endif /* FK_CLI_H */

@@ -8,22 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
 const char cli_common_help[] =
     "Pipeline options:\n"
     "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
-    "  --detector ssd|tiny    face detector (default ssd)\n"
+    "  --detector ssd|tiny|rfb320  face detector (default ssd)\n"
+    "  --landmarks face-api|lmk64  the 68-point landmark net (default face-api)\n"
     "  --input-size N         detector input side, a multiple of 32; for ssd the\n"
     "                         default picks 256, 384 or 512 from the image size;\n"
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
-    "  --model NAME           recognition model: resnet128 (default %s)\n"
+    "  --model NAME           recognition model: %s (default %s)\n"
     "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
     "                         (default auto: each model's own)\n"
     "  --flip true|false      also embed the mirrored face and average (default true)\n"
-    "  --threads N            inference threads (default 1)\n"
+    "  --threads N            inference threads (default 1); runs use fewer while\n"
+    "                         other work keeps the cores busy\n"
+    "  --backend auto|onednn|xnnpack  inference backend (default auto: oneDNN)\n"
     "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
 
 void cli_common_init(cli_common *c) {
@@ -61,8 +65,9 @@ int cli_parse_bool(const char *s, int *out) {
 
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
-  static const char *const with_value[] = {"--models", "--detector", "--input-size", "--min-score",
-                                           "--model", "--align", "--flip", "--threads", "--max-pixels"};
+  static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size",
+                                           "--min-score", "--model", "--align", "--flip",
+                                           "--threads", "--max-pixels", "--backend"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
     if (!strcmp(a, with_value[k])) known = 1;
@@ -74,7 +79,10 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
     c->models_dir = v;
   } else if (!strcmp(a, "--detector")) {
     if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return cli_usage(NULL, "--detector must be ssd or tiny, not '%s'", v), -1;
+      return cli_usage(NULL, "--detector must be ssd, tiny or rfb320, not '%s'", v), -1;
+  } else if (!strcmp(a, "--landmarks")) {
+    if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
+      return cli_usage(NULL, "--landmarks must be face-api or lmk64, not '%s'", v), -1;
   } else if (!strcmp(a, "--model")) {
     if ((c->opt.model = fk_model_from_name(v)) < 0)
       return cli_usage(NULL, "--model must be one of %s, not '%s'", cli_model_names(), v), -1;
@@ -94,6 +102,11 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   } else if (!strcmp(a, "--threads")) {
     if (cli_parse_int(v, 1, 256, &c->opt.threads))
       return cli_usage(NULL, "--threads must be an integer in [1, 256], not '%s'", v), -1;
+  } else if (!strcmp(a, "--backend")) {
+    int b = fk_backend_from_name(v);
+    if (b != FK_BACKEND_AUTO && b != FK_BACKEND_ONEDNN && b != FK_BACKEND_XNNPACK)
+      return cli_usage(NULL, "--backend must be auto, onednn or xnnpack, not '%s'", v), -1;
+    c->opt.backend = b;
   } else if (!strcmp(a, "--max-pixels")) {
     char *end;
     errno = 0;
@@ -111,7 +124,7 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
     const char *a = argv[*i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
-      if (c) printf(cli_common_help, fk_model_name(c->opt.model));
+      if (c) printf(cli_common_help, cli_model_names(), fk_model_name(c->opt.model));
       *exit_code = EXIT_OK;
       return 0;
     }
@@ -125,17 +138,19 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
   return 0;
 }
 
-void cli_print(cJSON *obj) {
+int cli_fprint(FILE *f, cJSON *obj) {
   char *s = cJSON_PrintUnformatted(obj);
+  int rc = -1;
   if (s) {
     cli_utf8_scrub(s);
-    fputs(s, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    rc = fputs(s, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ? -1 : 0;
   }
   cJSON_free(s);
   cJSON_Delete(obj);
+  return rc;
 }
+
+void cli_print(cJSON *obj) { cli_fprint(stdout, obj); }
 
 static int verror(int code, cJSON *extra, const char *fmt, va_list ap) {
   char msg[1024];
@@ -171,7 +186,7 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
 }
 
 unsigned cli_detect_nets(const fk_options *opt) {
-  return (opt->detector == FK_DETECTOR_TINY ? FK_NET_TINY : FK_NET_SSD) | FK_NET_LANDMARKS;
+  return fk_detect_nets(opt);
 }
 
 unsigned cli_embed_nets(const fk_options *opt) { return cli_detect_nets(opt) | fk_model_nets(opt->model); }
@@ -191,6 +206,38 @@ int cli_load_image(const cli_common *c, const char *path, fk_image *img) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "path", path);
   return cli_error(EXIT_FAIL, o, "%s: %s", path, fk_strerror(rc));
+}
+
+static cli_sigwatch *watched;
+
+static void on_signal(int sig) {
+  (void)sig;
+  cli_sigwatch *w = watched;
+  if (!w) return;
+  if (w->cancel) _exit(130);
+  w->cancel = 1;
+  ssize_t n = write(2, w->line, w->len); /* async-signal-safe, unlike stdio */
+  (void)n;
+}
+
+void cli_sigwatch_start(cli_sigwatch *w, const char *message) {
+  memset(w, 0, sizeof *w);
+  snprintf(w->line, sizeof w->line, "\nfacekit: %s\n", message);
+  w->len = strlen(w->line);
+  watched = w;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, &w->old_int);
+  sigaction(SIGTERM, &sa, &w->old_term);
+}
+
+void cli_sigwatch_stop(cli_sigwatch *w) {
+  sigaction(SIGINT, &w->old_int, NULL);
+  sigaction(SIGTERM, &w->old_term, NULL);
+  watched = NULL;
 }
 
 double cli_now_ms(void) {

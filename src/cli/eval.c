@@ -47,6 +47,13 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
     cJSON_AddNumberToObject(f, "accuracy_std", r->fitted_accuracy_std);
     cJSON_AddNumberToObject(f, "weight_mean", cli_float(r->fitted_weight_mean));
     cJSON_AddItemToObject(f, "fold_weight", cli_floats_json(r->fold_weight, r->folds));
+    cJSON *parts = cJSON_AddObjectToObject(f, "parts");
+    for (int k = 0; k < 2; k++) {
+      cJSON *p = cJSON_AddObjectToObject(parts, fk_model_part_name(c->opt.model, k));
+      cJSON_AddNumberToObject(p, "accuracy_mean", r->part_accuracy_mean[k]);
+      cJSON_AddNumberToObject(p, "accuracy_std", r->part_accuracy_std[k]);
+      cJSON_AddNumberToObject(p, "auc", r->part_auc[k]);
+    }
   }
   cJSON_AddNumberToObject(o, "pairs", r->pairs);
   cJSON_AddNumberToObject(o, "images", r->images);
@@ -64,8 +71,10 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
 
 int cmd_eval(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fk_options o;
+    fk_options_init(&o);
     fputs(help, stdout);
-    printf(cli_common_help, fk_model_name(0));
+    printf(cli_common_help, cli_model_names(), fk_model_name(o.model));
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);

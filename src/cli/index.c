@@ -5,8 +5,6 @@
  * Ctrl-C / SIGTERM into a clean stop that keeps every finished image, and
  * prints the run's summary as one JSON object.
  */
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,27 +88,6 @@ static void on_error(const char *path, const char *msg, void *user) {
   fprintf(stderr, "facekit: %s: %s\n", path, msg);
 }
 
-/* Ctrl-C and SIGTERM are blocked in every thread and collected here, so the
- * run can stop between batches; a second signal exits at once (committed
- * work is safe either way). */
-typedef struct sigwatch {
-  volatile int cancel;
-  volatile int done;
-  sigset_t set;
-} sigwatch;
-
-static void *watch_signals(void *arg) {
-  sigwatch *w = arg;
-  struct timespec tick = {0, 100 * 1000000L};
-  while (!__atomic_load_n(&w->done, __ATOMIC_RELAXED)) {
-    if (sigtimedwait(&w->set, NULL, &tick) < 0) continue;
-    if (__atomic_load_n(&w->cancel, __ATOMIC_RELAXED)) _exit(130);
-    __atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED);
-    fputs("\nfacekit: stopping after the current images (Ctrl-C again to quit now)\n", stderr);
-  }
-  return NULL;
-}
-
 static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, int jobs) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "db", db);
@@ -160,18 +137,12 @@ static int index_run(const cli_common *c, const char *dir, const char *db, fk_in
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_models_errmsg(m));
     goto out;
   }
-  sigwatch sw = {0};
-  sigemptyset(&sw.set);
-  sigaddset(&sw.set, SIGINT);
-  sigaddset(&sw.set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sw.set, NULL);
-  pthread_t watcher;
-  int watching = pthread_create(&watcher, NULL, watch_signals, &sw) == 0;
+  cli_sigwatch sw;
+  cli_sigwatch_start(&sw, "stopping after the current images (Ctrl-C again to quit now)");
   io->cancel = &sw.cancel;
   fk_index_stats s;
   int st_rc = fk_store_index(st, m, &c->opt, dir, io, &s);
-  __atomic_store_n(&sw.done, 1, __ATOMIC_RELAXED);
-  if (watching) pthread_join(watcher, NULL);
+  cli_sigwatch_stop(&sw);
   progress *p = io->user;
   if (p->drawn) fputc('\n', stderr);
   int jobs = io->jobs ? io->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);

@@ -69,8 +69,11 @@ void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int
   }
   cJSON_AddStringToObject(o, "detector", fk_detector_name(opt->detector));
   int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
-  if (size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", "auto");
+  char in[16];
+  fk_detector_input_name(opt, in, sizeof in);
+  if (opt->detector != FK_DETECTOR_RFB320 && size) cJSON_AddNumberToObject(o, "input_size", size);
+  else cJSON_AddStringToObject(o, "input_size", in);
+  cJSON_AddStringToObject(o, "landmarks", fk_landmarks_name(opt->landmarks));
   if (!with_model) return;
   char align[64];
   fk_model_align_name(opt->model, opt->align, align, sizeof align);
@@ -121,10 +124,7 @@ static cJSON *probs_json(const float *p, int n, int dominant, const char *(*name
   return o;
 }
 
-static cJSON *attributes_face_json(const fk_face *f, const fk_attributes *a) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+void cli_add_attributes(cJSON *o, const fk_attributes *a) {
   if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", cli_float(a->age));
   if (a->actions & FK_ACTION_GENDER)
     cJSON_AddItemToObject(o, "gender", probs_json(a->gender, FK_NUM_GENDERS, a->gender_dominant, fk_gender_name));
@@ -133,6 +133,13 @@ static cJSON *attributes_face_json(const fk_face *f, const fk_attributes *a) {
                           probs_json(a->emotion, FK_NUM_EMOTIONS, a->emotion_dominant, fk_emotion_name));
   if (a->actions & FK_ACTION_RACE)
     cJSON_AddItemToObject(o, "race", probs_json(a->race, FK_NUM_RACES, a->race_dominant, fk_race_name));
+}
+
+static cJSON *attributes_face_json(const fk_face *f, const fk_attributes *a) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
+  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+  cli_add_attributes(o, a);
   return o;
 }
 

@@ -31,8 +31,8 @@ cJSON *cli_floats_json(const float *v, int n);
 const char *cli_model_names(void);
 
 /* Adds the pipeline that produced a result: with_model, the model (model_id
- * if given, else opt's model name), its width, then the detector and input
- * size, and with_model the alignment and flip. */
+ * if given, else opt's model name), its width, then the detector, its input
+ * size and the landmark net, and with_model the alignment and flip. */
 void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model);
 
 /* represent: {"faces":[{"box","score","embedding"}...],"face_detected",
@@ -42,6 +42,10 @@ cJSON *cli_represent_json(const fk_face *faces, int n, int face_detected, const 
 /* verify: {"verified","distance","threshold","metric",pipeline,
  * "facial_areas":{"img1","img2"}}. */
 cJSON *cli_verify_json(const fk_verify_result *r, const fk_options *opt);
+
+/* Adds the computed attributes: "age", and "gender", "emotion", "race" as
+ * {"dominant": name, name: probability, ...}. */
+void cli_add_attributes(cJSON *o, const fk_attributes *a);
 
 /* analyze: {"faces":[{"box","score","age","gender":{...},"emotion":{...},
  * "race":{...}}...],"face_detected",detector,"attribute_model"}, with the

@@ -1,10 +1,27 @@
 /*
  * main.c - the facekit command: dispatches to one subcommand per file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+
+/* `facekit stream` runs the facekit-stream program installed next to this
+ * one (stream.c): only it links FFmpeg, whose two hundred shared libraries
+ * would otherwise add a quarter of a second to the start of every command. */
+static int exec_stream(int argc, char **argv) {
+  (void)argc;
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
+  char *slash = n > 0 ? memrchr(path, '/', (size_t)n) : NULL;
+  if (!slash) return cli_error(EXIT_FAIL, NULL, "cannot find facekit-stream: %s", strerror(errno));
+  strcpy(slash + 1, "facekit-stream");
+  argv[0] = "facekit-stream";
+  execv(path, argv);
+  return cli_error(EXIT_FAIL, NULL, "cannot run %s: %s", path, strerror(errno));
+}
 
 static const struct {
   const char *name;
@@ -19,6 +36,7 @@ static const struct {
     {"index", cmd_index, "index every face of a photo folder into a SQLite database"},
     {"find", cmd_find, "search an index for the faces most like the one in an image"},
     {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
+    {"stream", exec_stream, "track and identify the faces of a video, a stream or a webcam"},
     {"serve", cmd_serve, "an HTTP service: represent, verify, analyze, find, register"},
 };
 
@@ -26,8 +44,8 @@ static void usage(FILE *f) {
   fprintf(f, "usage: facekit COMMAND [ARGS]   (facekit COMMAND --help for details)\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
-  fprintf(f, "\nOutput is one JSON object on stdout. Exit codes: 0 ok, 1 error,\n"
-             "2 bad command line, 3 no face detected.\n");
+  fprintf(f, "\nOutput is one JSON object on stdout (stream: one per event, JSON Lines).\n"
+             "Exit codes: 0 ok, 1 error, 2 bad command line, 3 no face detected.\n");
 }
 
 int main(int argc, char **argv) {

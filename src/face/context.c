@@ -2,7 +2,8 @@
  * context.c - fk_models: loads the networks the caller asks for, each
  * through the loader its row of the table of nets (nets.c) names, and
  * builds their graphs once. After fk_models_open() returns, nothing in it
- * changes, so every thread's session can share it.
+ * changes but the atomic count of the cores its sessions' runs occupy
+ * (nn_budget), so every thread's session can share it.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -89,6 +90,7 @@ int fk_models_open(const char *dir, unsigned nets, fk_models **out) {
   if (nets == 0) nets = fk_default_nets();
   if (nets >> FK_NUM_NETS) return fail(m, FK_EINVAL, "unknown net bits 0x%x", nets >> FK_NUM_NETS << FK_NUM_NETS);
   m->nets = nets;
+  if (nn_budget_new(0, &m->budget) != FK_OK) return fail(m, FK_ENOMEM, "out of memory");
   return open_all(m, models_dir(dir), nets);
 }
 
@@ -106,5 +108,6 @@ void fk_models_free(fk_models *m) {
     fk_ssd_anchors_free(&m->ssd_anchors[i]);
   }
   for (int id = 0; id < FK_NUM_NETS; id++) nn_graph_free(m->graph[id]);
+  nn_budget_free(m->budget);
   free(m);
 }

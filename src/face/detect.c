@@ -1,6 +1,8 @@
 /*
  * detect.c - fk_detect: the detector, then the 68-point landmarks of every
- * face it keeps. Results are in image pixels, sorted by decreasing score.
+ * face it keeps; fk_detect_no_landmarks, the detector alone; fk_landmarks,
+ * the landmarks of a given box. Results are in image pixels, sorted by
+ * decreasing score.
  */
 #include <math.h>
 #include <stddef.h>
@@ -14,7 +16,12 @@ int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *nd
   if (rc) return rc;
   int cap = s->opt.max_faces;
   float *in = nn_runtime_input(d->rt);
-  if (s->opt.detector == FK_DETECTOR_SSD) {
+  if (s->opt.detector == FK_DETECTOR_RFB320) {
+    fk_rfb320_input(img, in);
+    if (!(rc = nn_runtime_run(d->rt)))
+      rc = fk_rfb320_decode(nn_runtime_output(d->rt, 0), nn_runtime_output(d->rt, 1), img->width,
+                            img->height, min_score, s->dets, cap, ndet);
+  } else if (s->opt.detector == FK_DETECTOR_SSD) {
     fk_ssd_input(img, d->size, in);
     if (!(rc = nn_runtime_run(d->rt)))
       rc = fk_ssd_decode(d->rt, d->anchors, d->size, img->width, img->height,
@@ -37,11 +44,16 @@ int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *nd
 static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
                          fk_point pts[FK_NUM_LANDMARKS]) {
   fk_rect box;
-  if (!fk_landmarks_box(d, img->width, img->height, &box)) return 0;
-  fk_landmarks_input(img, box, nn_runtime_input(s->rt[FK_NETID_LANDMARKS]));
-  int rc = nn_runtime_run(s->rt[FK_NETID_LANDMARKS]);
+  nn_runtime *rt = s->rt[fk_landmarks_net(s->opt.landmarks)];
+  int lmk64 = s->opt.landmarks == FK_LANDMARKS_LMK64;
+  if (!(lmk64 ? fk_lmk64_crop(d, img->width, img->height, &box) : fk_landmarks_box(d, img->width, img->height, &box)))
+    return 0;
+  if (lmk64) fk_lmk64_input(img, box, nn_runtime_input(rt));
+  else fk_landmarks_input(img, box, nn_runtime_input(rt));
+  int rc = nn_runtime_run(rt);
   if (rc) return rc;
-  fk_landmarks_decode(nn_runtime_output(s->rt[FK_NETID_LANDMARKS], 0), d, box, pts);
+  if (lmk64) fk_lmk64_decode(nn_runtime_output(rt, 0), box, pts);
+  else fk_landmarks_decode(nn_runtime_output(rt, 0), d, box, pts);
   return 1;
 }
 
@@ -58,7 +70,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
-  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
+  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
   int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
   if (rc) return rc;
@@ -75,10 +87,27 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
   return FK_OK;
 }
 
+int fk_detect_no_landmarks(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
+  *n = 0;
+  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
+    return fk_session_fail(s, FK_EINVAL, "fk_detect_no_landmarks: invalid image or output array");
+  int ndet = 0;
+  int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
+  if (rc) return rc;
+  for (int i = 0; i < ndet && i < cap; i++) {
+    const fk_det *d = &s->dets[i];
+    memset(&faces[i], 0, offsetof(fk_face, embedding));
+    faces[i].box = (fk_box){d->x, d->y, d->w, d->h};
+    faces[i].score = d->score;
+  }
+  *n = ndet;
+  return FK_OK;
+}
+
 int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face) {
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid image or face");
-  if (!s->rt[FK_NETID_LANDMARKS]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
+  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
   if (!(isfinite(box.x) && isfinite(box.y) && box.w > 0 && box.h > 0 && box.w < 1e9f && box.h < 1e9f))
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid box");
   memset(face, 0, sizeof *face);

@@ -269,6 +269,15 @@ static void fit_fusion(const lfw *e, const fk_model_def *md, scored *train, fk_l
   if (!cos[0] || !cos[1]) goto out;
   part_cosines(e, md, cos);
   double mean = 0, var = 0, acc[FK_LFW_MAX_FOLDS];
+  for (int k = 0; k < 2; k++) {
+    scored *part = malloc((size_t)e->npairs * sizeof *part);
+    if (!part) goto out;
+    for (int i = 0; i < e->npairs; i++) part[i] = (scored){1 - cos[k][i], e->p[i].same};
+    folds_accuracy(e, part, train, acc, &r->part_accuracy_mean[k], &r->part_accuracy_std[k]);
+    qsort(part, (size_t)e->npairs, sizeof *part, cmp_scored);
+    r->part_auc[k] = auc(part, e->npairs);
+    free(part);
+  }
   r->fitted_weight_mean = 0;
   for (int f = 0; f < e->folds; f++) {
     double best = -1;

@@ -5,8 +5,6 @@
 #ifndef FK_FACE_H
 #define FK_FACE_H
 
-#include <pthreadpool.h>
-
 #include "facekit.h"
 #include "image/image.h"
 #include "models/models.h"
@@ -29,6 +27,7 @@ extern const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES]; /* 256, 384, 512 */
 enum {
   FK_NETID_SSD, FK_NETID_TINY, FK_NETID_LANDMARKS, FK_NETID_RESNET128,
   FK_NETID_AGEGENDER, FK_NETID_EXPRESSION, FK_NETID_GEAR,
+  FK_NETID_MBF512, FK_NETID_RFB320, FK_NETID_LMK64,
   FK_NUM_NETS
 };
 
@@ -58,6 +57,11 @@ typedef struct fk_net_def {
 } fk_net_def;
 
 extern const fk_net_def fk_nets[FK_NUM_NETS];
+
+/* The row of a detector (FK_DETECTOR_*) and of a landmark net
+ * (FK_LANDMARKS_*); the caller checks the value is in range. */
+int fk_detector_net(int detector);
+int fk_landmarks_net(int landmarks);
 
 /* The kinds of loader a row can name (context.c): SSD at every automatic
  * size with its anchors; Tiny at its default size; a TFJS weights manifest
@@ -93,6 +97,7 @@ struct fk_models {
   nn_weights ssd_w, tiny_w;  /* kept to build detectors of other sizes */
   nn_graph *ssd[FK_SSD_AUTO_SIZES]; /* at fk_ssd_auto_sizes[i] */
   fk_ssd_anchors ssd_anchors[FK_SSD_AUTO_SIZES];
+  nn_budget *budget;         /* the cores this context's sessions share */
   char err[FK_ERRMSG_MAX];
 };
 
@@ -111,7 +116,8 @@ typedef struct fk_det_slot {
 struct fk_session {
   const fk_models *m;
   fk_options opt;
-  pthreadpool_t pool;        /* NULL when threads == 1 */
+  nn_threads *threads;       /* opt.threads, drawing on m->budget */
+  nn_sched sched;            /* of every runtime (adaptive but in benches) */
   fk_det_slot det[FK_SSD_AUTO_SIZES];
   nn_runtime *rt[FK_NUM_NETS]; /* every loaded net but the detectors */
   fk_det *dets;              /* detection scratch, opt.max_faces long */
@@ -122,6 +128,9 @@ struct fk_session {
  * session's error says why. */
 int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out);
 
+/* Sets how every runtime of s, now and later, picks its thread count
+ * (bench_load compares the choices). */
+void fk_session_set_sched(fk_session *s, nn_sched sched);
 /* Runs the detector at min_score into s->dets (sorted by score, at most
  * opt.max_faces) and their number to *ndet; no landmarks. */
 int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet);

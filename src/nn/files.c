@@ -11,6 +11,16 @@
 
 #include "facekit.h"
 
+int nn_files_name_ok(const char *name) {
+  if (!name[0] || name[0] == '/' || name[0] == '\\') return 0;
+  for (const char *s = name;;) {
+    size_t n = strcspn(s, "/\\");
+    if (n == 2 && s[0] == '.' && s[1] == '.') return 0;
+    if (!s[n]) return 1;
+    s += n + 1;
+  }
+}
+
 char *nn_files_path(const nn_files *fs, const char *name) {
   const char *dir = fs->dir ? fs->dir : "";
   size_t a = strlen(dir), b = strlen(name);

@@ -36,6 +36,11 @@ nn_files nn_files_dir(const char *dir);
  * '/') and base name (*base points into path). FK_OK or FK_ENOMEM. */
 int nn_files_split(const char *path, char **dir, const char **base);
 
+/* Whether name, from a model file, may be read through an nn_files: it is
+ * relative and stays inside the model's directory (no ".." component; '\\'
+ * counts as a separator too). */
+int nn_files_name_ok(const char *name);
+
 /* "dir/name" (or name when dir is empty), malloc'd, for messages and for
  * opening; NULL when out of memory. */
 char *nn_files_path(const nn_files *fs, const char *name);

@@ -1,6 +1,6 @@
 /*
  * fuse.c - nn_graph_fuse(): rewrites a graph into an equivalent one with
- * fewer ops, for the graphs the TFJS loader (tfgraph.c) builds op by op.
+ * fewer ops, for the graphs the importers (tfgraph.c, onnx.c) build op by op.
  *
  * Converted graphs spell out what the hand-built face-api nets get for free:
  * batch norm as a per-channel Mul and Add after a conv, ReLU6 as Relu then

@@ -1,6 +1,7 @@
 /*
  * graph.c - the nn_* graph builder (nn.h): shape inference with TF's
- * SAME/VALID rules, validation of every call, and the one-time conversion of
+ * SAME/VALID rules or explicit pads (nn_window), validation of every call,
+ * and the one-time conversion of
  * TF weight layouts (HWIO, [kh][kw][c][1], [cin][cout]) into the layouts the
  * backends use (OHWI, [kh][kw][c], [cout][cin]).
  *
@@ -129,18 +130,23 @@ static int out_dim(nn_graph *g, const char *what, int in, int k, int stride,
   return 1;
 }
 
-/* Spatial part shared by conv, depthwise and pooling. */
+static int window_args_ok(nn_graph *g, const char *what, int kh, int kw,
+                          int stride, int dil) {
+  const int lim = 1 << 16;
+  if (kh > 0 && kw > 0 && stride > 0 && dil > 0 && kh <= lim && kw <= lim &&
+      stride <= lim && dil <= lim)
+    return 1;
+  fail(g, FK_EINVAL,
+       "%s: kernel %dx%d / stride %d / dilation %d must be in 1..65536", what,
+       kh, kw, stride, dil);
+  return 0;
+}
+
+/* Spatial part shared by conv, depthwise and pooling, TF padding. */
 static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
                   int stride, int dil, nn_padding pad, nn_op *op,
                   nn_shape *out) {
-  const int lim = 1 << 16;
-  if (kh <= 0 || kw <= 0 || stride <= 0 || dil <= 0 || kh > lim ||
-      kw > lim || stride > lim || dil > lim) {
-    fail(g, FK_EINVAL,
-         "%s: kernel %dx%d / stride %d / dilation %d must be in 1..65536",
-         what, kh, kw, stride, dil);
-    return 0;
-  }
+  if (!window_args_ok(g, what, kh, kw, stride, dil)) return 0;
   op->kh = kh;
   op->kw = kw;
   op->stride = stride;
@@ -157,6 +163,41 @@ static int window(nn_graph *g, const char *what, nn_shape in, int kh, int kw,
       !out_dim(g, what, in.w, (int)ew, stride, pad, &out->w, &op->pad[2],
                &op->pad[3]))
     return 0;
+  out->c = in.c;
+  return 1;
+}
+
+/* The same with explicit pads (nn_window). */
+static int window_explicit(nn_graph *g, const char *what, nn_shape in,
+                           const nn_window *win, nn_op *op, nn_shape *out) {
+  if (!win) {
+    fail(g, FK_EINVAL, "%s: missing window", what);
+    return 0;
+  }
+  if (!window_args_ok(g, what, win->kh, win->kw, win->stride, win->dilation))
+    return 0;
+  for (int i = 0; i < 4; i++)
+    if (win->pad[i] < 0 || win->pad[i] > (1 << 16)) {
+      fail(g, FK_EINVAL, "%s: padding %d outside 0..65536", what, win->pad[i]);
+      return 0;
+    }
+  /* Every term is below 2^32: long long cannot overflow. */
+  long long eh = (long long)(win->kh - 1) * win->dilation + 1;
+  long long ew = (long long)(win->kw - 1) * win->dilation + 1;
+  long long ph = (long long)in.h + win->pad[0] + win->pad[1];
+  long long pw = (long long)in.w + win->pad[2] + win->pad[3];
+  if (ph < eh || pw < ew) {
+    fail(g, FK_EINVAL, "%s: window %lldx%lld larger than the padded input %lldx%lld",
+         what, eh, ew, ph, pw);
+    return 0;
+  }
+  op->kh = win->kh;
+  op->kw = win->kw;
+  op->stride = win->stride;
+  op->dilation = win->dilation;
+  memcpy(op->pad, win->pad, sizeof op->pad);
+  out->h = (int)((ph - eh) / win->stride + 1);
+  out->w = (int)((pw - ew) / win->stride + 1);
   out->c = in.c;
   return 1;
 }
@@ -206,22 +247,12 @@ int nn_conv2d(nn_graph *g, int x, const float *w_hwio, const float *bias,
                            act);
 }
 
-int nn_conv2d_dilated(nn_graph *g, int x, const float *w_hwio,
-                      const float *bias, int kh, int kw, int cout, int stride,
-                      int dilation, nn_padding pad, nn_act act) {
+/* Conv with its window set in op and spatial output in out. */
+static int conv_finish(nn_graph *g, nn_shape in, nn_op *op, nn_shape out,
+                       const float *w_hwio, const float *bias, int cout) {
   const char *what = "conv2d";
-  if (!check_in(g, x, what)) return -1;
-  nn_shape in = g->shapes[x], out;
-  nn_op op = {.kind = NN_OP_CONV, .in = {x, -1}, .act = act};
-  if (!w_hwio || cout <= 0) {
-    fail(g, FK_EINVAL, "conv2d: %s", w_hwio ? "cout must be positive"
-                                            : "missing weights");
-    return -1;
-  }
-  if (!valid_act(g, what, act) ||
-      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
-    return -1;
   out.c = cout;
+  const int kh = op->kh, kw = op->kw;
   size_t cin = (size_t)in.c, n;
   if (!mul_ok((size_t)kh * (size_t)kw, cin, &n) ||
       !mul_ok(n, (size_t)cout, &n) || n > NN_MAX_ELEMS) {
@@ -239,13 +270,47 @@ int nn_conv2d_dilated(nn_graph *g, int x, const float *w_hwio,
           wt[(((size_t)co * kh + ky) * kw + kx) * cin + ci] = src[co];
       }
   int ok;
-  op.weights = wt;
-  op.bias = copy_bias(g, what, bias, (size_t)cout, &ok);
+  op->weights = wt;
+  op->bias = copy_bias(g, what, bias, (size_t)cout, &ok);
   if (!ok) {
     free(wt);
     return -1;
   }
-  return add_op(g, &op, out, what);
+  return add_op(g, op, out, what);
+}
+
+static int conv_args_ok(nn_graph *g, const float *w, int cout, nn_act act) {
+  if (!w || cout <= 0) {
+    fail(g, FK_EINVAL, "conv2d: %s", w ? "cout must be positive"
+                                       : "missing weights");
+    return 0;
+  }
+  return valid_act(g, "conv2d", act);
+}
+
+int nn_conv2d_dilated(nn_graph *g, int x, const float *w_hwio,
+                      const float *bias, int kh, int kw, int cout, int stride,
+                      int dilation, nn_padding pad, nn_act act) {
+  const char *what = "conv2d";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_CONV, .in = {x, -1}, .act = act};
+  if (!conv_args_ok(g, w_hwio, cout, act) ||
+      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
+    return -1;
+  return conv_finish(g, in, &op, out, w_hwio, bias, cout);
+}
+
+int nn_conv2d_win(nn_graph *g, int x, const float *w_hwio, const float *bias,
+                  int cout, const nn_window *win, nn_act act) {
+  const char *what = "conv2d";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_CONV, .in = {x, -1}, .act = act};
+  if (!conv_args_ok(g, w_hwio, cout, act) ||
+      !window_explicit(g, what, in, win, &op, &out))
+    return -1;
+  return conv_finish(g, in, &op, out, w_hwio, bias, cout);
 }
 
 int nn_depthwise(nn_graph *g, int x, const float *w_hwc1, const float *bias,
@@ -254,22 +319,12 @@ int nn_depthwise(nn_graph *g, int x, const float *w_hwc1, const float *bias,
                               act);
 }
 
-int nn_depthwise_dilated(nn_graph *g, int x, const float *w_hwc1,
-                         const float *bias, int kh, int kw, int stride,
-                         int dilation, nn_padding pad, nn_act act) {
+/* Depthwise with its window set in op and spatial output in out. */
+static int depthwise_finish(nn_graph *g, nn_shape in, nn_op *op, nn_shape out,
+                            const float *w_hwc1, const float *bias) {
   const char *what = "depthwise";
-  if (!check_in(g, x, what)) return -1;
-  nn_shape in = g->shapes[x], out;
-  nn_op op = {.kind = NN_OP_DEPTHWISE, .in = {x, -1}, .act = act};
-  if (!w_hwc1) {
-    fail(g, FK_EINVAL, "depthwise: missing weights");
-    return -1;
-  }
-  if (!valid_act(g, what, act) ||
-      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
-    return -1;
   size_t n;
-  if (!mul_ok((size_t)kh * (size_t)kw, (size_t)in.c, &n) ||
+  if (!mul_ok((size_t)op->kh * (size_t)op->kw, (size_t)in.c, &n) ||
       n > NN_MAX_ELEMS) {
     fail(g, FK_EINVAL, "depthwise: weight tensor too large");
     return -1;
@@ -279,13 +334,46 @@ int nn_depthwise_dilated(nn_graph *g, int x, const float *w_hwc1,
   if (!wt) return -1;
   memcpy(wt, w_hwc1, n * sizeof(float));
   int ok;
-  op.weights = wt;
-  op.bias = copy_bias(g, what, bias, (size_t)in.c, &ok);
+  op->weights = wt;
+  op->bias = copy_bias(g, what, bias, (size_t)in.c, &ok);
   if (!ok) {
     free(wt);
     return -1;
   }
-  return add_op(g, &op, out, what);
+  return add_op(g, op, out, what);
+}
+
+static int depthwise_args_ok(nn_graph *g, const float *w, nn_act act) {
+  if (!w) {
+    fail(g, FK_EINVAL, "depthwise: missing weights");
+    return 0;
+  }
+  return valid_act(g, "depthwise", act);
+}
+
+int nn_depthwise_dilated(nn_graph *g, int x, const float *w_hwc1,
+                         const float *bias, int kh, int kw, int stride,
+                         int dilation, nn_padding pad, nn_act act) {
+  const char *what = "depthwise";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_DEPTHWISE, .in = {x, -1}, .act = act};
+  if (!depthwise_args_ok(g, w_hwc1, act) ||
+      !window(g, what, in, kh, kw, stride, dilation, pad, &op, &out))
+    return -1;
+  return depthwise_finish(g, in, &op, out, w_hwc1, bias);
+}
+
+int nn_depthwise_win(nn_graph *g, int x, const float *w_hwc1,
+                     const float *bias, const nn_window *win, nn_act act) {
+  const char *what = "depthwise";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape in = g->shapes[x], out;
+  nn_op op = {.kind = NN_OP_DEPTHWISE, .in = {x, -1}, .act = act};
+  if (!depthwise_args_ok(g, w_hwc1, act) ||
+      !window_explicit(g, what, in, win, &op, &out))
+    return -1;
+  return depthwise_finish(g, in, &op, out, w_hwc1, bias);
 }
 
 int nn_add(nn_graph *g, int a, int b, nn_act act) {
@@ -409,6 +497,19 @@ int nn_pool2d(nn_graph *g, int x, int is_max, int kh, int kw, int stride,
   return add_op(g, &op, out, what);
 }
 
+int nn_pool2d_win(nn_graph *g, int x, int is_max, const nn_window *win) {
+  const char *what = is_max ? "maxpool" : "avgpool";
+  if (!check_in(g, x, what)) return -1;
+  nn_shape out;
+  nn_op op = {.kind = is_max ? NN_OP_MAXPOOL : NN_OP_AVGPOOL, .in = {x, -1}};
+  if (!window_explicit(g, what, g->shapes[x], win, &op, &out)) return -1;
+  if (win->dilation != 1) {
+    fail(g, FK_EINVAL, "%s: dilated pooling is not supported", what);
+    return -1;
+  }
+  return add_op(g, &op, out, what);
+}
+
 /* Numpy broadcast of one dimension; 0 if a and b are incompatible. */
 static int bcast(int a, int b) {
   if (a == b || b == 1) return a;
@@ -471,7 +572,7 @@ int nn_binary_const(nn_graph *g, int a, nn_binary_kind kind, const float *k,
 int nn_unary(nn_graph *g, int x, nn_unary_kind kind) {
   const char *what = "unary";
   if (!check_in(g, x, what)) return -1;
-  if ((unsigned)kind > NN_UN_TANH) {
+  if ((unsigned)kind > NN_UN_EXP) {
     fail(g, FK_EINVAL, "unary: unknown kind %d", (int)kind);
     return -1;
   }
@@ -582,6 +683,24 @@ int nn_reshape(nn_graph *g, int x, nn_shape s) {
   }
   nn_op op = {.kind = NN_OP_RESHAPE, .in = {x, -1}};
   return add_op(g, &op, s, what);
+}
+
+int nn_transpose(nn_graph *g, int x, const int perm[3]) {
+  const char *what = "transpose";
+  if (!check_in(g, x, what)) return -1;
+  int seen = 0;
+  for (int i = 0; perm && i < 3; i++)
+    if (perm[i] >= 0 && perm[i] < 3) seen |= 1 << perm[i];
+  if (seen != 7) {
+    fail(g, FK_EINVAL, "transpose: not a permutation of the three axes");
+    return -1;
+  }
+  nn_shape in = g->shapes[x];
+  const int d[3] = {in.h, in.w, in.c};
+  nn_shape out = {d[perm[0]], d[perm[1]], d[perm[2]]};
+  nn_op op = {.kind = NN_OP_TRANSPOSE, .in = {x, -1},
+              .perm = {perm[0], perm[1], perm[2]}};
+  return add_op(g, &op, out, what);
 }
 
 void nn_mark_output(nn_graph *g, int t) {

@@ -5,9 +5,11 @@
  * with the nn_* builder calls below. The resulting nn_graph is immutable and
  * owns copies of all weights in backend-ready layouts, so it can be shared
  * read-only between threads. To run it, each thread creates an nn_runtime
- * over the graph with one of two backends:
- *   NN_BACKEND_XNNPACK    XNNPACK subgraph (nn_xnn.c), the fast path;
- *   NN_BACKEND_REFERENCE  plain-C kernels (nn_ref.c), for cross-checking.
+ * over the graph with one of the backends (backend.h):
+ *   NN_BACKEND_DNNL       oneDNN primitives (dnnl.c), blocked layouts inside;
+ *   NN_BACKEND_XNNPACK    XNNPACK subgraphs (xnn.c);
+ *   NN_BACKEND_REFERENCE  plain-C kernels (ref.c), for cross-checking.
+ * Whatever the backend, a runtime's input and outputs are NHWC.
  *
  * Layouts (part of the contract):
  *   activations  NHWC with N = 1; a tensor is [h][w][c] floats.
@@ -25,12 +27,17 @@
  * count (TF's SAME average; nn_avgpool itself is VALID only, nn_pool2d takes
  * either).
  *
- * The ops after NN_OP_PAD serve TFJS graph models (tfgraph.h). Their tensors
- * are TF tensors of rank <= 4 with batch 1, right-aligned into [h][w][c] (a
- * [1, n] tensor is 1 x 1 x n), so reshapes never move data. Elementwise
+ * Explicit padding: the *_win builders take an nn_window (kernel, stride,
+ * dilation and pads top, bottom, left, right) as ONNX states them, for
+ * PyTorch's symmetric pads that SAME cannot express; out = (in + pads -
+ * ((k - 1) * dilation + 1)) / stride + 1, rounded down.
+ *
+ * The ops after NN_OP_PAD serve imported graph models (import.h: TFJS and
+ * ONNX). The importers map their tensors onto [h][w][c] (import.h says
+ * how), so reshapes never move data. Elementwise
  * binary ops broadcast numpy-style: each input dimension equals the output's
- * or is 1. Not every kind runs on XNNPACK (see xnn.c); the XNNPACK backend
- * runs the others with the reference kernels between XNNPACK segments.
+ * or is 1. A backend runs the kinds its library lacks with the reference
+ * kernels (nn_ref_run_op), converting layouts around them.
  */
 #ifndef FK_NN_H
 #define FK_NN_H
@@ -71,6 +78,7 @@ typedef enum {
   NN_OP_CONCAT,      /* a ++ b along axis `axes` (0 = h, 1 = w, 2 = c) */
   NN_OP_SLICE,       /* out[i] = in[begin + i * step] per axis (h, w, c) */
   NN_OP_RESHAPE,     /* same values, new shape */
+  NN_OP_TRANSPOSE,   /* out axis i is in axis perm[i] (0 = h, 1 = w, 2 = c) */
 } nn_op_kind;
 
 typedef enum {
@@ -78,7 +86,7 @@ typedef enum {
 } nn_binary_kind;
 
 typedef enum {
-  NN_UN_ABS, NN_UN_SQUARE, NN_UN_RSQRT, NN_UN_SIGMOID, NN_UN_TANH
+  NN_UN_ABS, NN_UN_SQUARE, NN_UN_RSQRT, NN_UN_SIGMOID, NN_UN_TANH, NN_UN_EXP
 } nn_unary_kind;
 
 typedef enum { NN_RED_SUM, NN_RED_MEAN, NN_RED_MAX } nn_reduce_kind;
@@ -108,6 +116,7 @@ typedef struct nn_op {
   float lo, hi;       /* CLAMP */
   int axes;           /* REDUCE: NN_AXIS_* mask; CONCAT: axis 0..2 */
   int begin[3], step[3]; /* SLICE, per axis h, w, c */
+  int perm[3];        /* TRANSPOSE */
   float *weights;     /* owned, layout per the header comment; the BINARY
                          constant ([h][w][c] of bshape); PRELU slopes [c];
                          NULL if none */
@@ -166,11 +175,25 @@ int nn_concat(nn_graph *g, int a, int b, int axis);
 int nn_slice(nn_graph *g, int x, const int begin[3], const int step[3],
              nn_shape out);
 int nn_reshape(nn_graph *g, int x, nn_shape s);
+/* perm is a permutation of {0, 1, 2}: out axis i = x's axis perm[i]. */
+int nn_transpose(nn_graph *g, int x, const int perm[3]);
+
+/* Window geometry with explicit pads (see the header comment). */
+typedef struct nn_window {
+  int kh, kw, stride, dilation; /* dilation 1 = none */
+  int pad[4];                   /* top, bottom, left, right */
+} nn_window;
+int nn_conv2d_win(nn_graph *g, int x, const float *w_hwio, const float *bias,
+                  int cout, const nn_window *win, nn_act act);
+int nn_depthwise_win(nn_graph *g, int x, const float *w_hwc1,
+                     const float *bias, const nn_window *win, nn_act act);
+/* Max or average over the cells inside the input (padded cells ignored). */
+int nn_pool2d_win(nn_graph *g, int x, int is_max, const nn_window *win);
 
 /* Rewrites g into an equivalent graph with fewer ops (fuse.c): folds
  * per-channel scales and offsets and relu/relu6 clamps into the op before
  * them and recognises PReLU spelled out elementwise. Tensor 0 and the
- * outputs keep their meaning; other tensor ids change. The TFJS loader's
+ * outputs keep their meaning; other tensor ids change. The importers'
  * last step; FK_OK or FK_ENOMEM (g is then unusable). */
 int nn_graph_fuse(nn_graph *g);
 
@@ -195,26 +218,66 @@ uint64_t nn_hash_mix(uint64_t h, uint64_t x);
 
 /* ---- runtime --------------------------------------------------------------- */
 
-typedef enum { NN_BACKEND_XNNPACK = 0, NN_BACKEND_REFERENCE = 1 } nn_backend;
+typedef enum {
+  NN_BACKEND_XNNPACK = 0,   /* xnn.c: XNNPACK subgraphs */
+  NN_BACKEND_REFERENCE = 1, /* ref.c: the plain-C kernels, for cross-checks */
+  NN_BACKEND_DNNL = 2,      /* dnnl.c: oneDNN primitives */
+  NN_BACKEND_COUNT
+} nn_backend;
+
+/* The backend's name ("xnnpack", "reference", "onednn"). */
+const char *nn_backend_name(nn_backend b);
+
+/* The cores shared by every session of one model context: a run uses more
+ * than one thread only while the threads inside runs (callers and helpers
+ * of all the sessions drawing on the budget) stay within `cores`, so
+ * concurrent sessions never oversubscribe the machine. Thread-safe. */
+typedef struct nn_budget nn_budget;
+/* cores <= 0: the number of CPUs this process may run on. */
+int nn_budget_new(int cores, nn_budget **out);
+void nn_budget_free(nn_budget *b);
+
+/* The threads of one session: every runtime made with it runs on at most n
+ * threads (the caller plus n - 1 helpers), drawing on budget (may be NULL).
+ * Used by one thread at a time, like the session. */
+typedef struct nn_threads nn_threads;
+int nn_threads_new(int n, nn_budget *budget, nn_threads **out);
+int nn_threads_count(const nn_threads *th);
+void nn_threads_free(nn_threads *th);
 
 typedef struct nn_runtime nn_runtime;
-struct pthreadpool;
 
-/* Creates a runtime for g (which must outlive it). pool may be NULL (run on
- * the calling thread). Returns FK_OK or an FK_E* status. */
-int nn_runtime_new(const nn_graph *g, nn_backend backend,
-                   struct pthreadpool *pool, nn_runtime **out);
-/* The input buffer, shape of tensor 0, with slack for XNNPACK's over-reads. */
+/* Creates a runtime for g (which must outlive it), with everything a run
+ * needs prepared. th NULL means one thread; th must outlive the runtime.
+ * Returns FK_OK or an FK_E* status. */
+int nn_runtime_new(const nn_graph *g, nn_backend backend, nn_threads *th,
+                   nn_runtime **out);
+/* The input buffer, shape of tensor 0, NHWC, with XNN_EXTRA_BYTES slack. */
 float *nn_runtime_input(nn_runtime *rt);
 int nn_runtime_run(nn_runtime *rt);
-/* Output i, in nn_mark_output order, valid until the next run. */
+/* Output i, in nn_mark_output order, NHWC, valid until the next run. */
 const float *nn_runtime_output(const nn_runtime *rt, int i);
 void nn_runtime_free(nn_runtime *rt);
 
-/* Reference backend internals, shared with the XNNPACK backend's tests and
- * its fallback for ops XNNPACK lacks. b is in[1]'s buffer or NULL. */
+/* How a runtime of n > 1 threads picks each run's thread count.
+ * ADAPTIVE (the default) times its runs and uses n threads only while that
+ * is faster than one and the budget has room: under a competing load a
+ * fork-join run waits for whichever helper the scheduler parked, and can
+ * take many times longer than a serial one. SERIAL and PARALLEL fix the
+ * count (PARALLEL still respects the budget); for tests and benches. */
+typedef enum { NN_SCHED_ADAPTIVE = 0, NN_SCHED_SERIAL, NN_SCHED_PARALLEL } nn_sched;
+void nn_runtime_set_sched(nn_runtime *rt, nn_sched s);
+/* Threads the last run used (1 before the first). */
+int nn_runtime_last_threads(const nn_runtime *rt);
+/* Steps one run executes, or -1 if the backend does not say: an op (ops
+ * fused into one count once, and so does a whole XNNPACK segment) or a
+ * layout conversion. */
+int nn_runtime_steps(const nn_runtime *rt);
+
 /* One NN_BIN_* elementwise operation (shared with tfgraph.c's folding). */
 float nn_binary_apply(int kind, float a, float b);
+/* The reference kernel of one op over NHWC buffers: the other backends'
+ * fallback for what their library lacks. b is in[1]'s buffer or NULL. */
 int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
                   const float *b, float *out);
 

@@ -1,15 +1,20 @@
 /*
- * ref.c - plain-C reference kernels for every nn_op kind (nn.h), used by the
- * NN_BACKEND_REFERENCE runtime and as the oracle that the XNNPACK backend is
- * tested against. The loops are deliberately direct; the only concession to
+ * ref.c - plain-C reference kernels for every nn_op kind (nn.h), and the
+ * NN_BACKEND_REFERENCE backend that runs a graph with them: the oracle the
+ * other backends are tested against, and their fallback for the ops their
+ * library lacks. The loops are deliberately direct; the only concession to
  * speed is the loop order of conv (output pixel -> cout -> kh -> kw -> cin,
  * with the inner loop over contiguous cin in both NHWC input and OHWI
  * weights). Sums are accumulated in double.
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+
+#include <xnnpack.h> /* XNN_EXTRA_BYTES: every runtime input has that slack */
 
 #include "facekit.h"
+#include "nn/backend.h"
 #include "nn/nn.h"
 
 static inline float act_apply(float v, nn_act act) {
@@ -190,6 +195,7 @@ static float unary_apply(int kind, float v) {
     case NN_UN_SQUARE: return v * v;
     case NN_UN_RSQRT: return 1.0f / sqrtf(v);
     case NN_UN_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)v)));
+    case NN_UN_EXP: return expf(v);
     default: return tanhf(v);
   }
 }
@@ -264,6 +270,17 @@ static void slice(const nn_op *op, nn_shape in, nn_shape out, const float *x,
         y[((size_t)i * out.w + j) * out.c + k] =
             x[(si * in.w + sj) * in.c + sk];
       }
+}
+
+/* out[i][j][k] = x at the index whose axis perm[a] is (i, j, k)[a]. */
+static void transpose(const nn_op *op, nn_shape in, nn_shape out,
+                      const float *x, float *y) {
+  const size_t st[3] = {(size_t)in.w * in.c, (size_t)in.c, 1};
+  const size_t s0 = st[op->perm[0]], s1 = st[op->perm[1]], s2 = st[op->perm[2]];
+  for (int i = 0; i < out.h; i++)
+    for (int j = 0; j < out.w; j++)
+      for (int k = 0; k < out.c; k++)
+        *y++ = x[i * s0 + j * s1 + k * s2];
 }
 
 static int valid_tensor(const nn_graph *g, int t) {
@@ -351,6 +368,75 @@ int nn_ref_run_op(const nn_graph *g, const nn_op *op, const float *a,
     case NN_OP_RESHAPE:
       for (size_t i = 0; i < n; i++) out[i] = a[i];
       return FK_OK;
+    case NN_OP_TRANSPOSE:
+      transpose(op, in, os, a, out);
+      return FK_OK;
   }
   return FK_EINVAL;
 }
+
+/* ---- the reference backend ---------------------------------------------- */
+
+/* One buffer per tensor, every op run in graph order on one thread. */
+typedef struct ref_rt {
+  const nn_graph *g;
+  float **buf;
+} ref_rt;
+
+static void ref_free(void *state) {
+  ref_rt *r = state;
+  if (!r) return;
+  if (r->buf)
+    for (int t = 0; t < r->g->ntensors; t++) free(r->buf[t]);
+  free(r->buf);
+  free(r);
+}
+
+static int ref_create(const nn_graph *g, nn_threads *th, void **state) {
+  (void)th;
+  ref_rt *r = calloc(1, sizeof *r);
+  if (!r) return FK_ENOMEM;
+  r->g = g;
+  r->buf = calloc((size_t)g->ntensors, sizeof *r->buf);
+  for (int t = 0; r->buf && t < g->ntensors; t++) {
+    r->buf[t] = calloc(1, nn_shape_size(g->shapes[t]) * sizeof(float) + XNN_EXTRA_BYTES);
+    if (!r->buf[t]) break;
+  }
+  if (!r->buf || !r->buf[g->ntensors - 1]) {
+    ref_free(r);
+    return FK_ENOMEM;
+  }
+  *state = r;
+  return FK_OK;
+}
+
+static float *ref_input(void *state) { return ((ref_rt *)state)->buf[0]; }
+
+static int ref_run(void *state, int threads) {
+  (void)threads;
+  ref_rt *r = state;
+  for (int i = 0; i < r->g->nops; i++) {
+    const nn_op *op = &r->g->ops[i];
+    const float *b = op->in[1] >= 0 ? r->buf[op->in[1]] : NULL;
+    int rc = nn_ref_run_op(r->g, op, r->buf[op->in[0]], b, r->buf[op->out]);
+    if (rc != FK_OK) return rc;
+  }
+  return FK_OK;
+}
+
+static int ref_steps(const void *state) { return ((const ref_rt *)state)->g->nops; }
+
+static const float *ref_output(const void *state, int i) {
+  const ref_rt *r = state;
+  return r->buf[r->g->outputs[i]];
+}
+
+const nn_backend_ops nn_ref_backend = {
+    .name = "reference",
+    .create = ref_create,
+    .input = ref_input,
+    .run = ref_run,
+    .output = ref_output,
+    .free = ref_free,
+    .steps = ref_steps,
+};

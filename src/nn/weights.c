@@ -48,18 +48,6 @@ static int seterr(char *err, size_t errlen, int status, const char *fmt, ...) {
   return status;
 }
 
-/* A shard path must be relative and stay inside the manifest's directory. */
-static int safe_relpath(const char *p) {
-  if (!p[0] || p[0] == '/' || p[0] == '\\') return 0;
-  const char *s = p;
-  for (;;) {
-    size_t n = strcspn(s, "/\\");
-    if (n == 2 && s[0] == '.' && s[1] == '.') return 0;
-    if (!s[n]) return 1;
-    s += n + 1;
-  }
-}
-
 static uint16_t rd16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
 }
@@ -211,7 +199,7 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
   size_t n = 0;
   const cJSON *jp;
   cJSON_ArrayForEach(jp, paths) {
-    if (!cJSON_IsString(jp) || !safe_relpath(jp->valuestring)) {
+    if (!cJSON_IsString(jp) || !nn_files_name_ok(jp->valuestring)) {
       rc = seterr(err, errlen, FK_EMODEL,
                   "weights manifest: shard path %s is not inside the model "
                   "directory",

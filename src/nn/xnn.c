@@ -1,6 +1,8 @@
 /*
- * xnn.c - runs an nn_graph on XNNPACK's subgraph API, falling back to the
- * reference kernels (ref.c) for the ops this XNNPACK snapshot lacks.
+ * xnn.c - the XNNPACK backend (backend.h): runs an nn_graph on XNNPACK's
+ * subgraph API, falling back to the reference kernels (ref.c) for the ops
+ * this XNNPACK snapshot lacks. The only file that touches XNNPACK's API,
+ * which changed upstream after the Debian snapshot.
  *
  * The graph's ops (already in execution order) are cut into steps: each
  * maximal run of ops XNNPACK supports becomes one XNNPACK subgraph and
@@ -17,6 +19,14 @@
  * runtime, which is why every session builds its own subgraphs instead of
  * sharing them.
  *
+ * Threads: the runtimes of one session share one pthreadpool of n threads
+ * (nn_threads.shared). An XNNPACK runtime is bound to its pool when it is
+ * created, so with n > 1 every segment is built twice, once on the pool and
+ * once without, for the runs that get one thread (runtime.c); that doubles
+ * the packed weights of multi-thread sessions. The pooled runtimes pass
+ * XNN_FLAG_YIELD_WORKERS, so the pool's workers sleep between runs instead
+ * of spinning beside the session's other work.
+ *
  * Value ids: within a segment, external ids 0..k-1 are the segment's
  * boundary tensors in order of first use; every other tensor is internal.
  * Tensors are 4D NHWC values, except that FC outputs are 2D [1, cout] (as
@@ -31,22 +41,23 @@
 #include <xnnpack.h>
 
 #include "facekit.h"
-#include "nn/xnn.h"
+#include "nn/backend.h"
 
 typedef struct xnn_step {
-  xnn_runtime_t rt; /* the XNNPACK segment, unless ref */
+  xnn_runtime_t rt[2]; /* the XNNPACK segment on 1 and n threads, unless ref;
+                          rt[1] is NULL when n == 1 */
   int first, last;  /* ops [first, last) */
   int ref;          /* a single op XNNPACK lacks, run by ref.c */
 } xnn_step;
 
-struct nn_xnn {
+typedef struct nn_xnn {
   const nn_graph *g;
   float **buf;      /* per tensor: its buffer if it crosses a step, else NULL */
   xnn_step *steps;
   int nsteps;
   float **owned;    /* zero biases and padded constants, freed with x */
   int nowned;
-};
+} nn_xnn;
 
 static void act_range(nn_act act, float *lo, float *hi) {
   *lo = -INFINITY;
@@ -77,12 +88,13 @@ static int supported(const nn_graph *g, const nn_op *op, const char *from_fc) {
     case NN_OP_AVGPOOL:
       return op->kh * op->kw > 1; /* XNNPACK rejects 1x1 pooling */
     case NN_OP_UNARY:
-      return op->sub != NN_UN_TANH;
+      return op->sub != NN_UN_TANH && op->sub != NN_UN_EXP;
     case NN_OP_REDUCE:
       return op->axes == (NN_AXIS_H | NN_AXIS_W) && in.h * in.w > 1 &&
              (op->sub == NN_RED_MEAN || op->sub == NN_RED_MAX);
     case NN_OP_CONCAT:
     case NN_OP_SLICE:
+    case NN_OP_TRANSPOSE:
       return 0;
     default:
       return 1;
@@ -300,6 +312,7 @@ static int define_op(nn_xnn *x, seg *sg_state, const nn_op *op) {
     }
     case NN_OP_CONCAT:
     case NN_OP_SLICE:
+    case NN_OP_TRANSPOSE:
       break;
   }
   return s == xnn_status_success ? FK_OK
@@ -307,9 +320,10 @@ static int define_op(nn_xnn *x, seg *sg_state, const nn_op *op) {
                                          : FK_EBACKEND;
 }
 
-/* Builds the XNNPACK runtime of step si (ops [first, last)). */
-static int build_segment(nn_xnn *x, int si, const int *prod,
-                         struct pthreadpool *pool) {
+/* Builds an XNNPACK runtime of step si (ops [first, last)) on pool (NULL:
+ * the calling thread) into *rt. */
+static int build_segment(nn_xnn *x, int si, const int *prod, pthreadpool_t pool,
+                         xnn_runtime_t *rt) {
   const nn_graph *g = x->g;
   xnn_step *st = &x->steps[si];
   int rc = FK_ENOMEM;
@@ -339,10 +353,9 @@ static int build_segment(nn_xnn *x, int si, const int *prod,
     if ((rc = define_op(x, &s, op)) != FK_OK) goto done;
   }
   rc = FK_EBACKEND;
-  if (xnn_create_runtime_v2(s.sg, (pthreadpool_t)pool, 0, &st->rt) != xnn_status_success)
-    goto done;
-  rc = xnn_setup_runtime(st->rt, s.next_ext, s.ev) == xnn_status_success ? FK_OK
-                                                                        : FK_EBACKEND;
+  uint32_t flags = pool ? XNN_FLAG_YIELD_WORKERS : 0;
+  if (xnn_create_runtime_v2(s.sg, pool, flags, rt) != xnn_status_success) goto done;
+  rc = xnn_setup_runtime(*rt, s.next_ext, s.ev) == xnn_status_success ? FK_OK : FK_EBACKEND;
 done:
   if (s.sg) xnn_delete_subgraph(s.sg);
   free(s.ids);
@@ -400,34 +413,65 @@ done:
   return rc;
 }
 
-int nn_xnn_new(const nn_graph *g, struct pthreadpool *pool, nn_xnn **out) {
-  *out = NULL;
+static void xnn_free(void *state) {
+  nn_xnn *x = state;
+  if (!x) return;
+  for (int s = 0; s < x->nsteps; s++)
+    for (int m = 0; m < 2; m++)
+      if (x->steps[s].rt[m]) xnn_delete_runtime(x->steps[s].rt[m]);
+  free(x->steps);
+  if (x->buf)
+    for (int t = 0; t < x->g->ntensors; t++) free(x->buf[t]);
+  free(x->buf);
+  for (int i = 0; i < x->nowned; i++) free(x->owned[i]);
+  free(x->owned);
+  free(x);
+}
+
+/* The session's pool of n threads, made on first use. */
+static pthreadpool_t shared_pool(nn_threads *th) {
+  if (!th || th->n < 2) return NULL;
+  if (!th->shared[NN_BACKEND_XNNPACK])
+    th->shared[NN_BACKEND_XNNPACK] = pthreadpool_create((size_t)th->n);
+  return th->shared[NN_BACKEND_XNNPACK];
+}
+
+static void xnn_shared_free(void *shared) { pthreadpool_destroy(shared); }
+
+static int xnn_create(const nn_graph *g, nn_threads *th, void **state) {
   if (xnn_initialize(NULL) != xnn_status_success) return FK_EBACKEND;
+  pthreadpool_t pool = shared_pool(th);
+  if (th && th->n > 1 && !pool) return FK_ENOMEM;
   nn_xnn *x = calloc(1, sizeof *x);
   if (!x) return FK_ENOMEM;
   x->g = g;
   int *prod = malloc((size_t)g->ntensors * sizeof *prod);
   x->buf = calloc((size_t)g->ntensors, sizeof *x->buf);
   int rc = prod && x->buf ? plan(x, prod) : FK_ENOMEM;
-  for (int s = 0; rc == FK_OK && s < x->nsteps; s++)
-    if (!x->steps[s].ref) rc = build_segment(x, s, prod, pool);
+  for (int s = 0; rc == FK_OK && s < x->nsteps; s++) {
+    if (x->steps[s].ref) continue;
+    rc = build_segment(x, s, prod, NULL, &x->steps[s].rt[0]);
+    if (rc == FK_OK && pool) rc = build_segment(x, s, prod, pool, &x->steps[s].rt[1]);
+  }
   free(prod);
   if (rc != FK_OK) {
-    nn_xnn_free(x);
+    xnn_free(x);
     return rc;
   }
-  *out = x;
+  *state = x;
   return FK_OK;
 }
 
-float *nn_xnn_input(nn_xnn *x) { return x->buf[0]; }
+static float *xnn_input(void *state) { return ((nn_xnn *)state)->buf[0]; }
 
-int nn_xnn_run(nn_xnn *x) {
+static int xnn_run(void *state, int threads) {
+  nn_xnn *x = state;
   const nn_graph *g = x->g;
   for (int s = 0; s < x->nsteps; s++) {
     const xnn_step *st = &x->steps[s];
     if (!st->ref) {
-      if (xnn_invoke_runtime(st->rt) != xnn_status_success) return FK_EBACKEND;
+      xnn_runtime_t rt = threads > 1 && st->rt[1] ? st->rt[1] : st->rt[0];
+      if (xnn_invoke_runtime(rt) != xnn_status_success) return FK_EBACKEND;
       continue;
     }
     const nn_op *op = &g->ops[st->first];
@@ -438,17 +482,70 @@ int nn_xnn_run(nn_xnn *x) {
   return FK_OK;
 }
 
-const float *nn_xnn_output(const nn_xnn *x, int i) { return x->buf[x->g->outputs[i]]; }
+static int xnn_steps(const void *state) { return ((const nn_xnn *)state)->nsteps; }
 
-void nn_xnn_free(nn_xnn *x) {
-  if (!x) return;
-  for (int s = 0; s < x->nsteps; s++)
-    if (x->steps[s].rt) xnn_delete_runtime(x->steps[s].rt);
-  free(x->steps);
-  if (x->buf)
-    for (int t = 0; t < x->g->ntensors; t++) free(x->buf[t]);
-  free(x->buf);
-  for (int i = 0; i < x->nowned; i++) free(x->owned[i]);
-  free(x->owned);
-  free(x);
+static const float *xnn_output(const void *state, int i) {
+  const nn_xnn *x = state;
+  return x->buf[x->g->outputs[i]];
+}
+
+const nn_backend_ops nn_xnn_backend = {
+    .name = "xnnpack",
+    .create = xnn_create,
+    .input = xnn_input,
+    .run = xnn_run,
+    .output = xnn_output,
+    .free = xnn_free,
+    .shared_free = xnn_shared_free,
+    .steps = xnn_steps,
+};
+
+/* ---- max pooling lent to other backends ------------------------------------ */
+
+/* Debian's oneDNN 2.6 pools 5 to 8 times slower than XNNPACK (bench_kernels
+ * on this machine), so the oneDNN backend borrows this one op. It runs on
+ * the calling thread: the borrower's own threads are OpenMP's. */
+struct nn_xnn_maxpool {
+  xnn_operator_t op;
+  size_t batch;
+  nn_shape in;
+};
+
+int nn_xnn_maxpool_new(const nn_graph *g, const nn_op *op, size_t batch, size_t channels,
+                       nn_xnn_maxpool **out) {
+  *out = NULL;
+  if (op->kind != NN_OP_MAXPOOL || op->kh * op->kw < 2) return FK_EUNSUPPORTED; /* no 1x1 windows */
+  if (xnn_initialize(NULL) != xnn_status_success) return FK_EBACKEND;
+  nn_xnn_maxpool *p = calloc(1, sizeof *p);
+  if (!p) return FK_ENOMEM;
+  p->batch = batch;
+  p->in = g->shapes[op->in[0]];
+  uint32_t s = (uint32_t)op->stride;
+  enum xnn_status st = xnn_create_max_pooling2d_nhwc_f32(
+      (uint32_t)op->pad[0], (uint32_t)op->pad[3], (uint32_t)op->pad[1], (uint32_t)op->pad[2],
+      (uint32_t)op->kh, (uint32_t)op->kw, s, s, 1, 1, channels, channels, channels, -INFINITY, INFINITY,
+      0, &p->op);
+  if (st != xnn_status_success) {
+    free(p);
+    return st == xnn_status_out_of_memory ? FK_ENOMEM : FK_EUNSUPPORTED;
+  }
+  *out = p;
+  return FK_OK;
+}
+
+int nn_xnn_maxpool_setup(nn_xnn_maxpool *p, const float *in, float *out) {
+  return xnn_setup_max_pooling2d_nhwc_f32(p->op, p->batch, (size_t)p->in.h, (size_t)p->in.w, in, out,
+                                          NULL) == xnn_status_success
+             ? FK_OK
+             : FK_EBACKEND;
+}
+
+int nn_xnn_maxpool_run(nn_xnn_maxpool *p) {
+  return xnn_run_operator(p->op, NULL) == xnn_status_success ? FK_OK : FK_EBACKEND;
+}
+
+void nn_xnn_maxpool_free(nn_xnn_maxpool *p) {
+  if (!p) return;
+  xnn_delete_operator(p->op);
+  free(p);
 }

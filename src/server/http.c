@@ -139,6 +139,11 @@ typedef struct req {
   struct MHD_PostProcessor *pp;
   int state, body_kind, too_large, bad_body;
   int allowed;        /* 405: the methods the path takes */
+  /* A refusal decided from the headers (401, 403) of a request whose body
+   * is on its way: the body is read and dropped first, so that the client,
+   * still sending, reads the answer instead of a reset connection. */
+  int refuse_status;
+  const char *refuse_code, *refuse_msg;
   size_t received, body_cap;
   double t0;
   int status;
@@ -344,18 +349,28 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
     return send_error(c, r, 405, "method_not_allowed", "this endpoint does not take %s", method);
   }
   j->route = r->rt->id;
+  const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (s->keys.n > 0) {
     j->role = role_of(c, &s->keys);
     if (r->rt->role > ROLE_NONE) {
       if (j->role == ROLE_NONE)
-        return send_error(c, r, 401, "unauthorized", "this endpoint needs an API key (Authorization: Bearer KEY)");
-      if (j->role < 0) return send_error(c, r, 401, "unauthorized", "the API key is not valid");
-      if (j->role < r->rt->role) return send_error(c, r, 403, "forbidden", "the API key may not write");
+        r->refuse_status = 401, r->refuse_code = "unauthorized",
+        r->refuse_msg = "this endpoint needs an API key (Authorization: Bearer KEY)";
+      else if (j->role < 0)
+        r->refuse_status = 401, r->refuse_code = "unauthorized", r->refuse_msg = "the API key is not valid";
+      else if (j->role < r->rt->role)
+        r->refuse_status = 403, r->refuse_code = "forbidden", r->refuse_msg = "the API key may not write";
     }
   } else {
     j->role = ROLE_WRITE; /* no keys: loopback only, everything allowed */
   }
-  const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  if (r->refuse_status) {
+    unsigned long long n = len ? strtoull(len, NULL, 10) : 0;
+    if (n == 0 || n > s->cfg.max_body)
+      return send_error(c, r, r->refuse_status, r->refuse_code, "%s", r->refuse_msg);
+    r->state = ST_BODY; /* on_body_done answers once the body is in */
+    return MHD_YES;
+  }
   if (len && strtoull(len, NULL, 10) > s->cfg.max_body)
     return send_error(c, r, 413, "body_too_large", "the body is larger than %zu bytes", s->cfg.max_body);
   if ((r->body_kind = body_kind(c)) < 0)
@@ -372,7 +387,7 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
 static void take_body(req *r, const char *data, size_t n) {
   srv_job *j = r->job;
   r->received += n;
-  if (r->too_large || r->bad_body) return;
+  if (r->too_large || r->bad_body || r->refuse_status) return;
   if (r->received > r->srv->cfg.max_body) {
     r->too_large = 1;
     srv_params_free(&j->params);
@@ -406,6 +421,7 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   srv *s = r->srv;
   srv_job *j = r->job;
   if (r->pp) MHD_destroy_post_processor(r->pp), r->pp = NULL;
+  if (r->refuse_status) return send_error(c, r, r->refuse_status, r->refuse_code, "%s", r->refuse_msg);
   if (r->too_large)
     return send_error(c, r, 413, "body_too_large", "the body is larger than %zu bytes", s->cfg.max_body);
   if (r->bad_body) return send_error(c, r, 400, "bad_request", "the form body is malformed");

@@ -407,20 +407,13 @@ void fk_store_close(fk_store *st) {
 
 /* ---- model and preprocessing ------------------------------------------- */
 
-/* The detector input size as recorded: a number, or "auto" (SSD's 0). */
-static void size_text(const fk_options *o, char *buf, size_t n) {
-  int size = o->detector == FK_DETECTOR_TINY ? o->tiny_input_size : o->ssd_input_size;
-  if (size) snprintf(buf, n, "%d", size);
-  else snprintf(buf, n, "auto");
-}
-
 void fk_store_opt_describe(const fk_options *o, char *buf, size_t size) {
   char in[16], align[64];
-  size_text(o, in, sizeof in);
+  fk_detector_input_name(o, in, sizeof in);
   fk_model_align_name(o->model, o->align, align, sizeof align);
-  snprintf(buf, size, "detector %s, input size %s, min score %g, max faces %d, align %s, flip %s",
-           fk_detector_name(o->detector), in, o->min_score, o->max_faces, align,
-           o->flip ? "true" : "false");
+  snprintf(buf, size, "detector %s, input size %s, min score %g, max faces %d, landmarks %s, align %s, flip %s",
+           fk_detector_name(o->detector), in, o->min_score, o->max_faces, fk_landmarks_name(o->landmarks),
+           align, o->flip ? "true" : "false");
 }
 
 /* The FK_MODEL_* of a recorded fingerprint ("NAME-hash"); -1 if none. */
@@ -437,7 +430,7 @@ static int model_of_id(const char *id) {
  * choice (see fk_model_align_name). */
 static int read_options(fk_store *st, fk_options *o) {
   static const char *const keys[] = {"detector", "input_size", "min_score", "max_faces", "align", "flip",
-                                     "model"};
+                                     "model", "landmarks"};
   fk_options_init(o);
   char v[64];
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -447,12 +440,16 @@ static int read_options(fk_store *st, fk_options *o) {
     long n = strtol(v, NULL, 10);
     switch (i) {
       case 0: o->detector = fk_detector_from_name(v) < 0 ? FK_DETECTOR_SSD : fk_detector_from_name(v); break;
-      case 1: *(o->detector == FK_DETECTOR_TINY ? &o->tiny_input_size : &o->ssd_input_size) = (int)n; break;
+      case 1:
+        if (o->detector != FK_DETECTOR_RFB320)
+          *(o->detector == FK_DETECTOR_TINY ? &o->tiny_input_size : &o->ssd_input_size) = (int)n;
+        break;
       case 2: o->min_score = strtof(v, NULL); break;
       case 3: o->max_faces = (int)n; break;
       case 4: o->align = fk_align_from_name(v) < FK_ALIGN_AUTO ? FK_ALIGN_AUTO : fk_align_from_name(v); break;
       case 5: o->flip = !strcmp(v, "true"); break;
-      default: o->model = model_of_id(v) < 0 ? o->model : model_of_id(v); break;
+      case 6: o->model = model_of_id(v) < 0 ? o->model : model_of_id(v); break;
+      default: o->landmarks = fk_landmarks_from_name(v) < 0 ? o->landmarks : fk_landmarks_from_name(v); break;
     }
   }
   return FK_OK;
@@ -460,7 +457,7 @@ static int read_options(fk_store *st, fk_options *o) {
 
 int fk_store_record_model(fk_store *st, const char *model, int dim, const fk_options *o) {
   char size[16], score[32], maxf[16], dims[16], align[64];
-  size_text(o, size, sizeof size);
+  fk_detector_input_name(o, size, sizeof size);
   snprintf(score, sizeof score, "%.9g", o->min_score);
   snprintf(maxf, sizeof maxf, "%d", o->max_faces);
   snprintf(dims, sizeof dims, "%d", dim);
@@ -469,6 +466,7 @@ int fk_store_record_model(fk_store *st, const char *model, int dim, const fk_opt
       {"model", model}, {"dim", dims},
       {"detector", fk_detector_name(o->detector)},
       {"input_size", size}, {"min_score", score}, {"max_faces", maxf},
+      {"landmarks", fk_landmarks_name(o->landmarks)},
       {"align", align},
       {"flip", o->flip ? "true" : "false"},
       {"normalization", "l2; int8 = round(127 v) clamped to [-127, 127]"},

@@ -14,7 +14,7 @@
  * The main file runs from the start to the first "\n%%file "; each section
  * runs from the end of its name line to the next "\n%%file " or the end of
  * the input. The main file answers to the name the target asks for
- * ("model.json", "manifest.json"), so `"paths": ["w.bin"]` in it is served
+ * ("model.json", "manifest.json", "model.onnx"), so `"paths": ["w.bin"]` in it is served
  * by the section "%%file w.bin". A name the input does not hold is
  * FK_ENOENT; the first of two sections with one name wins; sections after
  * the FUZZ_MAX_FILES-th are ignored. Shard bytes are raw: a shard that

@@ -1,7 +1,8 @@
 /*
  * make_seeds.c - writes the seed corpora of the fuzz targets: small valid
  * and near-valid inputs of every kind each target reads, into
- * OUT/image/corpus, OUT/weights/corpus and OUT/tfgraph/corpus.
+ * OUT/image/corpus, OUT/weights/corpus, OUT/tfgraph/corpus and (seeds_onnx.c)
+ * OUT/onnx/corpus.
  *
  *   fuzz_make_seeds FIXTURES_DIR OUT_DIR     (make fuzz-seeds)
  *
@@ -28,12 +29,13 @@
 #include <webp/encode.h>
 
 #include "facekit.h"
+#include "seeds.h"
 
 /* ---- output ------------------------------------------------------------------ */
 
 static char out_dir[4096];
 
-static void die(const char *fmt, ...) {
+void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "make_seeds: ");
@@ -43,7 +45,7 @@ static void die(const char *fmt, ...) {
   exit(1);
 }
 
-static void mkdirs(const char *target) {
+void mkdirs(const char *target) {
   char p[4200];
   snprintf(p, sizeof p, "%s/%s", out_dir, target);
   mkdir(p, 0755);
@@ -51,30 +53,24 @@ static void mkdirs(const char *target) {
   if (mkdir(p, 0755) != 0 && errno != EEXIST) die("cannot create %s", p);
 }
 
-static void emit(const char *target, const char *name, const void *d, size_t n) {
+void emit(const char *target, const char *name, const void *d, size_t n) {
   char p[4400];
   snprintf(p, sizeof p, "%s/%s/corpus/%s", out_dir, target, name);
   FILE *f = fopen(p, "wb");
   if (!f || (n && fwrite(d, 1, n, f) != n) || fclose(f) != 0) die("cannot write %s", p);
 }
 
-/* A growing byte buffer. */
-typedef struct buf {
-  uint8_t *p;
-  size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
+void put(buf *b, const void *d, size_t n) {
   if (b->n + n > b->cap) {
     b->cap = (b->n + n) * 2 + 64;
     b->p = realloc(b->p, b->cap);
     if (!b->p) die("out of memory");
   }
-  memcpy(b->p + b->n, d, n);
+  if (n) memcpy(b->p + b->n, d, n); /* d may be NULL when n is 0 */
   b->n += n;
 }
 
-static void put_str(buf *b, const char *s) { put(b, s, strlen(s)); }
+void put_str(buf *b, const char *s) { put(b, s, strlen(s)); }
 
 static void put_le(buf *b, uint32_t v, int bytes) {
   for (int i = 0; i < bytes; i++) {
@@ -89,8 +85,7 @@ static void put_f32(buf *b, float v) {
   put_le(b, u, 4);
 }
 
-/* A section header of the multi-file input format (fuzz.h). */
-static void section(buf *b, const char *name) {
+void section(buf *b, const char *name) {
   put_str(b, "\n%%file ");
   put_str(b, name);
   put_str(b, "\n");
@@ -988,5 +983,6 @@ int main(int argc, char **argv) {
   image_seeds(argv[1]);
   weights_seeds();
   tfgraph_seeds();
+  onnx_seeds();
   return 0;
 }

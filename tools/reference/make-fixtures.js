@@ -17,6 +17,7 @@ const SINGLE = {
   'face_a1.png': 'George_W_Bush_0001',   // person A, frontal
   'face_a2.png': 'George_W_Bush_0006',   // person A, another photo (different day/lighting, smiling)
   'face_b1.png': 'Laura_Bush_0001',      // person B, a woman, frontal
+  'face_b2.png': 'Laura_Bush_0005',      // person B, another photo (the index of tests/test_stream.c)
   'face_c1.png': 'Jacques_Chirac_0006',  // person C, head turned ~3/4 and rolled (face-api angle: roll 12, yaw 38)
 };
 // 2x2 collage, row-major: top-left, top-right, bottom-left, bottom-right.
