@@ -394,6 +394,7 @@ const char *fk_store_errmsg(const fk_store *st) {
 
 void fk_store_close(fk_store *st) {
   if (!st) return;
+  fk_store_ann_close(st);
   fk_vectors_destroy(&st->vs);
   if (st->db) {
     /* Fold the WAL back so the index is one self-contained file. */
