@@ -15,22 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "facekit.h"
 #include "store/vecs.h"
 
 /* The vectors' width (argv[4]). */
 static int DIM = 128;
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* xorshift64* and Box-Muller: a Gaussian sample. */
 static double gauss(uint64_t *s) {
@@ -45,18 +35,6 @@ static double gauss(uint64_t *s) {
 static void random_unit(float *v, uint64_t *s) {
   for (int i = 0; i < DIM; i++) v[i] = (float)gauss(s);
   fk_l2_normalize(v, DIM);
-}
-
-/* kB of a /proc/self/status field (VmRSS, VmHWM). */
-static long status_kb(const char *field) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  size_t n = strlen(field);
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, field, n) && line[n] == ':') kb = strtol(line + n + 1, NULL, 10);
-  if (f) fclose(f);
-  return kb;
 }
 
 typedef struct result { double median, p90; } result;

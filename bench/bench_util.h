@@ -2,7 +2,8 @@
  * bench_util.h - the timing helpers the benches share, all static inline
  * (each bench is a single-file program): a monotonic clock in ms, a double
  * comparator for qsort, the median of a set of timings, the timed
- * forward-pass loop of the net benches, and loading their graphs.
+ * forward-pass loop of the net benches, loading their graphs, and the
+ * process's memory.
  */
 #ifndef FK_BENCH_UTIL_H
 #define FK_BENCH_UTIL_H
@@ -66,6 +67,18 @@ static inline double time_runs(nn_runtime *rt, int warmup, int runs,
   *cpu = median_of(c, (size_t)runs);
   free(t);
   return med;
+}
+
+/* kB of a /proc/self/status field (VmRSS, VmHWM); -1 if absent. */
+static inline long status_kb(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  size_t n = strlen(field);
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, field, n) && line[n] == ':') kb = strtol(line + n + 1, NULL, 10);
+  if (f) fclose(f);
+  return kb;
 }
 
 /* $FACEKIT_MODELS/file (default models/file) into buf. */

@@ -550,12 +550,33 @@ FK_API int fk_store_index(fk_store *st, const fk_models *m, const fk_options *op
 
 enum { FK_CODES_F32 = 0, FK_CODES_INT8 = 1 };
 
+/* How a search finds its candidates:
+ *   FK_SEARCH_EXACT  scans every vector;
+ *   FK_SEARCH_ANN    walks an HNSW graph over the int8 codes (faiss), kept
+ *                    in a cache file beside the index (PATH.faiss, rebuilt
+ *                    or updated when stale, like PATH.vec), then ranks its
+ *                    candidates exactly: the matches are the exact scan's
+ *                    when the graph finds them, with the same distances;
+ *   FK_SEARCH_AUTO   exact below FK_ANN_AUTO_MIN faces, ANN from there. */
+enum { FK_SEARCH_EXACT = 0, FK_SEARCH_ANN = 1, FK_SEARCH_AUTO = 2 };
+
+/* Where the ANN search starts to beat the exact scan at recall@10 >= 0.99
+ * (README, "Searching millions of faces"). */
+#define FK_ANN_AUTO_MIN 50000
+/* Candidates an ANN search explores unless told (fk_search_options.ef):
+ * recall@10 >= 0.99 on face-like vectors at 100k (README). */
+#define FK_ANN_EF_DEFAULT 384
+
 typedef struct fk_search_options {
   int k;            /* matches wanted (default 10) */
   int metric;       /* FK_METRIC_* (default cosine) */
   float threshold;  /* keep only distance <= threshold; < 0: no limit */
   int codes;        /* FK_CODES_F32 (default) or FK_CODES_INT8 */
-  int threads;      /* scan threads (default 1) */
+  int threads;      /* scan threads (default 1); an ANN search uses one,
+                       and this many to build its graph */
+  int search;       /* FK_SEARCH_* (default FK_SEARCH_AUTO) */
+  int ef;           /* ANN candidates explored, >= k (0: FK_ANN_EF_DEFAULT);
+                       more is slower and nearer to exact */
 } fk_search_options;
 
 FK_API void fk_search_options_init(fk_search_options *o);
@@ -578,11 +599,27 @@ FK_API int fk_store_load(fk_store *st, int64_t *count);
  * src/store/store.h). Loads them when not loaded. */
 FK_API int fk_store_refresh(fk_store *st);
 
-/* Exact k-nearest search for a raw (not necessarily normalized) embedding
- * of dim floats, which must be the index's width (FK_EMISMATCH otherwise).
- * Writes up to o->k matches, best first, to out and their number to *n. */
+/* k-nearest search for a raw (not necessarily normalized) embedding of dim
+ * floats, which must be the index's width (FK_EMISMATCH otherwise): exact,
+ * or approximate as o->search says. Writes up to o->k matches, best first,
+ * to out and their number to *n. */
 FK_API int fk_store_search(fk_store *st, const float *embedding, int dim,
                            const fk_search_options *o, fk_match *out, int *n);
+
+/* FK_SEARCH_EXACT or FK_SEARCH_ANN: what a search with o would do now (it
+ * loads the vectors to count them). Negative on error. */
+FK_API int fk_store_search_method(fk_store *st, const fk_search_options *o);
+
+/* Loads the ANN graph over the loaded vectors: reads PATH.faiss, applies
+ * the faces added or deleted since it was written, or builds it (with
+ * `threads` threads, 0 for all; minutes for millions of faces) and writes
+ * it back when the directory is writable. From then on the graph follows
+ * the vectors (fk_store_refresh, single-image writes) incrementally, and
+ * fk_store_close saves it again if faces came or went. fk_store_search
+ * does this on first ANN use; indexing does it at the end of a run once
+ * the index holds FK_ANN_AUTO_MIN faces or has a graph. Call it on the
+ * store's thread before other threads search shared vectors by ANN. */
+FK_API int fk_store_load_ann(fk_store *st, int threads);
 
 /* ---- sharing the vectors between threads ---- */
 
@@ -600,8 +637,10 @@ FK_API int fk_store_vectors(fk_store *st, fk_vectors **out);
 
 /* fk_store_search on shared vectors: thread-safe, no SQLite. Matches are
  * face ids; look them up with each thread's own fk_store, where a face
- * deleted since the search gives FK_ENOENT. On failure err (errlen bytes,
- * may be NULL) gets the reason. */
+ * deleted since the search gives FK_ENOENT. An ANN search walks the graph
+ * fk_store_load_ann loaded: without one, FK_SEARCH_AUTO scans and
+ * FK_SEARCH_ANN fails with FK_EINVAL. On failure err (errlen bytes, may be
+ * NULL) gets the reason. */
 FK_API int fk_vectors_search(fk_vectors *v, const float *embedding, int dim, const fk_search_options *o,
                              fk_match *out, int *n, char *err, size_t errlen);
 /* Faces searchable, and the change sequence they reflect. Thread-safe. */

@@ -384,6 +384,32 @@ static void test_find_metrics_codes_and_threshold(void) {
   result_free(&r);
 }
 
+/* --search ann walks a graph cached beside the index and ranks its
+ * candidates exactly: on a small index, the exact scan's answer. */
+static void test_find_search_ann_gives_the_exact_matches(void) {
+  PATH(db, "a.db");
+  result e = fk("find", tu_fixture("face_b1.png"), "--db", db, "-k", "5", NULL);
+  result a = fk("find", tu_fixture("face_b1.png"), "--db", db, "-k", "5", "--search", "ann", "--ef", "20", NULL);
+  CHECK_EQ_INT(e.code, 0);
+  CHECK_EQ_INT(a.code, 0);
+  CHECK(!strcmp(tu_json_str(e.json, "search"), "exact")); /* auto, on 9 faces */
+  CHECK(!strcmp(tu_json_str(a.json, "search"), "ann"));
+  CHECK_EQ_INT(num(a.json, "ef"), 20);
+  const cJSON *me = cJSON_GetObjectItem(e.json, "matches"), *ma = cJSON_GetObjectItem(a.json, "matches");
+  CHECK_EQ_INT(cJSON_GetArraySize(ma), 5);
+  for (int i = 0; i < cJSON_GetArraySize(me); i++) {
+    CHECK_EQ_INT(num(cJSON_GetArrayItem(ma, i), "face_id"), num(cJSON_GetArrayItem(me, i), "face_id"));
+    CHECK_NEAR(num(cJSON_GetArrayItem(ma, i), "distance"), num(cJSON_GetArrayItem(me, i), "distance"), 1e-6);
+  }
+  char faiss[4300];
+  snprintf(faiss, sizeof faiss, "%s.faiss", db);
+  CHECK(access(faiss, F_OK) == 0);
+  result_free(&e);
+  result_free(&a);
+  expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--search", "fast", NULL), 2, "exact, ann or auto");
+  expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--ef", "0", NULL), 2, "--ef");
+}
+
 static void test_find_all_faces_queries_each_face(void) {
   result r = fk("find", tu_fixture("group4.png"), "--db", at("a.db"), "--all-faces", "-k", "1", NULL);
   CHECK_EQ_INT(r.code, 0);
@@ -714,6 +740,7 @@ int main(void) {
   RUN(test_index_prune_drops_rows_of_deleted_files);
   RUN(test_find_ranks_the_same_photo_first);
   RUN(test_find_metrics_codes_and_threshold);
+  RUN(test_find_search_ann_gives_the_exact_matches);
   RUN(test_find_all_faces_queries_each_face);
   RUN(test_find_writes_self_contained_html_and_a_sheet);
   RUN(test_find_without_a_face_exits_3);

@@ -253,16 +253,6 @@ static void test_strmap_grows_and_finds_everything(void) {
 
 /* ---- files and databases ------------------------------------------------ */
 
-static void remove_db(const char *path) {
-  char p[4200];
-  remove(path);
-  const char *sfx[] = {"-wal", "-shm", ".vec"};
-  for (int i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-    remove(p);
-  }
-}
-
 /* Runs sql on the database file at path, behind the library's back. */
 static void sql_on(const char *path, const char *sql) {
   sqlite3 *db;
@@ -288,11 +278,11 @@ static void test_open_tells_an_index_from_other_files(void) {
   tu_write_text(path, "this is a text file, not a database at all, just words\n");
   CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX);
   CHECK(strstr(msg, "not a facekit index") != NULL);
-  remove_db(path);
+  tu_remove_index(path);
   sql_on(path, "CREATE TABLE photos(x); CREATE TABLE people(y)");
   CHECK_EQ_INT(try_open(path, FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX);
   CHECK(strstr(msg, "people, photos") != NULL);
-  remove_db(path);
+  tu_remove_index(path);
   /* an empty file is an empty database: readable as nothing, writable */
   tu_write_text(path, "");
   CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_ENOTINDEX);
@@ -301,7 +291,7 @@ static void test_open_tells_an_index_from_other_files(void) {
   sql_on(path, "PRAGMA user_version = 99");
   CHECK_EQ_INT(try_open(path, FK_STORE_READ, msg, sizeof msg), FK_EUNSUPPORTED);
   CHECK(strstr(msg, "upgrade") != NULL);
-  remove_db(path);
+  tu_remove_index(path);
   CHECK_EQ_INT(try_open("/tmp", FK_STORE_WRITE, msg, sizeof msg), FK_ENOTINDEX); /* a directory */
   CHECK_EQ_INT(try_open("/nonexistent-dir/x.db", FK_STORE_WRITE, msg, sizeof msg), FK_ENOENT);
   CHECK(strstr(msg, "/nonexistent-dir") != NULL);
@@ -398,13 +388,13 @@ static void test_open_refuses_to_write_a_read_only_index(void) {
   CHECK_EQ_INT(as_unprivileged(open_for_write, path), -FK_EREADONLY);
   /* a directory nobody may write to: reading still works (immutable) */
   chmod(path, 0644);
-  remove_db(path);
+  tu_remove_index(path);
   make_synthetic(path, 10);
   chmod(dir, 0555);
   CHECK_EQ_INT(as_unprivileged(open_for_write, path), -FK_EREADONLY);
   CHECK_EQ_INT(as_unprivileged(open_and_search, path), 0);
   chmod(dir, 0755);
-  remove_db(path);
+  tu_remove_index(path);
   rmdir(dir);
 }
 
@@ -427,7 +417,7 @@ static void test_new_index_has_the_schema_and_wal(void) {
   CHECK_EQ_INT(info.has_model, 0);
   CHECK_EQ_INT(info.faces, 0);
   fk_store_close(st);
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
@@ -476,7 +466,7 @@ static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
   CHECK_EQ_INT(count, 49);
   fk_store_close(st);
   CHECK(stat(vec, &sb) == 0 && sb.st_size > 1000);
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 typedef struct visit_acc {
@@ -505,7 +495,7 @@ static void test_foreach_visits_every_face_in_order(void) {
   CHECK_EQ_INT(acc.n, 20);
   CHECK(acc.ordered && acc.unit);
   fk_store_close(st);
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 static void test_check_refuses_another_model_or_preprocessing(void) {
@@ -546,7 +536,7 @@ static void test_check_refuses_another_model_or_preprocessing(void) {
   CHECK(strstr(fk_store_errmsg(st), "align dlib") != NULL);
   fk_store_close(st);
   fk_models_free(m);
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 /* The kernels and the scan at every width a model may have: 512
@@ -595,7 +585,7 @@ static void test_index_of_another_width_searches_and_refuses_mixed_queries(void)
   CHECK_EQ_INT(fk_store_search(st, q, 0, &o, m, &n), FK_EINVAL);
   fk_store_close(st);
   DIM = 128;
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 /* Turns the format-3 index at path into what an older facekit made:
@@ -670,7 +660,7 @@ static void test_older_formats_read_and_upgrade_on_write(void) {
     CHECK_EQ_INT(fk_store_search(st, q, 128, &o, m, &n), FK_OK);
     CHECK(n == 2 && m[0].face_id != best && m[0].distance > 1e-3);
     fk_store_close(st);
-    remove_db(path);
+    tu_remove_index(path);
   }
 }
 
@@ -716,7 +706,7 @@ static void test_loaded_vectors_follow_other_writers(void) {
   CHECK(same && j == b->n);
   fk_store_close(fresh);
   fk_store_close(rd);
-  remove_db(path);
+  tu_remove_index(path);
 }
 
 static void test_walk_finds_images_by_extension_in_any_case(void) {

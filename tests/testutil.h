@@ -82,6 +82,17 @@ static inline void tu_write_file(const char *path, const void *data, size_t n) {
 
 static inline void tu_write_text(const char *path, const char *s) { tu_write_file(path, s, strlen(s)); }
 
+/* Removes an index file and what lives beside it: WAL, shared memory, the
+ * vector sidecar and the ANN graph. */
+static inline void tu_remove_index(const char *path) {
+  static const char *const sfx[] = {"", "-wal", "-shm", ".vec", ".faiss"};
+  char p[4200];
+  for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+    snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+    remove(p);
+  }
+}
+
 static inline int tu_summary(void) {
   printf("%d passed, %d failed\n", tu_pass, tu_fail);
   return tu_fail ? 1 : 0;

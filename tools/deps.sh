@@ -10,7 +10,7 @@
 set -euo pipefail
 
 libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
-      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev
+      libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev zlib1g-dev
       # PostgreSQL indexes: the client library, and the server the tests start
       libpq-dev postgresql-15
       # ONNX models: the protobuf-c parser generated from Debian's onnx.proto
@@ -20,12 +20,14 @@ libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly libmicrohttpd-dev
       # the HTTP service's tests: libcurl clients
-      libcurl4-openssl-dev)
-declare -A tools=([cc]=build-essential [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm
+      libcurl4-openssl-dev
+      # ANN search: faiss (the library), hnswlib (bench_ann only)
+      libfaiss-dev libhnswlib-dev)
+declare -A tools=([cc]=build-essential [c++]=g++ [make]=make [cmake]=cmake [pkg-config]=pkg-config [npm]=npm
                   [ffmpeg]=ffmpeg [openssl]=openssl [wrk]=wrk)
 optional=()
 if [ "${1:-}" = fuzz ]; then
-  libs+=(libclang-rt-14-dev)
+  libs+=(libclang-rt-14-dev libomp-14-dev) # clang's OpenMP, for faiss's shim
   tools[clang-14]=clang-14
 else
   command -v chromium >/dev/null 2>&1 || optional+=(chromium)

@@ -119,6 +119,8 @@ int cli_jobs(const fk_eval_options *eo);
 
 /* "f32" | "int8" -> FK_CODES_*; -1 if neither. */
 int cli_parse_codes(const char *s);
+/* "exact" | "ann" | "auto" -> FK_SEARCH_*; -1 if none. */
+int cli_search_method(const char *s);
 
 /* Subcommands. */
 int cmd_detect(int argc, char **argv);

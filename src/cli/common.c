@@ -250,6 +250,10 @@ int cli_parse_codes(const char *s) {
   return !strcmp(s, "f32") ? FK_CODES_F32 : !strcmp(s, "int8") ? FK_CODES_INT8 : -1;
 }
 
+int cli_search_method(const char *s) {
+  return !strcmp(s, "exact") ? FK_SEARCH_EXACT : !strcmp(s, "ann") ? FK_SEARCH_ANN : !strcmp(s, "auto") ? FK_SEARCH_AUTO : -1;
+}
+
 int cli_parse_attribute_model(const char *s, int *out) {
   if (!strcmp(s, "face-api")) *out = FK_ATTR_MODEL_FACEAPI;
   else if (!strcmp(s, "gear")) *out = FK_ATTR_MODEL_GEAR;

@@ -1,7 +1,8 @@
 /*
  * find.c - `facekit find IMG --db FILE`: who in an index looks like the
  * face in IMG. Embeds the query with the index's own preprocessing, runs
- * the library's exact search (fk_store_search) and prints the matches as
+ * the library's search (exact, or ANN for a big index) over the shared
+ * vectors (fk_vectors_search) and prints the matches as
  * JSON; --html / --sheet hand the same results to find_report.c.
  */
 #include <stdio.h>
@@ -25,6 +26,10 @@ static const char help[] =
     "  --all-faces         search every face of IMG: prints {\"queries\":[{\"query\",\"matches\"}...]}\n"
     "  --codes f32|int8    search the float vectors (default) or the int8 codes\n"
     "  --search-threads N  threads for the scan (default 1)\n"
+    "  --search M          exact, ann (HNSW graph, cached in FILE.faiss, candidates\n"
+    "                      ranked exactly) or auto (default: ann from 50000 faces)\n"
+    "  --ef N              ann: candidates explored (default 384); more is slower\n"
+    "                      and nearer to exact\n"
     "  --html OUT.html     also write a self-contained page with the thumbnails\n"
     "  --sheet OUT.png     also write the results as one contact-sheet image\n"
     "                      (at most 50 tiles a query face)\n"
@@ -51,7 +56,7 @@ static int parse(int argc, char **argv, find_args *a) {
       continue;
     }
     static const char *const valued[] = {"--db", "-k", "--k", "--metric", "--threshold", "--codes",
-                                         "--search-threads", "--html", "--sheet"};
+                                         "--search-threads", "--search", "--ef", "--html", "--sheet"};
     int known = 0;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(s, valued[k]);
     if (!known) {
@@ -78,6 +83,11 @@ static int parse(int argc, char **argv, find_args *a) {
       if (!strcmp(v, "f32")) a->so.codes = FK_CODES_F32;
       else if (!strcmp(v, "int8")) a->so.codes = FK_CODES_INT8;
       else return cli_usage("find ", "--codes must be f32 or int8, not '%s'", v);
+    } else if (!strcmp(s, "--search")) {
+      if ((a->so.search = cli_search_method(v)) < 0)
+        return cli_usage("find ", "--search must be exact, ann or auto, not '%s'", v);
+    } else if (!strcmp(s, "--ef")) {
+      if (cli_parse_int(v, 1, 100000, &a->so.ef)) return cli_usage("find ", "--ef must be in [1, 100000], not '%s'", v);
     } else if (cli_parse_int(v, 1, 256, &a->so.threads)) {
       return cli_usage("find ", "--search-threads must be in [1, 256], not '%s'", v);
     }
@@ -171,6 +181,11 @@ int cmd_find(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
     goto out;
   }
+  int method = fk_store_search_method(f.st, &a.so);
+  if (method < 0 || (method == FK_SEARCH_ANN && fk_store_load_ann(f.st, 0))) {
+    rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
+    goto out;
+  }
   double t2 = cli_now_ms();
   float same_thr = a.threshold_given ? a.so.threshold : fk_model_threshold(c.opt.model, a.so.metric);
   if (!a.threshold_given) a.so.threshold = -1;
@@ -187,10 +202,12 @@ int cmd_find(int argc, char **argv) {
     }
   double t3 = cli_now_ms();
   cJSON *o = cli_find_json(f.q, f.nq, a.all_faces, searched, &a.so, same_thr);
+  cJSON_AddStringToObject(o, "search", method == FK_SEARCH_ANN ? "ann" : "exact");
+  if (method == FK_SEARCH_ANN) cJSON_AddNumberToObject(o, "ef", a.so.ef > 0 ? a.so.ef : FK_ANN_EF_DEFAULT);
   cJSON_AddNumberToObject(o, "time_ms", t3 - t2);
   cJSON *t = cJSON_AddObjectToObject(o, "timings_ms");
   cJSON_AddNumberToObject(t, "open_and_embed", t1 - t0);
-  cJSON_AddNumberToObject(t, "load_vectors", t2 - t1);
+  cJSON_AddNumberToObject(t, "load_vectors", t2 - t1); /* and the ANN graph, for ann */
   cJSON_AddNumberToObject(t, "search_and_lookup", t3 - t2);
   find_report rep = {.path = a.img, .img = &f.img, .q = f.q, .nq = f.nq, .metric = fk_metric_name(a.so.metric),
                      .codes = a.so.codes == FK_CODES_INT8 ? "int8" : "f32", .threshold = same_thr,

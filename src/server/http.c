@@ -643,7 +643,12 @@ static int open_index(srv *s, char *err, size_t errlen) {
   fk_model_align_name(s->index_opt.model, FK_ALIGN_AUTO, own, sizeof own);
   if (!strcmp(rec, own)) s->index_opt.align = FK_ALIGN_AUTO;
   if (info.has_model) snprintf(s->index_model, sizeof s->index_model, "%s", info.model);
-  if (fk_store_check(s->writer, s->models, &s->index_opt, 1) || fk_store_vectors(s->writer, &s->vectors)) {
+  fk_search_options so;
+  fk_search_options_init(&so);
+  if (fk_store_check(s->writer, s->models, &s->index_opt, 1) || fk_store_vectors(s->writer, &s->vectors) ||
+      /* a big index is searched by ANN (auto); its graph is loaded here,
+       * then follows the writer's changes with the vectors */
+      (fk_store_search_method(s->writer, &so) == FK_SEARCH_ANN && fk_store_load_ann(s->writer, 0))) {
     snprintf(err, errlen, "%s", fk_store_errmsg(s->writer));
     return -1;
   }

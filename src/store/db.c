@@ -434,6 +434,7 @@ const char *fk_store_errmsg(const fk_store *st) {
 
 void fk_store_close(fk_store *st) {
   if (!st) return;
+  fk_store_ann_close(st);
   fk_vectors_destroy(&st->vs);
   st->ops->close(st);
   free(st->path);

@@ -14,7 +14,8 @@
  *      batched transactions, each image together with its faces, so a kill
  *      at any moment leaves every image either fully committed or absent,
  *      and UNIQUE(path) / UNIQUE(image_id, idx) rule out duplicates;
- *   6. prune (if asked), bump the generation and rebuild the vector sidecar.
+ *   6. prune (if asked), bump the generation and rebuild the vector sidecar
+ *      (and the ANN graph, for an index big enough to search with it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -466,6 +467,7 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK && r.njobs > 0) rc = run_workers(&r, m, jobs);
   if (rc == FK_OK && !cancelled(&r)) rc = prune(&r);
   if (rc == FK_OK && !cancelled(&r)) rc = fk_store_load(st, NULL); /* refreshes the sidecar */
+  if (rc == FK_OK && !cancelled(&r)) fk_store_ann_refresh(st, io->jobs); /* a cache: search rebuilds it */
   if (rc == FK_OK && cancelled(&r))
     rc = fk_store_fail(st, FK_ECANCELED, "interrupted after %lld of %lld images; run again to continue",
                        (long long)r.stats.done, (long long)r.stats.todo);

@@ -1,7 +1,8 @@
 /*
- * search.c - the read side of the face index: exact k-NN over the loaded
- * vectors (fk_store_search, built on vecs.c's scan), and the lookups that
- * turn a face id into its image, box, landmarks and identity
+ * search.c - the read side of the face index: k-NN over the loaded vectors
+ * (fk_store_search: vectors.c's search, the exact scan or, for a large
+ * index or when asked, ann_cache.c's graph), and the lookups that turn a
+ * face id into its image, box, landmarks and identity
  * (fk_store_get_face, fk_store_foreach_face for exports), and listings;
  * the queries here are the SQLite backend's (pg.c has PostgreSQL's).
  */
@@ -19,15 +20,30 @@ void fk_search_options_init(fk_search_options *o) {
   o->threshold = -1;
   o->codes = FK_CODES_F32;
   o->threads = 1;
+  o->search = FK_SEARCH_AUTO;
+}
+
+int fk_store_search_method(fk_store *st, const fk_search_options *o) {
+  fk_search_options d;
+  if (!o) fk_search_options_init(&d), o = &d;
+  if (o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO)
+    return fk_store_fail(st, FK_EINVAL, "bad search options (search %d)", o->search);
+  int64_t n = 0;
+  int rc = fk_store_load(st, &n); /* refreshes the vectors */
+  if (rc) return rc;
+  return o->search != FK_SEARCH_AUTO ? o->search : n >= FK_ANN_AUTO_MIN ? FK_SEARCH_ANN : FK_SEARCH_EXACT;
 }
 
 int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_search_options *o,
                     fk_match *out, int *n) {
   *n = 0;
-  int rc = fk_store_refresh(st);
-  if (rc) return rc;
+  int method = fk_store_search_method(st, o);
+  if (method < 0) return method;
+  /* An ANN search needs the graph, which only the store's thread may load. */
+  if (method == FK_SEARCH_ANN && (method = fk_store_load_ann(st, o ? o->threads : 1))) return method;
+  /* Searched as fk_vectors_search decides: the same method now. */
   char err[512];
-  rc = fk_vectors_search(&st->vs, embedding, dim, o, out, n, err, sizeof err);
+  int rc = fk_vectors_search(&st->vs, embedding, dim, o, out, n, err, sizeof err);
   return rc ? fk_store_fail(st, rc, "%s: %s", st->path, err) : FK_OK;
 }
 

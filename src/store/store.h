@@ -4,8 +4,9 @@
  * meta, migrations), write.c (storing images with their faces), index.c
  * (building from a directory), edit.c (adding and deleting single images,
  * listing), sidecar.c (the memory-mapped vector file), vectors.c (the loaded
- * vectors and how they follow the index), search.c (k-NN and face lookup)
- * and retrieval.c (eval retrieval).
+ * vectors and how they follow the index), ann_cache.c (the ANN graph over
+ * them and its cache file PATH.faiss, on the faiss shim ann.h), search.c
+ * (k-NN and face lookup) and retrieval.c (eval retrieval).
  *
  * Schema (application_id 'FKIX', user_version FK_STORE_SCHEMA):
  *   meta(key PRIMARY KEY, value)     format, model, dim, detector, input_size,
@@ -81,6 +82,7 @@ struct fk_vectors {
   pthread_mutex_t pool_mu; /* the scan pool, for searches with threads > 1 */
   pthreadpool_t pool;
   int pool_threads;
+  struct fk_vectors_ann *ann; /* the ANN graph over v, once loaded (ann_cache.c) */
 };
 
 typedef struct fk_store_ops fk_store_ops;
@@ -266,6 +268,38 @@ void fk_vectors_destroy(fk_vectors *vs);
 /* The pool for `threads` scan threads (NULL for 1), made on demand; hold
  * vs->pool_mu around making and using it. */
 pthreadpool_t fk_vectors_pool(fk_vectors *vs, int threads);
+
+/* vectors.c: the row of face id in v (rows in id order), or -1. */
+int64_t fk_vecs_find_row(const fk_vecs *v, int64_t id);
+
+/* ---- ann_cache.c: the ANN graph over the loaded vectors ----
+ * It follows the vectors: vectors.c calls these with the write lock held
+ * (apply) or from the store's thread (sync, close). */
+struct fk_ann;
+struct fk_ann_searcher;
+/* Mirrors a catch-up that flagged the faces gone[0..ngone) deleted and
+ * upserted the rows of ch: marks their nodes deleted and inserts the new
+ * faces (write lock held). A graph not current with the vectors before the
+ * catch-up is left for fk_vectors_ann_sync. */
+void fk_vectors_ann_apply(fk_vectors *vs, const int64_t *gone, int64_t ngone, const fk_vecs *ch,
+                          int64_t generation);
+/* Brings a loaded graph that fell behind (a whole reload of the vectors)
+ * back to them; store's thread. */
+int fk_vectors_ann_sync(fk_store *st);
+/* Writes the graph if it changed since read (a cache: errors are
+ * ignored), then frees it. */
+void fk_store_ann_close(fk_store *st);
+/* 1 when an ANN graph is loaded and current; the graph (tests, bench). */
+int fk_vectors_ann_ready(const fk_vectors *vs);
+const struct fk_ann *fk_vectors_ann_graph(const fk_vectors *vs);
+/* The ANN candidates of s, ef explored, ranked exactly (read lock held). */
+int fk_vectors_ann_search(fk_vectors *vs, const fk_scan *s, int ef, fk_hit *out, int *n, char *err, size_t errsize);
+/* The same for any graph a labelled by the face ids of s->v (bench_ann). */
+int fk_scan_ann(const struct fk_ann *a, struct fk_ann_searcher *sr, const fk_scan *s, int ef, fk_hit *out,
+                int *n, char *err, size_t errsize);
+/* Refreshes the graph after an indexing run when the index is big enough
+ * for auto searches to use it, or already has one. */
+void fk_store_ann_refresh(fk_store *st, int threads);
 
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. */
 void fk_sha256_hex(const void *data, size_t n, char out[65]);

@@ -240,6 +240,20 @@ __attribute__((target("avx2"))) static void dot_i8_avx2(const int8_t *q, const i
   if (r < n) fk_dot_i8_scalar(q, rows + r * dim, n - r, dim, out + r);
 }
 
+/* One pair, reduced to a scalar; see dot_row_i8 for the lanes. */
+__attribute__((target("avx2"))) static int32_t dot_pair_i8_avx2(const int8_t *a, const int8_t *b, int dim) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int i = 0; i < dim; i += 32) {
+    __m256i s = _mm256_loadu_si256((const __m256i *)(a + i)), v = _mm256_loadu_si256((const __m256i *)(b + i));
+    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(_mm256_abs_epi8(s), _mm256_sign_epi8(v, s)));
+  }
+  __m256i w = _mm256_madd_epi16(acc, _mm256_set1_epi16(1));
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+  return _mm_cvtsi128_si32(x);
+}
+
 int fk_vecs_simd(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -256,6 +270,20 @@ void fk_dot_f32(const float *q, const float *rows, int64_t n, int dim, float *ou
   }
 #endif
   fk_dot_f32_scalar(q, rows, n, dim, out);
+}
+
+static int32_t dot_pair_i8_scalar(const int8_t *a, const int8_t *b, int dim) {
+  int32_t acc;
+  fk_dot_i8_scalar(a, b, 1, dim, &acc);
+  return acc;
+}
+
+fk_dot_i8_pair_fn fk_dot_i8_pair(int dim) {
+#ifdef FK_X86
+  if (dim % 32 == 0 && dim <= FK_EMBED_MAX && fk_vecs_simd()) return dot_pair_i8_avx2;
+#endif
+  (void)dim;
+  return dot_pair_i8_scalar;
 }
 
 void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out) {

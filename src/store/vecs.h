@@ -102,6 +102,13 @@ void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int dim, i
 /* 1 when the AVX2 kernels are in use. */
 int fk_vecs_simd(void);
 
+/* dot(a, b) of one pair of int8 vectors of dim, for callers that visit
+ * rows one at a time in no particular order (the ANN graph): the function
+ * suits the CPU and dim (AVX2 when it has it and dim % 32 == 0), so the
+ * caller picks it once and calls it directly. */
+typedef int32_t (*fk_dot_i8_pair_fn)(const int8_t *a, const int8_t *b, int dim);
+fk_dot_i8_pair_fn fk_dot_i8_pair(int dim);
+
 typedef struct fk_hit {
   float key;    /* smaller is better; see fk_scan_distance() */
   int64_t row;

@@ -17,6 +17,10 @@
  *
  * An index of format < 3 has no change sequence: its vectors reload whole
  * when meta.generation moves, as before.
+ *
+ * A loaded ANN graph (ann_cache.c) follows the same changes: a catch-up
+ * hands it the tombstones and new faces under the same write lock, and a
+ * whole reload is followed by a comparison of the graph with the vectors.
  */
 #include <math.h>
 #include <stdio.h>
@@ -60,7 +64,7 @@ pthreadpool_t fk_vectors_pool(fk_vectors *vs, int threads) {
   return vs->pool;
 }
 
-static int64_t find_row(const fk_vecs *v, int64_t id) {
+int64_t fk_vecs_find_row(const fk_vecs *v, int64_t id) {
   int64_t lo = 0, hi = v->n;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
@@ -113,14 +117,14 @@ static int load_base(fk_store *st, const fk_store_state *s, int use_sidecar, int
 static void apply(fk_vectors *vs, const int64_t *gone, int64_t ngone, const fk_vecs *ch) {
   fk_vecs *v = &vs->v;
   for (int64_t i = 0; i < ngone; i++) {
-    int64_t r = find_row(v, gone[i]);
+    int64_t r = fk_vecs_find_row(v, gone[i]);
     if (r >= 0 && !(v->flags[r] & FK_VEC_DELETED)) {
       v->flags[r] |= FK_VEC_DELETED;
       vs->deleted++;
     }
   }
   for (int64_t i = 0; i < ch->n; i++) {
-    int64_t r = find_row(v, ch->face_id[i]);
+    int64_t r = fk_vecs_find_row(v, ch->face_id[i]);
     if (r < 0) {
       r = v->n;
       fk_vecs_set_rows(v, v->n + 1);
@@ -150,7 +154,7 @@ static int catch_up(fk_store *st, const fk_store_state *s) {
   if (rc == FK_OK) rc = st->ops->vec_rows(st, vs->seq, &ch);
   int64_t appends = 0, last = vs->v.n ? vs->v.face_id[vs->v.n - 1] : INT64_MIN;
   for (int64_t i = 0; rc == FK_OK && i < ch.n; i++) {
-    if (find_row(&vs->v, ch.face_id[i]) >= 0) continue;
+    if (fk_vecs_find_row(&vs->v, ch.face_id[i]) >= 0) continue;
     if (ch.face_id[i] <= last) rc = FK_EUNSUPPORTED;
     last = ch.face_id[i];
     appends++;
@@ -170,6 +174,7 @@ static int catch_up(fk_store *st, const fk_store_state *s) {
       vs->deleted = 0;
     }
     apply(vs, gone, ngone, &ch);
+    fk_vectors_ann_apply(vs, gone, ngone, &ch, s->generation);
     vs->generation = s->generation;
     vs->seq = s->seq;
     pthread_rwlock_unlock(&vs->lock);
@@ -201,6 +206,7 @@ int fk_store_refresh(fk_store *st) {
   if (rc) return rc;
   fk_store_state s;
   rc = st->ops->read_state(st, &s);
+  if (rc == FK_OK) st->dim = s.dim, st->schema = s.schema;
   if (rc == FK_OK) {
     int stale = !vs->loaded || strcmp(vs->uuid, s.uuid) || vs->v.dim != (s.dim ? s.dim : 1) ||
                 (s.schema >= 3) != (vs->seq >= 0);
@@ -210,6 +216,9 @@ int fk_store_refresh(fk_store *st) {
   }
   if (rc) st->ops->rollback(st);
   else rc = st->ops->commit(st);
+  /* After a whole reload; a graph that cannot follow is dropped, and
+   * searches scan until fk_store_load_ann says why. */
+  if (rc == FK_OK && st->vs.ann) fk_vectors_ann_sync(st);
   return rc;
 }
 
@@ -253,7 +262,15 @@ static int search_locked(fk_vectors *vs, const float *embedding, int dim, const 
   fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
   if (!hits) return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
   int cnt = 0, rc;
-  if (o->threads > 1) {
+  int ann = o->search == FK_SEARCH_ANN ||
+            (o->search == FK_SEARCH_AUTO && v->n - vs->deleted >= FK_ANN_AUTO_MIN && fk_vectors_ann_ready(vs));
+  if (ann) {
+    rc = fk_vectors_ann_search(vs, &s, o->ef > 0 ? o->ef : FK_ANN_EF_DEFAULT, hits, &cnt, err, errlen);
+    if (rc) {
+      free(hits);
+      return rc;
+    }
+  } else if (o->threads > 1) {
     pthread_mutex_lock(&vs->pool_mu);
     rc = fk_scan_run(&s, fk_vectors_pool(vs, o->threads), hits, &cnt);
     pthread_mutex_unlock(&vs->pool_mu);
@@ -277,9 +294,11 @@ int fk_vectors_search(fk_vectors *vs, const float *embedding, int dim, const fk_
   fk_search_options d;
   if (!o) fk_search_options_init(&d), o = &d;
   if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
-      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256)
-    return fk_eval_fail(err, errlen, FK_EINVAL, "bad search options (k %d, metric %d, codes %d, threads %d)", o->k,
-                o->metric, o->codes, o->threads);
+      (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256 ||
+      o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO || o->ef < 0 || o->ef > 1000000)
+    return fk_eval_fail(err, errlen, FK_EINVAL,
+                        "bad search options (k %d, metric %d, codes %d, threads %d, search %d, ef %d)", o->k, o->metric,
+                        o->codes, o->threads, o->search, o->ef);
   double ss = 0;
   for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
   if (!(ss > 0 && ss < INFINITY))
