@@ -58,7 +58,7 @@ enum {
   FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
   FK_EMISMATCH = -15,     /* index built with another model or preprocessing */
   FK_EREADONLY = -16,     /* index cannot be written (read-only file or dir) */
-  FK_EDB = -17,           /* database error (SQLite: disk full, locked, ...) */
+  FK_EDB = -17,           /* database error (disk full, locked, SQL error, ...) */
   FK_ECANCELED = -18,     /* stopped on request; committed work is kept */
   FK_EAUTH = -19,         /* the database server refused the credentials */
 };
@@ -419,26 +419,30 @@ FK_API int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face,
 /* The nets fk_analyze() needs for these actions and attribute model. */
 FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
 
-/* ==== face index: reverse face search over a SQLite database ============== */
+/* ==== face index: reverse face search over SQLite or PostgreSQL ========== */
 /*
- * An fk_store is one index file (SQLite, WAL mode) holding every face of a
- * photo collection: tables images (path, size, mtime, SHA-256, size, status),
+ * An fk_store is one index - a SQLite file (WAL mode), or a PostgreSQL
+ * database that many processes on many machines index into and search at
+ * once - holding every face of a photo collection: tables images (path, size, mtime, SHA-256, size, status),
  * faces (box, landmarks, score, model, L2-normalized embedding as f32 and
  * int8 BLOBs of the model's width), identities (the parent folder's name) and meta (the model
  * fingerprint and the preprocessing the embeddings were made with).
  *
  * Searching does not read the faces table row by row: the vectors live in a
- * sidecar file next to the index (PATH.vec: one contiguous f32 matrix, one
- * int8 matrix and per-face ids), memory-mapped on load. It is a cache: it
- * carries the index's uuid and generation and is rebuilt from the faces
- * table whenever it is missing or stale.
+ * sidecar file next to a SQLite index (PATH.vec: one contiguous f32 matrix,
+ * one int8 matrix and per-face ids), memory-mapped on load. It is a cache:
+ * it carries the index's uuid and generation and is rebuilt from the faces
+ * table whenever it is missing or stale. A PostgreSQL index has no files:
+ * its vectors load into the same layout with one binary COPY. Either way
+ * they then follow the index by its change sequence, reading only what
+ * changed.
  *
  * Codes: a unit vector v quantizes to int8 as round(127 * v[i]) (never
  * -128); the cosine of two codes, dot / (|a| |b|), estimates the cosine of
  * the vectors. An int8 scan reads dim bytes + a 4-byte scale per face.
  *
  * Threads: an fk_store serves one thread at a time; other threads open
- * their own on the same file (SQLite serializes writers). The one thing
+ * their own on the same index (the database serializes writers). The one thing
  * threads share is the loaded vectors (fk_store_vectors below): any thread
  * may search them while the store's own thread writes.
  */
@@ -449,12 +453,19 @@ enum {
   FK_STORE_WRITE = 1,  /* open or create an index for writing */
 };
 
-/* Opens (or with FK_STORE_WRITE creates) the index at path. *out is set even
- * on failure so that fk_store_errmsg() can explain; close it in both cases.
- * FK_ENOENT: no such file (FK_STORE_READ); FK_ENOTINDEX: not SQLite, or a
- * SQLite database of something else; FK_EREADONLY: FK_STORE_WRITE on a file
- * or directory that cannot be written; FK_EUNSUPPORTED: made by a newer
- * facekit. */
+/* Opens (or with FK_STORE_WRITE creates) the index at path: a SQLite file,
+ * or, for a locator that starts with "postgresql:" or "postgres:", a
+ * PostgreSQL database (any libpq URI, e.g. postgresql://user@host/db, or
+ * "postgresql:" alone to take every parameter from the PG* environment
+ * variables); the database must exist, and its schema is made on the first
+ * FK_STORE_WRITE. *out is set even on failure so that fk_store_errmsg() can
+ * explain; close it in both cases. FK_ENOENT: no such file or database
+ * (FK_STORE_READ); FK_ENOTINDEX: not SQLite, a SQLite or PostgreSQL
+ * database of something else, or an empty one (FK_STORE_READ);
+ * FK_EREADONLY: FK_STORE_WRITE on a file or directory that cannot be
+ * written; FK_EUNSUPPORTED: made by a newer facekit; FK_EAUTH: the server
+ * refused the credentials; FK_EIO: the server cannot be reached. Messages
+ * never show a password. */
 FK_API int fk_store_open(const char *path, int mode, fk_store **out);
 FK_API const char *fk_store_errmsg(const fk_store *st);
 FK_API void fk_store_close(fk_store *st);
@@ -510,7 +521,7 @@ typedef struct fk_index_stats {
   int64_t no_face, errors;  /* images of this run with no face / unreadable */
   double elapsed;
   double t_read, t_decode, t_detect, t_represent;  /* worker stages */
-  double t_db;        /* the writer thread's SQLite time */
+  double t_db;        /* the writer thread's database time */
 } fk_index_stats;
 
 typedef struct fk_index_options {

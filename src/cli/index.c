@@ -15,14 +15,16 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit index DIR [--db FILE] [--jobs N] [--prune] [options]\n"
+    "usage: facekit index DIR [--db INDEX] [--jobs N] [--prune] [options]\n"
     "Finds every face of the .jpg/.jpeg/.png/.webp images under DIR (recursively, any\n"
     "case; hidden files skipped) and stores them in a SQLite index. Re-running only\n"
     "processes new and changed files; a moved file keeps its faces. The identity of an\n"
     "image is its parent folder's name (LFW's Person/Person_0001.jpg layout).\n"
     "Prints {\"found\",\"indexed\",\"added\",\"updated\",\"moved\",\"unchanged\",\"faces\",\n"
     "\"no_face\",\"errors\",\"seconds\",\"stages_s\",\"total\":{...},...}\n"
-    "  --db FILE       the index (default facekit.db); its vectors are cached in FILE.vec\n"
+    "  --db INDEX      the index: a SQLite file (default facekit.db; its vectors are\n"
+    "                  cached in FILE.vec), or a PostgreSQL database: postgresql://\n"
+    "                  user@host/db (any libpq URI), or postgresql: with PG* variables\n"
     "  --jobs N        worker threads, one pipeline each (default: all cores)\n"
     "  --prune         delete the rows of files that are gone (default: keep, count them)\n"
     "  --batch N       images per transaction (default 64)\n"
