@@ -519,6 +519,11 @@ typedef struct fk_index_stats {
   int64_t pruned;     /* of those, deleted (prune option) */
   int64_t faces;      /* faces stored by this run */
   int64_t no_face, errors;  /* images of this run with no face / unreadable */
+  int64_t other_shards;     /* files left to the other shards (shards > 1) */
+  int64_t elsewhere;        /* files another process was indexing, or had
+                               just indexed (claims, PostgreSQL) */
+  int64_t taken_over;       /* files whose claim had expired: a worker that
+                               stopped without finishing them */
   double elapsed;
   double t_read, t_decode, t_detect, t_represent;  /* worker stages */
   double t_db;        /* the writer thread's database time */
@@ -540,6 +545,17 @@ typedef struct fk_index_options {
    * fk_store_index() returns FK_ECANCELED. Safe to set from a signal
    * handler or another thread. */
   const volatile int *cancel;
+  /* Many processes on one index (issue 11). shards > 1: this run takes only
+   * the files whose stored path hashes (FNV-1a 64) to shard in [0, shards),
+   * so N runs with shard 0..N-1 split a folder deterministically. */
+  int shard, shards;
+  /* If set, paths are stored relative to this directory (which must contain
+   * the indexed one), so workers that mount the photos elsewhere agree. */
+  const char *root;
+  /* PostgreSQL: every file is claimed before it is read, so concurrent runs
+   * never embed one twice; a claim not renewed for lease_s seconds (a
+   * worker killed) may be taken over (default 60). */
+  int lease_s;
 } fk_index_options;
 
 FK_API void fk_index_options_init(fk_index_options *o);
@@ -609,6 +625,16 @@ FK_API int fk_store_load(fk_store *st, int64_t *count);
  * deleted or relabelled since are read (the change sequence, see
  * src/store/store.h). Loads them when not loaded. */
 FK_API int fk_store_refresh(fk_store *st);
+
+/* Waits up to timeout_ms (0: just looks) for a commit to the index by any
+ * process: 1 when there may be one (call fk_store_refresh), 0 when none
+ * came, or a negative FK_E* (fk_store_errmsg says why; a PostgreSQL
+ * connection lost is made again by the next call or refresh). PostgreSQL:
+ * LISTEN for the writers' NOTIFY, woken as the commit lands; SQLite:
+ * polls the file's data version every 20 ms. The first call starts
+ * listening and returns 1, so that what came before it is not missed.
+ * Call it on the store's thread, outside any other call on it. */
+FK_API int fk_store_wait_change(fk_store *st, int timeout_ms);
 
 /* k-nearest search for a raw (not necessarily normalized) embedding of dim
  * floats, which must be the index's width (FK_EMISMATCH otherwise): exact,

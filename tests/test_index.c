@@ -693,7 +693,8 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   fprintf(stderr, "  reference run %.2f s; kill seed %u\n", full, seed);
   srand(seed);
-  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "2", "--batch", "3", NULL};
+  /* PostgreSQL: a killed run's claims hold its files for --lease-s */
+  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "2", "--batch", "3", pg ? "--lease-s" : NULL, "1", NULL};
   int killed_mid_run = 0;
   for (int round = 0; round < 8; round++) {
     double delay = 0.05 + (double)rand() / RAND_MAX * full * 0.6;
@@ -713,6 +714,7 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
                                 : "PRAGMA foreign_keys = ON; DELETE FROM images WHERE id % 2 = 0");
   }
   CHECK(killed_mid_run >= 3);
+  if (pg) sleep(2); /* the last killed run's claims expire */
   r = run_args(0, args);
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(num(r.json, "found"), 36);
@@ -756,6 +758,174 @@ static void check_killed_index_against_reference(const char *db, const char *ref
   CHECK_EQ_INT(sqlite3_column_int(q, 0), 36);
   sqlite3_finalize(q);
   sqlite3_close(h);
+}
+
+/* ---- many runs on one database (PostgreSQL) ------------------------------------ */
+
+/* Starts two index runs of tree k into db at once (extra arguments for
+ * each: a, b) and checks that together they embedded every image exactly
+ * once and left exact counts. */
+static void two_runs_at_once(const char *db, const char *a, const char *b) {
+  DB(ref, "kref.db");
+  char out[2][4200], err[2][4200];
+  pid_t pid[2];
+  for (int i = 0; i < 2; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "two_out%d", i);
+    snprintf(out[i], sizeof out[i], "%s", tu_tmp(name));
+    snprintf(name, sizeof name, "two_err%d", i);
+    snprintf(err[i], sizeof err[i], "%s", tu_tmp(name));
+    const char *extra = i ? b : a;
+    const char *args[] = {"index", at("k"), "--db", db, "--jobs", "1", "--batch", "2", extra ? "--shard" : NULL, extra,
+                          NULL};
+    pid[i] = start(args, out[i], err[i], 0);
+  }
+  double embedded = 0, elsewhere = 0, shards = 0;
+  for (int i = 0; i < 2; i++) {
+    result r = finish(pid[i], out[i], err[i]);
+    CHECK_EQ_INT(r.code, 0);
+    if (r.code) fprintf(stderr, "  run %d: %s\n", i, r.err);
+    embedded += num(r.json, "indexed");
+    elsewhere += num(r.json, "elsewhere");
+    shards += num(r.json, "other_shards");
+    result_free(&r);
+    remove(out[i]);
+    remove(err[i]);
+  }
+  fprintf(stderr, "  embedded %g, left to the other run %g, other shards %g\n", embedded, elsewhere, shards);
+  CHECK_EQ_INT(embedded, 36); /* each image once, by one of the two */
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(ref, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM claims"), 0);
+  if (a) CHECK_EQ_INT(shards, 36);
+}
+
+static void test_pg_two_runs_on_one_folder_embed_each_image_once(void) {
+  DB(db, "two.db");
+  two_runs_at_once(db, NULL, NULL);
+}
+
+static void test_pg_two_shards_split_a_folder_exactly(void) {
+  DB(db, "shard.db");
+  two_runs_at_once(db, "0/2", "1/2");
+  /* a shard re-run has nothing to do, and never prunes the other's rows */
+  result r = fk("index", at("k"), "--db", db, "--shard", "1/2", "--prune", NULL);
+  CHECK_EQ_INT(num(r.json, "indexed") + num(r.json, "pruned") + num(r.json, "missing"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+}
+
+/* kill -9 of a run holding claims: its claims stay until the lease
+ * expires (another run leaves those files), then are taken over; nothing
+ * is lost or duplicated. */
+static void test_pg_killed_run_lease_is_taken_over(void) {
+  DB(db, "lease.db");
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("lout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("lerr"));
+  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "1", "--batch", "1", "--lease-s", "6", NULL};
+  pid_t pid = start(args, out, err, 0);
+  /* until it has committed some images and claimed the next ones */
+  double t0 = now_s();
+  while (now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") < 1)
+    usleep(20000);
+  while (now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM images") < 3) usleep(20000);
+  kill(pid, SIGKILL);
+  result r = finish(pid, out, err);
+  CHECK_EQ_INT(r.code, 128 + SIGKILL);
+  result_free(&r);
+  long long held = db_int(db, "SELECT count(*) FROM claims"), committed = db_int(db, "SELECT count(*) FROM images");
+  fprintf(stderr, "  killed with %lld images committed, %lld files claimed\n", committed, held);
+  CHECK(held > 0);
+  r = run_args(0, args); /* within the lease: the dead run's files are left */
+  CHECK_EQ_INT(r.code, 0);
+  double first = num(r.json, "indexed"), left = num(r.json, "elsewhere");
+  CHECK_EQ_INT(left, held);
+  CHECK_EQ_INT(num(r.json, "taken_over"), 0);
+  result_free(&r);
+  sleep(7); /* the lease expires */
+  r = run_args(0, args);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "taken_over"), held);
+  CHECK_EQ_INT(num(r.json, "indexed"), held);
+  CHECK_EQ_INT(first + held + committed, 36);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM claims"), 0);
+  remove(out);
+  remove(err);
+}
+
+/* ---- readers in sync (PostgreSQL) ------------------------------------------------ */
+
+/* Indexes tree a in a child process while st waits for its NOTIFY; returns
+ * the seconds from the commit being visible to SQL (polled) to the face
+ * being in st's vectors, or -1 if it never came. */
+static double index_and_follow(fk_store *st, const char *db, int64_t want) {
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("fout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("ferr"));
+  const char *args[] = {"index", at("a"), "--db", db, "--jobs", "1", NULL};
+  pid_t pid = start(args, out, err, 0);
+  fk_vectors *v = NULL;
+  double t0 = now_s(), committed = 0, seen = 0;
+  while (now_s() - t0 < 60 && !seen) {
+    int rc = fk_store_wait_change(st, 50);
+    CHECK(rc >= 0);
+    if (!committed && db_int(db, "SELECT count(*) FROM faces") >= want) committed = now_s();
+    if (rc == 1 && fk_store_vectors(st, &v) == FK_OK && fk_vectors_count(v) >= want) seen = now_s();
+  }
+  result r = finish(pid, out, err);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  remove(out);
+  remove(err);
+  if (!committed) committed = seen;
+  return seen ? seen - committed : -1;
+}
+
+/* A reader hears another process's commit through NOTIFY and catches up
+ * within a second, reading only what changed; a server restart under it
+ * gives a clear error or a reconnect, and never wrong vectors. */
+static void test_pg_reader_follows_other_writers_through_notify(void) {
+  DB(db, "a.db");
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
+  fk_vectors *v;
+  CHECK_EQ_INT(fk_store_vectors(st, &v), FK_OK);
+  int64_t n0 = fk_vectors_count(v), seq0 = fk_vectors_seq(v);
+  CHECK_EQ_INT(n0, db_int(db, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(fk_store_wait_change(st, 0), 1); /* listening from now on */
+  CHECK_EQ_INT(fk_store_wait_change(st, 100), 0);
+  put_image("face_c1.png", "a/New_Person/np1.png", 21);
+  double lag = index_and_follow(st, db, n0 + 1);
+  fprintf(stderr, "  visible in the reader %.0f ms after SQL saw the commit\n", lag * 1e3);
+  CHECK(lag >= -0.2 && lag < 1.0);
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 1);
+  /* caught up from the change sequence: only the new face was read */
+  CHECK(fk_vectors_seq(v) > seq0 && fk_vectors_seq(v) == db_int(db, "SELECT value FROM meta WHERE key = 'seq'"));
+  /* a restart drops the connection: a clear error, or a reconnect */
+  CHECK_EQ_INT(tu_pg_restart(), 0);
+  int rc = fk_store_refresh(st);
+  if (rc) {
+    CHECK_EQ_INT(rc, FK_EIO);
+    CHECK(strstr(fk_store_errmsg(st), "lost the connection") != NULL);
+    rc = fk_store_refresh(st);
+  }
+  CHECK_EQ_INT(rc, FK_OK);
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 1);
+  rc = fk_store_wait_change(st, 0); /* listening again after the reconnect */
+  CHECK(rc == 1 || (rc == FK_EIO && fk_store_wait_change(st, 0) == 1));
+  put_image("face_b2.png", "a/New_Person/np2.png", 22);
+  lag = index_and_follow(st, db, n0 + 2);
+  CHECK(lag >= -0.2 && lag < 1.0);
+  CHECK_EQ_INT(fk_vectors_count(v), db_int(db, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 2);
+  fk_store_close(st);
 }
 
 /* ---- PostgreSQL connections ------------------------------------------------------ */
@@ -848,6 +1018,10 @@ int main(int argc, char **argv) {
     }
     run_shared();
     RUN(test_pg_bad_connections_and_databases_are_refused_clearly);
+    RUN(test_pg_reader_follows_other_writers_through_notify);
+    RUN(test_pg_two_runs_on_one_folder_embed_each_image_once);
+    RUN(test_pg_two_shards_split_a_folder_exactly);
+    RUN(test_pg_killed_run_lease_is_taken_over);
   } else {
     run_shared();
     RUN(test_bad_index_files_are_refused_clearly);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "face/face.h"
@@ -341,14 +342,12 @@ static int reopen_immutable(fk_store *st) {
   return rc == SQLITE_OK ? FK_OK : fk_store_sqlfail(st, "opening");
 }
 
-/* st->dim from meta (absent until a model is recorded; format 1 held
- * 128-d embeddings only). */
-static int read_dim(fk_store *st) {
+int fk_store_read_dim(fk_store *st, int absent) {
   int64_t dim = 0;
   int rc = fk_store_meta_get_int(st, "dim", &dim);
   if (rc == FK_ENOENT) {
-    st->dim = pragma_int(st, "PRAGMA user_version", &rc) == 1 ? 128 : 0;
-    return rc;
+    st->dim = absent;
+    return FK_OK;
   }
   if (rc) return rc;
   if (dim < 1 || dim > FK_EMBED_MAX)
@@ -356,6 +355,13 @@ static int read_dim(fk_store *st) {
                          (long long)dim);
   st->dim = (int)dim;
   return FK_OK;
+}
+
+/* Format 1 recorded no meta.dim: its embeddings were 128-d. */
+static int read_dim(fk_store *st) {
+  int rc;
+  int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
+  return rc ? rc : fk_store_read_dim(st, ver == 1 ? 128 : 0);
 }
 
 static int sq_open(fk_store *st, const char *locator, int mode) {
@@ -562,6 +568,10 @@ int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int s
                          "refusing to mix embedding spaces; use %s, or another --db",
                          st->path, st->dim, have, fk_model_dim(o.model), id, hint);
   }
+  /* another process may have recorded the model since this one opened */
+  int64_t dim = 0;
+  if (!st->dim && fk_store_meta_get_int(st, "dim", &dim) == FK_OK && dim > 0 && dim <= FK_EMBED_MAX)
+    st->dim = (int)dim;
   if ((rc = read_options(st, &rec))) return rc;
   if (!strict) { /* only what defines the embedding space */
     o.detector = rec.detector;
@@ -625,6 +635,32 @@ static int sq_read_state(fk_store *st, fk_store_state *s) {
   return rc;
 }
 
+/* Another connection's commit changes PRAGMA data_version (this one's own
+ * do not, and need no refresh). */
+static int sq_wait_change(fk_store *st, int timeout_ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    int rc;
+    int64_t v = pragma_int(st, "PRAGMA data_version", &rc);
+    if (rc) return rc;
+    if (!st->watching || v != st->data_version) {
+      st->watching = 1;
+      st->data_version = v;
+      return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double left = timeout_ms - ((double)(t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6);
+    if (left <= 0) return 0;
+    usleep((useconds_t)(left < 20 ? left * 1000 : 20000));
+  }
+}
+
+int fk_store_wait_change(fk_store *st, int timeout_ms) {
+  if (timeout_ms < 0) return fk_store_fail(st, FK_EINVAL, "fk_store_wait_change: negative timeout");
+  return st->ops->wait_change(st, timeout_ms);
+}
+
 const fk_store_ops fk_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -648,7 +684,10 @@ const fk_store_ops fk_sqlite_ops = {
     .touch = fk_sq_touch,
     .delete_image = fk_sq_delete_image,
     .drop_orphans = fk_sq_drop_orphans,
-    .add_body = fk_sq_add_body,
+    .find_image = fk_sq_find_image,
+    .keep_image = fk_sq_keep_image,
+    .face_ids = fk_sq_face_ids,
+    .drop_identity = fk_sq_drop_identity,
     .delete_face_body = fk_sq_delete_face_body,
     .delete_identity_body = fk_sq_delete_identity_body,
     .get_face = fk_sq_get_face,
@@ -656,4 +695,5 @@ const fk_store_ops fk_sqlite_ops = {
     .list_identities = fk_sq_list_identities,
     .identity_faces = fk_sq_identity_faces,
     .foreach_query = fk_sq_foreach_query,
+    .wait_change = sq_wait_change,
 };

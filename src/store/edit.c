@@ -52,8 +52,7 @@ static int exec_ids(fk_store *st, const char *sql, int64_t a, int64_t b) {
   return rc == FK_ENOENT ? FK_OK : rc;
 }
 
-/* Drops identity id if no image has it any more. */
-static int drop_if_empty(fk_store *st, int64_t identity) {
+int fk_sq_drop_identity(fk_store *st, int64_t identity) {
   if (identity <= 0) return FK_OK;
   return exec_ids(st, "DELETE FROM identities WHERE id = ?1 AND NOT EXISTS"
                       " (SELECT 1 FROM images WHERE identity_id = ?1)", identity, 0);
@@ -66,7 +65,7 @@ int fk_sq_drop_orphans(fk_store *st) {
 
 /* ---- adding ---------------------------------------------------------------- */
 
-static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
+int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
   sqlite3_stmt *q;
   *n = 0;
   int rc = fk_store_prepare(st, "SELECT id FROM faces WHERE image_id = ? ORDER BY idx", &q);
@@ -82,15 +81,14 @@ static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, 
   return rc;
 }
 
-/* The row at the entry's path: its id and identity, and whether it holds
- * the entry's content already (*same). FK_ENOENT when there is none. */
-static int find_image(fk_store *st, const fk_entry *e, int64_t *id, int64_t *identity, int *same) {
+int fk_sq_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity,
+                     int *same) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT id, coalesce(identity_id, 0), hash = ?2 AND status = 'ok'"
                                 " FROM images WHERE path = ?1", &q);
   if (rc) return rc;
-  sqlite3_bind_text(q, 1, e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, e->hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
   int step = sqlite3_step(q);
   if (step == SQLITE_ROW) {
     *id = sqlite3_column_int64(q, 0);
@@ -105,7 +103,7 @@ static int find_image(fk_store *st, const fk_entry *e, int64_t *id, int64_t *ide
 
 /* Same content at the same path: only its size, mtime and identity may
  * have changed (a relabelling, which the change sequence records). */
-static int keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
+int fk_sq_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "UPDATE images SET size = ?2, mtime_ns = ?3, identity_id = nullif(?4, 0)"
                                 " WHERE id = ?1", &q);
@@ -119,7 +117,8 @@ static int keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t ident
   return rc;
 }
 
-int fk_sq_add_body(fk_store *st, void *arg) {
+/* Shared by both backends, through their ops. */
+static int add_body(fk_store *st, void *arg) {
   fk_add_job *a = arg;
   const fk_entry *e = a->e;
   int rc = fk_store_claim_entry_model(st, e);
@@ -129,15 +128,15 @@ int fk_sq_add_body(fk_store *st, void *arg) {
   int same = 0;
   const char *name = a->identity ? a->identity : "";
   if ((rc = fk_writer_init(&w, st)) == FK_OK && (rc = fk_writer_identity(&w, name, strlen(name), &ident)) == FK_OK) {
-    rc = find_image(st, e, &image_id, &old_ident, &same);
+    rc = st->ops->find_image(st, e->path, e->hash, &image_id, &old_ident, &same);
     if (rc == FK_ENOENT) rc = FK_OK;
   }
   a->out->created = !same;
-  if (rc == FK_OK) rc = same ? keep_image(st, e, image_id, ident) : fk_writer_put(&w, e, ident, e->model, &image_id);
+  if (rc == FK_OK) rc = same ? st->ops->keep_image(st, e, image_id, ident) : fk_writer_put(&w, e, ident, e->model, &image_id);
   fk_writer_free(&w);
-  if (rc == FK_OK && ident != old_ident) rc = drop_if_empty(st, old_ident);
+  if (rc == FK_OK && ident != old_ident) rc = st->ops->drop_identity(st, old_ident);
   a->out->image_id = image_id;
-  if (rc == FK_OK) rc = list_face_ids(st, image_id, a->face_ids, a->cap, &a->out->nfaces);
+  if (rc == FK_OK) rc = st->ops->face_ids(st, image_id, a->face_ids, a->cap, &a->out->nfaces);
   return rc;
 }
 
@@ -149,7 +148,7 @@ int fk_store_add_entry(fk_store *st, const fk_entry *e, const char *identity, in
   if (!e || cap < 0 || (cap > 0 && !face_ids)) return fk_store_fail(st, FK_EINVAL, "fk_store_add_entry: bad arguments");
   if (e->nfaces == 0) return fk_store_fail(st, FK_ENOFACE, "no face detected in %s: nothing stored", e->path);
   fk_add_job a = {e, identity, face_ids, cap, out};
-  return in_transaction(st, st->ops->add_body, &a);
+  return in_transaction(st, add_body, &a);
 }
 
 int fk_store_add_image(fk_store *st, fk_session *s, const char *path, const char *identity, int64_t *face_ids,
@@ -205,7 +204,7 @@ int fk_sq_delete_face_body(fk_store *st, void *arg) {
   if (left > 0) return exec_ids(st, "DELETE FROM faces WHERE id = ?", d->id, 0);
   /* its image's last face: the image row goes, and its faces with it */
   if ((rc = exec_ids(st, "DELETE FROM images WHERE id = ?", image, 0))) return rc;
-  return drop_if_empty(st, ident);
+  return fk_sq_drop_identity(st, ident);
 }
 
 int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user) {

@@ -9,13 +9,20 @@
  *      rest becomes a job, and known rows whose file is gone become
  *      candidates for moves (by content hash) and for pruning;
  *   4. worker threads (one fk_session each) read, hash, decode, detect and
- *      embed; they never touch SQLite;
+ *      embed; they never touch the database;
  *   5. the calling thread is the only writer: it applies finished jobs in
  *      batched transactions, each image together with its faces, so a kill
  *      at any moment leaves every image either fully committed or absent,
  *      and UNIQUE(path) / UNIQUE(image_id, idx) rule out duplicates;
  *   6. prune (if asked), bump the generation and rebuild the vector sidecar
  *      (and the ANN graph, for an index big enough to search with it).
+ *
+ * Many runs at once (PostgreSQL): with shards, a run keeps the files whose
+ * stored path hashes to its shard; and the writer claims the jobs, a chunk
+ * at a time, before workers may start them (fk_store_ops.claim): a file
+ * another run holds, or has just committed, is left to it. A claim is
+ * dropped in the transaction that commits its image, renewed while the run
+ * goes on, and expires lease_s after a kill, when another run takes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +41,7 @@
 #include "store/store.h"
 
 #define MAX_PENDING 512 /* finished jobs waiting for the writer */
+#define CLAIM_CHUNK 16  /* jobs claimed in one transaction, at most */
 
 enum { R_EMBED, R_NOFACE, R_ERROR, R_MOVE, R_TOUCH };
 
@@ -51,6 +60,8 @@ typedef struct known {
 /* One file to process, and what processing found. */
 typedef struct job {
   const fk_walk_entry *e;
+  const char *key;    /* the path stored: e->path, or relative to the root */
+  int elsewhere;      /* another run has it: not started here */
   int64_t known;      /* row at this path, or -1 */
   int kind;           /* R_* */
   fk_entry en;        /* en.path points into the walk */
@@ -68,10 +79,20 @@ typedef struct run {
   fk_strmap gone_by_hash;
   job *jobs;
   int64_t njobs;
+  char **keys;         /* stored path of each walked file, with a root */
+  const char *root;    /* realpath of io->root, or NULL */
+  /* claims: jobs [0, claimed) are decided (claimed here, or elsewhere) */
+  int claims;
+  char worker[128];
+  int64_t claimed;
+  int ahead;           /* jobs kept claimed ahead of the workers: few, so
+                          that a killed run holds few files until its lease
+                          expires */
+  double last_renew;
   /* worker <-> writer */
   pthread_mutex_t mu;
-  pthread_cond_t finished, space;
-  atomic_llong next;   /* next job to start */
+  pthread_cond_t finished, space, more;
+  int64_t next;        /* next job to start (under mu) */
   int64_t *order;      /* jobs in the order they finished */
   int64_t nfinished, consumed;
   int workers_left;
@@ -113,7 +134,7 @@ static void process(worker *w, job *j) {
   run *r = w->r;
   size_t n = 0;
   double t = now_s();
-  j->en.path = j->e->path;
+  j->en.path = (char *)j->key;
   j->en.size = j->e->size;
   j->en.mtime_ns = j->e->mtime_ns;
   int err = fk_entry_read(j->e->path, &w->buf, &w->cap, &n, &j->en);
@@ -137,11 +158,30 @@ static void process(worker *w, job *j) {
   j->kind = j->en.status == FK_ENTRY_OK ? R_EMBED : j->en.status == FK_ENTRY_NOFACE ? R_NOFACE : R_ERROR;
 }
 
+/* The next job a worker may start (claimed, or needing no claim); njobs
+ * when there is none left. Waits while the writer claims more. */
+static int64_t take_job(run *r) {
+  pthread_mutex_lock(&r->mu);
+  int64_t i = r->njobs;
+  while (!cancelled(r) && r->next < r->njobs) {
+    if (r->next < r->claimed) {
+      int64_t j = r->next++;
+      if (r->jobs[j].elsewhere) continue;
+      i = j;
+      break;
+    }
+    pthread_cond_signal(&r->finished); /* the writer claims when woken */
+    pthread_cond_wait(&r->more, &r->mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return i;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   run *r = w->r;
   int64_t i;
-  while (!cancelled(r) && (i = atomic_fetch_add(&r->next, 1)) < r->njobs) {
+  while ((i = take_job(r)) < r->njobs) {
     process(w, &r->jobs[i]);
     pthread_mutex_lock(&r->mu);
     r->order[r->nfinished++] = i;
@@ -184,7 +224,8 @@ static int apply_move(run *r, job *j) {
 
 static int apply(run *r, job *j) {
   fk_index_stats *s = &r->stats;
-  int rc;
+  int rc = r->claims ? r->st->ops->release(r->st, r->worker, j->key) : FK_OK;
+  if (rc) return rc;
   if (j->kind == R_TOUCH) {
     rc = r->st->ops->touch(&r->w, r->k[j->known].id, j->en.size, j->en.mtime_ns);
     s->touched++;
@@ -212,8 +253,52 @@ static int apply(run *r, job *j) {
   return rc;
 }
 
+/* Claims the next chunk of jobs, and renews this run's claims when a third
+ * of the lease has passed; outside any write transaction. */
+static int claim_more(run *r) {
+  fk_store *st = r->st;
+  int rc = FK_OK;
+  if (now_s() - r->last_renew > r->io->lease_s / 3.0) {
+    if ((rc = st->ops->renew(st, r->worker, r->io->lease_s))) return rc;
+    r->last_renew = now_s();
+  }
+  pthread_mutex_lock(&r->mu);
+  int64_t from = r->claimed, ahead = r->claimed - r->next;
+  pthread_mutex_unlock(&r->mu);
+  if (from >= r->njobs || ahead >= r->ahead) return FK_OK;
+  int n = (int)(r->njobs - from < r->ahead ? r->njobs - from : r->ahead);
+  const char *paths[CLAIM_CHUNK];
+  int64_t size[CLAIM_CHUNK], mtime[CLAIM_CHUNK];
+  uint8_t got[CLAIM_CHUNK];
+  for (int i = 0; i < n; i++) {
+    const job *j = &r->jobs[from + i];
+    paths[i] = j->key, size[i] = j->e->size, mtime[i] = j->e->mtime_ns;
+  }
+  if ((rc = st->ops->claim(st, r->worker, r->io->lease_s, paths, size, mtime, n, got))) return rc;
+  for (int i = 0; i < n; i++) {
+    r->jobs[from + i].elsewhere = got[i] == 0;
+    r->stats.elsewhere += got[i] == 0;
+    r->stats.taken_over += got[i] == 2;
+  }
+  pthread_mutex_lock(&r->mu);
+  r->claimed = from + n;
+  pthread_cond_broadcast(&r->more);
+  pthread_mutex_unlock(&r->mu);
+  return FK_OK;
+}
+
+/* Does the writer owe the claims work (more jobs, or a renewal)? */
+static int claims_due(run *r) {
+  if (!r->claims) return 0;
+  pthread_mutex_lock(&r->mu);
+  int more = r->claimed < r->njobs && r->claimed - r->next < r->ahead;
+  pthread_mutex_unlock(&r->mu);
+  return more || now_s() - r->last_renew > r->io->lease_s / 3.0;
+}
+
 /* The writer loop: applies finished jobs in transactions of io->batch
- * images (or io->commit_ms), until every worker is done. */
+ * images (or io->commit_ms), until every worker is done; claims jobs
+ * ahead of the workers between transactions. */
 static int write_results(run *r) {
   const fk_index_options *io = r->io;
   int rc = FK_OK, in_txn = 0, pending = 0;
@@ -237,15 +322,18 @@ static int write_results(run *r) {
       pending++;
       r->stats.done++;
     }
+    int claim = rc == FK_OK && claims_due(r);
     if (rc == FK_OK && in_txn &&
-        (all_done || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
+        (all_done || claim || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
       if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = r->st->ops->commit(r->st)) == FK_OK)
         in_txn = pending = 0;
     }
+    if (claim && rc == FK_OK && !cancelled(r)) rc = claim_more(r);
     r->stats.t_db += now_s() - t;
     pthread_mutex_lock(&r->mu);
     r->consumed = to;
     pthread_cond_broadcast(&r->space);
+    if (cancelled(r)) pthread_cond_broadcast(&r->more); /* workers waiting for claims leave */
     if (rc) {
       atomic_store(&r->stop, 1);
       break;
@@ -263,6 +351,7 @@ static int write_results(run *r) {
   while (r->workers_left > 0) {
     r->consumed = r->nfinished;
     pthread_cond_broadcast(&r->space);
+    pthread_cond_broadcast(&r->more);
     pthread_cond_wait(&r->finished, &r->mu);
   }
   pthread_mutex_unlock(&r->mu);
@@ -306,10 +395,32 @@ static int under(const char *path, const char *root) {
   return !strncmp(path, root, n) && path[n] == '/';
 }
 
+/* Does the stored path belong to this run's shard? FNV-1a 64 of its
+ * bytes, modulo shards: the same answer on every machine. */
+static int in_shard(const run *r, const char *key) {
+  if (r->io->shards <= 1) return 1;
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
+  return (int)(h % (uint64_t)r->io->shards) == r->io->shard;
+}
+
+/* With a root, the walked paths relative to it (the walk must lie inside). */
+static int make_keys(run *r, const fk_walk *w) {
+  if (!r->root) return FK_OK;
+  if (strcmp(w->root, r->root) && !under(w->root, r->root))
+    return fk_store_fail(r->st, FK_EINVAL, "%s is not inside the root %s", w->root, r->root);
+  size_t skip = strcmp(r->root, "/") ? strlen(r->root) + 1 : 1;
+  if (!(r->keys = calloc(w->n + 1, sizeof *r->keys))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  for (size_t i = 0; i < w->n; i++)
+    if (!(r->keys[i] = strdup(w->e[i].path + skip))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  return FK_OK;
+}
+
 /* Decides what to do with every walked file and every known row. */
 static int plan(run *r, const fk_walk *w) {
   fk_strmap by_path = {0};
-  int rc = FK_OK;
+  int rc = make_keys(r, w);
+  if (rc) return rc;
   for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) rc = fk_strmap_put(&by_path, r->k[i].path, i);
   char *seen = calloc((size_t)r->nk + 1, 1);
   if (!(r->jobs = calloc(w->n + 1, sizeof *r->jobs)) || !(r->order = calloc(w->n + 1, sizeof *r->order)) ||
@@ -317,21 +428,30 @@ static int plan(run *r, const fk_walk *w) {
     rc = FK_ENOMEM;
   for (size_t i = 0; rc == FK_OK && i < w->n; i++) {
     const fk_walk_entry *e = &w->e[i];
-    int64_t k = fk_strmap_get(&by_path, e->path);
+    const char *key = r->keys ? r->keys[i] : e->path;
+    int64_t k = fk_strmap_get(&by_path, key);
     if (k >= 0) seen[k] = 1;
+    if (!in_shard(r, key)) {
+      r->stats.other_shards++;
+      continue;
+    }
     if (k >= 0 && r->k[k].size == e->size && r->k[k].mtime_ns == e->mtime_ns && !r->k[k].is_error) {
       r->stats.unchanged++;
       continue;
     }
-    r->jobs[r->njobs++] = (job){.e = e, .known = k, .move_from = -1};
+    r->jobs[r->njobs++] = (job){.e = e, .key = key, .known = k, .move_from = -1};
   }
-  /* Rows whose file is gone: not seen under the root, or missing elsewhere. */
+  /* Rows whose file is gone: not seen under the root, or missing elsewhere;
+   * each shard judges its own. */
   for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) {
     struct stat sb;
     known *k = &r->k[i];
-    if (seen[i]) continue;
+    if (seen[i] || !in_shard(r, k->path)) continue;
+    char abs[8192];
+    if (r->root && k->path[0] != '/') snprintf(abs, sizeof abs, "%s/%s", r->root, k->path);
+    else snprintf(abs, sizeof abs, "%s", k->path);
     /* outside the root: gone only if certainly gone (not unmounted, not EACCES) */
-    if (!under(k->path, w->root) && (stat(k->path, &sb) == 0 || errno != ENOENT)) continue;
+    if (!under(abs, w->root) && (stat(abs, &sb) == 0 || errno != ENOENT)) continue;
     k->gone = 1;
     if (k->is_error || !k->hash[0]) continue;
     k->next_same = fk_strmap_get(&r->gone_by_hash, k->hash);
@@ -387,6 +507,23 @@ void fk_index_options_init(fk_index_options *o) {
   o->batch = 64;
   o->commit_ms = 1000;
   o->progress_ms = 200;
+  o->lease_s = 60;
+}
+
+/* Claims are taken only where the backend has them: concurrent runs. */
+static void start_claims(run *r) {
+  r->claims = r->st->ops->claim && r->njobs > 0;
+  if (!r->claims) {
+    r->claimed = r->njobs;
+    return;
+  }
+  char host[64] = "?";
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = '\0';
+  unsigned nonce = 0;
+  if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) nonce = (unsigned)time(NULL);
+  snprintf(r->worker, sizeof r->worker, "%s:%d:%08x", host, (int)getpid(), nonce);
+  r->last_renew = now_s();
 }
 
 static int run_workers(run *r, const fk_models *m, int jobs) {
@@ -430,9 +567,13 @@ static void free_run(run *r) {
   for (int64_t i = 0; i < r->nk; i++) free(r->k[i].path);
   free(r->k);
   fk_strmap_free(&r->gone_by_hash);
+  for (size_t i = 0; r->keys && r->keys[i]; i++) free(r->keys[i]);
+  free(r->keys);
+  free((char *)r->root);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->finished);
   pthread_cond_destroy(&r->space);
+  pthread_cond_destroy(&r->more);
 }
 
 int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, const char *dir,
@@ -443,14 +584,19 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (!io) fk_index_options_init(&iodef), io = &iodef;
   if (stats) memset(stats, 0, sizeof *stats);
   if (!st->writable) return fk_store_fail(st, FK_EREADONLY, "%s was opened for reading only", st->path);
-  if (io->batch < 1 || io->commit_ms < 0 || io->jobs < 0 || io->jobs > 1024)
-    return fk_store_fail(st, FK_EINVAL, "bad index options (batch %d, jobs %d)", io->batch, io->jobs);
+  if (io->batch < 1 || io->commit_ms < 0 || io->jobs < 0 || io->jobs > 1024 || io->lease_s < 1 ||
+      (io->shards > 1 && (io->shard < 0 || io->shard >= io->shards)))
+    return fk_store_fail(st, FK_EINVAL, "bad index options (batch %d, jobs %d, lease %d s, shard %d of %d)",
+                         io->batch, io->jobs, io->lease_s, io->shard, io->shards);
   run r = {.st = st, .opt = opt, .io = io, .t0 = now_s()};
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.finished, NULL);
   pthread_cond_init(&r.space, NULL);
+  pthread_cond_init(&r.more, NULL);
   fk_walk w = {0};
   int rc = fk_store_check(st, m, opt, 1);
+  if (rc == FK_OK && io->root && !(r.root = realpath(io->root, NULL)))
+    rc = fk_store_fail(st, FK_ENOENT, "--root %s: %s", io->root, strerror(errno));
   if (rc == FK_OK) rc = fk_walk_dir(st, dir, &w, io->on_error, io->user);
   r.stats.found = (int64_t)w.n;
   r.stats.skipped = w.skipped;
@@ -464,7 +610,11 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   int jobs = io->jobs > 0 ? io->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
   if (jobs > r.njobs) jobs = r.njobs > 0 ? (int)r.njobs : 1;
+  r.ahead = 2 * jobs + 2 < CLAIM_CHUNK ? 2 * jobs + 2 : CLAIM_CHUNK;
+  if (rc == FK_OK) start_claims(&r);
+  if (rc == FK_OK && r.claims) rc = claim_more(&r);
   if (rc == FK_OK && r.njobs > 0) rc = run_workers(&r, m, jobs);
+  if (r.claims) st->ops->release(st, r.worker, NULL); /* what a failure left claimed */
   if (rc == FK_OK && !cancelled(&r)) rc = prune(&r);
   if (rc == FK_OK && !cancelled(&r)) rc = fk_store_load(st, NULL); /* refreshes the sidecar */
   if (rc == FK_OK && !cancelled(&r)) fk_store_ann_refresh(st, io->jobs); /* a cache: search rebuilds it */

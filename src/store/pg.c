@@ -19,10 +19,15 @@
  * (sequence values, drawn before the seq trigger runs) grow in commit order
  * too: a reader's catch-up can then always append (vectors.c).
  *
+ * One table SQLite has not: claims(path, worker, expires), the files that
+ * running index workers have taken (pg_write.c).
+ *
  * Migrations: migrations[v] brings the schema from version v - 1 to v, all
  * in the transaction (under FK_PG_LOCK) that opens the index for writing.
  */
 #include <endian.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +74,9 @@ static const char schema_v1[] =
     "CREATE INDEX faces_seq ON faces(seq);"
     "CREATE INDEX faces_image ON faces(image_id);"
     "CREATE TABLE deleted(seq bigint PRIMARY KEY, face_id bigint NOT NULL);"
+    /* files claimed by running index workers (index.c): expires in epoch seconds */
+    "CREATE TABLE claims(path text PRIMARY KEY, worker text NOT NULL, expires double precision NOT NULL);"
+    "CREATE INDEX claims_worker ON claims(worker);"
     /* the change sequence (store.h) */
     "CREATE FUNCTION fk_next_seq() RETURNS bigint LANGUAGE sql AS"
     " $$UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'seq' RETURNING value::bigint$$;"
@@ -120,8 +128,11 @@ static int fail(fk_store *st, const char *what, const PGresult *r) {
   char m[512];
   snprintf(m, sizeof m, "%s", msg);
   for (size_t n = strlen(m); n && (m[n - 1] == '\n' || m[n - 1] == ' '); n--) m[n - 1] = '\0';
-  if (PQstatus(c) == CONNECTION_BAD)
+  /* class 08: connection exceptions; 57P0x: the server shutting down */
+  if (PQstatus(c) == CONNECTION_BAD || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4)))) {
+    st->pg->broken = 1;
     return fk_store_fail(st, FK_EIO, "%s: %s: lost the connection to the server (%s)", st->path, what, m);
+  }
   int status = FK_EDB;
   if (state && !strcmp(state, "25006")) status = FK_EREADONLY; /* read_only_sql_transaction */
   if (state && !strncmp(state, "42501", 5)) status = FK_EREADONLY; /* insufficient_privilege */
@@ -134,7 +145,7 @@ int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_para
                   : PQexec(st->pg->conn, sql);
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-    int rc = r ? fail(st, what, r) : fk_store_fail(st, FK_ENOMEM, "out of memory");
+    int rc = fail(st, what, r); /* no result: it could not even be sent */
     PQclear(r);
     return rc;
   }
@@ -283,17 +294,6 @@ static int identify(fk_store *st, int mode) {
   return migrate(st, 0);
 }
 
-static int read_dim(fk_store *st) {
-  int64_t dim = 0;
-  int rc = fk_store_meta_get_int(st, "dim", &dim);
-  if (rc == FK_ENOENT) return FK_OK;
-  if (rc) return rc;
-  if (dim < 1 || dim > FK_EMBED_MAX)
-    return fk_store_fail(st, FK_ECORRUPT, "%s: meta.dim %lld is not an embedding width", st->path,
-                         (long long)dim);
-  st->dim = (int)dim;
-  return FK_OK;
-}
 
 static int pg_begin(fk_store *st, int kind);
 static int pg_commit(fk_store *st);
@@ -316,7 +316,7 @@ static int pg_open(fk_store *st, const char *locator, int mode) {
   int rc = fk_pg_exec(st, "setting up the session", "SET client_min_messages = warning", NULL, NULL);
   if (rc == FK_OK) rc = pg_begin(st, mode == FK_STORE_WRITE ? FK_TXN_WRITE : FK_TXN_READ);
   if (rc) return rc;
-  if ((rc = identify(st, mode)) == FK_OK && (rc = read_dim(st)) == FK_OK && (rc = pg_commit(st)) == FK_OK) {
+  if ((rc = identify(st, mode)) == FK_OK && (rc = fk_store_read_dim(st, 0)) == FK_OK && (rc = pg_commit(st)) == FK_OK) {
     st->writable = mode == FK_STORE_WRITE;
     return FK_OK;
   }
@@ -338,8 +338,9 @@ static void pg_close(fk_store *st) {
  * their seq as they would after any other writer's commits. */
 static int reconnect(fk_store *st) {
   PGconn *c = st->pg->conn;
-  if (PQstatus(c) == CONNECTION_OK) return FK_OK;
+  if (PQstatus(c) == CONNECTION_OK && !st->pg->broken) return FK_OK;
   PQreset(c);
+  st->pg->broken = 0;
   if (PQstatus(c) != CONNECTION_OK)
     return fk_store_fail(st, FK_EIO, "%s: lost the connection to the server, and reconnecting failed: %s",
                          st->path, PQerrorMessage(c));
@@ -377,6 +378,42 @@ static void pg_rollback(fk_store *st) {
   if (PQstatus(st->pg->conn) == CONNECTION_OK && PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
     PQclear(PQexec(st->pg->conn, "ROLLBACK"));
   st->pg->in_txn = st->pg->write_txn = 0;
+}
+
+/* ---- waiting for changes ----------------------------------------------------
+ *
+ * Writers NOTIFY FK_PG_CHANNEL in the transaction that commits (pg_commit);
+ * PostgreSQL delivers it to every session that LISTENs, once committed. */
+
+/* Takes the notifications that came in; 1 if there was any. */
+static int drain(PGconn *c) {
+  int any = 0;
+  PGnotify *n;
+  while ((n = PQnotifies(c))) {
+    any = 1;
+    PQfreemem(n);
+  }
+  return any;
+}
+
+static int pg_wait_change(fk_store *st, int timeout_ms) {
+  PGconn *c = st->pg->conn;
+  int rc = reconnect(st);
+  if (rc) return rc;
+  if (!st->pg->listening) {
+    if ((rc = fk_pg_exec(st, "listening for changes", "LISTEN " FK_PG_CHANNEL, NULL, NULL))) return rc;
+    st->pg->listening = 1;
+    drain(c);
+    return 1; /* what was committed before the LISTEN */
+  }
+  if (!PQconsumeInput(c)) return fail(st, "waiting for changes", NULL);
+  if (drain(c)) return 1;
+  struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+  int n = poll(&p, 1, timeout_ms);
+  if (n < 0 && errno != EINTR) return fk_store_fail(st, FK_EIO, "%s: waiting for changes: %s", st->path, strerror(errno));
+  if (n <= 0) return 0;
+  if (!PQconsumeInput(c)) return fail(st, "waiting for changes", NULL);
+  return drain(c);
 }
 
 /* ---- meta and counts ------------------------------------------------------- */
@@ -769,7 +806,10 @@ const fk_store_ops fk_pg_ops = {
     .touch = fk_pg_touch,
     .delete_image = fk_pg_delete_image,
     .drop_orphans = fk_pg_drop_orphans,
-    .add_body = fk_pg_add_body,
+    .find_image = fk_pg_find_image,
+    .keep_image = fk_pg_keep_image,
+    .face_ids = fk_pg_face_ids,
+    .drop_identity = fk_pg_drop_identity,
     .delete_face_body = fk_pg_delete_face_body,
     .delete_identity_body = fk_pg_delete_identity_body,
     .get_face = pg_get_face,
@@ -777,4 +817,8 @@ const fk_store_ops fk_pg_ops = {
     .list_identities = pg_list_identities,
     .identity_faces = pg_identity_faces,
     .foreach_query = pg_foreach_query,
+    .claim = fk_pg_claim,
+    .renew = fk_pg_renew,
+    .release = fk_pg_release,
+    .wait_change = pg_wait_change,
 };

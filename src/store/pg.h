@@ -23,6 +23,7 @@ struct fk_pg {
   PGconn *conn;
   int in_txn, write_txn;
   int listening;          /* LISTEN issued on this connection */
+  int broken;             /* a statement found the connection lost */
 };
 
 /* Statement parameters: text, except bytea values sent in binary. */
@@ -57,8 +58,15 @@ int fk_pg_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t ident
 int fk_pg_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
 int fk_pg_delete_image(fk_writer *w, int64_t image_id);
 int fk_pg_drop_orphans(fk_store *st);
-int fk_pg_add_body(fk_store *st, void *add_job);
+int fk_pg_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same);
+int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+int fk_pg_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+int fk_pg_drop_identity(fk_store *st, int64_t identity);
 int fk_pg_delete_face_body(fk_store *st, void *delete_job);
 int fk_pg_delete_identity_body(fk_store *st, void *delete_job);
+int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+                const int64_t *mtime_ns, int n, uint8_t *got);
+int fk_pg_renew(fk_store *st, const char *worker, int lease_s);
+int fk_pg_release(fk_store *st, const char *worker, const char *path);
 
 #endif /* FK_STORE_PG_H */

@@ -4,6 +4,7 @@
  * transaction, which holds FK_PG_LOCK), and the bodies of edit.c's single
  * changes. The same statements as SQLite's in write.c and edit.c, in
  * PostgreSQL's dialect; the triggers (pg.c) keep the change sequence.
+ * Also the claims concurrent index runs take on files (index.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,15 +133,14 @@ int fk_pg_drop_orphans(fk_store *st) {
 
 /* ---- single edits (edit.c) ------------------------------------------------ */
 
-/* Drops identity id if no image has it any more. */
-static int drop_if_empty(fk_store *st, int64_t identity) {
+int fk_pg_drop_identity(fk_store *st, int64_t identity) {
   if (identity <= 0) return FK_OK;
   return exec_id(st, "dropping an identity",
                  "DELETE FROM identities WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM images WHERE identity_id = $1)",
                  identity);
 }
 
-static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
+int fk_pg_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
   fk_pg_params p = {0};
   fk_pg_int(&p, image_id);
   PGresult *r;
@@ -152,51 +152,31 @@ static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, 
   return FK_OK;
 }
 
-int fk_pg_add_body(fk_store *st, void *arg) {
-  fk_add_job *a = arg;
-  const fk_entry *e = a->e;
-  int rc = fk_store_claim_entry_model(st, e);
+int fk_pg_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, path);
+  fk_pg_text(&p, hash);
+  PGresult *r;
+  int rc = fk_pg_row(st, "reading an image",
+                     "SELECT id, coalesce(identity_id, 0), (hash = $2 AND status = 'ok')::int FROM images"
+                     " WHERE path = $1", &p, &r);
   if (rc) return rc;
-  fk_writer w;
-  int64_t ident = 0, old_ident = 0, image_id = 0;
-  int same = 0;
-  const char *name = a->identity ? a->identity : "";
-  if ((rc = fk_writer_init(&w, st)) == FK_OK && (rc = fk_writer_identity(&w, name, strlen(name), &ident)) == FK_OK) {
-    fk_pg_params p = {0};
-    fk_pg_text(&p, e->path);
-    fk_pg_text(&p, e->hash);
-    PGresult *r;
-    rc = fk_pg_row(st, "reading an image",
-                   "SELECT id, coalesce(identity_id, 0), (hash = $2 AND status = 'ok')::int FROM images"
-                   " WHERE path = $1", &p, &r);
-    if (rc == FK_OK) {
-      image_id = fk_pg_get_int(r, 0, 0);
-      old_ident = fk_pg_get_int(r, 0, 1);
-      same = (int)fk_pg_get_int(r, 0, 2);
-      PQclear(r);
-    } else if (rc == FK_ENOENT) {
-      rc = FK_OK;
-    }
-  }
-  a->out->created = !same;
-  if (rc == FK_OK && same) {
-    /* same content at the same path: only size, mtime and identity change */
-    fk_pg_params p = {0};
-    fk_pg_int(&p, image_id);
-    fk_pg_int(&p, e->size);
-    fk_pg_int(&p, e->mtime_ns);
-    fk_pg_int(&p, ident);
-    rc = fk_pg_exec(st, "updating an image",
-                    "UPDATE images SET size = $2, mtime_ns = $3, identity_id = nullif($4::bigint, 0) WHERE id = $1",
-                    &p, NULL);
-  } else if (rc == FK_OK) {
-    rc = fk_writer_put(&w, e, ident, e->model, &image_id);
-  }
-  fk_writer_free(&w);
-  if (rc == FK_OK && ident != old_ident) rc = drop_if_empty(st, old_ident);
-  a->out->image_id = image_id;
-  if (rc == FK_OK) rc = list_face_ids(st, image_id, a->face_ids, a->cap, &a->out->nfaces);
-  return rc;
+  *id = fk_pg_get_int(r, 0, 0);
+  *identity = fk_pg_get_int(r, 0, 1);
+  *same = (int)fk_pg_get_int(r, 0, 2);
+  PQclear(r);
+  return FK_OK;
+}
+
+int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
+  fk_pg_params p = {0};
+  fk_pg_int(&p, id);
+  fk_pg_int(&p, e->size);
+  fk_pg_int(&p, e->mtime_ns);
+  fk_pg_int(&p, identity);
+  return fk_pg_exec(st, "updating an image",
+                    "UPDATE images SET size = $2, mtime_ns = $3, identity_id = nullif($4::bigint, 0) WHERE id = $1", &p,
+                    NULL);
 }
 
 int fk_pg_delete_face_body(fk_store *st, void *arg) {
@@ -218,7 +198,7 @@ int fk_pg_delete_face_body(fk_store *st, void *arg) {
   if (left > 0) return exec_id(st, "deleting a face", "DELETE FROM faces WHERE id = $1", d->id);
   /* its image's last face: the image row goes, and its faces with it */
   if ((rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image))) return rc;
-  return drop_if_empty(st, ident);
+  return fk_pg_drop_identity(st, ident);
 }
 
 int fk_pg_delete_identity_body(fk_store *st, void *arg) {
@@ -245,4 +225,59 @@ int fk_pg_delete_identity_body(fk_store *st, void *arg) {
   if (rc == FK_OK) rc = exec_id(st, "deleting images", "DELETE FROM images WHERE identity_id = $1", d->id);
   if (rc == FK_OK) rc = exec_id(st, "deleting an identity", "DELETE FROM identities WHERE id = $1", d->id);
   return rc;
+}
+
+/* ---- claims (index.c) ----------------------------------------------------- *
+ *
+ * A claim is taken under FK_PG_LOCK, which every write transaction holds
+ * until its commit: the claim then sees every image committed before it,
+ * so a file another run has just stored (same path, size and mtime) is not
+ * claimed again, and a claim held by a live run (not expired) is never
+ * taken. A killed run's claims expire; the next claimer takes them over. */
+
+#define EPOCH_NOW "extract(epoch FROM clock_timestamp())"
+
+int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+                const int64_t *mtime_ns, int n, uint8_t *got) {
+  int rc = fk_pg_exec(st, "claiming files", "BEGIN; SELECT pg_advisory_xact_lock(" FK_STR(FK_PG_LOCK) ")", NULL,
+                      NULL);
+  for (int i = 0; rc == FK_OK && i < n; i++) {
+    fk_pg_params p = {0};
+    fk_pg_text(&p, paths[i]);
+    fk_pg_text(&p, worker);
+    fk_pg_int(&p, size[i]);
+    fk_pg_int(&p, mtime_ns[i]);
+    fk_pg_int(&p, lease_s);
+    PGresult *r;
+    /* xmax is set on a row the ON CONFLICT branch updated: a takeover */
+    rc = fk_pg_exec(st, "claiming a file",
+                    "INSERT INTO claims(path, worker, expires) SELECT $1, $2, " EPOCH_NOW " + $5"
+                    " WHERE NOT EXISTS (SELECT 1 FROM images WHERE path = $1 AND size = $3 AND mtime_ns = $4"
+                    " AND status != 'error') ON CONFLICT(path) DO UPDATE SET worker = EXCLUDED.worker,"
+                    " expires = EXCLUDED.expires WHERE claims.expires < " EPOCH_NOW
+                    " RETURNING (xmax::text <> '0')::int", &p, &r);
+    if (rc == FK_OK) {
+      got[i] = PQntuples(r) == 0 ? 0 : fk_pg_get_int(r, 0, 0) ? 2 : 1;
+      PQclear(r);
+    }
+  }
+  if (rc == FK_OK) return fk_pg_exec(st, "claiming files", "COMMIT", NULL, NULL);
+  PQclear(PQexec(st->pg->conn, "ROLLBACK"));
+  return rc;
+}
+
+int fk_pg_renew(fk_store *st, const char *worker, int lease_s) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, worker);
+  fk_pg_int(&p, lease_s);
+  return fk_pg_exec(st, "renewing claims", "UPDATE claims SET expires = " EPOCH_NOW " + $2 WHERE worker = $1", &p,
+                    NULL);
+}
+
+int fk_pg_release(fk_store *st, const char *worker, const char *path) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, worker);
+  if (!path) return fk_pg_exec(st, "releasing claims", "DELETE FROM claims WHERE worker = $1", &p, NULL);
+  fk_pg_text(&p, path);
+  return fk_pg_exec(st, "releasing a claim", "DELETE FROM claims WHERE worker = $1 AND path = $2", &p, NULL);
 }

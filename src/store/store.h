@@ -1,5 +1,6 @@
 /*
  * store.h - internals of the face index (src/store/): the fk_store handle,
+ * the backend interface (fk_store_ops: SQLite here, PostgreSQL in pg.c),
  * the SQLite schema and statement helpers shared by db.c (open, schema,
  * meta, migrations), write.c (storing images with their faces), index.c
  * (building from a directory), edit.c (adding and deleting single images,
@@ -39,8 +40,9 @@
  * vectors stay in id order by appending. Tombstones are kept (16 bytes a
  * deleted face), so a reader at any earlier seq can catch up. meta.generation
  * still counts commits that change faces, as before.
- * The PostgreSQL backend (issue 11) keeps the same three rules with the same
- * columns, so its readers follow it the same way.
+ * The PostgreSQL backend (pg.c) keeps the same three rules with the same
+ * columns, by triggers too, and its writers also run one at a time (an
+ * advisory lock held to commit), so its readers follow it the same way.
  *
  * Schema versions: 1 fixed the width at 128 in CHECK constraints (facekit
  * 0.1 with the one 128-d model); 2 takes any width; 3 adds the change
@@ -98,6 +100,8 @@ struct fk_store {
   int schema;              /* SQLite user_version (< 3: no change sequence);
                               FK_STORE_SCHEMA for PostgreSQL, which has it */
   int dim;                 /* meta.dim: embedding width, 0 before a model */
+  int watching;            /* SQLite: data_version was read (wait_change) */
+  int64_t data_version;
   fk_vectors vs;           /* loaded lazily (vectors.c) */
   char err[FK_STORE_ERRMSG_MAX];
 };
@@ -165,8 +169,16 @@ struct fk_store_ops {
   int (*touch)(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
   int (*delete_image)(fk_writer *w, int64_t image_id);
   int (*drop_orphans)(fk_store *st); /* identities no image has */
-  /* Single edits (edit.c's bodies), in a write transaction. */
-  int (*add_body)(fk_store *st, void *add_job);
+  /* Single edits (edit.c), in a write transaction. find_image: the row at
+   * path (FK_ENOENT: none), its identity (0: none) and whether it holds
+   * that content already (*same); keep_image: same content, only size,
+   * mtime and identity change; face_ids: an image's face ids by rank (*n
+   * of them, at most cap written); drop_identity: drops it if no image has
+   * it. The delete bodies take an fk_delete_job. */
+  int (*find_image)(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same);
+  int (*keep_image)(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+  int (*face_ids)(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+  int (*drop_identity)(fk_store *st, int64_t identity);
   int (*delete_face_body)(fk_store *st, void *delete_job);
   int (*delete_identity_body)(fk_store *st, void *delete_job);
   /* Reads (search.c, retrieval.c). */
@@ -176,6 +188,19 @@ struct fk_store_ops {
                          int64_t *total);
   int (*identity_faces)(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
                         int *n, int64_t *total);
+  /* Claims of files by concurrent index runs (NULL for SQLite, whose
+   * writers run one at a time anyway): claim decides, in one transaction,
+   * for each of n files (stored path, size, mtime) got[i] = 1 claimed, 2
+   * claimed from an expired lease, 0 not (another worker holds it, or the
+   * index already has that file); renew extends every claim of worker;
+   * release drops worker's claim of path (every claim when NULL), inside
+   * the caller's write transaction if there is one. */
+  int (*claim)(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+               const int64_t *mtime_ns, int n, uint8_t *got);
+  int (*renew)(fk_store *st, const char *worker, int lease_s);
+  int (*release)(fk_store *st, const char *worker, const char *path);
+  /* fk_store_wait_change */
+  int (*wait_change)(fk_store *st, int timeout_ms);
   /* Retrieval's queries: (image id, identity id, images of the identity)
    * of readable images of identities with >= 2, grouped by identity. */
   int (*foreach_query)(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
@@ -196,7 +221,11 @@ int fk_sq_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t ident
 int fk_sq_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
 int fk_sq_delete_image(fk_writer *w, int64_t image_id);
 int fk_sq_drop_orphans(fk_store *st);
-int fk_sq_add_body(fk_store *st, void *add_job);                              /* edit.c */
+int fk_sq_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity,
+                     int *same);                                              /* edit.c */
+int fk_sq_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+int fk_sq_drop_identity(fk_store *st, int64_t identity);
 int fk_sq_delete_face_body(fk_store *st, void *delete_job);
 int fk_sq_delete_identity_body(fk_store *st, void *delete_job);
 int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out);        /* search.c */
@@ -247,6 +276,9 @@ int fk_store_prepare(fk_store *st, const char *sql, sqlite3_stmt **out);
 int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size);
 int fk_store_meta_set(fk_store *st, const char *key, const char *value);
 int fk_store_meta_get_int(fk_store *st, const char *key, int64_t *out);
+
+/* st->dim from meta.dim; `absent` when the index has none yet. */
+int fk_store_read_dim(fk_store *st, int absent);
 
 /* Increments meta.generation (inside the caller's transaction). */
 int fk_store_bump_generation(fk_store *st);

@@ -7,7 +7,8 @@
 #                              (database "postgres", user "facekit", trusted
 #                              on the socket) and, on a second line, the TCP
 #                              URI (password "facekit", scram-sha-256)
-#   pg_server.sh restart DIR   stops and starts it again (same port)
+#   pg_server.sh restart DIR   stops it (fast: sessions are cut) and starts it
+#                              again on the same port
 #   pg_server.sh stop DIR      stops it (immediate) and removes DIR
 #
 # PostgreSQL refuses to run as root, and CI runs as root: then the server
@@ -75,7 +76,9 @@ EOF
     echo "postgresql://facekit:facekit@127.0.0.1:$port/postgres"
     ;;
   restart)
-    as_owner "$BIN/pg_ctl" -D "$dir/data" -m immediate -w -s stop || true
+    # fast, not immediate: with synchronous_commit off, a crash-like stop
+    # could lose the last commits, which a real server would keep
+    as_owner "$BIN/pg_ctl" -D "$dir/data" -m fast -w -s stop || true
     start_server
     ;;
   stop)
