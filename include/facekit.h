@@ -508,7 +508,8 @@ FK_API int fk_store_check(fk_store *st, const fk_models *m, const fk_options *op
 typedef struct fk_index_stats {
   int64_t found;      /* image files found under the directory */
   int64_t skipped;    /* other files seen and ignored */
-  int64_t todo;       /* new or changed files this run must process */
+  int64_t todo;       /* new or changed files this run must process (less
+                         those another run had claimed) */
   int64_t done;       /* of those, processed so far (all committed when the run returns) */
   int64_t unchanged;  /* same path, size and mtime: not read */
   int64_t added, updated;  /* embedded: new paths / changed contents */

@@ -278,6 +278,7 @@ static int claim_more(run *r) {
   for (int i = 0; i < n; i++) {
     r->jobs[from + i].elsewhere = got[i] == 0;
     r->stats.elsewhere += got[i] == 0;
+    r->stats.todo -= got[i] == 0; /* another run's to do */
     r->stats.taken_over += got[i] == 2;
   }
   pthread_mutex_lock(&r->mu);
