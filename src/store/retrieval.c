@@ -106,7 +106,7 @@ static int gallery(const fk_vecs *v, fk_vecs *g) {
   return FK_OK;
 }
 
-/* The SQL of load_queries' rows (see fk_store_ops.foreach_query). */
+/* SQLite's foreach_query (fk_store_ops): FK_QUERY_ROWS row by row. */
 int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
                         void *user) {
   sqlite3_stmt *q;
