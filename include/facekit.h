@@ -58,8 +58,9 @@ enum {
   FK_ENOTINDEX = -14,     /* file is not a facekit index (fk_store_*) */
   FK_EMISMATCH = -15,     /* index built with another model or preprocessing */
   FK_EREADONLY = -16,     /* index cannot be written (read-only file or dir) */
-  FK_EDB = -17,           /* database error (SQLite: disk full, locked, ...) */
+  FK_EDB = -17,           /* database error (disk full, locked, SQL error, ...) */
   FK_ECANCELED = -18,     /* stopped on request; committed work is kept */
+  FK_EAUTH = -19,         /* the database server refused the credentials */
 };
 
 /* A static message for a status code; never NULL. */
@@ -418,26 +419,30 @@ FK_API int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face,
 /* The nets fk_analyze() needs for these actions and attribute model. */
 FK_API unsigned fk_analyze_nets(unsigned actions, int attribute_model);
 
-/* ==== face index: reverse face search over a SQLite database ============== */
+/* ==== face index: reverse face search over SQLite or PostgreSQL ========== */
 /*
- * An fk_store is one index file (SQLite, WAL mode) holding every face of a
- * photo collection: tables images (path, size, mtime, SHA-256, size, status),
+ * An fk_store is one index - a SQLite file (WAL mode), or a PostgreSQL
+ * database that many processes on many machines index into and search at
+ * once - holding every face of a photo collection: tables images (path, size, mtime, SHA-256, size, status),
  * faces (box, landmarks, score, model, L2-normalized embedding as f32 and
  * int8 BLOBs of the model's width), identities (the parent folder's name) and meta (the model
  * fingerprint and the preprocessing the embeddings were made with).
  *
  * Searching does not read the faces table row by row: the vectors live in a
- * sidecar file next to the index (PATH.vec: one contiguous f32 matrix, one
- * int8 matrix and per-face ids), memory-mapped on load. It is a cache: it
- * carries the index's uuid and generation and is rebuilt from the faces
- * table whenever it is missing or stale.
+ * sidecar file next to a SQLite index (PATH.vec: one contiguous f32 matrix,
+ * one int8 matrix and per-face ids), memory-mapped on load. It is a cache:
+ * it carries the index's uuid and generation and is rebuilt from the faces
+ * table whenever it is missing or stale. A PostgreSQL index has no files:
+ * its vectors load into the same layout with one binary COPY. Either way
+ * they then follow the index by its change sequence, reading only what
+ * changed.
  *
  * Codes: a unit vector v quantizes to int8 as round(127 * v[i]) (never
  * -128); the cosine of two codes, dot / (|a| |b|), estimates the cosine of
  * the vectors. An int8 scan reads dim bytes + a 4-byte scale per face.
  *
  * Threads: an fk_store serves one thread at a time; other threads open
- * their own on the same file (SQLite serializes writers). The one thing
+ * their own on the same index (the database serializes writers). The one thing
  * threads share is the loaded vectors (fk_store_vectors below): any thread
  * may search them while the store's own thread writes.
  */
@@ -448,12 +453,19 @@ enum {
   FK_STORE_WRITE = 1,  /* open or create an index for writing */
 };
 
-/* Opens (or with FK_STORE_WRITE creates) the index at path. *out is set even
- * on failure so that fk_store_errmsg() can explain; close it in both cases.
- * FK_ENOENT: no such file (FK_STORE_READ); FK_ENOTINDEX: not SQLite, or a
- * SQLite database of something else; FK_EREADONLY: FK_STORE_WRITE on a file
- * or directory that cannot be written; FK_EUNSUPPORTED: made by a newer
- * facekit. */
+/* Opens (or with FK_STORE_WRITE creates) the index at path: a SQLite file,
+ * or, for a locator that starts with "postgresql:" or "postgres:", a
+ * PostgreSQL database (any libpq URI, e.g. postgresql://user@host/db, or
+ * "postgresql:" alone to take every parameter from the PG* environment
+ * variables); the database must exist, and its schema is made on the first
+ * FK_STORE_WRITE. *out is set even on failure so that fk_store_errmsg() can
+ * explain; close it in both cases. FK_ENOENT: no such file or database
+ * (FK_STORE_READ); FK_ENOTINDEX: not SQLite, a SQLite or PostgreSQL
+ * database of something else, or an empty one (FK_STORE_READ);
+ * FK_EREADONLY: FK_STORE_WRITE on a file or directory that cannot be
+ * written; FK_EUNSUPPORTED: made by a newer facekit; FK_EAUTH: the server
+ * refused the credentials; FK_EIO: the server cannot be reached. Messages
+ * never show a password. */
 FK_API int fk_store_open(const char *path, int mode, fk_store **out);
 FK_API const char *fk_store_errmsg(const fk_store *st);
 FK_API void fk_store_close(fk_store *st);
@@ -496,7 +508,8 @@ FK_API int fk_store_check(fk_store *st, const fk_models *m, const fk_options *op
 typedef struct fk_index_stats {
   int64_t found;      /* image files found under the directory */
   int64_t skipped;    /* other files seen and ignored */
-  int64_t todo;       /* new or changed files this run must process */
+  int64_t todo;       /* new or changed files this run must process (less
+                         those another run had claimed) */
   int64_t done;       /* of those, processed so far (all committed when the run returns) */
   int64_t unchanged;  /* same path, size and mtime: not read */
   int64_t added, updated;  /* embedded: new paths / changed contents */
@@ -507,9 +520,14 @@ typedef struct fk_index_stats {
   int64_t pruned;     /* of those, deleted (prune option) */
   int64_t faces;      /* faces stored by this run */
   int64_t no_face, errors;  /* images of this run with no face / unreadable */
+  int64_t other_shards;     /* files left to the other shards (shards > 1) */
+  int64_t elsewhere;        /* files another process was indexing, or had
+                               just indexed (claims, PostgreSQL) */
+  int64_t taken_over;       /* files whose claim had expired: a worker that
+                               stopped without finishing them */
   double elapsed;
   double t_read, t_decode, t_detect, t_represent;  /* worker stages */
-  double t_db;        /* the writer thread's SQLite time */
+  double t_db;        /* the writer thread's database time */
 } fk_index_stats;
 
 typedef struct fk_index_options {
@@ -528,6 +546,17 @@ typedef struct fk_index_options {
    * fk_store_index() returns FK_ECANCELED. Safe to set from a signal
    * handler or another thread. */
   const volatile int *cancel;
+  /* Many processes on one index (issue 11). shards > 1: this run takes only
+   * the files whose stored path hashes (FNV-1a 64) to shard in [0, shards),
+   * so N runs with shard 0..N-1 split a folder deterministically. */
+  int shard, shards;
+  /* If set, paths are stored relative to this directory (which must contain
+   * the indexed one), so workers that mount the photos elsewhere agree. */
+  const char *root;
+  /* PostgreSQL: every file is claimed before it is read, so concurrent runs
+   * never embed one twice; a claim not renewed for lease_s seconds (a
+   * worker killed) may be taken over (default 60). */
+  int lease_s;
 } fk_index_options;
 
 FK_API void fk_index_options_init(fk_index_options *o);
@@ -597,6 +626,16 @@ FK_API int fk_store_load(fk_store *st, int64_t *count);
  * deleted or relabelled since are read (the change sequence, see
  * src/store/store.h). Loads them when not loaded. */
 FK_API int fk_store_refresh(fk_store *st);
+
+/* Waits up to timeout_ms (0: just looks) for a commit to the index by any
+ * process: 1 when there may be one (call fk_store_refresh), 0 when none
+ * came, or a negative FK_E* (fk_store_errmsg says why; a PostgreSQL
+ * connection lost is made again by the next call or refresh). PostgreSQL:
+ * LISTEN for the writers' NOTIFY, woken as the commit lands; SQLite:
+ * polls the file's data version every 20 ms. The first call starts
+ * listening and returns 1, so that what came before it is not missed.
+ * Call it on the store's thread, outside any other call on it. */
+FK_API int fk_store_wait_change(fk_store *st, int timeout_ms);
 
 /* k-nearest search for a raw (not necessarily normalized) embedding of dim
  * floats, which must be the index's width (FK_EMISMATCH otherwise): exact,

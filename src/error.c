@@ -27,6 +27,7 @@ const char *fk_strerror(int status) {
     case FK_EREADONLY: return "the index cannot be written (read-only)";
     case FK_EDB: return "database error";
     case FK_ECANCELED: return "interrupted";
+    case FK_EAUTH: return "the database server refused the credentials";
     default: return "unknown error";
   }
 }

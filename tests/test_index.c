@@ -7,6 +7,11 @@
  * with SIGKILL at random moments that must end with exactly one row per
  * image and per face. Trees are written here from the committed fixtures,
  * each copy nudged by a pixel so that every file has its own content.
+ *
+ * `test_index --pg` runs the same bodies (the index, find, incremental,
+ * prune, mismatch, export, retrieval and SIGKILL cases) on PostgreSQL
+ * indexes, in a real server it starts itself (pgutil.h), plus the
+ * connection failures only a server has.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +33,9 @@
 #include "testutil.h"
 #include "golden.h"
 #include "cliutil.h"
+#include "pgutil.h"
+
+static int pg; /* the indexes are PostgreSQL databases (--pg) */
 
 /* ---- running the command ------------------------------------------------- */
 
@@ -165,8 +173,24 @@ static void put_image(const char *name, const char *rel, int tweak) {
 
 static void put_text(const char *rel, const char *text) { tu_write_text(at(rel), text); }
 
+/* The index called name ("a.db"): a file below root, or a database of
+ * that name ("a_db") in the test server. */
+static const char *db_at(const char *name) {
+  if (!pg) return at(name);
+  char db[64];
+  snprintf(db, sizeof db, "%s", name);
+  for (char *c = db; *c; c++)
+    if (*c == '.') *c = '_';
+  return tu_pg_db(db);
+}
+
+#define DB(var, name)       \
+  char var[4200];           \
+  snprintf(var, sizeof var, "%s", db_at(name))
+
 /* One number from the index: the first column of sql's first row. */
 static long long db_int(const char *db, const char *sql) {
+  if (pg) return tu_pg_int(db, sql);
   sqlite3 *h;
   sqlite3_stmt *q;
   long long v = -1;
@@ -182,6 +206,10 @@ static long long db_int(const char *db, const char *sql) {
 }
 
 static void db_exec(const char *db, const char *sql) {
+  if (pg) {
+    tu_pg_exec(db, sql);
+    return;
+  }
   sqlite3 *h;
   sqlite3_open(db, &h);
   char *e = NULL;
@@ -209,7 +237,7 @@ static void make_tree_a(void) {
 
 static void test_index_stores_every_face_image_and_identity(void) {
   make_tree_a();
-  PATH(db, "a.db");
+  DB(db, "a.db");
   result r = fk("index", at("a"), "--db", db, NULL);
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(num(r.json, "found"), 8);
@@ -229,7 +257,7 @@ static void test_index_stores_every_face_image_and_identity(void) {
   result_free(&r);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 8);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 9);
-  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces WHERE central"), 6);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces WHERE central = 1"), 6);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images WHERE status = 'error' AND error LIKE 'not a supported%'"), 1);
   CHECK_EQ_INT(db_int(db, "SELECT nfaces FROM images WHERE path LIKE '%group4.png'"), 4);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i JOIN identities d ON d.id = i.identity_id"
@@ -251,6 +279,10 @@ static void test_index_stores_every_face_image_and_identity(void) {
   result_free(&r);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM meta WHERE key IN ('model', 'align', 'detector', 'input_size',"
                           " 'min_score', 'flip')"), 6);
+  if (pg) {
+    CHECK_EQ_INT(db_int(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    return;
+  }
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
   struct stat sb;
   char vec[4300];
@@ -259,7 +291,7 @@ static void test_index_stores_every_face_image_and_identity(void) {
 }
 
 static void test_index_rerun_skips_unchanged_files(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   long long before = db_int(db, "SELECT max(id) FROM faces");
   result r = fk("index", at("a"), "--db", db, NULL);
   CHECK_EQ_INT(r.code, 0);
@@ -272,7 +304,7 @@ static void test_index_rerun_skips_unchanged_files(void) {
 }
 
 static void test_index_touched_file_is_not_reembedded(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   long long id = db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%jc1.jpeg'");
   struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
   utimensat(AT_FDCWD, at("a/Jacques_Chirac/jc1.jpeg"), ts, 0);
@@ -285,7 +317,7 @@ static void test_index_touched_file_is_not_reembedded(void) {
 }
 
 static void test_index_changed_file_is_reembedded_without_duplicates(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   put_image("face_c1.png", "a/George_W_Bush/gwb2.JPG", 11); /* now someone else */
   result r = fk("index", at("a"), "--db", db, NULL);
   CHECK_EQ_INT(num(r.json, "updated"), 1);
@@ -302,7 +334,7 @@ static void test_index_changed_file_is_reembedded_without_duplicates(void) {
 }
 
 static void test_index_moved_file_keeps_its_faces(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   long long id = db_int(db, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id WHERE path LIKE '%/lb1.png'");
   mkdirs(at("a/Laura_Welch_Bush"));
   CHECK(rename(at("a/Laura_Bush/lb1.png"), at("a/Laura_Welch_Bush/lb1_moved.png")) == 0);
@@ -320,7 +352,7 @@ static void test_index_moved_file_keeps_its_faces(void) {
 }
 
 static void test_index_prune_drops_rows_of_deleted_files(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   CHECK(remove(at("a/Laura_Welch_Bush/lb1_moved.png")) == 0);
   result r = fk("index", at("a"), "--db", db, NULL);
   CHECK_EQ_INT(num(r.json, "missing"), 1);
@@ -342,7 +374,7 @@ static void test_index_prune_drops_rows_of_deleted_files(void) {
 /* ---- find ----------------------------------------------------------------- */
 
 static void test_find_ranks_the_same_photo_first(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   result r = fk("find", tu_fixture("face_a1.png"), "--db", db, "-k", "3", NULL);
   CHECK_EQ_INT(r.code, 0);
   const cJSON *q = cJSON_GetObjectItem(r.json, "query"), *m = cJSON_GetObjectItem(r.json, "matches");
@@ -364,7 +396,7 @@ static void test_find_ranks_the_same_photo_first(void) {
 }
 
 static void test_find_metrics_codes_and_threshold(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   static const char *metrics[] = {"cosine", "euclidean", "euclidean_l2"};
   for (int i = 0; i < 3; i++)
     for (int c = 0; c < 2; c++) {
@@ -387,7 +419,7 @@ static void test_find_metrics_codes_and_threshold(void) {
 /* --search ann walks a graph cached beside the index and ranks its
  * candidates exactly: on a small index, the exact scan's answer. */
 static void test_find_search_ann_gives_the_exact_matches(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   result e = fk("find", tu_fixture("face_b1.png"), "--db", db, "-k", "5", NULL);
   result a = fk("find", tu_fixture("face_b1.png"), "--db", db, "-k", "5", "--search", "ann", "--ef", "20", NULL);
   CHECK_EQ_INT(e.code, 0);
@@ -403,7 +435,7 @@ static void test_find_search_ann_gives_the_exact_matches(void) {
   }
   char faiss[4300];
   snprintf(faiss, sizeof faiss, "%s.faiss", db);
-  CHECK(access(faiss, F_OK) == 0);
+  CHECK(pg || access(faiss, F_OK) == 0); /* a PostgreSQL index keeps its graph in memory */
   result_free(&e);
   result_free(&a);
   expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--search", "fast", NULL), 2, "exact, ann or auto");
@@ -411,7 +443,7 @@ static void test_find_search_ann_gives_the_exact_matches(void) {
 }
 
 static void test_find_all_faces_queries_each_face(void) {
-  result r = fk("find", tu_fixture("group4.png"), "--db", at("a.db"), "--all-faces", "-k", "1", NULL);
+  result r = fk("find", tu_fixture("group4.png"), "--db", db_at("a.db"), "--all-faces", "-k", "1", NULL);
   CHECK_EQ_INT(r.code, 0);
   const cJSON *qs = cJSON_GetObjectItem(r.json, "queries");
   CHECK_EQ_INT(cJSON_GetArraySize(qs), 4);
@@ -433,7 +465,7 @@ static int count_substr(const char *s, const char *needle) {
 static void test_find_writes_self_contained_html_and_a_sheet(void) {
   PATH(html, "r.html");
   PATH(sheet, "r.png");
-  result r = fk("find", tu_fixture("face_a2.png"), "--db", at("a.db"), "-k", "4", "--html", html, "--sheet", sheet,
+  result r = fk("find", tu_fixture("face_a2.png"), "--db", db_at("a.db"), "-k", "4", "--html", html, "--sheet", sheet,
                 NULL);
   CHECK_EQ_INT(r.code, 0);
   result_free(&r);
@@ -455,7 +487,7 @@ static void test_find_writes_self_contained_html_and_a_sheet(void) {
 }
 
 static void test_find_without_a_face_exits_3(void) {
-  expect_error(fk("find", tu_fixture("noface.png"), "--db", at("a.db"), NULL), 3, "no face detected");
+  expect_error(fk("find", tu_fixture("noface.png"), "--db", db_at("a.db"), NULL), 3, "no face detected");
 }
 
 /* ---- export --------------------------------------------------------------- */
@@ -467,7 +499,7 @@ static int count_lines(const char *s) {
 }
 
 static void test_export_writes_npy_jsonl_and_bulk(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   PATH(npy, "e.npy");
   long long faces = db_int(db, "SELECT count(*) FROM faces");
   result r = fk("export", "--db", db, "--format", "npy", "--out", npy, NULL);
@@ -527,7 +559,7 @@ static void test_eval_retrieval_scores_a_labelled_tree(void) {
       snprintf(rel, sizeof rel, "r/%s/%d_%d.png", who[i], i, k);
       put_image(names[i], rel, 5 * k + 1);
     }
-  PATH(db, "r.db");
+  DB(db, "r.db");
   result r = fk("index", at("r"), "--db", db, NULL);
   CHECK_EQ_INT(r.code, 0);
   result_free(&r);
@@ -543,7 +575,8 @@ static void test_eval_retrieval_scores_a_labelled_tree(void) {
     CHECK_NEAR(num(r.json, "p_at_5"), 0.4, 1e-9);
     result_free(&r);
   }
-  expect_error(fk("eval", "retrieval", "--db", at("nothing.db"), NULL), 1, "no index at");
+  expect_error(fk("eval", "retrieval", "--db", db_at("nothing.db"), NULL), 1,
+               pg ? "is an empty database, not a facekit index" : "no index at");
 }
 
 /* ---- bad input -------------------------------------------------------------- */
@@ -559,7 +592,7 @@ static void test_bad_index_files_are_refused_clearly(void) {
 }
 
 static void test_read_only_index_is_refused_for_writing(void) {
-  PATH(db, "a.db");
+  DB(db, "a.db");
   chmod(db, 0444);
   const char *args[] = {"index", at("a"), "--db", db, NULL};
   result r = run_args(1, args);
@@ -573,28 +606,20 @@ static void test_read_only_index_is_refused_for_writing(void) {
 }
 
 static void test_index_from_another_model_is_refused(void) {
-  PATH(db, "a.db");
-  char saved[64] = "";
-  sqlite3 *h;
-  sqlite3_stmt *q;
-  sqlite3_open(db, &h);
-  sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = 'model'", -1, &q, NULL);
-  if (sqlite3_step(q) == SQLITE_ROW) snprintf(saved, sizeof saved, "%s", sqlite3_column_text(q, 0));
-  sqlite3_finalize(q);
-  char sql[256];
+  DB(db, "a.db");
+  char sql[512];
   /* the same model's name with other weights' fingerprint */
-  snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s-0123456789abcdef' WHERE key = 'model'",
-           fk_model_name(tu_default_model()));
-  sqlite3_exec(h, sql, NULL, NULL, NULL);
-  sqlite3_close(h);
+  snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('saved_model', (SELECT value FROM meta WHERE key = 'model'));"
+           " UPDATE meta SET value = '%s-0123456789abcdef' WHERE key = 'model'", fk_model_name(tu_default_model()));
+  db_exec(db, sql);
   expect_error(fk("index", at("a"), "--db", db, NULL), 1, "another model");
   expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, NULL), 1, "refusing to mix embedding spaces");
-  snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'model'", saved);
-  db_exec(db, sql);
+  db_exec(db, "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'saved_model') WHERE key = 'model';"
+              " DELETE FROM meta WHERE key = 'saved_model'");
   expect_error(fk("index", at("a"), "--db", db, "--align", "dlib", NULL), 1, "was built with");
   expect_error(fk("index", at("a"), "--db", db, "--input-size", "320", NULL), 1, "input size auto");
   /* the other flip than the index's: another embedding space */
-  int flip = db_int(db, "SELECT value = 'true' FROM meta WHERE key = 'flip'") == 1;
+  int flip = db_int(db, "SELECT CASE WHEN value = 'true' THEN 1 ELSE 0 END FROM meta WHERE key = 'flip'") == 1;
   expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, "--flip", flip ? "false" : "true", NULL), 1,
                flip ? "flip true" : "flip false");
   result r = fk("find", tu_fixture("face_a1.png"), "--db", db, "--input-size", "320", "-k", "1", NULL);
@@ -649,10 +674,12 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void check_killed_index_against_reference(const char *db, const char *ref);
+
 static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(void) {
   make_tree_k();
-  PATH(db, "k.db");
-  PATH(ref, "kref.db");
+  DB(db, "k.db");
+  DB(ref, "kref.db");
   char out[4200], err[4200];
   snprintf(out, sizeof out, "%s", tu_tmp("kout"));
   snprintf(err, sizeof err, "%s", tu_tmp("kerr"));
@@ -666,7 +693,8 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   fprintf(stderr, "  reference run %.2f s; kill seed %u\n", full, seed);
   srand(seed);
-  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "2", "--batch", "3", NULL};
+  /* PostgreSQL: a killed run's claims hold its files for --lease-s */
+  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "2", "--batch", "3", pg ? "--lease-s" : NULL, "1", NULL};
   int killed_mid_run = 0;
   for (int round = 0; round < 8; round++) {
     double delay = 0.05 + (double)rand() / RAND_MAX * full * 0.6;
@@ -682,9 +710,11 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
     fprintf(stderr, "  round %d: %s after %.2f s, %lld images committed\n", round,
             killed ? "killed" : "finished before the kill", delay, rows);
     /* a run that finished leaves nothing to interrupt: give the next work */
-    if (!killed) db_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM images WHERE id % 2 = 0");
+    if (!killed) db_exec(db, pg ? "DELETE FROM images WHERE id % 2 = 0"
+                                : "PRAGMA foreign_keys = ON; DELETE FROM images WHERE id % 2 = 0");
   }
   CHECK(killed_mid_run >= 3);
+  if (pg) sleep(2); /* the last killed run's claims expire */
   r = run_args(0, args);
   CHECK_EQ_INT(r.code, 0);
   CHECK_EQ_INT(num(r.json, "found"), 36);
@@ -694,8 +724,26 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
   CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(ref, "SELECT count(*) FROM faces"));
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
-  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM (SELECT 1 FROM faces GROUP BY image_id, idx HAVING count(*) > 1)"), 0);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM (SELECT 1 FROM faces GROUP BY image_id, idx HAVING count(*) > 1) AS d"), 0);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images i WHERE nfaces != (SELECT count(*) FROM faces WHERE image_id = i.id)"), 0);
+  /* the same content as the uninterrupted run, image by image */
+  const char *same = "SELECT count(*) FROM images a WHERE status = 'ok' AND nfaces > 1";
+  CHECK_EQ_INT(db_int(db, same), db_int(ref, same));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images WHERE status = 'no_face'"),
+               db_int(ref, "SELECT count(*) FROM images WHERE status = 'no_face'"));
+  if (!pg) check_killed_index_against_reference(db, ref);
+  /* nothing left to do, and the vectors match the table */
+  r = run_args(0, args);
+  CHECK_EQ_INT(num(r.json, "indexed"), 0);
+  result_free(&r);
+  r = fk("find", tu_fixture("face_c1.png"), "--db", db, "-k", "1", NULL);
+  CHECK(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "distance") < 0.05);
+  CHECK_EQ_INT(num(r.json, "searched"), db_int(db, "SELECT count(*) FROM faces"));
+  result_free(&r);
+}
+
+/* SQLite's own checks, and every image row compared with the reference's. */
+static void check_killed_index_against_reference(const char *db, const char *ref) {
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
   char sql[8600];
@@ -710,14 +758,219 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
   CHECK_EQ_INT(sqlite3_column_int(q, 0), 36);
   sqlite3_finalize(q);
   sqlite3_close(h);
-  /* nothing left to do, and the vectors match the table */
+}
+
+/* ---- many runs on one database (PostgreSQL) ------------------------------------ */
+
+/* Starts two index runs of tree k into db at once (extra arguments for
+ * each: a, b) and checks that together they embedded every image exactly
+ * once and left exact counts. */
+static void two_runs_at_once(const char *db, const char *a, const char *b) {
+  DB(ref, "kref.db");
+  char out[2][4200], err[2][4200];
+  pid_t pid[2];
+  for (int i = 0; i < 2; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "two_out%d", i);
+    snprintf(out[i], sizeof out[i], "%s", tu_tmp(name));
+    snprintf(name, sizeof name, "two_err%d", i);
+    snprintf(err[i], sizeof err[i], "%s", tu_tmp(name));
+    const char *extra = i ? b : a;
+    const char *args[] = {"index", at("k"), "--db", db, "--jobs", "1", "--batch", "2", extra ? "--shard" : NULL, extra,
+                          NULL};
+    pid[i] = start(args, out[i], err[i], 0);
+  }
+  double embedded = 0, elsewhere = 0, shards = 0;
+  for (int i = 0; i < 2; i++) {
+    result r = finish(pid[i], out[i], err[i]);
+    CHECK_EQ_INT(r.code, 0);
+    if (r.code) fprintf(stderr, "  run %d: %s\n", i, r.err);
+    embedded += num(r.json, "indexed");
+    elsewhere += num(r.json, "elsewhere");
+    shards += num(r.json, "other_shards");
+    result_free(&r);
+    remove(out[i]);
+    remove(err[i]);
+  }
+  fprintf(stderr, "  embedded %g, left to the other run %g, other shards %g\n", embedded, elsewhere, shards);
+  CHECK_EQ_INT(embedded, 36); /* each image once, by one of the two */
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(ref, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM claims"), 0);
+  if (a) CHECK_EQ_INT(shards, 36);
+}
+
+static void test_pg_two_runs_on_one_folder_embed_each_image_once(void) {
+  DB(db, "two.db");
+  two_runs_at_once(db, NULL, NULL);
+}
+
+static void test_pg_two_shards_split_a_folder_exactly(void) {
+  DB(db, "shard.db");
+  two_runs_at_once(db, "0/2", "1/2");
+  /* a shard re-run has nothing to do, and never prunes the other's rows */
+  result r = fk("index", at("k"), "--db", db, "--shard", "1/2", "--prune", NULL);
+  CHECK_EQ_INT(num(r.json, "indexed") + num(r.json, "pruned") + num(r.json, "missing"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+}
+
+/* kill -9 of a run holding claims: its claims stay until the lease
+ * expires (another run leaves those files), then are taken over; nothing
+ * is lost or duplicated. */
+static void test_pg_killed_run_lease_is_taken_over(void) {
+  DB(db, "lease.db");
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("lout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("lerr"));
+  const char *args[] = {"index", at("k"), "--db", db, "--jobs", "1", "--batch", "1", "--lease-s", "6", NULL};
+  pid_t pid = start(args, out, err, 0);
+  /* until it has committed some images and claimed the next ones */
+  double t0 = now_s();
+  while (now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") < 1)
+    usleep(20000);
+  while (now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM images") < 3) usleep(20000);
+  kill(pid, SIGKILL);
+  result r = finish(pid, out, err);
+  CHECK_EQ_INT(r.code, 128 + SIGKILL);
+  result_free(&r);
+  long long held = db_int(db, "SELECT count(*) FROM claims"), committed = db_int(db, "SELECT count(*) FROM images");
+  fprintf(stderr, "  killed with %lld images committed, %lld files claimed\n", committed, held);
+  CHECK(held > 0);
+  r = run_args(0, args); /* within the lease: the dead run's files are left */
+  CHECK_EQ_INT(r.code, 0);
+  double first = num(r.json, "indexed"), left = num(r.json, "elsewhere");
+  CHECK_EQ_INT(left, held);
+  CHECK_EQ_INT(num(r.json, "taken_over"), 0);
+  result_free(&r);
+  sleep(7); /* the lease expires */
   r = run_args(0, args);
-  CHECK_EQ_INT(num(r.json, "indexed"), 0);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "taken_over"), held);
+  CHECK_EQ_INT(num(r.json, "indexed"), held);
+  CHECK_EQ_INT(first + held + committed, 36);
   result_free(&r);
-  r = fk("find", tu_fixture("face_c1.png"), "--db", db, "-k", "1", NULL);
-  CHECK(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "distance") < 0.05);
-  CHECK_EQ_INT(num(r.json, "searched"), db_int(db, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(DISTINCT path) FROM images"), 36);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), db_int(db, "SELECT sum(nfaces) FROM images"));
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM claims"), 0);
+  remove(out);
+  remove(err);
+}
+
+/* ---- readers in sync (PostgreSQL) ------------------------------------------------ */
+
+/* Indexes tree a in a child process while st waits for its NOTIFY; returns
+ * the seconds from the commit being visible to SQL (polled) to the face
+ * being in st's vectors, or -1 if it never came. */
+static double index_and_follow(fk_store *st, const char *db, int64_t want) {
+  char out[4200], err[4200];
+  snprintf(out, sizeof out, "%s", tu_tmp("fout"));
+  snprintf(err, sizeof err, "%s", tu_tmp("ferr"));
+  const char *args[] = {"index", at("a"), "--db", db, "--jobs", "1", NULL};
+  pid_t pid = start(args, out, err, 0);
+  fk_vectors *v = NULL;
+  double t0 = now_s(), committed = 0, seen = 0;
+  while (now_s() - t0 < 60 && !seen) {
+    int rc = fk_store_wait_change(st, 50);
+    CHECK(rc >= 0);
+    if (!committed && db_int(db, "SELECT count(*) FROM faces") >= want) committed = now_s();
+    if (rc == 1 && fk_store_vectors(st, &v) == FK_OK && fk_vectors_count(v) >= want) seen = now_s();
+  }
+  result r = finish(pid, out, err);
+  CHECK_EQ_INT(r.code, 0);
   result_free(&r);
+  remove(out);
+  remove(err);
+  if (!committed) committed = seen;
+  return seen ? seen - committed : -1;
+}
+
+/* A reader hears another process's commit through NOTIFY and catches up
+ * within a second, reading only what changed; a server restart under it
+ * gives a clear error or a reconnect, and never wrong vectors. */
+static void test_pg_reader_follows_other_writers_through_notify(void) {
+  DB(db, "a.db");
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_READ, &st), FK_OK);
+  fk_vectors *v;
+  CHECK_EQ_INT(fk_store_vectors(st, &v), FK_OK);
+  int64_t n0 = fk_vectors_count(v), seq0 = fk_vectors_seq(v);
+  CHECK_EQ_INT(n0, db_int(db, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(fk_store_wait_change(st, 0), 1); /* listening from now on */
+  CHECK_EQ_INT(fk_store_wait_change(st, 100), 0);
+  put_image("face_c1.png", "a/New_Person/np1.png", 21);
+  double lag = index_and_follow(st, db, n0 + 1);
+  fprintf(stderr, "  visible in the reader %.0f ms after SQL saw the commit\n", lag * 1e3);
+  CHECK(lag >= -0.2 && lag < 1.0);
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 1);
+  /* caught up from the change sequence: only the new face was read */
+  CHECK(fk_vectors_seq(v) > seq0 && fk_vectors_seq(v) == db_int(db, "SELECT value FROM meta WHERE key = 'seq'"));
+  /* a restart drops the connection: a clear error, or a reconnect */
+  CHECK_EQ_INT(tu_pg_restart(), 0);
+  int rc = fk_store_refresh(st);
+  if (rc) {
+    CHECK_EQ_INT(rc, FK_EIO);
+    CHECK(strstr(fk_store_errmsg(st), "lost the connection") != NULL);
+    rc = fk_store_refresh(st);
+  }
+  CHECK_EQ_INT(rc, FK_OK);
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 1);
+  rc = fk_store_wait_change(st, 0); /* listening again after the reconnect */
+  CHECK(rc == 1 || (rc == FK_EIO && fk_store_wait_change(st, 0) == 1));
+  put_image("face_b2.png", "a/New_Person/np2.png", 22);
+  lag = index_and_follow(st, db, n0 + 2);
+  CHECK(lag >= -0.2 && lag < 1.0);
+  CHECK_EQ_INT(fk_vectors_count(v), db_int(db, "SELECT count(*) FROM faces"));
+  CHECK_EQ_INT(fk_vectors_count(v), n0 + 2);
+  fk_store_close(st);
+}
+
+/* ---- PostgreSQL connections ------------------------------------------------------ */
+
+static void test_pg_bad_connections_and_databases_are_refused_clearly(void) {
+  char uri[1024], bad[1024];
+  tu_pg_uri_of(tu_pg_tcp_uri, "a_db", uri, sizeof uri);
+  /* the right password over TCP works; a wrong one is named as such */
+  result r = fk("find", tu_fixture("face_a1.png"), "--db", uri, "-k", "1", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  snprintf(bad, sizeof bad, "%s", uri);
+  char *pw = strstr(bad, ":facekit@");
+  if (pw) memcpy(pw, ":wrongpw@", 9);
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", bad, NULL), 1, "refused the credentials");
+  expect_error(fk("index", at("a"), "--db", bad, NULL), 1, "password authentication failed");
+  r = fk("find", tu_fixture("face_a1.png"), "--db", bad, NULL); /* the password is never shown */
+  CHECK(strstr(bad, "wrongpw") && !strstr(tu_json_str(r.json, "error"), "wrongpw") && !strstr(r.err, "wrongpw"));
+  result_free(&r);
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", "postgresql://facekit@127.0.0.1:1/a_db", NULL), 1,
+               "cannot connect to postgresql://facekit@127.0.0.1:1/a_db");
+  char missing[1024];
+  tu_pg_uri_of(tu_pg_socket_uri, "no_such_db", missing, sizeof missing);
+  expect_error(fk("find", tu_fixture("face_a1.png"), "--db", missing, NULL), 1, "does not exist");
+  DB(other, "other.db");
+  tu_pg_exec(other, "CREATE TABLE invoices(id serial PRIMARY KEY, total real)");
+  expect_error(fk("index", at("a"), "--db", other, NULL), 1, "not a facekit index (it holds tables invoices)");
+  expect_error(fk("export", "--db", other, "--format", "jsonl", NULL), 1, "not a facekit index");
+  /* PG* variables with "postgresql:" alone */
+  DB(a, "a.db");
+  const char *host = strstr(a, "host="), *port = strstr(a, "port=");
+  char h[512];
+  snprintf(h, sizeof h, "%.*s", (int)(strchr(host, '&') - host - 5), host + 5);
+  setenv("PGHOST", h, 1);
+  setenv("PGPORT", port + 5, 1);
+  setenv("PGDATABASE", "a_db", 1);
+  setenv("PGUSER", "facekit", 1);
+  r = fk("find", tu_fixture("face_a1.png"), "--db", "postgresql:", "-k", "1", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK(strstr(tu_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "path"), "gwb1.png") != NULL);
+  result_free(&r);
+  unsetenv("PGHOST");
+  unsetenv("PGPORT");
+  unsetenv("PGDATABASE");
+  unsetenv("PGUSER");
 }
 
 /* ---- driver --------------------------------------------------------------------- */
@@ -728,10 +981,8 @@ static void remove_tree(const char *path) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
 }
 
-int main(void) {
-  snprintf(root, sizeof root, "%s", tu_tmp("index"));
-  remove_tree(root);
-  mkdirs(root);
+/* The cases whose bodies are the same on both backends. */
+static void run_shared(void) {
   RUN(test_index_stores_every_face_image_and_identity);
   RUN(test_index_rerun_skips_unchanged_files);
   RUN(test_index_touched_file_is_not_reembedded);
@@ -746,12 +997,38 @@ int main(void) {
   RUN(test_find_without_a_face_exits_3);
   RUN(test_export_writes_npy_jsonl_and_bulk);
   RUN(test_eval_retrieval_scores_a_labelled_tree);
-  RUN(test_bad_index_files_are_refused_clearly);
-  RUN(test_read_only_index_is_refused_for_writing);
   RUN(test_index_from_another_model_is_refused);
-  RUN(test_empty_and_imageless_directories_are_refused);
-  RUN(test_bad_command_lines_exit_2_and_help_exits_0);
   RUN(test_index_killed_at_random_moments_loses_and_duplicates_nothing);
+}
+
+int main(int argc, char **argv) {
+  pg = argc > 1 && !strcmp(argv[1], "--pg");
+  snprintf(root, sizeof root, "%s", tu_tmp("index"));
+  remove_tree(root);
+  mkdirs(root);
+  if (pg) {
+    int rc = tu_pg_start();
+    if (rc == 77) {
+      fprintf(stderr, "skipped: no PostgreSQL server binaries (install postgresql-15)\n");
+      return 77;
+    }
+    if (rc) {
+      fprintf(stderr, "could not start a PostgreSQL server\n");
+      return 1;
+    }
+    run_shared();
+    RUN(test_pg_bad_connections_and_databases_are_refused_clearly);
+    RUN(test_pg_reader_follows_other_writers_through_notify);
+    RUN(test_pg_two_runs_on_one_folder_embed_each_image_once);
+    RUN(test_pg_two_shards_split_a_folder_exactly);
+    RUN(test_pg_killed_run_lease_is_taken_over);
+  } else {
+    run_shared();
+    RUN(test_bad_index_files_are_refused_clearly);
+    RUN(test_read_only_index_is_refused_for_writing);
+    RUN(test_empty_and_imageless_directories_are_refused);
+    RUN(test_bad_command_lines_exit_2_and_help_exits_0);
+  }
   if (!tu_fail) remove_tree(root);
   const char *scratch[] = {"out", "err", "kout", "kerr"};
   for (int i = 0; i < 4; i++) remove(tu_tmp(scratch[i]));

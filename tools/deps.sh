@@ -11,6 +11,8 @@ set -euo pipefail
 
 libs=(libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
       libjpeg62-turbo-dev libpng-dev libwebp-dev libcjson-dev libsqlite3-dev nettle-dev zlib1g-dev
+      # PostgreSQL indexes: the client library, and the server the tests start
+      libpq-dev postgresql-15
       # ONNX models: the protobuf-c parser generated from Debian's onnx.proto
       libonnx-dev libprotobuf-c-dev protobuf-c-compiler
       # video: FFmpeg's libraries (stream), and the test servers' (RTSP, HTTP)

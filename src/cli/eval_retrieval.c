@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit eval retrieval [--db FILE] [--metric M] [--codes f32|int8] [--jobs N]\n"
+    "usage: facekit eval retrieval [--db INDEX] [--metric M] [--codes f32|int8] [--jobs N]\n"
     "Retrieval on an index whose images are labelled by folder (facekit index on LFW).\n"
     "Each image is represented by the face nearest its centre (LFW centres every photo\n"
     "on its subject); every image of an identity with >= 2 images is a query against\n"
@@ -18,7 +18,7 @@ static const char help[] =
     "relevant items they are never found. Prints\n"
     "{\"queries\",\"p_at_1\",\"p_at_5\",\"map\",\"identities\",\"gallery\",\"no_face_queries\",\n"
     "\"p_at_1_with_face\",\"map_with_face\",\"metric\",\"codes\",\"seconds\"}\n"
-    "  --db FILE          the index (default facekit.db)\n"
+    "  --db INDEX         the index: a SQLite file (default facekit.db) or postgresql://...\n"
     "  --metric M         cosine (default), euclidean or euclidean_l2\n"
     "  --codes f32|int8   rank with the float vectors (default) or the int8 codes\n"
     "  --jobs N           threads (default: all cores)\n\n";

@@ -1,5 +1,5 @@
 /*
- * export.c - `facekit export --db FILE --format npy|jsonl|opensearch`: the
+ * export.c - `facekit export --db INDEX --format npy|jsonl|opensearch`: the
  * index's embeddings with their paths, boxes and identities, for numpy /
  * faiss (npy: the matrix, plus a .meta.jsonl with one line per row) or for
  * OpenSearch's _bulk API. Rows are in face-id order.
@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit export [--db FILE] --format npy|jsonl|opensearch [--out FILE] [--dtype f32|int8]\n"
+    "usage: facekit export [--db INDEX] --format npy|jsonl|opensearch [--out FILE] [--dtype f32|int8]\n"
     "Writes every face of the index, in face-id order; embeddings are L2-normalized\n"
     "(\"norm\" holds the raw length), or their int8 codes with --dtype int8.\n"
     "  --format npy         OUT gets a [faces, dim] float32 (or int8) matrix and\n"
@@ -23,7 +23,7 @@ static const char help[] =
     "  --index-name NAME    the OpenSearch index (default faces)\n"
     "  --out FILE           where to write (default: stdout for jsonl / opensearch;\n"
     "                       the summary then goes to stderr)\n"
-    "  --db FILE            the index (default facekit.db)\n\n";
+    "  --db INDEX           the index: a SQLite file (default facekit.db) or postgresql://...\n\n";
 
 enum { F_NPY, F_JSONL, F_BULK };
 

@@ -13,12 +13,12 @@
 #include "cli/find_report.h"
 
 static const char help[] =
-    "usage: facekit find IMG [--db FILE] [-k N] [--metric M] [--threshold T] [options]\n"
+    "usage: facekit find IMG [--db INDEX] [-k N] [--metric M] [--threshold T] [options]\n"
     "Searches the index for the faces nearest to the largest face in IMG. Prints\n"
     "{\"query\":{\"box\",\"score\"},\"matches\":[{\"rank\",\"identity\",\"path\",\"box\",\"distance\",\n"
     "\"similarity\",\"same_person\"}...],\"searched\",\"time_ms\",\"timings_ms\":{...}}\n"
     "(time_ms: search and result lookup, once the index is open and loaded).\n"
-    "  --db FILE           the index (default facekit.db)\n"
+    "  --db INDEX          the index: a SQLite file (default facekit.db) or postgresql://...\n"
     "  -k N                matches wanted (default 10)\n"
     "  --metric M          cosine (default), euclidean or euclidean_l2\n"
     "  --threshold T       keep only matches with distance <= T (default: keep k);\n"

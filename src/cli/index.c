@@ -15,18 +15,26 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit index DIR [--db FILE] [--jobs N] [--prune] [options]\n"
+    "usage: facekit index DIR [--db INDEX] [--jobs N] [--prune] [options]\n"
     "Finds every face of the .jpg/.jpeg/.png/.webp images under DIR (recursively, any\n"
-    "case; hidden files skipped) and stores them in a SQLite index. Re-running only\n"
+    "case; hidden files skipped) and stores them in an index. Re-running only\n"
     "processes new and changed files; a moved file keeps its faces. The identity of an\n"
     "image is its parent folder's name (LFW's Person/Person_0001.jpg layout).\n"
     "Prints {\"found\",\"indexed\",\"added\",\"updated\",\"moved\",\"unchanged\",\"faces\",\n"
     "\"no_face\",\"errors\",\"seconds\",\"stages_s\",\"total\":{...},...}\n"
-    "  --db FILE       the index (default facekit.db); its vectors are cached in FILE.vec\n"
+    "  --db INDEX      the index: a SQLite file (default facekit.db; its vectors are\n"
+    "                  cached in FILE.vec), or a PostgreSQL database: postgresql://\n"
+    "                  user@host/db (any libpq URI), or postgresql: with PG* variables\n"
     "  --jobs N        worker threads, one pipeline each (default: all cores)\n"
     "  --prune         delete the rows of files that are gone (default: keep, count them)\n"
     "  --batch N       images per transaction (default 64)\n"
     "  --quiet         no progress on stderr\n"
+    "  --shard I/N     take only the files whose stored path hashes to I of N (0 <= I < N),\n"
+    "                  so that N runs (machines, Slurm array tasks) split one folder\n"
+    "  --root DIR      store paths relative to DIR (which holds the indexed folder), so\n"
+    "                  that machines mounting the photos elsewhere agree\n"
+    "  --lease-s S     PostgreSQL: runs on one database claim each file before reading it;\n"
+    "                  a run's claims expire S seconds after it dies (default 60)\n"
     "An index keeps the model and the pipeline options it was built with; a run with\n"
     "other ones is refused. Ctrl-C stops cleanly; even kill -9 loses only the images of\n"
     "the last uncommitted batch. Unreadable images are recorded and counted, not fatal.\n"
@@ -96,7 +104,8 @@ static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, 
       {"found", s->found}, {"skipped_files", s->skipped}, {"todo", s->todo}, {"indexed", s->done},
       {"added", s->added}, {"updated", s->updated}, {"retried", s->retried}, {"moved", s->moved}, {"touched", s->touched},
       {"unchanged", s->unchanged}, {"missing", s->missing}, {"pruned", s->pruned}, {"faces", s->faces},
-      {"no_face", s->no_face}, {"errors", s->errors}};
+      {"no_face", s->no_face}, {"errors", s->errors}, {"other_shards", s->other_shards},
+      {"elsewhere", s->elsewhere}, {"taken_over", s->taken_over}};
   for (size_t i = 0; i < sizeof n / sizeof *n; i++) cJSON_AddNumberToObject(o, n[i].k, (double)n[i].v);
   double el = s->elapsed > 0 ? s->elapsed : 1e-9;
   cJSON_AddNumberToObject(o, "seconds", s->elapsed);
@@ -178,10 +187,19 @@ int cmd_index(int argc, char **argv) {
       io.prune = 1;
     } else if (!strcmp(a, "--quiet")) {
       p.quiet = 1;
-    } else if (!strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--batch")) {
+    } else if (!strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--batch") || !strcmp(a, "--shard") ||
+               !strcmp(a, "--root") || !strcmp(a, "--lease-s")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
       if (!v) return cli_usage("index ", "%s needs a value", a);
+      int n = 0;
       if (!strcmp(a, "--db")) db = v;
+      else if (!strcmp(a, "--root")) io.root = v;
+      else if (!strcmp(a, "--shard") &&
+               (sscanf(v, "%d/%d%n", &io.shard, &io.shards, &n) != 2 || v[n] || io.shards < 1 ||
+                io.shards > 1000000 || io.shard < 0 || io.shard >= io.shards))
+        return cli_usage("index ", "--shard takes I/N with 0 <= I < N (e.g. 0/4), not '%s'", v);
+      else if (!strcmp(a, "--lease-s") && cli_parse_int(v, 1, 86400, &io.lease_s))
+        return cli_usage("index ", "--lease-s must be an integer in [1, 86400], not '%s'", v);
       else if (!strcmp(a, "--jobs") && cli_parse_int(v, 1, 256, &io.jobs))
         return cli_usage("index ", "--jobs must be an integer in [1, 256], not '%s'", v);
       else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 100000, &io.batch))

@@ -653,8 +653,14 @@ static int open_index(srv *s, char *err, size_t errlen) {
     return -1;
   }
   char dir[PATH_MAX];
-  if (c->data_dir) snprintf(dir, sizeof dir, "%s", c->data_dir);
-  else snprintf(dir, sizeof dir, "%s.images", c->db);
+  if (c->data_dir) {
+    snprintf(dir, sizeof dir, "%s", c->data_dir);
+  } else if (!strncmp(c->db, "postgresql:", 11) || !strncmp(c->db, "postgres:", 9)) {
+    snprintf(err, errlen, "serving a PostgreSQL index needs --data-dir DIR (where registered images are kept)");
+    return -1;
+  } else {
+    snprintf(dir, sizeof dir, "%s.images", c->db);
+  }
   if (mkdir(dir, 0755) && errno != EEXIST) {
     snprintf(err, errlen, "cannot make the data directory %.900s: %s", dir, strerror(errno));
     return -1;

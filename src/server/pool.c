@@ -13,8 +13,9 @@
  * The writer owns the read-write store. Workers hand it a function to run
  * (srv_write) and wait for it: a register or delete is committed, and the
  * shared vectors updated, before the worker answers. Between operations it
- * calls fk_store_refresh every --refresh-ms, so that commits made by other
- * processes (`facekit index` on the same file) reach the vectors too.
+ * watches for commits by other processes (`facekit index` on the same
+ * file or PostgreSQL database) and refreshes the vectors within ~50 ms of
+ * one, and every --refresh-ms anyway.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -211,22 +212,31 @@ int srv_write(srv *s, int (*fn)(fk_store *st, void *arg), void *arg) {
   return op.rc;
 }
 
+/* Every WATCH_MS idle, the writer looks for other processes' commits
+ * (fk_store_wait_change: PostgreSQL's NOTIFY, SQLite's data version) and
+ * refreshes at once when there is one, and every --refresh-ms anyway. */
+#define WATCH_MS 50
+
 static void *writer_main(void *arg) {
   srv *s = arg;
   int reported = 0;
+  double last_refresh = now_s();
   pthread_mutex_lock(&s->wmu);
   for (;;) {
     if (!s->ops && !s->stop_writer) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += s->cfg.refresh_ms / 1000;
-      ts.tv_nsec += (long)(s->cfg.refresh_ms % 1000) * 1000000L;
+      ts.tv_nsec += WATCH_MS * 1000000L;
       if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
       if (pthread_cond_timedwait(&s->wmore, &s->wmu, &ts) == ETIMEDOUT && !s->ops) {
         pthread_mutex_unlock(&s->wmu);
-        int rc = fk_store_refresh(s->writer);
-        if (rc && !reported) fprintf(stderr, "facekit serve: refreshing the index: %s\n", fk_store_errmsg(s->writer));
-        reported = rc != 0;
+        int changed = fk_store_wait_change(s->writer, 0);
+        if (changed != 0 || (now_s() - last_refresh) * 1000 >= s->cfg.refresh_ms) {
+          int rc = changed < 0 ? changed : fk_store_refresh(s->writer);
+          if (rc && !reported) fprintf(stderr, "facekit serve: refreshing the index: %s\n", fk_store_errmsg(s->writer));
+          reported = rc != 0;
+          last_refresh = now_s();
+        }
         pthread_mutex_lock(&s->wmu);
         continue;
       }

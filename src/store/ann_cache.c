@@ -58,8 +58,10 @@ struct fk_vectors_ann {
   int nidle, cap;
 };
 
-/* The cache path: PATH.faiss. */
+/* The cache path: PATH.faiss. A PostgreSQL index has no files beside it:
+ * its graph is built in memory at each start. */
 static int ann_path(const fk_store *st, char *buf, size_t size) {
+  if (st->ops != &fk_sqlite_ops) return FK_EINVAL;
   return snprintf(buf, size, "%s.faiss", st->path) < (int)size ? FK_OK : FK_EINVAL;
 }
 

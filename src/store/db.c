@@ -1,8 +1,11 @@
 /*
- * db.c - opening a face index: telling a facekit index from anything else,
- * creating the schema (see store.h), the meta table with the model
+ * db.c - opening a face index: choosing its backend by the locator (a
+ * PostgreSQL URI, else a SQLite file), and for SQLite files telling a
+ * facekit index from anything else, creating the schema (see store.h) and
+ * migrating older ones. Shared by both backends: the meta table's model
  * fingerprint and preprocessing, and the checks that keep one index to one
- * embedding space. Also the shared SQLite helpers and error reporting.
+ * embedding space. Also the SQLite helpers and error reporting, and the
+ * SQLite backend's ops table.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "face/face.h"
@@ -114,7 +118,7 @@ int fk_store_prepare(fk_store *st, const char *sql, sqlite3_stmt **out) {
   return fk_store_sqlfail(st, "query failed");
 }
 
-int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
+static int sq_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT value FROM meta WHERE key = ?", &q);
   if (rc) return rc;
@@ -137,7 +141,7 @@ int fk_store_meta_get_int(fk_store *st, const char *key, int64_t *out) {
   return rc;
 }
 
-int fk_store_meta_set(fk_store *st, const char *key, const char *value) {
+static int sq_meta_set(fk_store *st, const char *key, const char *value) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &q);
   if (rc) return rc;
@@ -148,13 +152,37 @@ int fk_store_meta_set(fk_store *st, const char *key, const char *value) {
   return rc;
 }
 
-int fk_store_bump_generation(fk_store *st) {
+static int sq_bump_generation(fk_store *st) {
   return fk_store_exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
 }
 
+int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
+  return st->ops->meta_get(st, key, buf, size);
+}
+
+int fk_store_meta_set(fk_store *st, const char *key, const char *value) {
+  return st->ops->meta_set(st, key, value);
+}
+
+int fk_store_bump_generation(fk_store *st) { return st->ops->bump_generation(st); }
+
+/* A PostgreSQL index has no files beside it: its vectors load with COPY. */
 int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size) {
+  if (st->ops != &fk_sqlite_ops) return FK_EINVAL;
   return snprintf(buf, size, "%s.vec", st->path) < (int)size ? FK_OK : FK_EINVAL;
 }
+
+/* ---- SQLite transactions ------------------------------------------------- */
+
+/* BEGIN IMMEDIATE takes the write lock at once: SQLite then serializes the
+ * writers (store.h, the change sequence). */
+static int sq_begin(fk_store *st, int kind) {
+  return fk_store_exec(st, kind == FK_TXN_WRITE ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static int sq_commit(fk_store *st) { return fk_store_exec(st, "COMMIT"); }
+
+static void sq_rollback(fk_store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
 
 /* ---- opening ----------------------------------------------------------- */
 
@@ -314,14 +342,12 @@ static int reopen_immutable(fk_store *st) {
   return rc == SQLITE_OK ? FK_OK : fk_store_sqlfail(st, "opening");
 }
 
-/* st->dim from meta (absent until a model is recorded; format 1 held
- * 128-d embeddings only). */
-static int read_dim(fk_store *st) {
+int fk_store_read_dim(fk_store *st, int absent) {
   int64_t dim = 0;
   int rc = fk_store_meta_get_int(st, "dim", &dim);
   if (rc == FK_ENOENT) {
-    st->dim = pragma_int(st, "PRAGMA user_version", &rc) == 1 ? 128 : 0;
-    return rc;
+    st->dim = absent;
+    return FK_OK;
   }
   if (rc) return rc;
   if (dim < 1 || dim > FK_EMBED_MAX)
@@ -331,7 +357,15 @@ static int read_dim(fk_store *st) {
   return FK_OK;
 }
 
-static int open_db(fk_store *st, int mode) {
+/* Format 1 recorded no meta.dim: its embeddings were 128-d. */
+static int read_dim(fk_store *st) {
+  int rc;
+  int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
+  return rc ? rc : fk_store_read_dim(st, ver == 1 ? 128 : 0);
+}
+
+static int sq_open(fk_store *st, const char *locator, int mode) {
+  if (!(st->path = strdup(locator))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
   struct stat sb;
   int exists = stat(st->path, &sb) == 0;
   if (mode != FK_STORE_WRITE && !exists)
@@ -373,16 +407,28 @@ static int open_db(fk_store *st, int mode) {
   return read_dim(st);
 }
 
+static void sq_close(fk_store *st) {
+  if (!st->db) return;
+  /* Fold the WAL back so the index is one self-contained file. */
+  if (st->writable) sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  sqlite3_close(st->db);
+}
+
+int fk_store_is_pg(const char *locator) {
+  return !strncmp(locator, "postgresql:", 11) || !strncmp(locator, "postgres:", 9);
+}
+
 int fk_store_open(const char *path, int mode, fk_store **out) {
   *out = NULL;
   fk_store *st = calloc(1, sizeof *st);
   if (!st) return FK_ENOMEM;
   fk_vectors_init(&st->vs);
+  st->ops = &fk_sqlite_ops;
   *out = st;
   if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
     return fk_store_fail(st, FK_EINVAL, "fk_store_open: bad arguments");
-  if (!(st->path = strdup(path))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
-  int rc = open_db(st, mode);
+  if (fk_store_is_pg(path)) st->ops = &fk_pg_ops;
+  int rc = st->ops->open(st, path, mode);
   if (rc == FK_OK) st->err[0] = '\0'; /* an immutable retry may have succeeded */
   return rc;
 }
@@ -396,11 +442,7 @@ void fk_store_close(fk_store *st) {
   if (!st) return;
   fk_store_ann_close(st);
   fk_vectors_destroy(&st->vs);
-  if (st->db) {
-    /* Fold the WAL back so the index is one self-contained file. */
-    if (st->writable) sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-    sqlite3_close(st->db);
-  }
+  st->ops->close(st);
   free(st->path);
   free(st);
 }
@@ -485,6 +527,17 @@ static int count(fk_store *st, const char *sql, int64_t *out) {
   return rc;
 }
 
+static int sq_counts(fk_store *st, fk_store_info *info) {
+  int rc;
+  if ((rc = count(st, "SELECT count(*) FROM images", &info->images)) ||
+      (rc = count(st, "SELECT count(*) FROM faces", &info->faces)) ||
+      (rc = count(st, "SELECT count(*) FROM identities", &info->identities)) ||
+      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'no_face'", &info->no_face)) ||
+      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'error'", &info->errors)))
+    return rc;
+  return FK_OK;
+}
+
 int fk_store_get_info(fk_store *st, fk_store_info *info) {
   memset(info, 0, sizeof *info);
   int rc = fk_store_meta_get(st, "model", info->model, sizeof info->model);
@@ -494,13 +547,7 @@ int fk_store_get_info(fk_store *st, fk_store_info *info) {
   if ((rc = read_options(st, &info->opt))) return rc;
   if ((rc = fk_store_meta_get_int(st, "generation", &info->generation))) return rc;
   if (st->schema >= 3 && (rc = fk_store_meta_get_int(st, "seq", &info->seq))) return rc;
-  if ((rc = count(st, "SELECT count(*) FROM images", &info->images)) ||
-      (rc = count(st, "SELECT count(*) FROM faces", &info->faces)) ||
-      (rc = count(st, "SELECT count(*) FROM identities", &info->identities)) ||
-      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'no_face'", &info->no_face)) ||
-      (rc = count(st, "SELECT count(*) FROM images WHERE status = 'error'", &info->errors)))
-    return rc;
-  return FK_OK;
+  return st->ops->counts(st, info);
 }
 
 int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int strict) {
@@ -521,6 +568,10 @@ int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int s
                          "refusing to mix embedding spaces; use %s, or another --db",
                          st->path, st->dim, have, fk_model_dim(o.model), id, hint);
   }
+  /* another process may have recorded the model since this one opened */
+  int64_t dim = 0;
+  if (!st->dim && fk_store_meta_get_int(st, "dim", &dim) == FK_OK && dim > 0 && dim <= FK_EMBED_MAX)
+    st->dim = (int)dim;
   if ((rc = read_options(st, &rec))) return rc;
   if (!strict) { /* only what defines the embedding space */
     o.detector = rec.detector;
@@ -547,3 +598,102 @@ int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int 
                          fk_model_name(model) ? fk_model_name(model) : "?");
   return fk_store_check_id(st, id, opt, strict);
 }
+
+int fk_store_claim_entry_model(fk_store *st, const fk_entry *e) {
+  char have[64];
+  int rc = fk_store_meta_get(st, "model", have, sizeof have);
+  if (rc == FK_ENOENT) return fk_store_record_model(st, e->model, fk_model_dim(e->opt.model), &e->opt);
+  return rc ? rc : fk_store_check_id(st, e->model, &e->opt, 1);
+}
+
+/* What the index is, read in the caller's read transaction. */
+static int sq_read_state(fk_store *st, fk_store_state *s) {
+  memset(s, 0, sizeof *s);
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st,
+                            "SELECT (SELECT user_version FROM pragma_user_version),"
+                            " (SELECT value FROM meta WHERE key = 'uuid'),"
+                            " (SELECT value FROM meta WHERE key = 'generation'),"
+                            " (SELECT value FROM meta WHERE key = 'seq'),"
+                            " (SELECT value FROM meta WHERE key = 'dim')", &q);
+  if (rc) return rc;
+  if (sqlite3_step(q) != SQLITE_ROW) {
+    rc = fk_store_sqlfail(st, "reading meta");
+  } else if (sqlite3_column_type(q, 1) == SQLITE_NULL || sqlite3_column_type(q, 2) == SQLITE_NULL) {
+    rc = fk_store_fail(st, FK_ENOTINDEX, "%s: meta table incomplete", st->path);
+  } else {
+    s->schema = sqlite3_column_int(q, 0);
+    snprintf(s->uuid, sizeof s->uuid, "%s", (const char *)sqlite3_column_text(q, 1));
+    s->generation = sqlite3_column_int64(q, 2);
+    s->seq = s->schema >= 3 ? sqlite3_column_int64(q, 3) : -1;
+    /* format 1 recorded no width: its embeddings were 128-d */
+    s->dim = sqlite3_column_type(q, 4) != SQLITE_NULL ? sqlite3_column_int(q, 4) : s->schema == 1 ? 128 : 0;
+    if (s->dim < 0 || s->dim > FK_EMBED_MAX)
+      rc = fk_store_fail(st, FK_ECORRUPT, "%s: meta.dim %d is not an embedding width", st->path, s->dim);
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+/* Another connection's commit changes PRAGMA data_version (this one's own
+ * do not, and need no refresh). */
+static int sq_wait_change(fk_store *st, int timeout_ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    int rc;
+    int64_t v = pragma_int(st, "PRAGMA data_version", &rc);
+    if (rc) return rc;
+    if (!st->watching || v != st->data_version) {
+      st->watching = 1;
+      st->data_version = v;
+      return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double left = timeout_ms - ((double)(t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6);
+    if (left <= 0) return 0;
+    usleep((useconds_t)(left < 20 ? left * 1000 : 20000));
+  }
+}
+
+int fk_store_wait_change(fk_store *st, int timeout_ms) {
+  if (timeout_ms < 0) return fk_store_fail(st, FK_EINVAL, "fk_store_wait_change: negative timeout");
+  return st->ops->wait_change(st, timeout_ms);
+}
+
+const fk_store_ops fk_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .bump_generation = sq_bump_generation,
+    .counts = sq_counts,
+    .read_state = sq_read_state,
+    .vec_rows = fk_sq_vec_rows,
+    .tombstones = fk_sq_tombstones,
+    .foreach_image = fk_sq_foreach_image,
+    .writer_init = fk_sq_writer_init,
+    .writer_free = fk_sq_writer_free,
+    .identity = fk_sq_identity,
+    .put = fk_sq_put,
+    .move = fk_sq_move,
+    .touch = fk_sq_touch,
+    .delete_image = fk_sq_delete_image,
+    .drop_orphans = fk_sq_drop_orphans,
+    .find_image = fk_sq_find_image,
+    .keep_image = fk_sq_keep_image,
+    .face_ids = fk_sq_face_ids,
+    .drop_identity = fk_sq_drop_identity,
+    .delete_face_body = fk_sq_delete_face_body,
+    .delete_identity_body = fk_sq_delete_identity_body,
+    .get_face = fk_sq_get_face,
+    .foreach_face = fk_sq_foreach_face,
+    .list_identities = fk_sq_list_identities,
+    .identity_faces = fk_sq_identity_faces,
+    .foreach_query = fk_sq_foreach_query,
+    .wait_change = sq_wait_change,
+};

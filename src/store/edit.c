@@ -6,7 +6,8 @@
  * before the call returns; the triggers of the change sequence (store.h)
  * record it for every other reader. Removed images are reported after the
  * commit, so a caller deleting their files never deletes one whose row is
- * still there.
+ * still there. The transactions are shared; their bodies are the
+ * backend's (here SQLite's, pg_write.c PostgreSQL's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +21,14 @@ typedef int (*txn_body)(fk_store *st, void *arg);
 
 static int in_transaction(fk_store *st, txn_body body, void *arg) {
   if (!st->writable) return fk_store_fail(st, FK_EREADONLY, "%s was opened for reading only", st->path);
-  int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
+  int rc = st->ops->begin(st, FK_TXN_WRITE);
   if (rc) return rc;
   if ((rc = body(st, arg)) == FK_OK && (rc = fk_store_bump_generation(st)) == FK_OK &&
-      (rc = fk_store_exec(st, "COMMIT")) == FK_OK)
+      (rc = st->ops->commit(st)) == FK_OK)
     return st->vs.loaded ? fk_store_refresh(st) : FK_OK;
   char err[FK_STORE_ERRMSG_MAX];
   snprintf(err, sizeof err, "%s", st->err); /* ROLLBACK must not overwrite why */
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  st->ops->rollback(st);
   memcpy(st->err, err, sizeof err);
   return rc;
 }
@@ -51,32 +52,20 @@ static int exec_ids(fk_store *st, const char *sql, int64_t a, int64_t b) {
   return rc == FK_ENOENT ? FK_OK : rc;
 }
 
-/* Drops identity id if no image has it any more. */
-static int drop_if_empty(fk_store *st, int64_t identity) {
+int fk_sq_drop_identity(fk_store *st, int64_t identity) {
   if (identity <= 0) return FK_OK;
   return exec_ids(st, "DELETE FROM identities WHERE id = ?1 AND NOT EXISTS"
                       " (SELECT 1 FROM images WHERE identity_id = ?1)", identity, 0);
 }
 
-/* ---- adding ---------------------------------------------------------------- */
-
-typedef struct add_job {
-  const fk_entry *e;
-  const char *identity;
-  int64_t *face_ids;
-  int cap;
-  fk_added *out;
-} add_job;
-
-/* Records the entry's model in an index without one; else refuses another. */
-static int claim_model(fk_store *st, const fk_entry *e) {
-  char have[64];
-  int rc = fk_store_meta_get(st, "model", have, sizeof have);
-  if (rc == FK_ENOENT) return fk_store_record_model(st, e->model, fk_model_dim(e->opt.model), &e->opt);
-  return rc ? rc : fk_store_check_id(st, e->model, &e->opt, 1);
+int fk_sq_drop_orphans(fk_store *st) {
+  return fk_store_exec(st, "DELETE FROM identities WHERE id NOT IN"
+                           " (SELECT identity_id FROM images WHERE identity_id IS NOT NULL)");
 }
 
-static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
+/* ---- adding ---------------------------------------------------------------- */
+
+int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
   sqlite3_stmt *q;
   *n = 0;
   int rc = fk_store_prepare(st, "SELECT id FROM faces WHERE image_id = ? ORDER BY idx", &q);
@@ -92,15 +81,14 @@ static int list_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, 
   return rc;
 }
 
-/* The row at the entry's path: its id and identity, and whether it holds
- * the entry's content already (*same). FK_ENOENT when there is none. */
-static int find_image(fk_store *st, const fk_entry *e, int64_t *id, int64_t *identity, int *same) {
+int fk_sq_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity,
+                     int *same) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT id, coalesce(identity_id, 0), hash = ?2 AND status = 'ok'"
                                 " FROM images WHERE path = ?1", &q);
   if (rc) return rc;
-  sqlite3_bind_text(q, 1, e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, e->hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
   int step = sqlite3_step(q);
   if (step == SQLITE_ROW) {
     *id = sqlite3_column_int64(q, 0);
@@ -115,7 +103,7 @@ static int find_image(fk_store *st, const fk_entry *e, int64_t *id, int64_t *ide
 
 /* Same content at the same path: only its size, mtime and identity may
  * have changed (a relabelling, which the change sequence records). */
-static int keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
+int fk_sq_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "UPDATE images SET size = ?2, mtime_ns = ?3, identity_id = nullif(?4, 0)"
                                 " WHERE id = ?1", &q);
@@ -129,25 +117,26 @@ static int keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t ident
   return rc;
 }
 
+/* Shared by both backends, through their ops. */
 static int add_body(fk_store *st, void *arg) {
-  add_job *a = arg;
+  fk_add_job *a = arg;
   const fk_entry *e = a->e;
-  int rc = claim_model(st, e);
+  int rc = fk_store_claim_entry_model(st, e);
   if (rc) return rc;
   fk_writer w;
   int64_t ident = 0, old_ident = 0, image_id = 0;
   int same = 0;
   const char *name = a->identity ? a->identity : "";
   if ((rc = fk_writer_init(&w, st)) == FK_OK && (rc = fk_writer_identity(&w, name, strlen(name), &ident)) == FK_OK) {
-    rc = find_image(st, e, &image_id, &old_ident, &same);
+    rc = st->ops->find_image(st, e->path, e->hash, &image_id, &old_ident, &same);
     if (rc == FK_ENOENT) rc = FK_OK;
   }
   a->out->created = !same;
-  if (rc == FK_OK) rc = same ? keep_image(st, e, image_id, ident) : fk_writer_put(&w, e, ident, e->model, &image_id);
+  if (rc == FK_OK) rc = same ? st->ops->keep_image(st, e, image_id, ident) : fk_writer_put(&w, e, ident, e->model, &image_id);
   fk_writer_free(&w);
-  if (rc == FK_OK && ident != old_ident) rc = drop_if_empty(st, old_ident);
+  if (rc == FK_OK && ident != old_ident) rc = st->ops->drop_identity(st, old_ident);
   a->out->image_id = image_id;
-  if (rc == FK_OK) rc = list_face_ids(st, image_id, a->face_ids, a->cap, &a->out->nfaces);
+  if (rc == FK_OK) rc = st->ops->face_ids(st, image_id, a->face_ids, a->cap, &a->out->nfaces);
   return rc;
 }
 
@@ -158,7 +147,7 @@ int fk_store_add_entry(fk_store *st, const fk_entry *e, const char *identity, in
   memset(out, 0, sizeof *out);
   if (!e || cap < 0 || (cap > 0 && !face_ids)) return fk_store_fail(st, FK_EINVAL, "fk_store_add_entry: bad arguments");
   if (e->nfaces == 0) return fk_store_fail(st, FK_ENOFACE, "no face detected in %s: nothing stored", e->path);
-  add_job a = {e, identity, face_ids, cap, out};
+  fk_add_job a = {e, identity, face_ids, cap, out};
   return in_transaction(st, add_body, &a);
 }
 
@@ -174,14 +163,7 @@ int fk_store_add_image(fk_store *st, fk_session *s, const char *path, const char
 
 /* ---- deleting -------------------------------------------------------------- */
 
-/* Paths of the image rows a delete removed, reported after its commit. */
-typedef struct removed_list {
-  char **paths;
-  size_t n;
-  int64_t faces;
-} removed_list;
-
-static int remember(fk_store *st, removed_list *l, const char *path) {
+int fk_removed_add(fk_store *st, fk_removed_list *l, const char *path) {
   char *copy = strdup(path);
   char **p = copy ? realloc(l->paths, (l->n + 1) * sizeof *p) : NULL;
   if (!p) {
@@ -193,7 +175,7 @@ static int remember(fk_store *st, removed_list *l, const char *path) {
   return FK_OK;
 }
 
-static void report(removed_list *l, int ok, fk_removed_fn fn, void *user) {
+static void report(fk_removed_list *l, int ok, fk_removed_fn fn, void *user) {
   for (size_t i = 0; i < l->n; i++) {
     if (ok && fn) fn(l->paths[i], user);
     free(l->paths[i]);
@@ -201,14 +183,8 @@ static void report(removed_list *l, int ok, fk_removed_fn fn, void *user) {
   free(l->paths);
 }
 
-typedef struct delete_job {
-  int64_t id;
-  const char *name;
-  removed_list removed;
-} delete_job;
-
-static int delete_face_body(fk_store *st, void *arg) {
-  delete_job *d = arg;
+int fk_sq_delete_face_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
   sqlite3_stmt *q;
   int rc = query_row(st, &q, "SELECT f.image_id, i.path, coalesce(i.identity_id, 0),"
                              " (SELECT count(*) FROM faces WHERE image_id = f.image_id)"
@@ -218,7 +194,7 @@ static int delete_face_body(fk_store *st, void *arg) {
     image = sqlite3_column_int64(q, 0);
     ident = sqlite3_column_int64(q, 2);
     left = sqlite3_column_int64(q, 3) - 1;
-    if (left == 0) rc = remember(st, &d->removed, (const char *)sqlite3_column_text(q, 1));
+    if (left == 0) rc = fk_removed_add(st, &d->removed, (const char *)sqlite3_column_text(q, 1));
   } else if (rc == FK_ENOENT) {
     rc = fk_store_fail(st, FK_ENOENT, "no face %lld in the index", (long long)d->id);
   }
@@ -228,18 +204,18 @@ static int delete_face_body(fk_store *st, void *arg) {
   if (left > 0) return exec_ids(st, "DELETE FROM faces WHERE id = ?", d->id, 0);
   /* its image's last face: the image row goes, and its faces with it */
   if ((rc = exec_ids(st, "DELETE FROM images WHERE id = ?", image, 0))) return rc;
-  return drop_if_empty(st, ident);
+  return fk_sq_drop_identity(st, ident);
 }
 
 int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user) {
-  delete_job d = {.id = face_id};
-  int rc = in_transaction(st, delete_face_body, &d);
+  fk_delete_job d = {.id = face_id};
+  int rc = in_transaction(st, st->ops->delete_face_body, &d);
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;
 }
 
-static int delete_identity_body(fk_store *st, void *arg) {
-  delete_job *d = arg;
+int fk_sq_delete_identity_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q);
   if (rc) return rc;
@@ -256,7 +232,7 @@ static int delete_identity_body(fk_store *st, void *arg) {
   sqlite3_bind_int64(q, 1, d->id);
   while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
     d->removed.faces += sqlite3_column_int64(q, 2);
-    rc = remember(st, &d->removed, (const char *)sqlite3_column_text(q, 0));
+    rc = fk_removed_add(st, &d->removed, (const char *)sqlite3_column_text(q, 0));
   }
   if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
   sqlite3_finalize(q);
@@ -269,8 +245,8 @@ int fk_store_delete_identity(fk_store *st, const char *identity, int64_t *faces,
                              void *user) {
   if (faces) *faces = 0;
   if (!identity || !*identity) return fk_store_fail(st, FK_EINVAL, "fk_store_delete_identity: no name");
-  delete_job d = {.name = identity};
-  int rc = in_transaction(st, delete_identity_body, &d);
+  fk_delete_job d = {.name = identity};
+  int rc = in_transaction(st, st->ops->delete_identity_body, &d);
   if (rc == FK_OK && faces) *faces = d.removed.faces;
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;

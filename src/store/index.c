@@ -9,13 +9,20 @@
  *      rest becomes a job, and known rows whose file is gone become
  *      candidates for moves (by content hash) and for pruning;
  *   4. worker threads (one fk_session each) read, hash, decode, detect and
- *      embed; they never touch SQLite;
+ *      embed; they never touch the database;
  *   5. the calling thread is the only writer: it applies finished jobs in
  *      batched transactions, each image together with its faces, so a kill
  *      at any moment leaves every image either fully committed or absent,
  *      and UNIQUE(path) / UNIQUE(image_id, idx) rule out duplicates;
  *   6. prune (if asked), bump the generation and rebuild the vector sidecar
  *      (and the ANN graph, for an index big enough to search with it).
+ *
+ * Many runs at once (PostgreSQL): with shards, a run keeps the files whose
+ * stored path hashes to its shard; and the writer claims the jobs, a chunk
+ * at a time, before workers may start them (fk_store_ops.claim): a file
+ * another run holds, or has just committed, is left to it. A claim is
+ * dropped in the transaction that commits its image, renewed while the run
+ * goes on, and expires lease_s after a kill, when another run takes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +41,7 @@
 #include "store/store.h"
 
 #define MAX_PENDING 512 /* finished jobs waiting for the writer */
+#define CLAIM_CHUNK 16  /* jobs claimed in one transaction, at most */
 
 enum { R_EMBED, R_NOFACE, R_ERROR, R_MOVE, R_TOUCH };
 
@@ -51,6 +60,8 @@ typedef struct known {
 /* One file to process, and what processing found. */
 typedef struct job {
   const fk_walk_entry *e;
+  const char *key;    /* the path stored: e->path, or relative to the root */
+  int elsewhere;      /* another run has it: not started here */
   int64_t known;      /* row at this path, or -1 */
   int kind;           /* R_* */
   fk_entry en;        /* en.path points into the walk */
@@ -64,14 +75,24 @@ typedef struct run {
   const fk_index_options *io;
   char model[64];
   known *k;
-  int64_t nk;
+  int64_t nk, kcap;
   fk_strmap gone_by_hash;
   job *jobs;
   int64_t njobs;
+  char **keys;         /* stored path of each walked file, with a root */
+  const char *root;    /* realpath of io->root, or NULL */
+  /* claims: jobs [0, claimed) are decided (claimed here, or elsewhere) */
+  int claims;
+  char worker[128];
+  int64_t claimed;
+  int ahead;           /* jobs kept claimed ahead of the workers: few, so
+                          that a killed run holds few files until its lease
+                          expires */
+  double last_renew;
   /* worker <-> writer */
   pthread_mutex_t mu;
-  pthread_cond_t finished, space;
-  atomic_llong next;   /* next job to start */
+  pthread_cond_t finished, space, more;
+  int64_t next;        /* next job to start (under mu) */
   int64_t *order;      /* jobs in the order they finished */
   int64_t nfinished, consumed;
   int workers_left;
@@ -80,7 +101,6 @@ typedef struct run {
   double t0;
   /* writer */
   fk_writer w;
-  sqlite3_stmt *s_move, *s_del_image, *s_touch;
 } run;
 
 static double now_s(void) {
@@ -114,7 +134,7 @@ static void process(worker *w, job *j) {
   run *r = w->r;
   size_t n = 0;
   double t = now_s();
-  j->en.path = j->e->path;
+  j->en.path = (char *)j->key;
   j->en.size = j->e->size;
   j->en.mtime_ns = j->e->mtime_ns;
   int err = fk_entry_read(j->e->path, &w->buf, &w->cap, &n, &j->en);
@@ -138,11 +158,30 @@ static void process(worker *w, job *j) {
   j->kind = j->en.status == FK_ENTRY_OK ? R_EMBED : j->en.status == FK_ENTRY_NOFACE ? R_NOFACE : R_ERROR;
 }
 
+/* The next job a worker may start (claimed, or needing no claim); njobs
+ * when there is none left. Waits while the writer claims more. */
+static int64_t take_job(run *r) {
+  pthread_mutex_lock(&r->mu);
+  int64_t i = r->njobs;
+  while (!cancelled(r) && r->next < r->njobs) {
+    if (r->next < r->claimed) {
+      int64_t j = r->next++;
+      if (r->jobs[j].elsewhere) continue;
+      i = j;
+      break;
+    }
+    pthread_cond_signal(&r->finished); /* the writer claims when woken */
+    pthread_cond_wait(&r->more, &r->mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return i;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   run *r = w->r;
   int64_t i;
-  while (!cancelled(r) && (i = atomic_fetch_add(&r->next, 1)) < r->njobs) {
+  while ((i = take_job(r)) < r->njobs) {
     process(w, &r->jobs[i]);
     pthread_mutex_lock(&r->mu);
     r->order[r->nfinished++] = i;
@@ -159,30 +198,6 @@ static void *worker_main(void *arg) {
 }
 
 /* ---- writer ---------------------------------------------------------------- */
-
-static int prepare_all(run *r) {
-  fk_store *st = r->st;
-  int rc;
-  if ((rc = fk_writer_init(&r->w, st)) ||
-      (rc = fk_store_prepare(st,
-                             "UPDATE images SET path = ?, size = ?, mtime_ns = ?, identity_id = ?,"
-                             " indexed_at = unixepoch() WHERE id = ?", &r->s_move)) ||
-      (rc = fk_store_prepare(st, "DELETE FROM images WHERE id = ?", &r->s_del_image)) ||
-      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &r->s_touch)))
-    return rc;
-  return FK_OK;
-}
-
-static void finalize_all(run *r) {
-  sqlite3_stmt *s[] = {r->s_move, r->s_del_image, r->s_touch};
-  for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
-  fk_writer_free(&r->w);
-}
-
-static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
-  if (id > 0) sqlite3_bind_int64(q, col, id);
-  else sqlite3_bind_null(q, col);
-}
 
 /* The identities.id for the entry's folder, or 0 (NULL) when it has none. */
 static int identity_id(run *r, const fk_walk_entry *e, int64_t *id) {
@@ -201,27 +216,18 @@ static int apply_move(run *r, job *j) {
   int64_t ident;
   int rc = identity_id(r, j->e, &ident);
   if (rc) return rc;
-  if (j->known >= 0) { /* the path had other content: that row goes */
-    sqlite3_bind_int64(r->s_del_image, 1, r->k[j->known].id);
-    if ((rc = fk_writer_step(&r->w, r->s_del_image, "replacing an image"))) return rc;
-  }
-  sqlite3_stmt *q = r->s_move;
-  sqlite3_bind_text(q, 1, j->e->path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(q, 2, j->en.size);
-  sqlite3_bind_int64(q, 3, j->en.mtime_ns);
-  bind_id_or_null(q, 4, ident);
-  sqlite3_bind_int64(q, 5, r->k[j->move_from].id);
-  return fk_writer_step(&r->w, q, "moving an image");
+  const fk_store_ops *ops = r->st->ops;
+  /* the path had other content: that row goes */
+  if (j->known >= 0 && (rc = ops->delete_image(&r->w, r->k[j->known].id))) return rc;
+  return ops->move(&r->w, r->k[j->move_from].id, &j->en, ident);
 }
 
 static int apply(run *r, job *j) {
   fk_index_stats *s = &r->stats;
-  int rc;
+  int rc = r->claims ? r->st->ops->release(r->st, r->worker, j->key) : FK_OK;
+  if (rc) return rc;
   if (j->kind == R_TOUCH) {
-    sqlite3_bind_int64(r->s_touch, 1, j->en.size);
-    sqlite3_bind_int64(r->s_touch, 2, j->en.mtime_ns);
-    sqlite3_bind_int64(r->s_touch, 3, r->k[j->known].id);
-    rc = fk_writer_step(&r->w, r->s_touch, "updating an image");
+    rc = r->st->ops->touch(&r->w, r->k[j->known].id, j->en.size, j->en.mtime_ns);
     s->touched++;
   } else if (j->kind == R_MOVE) {
     rc = apply_move(r, j);
@@ -247,8 +253,53 @@ static int apply(run *r, job *j) {
   return rc;
 }
 
+/* Claims the next chunk of jobs, and renews this run's claims when a third
+ * of the lease has passed; outside any write transaction. */
+static int claim_more(run *r) {
+  fk_store *st = r->st;
+  int rc = FK_OK;
+  if (now_s() - r->last_renew > r->io->lease_s / 3.0) {
+    if ((rc = st->ops->renew(st, r->worker, r->io->lease_s))) return rc;
+    r->last_renew = now_s();
+  }
+  pthread_mutex_lock(&r->mu);
+  int64_t from = r->claimed, ahead = r->claimed - r->next;
+  pthread_mutex_unlock(&r->mu);
+  if (from >= r->njobs || ahead >= r->ahead) return FK_OK;
+  int n = (int)(r->njobs - from < r->ahead ? r->njobs - from : r->ahead);
+  const char *paths[CLAIM_CHUNK];
+  int64_t size[CLAIM_CHUNK], mtime[CLAIM_CHUNK];
+  uint8_t got[CLAIM_CHUNK];
+  for (int i = 0; i < n; i++) {
+    const job *j = &r->jobs[from + i];
+    paths[i] = j->key, size[i] = j->e->size, mtime[i] = j->e->mtime_ns;
+  }
+  if ((rc = st->ops->claim(st, r->worker, r->io->lease_s, paths, size, mtime, n, got))) return rc;
+  for (int i = 0; i < n; i++) {
+    r->jobs[from + i].elsewhere = got[i] == 0;
+    r->stats.elsewhere += got[i] == 0;
+    r->stats.todo -= got[i] == 0; /* another run's to do */
+    r->stats.taken_over += got[i] == 2;
+  }
+  pthread_mutex_lock(&r->mu);
+  r->claimed = from + n;
+  pthread_cond_broadcast(&r->more);
+  pthread_mutex_unlock(&r->mu);
+  return FK_OK;
+}
+
+/* Does the writer owe the claims work (more jobs, or a renewal)? */
+static int claims_due(run *r) {
+  if (!r->claims) return 0;
+  pthread_mutex_lock(&r->mu);
+  int more = r->claimed < r->njobs && r->claimed - r->next < r->ahead;
+  pthread_mutex_unlock(&r->mu);
+  return more || now_s() - r->last_renew > r->io->lease_s / 3.0;
+}
+
 /* The writer loop: applies finished jobs in transactions of io->batch
- * images (or io->commit_ms), until every worker is done. */
+ * images (or io->commit_ms), until every worker is done; claims jobs
+ * ahead of the workers between transactions. */
 static int write_results(run *r) {
   const fk_index_options *io = r->io;
   int rc = FK_OK, in_txn = 0, pending = 0;
@@ -267,20 +318,23 @@ static int write_results(run *r) {
     pthread_mutex_unlock(&r->mu);
     double t = now_s();
     for (int64_t i = from; rc == FK_OK && i < to; i++) {
-      if (!in_txn && (rc = fk_store_exec(r->st, "BEGIN IMMEDIATE")) == FK_OK) in_txn = 1, txn_start = t;
+      if (!in_txn && (rc = r->st->ops->begin(r->st, FK_TXN_WRITE)) == FK_OK) in_txn = 1, txn_start = t;
       if (rc == FK_OK) rc = apply(r, &r->jobs[r->order[i]]);
       pending++;
       r->stats.done++;
     }
+    int claim = rc == FK_OK && claims_due(r);
     if (rc == FK_OK && in_txn &&
-        (all_done || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
-      if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = fk_store_exec(r->st, "COMMIT")) == FK_OK)
+        (all_done || claim || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
+      if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = r->st->ops->commit(r->st)) == FK_OK)
         in_txn = pending = 0;
     }
+    if (claim && rc == FK_OK && !cancelled(r)) rc = claim_more(r);
     r->stats.t_db += now_s() - t;
     pthread_mutex_lock(&r->mu);
     r->consumed = to;
     pthread_cond_broadcast(&r->space);
+    if (cancelled(r)) pthread_cond_broadcast(&r->more); /* workers waiting for claims leave */
     if (rc) {
       atomic_store(&r->stop, 1);
       break;
@@ -298,37 +352,41 @@ static int write_results(run *r) {
   while (r->workers_left > 0) {
     r->consumed = r->nfinished;
     pthread_cond_broadcast(&r->space);
+    pthread_cond_broadcast(&r->more);
     pthread_cond_wait(&r->finished, &r->mu);
   }
   pthread_mutex_unlock(&r->mu);
-  if (in_txn) sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+  if (in_txn) r->st->ops->rollback(r->st);
   return rc;
 }
 
 /* ---- planning -------------------------------------------------------------- */
 
-static int load_known(run *r) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(r->st, "SELECT count(*) FROM images", &q);
-  if (rc) return rc;
-  int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-  sqlite3_finalize(q);
-  if (!(r->k = calloc((size_t)n + 1, sizeof *r->k))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
-  if ((rc = fk_store_prepare(r->st, "SELECT id, path, size, mtime_ns, hash, status FROM images", &q))) return rc;
-  while (r->nk < n && sqlite3_step(q) == SQLITE_ROW) {
-    known *k = &r->k[r->nk];
-    k->id = sqlite3_column_int64(q, 0);
-    k->path = strdup((const char *)sqlite3_column_text(q, 1));
-    k->size = sqlite3_column_int64(q, 2);
-    k->mtime_ns = sqlite3_column_int64(q, 3);
-    snprintf(k->hash, sizeof k->hash, "%s", (const char *)sqlite3_column_text(q, 4));
-    k->is_error = !strcmp((const char *)sqlite3_column_text(q, 5), "error");
-    k->next_same = -1;
-    r->nk++;
-    if (!k->path) rc = fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+/* Adds one images row to r->k. */
+static int add_known(const fk_image_row *row, void *user) {
+  run *r = user;
+  if (r->nk == r->kcap) {
+    int64_t cap = r->kcap ? 2 * r->kcap : 1024;
+    known *k = realloc(r->k, (size_t)cap * sizeof *k);
+    if (!k) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+    r->k = k;
+    r->kcap = cap;
   }
-  sqlite3_finalize(q);
-  return rc;
+  known *k = &r->k[r->nk];
+  memset(k, 0, sizeof *k);
+  k->id = row->id;
+  k->size = row->size;
+  k->mtime_ns = row->mtime_ns;
+  snprintf(k->hash, sizeof k->hash, "%s", row->hash);
+  k->is_error = row->is_error;
+  k->next_same = -1;
+  if (!(k->path = strdup(row->path))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  r->nk++;
+  return FK_OK;
+}
+
+static int load_known(run *r) {
+  return r->st->ops->foreach_image(r->st, add_known, r);
 }
 
 /* Is path below root (root + '/' + ...)? */
@@ -338,10 +396,32 @@ static int under(const char *path, const char *root) {
   return !strncmp(path, root, n) && path[n] == '/';
 }
 
+/* Does the stored path belong to this run's shard? FNV-1a 64 of its
+ * bytes, modulo shards: the same answer on every machine. */
+static int in_shard(const run *r, const char *key) {
+  if (r->io->shards <= 1) return 1;
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
+  return (int)(h % (uint64_t)r->io->shards) == r->io->shard;
+}
+
+/* With a root, the walked paths relative to it (the walk must lie inside). */
+static int make_keys(run *r, const fk_walk *w) {
+  if (!r->root) return FK_OK;
+  if (strcmp(w->root, r->root) && !under(w->root, r->root))
+    return fk_store_fail(r->st, FK_EINVAL, "%s is not inside the root %s", w->root, r->root);
+  size_t skip = strcmp(r->root, "/") ? strlen(r->root) + 1 : 1;
+  if (!(r->keys = calloc(w->n + 1, sizeof *r->keys))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  for (size_t i = 0; i < w->n; i++)
+    if (!(r->keys[i] = strdup(w->e[i].path + skip))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  return FK_OK;
+}
+
 /* Decides what to do with every walked file and every known row. */
 static int plan(run *r, const fk_walk *w) {
   fk_strmap by_path = {0};
-  int rc = FK_OK;
+  int rc = make_keys(r, w);
+  if (rc) return rc;
   for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) rc = fk_strmap_put(&by_path, r->k[i].path, i);
   char *seen = calloc((size_t)r->nk + 1, 1);
   if (!(r->jobs = calloc(w->n + 1, sizeof *r->jobs)) || !(r->order = calloc(w->n + 1, sizeof *r->order)) ||
@@ -349,21 +429,30 @@ static int plan(run *r, const fk_walk *w) {
     rc = FK_ENOMEM;
   for (size_t i = 0; rc == FK_OK && i < w->n; i++) {
     const fk_walk_entry *e = &w->e[i];
-    int64_t k = fk_strmap_get(&by_path, e->path);
+    const char *key = r->keys ? r->keys[i] : e->path;
+    int64_t k = fk_strmap_get(&by_path, key);
     if (k >= 0) seen[k] = 1;
+    if (!in_shard(r, key)) {
+      r->stats.other_shards++;
+      continue;
+    }
     if (k >= 0 && r->k[k].size == e->size && r->k[k].mtime_ns == e->mtime_ns && !r->k[k].is_error) {
       r->stats.unchanged++;
       continue;
     }
-    r->jobs[r->njobs++] = (job){.e = e, .known = k, .move_from = -1};
+    r->jobs[r->njobs++] = (job){.e = e, .key = key, .known = k, .move_from = -1};
   }
-  /* Rows whose file is gone: not seen under the root, or missing elsewhere. */
+  /* Rows whose file is gone: not seen under the root, or missing elsewhere;
+   * each shard judges its own. */
   for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) {
     struct stat sb;
     known *k = &r->k[i];
-    if (seen[i]) continue;
+    if (seen[i] || !in_shard(r, k->path)) continue;
+    char abs[8192];
+    if (r->root && k->path[0] != '/') snprintf(abs, sizeof abs, "%s/%s", r->root, k->path);
+    else snprintf(abs, sizeof abs, "%s", k->path);
     /* outside the root: gone only if certainly gone (not unmounted, not EACCES) */
-    if (!under(k->path, w->root) && (stat(k->path, &sb) == 0 || errno != ENOENT)) continue;
+    if (!under(abs, w->root) && (stat(abs, &sb) == 0 || errno != ENOENT)) continue;
     k->gone = 1;
     if (k->is_error || !k->hash[0]) continue;
     k->next_same = fk_strmap_get(&r->gone_by_hash, k->hash);
@@ -384,17 +473,14 @@ static int prune(run *r) {
       r->stats.missing++;
       continue;
     }
-    if (!in_txn && (rc = fk_store_exec(r->st, "BEGIN IMMEDIATE")) == FK_OK) in_txn = 1;
-    sqlite3_bind_int64(r->s_del_image, 1, r->k[i].id);
-    if (rc == FK_OK && (rc = fk_writer_step(&r->w, r->s_del_image, "pruning")) == FK_OK) r->stats.pruned++;
+    if (!in_txn && (rc = r->st->ops->begin(r->st, FK_TXN_WRITE)) == FK_OK) in_txn = 1;
+    if (rc == FK_OK && (rc = r->st->ops->delete_image(&r->w, r->k[i].id)) == FK_OK) r->stats.pruned++;
   }
   if (!in_txn) return rc;
-  if (rc == FK_OK &&
-      (rc = fk_store_exec(r->st, "DELETE FROM identities WHERE id NOT IN"
-                                 " (SELECT identity_id FROM images WHERE identity_id IS NOT NULL)")) == FK_OK &&
+  if (rc == FK_OK && (rc = r->st->ops->drop_orphans(r->st)) == FK_OK &&
       (rc = fk_store_bump_generation(r->st)) == FK_OK)
-    return fk_store_exec(r->st, "COMMIT");
-  sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+    return r->st->ops->commit(r->st);
+  r->st->ops->rollback(r->st);
   return rc;
 }
 
@@ -405,13 +491,13 @@ static int claim_model(run *r, const fk_models *m) {
   if (rc)
     return fk_store_fail(st, FK_EINVAL, "indexing with model %s needs its nets loaded",
                          fk_model_name(r->opt->model) ? fk_model_name(r->opt->model) : "?");
-  if ((rc = fk_store_exec(st, "BEGIN IMMEDIATE"))) return rc;
+  if ((rc = st->ops->begin(st, FK_TXN_WRITE))) return rc;
   char have[64];
   rc = fk_store_meta_get(st, "model", have, sizeof have);
   if (rc == FK_ENOENT) rc = fk_store_record_model(st, r->model, fk_model_dim(r->opt->model), r->opt);
   else if (rc == FK_OK) rc = fk_store_check(st, m, r->opt, 1);
-  if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  if (rc == FK_OK) return st->ops->commit(st);
+  st->ops->rollback(st);
   return rc;
 }
 
@@ -422,6 +508,23 @@ void fk_index_options_init(fk_index_options *o) {
   o->batch = 64;
   o->commit_ms = 1000;
   o->progress_ms = 200;
+  o->lease_s = 60;
+}
+
+/* Claims are taken only where the backend has them: concurrent runs. */
+static void start_claims(run *r) {
+  r->claims = r->st->ops->claim && r->njobs > 0;
+  if (!r->claims) {
+    r->claimed = r->njobs;
+    return;
+  }
+  char host[64] = "?";
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = '\0';
+  unsigned nonce = 0;
+  if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) nonce = (unsigned)time(NULL);
+  snprintf(r->worker, sizeof r->worker, "%s:%d:%08x", host, (int)getpid(), nonce);
+  r->last_renew = now_s();
 }
 
 static int run_workers(run *r, const fk_models *m, int jobs) {
@@ -458,16 +561,20 @@ static int run_workers(run *r, const fk_models *m, int jobs) {
 }
 
 static void free_run(run *r) {
-  finalize_all(r);
+  fk_writer_free(&r->w);
   for (int64_t i = 0; i < r->njobs; i++) free(r->jobs[i].en.faces);
   free(r->jobs);
   free(r->order);
   for (int64_t i = 0; i < r->nk; i++) free(r->k[i].path);
   free(r->k);
   fk_strmap_free(&r->gone_by_hash);
+  for (size_t i = 0; r->keys && r->keys[i]; i++) free(r->keys[i]);
+  free(r->keys);
+  free((char *)r->root);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->finished);
   pthread_cond_destroy(&r->space);
+  pthread_cond_destroy(&r->more);
 }
 
 int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, const char *dir,
@@ -478,14 +585,19 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (!io) fk_index_options_init(&iodef), io = &iodef;
   if (stats) memset(stats, 0, sizeof *stats);
   if (!st->writable) return fk_store_fail(st, FK_EREADONLY, "%s was opened for reading only", st->path);
-  if (io->batch < 1 || io->commit_ms < 0 || io->jobs < 0 || io->jobs > 1024)
-    return fk_store_fail(st, FK_EINVAL, "bad index options (batch %d, jobs %d)", io->batch, io->jobs);
+  if (io->batch < 1 || io->commit_ms < 0 || io->jobs < 0 || io->jobs > 1024 || io->lease_s < 1 ||
+      (io->shards > 1 && (io->shard < 0 || io->shard >= io->shards)))
+    return fk_store_fail(st, FK_EINVAL, "bad index options (batch %d, jobs %d, lease %d s, shard %d of %d)",
+                         io->batch, io->jobs, io->lease_s, io->shard, io->shards);
   run r = {.st = st, .opt = opt, .io = io, .t0 = now_s()};
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.finished, NULL);
   pthread_cond_init(&r.space, NULL);
+  pthread_cond_init(&r.more, NULL);
   fk_walk w = {0};
   int rc = fk_store_check(st, m, opt, 1);
+  if (rc == FK_OK && io->root && !(r.root = realpath(io->root, NULL)))
+    rc = fk_store_fail(st, FK_ENOENT, "--root %s: %s", io->root, strerror(errno));
   if (rc == FK_OK) rc = fk_walk_dir(st, dir, &w, io->on_error, io->user);
   r.stats.found = (int64_t)w.n;
   r.stats.skipped = w.skipped;
@@ -495,11 +607,15 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK) rc = claim_model(&r, m);
   if (rc == FK_OK) rc = load_known(&r);
   if (rc == FK_OK) rc = plan(&r, &w);
-  if (rc == FK_OK) rc = prepare_all(&r);
+  if (rc == FK_OK) rc = fk_writer_init(&r.w, st);
   int jobs = io->jobs > 0 ? io->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
   if (jobs > r.njobs) jobs = r.njobs > 0 ? (int)r.njobs : 1;
+  r.ahead = 2 * jobs + 2 < CLAIM_CHUNK ? 2 * jobs + 2 : CLAIM_CHUNK;
+  if (rc == FK_OK) start_claims(&r);
+  if (rc == FK_OK && r.claims) rc = claim_more(&r);
   if (rc == FK_OK && r.njobs > 0) rc = run_workers(&r, m, jobs);
+  if (r.claims) st->ops->release(st, r.worker, NULL); /* what a failure left claimed */
   if (rc == FK_OK && !cancelled(&r)) rc = prune(&r);
   if (rc == FK_OK && !cancelled(&r)) rc = fk_store_load(st, NULL); /* refreshes the sidecar */
   if (rc == FK_OK && !cancelled(&r)) fk_store_ann_refresh(st, io->jobs); /* a cache: search rebuilds it */

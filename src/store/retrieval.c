@@ -106,48 +106,59 @@ static int gallery(const fk_vecs *v, fk_vecs *g) {
   return FK_OK;
 }
 
+/* SQLite's foreach_query (fk_store_ops): FK_QUERY_ROWS row by row. */
+int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
+                        void *user) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, FK_QUERY_ROWS, &q), step = SQLITE_DONE;
+  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW)
+    rc = fn(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2), user);
+  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
+  sqlite3_finalize(q);
+  return rc;
+}
+
+typedef struct query_load {
+  eval *e;
+  fk_strmap row_of;  /* gallery row by image id (as text) */
+  int64_t cap, identities;
+  int64_t last_identity;
+} query_load;
+
+static int add_query(int64_t image, int64_t identity, int64_t n, void *user) {
+  query_load *l = user;
+  eval *e = l->e;
+  if (e->nq == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 1024;
+    query *p = realloc(e->q, (size_t)l->cap * sizeof *p);
+    if (!p) return FK_ENOMEM;
+    e->q = p;
+  }
+  char key[24];
+  query *x = &e->q[e->nq++];
+  memset(x, 0, sizeof *x);
+  x->image_id = image;
+  x->identity = (int32_t)identity;
+  x->relevant = (int)n - 1;
+  snprintf(key, sizeof key, "%lld", (long long)image);
+  x->row = fk_strmap_get(&l->row_of, key);
+  if (identity != l->last_identity) l->identities++; /* rows come grouped by identity */
+  l->last_identity = identity;
+  return FK_OK;
+}
+
 /* Queries: readable images of identities with >= 2 readable images. */
 static int load_queries(fk_store *st, const fk_vecs *g, eval *e, int64_t *identities) {
-  fk_strmap row_of = {0};
+  query_load l = {.e = e, .last_identity = -1};
   char (*keys)[24] = calloc((size_t)g->n + 1, sizeof *keys);
   int rc = keys ? FK_OK : FK_ENOMEM;
   for (int64_t i = 0; rc == FK_OK && i < g->n; i++) {
     snprintf(keys[i], sizeof keys[i], "%lld", (long long)g->image_id[i]);
-    rc = fk_strmap_put(&row_of, keys[i], i);
+    rc = fk_strmap_put(&l.row_of, keys[i], i);
   }
-  sqlite3_stmt *q = NULL;
-  if (rc == FK_OK)
-    rc = fk_store_prepare(st,
-                          "SELECT i.id, i.identity_id, c.n FROM images i JOIN (SELECT identity_id,"
-                          " count(*) AS n FROM images WHERE status != 'error' AND identity_id IS NOT NULL"
-                          " GROUP BY identity_id HAVING count(*) >= 2) c USING (identity_id)"
-                          " WHERE i.status != 'error' ORDER BY i.identity_id, i.id", &q);
-  int64_t cap = 0;
-  *identities = 0;
-  int32_t last_identity = -1;
-  while (rc == FK_OK && sqlite3_step(q) == SQLITE_ROW) {
-    if (e->nq == cap) {
-      cap = cap ? cap * 2 : 1024;
-      query *p = realloc(e->q, (size_t)cap * sizeof *p);
-      if (!p) {
-        rc = FK_ENOMEM;
-        break;
-      }
-      e->q = p;
-    }
-    char key[24];
-    query *x = &e->q[e->nq++];
-    memset(x, 0, sizeof *x);
-    x->image_id = sqlite3_column_int64(q, 0);
-    x->identity = (int32_t)sqlite3_column_int64(q, 1);
-    x->relevant = sqlite3_column_int(q, 2) - 1;
-    snprintf(key, sizeof key, "%lld", (long long)x->image_id);
-    x->row = fk_strmap_get(&row_of, key);
-    if (x->identity != last_identity) (*identities)++; /* rows come grouped by identity */
-    last_identity = x->identity;
-  }
-  sqlite3_finalize(q);
-  fk_strmap_free(&row_of);
+  if (rc == FK_OK) rc = st->ops->foreach_query(st, add_query, &l);
+  *identities = l.identities;
+  fk_strmap_free(&l.row_of);
   free(keys);
   return rc == FK_ENOMEM ? fk_store_fail(st, rc, "out of memory") : rc;
 }

@@ -3,7 +3,8 @@
  * (fk_store_search: vectors.c's search, the exact scan or, for a large
  * index or when asked, ann_cache.c's graph), and the lookups that turn a
  * face id into its image, box, landmarks and identity
- * (fk_store_get_face, fk_store_foreach_face for exports).
+ * (fk_store_get_face, fk_store_foreach_face for exports), and listings;
+ * the queries here are the SQLite backend's (pg.c has PostgreSQL's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,6 @@
 
 #include "image/compose.h"
 #include "store/store.h"
-
-#define FACE_COLUMNS                                                                        \
-  "SELECT f.id, f.image_id, i.path, coalesce(d.name, ''), i.width, i.height, f.idx,"       \
-  " f.central, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.emb_f32, f.emb_i8, f.norm,"     \
-  " f.model"                                                                                \
-  " FROM faces f JOIN images i ON i.id = f.image_id"                                        \
-  " LEFT JOIN identities d ON d.id = i.identity_id"
 
 void fk_search_options_init(fk_search_options *o) {
   memset(o, 0, sizeof *o);
@@ -79,9 +73,9 @@ static void read_face(sqlite3_stmt *q, fk_store_face *f) {
   snprintf(f->model, sizeof f->model, "%s", (const char *)sqlite3_column_text(q, 17));
 }
 
-int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
+int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
   sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, FACE_COLUMNS " WHERE f.id = ?", &q);
+  int rc = fk_store_prepare(st, FK_FACE_COLUMNS " WHERE f.id = ?", &q);
   if (rc) return rc;
   sqlite3_bind_int64(q, 1, face_id);
   int step = sqlite3_step(q);
@@ -92,9 +86,9 @@ int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
   return rc;
 }
 
-int fk_store_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user) {
+int fk_sq_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user) {
   sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, FACE_COLUMNS " ORDER BY f.id", &q);
+  int rc = fk_store_prepare(st, FK_FACE_COLUMNS " ORDER BY f.id", &q);
   if (rc) return rc;
   fk_store_face *f = malloc(sizeof *f);
   if (!f) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
@@ -107,6 +101,14 @@ int fk_store_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *
   free(f);
   sqlite3_finalize(q);
   return rc;
+}
+
+int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
+  return st->ops->get_face(st, face_id, out);
+}
+
+int fk_store_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user) {
+  return st->ops->foreach_face(st, fn, user);
 }
 
 /* ---- listing ---------------------------------------------------------------- */
@@ -124,8 +126,16 @@ static int count_of(fk_store *st, sqlite3_stmt *q, int64_t *total) {
   return rc;
 }
 
-/* The page and the total are read in one read transaction. */
-static int list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+/* Ends the read transaction of a page and its total (one snapshot). */
+static int end_read(fk_store *st, int rc) {
+  if (rc) {
+    st->ops->rollback(st);
+    return rc;
+  }
+  return st->ops->commit(st);
+}
+
+int fk_sq_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
                            int64_t *total) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT count(*) FROM identities", &q);
@@ -155,13 +165,12 @@ int fk_store_list_identities(fk_store *st, int64_t offset, int limit, fk_identit
                              int64_t *total) {
   *n = 0;
   int rc = check_page(st, offset, limit);
-  if (rc || (rc = fk_store_exec(st, "BEGIN"))) return rc;
-  rc = list_identities(st, offset, limit, out, n, total);
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  return rc;
+  if (rc || (rc = st->ops->begin(st, FK_TXN_READ))) return rc;
+  rc = st->ops->list_identities(st, offset, limit, out, n, total);
+  return end_read(st, rc);
 }
 
-static int identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
+int fk_sq_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
                           int *n, int64_t *total) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q);
@@ -177,7 +186,7 @@ static int identity_faces(fk_store *st, const char *identity, int64_t offset, in
     return rc;
   sqlite3_bind_int64(q, 1, id);
   if ((rc = count_of(st, q, total))) return rc;
-  if ((rc = fk_store_prepare(st, FACE_COLUMNS " WHERE i.identity_id = ? ORDER BY f.id LIMIT ? OFFSET ?", &q)))
+  if ((rc = fk_store_prepare(st, FK_FACE_COLUMNS " WHERE i.identity_id = ? ORDER BY f.id LIMIT ? OFFSET ?", &q)))
     return rc;
   sqlite3_bind_int64(q, 1, id);
   sqlite3_bind_int(q, 2, limit);
@@ -193,10 +202,9 @@ int fk_store_identity_faces(fk_store *st, const char *identity, int64_t offset, 
   *n = 0;
   if (!identity) return fk_store_fail(st, FK_EINVAL, "fk_store_identity_faces: no name");
   int rc = check_page(st, offset, limit);
-  if (rc || (rc = fk_store_exec(st, "BEGIN"))) return rc;
-  rc = identity_faces(st, identity, offset, limit, out, n, total);
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-  return rc;
+  if (rc || (rc = st->ops->begin(st, FK_TXN_READ))) return rc;
+  rc = st->ops->identity_faces(st, identity, offset, limit, out, n, total);
+  return end_read(st, rc);
 }
 
 /* ---- crops ------------------------------------------------------------------- */

@@ -79,27 +79,47 @@ static int count_rows(fk_store *st, const char *sql, int64_t seq, int64_t *n) {
   return rc;
 }
 
-int fk_sidecar_build(fk_store *st, fk_vecs *v) {
+/* Every face when since < 0 (an index of format < 3 has no seq column).
+ * An index without a model yet holds no faces: any width does. */
+int fk_sq_vec_rows(fk_store *st, int64_t since, fk_vecs *v) {
   int64_t n;
   sqlite3_stmt *q;
-  int rc = count_rows(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id WHERE ?1 = ?1", 0, &n);
+  const char *where = since < 0 ? "WHERE ?1 = ?1" : "WHERE f.seq > ?1";
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id %s", where);
+  int rc = count_rows(st, sql, since, &n);
   if (rc) return rc;
-  /* An index without a model yet holds no faces: any width does. */
-  if ((rc = fk_store_prepare(st, VEC_ROWS(""), &q))) return rc;
+  if ((rc = fk_store_prepare(st, since < 0 ? VEC_ROWS("WHERE ?1 = ?1") : VEC_ROWS("WHERE f.seq > ?1"), &q)))
+    return rc;
+  sqlite3_bind_int64(q, 1, since);
   rc = read_rows(st, q, n, st->dim ? st->dim : 1, v);
   sqlite3_finalize(q);
   return rc;
 }
 
-int fk_sidecar_changed_rows(fk_store *st, int64_t since, fk_vecs *v) {
-  int64_t n;
+/* The face ids of the tombstones with seq > since. */
+int fk_sq_tombstones(fk_store *st, int64_t since, int64_t **ids, int64_t *n) {
   sqlite3_stmt *q;
-  int rc = count_rows(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id WHERE f.seq > ?1",
-                      since, &n);
+  int64_t cap = 0;
+  *ids = NULL;
+  *n = 0;
+  int rc = fk_store_prepare(st, "SELECT face_id FROM deleted WHERE seq > ?", &q);
   if (rc) return rc;
-  if ((rc = fk_store_prepare(st, VEC_ROWS("WHERE f.seq > ?1"), &q))) return rc;
   sqlite3_bind_int64(q, 1, since);
-  rc = read_rows(st, q, n, st->dim ? st->dim : 1, v);
+  int step;
+  while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      int64_t *p = realloc(*ids, (size_t)cap * sizeof *p);
+      if (!p) {
+        rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
+        break;
+      }
+      *ids = p;
+    }
+    (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+  }
+  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading deleted faces");
   sqlite3_finalize(q);
   return rc;
 }

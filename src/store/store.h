@@ -1,5 +1,6 @@
 /*
  * store.h - internals of the face index (src/store/): the fk_store handle,
+ * the backend interface (fk_store_ops: SQLite here, PostgreSQL in pg.c),
  * the SQLite schema and statement helpers shared by db.c (open, schema,
  * meta, migrations), write.c (storing images with their faces), index.c
  * (building from a directory), edit.c (adding and deleting single images,
@@ -39,8 +40,9 @@
  * vectors stay in id order by appending. Tombstones are kept (16 bytes a
  * deleted face), so a reader at any earlier seq can catch up. meta.generation
  * still counts commits that change faces, as before.
- * The PostgreSQL backend (issue 11) keeps the same three rules with the same
- * columns, so its readers follow it the same way.
+ * The PostgreSQL backend (pg.c) keeps the same three rules with the same
+ * columns, by triggers too, and its writers also run one at a time (an
+ * advisory lock held to commit), so its readers follow it the same way.
  *
  * Schema versions: 1 fixed the width at 128 in CHECK constraints (facekit
  * 0.1 with the one 128-d model); 2 takes any width; 3 adds the change
@@ -85,15 +87,176 @@ struct fk_vectors {
   struct fk_vectors_ann *ann; /* the ANN graph over v, once loaded (ann_cache.c) */
 };
 
+typedef struct fk_store_ops fk_store_ops;
+typedef struct fk_pg fk_pg;
+
 struct fk_store {
-  sqlite3 *db;
-  char *path;
+  const fk_store_ops *ops; /* the backend: fk_sqlite_ops or fk_pg_ops */
+  sqlite3 *db;             /* SQLite */
+  fk_pg *pg;               /* PostgreSQL (pg.c) */
+  char *path;              /* the file, or the connection URI without its
+                              password: what messages name */
   int writable;
-  int schema;              /* user_version; < 3: no change sequence */
+  int schema;              /* SQLite user_version (< 3: no change sequence);
+                              FK_STORE_SCHEMA for PostgreSQL, which has it */
   int dim;                 /* meta.dim: embedding width, 0 before a model */
+  int watching;            /* SQLite: data_version was read (wait_change) */
+  int64_t data_version;
   fk_vectors vs;           /* loaded lazily (vectors.c) */
   char err[FK_STORE_ERRMSG_MAX];
 };
+
+/* ---- backends ------------------------------------------------------------
+ *
+ * An index lives in a SQLite file (db.c, write.c, edit.c, sidecar.c,
+ * search.c, retrieval.c hold that backend's part) or in a PostgreSQL
+ * database (pg.c, pg_write.c). fk_store_open picks one by the locator;
+ * everything else - planning an index run and embedding (index.c,
+ * write.c), the loaded vectors and their catch-up (vectors.c), search and
+ * retrieval scoring, the model checks (db.c) - is shared and reaches the
+ * database only through st->ops. Every operation records a failure's
+ * reason in st->err and returns its FK_E* code.
+ *
+ * Transactions: FK_TXN_READ reads one snapshot; FK_TXN_WRITE also excludes
+ * every other writer of the index until commit or rollback, so that the
+ * change sequence grows in commit order (store.h top) on both backends.
+ * rollback keeps st->err. */
+enum { FK_TXN_READ, FK_TXN_WRITE };
+
+/* What the index is at the moment of the caller's read transaction. */
+typedef struct fk_store_state {
+  char uuid[40];
+  int64_t generation, seq;
+  int schema, dim;
+} fk_store_state;
+
+/* An images row, as an index run compares it with the files. */
+typedef struct fk_image_row {
+  int64_t id;
+  const char *path, *hash;
+  int64_t size, mtime_ns;
+  int is_error;           /* status 'error' */
+} fk_image_row;
+
+typedef struct fk_writer fk_writer;
+
+struct fk_store_ops {
+  const char *name;
+  int (*open)(fk_store *st, const char *locator, int mode);
+  void (*close)(fk_store *st);
+  int (*begin)(fk_store *st, int kind);
+  int (*commit)(fk_store *st);
+  void (*rollback)(fk_store *st);
+  /* meta: get gives FK_ENOENT when the key is absent */
+  int (*meta_get)(fk_store *st, const char *key, char *buf, size_t size);
+  int (*meta_set)(fk_store *st, const char *key, const char *value);
+  int (*bump_generation)(fk_store *st);            /* in a write transaction */
+  int (*counts)(fk_store *st, fk_store_info *info); /* images ... errors */
+  int (*read_state)(fk_store *st, fk_store_state *s);
+  /* The vectors of the faces with seq > since (every face when since < 0),
+   * in id order, into a new block; the face ids of tombstones with seq >
+   * since. In the caller's read transaction. */
+  int (*vec_rows)(fk_store *st, int64_t since, fk_vecs *v);
+  int (*tombstones)(fk_store *st, int64_t since, int64_t **ids, int64_t *n);
+  /* Every images row, for an index run's plan. */
+  int (*foreach_image)(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user);
+  /* The writer (write.c's fk_writer), in the caller's write transaction. */
+  int (*writer_init)(fk_writer *w);
+  void (*writer_free)(fk_writer *w);
+  int (*identity)(fk_writer *w, const char *name, int64_t *id); /* made if new */
+  int (*put)(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
+  int (*move)(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity);
+  int (*touch)(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
+  int (*delete_image)(fk_writer *w, int64_t image_id);
+  int (*drop_orphans)(fk_store *st); /* identities no image has */
+  /* Single edits (edit.c), in a write transaction. find_image: the row at
+   * path (FK_ENOENT: none), its identity (0: none) and whether it holds
+   * that content already (*same); keep_image: same content, only size,
+   * mtime and identity change; face_ids: an image's face ids by rank (*n
+   * of them, at most cap written); drop_identity: drops it if no image has
+   * it. The delete bodies take an fk_delete_job. */
+  int (*find_image)(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same);
+  int (*keep_image)(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+  int (*face_ids)(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+  int (*drop_identity)(fk_store *st, int64_t identity);
+  int (*delete_face_body)(fk_store *st, void *delete_job);
+  int (*delete_identity_body)(fk_store *st, void *delete_job);
+  /* Reads (search.c, retrieval.c). */
+  int (*get_face)(fk_store *st, int64_t face_id, fk_store_face *out);
+  int (*foreach_face)(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user);
+  int (*list_identities)(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+                         int64_t *total);
+  int (*identity_faces)(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
+                        int *n, int64_t *total);
+  /* Claims of files by concurrent index runs (NULL for SQLite, whose
+   * writers run one at a time anyway): claim decides, in one transaction,
+   * for each of n files (stored path, size, mtime) got[i] = 1 claimed, 2
+   * claimed from an expired lease, 0 not (another worker holds it, or the
+   * index already has that file); renew extends every claim of worker;
+   * release drops worker's claim of path (every claim when NULL), inside
+   * the caller's write transaction if there is one. */
+  int (*claim)(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+               const int64_t *mtime_ns, int n, uint8_t *got);
+  int (*renew)(fk_store *st, const char *worker, int lease_s);
+  int (*release)(fk_store *st, const char *worker, const char *path);
+  /* fk_store_wait_change */
+  int (*wait_change)(fk_store *st, int timeout_ms);
+  /* Retrieval's queries: (image id, identity id, images of the identity)
+   * of readable images of identities with >= 2, grouped by identity. */
+  int (*foreach_query)(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
+                       void *user);
+};
+
+extern const fk_store_ops fk_sqlite_ops, fk_pg_ops;
+
+/* The SQLite backend's operations that live outside db.c. */
+int fk_sq_vec_rows(fk_store *st, int64_t since, fk_vecs *v);                 /* sidecar.c */
+int fk_sq_tombstones(fk_store *st, int64_t since, int64_t **ids, int64_t *n); /* sidecar.c */
+int fk_sq_foreach_image(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user);
+int fk_sq_writer_init(fk_writer *w);                                          /* write.c */
+void fk_sq_writer_free(fk_writer *w);
+int fk_sq_identity(fk_writer *w, const char *name, int64_t *id);
+int fk_sq_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
+int fk_sq_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity);
+int fk_sq_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
+int fk_sq_delete_image(fk_writer *w, int64_t image_id);
+int fk_sq_drop_orphans(fk_store *st);
+int fk_sq_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity,
+                     int *same);                                              /* edit.c */
+int fk_sq_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+int fk_sq_drop_identity(fk_store *st, int64_t identity);
+int fk_sq_delete_face_body(fk_store *st, void *delete_job);
+int fk_sq_delete_identity_body(fk_store *st, void *delete_job);
+int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out);        /* search.c */
+int fk_sq_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user);
+int fk_sq_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
+                          int64_t *total);
+int fk_sq_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
+                         int *n, int64_t *total);
+int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
+                        void *user); /* retrieval.c */
+
+/* "ok", "no_face", "error" by FK_ENTRY_* */
+extern const char *const fk_entry_status_names[];
+
+/* SQL both backends run as it is. FK_FACE_COLUMNS: what read_face() of
+ * search.c and pg.c read, in that order; FK_QUERY_ROWS: retrieval's
+ * queries (fk_store_ops.foreach_query). */
+#define FK_FACE_COLUMNS                                                                     \
+  "SELECT f.id, f.image_id, i.path, coalesce(d.name, ''), i.width, i.height, f.idx,"       \
+  " f.central, f.x, f.y, f.w, f.h, f.score, f.landmarks, f.emb_f32, f.emb_i8, f.norm,"     \
+  " f.model"                                                                                \
+  " FROM faces f JOIN images i ON i.id = f.image_id"                                        \
+  " LEFT JOIN identities d ON d.id = i.identity_id"
+#define FK_QUERY_ROWS                                                               \
+  "SELECT i.id, i.identity_id, c.n FROM images i JOIN (SELECT identity_id,"       \
+  " count(*) AS n FROM images WHERE status != 'error' AND identity_id IS NOT NULL" \
+  " GROUP BY identity_id HAVING count(*) >= 2) c USING (identity_id)"              \
+  " WHERE i.status != 'error' ORDER BY i.identity_id, i.id"
+
+/* Is locator a PostgreSQL connection URI (postgresql:... or postgres:...)? */
+int fk_store_is_pg(const char *locator);
 
 /* Records a formatted message in st->err and returns status. */
 int fk_store_fail(fk_store *st, int status, const char *fmt, ...)
@@ -114,20 +277,18 @@ int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size);
 int fk_store_meta_set(fk_store *st, const char *key, const char *value);
 int fk_store_meta_get_int(fk_store *st, const char *key, int64_t *out);
 
+/* st->dim from meta.dim; `absent` when the index has none yet. */
+int fk_store_read_dim(fk_store *st, int absent);
+
 /* Increments meta.generation (inside the caller's transaction). */
 int fk_store_bump_generation(fk_store *st);
 
 /* The sidecar path: PATH.vec. */
 int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size);
 
-/* sidecar.c: the vectors as the faces table has them (inside the caller's
- * read transaction); the sidecar file mapped if its uuid is `uuid`;
- * written atomically, without deleted rows, stamped with the uuid,
- * generation and seq the vectors reflect. */
-int fk_sidecar_build(fk_store *st, fk_vecs *v);
-/* The faces with seq > since (inserted or relabelled after it), in id
- * order, for a catch-up; inside the caller's read transaction. */
-int fk_sidecar_changed_rows(fk_store *st, int64_t since, fk_vecs *v);
+/* sidecar.c: the sidecar file mapped if its uuid is `uuid`; written
+ * atomically, without deleted rows, stamped with the uuid, generation and
+ * seq the vectors reflect. */
 int fk_sidecar_map(fk_store *st, const char *uuid, fk_vecs *v);
 int fk_sidecar_save(fk_store *st, const fk_vecs *v, const char *uuid, int64_t generation, int64_t seq);
 void fk_sidecar_unmap(fk_vecs *v);
@@ -247,25 +408,55 @@ int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_en
  * the stage times. */
 void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en);
 
-/* The statements that store an image with its faces, and a cache of
- * identity ids; used inside the caller's transactions. */
-typedef struct fk_writer {
+/* Stores images with their faces, inside the caller's write transaction:
+ * the backend's statements (impl) and a cache of identity ids. */
+struct fk_writer {
   fk_store *st;
   fk_strmap identities;
   char **names;
   size_t nnames;
-  sqlite3_stmt *s_upsert, *s_del_faces, *s_ins_face, *s_ins_ident, *s_get_ident;
-} fk_writer;
+  void *impl;
+};
 
 int fk_writer_init(fk_writer *w, fk_store *st);
 void fk_writer_free(fk_writer *w);
-/* Steps a statement with no result rows, then resets it. */
-int fk_writer_step(fk_writer *w, sqlite3_stmt *q, const char *what);
 /* The identities.id of name[0..len) (made if new), or 0 when len is 0. */
 int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id);
 /* Upserts en's image row by path, with its status and identity (0: none),
  * and replaces its faces, stored with the model fingerprint `model`. */
 int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
+
+/* A face's unit vector, int8 code and raw norm, as both backends store
+ * them; FK_EMISMATCH when its width is not the index's. */
+int fk_face_codes(fk_store *st, const fk_face *f, float *unit, int8_t *code, double *norm);
+
+/* ---- edit.c's single changes, which the backends' bodies carry out ---- */
+
+/* Paths of the image rows a delete removed, reported after its commit. */
+typedef struct fk_removed_list {
+  char **paths;
+  size_t n;
+  int64_t faces;
+} fk_removed_list;
+
+int fk_removed_add(fk_store *st, fk_removed_list *l, const char *path);
+
+typedef struct fk_add_job {
+  const fk_entry *e;
+  const char *identity;
+  int64_t *face_ids;
+  int cap;
+  fk_added *out;
+} fk_add_job;
+
+typedef struct fk_delete_job {
+  int64_t id;           /* the face (delete_face) */
+  const char *name;     /* the identity (delete_identity) */
+  fk_removed_list removed;
+} fk_delete_job;
+
+/* Records the entry's model in an index without one; else refuses another. */
+int fk_store_claim_entry_model(fk_store *st, const fk_entry *e);
 
 /* Records the model fingerprint, its width and the preprocessing in meta
  * (inside the caller's transaction). */

@@ -64,42 +64,6 @@ pthreadpool_t fk_vectors_pool(fk_vectors *vs, int threads) {
   return vs->pool;
 }
 
-/* What the index is at the moment of the caller's read transaction. */
-typedef struct state {
-  char uuid[40];
-  int64_t generation, seq;
-  int schema, dim;
-} state;
-
-static int read_state(fk_store *st, state *s) {
-  memset(s, 0, sizeof *s);
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st,
-                            "SELECT (SELECT user_version FROM pragma_user_version),"
-                            " (SELECT value FROM meta WHERE key = 'uuid'),"
-                            " (SELECT value FROM meta WHERE key = 'generation'),"
-                            " (SELECT value FROM meta WHERE key = 'seq'),"
-                            " (SELECT value FROM meta WHERE key = 'dim')", &q);
-  if (rc) return rc;
-  if (sqlite3_step(q) != SQLITE_ROW) {
-    rc = fk_store_sqlfail(st, "reading meta");
-  } else if (sqlite3_column_type(q, 1) == SQLITE_NULL || sqlite3_column_type(q, 2) == SQLITE_NULL) {
-    rc = fk_store_fail(st, FK_ENOTINDEX, "%s: meta table incomplete", st->path);
-  } else {
-    s->schema = sqlite3_column_int(q, 0);
-    snprintf(s->uuid, sizeof s->uuid, "%s", (const char *)sqlite3_column_text(q, 1));
-    s->generation = sqlite3_column_int64(q, 2);
-    s->seq = s->schema >= 3 ? sqlite3_column_int64(q, 3) : -1;
-    /* format 1 recorded no width: its embeddings were 128-d */
-    s->dim = sqlite3_column_type(q, 4) != SQLITE_NULL ? sqlite3_column_int(q, 4) : s->schema == 1 ? 128 : 0;
-    if (s->dim < 0 || s->dim > FK_EMBED_MAX)
-      rc = fk_store_fail(st, FK_ECORRUPT, "%s: meta.dim %d is not an embedding width", st->path, s->dim);
-  }
-  sqlite3_finalize(q);
-  if (rc == FK_OK) st->dim = s->dim, st->schema = s->schema;
-  return rc;
-}
-
 int64_t fk_vecs_find_row(const fk_vecs *v, int64_t id) {
   int64_t lo = 0, hi = v->n;
   while (lo < hi) {
@@ -128,7 +92,7 @@ static void swap_in(fk_vectors *vs, fk_vecs *nv, const char *uuid, int64_t gener
 /* A first load: the sidecar if use_sidecar, it belongs to this index and
  * it is not ahead of it (*exact when it is current), else the faces
  * table. */
-static int load_base(fk_store *st, const state *s, int use_sidecar, int *exact) {
+static int load_base(fk_store *st, const fk_store_state *s, int use_sidecar, int *exact) {
   fk_vecs m;
   *exact = 0;
   if (use_sidecar && fk_sidecar_map(st, s->uuid, &m) == FK_OK) {
@@ -143,35 +107,8 @@ static int load_base(fk_store *st, const state *s, int use_sidecar, int *exact) 
     }
     fk_sidecar_unmap(&m);
   }
-  int rc = fk_sidecar_build(st, &m);
+  int rc = st->ops->vec_rows(st, -1, &m);
   if (rc == FK_OK) swap_in(&st->vs, &m, s->uuid, s->generation, s->seq);
-  return rc;
-}
-
-/* The face ids of the tombstones with seq > since. */
-static int read_tombstones(fk_store *st, int64_t since, int64_t **ids, int64_t *n) {
-  sqlite3_stmt *q;
-  int64_t cap = 0;
-  *ids = NULL;
-  *n = 0;
-  int rc = fk_store_prepare(st, "SELECT face_id FROM deleted WHERE seq > ?", &q);
-  if (rc) return rc;
-  sqlite3_bind_int64(q, 1, since);
-  int step;
-  while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 64;
-      int64_t *p = realloc(*ids, (size_t)cap * sizeof *p);
-      if (!p) {
-        rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
-        break;
-      }
-      *ids = p;
-    }
-    (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
-  }
-  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading deleted faces");
-  sqlite3_finalize(q);
   return rc;
 }
 
@@ -209,12 +146,12 @@ static int compact(fk_vectors *vs) {
 /* Brings vs up to s from the seq its vectors reflect (see the top).
  * FK_EUNSUPPORTED asks the caller for a full reload: a new face would not
  * sort after the loaded ones. */
-static int catch_up(fk_store *st, const state *s) {
+static int catch_up(fk_store *st, const fk_store_state *s) {
   fk_vectors *vs = &st->vs;
   int64_t *gone = NULL, ngone = 0;
   fk_vecs ch = {0}, grown = {0};
-  int rc = read_tombstones(st, vs->seq, &gone, &ngone);
-  if (rc == FK_OK) rc = fk_sidecar_changed_rows(st, vs->seq, &ch);
+  int rc = st->ops->tombstones(st, vs->seq, &gone, &ngone);
+  if (rc == FK_OK) rc = st->ops->vec_rows(st, vs->seq, &ch);
   int64_t appends = 0, last = vs->v.n ? vs->v.face_id[vs->v.n - 1] : INT64_MIN;
   for (int64_t i = 0; rc == FK_OK && i < ch.n; i++) {
     if (fk_vecs_find_row(&vs->v, ch.face_id[i]) >= 0) continue;
@@ -251,7 +188,7 @@ static int catch_up(fk_store *st, const state *s) {
 
 /* Loads the vectors whole (from the sidecar or the table) and catches up;
  * saves the sidecar when it was not current. */
-static int reload(fk_store *st, const state *s, int use_sidecar) {
+static int reload(fk_store *st, const fk_store_state *s, int use_sidecar) {
   int exact;
   int rc = load_base(st, s, use_sidecar, &exact);
   if (rc) return rc;
@@ -265,10 +202,11 @@ static int reload(fk_store *st, const state *s, int use_sidecar) {
 int fk_store_refresh(fk_store *st) {
   fk_vectors *vs = &st->vs;
   /* One read transaction: the state and the changes read are one snapshot. */
-  int rc = fk_store_exec(st, "BEGIN");
+  int rc = st->ops->begin(st, FK_TXN_READ);
   if (rc) return rc;
-  state s;
-  rc = read_state(st, &s);
+  fk_store_state s;
+  rc = st->ops->read_state(st, &s);
+  if (rc == FK_OK) st->dim = s.dim, st->schema = s.schema;
   if (rc == FK_OK) {
     int stale = !vs->loaded || strcmp(vs->uuid, s.uuid) || vs->v.dim != (s.dim ? s.dim : 1) ||
                 (s.schema >= 3) != (vs->seq >= 0);
@@ -276,7 +214,8 @@ int fk_store_refresh(fk_store *st) {
     else if (s.schema >= 3 && vs->seq != s.seq && (rc = catch_up(st, &s)) == FK_EUNSUPPORTED)
       rc = reload(st, &s, 0);
   }
-  sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  if (rc) st->ops->rollback(st);
+  else rc = st->ops->commit(st);
   /* After a whole reload; a graph that cannot follow is dropped, and
    * searches scan until fk_store_load_ann says why. */
   if (rc == FK_OK && st->vs.ann) fk_vectors_ann_sync(st);

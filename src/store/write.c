@@ -143,44 +143,20 @@ void fk_entry_free(fk_entry *e) {
   free(e);
 }
 
-/* ---- the writer ---------------------------------------------------------- */
+/* ---- the writer (shared) ------------------------------------------------- */
 
 int fk_writer_init(fk_writer *w, fk_store *st) {
   memset(w, 0, sizeof *w);
   w->st = st;
-  int rc;
-  if ((rc = fk_store_prepare(st,
-                             "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error,"
-                             " identity_id, nfaces, indexed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                             " unixepoch()) ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3,"
-                             " hash = ?4, width = ?5, height = ?6, status = ?7, error = ?8,"
-                             " identity_id = ?9, nfaces = ?10, indexed_at = unixepoch() RETURNING id",
-                             &w->s_upsert)) ||
-      (rc = fk_store_prepare(st, "DELETE FROM faces WHERE image_id = ?", &w->s_del_faces)) ||
-      (rc = fk_store_prepare(st,
-                             "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central,"
-                             " norm, emb_f32, emb_i8) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             &w->s_ins_face)) ||
-      (rc = fk_store_prepare(st, "INSERT OR IGNORE INTO identities(name) VALUES(?)", &w->s_ins_ident)) ||
-      (rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &w->s_get_ident)))
-    return rc;
-  return FK_OK;
+  return st->ops->writer_init(w);
 }
 
 void fk_writer_free(fk_writer *w) {
-  sqlite3_stmt *s[] = {w->s_upsert, w->s_del_faces, w->s_ins_face, w->s_ins_ident, w->s_get_ident};
-  for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
+  if (w->st && w->impl) w->st->ops->writer_free(w);
   fk_strmap_free(&w->identities);
   for (size_t i = 0; i < w->nnames; i++) free(w->names[i]);
   free(w->names);
   memset(w, 0, sizeof *w);
-}
-
-int fk_writer_step(fk_writer *w, sqlite3_stmt *q, const char *what) {
-  int rc = sqlite3_step(q) == SQLITE_DONE ? FK_OK : fk_store_sqlfail(w->st, what);
-  sqlite3_reset(q);
-  sqlite3_clear_bindings(q);
-  return rc;
 }
 
 int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id) {
@@ -189,13 +165,7 @@ int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id) 
   char buf[1024];
   snprintf(buf, sizeof buf, "%.*s", (int)len, name);
   if ((*id = fk_strmap_get(&w->identities, buf)) >= 0) return FK_OK;
-  sqlite3_bind_text(w->s_ins_ident, 1, buf, -1, SQLITE_TRANSIENT);
-  int rc = fk_writer_step(w, w->s_ins_ident, "adding an identity");
-  if (rc) return rc;
-  sqlite3_bind_text(w->s_get_ident, 1, buf, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step(w->s_get_ident) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(w->st, "reading an identity");
-  *id = sqlite3_column_int64(w->s_get_ident, 0);
-  sqlite3_reset(w->s_get_ident);
+  int rc = w->st->ops->identity(w, buf, id);
   if (rc) return rc;
   char *copy = strdup(buf);
   char **names = copy ? realloc(w->names, (w->nnames + 1) * sizeof *names) : NULL;
@@ -208,6 +178,87 @@ int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id) 
   return fk_strmap_put(&w->identities, copy, *id);
 }
 
+int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
+  return w->st->ops->put(w, en, identity, model, image_id);
+}
+
+int fk_face_codes(fk_store *st, const fk_face *f, float *unit, int8_t *code, double *norm) {
+  const int dim = f->dim;
+  if (dim != st->dim)
+    return fk_store_fail(st, FK_EMISMATCH, "a %d-d embedding for an index of %d-d ones", dim, st->dim);
+  double ss = 0;
+  for (int d = 0; d < dim; d++) ss += (double)f->embedding[d] * f->embedding[d];
+  memcpy(unit, f->embedding, (size_t)dim * sizeof *unit);
+  fk_l2_normalize(unit, dim);
+  fk_quantize_i8(unit, code, dim);
+  *norm = sqrt(ss);
+  return FK_OK;
+}
+
+/* ---- the SQLite writer --------------------------------------------------- */
+
+typedef struct sq_writer {
+  sqlite3_stmt *upsert, *del_faces, *ins_face, *ins_ident, *get_ident, *move, *del_image, *touch;
+} sq_writer;
+
+int fk_sq_writer_init(fk_writer *w) {
+  fk_store *st = w->st;
+  sq_writer *q = calloc(1, sizeof *q);
+  if (!q) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  w->impl = q;
+  int rc;
+  if ((rc = fk_store_prepare(st,
+                             "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error,"
+                             " identity_id, nfaces, indexed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                             " unixepoch()) ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3,"
+                             " hash = ?4, width = ?5, height = ?6, status = ?7, error = ?8,"
+                             " identity_id = ?9, nfaces = ?10, indexed_at = unixepoch() RETURNING id",
+                             &q->upsert)) ||
+      (rc = fk_store_prepare(st, "DELETE FROM faces WHERE image_id = ?", &q->del_faces)) ||
+      (rc = fk_store_prepare(st,
+                             "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central,"
+                             " norm, emb_f32, emb_i8) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             &q->ins_face)) ||
+      (rc = fk_store_prepare(st, "INSERT OR IGNORE INTO identities(name) VALUES(?)", &q->ins_ident)) ||
+      (rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q->get_ident)) ||
+      (rc = fk_store_prepare(st,
+                             "UPDATE images SET path = ?, size = ?, mtime_ns = ?, identity_id = ?,"
+                             " indexed_at = unixepoch() WHERE id = ?", &q->move)) ||
+      (rc = fk_store_prepare(st, "DELETE FROM images WHERE id = ?", &q->del_image)) ||
+      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &q->touch)))
+    return rc;
+  return FK_OK;
+}
+
+void fk_sq_writer_free(fk_writer *w) {
+  sq_writer *q = w->impl;
+  sqlite3_stmt *s[] = {q->upsert, q->del_faces, q->ins_face, q->ins_ident, q->get_ident, q->move,
+                       q->del_image, q->touch};
+  for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
+  free(q);
+  w->impl = NULL;
+}
+
+/* Steps a statement with no result rows, then resets it. */
+static int step(fk_writer *w, sqlite3_stmt *q, const char *what) {
+  int rc = sqlite3_step(q) == SQLITE_DONE ? FK_OK : fk_store_sqlfail(w->st, what);
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
+}
+
+int fk_sq_identity(fk_writer *w, const char *name, int64_t *id) {
+  sq_writer *q = w->impl;
+  sqlite3_bind_text(q->ins_ident, 1, name, -1, SQLITE_TRANSIENT);
+  int rc = step(w, q->ins_ident, "adding an identity");
+  if (rc) return rc;
+  sqlite3_bind_text(q->get_ident, 1, name, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(q->get_ident) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(w->st, "reading an identity");
+  *id = sqlite3_column_int64(q->get_ident, 0);
+  sqlite3_reset(q->get_ident);
+  return rc;
+}
+
 static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
   if (id > 0) sqlite3_bind_int64(q, col, id);
   else sqlite3_bind_null(q, col);
@@ -215,17 +266,12 @@ static void bind_id_or_null(sqlite3_stmt *q, int col, int64_t id) {
 
 static int insert_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i, const char *model) {
   const fk_face *f = &en->faces[i];
-  const int dim = f->dim;
-  if (dim != w->st->dim)
-    return fk_store_fail(w->st, FK_EMISMATCH, "a %d-d embedding for an index of %d-d ones", dim, w->st->dim);
   float unit[FK_EMBED_MAX];
   int8_t code[FK_EMBED_MAX];
-  double ss = 0;
-  for (int d = 0; d < dim; d++) ss += (double)f->embedding[d] * f->embedding[d];
-  memcpy(unit, f->embedding, (size_t)dim * sizeof *unit);
-  fk_l2_normalize(unit, dim);
-  fk_quantize_i8(unit, code, dim);
-  sqlite3_stmt *q = w->s_ins_face;
+  double norm;
+  int rc = fk_face_codes(w->st, f, unit, code, &norm);
+  if (rc) return rc;
+  sqlite3_stmt *q = ((sq_writer *)w->impl)->ins_face;
   sqlite3_bind_int64(q, 1, image_id);
   sqlite3_bind_int(q, 2, i);
   sqlite3_bind_double(q, 3, f->box.x);
@@ -236,23 +282,25 @@ static int insert_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i
   sqlite3_bind_blob(q, 8, f->landmarks, sizeof f->landmarks, SQLITE_STATIC);
   sqlite3_bind_text(q, 9, model, -1, SQLITE_STATIC);
   sqlite3_bind_int(q, 10, i == en->central);
-  sqlite3_bind_double(q, 11, sqrt(ss));
-  sqlite3_bind_blob(q, 12, unit, dim * (int)sizeof *unit, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 13, code, dim, SQLITE_STATIC);
-  return fk_writer_step(w, q, "storing a face");
+  sqlite3_bind_double(q, 11, norm);
+  sqlite3_bind_blob(q, 12, unit, f->dim * (int)sizeof *unit, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 13, code, f->dim, SQLITE_STATIC);
+  return step(w, q, "storing a face");
 }
 
-int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
-  static const char *const status[] = {[FK_ENTRY_OK] = "ok", [FK_ENTRY_NOFACE] = "no_face",
-                                       [FK_ENTRY_ERROR] = "error"};
-  sqlite3_stmt *q = w->s_upsert;
+const char *const fk_entry_status_names[] = {[FK_ENTRY_OK] = "ok", [FK_ENTRY_NOFACE] = "no_face",
+                                              [FK_ENTRY_ERROR] = "error"};
+
+int fk_sq_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
+  sq_writer *s = w->impl;
+  sqlite3_stmt *q = s->upsert;
   sqlite3_bind_text(q, 1, en->path, -1, SQLITE_STATIC);
   sqlite3_bind_int64(q, 2, en->size);
   sqlite3_bind_int64(q, 3, en->mtime_ns);
   sqlite3_bind_text(q, 4, en->hash, -1, SQLITE_STATIC);
   sqlite3_bind_int(q, 5, en->width);
   sqlite3_bind_int(q, 6, en->height);
-  sqlite3_bind_text(q, 7, status[en->status], -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 7, fk_entry_status_names[en->status], -1, SQLITE_STATIC);
   if (en->status == FK_ENTRY_ERROR) sqlite3_bind_text(q, 8, en->error, -1, SQLITE_STATIC);
   else sqlite3_bind_null(q, 8);
   bind_id_or_null(q, 9, identity);
@@ -263,8 +311,53 @@ int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char
   sqlite3_clear_bindings(q);
   if (rc) return rc;
   /* Always: another writer may have stored this path since we looked. */
-  sqlite3_bind_int64(w->s_del_faces, 1, *image_id);
-  if ((rc = fk_writer_step(w, w->s_del_faces, "replacing faces"))) return rc;
+  sqlite3_bind_int64(s->del_faces, 1, *image_id);
+  if ((rc = step(w, s->del_faces, "replacing faces"))) return rc;
   for (int i = 0; rc == FK_OK && i < en->nfaces; i++) rc = insert_face(w, *image_id, en, i, model);
+  return rc;
+}
+
+int fk_sq_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity) {
+  sqlite3_stmt *q = ((sq_writer *)w->impl)->move;
+  sqlite3_bind_text(q, 1, en->path, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 2, en->size);
+  sqlite3_bind_int64(q, 3, en->mtime_ns);
+  bind_id_or_null(q, 4, identity);
+  sqlite3_bind_int64(q, 5, image_id);
+  return step(w, q, "moving an image");
+}
+
+int fk_sq_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns) {
+  sqlite3_stmt *q = ((sq_writer *)w->impl)->touch;
+  sqlite3_bind_int64(q, 1, size);
+  sqlite3_bind_int64(q, 2, mtime_ns);
+  sqlite3_bind_int64(q, 3, image_id);
+  return step(w, q, "updating an image");
+}
+
+int fk_sq_delete_image(fk_writer *w, int64_t image_id) {
+  sqlite3_stmt *q = ((sq_writer *)w->impl)->del_image;
+  sqlite3_bind_int64(q, 1, image_id);
+  return step(w, q, "deleting an image");
+}
+
+int fk_sq_foreach_image(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "SELECT id, path, size, mtime_ns, hash, status FROM images", &q);
+  if (rc) return rc;
+  int s = SQLITE_DONE;
+  while (rc == FK_OK && (s = sqlite3_step(q)) == SQLITE_ROW) {
+    fk_image_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .path = (const char *)sqlite3_column_text(q, 1),
+        .size = sqlite3_column_int64(q, 2),
+        .mtime_ns = sqlite3_column_int64(q, 3),
+        .hash = (const char *)sqlite3_column_text(q, 4),
+        .is_error = !strcmp((const char *)sqlite3_column_text(q, 5), "error"),
+    };
+    rc = fn(&r, user);
+  }
+  if (rc == FK_OK && s != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
+  sqlite3_finalize(q);
   return rc;
 }

@@ -1,0 +1,72 @@
+/*
+ * pg.h - internals of the PostgreSQL backend of the face index, shared by
+ * pg.c (connection, schema and migrations, transactions, reads, the vector
+ * COPY) and pg_write.c (the writer and single edits). The schema is the
+ * SQLite one of store.h in PostgreSQL types; see pg.c.
+ */
+#ifndef FK_STORE_PG_H
+#define FK_STORE_PG_H
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+
+/* The advisory lock every facekit write transaction takes first ('FKIX'):
+ * writers run one at a time, so face ids and the change sequence grow in
+ * commit order. */
+#define FK_PG_LOCK 1179340120 /* 0x464B4958 */
+/* The channel writers NOTIFY after a commit that changed faces; the
+ * payload is the new meta.seq. */
+#define FK_PG_CHANNEL "facekit_changes"
+
+struct fk_pg {
+  PGconn *conn;
+  int in_txn, write_txn;
+  int listening;          /* LISTEN issued on this connection */
+  int broken;             /* a statement found the connection lost */
+};
+
+/* Statement parameters: text, except bytea values sent in binary. */
+#define FK_PG_MAXP 16
+typedef struct fk_pg_params {
+  int n;
+  const char *v[FK_PG_MAXP];
+  int len[FK_PG_MAXP], fmt[FK_PG_MAXP];
+  char buf[FK_PG_MAXP][32];
+} fk_pg_params;
+
+void fk_pg_int(fk_pg_params *p, int64_t x);
+void fk_pg_double(fk_pg_params *p, double x);
+void fk_pg_text(fk_pg_params *p, const char *s); /* NULL: SQL NULL */
+void fk_pg_bytes(fk_pg_params *p, const void *data, int n);
+
+/* Runs sql with p (may be NULL); *out (may be NULL: cleared) gets the
+ * result. On failure records "what: the server's message" and returns the
+ * FK_E* code: FK_EIO for a lost connection. */
+int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out);
+/* Like fk_pg_exec for a query expected to return one row; FK_ENOENT when
+ * it returns none. */
+int fk_pg_row(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out);
+int64_t fk_pg_get_int(const PGresult *r, int row, int col);
+
+/* pg_write.c: the writer and edit operations of fk_pg_ops. */
+int fk_pg_writer_init(fk_writer *w);
+void fk_pg_writer_free(fk_writer *w);
+int fk_pg_identity(fk_writer *w, const char *name, int64_t *id);
+int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
+int fk_pg_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity);
+int fk_pg_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
+int fk_pg_delete_image(fk_writer *w, int64_t image_id);
+int fk_pg_drop_orphans(fk_store *st);
+int fk_pg_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same);
+int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
+int fk_pg_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
+int fk_pg_drop_identity(fk_store *st, int64_t identity);
+int fk_pg_delete_face_body(fk_store *st, void *delete_job);
+int fk_pg_delete_identity_body(fk_store *st, void *delete_job);
+int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+                const int64_t *mtime_ns, int n, uint8_t *got);
+int fk_pg_renew(fk_store *st, const char *worker, int lease_s);
+int fk_pg_release(fk_store *st, const char *worker, const char *path);
+
+#endif /* FK_STORE_PG_H */

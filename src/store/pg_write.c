@@ -1,0 +1,283 @@
+/*
+ * pg_write.c - the PostgreSQL backend's writes: the writer an index run
+ * and single additions store images with (fk_writer, in the caller's write
+ * transaction, which holds FK_PG_LOCK), and the bodies of edit.c's single
+ * changes. The same statements as SQLite's in write.c and edit.c, in
+ * PostgreSQL's dialect; the triggers (pg.c) keep the change sequence.
+ * Also the claims concurrent index runs take on files (index.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pg.h"
+
+int fk_pg_writer_init(fk_writer *w) {
+  (void)w; /* no statements to prepare: each is sent with its parameters */
+  return FK_OK;
+}
+
+void fk_pg_writer_free(fk_writer *w) { (void)w; }
+
+int fk_pg_identity(fk_writer *w, const char *name, int64_t *id) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, name);
+  PGresult *r;
+  int rc = fk_pg_exec(w->st, "adding an identity",
+                      "INSERT INTO identities(name) VALUES($1) ON CONFLICT(name) DO NOTHING", &p, NULL);
+  if (rc == FK_OK) rc = fk_pg_row(w->st, "reading an identity", "SELECT id FROM identities WHERE name = $1", &p, &r);
+  if (rc) return rc == FK_ENOENT ? fk_store_fail(w->st, FK_EDB, "identity '%s' vanished", name) : rc;
+  *id = fk_pg_get_int(r, 0, 0);
+  PQclear(r);
+  return FK_OK;
+}
+
+static void id_or_null(fk_pg_params *p, int64_t id) {
+  if (id > 0) fk_pg_int(p, id);
+  else fk_pg_text(p, NULL);
+}
+
+static int insert_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i, const char *model) {
+  const fk_face *f = &en->faces[i];
+  float unit[FK_EMBED_MAX];
+  int8_t code[FK_EMBED_MAX];
+  double norm;
+  int rc = fk_face_codes(w->st, f, unit, code, &norm);
+  if (rc) return rc;
+  fk_pg_params p = {0};
+  fk_pg_int(&p, image_id);
+  fk_pg_int(&p, i);
+  fk_pg_double(&p, f->box.x);
+  fk_pg_double(&p, f->box.y);
+  fk_pg_double(&p, f->box.w);
+  fk_pg_double(&p, f->box.h);
+  fk_pg_double(&p, f->score);
+  fk_pg_bytes(&p, f->landmarks, (int)sizeof f->landmarks);
+  fk_pg_text(&p, model);
+  fk_pg_int(&p, i == en->central);
+  fk_pg_double(&p, norm);
+  fk_pg_bytes(&p, unit, f->dim * (int)sizeof *unit);
+  fk_pg_bytes(&p, code, f->dim);
+  return fk_pg_exec(w->st, "storing a face",
+                    "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32,"
+                    " emb_i8) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", &p, NULL);
+}
+
+int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, en->path);
+  fk_pg_int(&p, en->size);
+  fk_pg_int(&p, en->mtime_ns);
+  fk_pg_text(&p, en->hash);
+  fk_pg_int(&p, en->width);
+  fk_pg_int(&p, en->height);
+  fk_pg_text(&p, fk_entry_status_names[en->status]);
+  fk_pg_text(&p, en->status == FK_ENTRY_ERROR ? en->error : NULL);
+  id_or_null(&p, identity);
+  fk_pg_int(&p, en->nfaces);
+  PGresult *r;
+  int rc = fk_pg_row(w->st, "storing an image",
+                     "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error, identity_id,"
+                     " nfaces, indexed_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                     " extract(epoch FROM now())::bigint) ON CONFLICT(path) DO UPDATE SET size = $2,"
+                     " mtime_ns = $3, hash = $4, width = $5, height = $6, status = $7, error = $8,"
+                     " identity_id = $9, nfaces = $10, indexed_at = extract(epoch FROM now())::bigint"
+                     " RETURNING id", &p, &r);
+  if (rc) return rc;
+  *image_id = fk_pg_get_int(r, 0, 0);
+  PQclear(r);
+  /* Always: another writer may have stored this path since we looked. */
+  fk_pg_params d = {0};
+  fk_pg_int(&d, *image_id);
+  if ((rc = fk_pg_exec(w->st, "replacing faces", "DELETE FROM faces WHERE image_id = $1", &d, NULL))) return rc;
+  for (int i = 0; rc == FK_OK && i < en->nfaces; i++) rc = insert_face(w, *image_id, en, i, model);
+  return rc;
+}
+
+int fk_pg_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, en->path);
+  fk_pg_int(&p, en->size);
+  fk_pg_int(&p, en->mtime_ns);
+  id_or_null(&p, identity);
+  fk_pg_int(&p, image_id);
+  return fk_pg_exec(w->st, "moving an image",
+                    "UPDATE images SET path = $1, size = $2, mtime_ns = $3, identity_id = $4,"
+                    " indexed_at = extract(epoch FROM now())::bigint WHERE id = $5", &p, NULL);
+}
+
+int fk_pg_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns) {
+  fk_pg_params p = {0};
+  fk_pg_int(&p, size);
+  fk_pg_int(&p, mtime_ns);
+  fk_pg_int(&p, image_id);
+  return fk_pg_exec(w->st, "updating an image", "UPDATE images SET size = $1, mtime_ns = $2 WHERE id = $3", &p,
+                    NULL);
+}
+
+static int exec_id(fk_store *st, const char *what, const char *sql, int64_t id) {
+  fk_pg_params p = {0};
+  fk_pg_int(&p, id);
+  return fk_pg_exec(st, what, sql, &p, NULL);
+}
+
+int fk_pg_delete_image(fk_writer *w, int64_t image_id) {
+  return exec_id(w->st, "deleting an image", "DELETE FROM images WHERE id = $1", image_id);
+}
+
+int fk_pg_drop_orphans(fk_store *st) {
+  return fk_pg_exec(st, "pruning identities",
+                    "DELETE FROM identities d WHERE NOT EXISTS (SELECT 1 FROM images WHERE identity_id = d.id)",
+                    NULL, NULL);
+}
+
+/* ---- single edits (edit.c) ------------------------------------------------ */
+
+int fk_pg_drop_identity(fk_store *st, int64_t identity) {
+  if (identity <= 0) return FK_OK;
+  return exec_id(st, "dropping an identity",
+                 "DELETE FROM identities WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM images WHERE identity_id = $1)",
+                 identity);
+}
+
+int fk_pg_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n) {
+  fk_pg_params p = {0};
+  fk_pg_int(&p, image_id);
+  PGresult *r;
+  int rc = fk_pg_exec(st, "reading faces", "SELECT id FROM faces WHERE image_id = $1 ORDER BY idx", &p, &r);
+  if (rc) return rc;
+  *n = PQntuples(r);
+  for (int i = 0; i < *n && i < cap; i++) ids[i] = fk_pg_get_int(r, i, 0);
+  PQclear(r);
+  return FK_OK;
+}
+
+int fk_pg_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, path);
+  fk_pg_text(&p, hash);
+  PGresult *r;
+  int rc = fk_pg_row(st, "reading an image",
+                     "SELECT id, coalesce(identity_id, 0), (hash = $2 AND status = 'ok')::int FROM images"
+                     " WHERE path = $1", &p, &r);
+  if (rc) return rc;
+  *id = fk_pg_get_int(r, 0, 0);
+  *identity = fk_pg_get_int(r, 0, 1);
+  *same = (int)fk_pg_get_int(r, 0, 2);
+  PQclear(r);
+  return FK_OK;
+}
+
+int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity) {
+  fk_pg_params p = {0};
+  fk_pg_int(&p, id);
+  fk_pg_int(&p, e->size);
+  fk_pg_int(&p, e->mtime_ns);
+  fk_pg_int(&p, identity);
+  return fk_pg_exec(st, "updating an image",
+                    "UPDATE images SET size = $2, mtime_ns = $3, identity_id = nullif($4::bigint, 0) WHERE id = $1", &p,
+                    NULL);
+}
+
+int fk_pg_delete_face_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
+  fk_pg_params p = {0};
+  fk_pg_int(&p, d->id);
+  PGresult *r;
+  int rc = fk_pg_row(st, "reading a face",
+                     "SELECT f.image_id, i.path, coalesce(i.identity_id, 0),"
+                     " (SELECT count(*) FROM faces WHERE image_id = f.image_id)"
+                     " FROM faces f JOIN images i ON i.id = f.image_id WHERE f.id = $1", &p, &r);
+  if (rc == FK_ENOENT) return fk_store_fail(st, FK_ENOENT, "no face %lld in the index", (long long)d->id);
+  if (rc) return rc;
+  int64_t image = fk_pg_get_int(r, 0, 0), ident = fk_pg_get_int(r, 0, 2), left = fk_pg_get_int(r, 0, 3) - 1;
+  if (left == 0) rc = fk_removed_add(st, &d->removed, PQgetvalue(r, 0, 1));
+  PQclear(r);
+  if (rc) return rc;
+  d->removed.faces = 1;
+  if (left > 0) return exec_id(st, "deleting a face", "DELETE FROM faces WHERE id = $1", d->id);
+  /* its image's last face: the image row goes, and its faces with it */
+  if ((rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image))) return rc;
+  return fk_pg_drop_identity(st, ident);
+}
+
+int fk_pg_delete_identity_body(fk_store *st, void *arg) {
+  fk_delete_job *d = arg;
+  fk_pg_params p = {0};
+  fk_pg_text(&p, d->name);
+  PGresult *r;
+  int rc = fk_pg_row(st, "reading an identity", "SELECT id FROM identities WHERE name = $1", &p, &r);
+  if (rc == FK_ENOENT) return fk_store_fail(st, FK_ENOENT, "no identity '%s' in the index", d->name);
+  if (rc) return rc;
+  d->id = fk_pg_get_int(r, 0, 0);
+  PQclear(r);
+  fk_pg_params q = {0};
+  fk_pg_int(&q, d->id);
+  if ((rc = fk_pg_exec(st, "reading images",
+                       "SELECT path, (SELECT count(*) FROM faces WHERE image_id = images.id) FROM images"
+                       " WHERE identity_id = $1", &q, &r)))
+    return rc;
+  for (int i = 0; rc == FK_OK && i < PQntuples(r); i++) {
+    d->removed.faces += fk_pg_get_int(r, i, 1);
+    rc = fk_removed_add(st, &d->removed, PQgetvalue(r, i, 0));
+  }
+  PQclear(r);
+  if (rc == FK_OK) rc = exec_id(st, "deleting images", "DELETE FROM images WHERE identity_id = $1", d->id);
+  if (rc == FK_OK) rc = exec_id(st, "deleting an identity", "DELETE FROM identities WHERE id = $1", d->id);
+  return rc;
+}
+
+/* ---- claims (index.c) ----------------------------------------------------- *
+ *
+ * A claim is taken under FK_PG_LOCK, which every write transaction holds
+ * until its commit: the claim then sees every image committed before it,
+ * so a file another run has just stored (same path, size and mtime) is not
+ * claimed again, and a claim held by a live run (not expired) is never
+ * taken. A killed run's claims expire; the next claimer takes them over. */
+
+#define EPOCH_NOW "extract(epoch FROM clock_timestamp())"
+
+int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const *paths, const int64_t *size,
+                const int64_t *mtime_ns, int n, uint8_t *got) {
+  int rc = fk_pg_exec(st, "claiming files", "BEGIN; SELECT pg_advisory_xact_lock(" FK_STR(FK_PG_LOCK) ")", NULL,
+                      NULL);
+  for (int i = 0; rc == FK_OK && i < n; i++) {
+    fk_pg_params p = {0};
+    fk_pg_text(&p, paths[i]);
+    fk_pg_text(&p, worker);
+    fk_pg_int(&p, size[i]);
+    fk_pg_int(&p, mtime_ns[i]);
+    fk_pg_int(&p, lease_s);
+    PGresult *r;
+    /* xmax is set on a row the ON CONFLICT branch updated: a takeover */
+    rc = fk_pg_exec(st, "claiming a file",
+                    "INSERT INTO claims(path, worker, expires) SELECT $1, $2, " EPOCH_NOW " + $5"
+                    " WHERE NOT EXISTS (SELECT 1 FROM images WHERE path = $1 AND size = $3 AND mtime_ns = $4"
+                    " AND status != 'error') ON CONFLICT(path) DO UPDATE SET worker = EXCLUDED.worker,"
+                    " expires = EXCLUDED.expires WHERE claims.expires < " EPOCH_NOW
+                    " RETURNING (xmax::text <> '0')::int", &p, &r);
+    if (rc == FK_OK) {
+      got[i] = PQntuples(r) == 0 ? 0 : fk_pg_get_int(r, 0, 0) ? 2 : 1;
+      PQclear(r);
+    }
+  }
+  if (rc == FK_OK) return fk_pg_exec(st, "claiming files", "COMMIT", NULL, NULL);
+  PQclear(PQexec(st->pg->conn, "ROLLBACK"));
+  return rc;
+}
+
+int fk_pg_renew(fk_store *st, const char *worker, int lease_s) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, worker);
+  fk_pg_int(&p, lease_s);
+  return fk_pg_exec(st, "renewing claims", "UPDATE claims SET expires = " EPOCH_NOW " + $2 WHERE worker = $1", &p,
+                    NULL);
+}
+
+int fk_pg_release(fk_store *st, const char *worker, const char *path) {
+  fk_pg_params p = {0};
+  fk_pg_text(&p, worker);
+  if (!path) return fk_pg_exec(st, "releasing claims", "DELETE FROM claims WHERE worker = $1", &p, NULL);
+  fk_pg_text(&p, path);
+  return fk_pg_exec(st, "releasing a claim", "DELETE FROM claims WHERE worker = $1 AND path = $2", &p, NULL);
+}
