@@ -547,7 +547,7 @@ typedef struct fk_index_options {
    * handler or another thread. */
   const volatile int *cancel;
   /* Many processes on one index (issue 11). shards > 1: this run takes only
-   * the files whose stored path hashes (FNV-1a 64) to shard in [0, shards),
+   * the files whose stored path hashes (FNV-1a 64, mixed) to shard in [0, shards),
    * so N runs with shard 0..N-1 split a folder deterministically. */
   int shard, shards;
   /* If set, paths are stored relative to this directory (which must contain

@@ -747,6 +747,33 @@ static void test_walk_finds_images_by_extension_in_any_case(void) {
   }
 }
 
+/* index --shard splits by a hash of the stored path: LFW-like paths, which
+ * repeat their folder's name in the file's, must still split evenly (plain
+ * FNV-1a modulo 2 put 32% of LFW in one shard and 68% in the other). */
+static void test_shards_split_paths_that_repeat_a_name_evenly(void) {
+  static const char *const first[] = {"George", "Laura", "Jacques", "Ann", "Tony", "Serena", "Li", "Gloria"};
+  static const char *const last[] = {"Bush", "Chirac", "Blair", "Williams", "Peng", "Macapagal_Arroyo", "Ho"};
+  const int shards[] = {2, 3, 4, 8};
+  for (size_t s = 0; s < sizeof shards / sizeof *shards; s++) {
+    int count[8] = {0}, n = 0;
+    for (int a = 0; a < 8; a++)
+      for (int b = 0; b < 7; b++)
+        for (int k = 1; k <= 250; k++, n++) {
+          char path[128];
+          snprintf(path, sizeof path, "lfw/%s_%s/%s_%s_%04d.jpg", first[a], last[b], first[a], last[b], k);
+          int i = fk_store_shard_of(path, shards[s]);
+          CHECK(i >= 0 && i < shards[s]);
+          count[i]++;
+        }
+    for (int i = 0; i < shards[s]; i++) {
+      double share = (double)count[i] * shards[s] / n;
+      if (share < 0.9 || share > 1.1) fprintf(stderr, "shard %d of %d holds %d of %d paths\n", i, shards[s], count[i], n);
+      CHECK(share >= 0.9 && share <= 1.1);
+    }
+  }
+  CHECK_EQ_INT(fk_store_shard_of("any/path.jpg", 1), 0);
+}
+
 int main(void) {
   RUN(test_quantize_rounds_and_clamps);
   RUN(test_simd_kernels_match_plain_c);
@@ -767,5 +794,6 @@ int main(void) {
   RUN(test_index_of_another_width_searches_and_refuses_mixed_queries);
   RUN(test_older_formats_read_and_upgrade_on_write);
   RUN(test_loaded_vectors_follow_other_writers);
+  RUN(test_shards_split_paths_that_repeat_a_name_evenly);
   return tu_summary();
 }

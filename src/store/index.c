@@ -396,13 +396,24 @@ static int under(const char *path, const char *root) {
   return !strncmp(path, root, n) && path[n] == '/';
 }
 
-/* Does the stored path belong to this run's shard? FNV-1a 64 of its
- * bytes, modulo shards: the same answer on every machine. */
-static int in_shard(const run *r, const char *key) {
-  if (r->io->shards <= 1) return 1;
+/* Which of `shards` shards the stored path key belongs to: FNV-1a 64 of
+ * its bytes, then murmur3's 64-bit finalizer, modulo shards; the same
+ * answer on every machine. The finalizer matters: FNV-1a's low bit is the
+ * parity of the bytes' low bits, so without it paths that repeat a name
+ * (LFW's Name/Name_0001.jpg) split 32/68 between two shards. */
+int fk_store_shard_of(const char *key, int shards) {
   uint64_t h = 1469598103934665603ull;
   for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
-  return (int)(h % (uint64_t)r->io->shards) == r->io->shard;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return shards > 1 ? (int)(h % (uint64_t)shards) : 0;
+}
+
+static int in_shard(const run *r, const char *key) {
+  return r->io->shards <= 1 || fk_store_shard_of(key, r->io->shards) == r->io->shard;
 }
 
 /* With a root, the walked paths relative to it (the walk must lie inside). */

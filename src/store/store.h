@@ -255,6 +255,9 @@ extern const char *const fk_entry_status_names[];
   " GROUP BY identity_id HAVING count(*) >= 2) c USING (identity_id)"              \
   " WHERE i.status != 'error' ORDER BY i.identity_id, i.id"
 
+/* The shard (0..shards-1) of a stored path for index --shard (index.c). */
+int fk_store_shard_of(const char *key, int shards);
+
 /* Is locator a PostgreSQL connection URI (postgresql:... or postgres:...)? */
 int fk_store_is_pg(const char *locator);
 
