@@ -6,8 +6,11 @@
  * gives without the library's int8 AVX2 storage. HNSW searches call
  * HNSW::search with a reused visited table, like the library; one variant
  * goes through IndexHNSW::search to show what that entry point costs per
- * query. Built for the bench only.
+ * query. Built for the bench only; so are the k-means and the assignment
+ * that bench_ann's IVF over int8 codes trains and fills its lists with
+ * (faiss's Clustering and IndexFlatIP, which run on BLAS).
  */
+#include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
@@ -115,6 +118,46 @@ int nf_search_index_api(nf_index *f, const float *q, int k, int knob, int64_t *l
   int n = 0;
   while (n < k && f->ids[(size_t)n] >= 0) labels[n] = f->ids[(size_t)n], n++;
   return n;
+}
+
+int nf_kmeans(int dim, int64_t n, const float *x, int nlist, int niter, int threads, uint64_t seed,
+              float *centroids) {
+  try {
+    omp_set_num_threads(threads);
+    faiss::ClusteringParameters cp;
+    cp.niter = niter;
+    cp.spherical = true; /* unit centroids, ranked by inner product like the rows */
+    cp.seed = (int)(seed & 0x7fffffff);
+    cp.max_points_per_centroid = (int)(n / nlist + 1); /* the caller samples */
+    faiss::Clustering c(dim, (size_t)nlist, cp);
+    faiss::IndexFlatIP index(dim);
+    c.train((faiss::Index::idx_t)n, x, index);
+    memcpy(centroids, c.centroids.data(), (size_t)nlist * dim * sizeof(float));
+    omp_set_num_threads(1);
+    return 0;
+  } catch (const std::exception &e) {
+    fprintf(stderr, "faiss k-means: %s\n", e.what());
+    return -1;
+  }
+}
+
+int nf_assign(int dim, int nlist, const float *centroids, int64_t n, const float *x, int threads, int64_t *list) {
+  try {
+    omp_set_num_threads(threads);
+    faiss::IndexFlatIP index(dim);
+    index.add(nlist, centroids);
+    const int64_t chunk = 65536; /* bounds the distance buffer */
+    std::vector<float> dis((size_t)chunk);
+    for (int64_t i = 0; i < n; i += chunk) {
+      int64_t m = n - i < chunk ? n - i : chunk;
+      index.search((faiss::Index::idx_t)m, x + i * dim, 1, dis.data(), list + i);
+    }
+    omp_set_num_threads(1);
+    return 0;
+  } catch (const std::exception &e) {
+    fprintf(stderr, "faiss assign: %s\n", e.what());
+    return -1;
+  }
 }
 
 size_t nf_memory(const nf_index *f) {

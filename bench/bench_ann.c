@@ -30,21 +30,30 @@
  * the rows (recall and QPS after) and of adding rows (one batch of
  * --add vectors, and one vector alone); writing and reading PATH.faiss.
  * --native adds faiss's own storages (IndexHNSWFlat, IndexHNSWSQ 8-bit)
- * and IndexIVFFlat, searched on one thread.
+ * and IndexIVFFlat, searched on one thread. facekit-ivf is an inverted file
+ * over the library's int8 codes and kernels (--nlist, swept over --nprobe,
+ * the best --rerank ranked exactly), measured as a candidate for sizes
+ * where the graph takes hours to build. --mmap keeps the base (f32 rows
+ * and codes, the sidecar's layout) in a mapped file under --tmp, for bases
+ * larger than memory; --no-facekit and --no-hnswlib skip the graphs.
  *
  * Usage: bench_ann [--n N] [--data faces|synthetic|lfw|uniform] [--lfw DB] [--queries Q]
  *                  [--k K] [--m M] [--efc EFC] [--ef 16,32,...] [--threads T]
  *                  [--exact-queries Q] [--add N] [--tmp DIR] [--native]
- *                  [--no-hnswlib] [--seed S] [--qps2 all|none|EF]
+ *                  [--no-hnswlib] [--no-facekit] [--no-ivf] [--nlist L] [--nprobe 8,16,...]
+ *                  [--rerank R] [--mmap] [--seed S] [--qps2 all|none|EF]
  * --qps2 says where 2-thread QPS is measured: at every ef (default), at
  * none, or at one ef only (a short figure on a shared machine).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ann_bench.h"
 #include "bench_util.h"
@@ -59,7 +68,8 @@
 typedef struct args {
   int64_t n;
   const char *data, *lfw, *tmp;
-  int nq, k, m, efc, threads, exact_q, add, native, hnswlib, mix, nefs, efs[MAX_EFS];
+  int nq, k, m, efc, threads, exact_q, add, native, hnswlib, facekit, ivf, mmap, mix, nefs, efs[MAX_EFS];
+  int nlist, rerank, nprobes, nprobe[MAX_EFS];
   int qps2;  /* 2-thread QPS: 0 at every ef, E > 0 at ef E only, -1 never */
   double faces_per_id;
   uint64_t seed;
@@ -113,6 +123,36 @@ static void put_row(fk_vecs *v, int64_t r, const float *x) {
   v->flags[r] = FK_VEC_CENTRAL;
 }
 
+/* The base block: in memory, or with --mmap in a file under --tmp, mapped
+ * shared and unlinked at once, so that the page cache holds what fits of a
+ * base larger than memory, as it holds an index's mapped sidecar. */
+static void base_alloc(const args *a, fk_vecs *v, int64_t n, int dim) {
+  if (!a->mmap) {
+    if (fk_vecs_alloc(v, n, dim)) exit(1);
+    return;
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/bench_ann.%d.vec", a->tmp, (int)getpid());
+  size_t size = fk_vecs_block_size(n, dim);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  void *p = fd >= 0 && size && ftruncate(fd, (off_t)size) == 0
+                ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                : MAP_FAILED;
+  if (p == MAP_FAILED) {
+    fprintf(stderr, "bench_ann: %s: cannot map %zu bytes\n", path, size);
+    exit(1);
+  }
+  unlink(path);
+  close(fd);
+  fk_vecs_format(v, p, n, dim, 1);
+  fk_vecs_set_rows(v, n);
+}
+
+static void base_free(fk_vecs *v) {
+  if (v->mapped) munmap(v->hdr, v->size);
+  fk_vecs_free(v);
+}
+
 static void random_unit(float *x, int dim, uint64_t *s) {
   for (int i = 0; i < dim; i++) x[i] = (float)gauss(s);
   fk_l2_normalize(x, dim);
@@ -132,7 +172,7 @@ static int64_t *permutation(int64_t n, uint64_t *s) {
 static void make_uniform(const args *a, dataset *d) {
   uint64_t s = a->seed;
   d->dim = 128;
-  if (fk_vecs_alloc(&d->base, a->n, d->dim)) exit(1);
+  base_alloc(a, &d->base, a->n, d->dim);
   float x[FK_EMBED_MAX];
   for (int64_t r = 0; r < a->n; r++) random_unit(x, d->dim, &s), put_row(&d->base, r, x);
   d->nq = a->nq;
@@ -263,7 +303,7 @@ static void make_faces(args *a, dataset *d) {
   d->n_real = synthetic_only ? 0 : l.n - d->nq_real;
   if (a->n < d->n_real) d->n_real = a->n;
   if (real_only) d->nq = d->nq_real, a->n = d->n_real;
-  if (fk_vecs_alloc(&d->base, a->n, dim)) exit(1);
+  base_alloc(a, &d->base, a->n, dim);
   int64_t *slot = permutation(a->n, &s), r = 0;
   for (int64_t i = 0; i < l.n && r < d->n_real; i++)
     if (!held[i]) put_row(&d->base, slot[r++], l.x + i * dim);
@@ -407,6 +447,7 @@ typedef struct method {
   void *ctx;
   void (*set_ef)(void *ctx, int ef);  /* before the queries; may be NULL */
   int (*search)(void *ctx, int thread, const float *q, int k, int64_t *rows);
+  const char *knob;                   /* what set_ef sets, for the output: "ef", "nprobe" */
 } method;
 
 typedef struct query_job {
@@ -469,9 +510,9 @@ static void sweep(const args *a, const method *m, const dataset *d, const int64_
     char qps2[32] = "null";
     if (a->qps2 == 0 || a->qps2 == efs[e])
       snprintf(qps2, sizeof qps2, "%.0f", d->nq / run_queries(m, d, d->nq, a->k, 2, rows));
-    printf("{\"method\":\"%s\",\"phase\":\"%s\",\"n\":%lld,\"ef\":%d,\"recall\":%.4f,\"recall_real\":%.4f,"
+    printf("{\"method\":\"%s\",\"phase\":\"%s\",\"n\":%lld,\"%s\":%d,\"recall\":%.4f,\"recall_real\":%.4f,"
            "\"recall_synthetic\":%.4f,\"qps_1\":%.0f,\"qps_2\":%s}\n",
-           m->name, phase, (long long)d->base.n, efs[e], r, rr, rs, d->nq / t1, qps2);
+           m->name, phase, (long long)d->base.n, m->knob, efs[e], r, rr, rs, d->nq / t1, qps2);
     fflush(stdout);
   }
   free(rows);
@@ -547,7 +588,7 @@ static void bench_exact(const args *a, const dataset *d, const int64_t *gt) {
   int64_t *rows = xmalloc((size_t)nq * a->k * sizeof *rows);
   for (int codes = 0; codes < 2; codes++) {
     exact_ctx c = {&d->base, codes ? FK_CODES_INT8 : FK_CODES_F32};
-    method m = {codes ? "exact-int8" : "exact-f32", &c, NULL, exact_search};
+    method m = {codes ? "exact-int8" : "exact-f32", &c, NULL, exact_search, NULL};
     double t1 = run_queries(&m, d, nq, a->k, 1, rows);
     double r = recall(gt, rows, 0, nq, a->k, NULL);
     char qps2[32] = "null";
@@ -602,10 +643,10 @@ static void bench_facekit(const args *a, const dataset *d, const int64_t *gt, co
          "\"memory_mb\":%.1f,\"rss_delta_mb\":%.1f}\n",
          (long long)d->base.n, a->m, a->efc, a->threads, build, fk_ann_memory(c.ann) / 1048576.0, rss_mb() - rss0);
   fflush(stdout);
-  method m = {"facekit", &c, facekit_set_ef, facekit_search};
+  method m = {"facekit", &c, facekit_set_ef, facekit_search, "ef"};
   sweep(a, &m, d, gt, NULL, "search", a->nefs, a->efs);
   /* The same graph walked by faiss's own HNSW::search. */
-  method mf = {"facekit-faiss-search", &c, facekit_set_ef, facekit_search};
+  method mf = {"facekit-faiss-search", &c, facekit_set_ef, facekit_search, "ef"};
   fk_ann_searcher_use_faiss(c.sr[0], 1);
   fk_ann_searcher_use_faiss(c.sr[1], 1);
   sweep(a, &mf, d, gt, NULL, "search", a->nefs, a->efs);
@@ -695,7 +736,7 @@ static void bench_hnswlib(const args *a, const dataset *d, const int64_t *gt, co
          "\"rss_delta_mb\":%.1f}\n",
          (long long)d->base.n, a->m, a->efc, a->threads, build, rss_mb() - rss0);
   fflush(stdout);
-  method m = {"hnswlib", h, hnswlib_set_ef, hnswlib_search};
+  method m = {"hnswlib", h, hnswlib_set_ef, hnswlib_search, "ef"};
   sweep(a, &m, d, gt, NULL, "search", a->nefs, a->efs);
   t0 = now_s();
   for (int64_t i = 0; i < d->base.n; i++)
@@ -733,7 +774,7 @@ static void bench_native(const args *a, const dataset *d, const int64_t *gt) {
     char name[64];
     snprintf(name, sizeof name, "faiss-%s", kinds[i]);
     native_ctx c = {f, 0, 0};
-    method m = {name, &c, native_set_ef, native_search};
+    method m = {name, &c, native_set_ef, native_search, i == 2 ? "nprobe" : "ef"};
     int64_t *rows = xmalloc((size_t)d->nq * a->k * sizeof *rows);
     const int probes[] = {4, 8, 16, 32, 64, 128};
     int nknobs = i == 2 ? 6 : a->nefs;
@@ -760,16 +801,160 @@ static void bench_native(const args *a, const dataset *d, const int64_t *gt) {
   }
 }
 
+/* ---- IVF over int8 codes -------------------------------------------------- */
+
+/* An inverted file over the same int8 codes the library scans: nlist
+ * spherical k-means centroids (faiss's Clustering, trained on the first
+ * 64 * nlist rows, a random sample since rows sit at random slots), each
+ * row in the list of its nearest centroid, the lists' codes copied out
+ * contiguously. A query ranks the centroids (f32), scans the codes of the
+ * nprobe best lists with the int8 kernel, and ranks the best `rerank` of
+ * those exactly on the base's f32 rows, as the library ranks the graph's
+ * candidates. Deleting a row is a byte in `dead`; adding one costs ranking
+ * the centroids (the append is a copy). */
+typedef struct ivf_scratch {
+  float *cs;     /* [nlist] centroid similarities */
+  int32_t *dots; /* [longest list] */
+  fk_hit *probe, *cand;
+} ivf_scratch;
+
+typedef struct ivf_index {
+  const fk_vecs *v;
+  int dim, nlist, nprobe, rerank;
+  float *cent;   /* [nlist][dim] */
+  int64_t *start; /* [nlist + 1]: list l is entries [start[l], start[l + 1]) */
+  int64_t *rows;  /* [n] base row of each entry */
+  int8_t *codes;  /* [n][dim] */
+  float *inv;     /* [n] their i8_inv */
+  int64_t longest;
+  const uint8_t *dead; /* deleted base rows, or NULL */
+  ivf_scratch sc[2];
+} ivf_index;
+
+static double ivf_build(ivf_index *f, const fk_vecs *v, int nlist, int threads, uint64_t seed, double *train_s) {
+  const int dim = f->dim = v->dim;
+  const int64_t n = v->n, sample = (int64_t)nlist * 64 < n ? (int64_t)nlist * 64 : n;
+  f->v = v, f->nlist = nlist;
+  f->cent = xmalloc((size_t)nlist * dim * sizeof *f->cent);
+  double t0 = now_s();
+  if (nf_kmeans(dim, sample, v->f32, nlist, 20, threads, seed, f->cent)) exit(1);
+  *train_s = now_s() - t0;
+  int64_t *list = xmalloc((size_t)n * sizeof *list);
+  if (nf_assign(dim, nlist, f->cent, n, v->f32, threads, list)) exit(1);
+  f->start = calloc((size_t)nlist + 1, sizeof *f->start);
+  f->rows = xmalloc((size_t)n * sizeof *f->rows);
+  f->codes = xmalloc((size_t)n * dim);
+  f->inv = xmalloc((size_t)n * sizeof *f->inv);
+  int64_t *pos = xmalloc((size_t)nlist * sizeof *pos);
+  for (int64_t i = 0; i < n; i++) f->start[list[i] + 1]++;
+  for (int l = 0; l < nlist; l++) {
+    f->longest = f->start[l + 1] > f->longest ? f->start[l + 1] : f->longest;
+    f->start[l + 1] += f->start[l];
+    pos[l] = f->start[l];
+  }
+  for (int64_t i = 0; i < n; i++) {
+    int64_t j = pos[list[i]]++;
+    f->rows[j] = i;
+    memcpy(f->codes + j * dim, v->i8 + i * dim, (size_t)dim);
+    f->inv[j] = v->i8_inv[i];
+  }
+  for (int t = 0; t < 2; t++)
+    f->sc[t] = (ivf_scratch){xmalloc((size_t)nlist * sizeof(float)), xmalloc((size_t)(f->longest + 1) * sizeof(int32_t)),
+                             xmalloc((size_t)nlist * sizeof(fk_hit)), xmalloc((size_t)f->rerank * sizeof(fk_hit))};
+  free(pos);
+  free(list);
+  return now_s() - t0;
+}
+
+static void ivf_free(ivf_index *f) {
+  for (int t = 0; t < 2; t++) free(f->sc[t].cs), free(f->sc[t].dots), free(f->sc[t].probe), free(f->sc[t].cand);
+  free(f->cent), free(f->start), free(f->rows), free(f->codes), free(f->inv);
+}
+
+static size_t ivf_memory(const ivf_index *f) {
+  return (size_t)f->v->n * (f->dim + sizeof *f->rows + sizeof *f->inv) + (size_t)f->nlist * f->dim * sizeof(float);
+}
+
+static void ivf_set_nprobe(void *ctx, int nprobe) {
+  ivf_index *f = ctx;
+  f->nprobe = nprobe < f->nlist ? nprobe : f->nlist;
+}
+
+static int ivf_search(void *ctx, int thread, const float *q, int k, int64_t *rows) {
+  ivf_index *f = ctx;
+  ivf_scratch *sc = &f->sc[thread];
+  const int dim = f->dim;
+  fk_scan s;
+  fk_scan_init(&s, f->v, q, FK_METRIC_COSINE, FK_CODES_INT8, k, -1);
+  fk_dot_f32(s.q, f->cent, f->nlist, dim, sc->cs);
+  int np = 0, nc = 0, nt = 0;
+  for (int l = 0; l < f->nlist; l++) heap_push(sc->probe, &np, f->nprobe, (fk_hit){-sc->cs[l], l});
+  for (int p = 0; p < np; p++) {
+    const int64_t b = f->start[sc->probe[p].row], e = f->start[sc->probe[p].row + 1];
+    fk_dot_i8(s.qc, f->codes + b * dim, e - b, dim, sc->dots);
+    for (int64_t i = b; i < e; i++)
+      if (!f->dead || !f->dead[f->rows[i]])
+        heap_push(sc->cand, &nc, f->rerank, (fk_hit){-(float)sc->dots[i - b] * f->inv[i], i});
+  }
+  fk_hit top[KGT];
+  for (int c = 0; c < nc; c++) {
+    int64_t r = f->rows[sc->cand[c].row];
+    float dot;
+    fk_dot_f32(s.q, f->v->f32 + r * dim, 1, dim, &dot);
+    heap_push(top, &nt, k, (fk_hit){-dot, r});
+  }
+  qsort(top, (size_t)nt, sizeof *top, cmp_hit);
+  for (int i = 0; i < nt; i++) rows[i] = top[i].row;
+  return nt;
+}
+
+static void bench_ivf(const args *a, const dataset *d, const int64_t *gt, const uint8_t *dead) {
+  ivf_index f = {.rerank = a->rerank > a->k ? a->rerank : a->k};
+  int nlist = a->nlist ? a->nlist : (int)(4 * sqrt((double)d->base.n));
+  double rss0 = rss_mb(), train_s;
+  double build = ivf_build(&f, &d->base, nlist, a->threads, a->seed, &train_s);
+  printf("{\"method\":\"facekit-ivf\",\"phase\":\"build\",\"n\":%lld,\"nlist\":%d,\"longest_list\":%lld,"
+         "\"rerank\":%d,\"threads\":%d,\"build_s\":%.1f,\"train_s\":%.1f,\"memory_mb\":%.1f,"
+         "\"rss_delta_mb\":%.1f}\n",
+         (long long)d->base.n, nlist, (long long)f.longest, f.rerank, a->threads, build, train_s,
+         ivf_memory(&f) / 1048576.0, rss_mb() - rss0);
+  fflush(stdout);
+  method m = {"facekit-ivf", &f, ivf_set_nprobe, ivf_search, "nprobe"};
+  sweep(a, &m, d, gt, NULL, "search", a->nprobes, a->nprobe);
+  f.dead = dead;
+  int np = a->nprobe[a->nprobes / 2];
+  sweep(a, &m, d, gt, dead, "after_delete_10pct", 1, &np);
+  /* Adding: the nearest centroid of each new row. */
+  float *x = extra_rows(d, a->add, a->seed), *sims = xmalloc((size_t)nlist * sizeof *sims);
+  double t0 = now_s(), best = 0;
+  for (int i = 0; i < a->add; i++) {
+    fk_dot_f32(x + (size_t)i * d->dim, f.cent, nlist, d->dim, sims);
+    float top = sims[0];
+    for (int l = 1; l < nlist; l++) top = sims[l] > top ? sims[l] : top;
+    best += top;
+  }
+  printf("{\"method\":\"facekit-ivf\",\"phase\":\"update\",\"delete_us_per_row\":0,\"add_batch\":%d,"
+         "\"add_us_per_row\":%.1f,\"mean_best_centroid\":%.3f}\n",
+         a->add, (now_s() - t0) * 1e6 / a->add, best / a->add);
+  fflush(stdout);
+  free(sims);
+  free(x);
+  ivf_free(&f);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static int parse(int argc, char **argv, args *a) {
   *a = (args){.n = 1000000, .data = "faces", .nq = 1000, .k = 10, .m = 32, .efc = 100, .threads = 2,
-              .exact_q = 50, .add = 10000, .hnswlib = 1, .mix = 8, .faces_per_id = 0, .seed = 0x9e3779b97f4a7c15ull};
-  const char *efs = "32,64,128,192,256,384,512,768,1024";
+              .exact_q = 50, .add = 10000, .hnswlib = 1, .facekit = 1, .ivf = 1, .rerank = 100, .mix = 8, .faces_per_id = 0, .seed = 0x9e3779b97f4a7c15ull};
+  const char *efs = "32,64,128,192,256,384,512,768,1024", *nprobes = "8,16,32,64,128,256";
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(s, "--native")) a->native = 1;
     else if (!strcmp(s, "--no-hnswlib")) a->hnswlib = 0;
+    else if (!strcmp(s, "--no-facekit")) a->facekit = 0;
+    else if (!strcmp(s, "--no-ivf")) a->ivf = 0;
+    else if (!strcmp(s, "--mmap")) a->mmap = 1;
     else if (!v) return -1;
     else if (i++, !strcmp(s, "--n")) a->n = atoll(v);
     else if (!strcmp(s, "--data")) a->data = v;
@@ -786,12 +971,17 @@ static int parse(int argc, char **argv, args *a) {
     else if (!strcmp(s, "--mix")) a->mix = atoi(v);
     else if (!strcmp(s, "--seed")) a->seed = strtoull(v, NULL, 0);
     else if (!strcmp(s, "--ef")) efs = v;
+    else if (!strcmp(s, "--nprobe")) nprobes = v;
+    else if (!strcmp(s, "--nlist")) a->nlist = atoi(v);
+    else if (!strcmp(s, "--rerank")) a->rerank = atoi(v);
     else if (!strcmp(s, "--qps2")) a->qps2 = !strcmp(v, "all") ? 0 : !strcmp(v, "none") ? -1 : atoi(v);
     else return -1;
   }
   for (const char *p = efs; *p && a->nefs < MAX_EFS; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
     a->efs[a->nefs++] = atoi(p);
-  if (a->n < 1000 || a->nq < 2 || a->k < 1 || a->k > KGT || a->threads < 1 || a->add < 1 || (a->faces_per_id != 0 && a->faces_per_id < 1) || a->mix < 1 ||
+  for (const char *p = nprobes; *p && a->nprobes < MAX_EFS; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+    a->nprobe[a->nprobes++] = atoi(p);
+  if (a->n < 1000 || a->nq < 2 || a->k < 1 || a->k > KGT || a->threads < 1 || a->add < 1 || a->nlist < 0 || a->rerank < 1 || a->nprobes < 1 || (a->mmap && !a->tmp) || (a->faces_per_id != 0 && a->faces_per_id < 1) || a->mix < 1 ||
       (strcmp(a->data, "faces") && strcmp(a->data, "synthetic") && strcmp(a->data, "lfw") &&
        strcmp(a->data, "uniform")) ||
       (strcmp(a->data, "uniform") && !a->lfw))
@@ -804,7 +994,9 @@ int main(int argc, char **argv) {
   if (parse(argc, argv, &a)) {
     fprintf(stderr, "usage: bench_ann [--n N] [--data faces|synthetic|lfw|uniform] [--lfw DB] [--queries Q] [--k K<=%d] [--m M]\n"
                     "  [--efc EFC] [--ef 16,32,...] [--threads T] [--exact-queries Q] [--add N] [--tmp DIR]\n"
-                    "  [--faces-per-id F] [--native] [--no-hnswlib] [--seed S] [--qps2 all|none|EF]\n"
+                    "  [--faces-per-id F] [--native] [--no-hnswlib] [--no-facekit] [--no-ivf] [--nlist L]\n"
+                    "  [--nprobe 8,16,...] [--rerank R] [--mmap] [--seed S] [--qps2 all|none|EF]\n"
+                    "(--mmap keeps the base in a file under --tmp)\n"
                     "(--data faces, the default, needs --lfw: an index of real faces)\n", KGT);
     return 2;
   }
@@ -824,13 +1016,14 @@ int main(int argc, char **argv) {
   fflush(stdout);
   bench_exact(&a, &d, gt);
   uint8_t *dead = dead_rows(d.base.n, a.seed);
-  bench_facekit(&a, &d, gt, dead);
+  if (a.ivf) bench_ivf(&a, &d, gt, dead);
+  if (a.facekit) bench_facekit(&a, &d, gt, dead);
   if (a.hnswlib) bench_hnswlib(&a, &d, gt, dead);
   if (a.native) bench_native(&a, &d, gt);
   printf("{\"phase\":\"end\",\"peak_rss_mb\":%.1f}\n", status_kb("VmHWM") / 1024.0);
   free(dead);
   free(gt);
   free(d.q);
-  fk_vecs_free(&d.base);
+  base_free(&d.base);
   return 0;
 }

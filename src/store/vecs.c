@@ -61,21 +61,32 @@ static void point(fk_vecs *v, fk_vecs_header *h) {
 /* Rows that keep a block under 1 TiB. */
 static uint64_t max_rows(uint64_t dim) { return ((uint64_t)1 << 40) / (dim * 5 + 64); }
 
+size_t fk_vecs_block_size(int64_t cap, int dim) {
+  if (dim < 1 || dim > FK_EMBED_MAX || cap < 0 || (uint64_t)cap > max_rows((uint64_t)dim)) return 0;
+  fk_vecs_header h = {.dim = (uint32_t)dim};
+  layout(&h, (uint64_t)cap);
+  return h.size;
+}
+
+void fk_vecs_format(fk_vecs *v, void *block, int64_t cap, int dim, int mapped) {
+  fk_vecs_header h = {.dim = (uint32_t)dim, .version = FK_VECS_VERSION, .cap = (uint64_t)cap};
+  memcpy(h.magic, FK_VECS_MAGIC, sizeof h.magic);
+  layout(&h, (uint64_t)cap);
+  memcpy(block, &h, sizeof h);
+  memset(v, 0, sizeof *v);
+  point(v, block);
+  v->size = h.size;
+  v->mapped = mapped;
+}
+
 int fk_vecs_reserve(fk_vecs *v, int64_t cap, int dim) {
   memset(v, 0, sizeof *v);
   if (dim < 1 || dim > FK_EMBED_MAX) return FK_EINVAL;
-  if (cap < 0 || (uint64_t)cap > max_rows((uint64_t)dim)) return FK_ENOMEM;
-  fk_vecs_header h = {.dim = (uint32_t)dim};
-  layout(&h, (uint64_t)cap);
+  size_t size = fk_vecs_block_size(cap, dim);
   void *block = NULL;
-  if (posix_memalign(&block, ALIGN, h.size)) return FK_ENOMEM;
-  memset(block, 0, h.size);
-  memcpy(h.magic, FK_VECS_MAGIC, sizeof h.magic);
-  h.version = FK_VECS_VERSION;
-  h.cap = (uint64_t)cap;
-  memcpy(block, &h, sizeof h);
-  point(v, block);
-  v->size = h.size;
+  if (!size || posix_memalign(&block, ALIGN, size)) return FK_ENOMEM;
+  memset(block, 0, size);
+  fk_vecs_format(v, block, cap, dim, 0);
   return FK_OK;
 }
 

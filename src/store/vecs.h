@@ -76,6 +76,12 @@ typedef struct fk_vecs {
  * none in use. */
 int fk_vecs_alloc(fk_vecs *v, int64_t n, int dim);
 int fk_vecs_reserve(fk_vecs *v, int64_t cap, int dim);
+/* The bytes of a block for cap rows of dim, 0 if out of range; and
+ * fk_vecs_format lays such a block out in zeroed memory the caller owns (a
+ * mapped file, say: `mapped` says fk_vecs_free leaves it alone), with no
+ * rows in use. */
+size_t fk_vecs_block_size(int64_t cap, int dim);
+void fk_vecs_format(fk_vecs *v, void *block, int64_t cap, int dim, int mapped);
 /* Points v's arrays into an existing block (e.g. a mapped file) after
  * checking its header against `size`; FK_ECORRUPT if inconsistent. */
 int fk_vecs_attach(fk_vecs *v, void *block, size_t size, int mapped);
