@@ -29,6 +29,8 @@
  * memory (the index's own arrays, and the change in RSS); the cost of deleting 10% of
  * the rows (recall and QPS after) and of adding rows (one batch of
  * --add vectors, and one vector alone); writing and reading PATH.faiss.
+ * (with --mmap the synthetic identities' faces sit in consecutive rows, so
+ * that the file is written in order; the real faces at random rows still).
  * --native adds faiss's own storages (IndexHNSWFlat, IndexHNSWSQ 8-bit)
  * and IndexIVFFlat, searched on one thread. facekit-ivf is an inverted file
  * over the library's int8 codes and kernels (--nlist, swept over --nprobe,
@@ -169,6 +171,20 @@ static int64_t *permutation(int64_t n, uint64_t *s) {
   return p;
 }
 
+/* The slots of a base written in order, for --mmap: the first nreal (the
+ * real faces) a random ascending subset of [0, n), the rest the other slots
+ * ascending. Real faces land where a permutation would put them, synthetic
+ * identities' faces stay together, and the mapped file is written
+ * front to back (at random slots its pages fault in and out many times a
+ * row once the base outgrows the page cache). */
+static int64_t *in_order(int64_t n, int64_t nreal, uint64_t *s) {
+  int64_t *p = xmalloc((size_t)n * sizeof *p), a = 0, b = nreal;
+  for (int64_t i = 0; i < n; i++)
+    if (a < nreal && uniform01(s) * (double)(n - i) < (double)(nreal - a)) p[a++] = i;
+    else p[b++] = i;
+  return p;
+}
+
 static void make_uniform(const args *a, dataset *d) {
   uint64_t s = a->seed;
   d->dim = 128;
@@ -304,7 +320,7 @@ static void make_faces(args *a, dataset *d) {
   if (a->n < d->n_real) d->n_real = a->n;
   if (real_only) d->nq = d->nq_real, a->n = d->n_real;
   base_alloc(a, &d->base, a->n, dim);
-  int64_t *slot = permutation(a->n, &s), r = 0;
+  int64_t *slot = a->mmap ? in_order(a->n, d->n_real, &s) : permutation(a->n, &s), r = 0;
   for (int64_t i = 0; i < l.n && r < d->n_real; i++)
     if (!held[i]) put_row(&d->base, slot[r++], l.x + i * dim);
   /* Synthetic identities, as many faces as a random LFW identity (or
