@@ -33,6 +33,7 @@ int nf_search(nf_index *f, const float *q, int k, int knob, int64_t *labels);
 /* The same through IndexHNSW::search, one query a call (HNSW kinds). */
 int nf_search_index_api(nf_index *f, const float *q, int k, int knob, int64_t *labels);
 size_t nf_memory(const nf_index *f);
+void nf_free(nf_index *f);
 
 /* Spherical k-means of n unit rows (all of them: the caller samples) into
  * nlist unit centroids [nlist][dim]; then the nearest centroid (largest
@@ -40,7 +41,6 @@ size_t nf_memory(const nf_index *f);
 int nf_kmeans(int dim, int64_t n, const float *x, int nlist, int niter, int threads, uint64_t seed,
               float *centroids);
 int nf_assign(int dim, int nlist, const float *centroids, int64_t n, const float *x, int threads, int64_t *list);
-void nf_free(nf_index *f);
 
 #ifdef __cplusplus
 }
