@@ -139,13 +139,17 @@ static int fail(fk_store *st, const char *what, const PGresult *r) {
   return fk_store_fail(st, status, "%s: %s: %s", st->path, what, m);
 }
 
+static int reconnect(fk_store *st);
+
 int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out) {
   if (out) *out = NULL;
+  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
+  if (rc) return rc;
   PGresult *r = p ? PQexecParams(st->pg->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0)
                   : PQexec(st->pg->conn, sql);
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-    int rc = fail(st, what, r); /* no result: it could not even be sent */
+    rc = fail(st, what, r); /* no result: it could not even be sent */
     PQclear(r);
     return rc;
   }
@@ -173,10 +177,11 @@ int64_t fk_pg_get_int(const PGresult *r, int row, int col) {
 static int foreach_row(fk_store *st, const char *what, const char *sql, const fk_pg_params *p,
                        int (*fn)(const PGresult *r, void *user), void *user) {
   PGconn *c = st->pg->conn;
+  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
+  if (rc) return rc;
   if (!PQsendQueryParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 0))
     return fail(st, what, NULL);
   PQsetSingleRowMode(c);
-  int rc = FK_OK;
   PGresult *r;
   while ((r = PQgetResult(c))) {
     ExecStatusType s = PQresultStatus(r);
@@ -333,9 +338,11 @@ static void pg_close(fk_store *st) {
 
 /* ---- transactions ---------------------------------------------------------- */
 
-/* A connection lost between transactions is made again once (a server
- * restart): nothing was in flight, and the loaded vectors catch up from
- * their seq as they would after any other writer's commits. */
+/* A connection lost between transactions is made again by the next
+ * statement or transaction (a server restart): nothing was in flight, and
+ * the loaded vectors catch up from their seq as they would after any other
+ * writer's commits. The statement that found it lost fails with FK_EIO:
+ * it is not run again, as it may have been a write. */
 static int reconnect(fk_store *st) {
   PGconn *c = st->pg->conn;
   if (PQstatus(c) == CONNECTION_OK && !st->pg->broken) return FK_OK;
