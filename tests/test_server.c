@@ -1012,6 +1012,10 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
   resp r = http(&s, (request){.method = "GET", .path = "/identities/Laura_Bush/faces"});
   CHECK(r.status == 200 && jnum(r.json, "total") == 2);
   resp_free(&r);
+  /* a register commits the face and answers with its id */
+  int64_t id = register_file(&s, fx("face_b2.png"), "Laura_Bush", NULL);
+  CHECK(id > 0 && id == tu_pg_int(uri, "SELECT max(id) FROM faces"));
+  CHECK_EQ_INT(served_faces(&s), 5);
   CHECK_EQ_INT(server_stop(&s), 0);
 }
 
