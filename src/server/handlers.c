@@ -694,6 +694,16 @@ static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error
   free(f);
 }
 
+/* A relative stored path made one below --root, when it was given. */
+static int below_root(const char *root, fk_store_face *f) {
+  if (!root || f->path[0] == '/') return FK_OK;
+  char full[2 * sizeof f->path];
+  snprintf(full, sizeof full, "%s/%s", root, f->path);
+  if (strlen(full) >= sizeof f->path) return FK_ETOOBIG;
+  memcpy(f->path, full, strlen(full) + 1);
+  return FK_OK;
+}
+
 static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {
   fk_store_face *f = malloc(sizeof *f);
   fk_image crop = {0};
@@ -704,7 +714,8 @@ static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e)
     srv_fail(e, 404, "not_found", "no such face");
   } else if (rc) {
     index_fail(e, rc, fk_store_errmsg(w->lookup));
-  } else if ((rc = fk_store_face_crop(f, (int)r->size, j->srv->cfg.opt.max_pixels, &crop))) {
+  } else if ((rc = below_root(j->srv->cfg.root, f)) ||
+             (rc = fk_store_face_crop(f, (int)r->size, j->srv->cfg.opt.max_pixels, &crop))) {
     fprintf(stderr, "facekit serve: face %lld: %s: %s\n", (long long)r->id, f->path, fk_strerror(rc));
     srv_fail(e, 404, "image_missing", "the image of face %lld can no longer be read", (long long)r->id);
   } else if ((rc = fk_png_encode_mem(&crop, &png, &len))) {
