@@ -13,17 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "facekit.h"
 #include "store/store.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The N images in transactions of B; FK_OK or the first failure. */
 static int write_all(fk_store *st, fk_entry *e, int n, int batch) {
@@ -63,16 +57,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   fk_models *m;
-  fk_options o;
-  fk_options_init(&o);
-  if (fk_models_open(NULL, fk_model_nets(o.model) | FK_NET_SSD | FK_NET_LANDMARKS, &m)) {
-    fprintf(stderr, "%s\n", fk_models_errmsg(m));
-    return 1;
-  }
   fk_session *sess;
   fk_entry *e;
-  if (fk_session_new(m, &o, &sess) || fk_entry_new(sess, img, &e) || e->nfaces < 1) {
-    fprintf(stderr, "%s: %s\n", img, fk_session_errmsg(sess));
+  if (bench_face_entry(img, &m, &sess, &e)) return 1;
+  if (e->nfaces < 1) {
+    fprintf(stderr, "%s: no face\n", img);
     return 1;
   }
   fk_face *faces = malloc((size_t)f * sizeof *faces);
@@ -85,9 +74,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", fk_store_errmsg(st));
     return 1;
   }
-  double t0 = now_s();
+  double t0 = now_ms();
   int rc = write_all(st, e, n, batch);
-  double dt = now_s() - t0;
+  double dt = (now_ms() - t0) / 1e3;
   if (rc) fprintf(stderr, "%s\n", fk_store_errmsg(st));
   else
     printf("{\"images\":%d,\"faces_per_image\":%d,\"batch\":%d,\"seconds\":%.3f,\"images_per_s\":%.0f,"
