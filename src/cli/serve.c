@@ -70,8 +70,8 @@ int cmd_serve(int argc, char **argv) {
       cfg.quiet = 1;
       continue;
     }
-    static const char *const valued[] = {"--db", "--data-dir", "--root", "--listen", "--port", "--keys", "--workers", "--queue",
-                                         "--io-threads", "--max-body", "--max-connections", "--max-per-ip",
+    static const char *const valued[] = {"--db", "--data-dir", "--root", "--listen", "--port", "--keys", "--workers",
+                                         "--queue", "--io-threads", "--max-body", "--max-connections", "--max-per-ip",
                                          "--timeout", "--conn-memory", "--allow-path", "--tls-cert", "--tls-key",
                                          "--drain", "--refresh-ms"};
     int known = 0;
