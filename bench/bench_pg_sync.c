@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "facekit.h"
 #include "store/store.h"
 
@@ -61,11 +62,6 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: bench_pg_sync URI [IMAGE] [N]\n");
@@ -74,18 +70,9 @@ int main(int argc, char **argv) {
   const char *img = argc > 2 ? argv[2] : "tests/fixtures/face_a1.png";
   int n = argc > 3 ? atoi(argv[3]) : 20;
   fk_models *m;
-  fk_options o;
-  fk_options_init(&o);
-  if (fk_models_open(NULL, fk_model_nets(o.model) | FK_NET_SSD | FK_NET_LANDMARKS, &m)) {
-    fprintf(stderr, "%s\n", fk_models_errmsg(m));
-    return 1;
-  }
   fk_session *sess;
   fk_entry *e;
-  if (fk_session_new(m, &o, &sess) || fk_entry_new(sess, img, &e)) {
-    fprintf(stderr, "%s: %s\n", img, fk_session_errmsg(sess));
-    return 1;
-  }
+  if (bench_face_entry(img, &m, &sess, &e)) return 1;
   /* the first add records the model, so the reader opens a facekit index */
   fk_store *rd;
   shared s = {.uri = argv[1], .e = e, .n = n, .committed = calloc((size_t)n, sizeof(double))};

@@ -2,8 +2,8 @@
  * bench_util.h - the timing helpers the benches share, all static inline
  * (each bench is a single-file program): a monotonic clock in ms, a double
  * comparator for qsort, the median of a set of timings, the timed
- * forward-pass loop of the net benches, loading their graphs, and the
- * process's memory.
+ * forward-pass loop of the net benches, loading their graphs, the
+ * process's memory, and the face entry of the PostgreSQL benches.
  */
 #ifndef FK_BENCH_UTIL_H
 #define FK_BENCH_UTIL_H
@@ -151,6 +151,23 @@ static inline int bench_backend(const char *s) {
     if (!strcmp(s, nn_backend_name((nn_backend)b))) return b;
   fprintf(stderr, "unknown backend %s (onednn, xnnpack, reference)\n", s);
   return -1;
+}
+
+/* The default pipeline's models and session, and the entry of img: the
+ * real face the PostgreSQL benches store. 0, or 1 after saying why. */
+static inline int bench_face_entry(const char *img, fk_models **m, fk_session **s, fk_entry **e) {
+  fk_options o;
+  fk_options_init(&o);
+  *s = NULL;
+  if (fk_models_open(NULL, fk_model_nets(o.model) | FK_NET_SSD | FK_NET_LANDMARKS, m)) {
+    fprintf(stderr, "%s\n", fk_models_errmsg(*m));
+    return 1;
+  }
+  if (fk_session_new(*m, &o, s) || fk_entry_new(*s, img, e)) {
+    fprintf(stderr, "%s: %s\n", img, fk_session_errmsg(*s));
+    return 1;
+  }
+  return 0;
 }
 
 #endif /* FK_BENCH_UTIL_H */

@@ -1,12 +1,13 @@
 /*
  * test_index.c - end-to-end tests of reverse face search through the
  * facekit command: `index` (schema, identities, incremental re-runs,
- * touched / changed / moved / deleted files, prune), `find` (JSON, metrics,
- * codes, --all-faces, --html, --sheet), `export` (npy, jsonl, opensearch),
- * `eval retrieval`, the bad inputs the issue lists, and an index killed
- * with SIGKILL at random moments that must end with exactly one row per
- * image and per face. Trees are written here from the committed fixtures,
- * each copy nudged by a pixel so that every file has its own content.
+ * touched / changed / moved / deleted files, prune, --root), `find` (JSON,
+ * metrics, codes, --all-faces, --html, --sheet, --root), `export` (npy,
+ * jsonl, opensearch), `eval retrieval`, the bad inputs the issue lists, and
+ * an index killed with SIGKILL at random moments that must end with exactly
+ * one row per image and per face. Trees are written here from the committed
+ * fixtures, each copy nudged by a pixel so that every file has its own
+ * content.
  *
  * `test_index --pg` runs the same bodies (the index, find, incremental,
  * prune, mismatch, export, retrieval and SIGKILL cases) on PostgreSQL
@@ -484,6 +485,39 @@ static void test_find_writes_self_contained_html_and_a_sheet(void) {
   CHECK_EQ_INT(fk_image_load(sheet, 0, &img), FK_OK);
   CHECK(img.width >= 5 * 112 && img.height >= 112);
   fk_image_free(&img);
+}
+
+/* An index built with --root stores paths relative to it; find --root
+ * finds the photos from any working directory (the tests run in the build
+ * directory, where the relative paths lead nowhere). */
+static void test_find_root_resolves_paths_stored_relative_to_the_root(void) {
+  put_image("face_a1.png", "rt/photos/George_W_Bush/gwb1.png", 0);
+  put_image("face_b1.png", "rt/photos/Laura_Bush/lb1.png", 0);
+  DB(db, "root.db");
+  PATH(html, "root.html");
+  PATH(sheet, "root.png");
+  result r = fk("index", at("rt/photos"), "--db", db, "--root", at("rt"), NULL);
+  CHECK_EQ_INT(r.code, 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images WHERE path IN"
+                          " ('photos/George_W_Bush/gwb1.png', 'photos/Laura_Bush/lb1.png')"), 2);
+  /* without --root the tiles are missing, and stderr says why */
+  r = fk("find", tu_fixture("face_a2.png"), "--db", db, "-k", "2", "--html", html, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK(strstr(r.err, "photos/George_W_Bush/gwb1.png: ") && strstr(r.err, "give find the same --root"));
+  result_free(&r);
+  r = fk("find", tu_fixture("face_a2.png"), "--db", db, "-k", "2", "--html", html, "--sheet", sheet, "--root",
+         at("rt"), NULL);
+  CHECK_EQ_INT(r.code, 0);
+  const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0);
+  CHECK(!strcmp(tu_json_str(m0, "path"), "photos/George_W_Bush/gwb1.png")); /* printed as stored */
+  CHECK(!strstr(r.err, "missing"));
+  result_free(&r);
+  char *page = tu_read_file(html, NULL);
+  CHECK(page && count_substr(page, "src=\"data:image/png;base64,") == 3);
+  free(page);
+  expect_error(fk("find", tu_fixture("face_a2.png"), "--db", db, "--root", at("rt/nowhere"), NULL), 2,
+               "is not a directory");
 }
 
 static void test_find_without_a_face_exits_3(void) {
@@ -994,6 +1028,7 @@ static void run_shared(void) {
   RUN(test_find_search_ann_gives_the_exact_matches);
   RUN(test_find_all_faces_queries_each_face);
   RUN(test_find_writes_self_contained_html_and_a_sheet);
+  RUN(test_find_root_resolves_paths_stored_relative_to_the_root);
   RUN(test_find_without_a_face_exits_3);
   RUN(test_export_writes_npy_jsonl_and_bulk);
   RUN(test_eval_retrieval_scores_a_labelled_tree);

@@ -9,6 +9,13 @@
  * index holds exactly what was registered, and every find made after a
  * register's answer found its face), and SIGTERM with requests in flight
  * (they complete; every face they registered is in the index).
+ *
+ * `test_server --pg` (ctest test_server_pg) serves a PostgreSQL index in a
+ * server it starts itself (pgutil.h): /find answers from it, a face that
+ * another process indexes is served within 1 s through NOTIFY, and a
+ * restart of PostgreSQL under load gives 503 index_unavailable or right
+ * answers, never a crash or a wrong one, and is recovered from; the crops
+ * of an index built with --root need serve --root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +37,7 @@
 #include "testutil.h"
 #include "golden.h"
 #include "cliutil.h"
+#include "pgutil.h"
 
 static char tmp[4096]; /* this run's scratch directory */
 
@@ -864,29 +872,225 @@ static void test_non_loopback_without_keys_is_refused(void) {
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
 
-int main(void) {
+/* ---- a PostgreSQL index (--pg) ----------------------------------------------------- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* facekit_index_faces from /metrics: the faces in the served vectors. */
+static long served_faces(const server *s) {
+  resp r = http(s, (request){.method = "GET", .path = "/metrics"});
+  const char *g = r.body ? strstr(r.body, "\nfacekit_index_faces ") : NULL;
+  long n = g ? atol(g + 21) : -1;
+  resp_free(&r);
+  return n;
+}
+
+enum { FOUND = 1, NOT_FOUND = 0, UNAVAILABLE = -1, OTHER = -2 };
+
+/* What /find says of fixture: FOUND when its best match is `identity` and
+ * the same person, NOT_FOUND for another 200, UNAVAILABLE for a 503
+ * index_unavailable, OTHER (logged) for anything else. */
+static int find_says(const server *s, const char *fixture, const char *identity) {
+  resp r = POST_FILE(s, "/find", "img", fixture);
+  const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0);
+  int out = OTHER;
+  if (r.status == 200 && r.json)
+    out = m0 && !strcmp(jstr(m0, "identity"), identity) && cJSON_IsTrue(cJSON_GetObjectItem(m0, "same_person"))
+              ? FOUND : NOT_FOUND;
+  else if (r.status == 503 && r.json && !strcmp(jstr(r.json, "code"), "index_unavailable") && jstr(r.json, "error")[0])
+    out = UNAVAILABLE;
+  if (out == OTHER) fprintf(stderr, "  find %s: %ld %s\n", fixture, r.status, r.body ? r.body : "");
+  resp_free(&r);
+  return out;
+}
+
+/* A client asking /find for George_W_Bush over and over while the
+ * database restarts; counts what it was told. */
+typedef struct prober {
+  const server *s;
+  _Atomic int stop;
+  _Atomic int n[3]; /* FOUND, UNAVAILABLE, anything else (wrong or broken) */
+} prober;
+
+static void *probe_main(void *arg) {
+  prober *p = arg;
+  while (!p->stop) {
+    int r = find_says(p->s, "face_a2.png", "George_W_Bush");
+    p->n[r == FOUND ? 0 : r == UNAVAILABLE ? 1 : 2]++;
+  }
+  return NULL;
+}
+
+/* dir/person/person_NNNN.png: a copy of fixture, nudged by seed. */
+static void put_face(const char *dir, const char *person, const char *fixture, int seed) {
+  char path[4400];
+  snprintf(path, sizeof path, "mkdir -p '%s/%s'", dir, person);
+  CHECK_EQ_INT(system(path), 0);
+  snprintf(path, sizeof path, "%s/%s/%s_%04d.png", dir, person, person, seed + 1);
+  nudged(fixture, seed, path);
+}
+
+/* `facekit index dir --db uri` (with --root root unless NULL). */
+static int index_into(const char *dir, const char *uri, const char *root) {
+  char args[6000];
+  snprintf(args, sizeof args, "index '%s' --db '%s'%s%s%s", dir, uri, root ? " --root '" : "", root ? root : "",
+           root ? "'" : "");
+  tu_run_result r = tu_run(args);
+  if (r.code) fprintf(stderr, "  index %s: %d %s\n", dir, r.code, r.err);
+  cJSON_Delete(r.json);
+  return r.code;
+}
+
+typedef struct indexer {
+  const char *dir, *uri;
+  int code;
+} indexer;
+
+static void *indexer_main(void *arg) {
+  indexer *x = arg;
+  x->code = index_into(x->dir, x->uri, NULL);
+  return NULL;
+}
+
+/* Indexes dir into uri from another process, watching the database and the
+ * server every 5 ms: the seconds from the commit being visible in the
+ * database (its face count reaching `want`) to the server's vectors
+ * holding them, or -1 if that takes over 10 s or the index run fails. */
+static double served_after_commit(const server *s, const char *dir, const char *uri, long want) {
+  indexer x = {dir, uri, -1};
+  pthread_t th;
+  if (pthread_create(&th, NULL, indexer_main, &x)) return -1;
+  double t_commit = -1, t_served = -1, t0 = now_s();
+  while (t_served < 0 && now_s() - t0 < 60) {
+    if (t_commit < 0 && tu_pg_int(uri, "SELECT count(*) FROM faces") >= want) t_commit = now_s();
+    if (served_faces(s) == want) t_served = now_s();
+    if (t_commit < 0 && t_served >= 0) t_commit = t_served; /* both between two looks */
+    if (t_commit >= 0 && now_s() - t_commit > 10) break;
+    usleep(5000);
+  }
+  pthread_join(th, NULL);
+  return x.code == 0 && t_served >= 0 ? t_served - t_commit : -1;
+}
+
+static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
+  char first[4300], later[4300], last[4300], dd[4300], uri[1100];
+  snprintf(first, sizeof first, "%s/first", tmp);
+  snprintf(later, sizeof later, "%s/later", tmp);
+  snprintf(last, sizeof last, "%s/last", tmp);
+  snprintf(dd, sizeof dd, "%s/uploads", tmp);
+  snprintf(uri, sizeof uri, "%s", tu_pg_db("served"));
+  put_face(first, "George_W_Bush", "face_a1.png", 0);
+  put_face(first, "Laura_Bush", "face_b1.png", 0);
+  put_face(later, "Jacques_Chirac", "face_c1.png", 0);
+  put_face(last, "Laura_Bush", "face_b1.png", 1);
+  CHECK_EQ_INT(index_into(first, uri, NULL), 0);
+  /* one worker, so one lookup connection that the restart surely cuts;
+   * no periodic refresh, so only NOTIFY can bring the later faces in */
+  const char *args[] = {"--db", uri, "--data-dir", dd, "--workers", "1", "--refresh-ms", "3600000", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "pg_server")) {
+    CHECK(0);
+    return;
+  }
+  CHECK_EQ_INT(find_says(&s, "face_a2.png", "George_W_Bush"), FOUND);
+  CHECK_EQ_INT(find_says(&s, "face_c1.png", "Jacques_Chirac"), NOT_FOUND);
+  CHECK_EQ_INT(served_faces(&s), 2);
+
+  /* another process commits a face: served within 1 s, no restart */
+  double dt = served_after_commit(&s, later, uri, 3);
+  fprintf(stderr, "  a face indexed by another process served %.3f s after its commit\n", dt);
+  CHECK(dt >= 0 && dt < 1.0);
+  CHECK_EQ_INT(find_says(&s, "face_c1.png", "Jacques_Chirac"), FOUND);
+
+  /* PostgreSQL restarts while a client keeps asking */
+  prober p = {.s = &s};
+  pthread_t th;
+  CHECK_EQ_INT(pthread_create(&th, NULL, probe_main, &p), 0);
+  usleep(200000);
+  CHECK_EQ_INT(tu_pg_restart(), 0);
+  double t0 = now_s();
+  int back = 0;
+  while (!back && now_s() - t0 < 30) {
+    usleep(50000);
+    back = p.n[0] > 0 && find_says(&s, "face_a2.png", "George_W_Bush") == FOUND;
+  }
+  p.stop = 1;
+  pthread_join(th, NULL);
+  fprintf(stderr, "  during the restart: %d right answers, %d index_unavailable, %d other; back after %.2f s\n",
+          p.n[0], p.n[1], p.n[2], now_s() - t0);
+  CHECK(back);
+  CHECK(p.n[1] >= 1); /* the cut connection was seen, and said so */
+  CHECK_EQ_INT(p.n[2], 0);
+  CHECK_EQ_INT(kill(s.pid, 0), 0);
+  /* the writer listens again: another process's face still comes in */
+  dt = served_after_commit(&s, last, uri, 4);
+  fprintf(stderr, "  after the restart, served %.3f s after its commit\n", dt);
+  CHECK(dt >= 0 && dt < 1.0);
+  resp r = http(&s, (request){.method = "GET", .path = "/identities/Laura_Bush/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 2);
+  resp_free(&r);
+  /* a register commits the face and answers with its id */
+  int64_t id = register_file(&s, fx("face_b2.png"), "Laura_Bush", NULL);
+  CHECK(id > 0 && id == tu_pg_int(uri, "SELECT max(id) FROM faces"));
+  CHECK_EQ_INT(served_faces(&s), 5);
+  /* an index built with --root holds relative paths: crops need serve --root
+   * (the tests run in the build directory, where they lead nowhere) */
+  char rooted[4300], path[64];
+  snprintf(rooted, sizeof rooted, "%s/rooted", tmp);
+  put_face(rooted, "Jacques_Chirac", "face_c1.png", 2);
+  CHECK_EQ_INT(index_into(rooted, uri, tmp), 0);
+  long long rid = tu_pg_int(uri, "SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id"
+                                 " WHERE i.path = 'rooted/Jacques_Chirac/Jacques_Chirac_0003.png'");
+  CHECK(rid > 0);
+  snprintf(path, sizeof path, "/faces/%lld/image", rid);
+  expect_error("crop without --root", http(&s, (request){.method = "GET", .path = path}), 404, "image_missing");
+  CHECK_EQ_INT(server_stop(&s), 0);
+  const char *rooted_args[] = {"--db", uri, "--data-dir", dd, "--root", tmp, "--workers", "1", "--quiet", NULL};
+  if (server_start(&s, rooted_args, "pg_server_root")) {
+    CHECK(0);
+    return;
+  }
+  r = http(&s, (request){.method = "GET", .path = path});
+  CHECK(r.status == 200 && !strcmp(r.type, "image/png") && r.len > 8);
+  resp_free(&r);
+  CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+int main(int argc, char **argv) {
+  int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
-  snprintf(tmp, sizeof tmp, "%s", tu_tmp("server"));
+  snprintf(tmp, sizeof tmp, "%s", tu_tmp(pg ? "server_pg" : "server"));
   char cmd[9000];
   snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", tmp, tmp);
   if (system(cmd)) return 1;
-  snprintf(db, sizeof db, "%s/index.db", tmp);
-  snprintf(data_dir, sizeof data_dir, "%s/uploads", tmp);
-  const char *args[] = {"--db", db, "--data-dir", data_dir, "--workers", "2", NULL};
-  if (server_start(&main_srv, args, "server")) return 1;
-  RUN(test_health_ready_page_and_metrics_answer);
-  RUN(test_represent_takes_multipart_and_base64_alike);
-  RUN(test_false_means_false_and_other_words_are_refused);
-  RUN(test_bad_parameters_are_named);
-  RUN(test_routes_methods_and_media_types_are_checked);
-  RUN(test_bodies_over_the_limit_get_413);
-  RUN(test_verify_and_analyze_give_the_cli_objects);
-  RUN(test_register_find_list_crop_and_delete);
-  RUN(test_internal_failures_are_500_without_internals);
-  RUN(test_eight_clients_register_and_find_at_once);
-  RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
-  RUN(test_keys_tls_full_queue_and_no_index);
-  RUN(test_non_loopback_without_keys_is_refused);
+  if (pg) {
+    int rc = tu_pg_start();
+    if (rc == 77) fprintf(stderr, "skipped: no PostgreSQL server binaries\n");
+    if (rc) return rc == 77 ? 77 : 1;
+    RUN(test_pg_serve_finds_follows_notify_and_survives_a_restart);
+  } else {
+    snprintf(db, sizeof db, "%s/index.db", tmp);
+    snprintf(data_dir, sizeof data_dir, "%s/uploads", tmp);
+    const char *args[] = {"--db", db, "--data-dir", data_dir, "--workers", "2", NULL};
+    if (server_start(&main_srv, args, "server")) return 1;
+    RUN(test_health_ready_page_and_metrics_answer);
+    RUN(test_represent_takes_multipart_and_base64_alike);
+    RUN(test_false_means_false_and_other_words_are_refused);
+    RUN(test_bad_parameters_are_named);
+    RUN(test_routes_methods_and_media_types_are_checked);
+    RUN(test_bodies_over_the_limit_get_413);
+    RUN(test_verify_and_analyze_give_the_cli_objects);
+    RUN(test_register_find_list_crop_and_delete);
+    RUN(test_internal_failures_are_500_without_internals);
+    RUN(test_eight_clients_register_and_find_at_once);
+    RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
+    RUN(test_keys_tls_full_queue_and_no_index);
+    RUN(test_non_loopback_without_keys_is_refused);
+  }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");
   curl_global_cleanup();

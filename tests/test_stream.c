@@ -17,6 +17,10 @@
  *   - bad input: missing, empty, truncated and text files, a corrupt packet
  *     (skipped and counted), an unreachable RTSP URL, webcams that are not
  *     there, an index of another model, bad command lines.
+ *
+ * `test_stream --pg` (ctest test_stream_pg) identifies the crossing faces
+ * against the same gallery indexed into a PostgreSQL database, in a real
+ * server it starts itself (pgutil.h), and refuses an empty database.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +42,14 @@
 #include "image/compose.h"
 #include "testutil.h"
 #include "golden.h"
+#include "pgutil.h"
 
 #define W 320
 #define H 240
 #define FPS 10
 
 static char root[4096];
+static char gallery[4300]; /* the index of make_index: a file, or a PostgreSQL database with --pg */
 
 static const char *at(const char *rel) {
   static char buf[8][4300];
@@ -529,7 +535,7 @@ static void make_index(void) {
   CHECK_EQ_INT(system(cmd), 0);
   snprintf(cmd, sizeof cmd, "cp '%s' '%s/gallery/Laura_Bush/lb.png'", tu_fixture("face_b2.png"), root);
   CHECK_EQ_INT(system(cmd), 0);
-  result r = fk("index", at("gallery"), "--db", at("gallery.db"), NULL);
+  result r = fk("index", at("gallery"), "--db", gallery, NULL);
   CHECK_EQ_INT(r.code, 0);
   result_free(&r);
 }
@@ -545,7 +551,7 @@ static const cJSON *end_of(const events *e, const char *identity) {
 
 static void test_stream_identifies_crossing_faces_across_a_cut(void) {
   PATH(clip, "pair.mp4");
-  result r = fk("stream", clip, "--db", at("gallery.db"), "--actions", "gender,emotion", "--stats-every", "0", NULL);
+  result r = fk("stream", clip, "--db", gallery, "--actions", "gender,emotion", "--stats-every", "0", NULL);
   CHECK_EQ_INT(r.code, 0);
   events e;
   events_parse(&e, r.out);
@@ -868,7 +874,7 @@ static void test_stream_bad_sources_fail_clearly(void) {
 static void test_stream_index_of_another_model_is_refused(void) {
   PATH(db, "other.db");
   char cmd[9000];
-  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", at("gallery.db"), db);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", gallery, db);
   CHECK_EQ_INT(system(cmd), 0);
   sqlite3 *h;
   sqlite3_open(db, &h);
@@ -902,28 +908,45 @@ static void test_stream_bad_command_lines_exit_2(void) {
   result_free(&r);
 }
 
-int main(void) {
-  snprintf(root, sizeof root, "%s", tu_tmp("stream"));
+static void test_stream_empty_pg_database_is_refused(void) {
+  const char *empty = tu_pg_db("empty");
+  expect_error(fk("stream", at("pair.mp4"), "--db", empty, NULL), 1, "is an empty database, not a facekit index");
+}
+
+int main(int argc, char **argv) {
+  int pg = argc > 1 && !strcmp(argv[1], "--pg");
+  snprintf(root, sizeof root, "%s", tu_tmp(pg ? "stream_pg" : "stream"));
   mkdir(root, 0755);
-  if (load_faces() || make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL) ||
+  if (pg) {
+    int rc = tu_pg_start();
+    if (rc == 77) fprintf(stderr, "skipped: no PostgreSQL server binaries\n");
+    if (rc) return rc == 77 ? 77 : 1;
+  }
+  snprintf(gallery, sizeof gallery, "%s", pg ? tu_pg_db("gallery") : at("gallery.db"));
+  if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL)) ||
       make_clip(at("pair.mp4"), pair, PAIR_FRAMES, NULL)) {
     fprintf(stderr, "cannot make the test clips (fixtures, ffmpeg)\n");
     return 1;
   }
   make_index();
-  RUN(test_stream_tracks_one_face_through_pan_zoom_and_return);
-  RUN(test_stream_detecting_every_other_frame_keeps_the_track);
-  RUN(test_stream_identifies_crossing_faces_across_a_cut);
-  RUN(test_stream_reads_stdin_and_an_image_sequence);
-  RUN(test_stream_http_source_is_read_to_its_end);
-  RUN(test_stream_rtsp_source_lost_and_reconnected);
-  RUN(test_stream_rtsp_over_udp_reads_frames);
-  RUN(test_stream_sigint_closes_tracks_and_finishes_the_output);
-  RUN(test_stream_realtime_keeps_the_clip_pace);
-  RUN(test_stream_corrupt_packet_is_skipped_and_counted);
-  RUN(test_stream_bad_sources_fail_clearly);
-  RUN(test_stream_index_of_another_model_is_refused);
-  RUN(test_stream_bad_command_lines_exit_2);
+  if (pg) {
+    RUN(test_stream_identifies_crossing_faces_across_a_cut);
+    RUN(test_stream_empty_pg_database_is_refused);
+  } else {
+    RUN(test_stream_tracks_one_face_through_pan_zoom_and_return);
+    RUN(test_stream_detecting_every_other_frame_keeps_the_track);
+    RUN(test_stream_identifies_crossing_faces_across_a_cut);
+    RUN(test_stream_reads_stdin_and_an_image_sequence);
+    RUN(test_stream_http_source_is_read_to_its_end);
+    RUN(test_stream_rtsp_source_lost_and_reconnected);
+    RUN(test_stream_rtsp_over_udp_reads_frames);
+    RUN(test_stream_sigint_closes_tracks_and_finishes_the_output);
+    RUN(test_stream_realtime_keeps_the_clip_pace);
+    RUN(test_stream_corrupt_packet_is_skipped_and_counted);
+    RUN(test_stream_bad_sources_fail_clearly);
+    RUN(test_stream_index_of_another_model_is_refused);
+    RUN(test_stream_bad_command_lines_exit_2);
+  }
   for (int i = 0; i < 3; i++) fk_image_free(&faces[i]);
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

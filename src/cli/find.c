@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/find_report.h"
@@ -33,12 +34,15 @@ static const char help[] =
     "  --html OUT.html     also write a self-contained page with the thumbnails\n"
     "  --sheet OUT.png     also write the results as one contact-sheet image\n"
     "                      (at most 50 tiles a query face)\n"
+    "  --root DIR          the photos of an index built with --root DIR: its stored\n"
+    "                      relative paths are below DIR, for --html and --sheet\n"
+    "                      (default: below the working directory)\n"
     "The query is embedded with the index's recorded pipeline options; --align or\n"
     "--flip different from the index's are refused, detector options may differ.\n"
     "No face in IMG: exit 3.\n\n";
 
 typedef struct find_args {
-  const char *img, *db, *html, *sheet;
+  const char *img, *db, *html, *sheet, *root;
   fk_search_options so;
   int all_faces, threshold_given;
 } find_args;
@@ -56,7 +60,7 @@ static int parse(int argc, char **argv, find_args *a) {
       continue;
     }
     static const char *const valued[] = {"--db", "-k", "--k", "--metric", "--threshold", "--codes",
-                                         "--search-threads", "--search", "--ef", "--html", "--sheet"};
+                                         "--search-threads", "--search", "--ef", "--html", "--sheet", "--root"};
     int known = 0;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(s, valued[k]);
     if (!known) {
@@ -70,6 +74,11 @@ static int parse(int argc, char **argv, find_args *a) {
     if (!strcmp(s, "--db")) a->db = v;
     else if (!strcmp(s, "--html")) a->html = v;
     else if (!strcmp(s, "--sheet")) a->sheet = v;
+    else if (!strcmp(s, "--root")) {
+      struct stat sb;
+      if (stat(v, &sb) || !S_ISDIR(sb.st_mode)) return cli_usage("find ", "--root %s is not a directory", v);
+      a->root = v;
+    }
     else if (!strcmp(s, "-k") || !strcmp(s, "--k")) {
       if (cli_parse_int(v, 1, 10000, &a->so.k)) return cli_usage("find ", "-k must be in [1, 10000], not '%s'", v);
     } else if (!strcmp(s, "--metric")) {
@@ -211,7 +220,8 @@ int cmd_find(int argc, char **argv) {
   cJSON_AddNumberToObject(t, "search_and_lookup", t3 - t2);
   find_report rep = {.path = a.img, .img = &f.img, .q = f.q, .nq = f.nq, .metric = fk_metric_name(a.so.metric),
                      .codes = a.so.codes == FK_CODES_INT8 ? "int8" : "f32", .threshold = same_thr,
-                     .searched = searched, .time_ms = t3 - t2, .max_pixels = c.opt.max_pixels};
+                     .searched = searched, .time_ms = t3 - t2, .max_pixels = c.opt.max_pixels,
+                     .root = a.root};
   if ((rc = write_reports(&f, &a, &rep))) {
     cJSON_Delete(o);
     goto out;

@@ -3,7 +3,7 @@
  * ranked matches as a self-contained web page (thumbnails inline as PNG
  * data: URIs, no external files) or as one contact-sheet PNG with labels in
  * the built-in font. A matched image that can no longer be read gets a grey
- * "missing" tile rather than failing the command.
+ * "missing" tile, and a line on stderr, rather than failing the command.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +23,19 @@ static const uint8_t WHITE[3] = {255, 255, 255}, INK[3] = {31, 35, 40}, MUTE[3] 
                      BG[3] = {246, 247, 249}, LINE[3] = {208, 215, 222}, OK[3] = {26, 127, 55},
                      NO[3] = {180, 35, 24}, TRACK[3] = {234, 238, 242}, ACCENT[3] = {9, 105, 218};
 
-/* The thumbnail of one face of the image at path (loaded again for each
- * call: results rarely share images, and k is small). */
-static int thumb_of(const char *path, fk_box box, int size, size_t max_pixels, fk_image *out) {
+/* The thumbnail of one face of the image at the stored path, below
+ * r->root when relative and a root was given (loaded again for each call:
+ * results rarely share images, and k is small). */
+static int thumb_of(const find_report *r, const char *path, fk_box box, int size, fk_image *out) {
+  char full[8192];
+  if (r->root && path[0] != '/') snprintf(full, sizeof full, "%s/%s", r->root, path), path = full;
   fk_image img;
-  int rc = fk_image_load(path, max_pixels, &img);
+  int rc = fk_image_load(path, r->max_pixels, &img);
   if (rc == FK_OK) rc = fk_face_thumbnail(&img, box, MARGIN, size, out);
   fk_image_free(&img);
   if (rc == FK_OK) return FK_OK;
+  fprintf(stderr, "facekit: %s: %s; its tile says \"missing\"%s\n", path, fk_strerror(rc),
+          path[0] != '/' && !r->root ? " (for an index built with --root, give find the same --root)" : "");
   static const uint8_t GREY[3] = {200, 200, 200};
   if ((rc = fk_canvas_new(size, size, GREY, out))) return rc;
   fk_draw_text(out, (size - fk_text_width("missing")) / 2, size / 2 - FK_FONT_H / 2, "missing", MUTE, 0);
@@ -86,9 +91,9 @@ static const char css[] =
     ".same .tag{color:var(--ok)}.diff .tag{color:var(--no)}"
     ".none{color:var(--mute);font-style:italic}";
 
-static int html_card(FILE *f, const find_hit *h, size_t max_pixels) {
+static int html_card(FILE *f, const find_report *r, const find_hit *h) {
   fk_image t;
-  int rc = thumb_of(h->face.path, h->face.box, HTML_THUMB, max_pixels, &t);
+  int rc = thumb_of(r, h->face.path, h->face.box, HTML_THUMB, &t);
   if (rc) return rc;
   char *uri = fk_png_data_uri(&t);
   fk_image_free(&t);
@@ -131,7 +136,7 @@ static int html_query(FILE *f, const find_report *r, int qi) {
           (long long)r->searched, r->metric, r->codes, r->threshold, r->time_ms);
   if (q->n == 0) fputs("<p class=\"none\">No face in the index is within the threshold.</p>", f);
   fputs("<div class=\"grid\">\n", f);
-  for (int i = 0; rc == FK_OK && i < q->n; i++) rc = html_card(f, &q->hits[i], r->max_pixels);
+  for (int i = 0; rc == FK_OK && i < q->n; i++) rc = html_card(f, r, &q->hits[i]);
   fputs("</div></section>\n", f);
   return rc;
 }
@@ -162,9 +167,9 @@ int find_write_html(const find_report *r, const char *out, char *err, size_t err
 
 /* One tile: thumbnail, a bar as long as the similarity (green: same person,
  * red: not), the name, the distance and the file. */
-static int sheet_tile(fk_image *c, int x, int y, const find_hit *h, size_t max_pixels) {
+static int sheet_tile(fk_image *c, int x, int y, const find_report *r, const find_hit *h) {
   fk_image t;
-  int rc = thumb_of(h->face.path, h->face.box, SHEET_THUMB, max_pixels, &t);
+  int rc = thumb_of(r, h->face.path, h->face.box, SHEET_THUMB, &t);
   if (rc) return rc;
   fk_fill_rect(c, (fk_rect){x - 1, y - 1, SHEET_THUMB + 2, SHEET_THUMB + 2}, LINE);
   fk_blit(c, &t, x, y);
@@ -208,8 +213,7 @@ static int sheet_band(fk_image *c, int y, const find_report *r, int qi) {
     fk_draw_text(c, x, y + SHEET_THUMB + 9 + 2 * FK_FONT_H, s, MUTE, SHEET_THUMB);
   }
   for (int i = 0; rc == FK_OK && i < tiles_of(q); i++)
-    rc = sheet_tile(c, CELL_W + 24 + (i % SHEET_COLS) * CELL_W, y + (i / SHEET_COLS) * CELL_H, &q->hits[i],
-                    r->max_pixels);
+    rc = sheet_tile(c, CELL_W + 24 + (i % SHEET_COLS) * CELL_W, y + (i / SHEET_COLS) * CELL_H, r, &q->hits[i]);
   return rc;
 }
 

@@ -19,6 +19,8 @@ typedef struct find_report {
   int64_t searched;
   double time_ms;
   size_t max_pixels;         /* for loading the matched images */
+  const char *root;          /* stored relative paths are below it (find --root);
+                                NULL: below the working directory */
 } find_report;
 
 /* Write the page / the sheet; on failure return an FK_E* code with a

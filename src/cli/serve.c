@@ -23,6 +23,9 @@ static const char help[] =
     "                       use (made if missing); without it they answer 404\n"
     "  --data-dir DIR       where registered images are kept, as DIR/IDENTITY/SHA256.EXT\n"
     "                       (default FILE.images)\n"
+    "  --root DIR           an index built with --root DIR: its relative paths are\n"
+    "                       below DIR, for the face crops (default: below the\n"
+    "                       working directory)\n"
     "  --listen ADDR        address to bind (default 127.0.0.1; others need --keys)\n"
     "  --port N             port (default 8080; 0 picks a free one)\n"
     "  --keys FILE          API keys, one 'KEY ROLE' a line, role read or write\n"
@@ -67,8 +70,8 @@ int cmd_serve(int argc, char **argv) {
       cfg.quiet = 1;
       continue;
     }
-    static const char *const valued[] = {"--db", "--data-dir", "--listen", "--port", "--keys", "--workers", "--queue",
-                                         "--io-threads", "--max-body", "--max-connections", "--max-per-ip",
+    static const char *const valued[] = {"--db", "--data-dir", "--root", "--listen", "--port", "--keys", "--workers",
+                                         "--queue", "--io-threads", "--max-body", "--max-connections", "--max-per-ip",
                                          "--timeout", "--conn-memory", "--allow-path", "--tls-cert", "--tls-key",
                                          "--drain", "--refresh-ms"};
     int known = 0;
@@ -82,6 +85,11 @@ int cmd_serve(int argc, char **argv) {
     int iv;
     if (!strcmp(a, "--db")) cfg.db = v;
     else if (!strcmp(a, "--data-dir")) cfg.data_dir = v;
+    else if (!strcmp(a, "--root")) {
+      struct stat sb;
+      if (stat(v, &sb) || !S_ISDIR(sb.st_mode)) return cli_usage("serve ", "--root %s is not a directory", v);
+      cfg.root = v;
+    }
     else if (!strcmp(a, "--listen")) cfg.listen = v;
     else if (!strcmp(a, "--keys")) cfg.keys_file = v;
     else if (!strcmp(a, "--tls-cert")) cfg.tls_cert = v;

@@ -76,6 +76,15 @@ static int fail_status(srv_error *e, int rc, const char *what, const char *detai
   }
 }
 
+/* A failed index operation. A lost connection to the database (FK_EIO: a
+ * PostgreSQL restart, say) is a 503 worth retrying, since the next request
+ * connects again; anything else is as fail_status. */
+static int index_fail(srv_error *e, int rc, const char *detail) {
+  if (rc != FK_EIO) return fail_status(e, rc, "the index", detail);
+  fprintf(stderr, "facekit serve: the index: %s\n", detail ? detail : "");
+  return srv_fail(e, 503, "index_unavailable", "the index cannot be reached now; try again");
+}
+
 /* ---- shared parameters ------------------------------------------------------------ */
 
 /* A parameter that DeepFace spells differently: either name, not both. */
@@ -362,7 +371,7 @@ static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
   char err[1024];
   for (int i = 0; i < nq; i++)
     if ((rc = cli_find_search(sv->vectors, w->lookup, &r->so, same, &q[i], err, sizeof err))) {
-      fail_status(e, rc, "the index", err);
+      index_fail(e, rc, err);
       goto out;
     }
   cJSON *o = cli_find_json(q, nq, r->all_faces, fk_vectors_count(sv->vectors), &r->so, same);
@@ -496,7 +505,7 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
   }
   add_op a = {.entry = entry, .identity = r->identity};
   if ((rc = srv_write(sv, do_add, &a))) {
-    fail_status(e, rc, "the index", a.err);
+    index_fail(e, rc, a.err);
     goto fail;
   }
   cJSON *o = cJSON_CreateObject();
@@ -593,7 +602,7 @@ static void run_delete(srv_job *j, delete_req *r, srv_error *e) {
     return;
   }
   if (rc) {
-    fail_status(e, rc, "the index", d.err);
+    index_fail(e, rc, d.err);
     return;
   }
   cJSON *o = cJSON_CreateObject(), *del = cJSON_AddObjectToObject(o, "deleted");
@@ -649,7 +658,7 @@ static void run_identities(srv_job *j, srv_worker *w, list_req *r, srv_error *e)
   int64_t total = 0;
   int rc = d ? fk_store_list_identities(w->lookup, r->offset, (int)r->limit, d, &n, &total) : FK_ENOMEM;
   if (rc) {
-    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+    index_fail(e, rc, fk_store_errmsg(w->lookup));
   } else {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "identities");
     for (int i = 0; i < n; i++) {
@@ -673,7 +682,7 @@ static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error
   if (rc == FK_ENOENT) {
     srv_fail(e, 404, "not_found", "no such identity");
   } else if (rc) {
-    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+    index_fail(e, rc, fk_store_errmsg(w->lookup));
   } else {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "identity", j->arg);
@@ -685,6 +694,16 @@ static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error
   free(f);
 }
 
+/* A relative stored path made one below --root, when it was given. */
+static int below_root(const char *root, fk_store_face *f) {
+  if (!root || f->path[0] == '/') return FK_OK;
+  char full[2 * sizeof f->path];
+  snprintf(full, sizeof full, "%s/%s", root, f->path);
+  if (strlen(full) >= sizeof f->path) return FK_ETOOBIG;
+  memcpy(f->path, full, strlen(full) + 1);
+  return FK_OK;
+}
+
 static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {
   fk_store_face *f = malloc(sizeof *f);
   fk_image crop = {0};
@@ -694,8 +713,9 @@ static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e)
   if (rc == FK_ENOENT) {
     srv_fail(e, 404, "not_found", "no such face");
   } else if (rc) {
-    fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
-  } else if ((rc = fk_store_face_crop(f, (int)r->size, j->srv->cfg.opt.max_pixels, &crop))) {
+    index_fail(e, rc, fk_store_errmsg(w->lookup));
+  } else if ((rc = below_root(j->srv->cfg.root, f)) ||
+             (rc = fk_store_face_crop(f, (int)r->size, j->srv->cfg.opt.max_pixels, &crop))) {
     fprintf(stderr, "facekit serve: face %lld: %s: %s\n", (long long)r->id, f->path, fk_strerror(rc));
     srv_fail(e, 404, "image_missing", "the image of face %lld can no longer be read", (long long)r->id);
   } else if ((rc = fk_png_encode_mem(&crop, &png, &len))) {
@@ -724,7 +744,7 @@ static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
     int rc = fk_store_get_info(w->lookup, &info);
     if (rc) {
       cJSON_Delete(o);
-      fail_status(e, rc, "the index", fk_store_errmsg(w->lookup));
+      index_fail(e, rc, fk_store_errmsg(w->lookup));
       return;
     }
     cJSON *x = cJSON_AddObjectToObject(o, "index");

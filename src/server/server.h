@@ -42,6 +42,8 @@
 typedef struct srv_config {
   const char *db;             /* the served index, NULL for none */
   const char *data_dir;       /* where uploads go (default DB.images) */
+  const char *root;           /* the index's relative paths are below it (for
+                                 crops); NULL: below the working directory */
   const char *models_dir;     /* NULL: $FACEKIT_MODELS or ./models */
   fk_options opt;             /* defaults of represent, verify, analyze; of
                                  a new index's first register too */

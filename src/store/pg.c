@@ -119,8 +119,7 @@ void fk_pg_text(fk_pg_params *p, const char *s) { param(p, s, 0, 0); }
 
 void fk_pg_bytes(fk_pg_params *p, const void *data, int n) { param(p, data, n, 1); }
 
-/* The FK_E* of a failed statement, with its message in st->err. */
-static int fail(fk_store *st, const char *what, const PGresult *r) {
+int fk_pg_fail(fk_store *st, const char *what, const PGresult *r) {
   PGconn *c = st->pg->conn;
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -139,13 +138,18 @@ static int fail(fk_store *st, const char *what, const PGresult *r) {
   return fk_store_fail(st, status, "%s: %s: %s", st->path, what, m);
 }
 
+static int reconnect(fk_store *st);
+
 int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out) {
   if (out) *out = NULL;
+  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
+  if (rc == FK_OK && st->pg->rows.n && !st->pg->hold) rc = fk_pg_flush(st);
+  if (rc) return rc;
   PGresult *r = p ? PQexecParams(st->pg->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0)
                   : PQexec(st->pg->conn, sql);
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-    int rc = fail(st, what, r); /* no result: it could not even be sent */
+    rc = fk_pg_fail(st, what, r); /* no result: it could not even be sent */
     PQclear(r);
     return rc;
   }
@@ -173,15 +177,17 @@ int64_t fk_pg_get_int(const PGresult *r, int row, int col) {
 static int foreach_row(fk_store *st, const char *what, const char *sql, const fk_pg_params *p,
                        int (*fn)(const PGresult *r, void *user), void *user) {
   PGconn *c = st->pg->conn;
+  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
+  if (rc == FK_OK && st->pg->rows.n) rc = fk_pg_flush(st);
+  if (rc) return rc;
   if (!PQsendQueryParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 0))
-    return fail(st, what, NULL);
+    return fk_pg_fail(st, what, NULL);
   PQsetSingleRowMode(c);
-  int rc = FK_OK;
   PGresult *r;
   while ((r = PQgetResult(c))) {
     ExecStatusType s = PQresultStatus(r);
     if (s == PGRES_SINGLE_TUPLE && rc == FK_OK) rc = fn(r, user);
-    else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && rc == FK_OK) rc = fail(st, what, r);
+    else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && rc == FK_OK) rc = fk_pg_fail(st, what, r);
     PQclear(r); /* drained to the end, so the connection is ready again */
   }
   return rc;
@@ -327,15 +333,18 @@ static int pg_open(fk_store *st, const char *locator, int mode) {
 static void pg_close(fk_store *st) {
   if (!st->pg) return;
   PQfinish(st->pg->conn);
+  fk_pg_rows_drop(&st->pg->rows, 1);
   free(st->pg);
   st->pg = NULL;
 }
 
 /* ---- transactions ---------------------------------------------------------- */
 
-/* A connection lost between transactions is made again once (a server
- * restart): nothing was in flight, and the loaded vectors catch up from
- * their seq as they would after any other writer's commits. */
+/* A connection lost between transactions is made again by the next
+ * statement or transaction (a server restart): nothing was in flight, and
+ * the loaded vectors catch up from their seq as they would after any other
+ * writer's commits. The statement that found it lost fails with FK_EIO:
+ * it is not run again, as it may have been a write. */
 static int reconnect(fk_store *st) {
   PGconn *c = st->pg->conn;
   if (PQstatus(c) == CONNECTION_OK && !st->pg->broken) return FK_OK;
@@ -377,6 +386,7 @@ static int pg_commit(fk_store *st) {
 static void pg_rollback(fk_store *st) {
   if (PQstatus(st->pg->conn) == CONNECTION_OK && PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
     PQclear(PQexec(st->pg->conn, "ROLLBACK"));
+  fk_pg_rows_drop(&st->pg->rows, 0);
   st->pg->in_txn = st->pg->write_txn = 0;
 }
 
@@ -406,13 +416,13 @@ static int pg_wait_change(fk_store *st, int timeout_ms) {
     drain(c);
     return 1; /* what was committed before the LISTEN */
   }
-  if (!PQconsumeInput(c)) return fail(st, "waiting for changes", NULL);
+  if (!PQconsumeInput(c)) return fk_pg_fail(st, "waiting for changes", NULL);
   if (drain(c)) return 1;
   struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
   int n = poll(&p, 1, timeout_ms);
   if (n < 0 && errno != EINTR) return fk_store_fail(st, FK_EIO, "%s: waiting for changes: %s", st->path, strerror(errno));
   if (n <= 0) return 0;
-  if (!PQconsumeInput(c)) return fail(st, "waiting for changes", NULL);
+  if (!PQconsumeInput(c)) return fk_pg_fail(st, "waiting for changes", NULL);
   return drain(c);
 }
 
@@ -566,9 +576,11 @@ static int copy_message(copy_reader *cr, const char *p, size_t len) {
 /* Reads the COPY sql into v (n rows); drains the stream whatever happens. */
 static int copy_rows(fk_store *st, const char *sql, fk_vecs *v) {
   PGconn *c = st->pg->conn;
+  int rc = st->pg->rows.n ? fk_pg_flush(st) : FK_OK; /* faces put in this transaction */
+  if (rc) return rc;
   PGresult *r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
-    int rc = fail(st, "reading faces", r);
+    rc = fk_pg_fail(st, "reading faces", r);
     PQclear(r);
     return rc;
   }
@@ -580,12 +592,11 @@ static int copy_rows(fk_store *st, const char *sql, fk_vecs *v) {
     if (!bad && copy_message(&cr, buf, (size_t)len) != 0) bad = 1;
     PQfreemem(buf);
   }
-  int rc = FK_OK;
   while ((r = PQgetResult(c))) {
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == FK_OK) rc = fail(st, "reading faces", r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == FK_OK) rc = fk_pg_fail(st, "reading faces", r);
     PQclear(r);
   }
-  if (rc == FK_OK && len == -2) rc = fail(st, "reading faces", NULL);
+  if (rc == FK_OK && len == -2) rc = fk_pg_fail(st, "reading faces", NULL);
   if (rc == FK_OK && (bad || !cr.ended))
     rc = fk_store_fail(st, FK_ECORRUPT, "%s: faces row %lld is malformed", st->path, (long long)cr.rows);
   if (rc == FK_OK && cr.rows != v->n)

@@ -19,11 +19,22 @@
  * payload is the new meta.seq. */
 #define FK_PG_CHANNEL "facekit_changes"
 
+/* Face rows the writer has put and not yet sent (pg_write.c): COPY
+ * (FORMAT binary) tuples, and the image of each. */
+typedef struct fk_pg_rows {
+  char *buf;
+  size_t len, cap;
+  int64_t *image;
+  int n, ncap;
+} fk_pg_rows;
+
 struct fk_pg {
   PGconn *conn;
   int in_txn, write_txn;
   int listening;          /* LISTEN issued on this connection */
   int broken;             /* a statement found the connection lost */
+  fk_pg_rows rows;        /* sent by fk_pg_flush before the next statement */
+  int hold;               /* the writer's own statement: rows stay unsent */
 };
 
 /* Statement parameters: text, except bytea values sent in binary. */
@@ -41,13 +52,21 @@ void fk_pg_text(fk_pg_params *p, const char *s); /* NULL: SQL NULL */
 void fk_pg_bytes(fk_pg_params *p, const void *data, int n);
 
 /* Runs sql with p (may be NULL); *out (may be NULL: cleared) gets the
- * result. On failure records "what: the server's message" and returns the
- * FK_E* code: FK_EIO for a lost connection. */
+ * result. The writer's unsent face rows go first (fk_pg_flush). On failure
+ * records "what: the server's message" and returns the FK_E* code: FK_EIO
+ * for a lost connection. */
 int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out);
 /* Like fk_pg_exec for a query expected to return one row; FK_ENOENT when
  * it returns none. */
 int fk_pg_row(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out);
 int64_t fk_pg_get_int(const PGresult *r, int row, int col);
+/* The FK_E* of a failed statement (r may be NULL), its message in st. */
+int fk_pg_fail(fk_store *st, const char *what, const PGresult *r);
+
+/* pg_write.c: sends the writer's face rows with one COPY; FK_OK if none. */
+int fk_pg_flush(fk_store *st);
+/* Drops the unsent rows (a rollback); with all, their memory too. */
+void fk_pg_rows_drop(fk_pg_rows *b, int all);
 
 /* pg_write.c: the writer and edit operations of fk_pg_ops. */
 int fk_pg_writer_init(fk_writer *w);

@@ -3,14 +3,162 @@
  * and single additions store images with (fk_writer, in the caller's write
  * transaction, which holds FK_PG_LOCK), and the bodies of edit.c's single
  * changes. The same statements as SQLite's in write.c and edit.c, in
- * PostgreSQL's dialect; the triggers (pg.c) keep the change sequence.
+ * PostgreSQL's dialect, but for the faces, which a batch sends with one
+ * COPY; the triggers (pg.c) keep the change sequence.
  * Also the claims concurrent index runs take on files (index.c).
  */
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/pg.h"
+
+/* ---- face rows by COPY -------------------------------------------------------
+ *
+ * An image's faces are not sent one INSERT each: fk_pg_put appends them to
+ * st->pg->rows as COPY (FORMAT binary) tuples - an int16 field count (13),
+ * then per field an int32 length and the value, big-endian: bigint 8
+ * bytes, integer 4, double precision 8 (IEEE), bytea and text their bytes -
+ * and fk_pg_flush sends them all with one COPY faces FROM STDIN. fk_pg_exec
+ * flushes before every statement but the writer's own image and identity
+ * statements and claim releases, which touch no face, so the commit and
+ * anything that reads or changes faces see the rows in place. COPY fires
+ * the row triggers as INSERT does (each face takes its seq), and the face
+ * ids come from the sequence in row order inside the transaction that
+ * holds FK_PG_LOCK, so they still grow in commit order. A rollback, or a
+ * kill, drops the rows with the transaction. */
+
+#define FACE_COLUMNS "image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32, emb_i8"
+#define FACE_FIELDS 13
+#define FLUSH_BYTES (4u << 20) /* sent early past this, to bound the memory */
+
+static char *put32(char *p, uint32_t v) {
+  v = htobe32(v);
+  memcpy(p, &v, 4);
+  return p + 4;
+}
+
+static char *put64(char *p, uint64_t v) {
+  v = htobe64(v);
+  memcpy(p, &v, 8);
+  return p + 8;
+}
+
+static char *field(char *p, const void *v, size_t n) {
+  p = put32(p, (uint32_t)n);
+  memcpy(p, v, n);
+  return p + n;
+}
+
+static char *int8_field(char *p, int64_t v) { return put64(put32(p, 8), (uint64_t)v); }
+static char *int4_field(char *p, int32_t v) { return put32(put32(p, 4), (uint32_t)v); }
+
+static char *double_field(char *p, double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return put64(put32(p, 8), u);
+}
+
+/* Room for `bytes` more bytes and one more row in b. */
+static int rows_reserve(fk_pg_rows *b, size_t bytes) {
+  if (b->len + bytes > b->cap) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + bytes) cap *= 2;
+    char *buf = realloc(b->buf, cap);
+    if (!buf) return -1;
+    b->buf = buf, b->cap = cap;
+  }
+  if (b->n == b->ncap) {
+    int ncap = b->ncap ? 2 * b->ncap : 256;
+    int64_t *image = realloc(b->image, (size_t)ncap * sizeof *image);
+    if (!image) return -1;
+    b->image = image, b->ncap = ncap;
+  }
+  return 0;
+}
+
+static int rows_hold_image(const fk_pg_rows *b, int64_t image_id) {
+  for (int i = 0; i < b->n; i++)
+    if (b->image[i] == image_id) return 1;
+  return 0;
+}
+
+static int queue_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i, const char *model) {
+  fk_store *st = w->st;
+  const fk_face *f = &en->faces[i];
+  float unit[FK_EMBED_MAX];
+  int8_t code[FK_EMBED_MAX];
+  double norm;
+  int rc = fk_face_codes(st, f, unit, code, &norm);
+  if (rc) return rc;
+  fk_pg_rows *b = &st->pg->rows;
+  size_t dim = (size_t)f->dim, mlen = strlen(model);
+  if (rows_reserve(b, 2 + FACE_FIELDS * 4 + 8 + 4 + 5 * 8 + sizeof f->landmarks + mlen + 4 + 8 + dim * 5))
+    return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  char *p = b->buf + b->len;
+  uint16_t nf = htobe16(FACE_FIELDS);
+  memcpy(p, &nf, 2);
+  p = int8_field(p + 2, image_id);
+  p = int4_field(p, i);
+  p = double_field(p, f->box.x);
+  p = double_field(p, f->box.y);
+  p = double_field(p, f->box.w);
+  p = double_field(p, f->box.h);
+  p = double_field(p, f->score);
+  p = field(p, f->landmarks, sizeof f->landmarks);
+  p = field(p, model, mlen);
+  p = int4_field(p, i == en->central);
+  p = double_field(p, norm);
+  p = field(p, unit, dim * sizeof *unit);
+  p = field(p, code, dim);
+  b->len = (size_t)(p - b->buf);
+  b->image[b->n++] = image_id;
+  return b->len >= FLUSH_BYTES ? fk_pg_flush(st) : FK_OK;
+}
+
+int fk_pg_flush(fk_store *st) {
+  fk_pg_rows *b = &st->pg->rows;
+  if (b->n == 0) return FK_OK;
+  static const char head[19] = "PGCOPY\n\377\r\n"; /* signature, then flags 0 and no extension */
+  static const char tail[2] = {'\377', '\377'};  /* field count -1 */
+  PGconn *c = st->pg->conn;
+  size_t len = b->len;
+  b->n = 0, b->len = 0; /* sent or failed, they are not sent again */
+  PGresult *r = PQexec(c, "COPY faces(" FACE_COLUMNS ") FROM STDIN (FORMAT binary)");
+  int rc = FK_OK;
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    rc = fk_pg_fail(st, "storing faces", r);
+    PQclear(r);
+    return rc;
+  }
+  PQclear(r);
+  int sent = PQputCopyData(c, head, sizeof head) == 1 && PQputCopyData(c, b->buf, (int)len) == 1 &&
+             PQputCopyData(c, tail, sizeof tail) == 1;
+  sent = PQputCopyEnd(c, sent ? NULL : "facekit could not send the faces") == 1 && sent;
+  while ((r = PQgetResult(c))) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == FK_OK) rc = fk_pg_fail(st, "storing faces", r);
+    PQclear(r);
+  }
+  return rc == FK_OK && !sent ? fk_pg_fail(st, "storing faces", NULL) : rc;
+}
+
+/* A writer statement that touches no face, run without sending the rows. */
+static int held(int (*run)(fk_store *, const char *, const char *, const fk_pg_params *, PGresult **), fk_store *st,
+                const char *what, const char *sql, const fk_pg_params *p, PGresult **out) {
+  st->pg->hold = 1;
+  int rc = run(st, what, sql, p, out);
+  st->pg->hold = 0;
+  return rc;
+}
+
+void fk_pg_rows_drop(fk_pg_rows *b, int all) {
+  b->n = 0, b->len = 0;
+  if (!all) return;
+  free(b->buf);
+  free(b->image);
+  memset(b, 0, sizeof *b);
+}
 
 int fk_pg_writer_init(fk_writer *w) {
   (void)w; /* no statements to prepare: each is sent with its parameters */
@@ -23,9 +171,10 @@ int fk_pg_identity(fk_writer *w, const char *name, int64_t *id) {
   fk_pg_params p = {0};
   fk_pg_text(&p, name);
   PGresult *r;
-  int rc = fk_pg_exec(w->st, "adding an identity",
-                      "INSERT INTO identities(name) VALUES($1) ON CONFLICT(name) DO NOTHING", &p, NULL);
-  if (rc == FK_OK) rc = fk_pg_row(w->st, "reading an identity", "SELECT id FROM identities WHERE name = $1", &p, &r);
+  int rc = held(fk_pg_exec, w->st, "adding an identity",
+                "INSERT INTO identities(name) VALUES($1) ON CONFLICT(name) DO NOTHING", &p, NULL);
+  if (rc == FK_OK)
+    rc = held(fk_pg_row, w->st, "reading an identity", "SELECT id FROM identities WHERE name = $1", &p, &r);
   if (rc) return rc == FK_ENOENT ? fk_store_fail(w->st, FK_EDB, "identity '%s' vanished", name) : rc;
   *id = fk_pg_get_int(r, 0, 0);
   PQclear(r);
@@ -35,32 +184,6 @@ int fk_pg_identity(fk_writer *w, const char *name, int64_t *id) {
 static void id_or_null(fk_pg_params *p, int64_t id) {
   if (id > 0) fk_pg_int(p, id);
   else fk_pg_text(p, NULL);
-}
-
-static int insert_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i, const char *model) {
-  const fk_face *f = &en->faces[i];
-  float unit[FK_EMBED_MAX];
-  int8_t code[FK_EMBED_MAX];
-  double norm;
-  int rc = fk_face_codes(w->st, f, unit, code, &norm);
-  if (rc) return rc;
-  fk_pg_params p = {0};
-  fk_pg_int(&p, image_id);
-  fk_pg_int(&p, i);
-  fk_pg_double(&p, f->box.x);
-  fk_pg_double(&p, f->box.y);
-  fk_pg_double(&p, f->box.w);
-  fk_pg_double(&p, f->box.h);
-  fk_pg_double(&p, f->score);
-  fk_pg_bytes(&p, f->landmarks, (int)sizeof f->landmarks);
-  fk_pg_text(&p, model);
-  fk_pg_int(&p, i == en->central);
-  fk_pg_double(&p, norm);
-  fk_pg_bytes(&p, unit, f->dim * (int)sizeof *unit);
-  fk_pg_bytes(&p, code, f->dim);
-  return fk_pg_exec(w->st, "storing a face",
-                    "INSERT INTO faces(image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32,"
-                    " emb_i8) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", &p, NULL);
 }
 
 int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
@@ -76,21 +199,24 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
   id_or_null(&p, identity);
   fk_pg_int(&p, en->nfaces);
   PGresult *r;
-  int rc = fk_pg_row(w->st, "storing an image",
-                     "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error, identity_id,"
-                     " nfaces, indexed_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-                     " extract(epoch FROM now())::bigint) ON CONFLICT(path) DO UPDATE SET size = $2,"
-                     " mtime_ns = $3, hash = $4, width = $5, height = $6, status = $7, error = $8,"
-                     " identity_id = $9, nfaces = $10, indexed_at = extract(epoch FROM now())::bigint"
-                     " RETURNING id", &p, &r);
+  int rc = held(fk_pg_row, w->st, "storing an image",
+                "INSERT INTO images(path, size, mtime_ns, hash, width, height, status, error, identity_id,"
+                " nfaces, indexed_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+                " extract(epoch FROM now())::bigint) ON CONFLICT(path) DO UPDATE SET size = $2,"
+                " mtime_ns = $3, hash = $4, width = $5, height = $6, status = $7, error = $8,"
+                " identity_id = $9, nfaces = $10, indexed_at = extract(epoch FROM now())::bigint"
+                " RETURNING id", &p, &r);
   if (rc) return rc;
   *image_id = fk_pg_get_int(r, 0, 0);
   PQclear(r);
-  /* Always: another writer may have stored this path since we looked. */
+  /* Always: another writer may have stored this path since we looked.
+   * Rows of this image put earlier in the batch go first, to be replaced. */
   fk_pg_params d = {0};
   fk_pg_int(&d, *image_id);
-  if ((rc = fk_pg_exec(w->st, "replacing faces", "DELETE FROM faces WHERE image_id = $1", &d, NULL))) return rc;
-  for (int i = 0; rc == FK_OK && i < en->nfaces; i++) rc = insert_face(w, *image_id, en, i, model);
+  if (rows_hold_image(&w->st->pg->rows, *image_id) && (rc = fk_pg_flush(w->st))) return rc;
+  if ((rc = held(fk_pg_exec, w->st, "replacing faces", "DELETE FROM faces WHERE image_id = $1", &d, NULL)))
+    return rc;
+  for (int i = 0; rc == FK_OK && i < en->nfaces; i++) rc = queue_face(w, *image_id, en, i, model);
   return rc;
 }
 
@@ -279,5 +405,6 @@ int fk_pg_release(fk_store *st, const char *worker, const char *path) {
   fk_pg_text(&p, worker);
   if (!path) return fk_pg_exec(st, "releasing claims", "DELETE FROM claims WHERE worker = $1", &p, NULL);
   fk_pg_text(&p, path);
-  return fk_pg_exec(st, "releasing a claim", "DELETE FROM claims WHERE worker = $1 AND path = $2", &p, NULL);
+  /* inside the run's write transaction, between its puts: held */
+  return held(fk_pg_exec, st, "releasing a claim", "DELETE FROM claims WHERE worker = $1 AND path = $2", &p, NULL);
 }
