@@ -22,10 +22,12 @@
 #include "store/vecs.h"
 #include "testutil.h"
 #include "golden.h"
+#include "pgutil.h"
 
 /* The width of the vectors the tests make: 128 (resnet128) unless a test
  * runs again at another (512, and 100 for the kernels' plain-C path). */
 static int DIM = 128;
+static int pg; /* test_store --pg: the backend-generic cases on PostgreSQL */
 
 /* A random unit-ish vector scaled to a raw norm in [1, 2). */
 static void random_raw(float *v, unsigned seed) {
@@ -774,7 +776,73 @@ static void test_shards_split_paths_that_repeat_a_name_evenly(void) {
   CHECK_EQ_INT(fk_store_shard_of("any/path.jpg", 1), 0);
 }
 
-int main(void) {
+/* A path put twice in one write transaction keeps only its second faces,
+ * on both backends. Index runs never do it, but the writer allows it; on
+ * PostgreSQL the first faces are still waiting in the writer for their
+ * COPY when the second put deletes the image's old faces, so they must be
+ * sent first, or the image would end with all three. */
+static void test_a_path_put_twice_in_one_transaction_keeps_its_second_faces(void) {
+  char loc[1100];
+  snprintf(loc, sizeof loc, "%s", pg ? tu_pg_db("put_twice") : tu_tmp("put_twice.db"));
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(loc, FK_STORE_WRITE, &st), FK_OK);
+  fk_options o;
+  fk_options_init(&o);
+  o.model = FK_MODEL_RESNET128;
+  fk_face faces[3];
+  memset(faces, 0, sizeof faces);
+  for (int i = 0; i < 3; i++) {
+    faces[i].dim = DIM, faces[i].score = 0.9f;
+    faces[i].box = (fk_box){10.0f * i, 0, 10, 10};
+    random_raw(faces[i].embedding, 100u + (unsigned)i);
+  }
+  fk_entry en = {.path = "p/twice.jpg", .size = 1, .mtime_ns = 1, .width = 40, .height = 10,
+                 .status = FK_ENTRY_OK, .faces = faces, .nfaces = 2, .central = 0, .opt = o};
+  memset(en.hash, 'a', 64);
+  snprintf(en.model, sizeof en.model, "resnet128-test");
+  fk_writer w;
+  int64_t ident = 0, first = 0, second = 0;
+  CHECK_EQ_INT(st->ops->begin(st, FK_TXN_WRITE), FK_OK);
+  CHECK_EQ_INT(fk_store_record_model(st, en.model, DIM, &o), FK_OK);
+  CHECK_EQ_INT(fk_writer_init(&w, st), FK_OK);
+  CHECK_EQ_INT(fk_writer_identity(&w, "p", 1, &ident), FK_OK);
+  CHECK_EQ_INT(fk_writer_put(&w, &en, ident, en.model, &first), FK_OK);
+  en.faces = faces + 2, en.nfaces = 1;
+  CHECK_EQ_INT(fk_writer_put(&w, &en, ident, en.model, &second), FK_OK);
+  fk_writer_free(&w);
+  CHECK_EQ_INT(fk_store_bump_generation(st), FK_OK);
+  CHECK_EQ_INT(st->ops->commit(st), FK_OK);
+  CHECK_EQ_INT(second, first);
+  fk_store_info info;
+  CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
+  CHECK_EQ_INT(info.images, 1);
+  CHECK_EQ_INT(info.faces, 1);
+  int64_t count = 0;
+  CHECK_EQ_INT(fk_store_load(st, &count), FK_OK);
+  CHECK_EQ_INT(count, 1);
+  fk_search_options so;
+  fk_search_options_init(&so);
+  fk_match m[3];
+  int n = 0;
+  CHECK_EQ_INT(fk_store_search(st, faces[2].embedding, DIM, &so, m, &n), FK_OK);
+  CHECK_EQ_INT(n, 1);
+  CHECK(n == 1 && m[0].distance < 1e-5); /* the second put's face */
+  fk_store_close(st);
+  if (!pg) tu_remove_index(loc);
+}
+
+int main(int argc, char **argv) {
+  pg = argc > 1 && !strcmp(argv[1], "--pg");
+  if (pg) { /* the cases that are not SQLite's own, on PostgreSQL */
+    int rc = tu_pg_start();
+    if (rc) {
+      fprintf(stderr, rc == 77 ? "skipped: no PostgreSQL server binaries (install postgresql-15)\n"
+                               : "could not start a PostgreSQL server\n");
+      return rc == 77 ? 77 : 1;
+    }
+    RUN(test_a_path_put_twice_in_one_transaction_keeps_its_second_faces);
+    return tu_summary();
+  }
   RUN(test_quantize_rounds_and_clamps);
   RUN(test_simd_kernels_match_plain_c);
   RUN(test_scan_matches_brute_force_for_every_metric);
@@ -795,5 +863,6 @@ int main(void) {
   RUN(test_older_formats_read_and_upgrade_on_write);
   RUN(test_loaded_vectors_follow_other_writers);
   RUN(test_shards_split_paths_that_repeat_a_name_evenly);
+  RUN(test_a_path_put_twice_in_one_transaction_keeps_its_second_faces);
   return tu_summary();
 }
