@@ -734,6 +734,10 @@ FK_API int fk_store_identity_faces(fk_store *st, const char *identity, int64_t o
  * `facekit find --html` shows matches). The file's decode error when it
  * can no longer be read. */
 FK_API int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixels, fk_image *out);
+/* The file of a stored path: below root when the path is relative and root
+ * is not NULL (an index built with fk_index_options.root), else the path
+ * itself. FK_ETOOBIG if it does not fit in size bytes. */
+FK_API int fk_store_path_below(const char *root, const char *path, char *out, size_t size);
 
 /* ---- adding and removing single images ---- */
 

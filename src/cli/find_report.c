@@ -28,9 +28,9 @@ static const uint8_t WHITE[3] = {255, 255, 255}, INK[3] = {31, 35, 40}, MUTE[3] 
  * results rarely share images, and k is small). */
 static int thumb_of(const find_report *r, const char *path, fk_box box, int size, fk_image *out) {
   char full[8192];
-  if (r->root && path[0] != '/') snprintf(full, sizeof full, "%s/%s", r->root, path), path = full;
-  fk_image img;
-  int rc = fk_image_load(path, r->max_pixels, &img);
+  fk_image img = {0};
+  int rc = fk_store_path_below(r->root, path, full, sizeof full);
+  if (rc == FK_OK) path = full, rc = fk_image_load(path, r->max_pixels, &img);
   if (rc == FK_OK) rc = fk_face_thumbnail(&img, box, MARGIN, size, out);
   fk_image_free(&img);
   if (rc == FK_OK) return FK_OK;

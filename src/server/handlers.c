@@ -696,12 +696,10 @@ static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error
 
 /* A relative stored path made one below --root, when it was given. */
 static int below_root(const char *root, fk_store_face *f) {
-  if (!root || f->path[0] == '/') return FK_OK;
-  char full[2 * sizeof f->path];
-  snprintf(full, sizeof full, "%s/%s", root, f->path);
-  if (strlen(full) >= sizeof f->path) return FK_ETOOBIG;
-  memcpy(f->path, full, strlen(full) + 1);
-  return FK_OK;
+  char full[sizeof f->path];
+  int rc = fk_store_path_below(root, f->path, full, sizeof full);
+  if (rc == FK_OK) memcpy(f->path, full, sizeof full);
+  return rc;
 }
 
 static void run_face_image(srv_job *j, srv_worker *w, list_req *r, srv_error *e) {

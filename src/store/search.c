@@ -209,6 +209,11 @@ int fk_store_identity_faces(fk_store *st, const char *identity, int64_t offset, 
 
 /* ---- crops ------------------------------------------------------------------- */
 
+int fk_store_path_below(const char *root, const char *path, char *out, size_t size) {
+  int n = root && path[0] != '/' ? snprintf(out, size, "%s/%s", root, path) : snprintf(out, size, "%s", path);
+  return n < 0 || (size_t)n >= size ? FK_ETOOBIG : FK_OK;
+}
+
 int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixels, fk_image *out) {
   memset(out, 0, sizeof *out);
   if (!f || size < 16 || size > 1024) return FK_EINVAL;
