@@ -44,8 +44,9 @@
  *                  [--exact-queries Q] [--add N] [--tmp DIR] [--native]
  *                  [--no-hnswlib] [--no-facekit] [--no-ivf] [--nlist L] [--nprobe 8,16,...]
  *                  [--rerank R] [--mmap] [--seed S] [--qps2 all|none|EF]
- * --qps2 says where 2-thread QPS is measured: at every ef (default), at
- * none, or at one ef only (a short figure on a shared machine).
+ * --qps2 says where 2-thread QPS is measured: at every ef and nprobe
+ * (default), at none, or at one value only (the IVF's nprobe is matched
+ * against it too): a short figure on a shared machine.
  */
 #include <fcntl.h>
 #include <math.h>

@@ -27,13 +27,14 @@ static inline void tu_pg_stop(void) {
   tu_pg_dir[0] = '\0';
 }
 
-/* 0 when the server runs; 77 when there is no server to run (the caller
- * skips, saying so); -1 when it failed to start. */
+/* 0 when the server runs; else what the test program exits with, having
+ * said why: 77 (ctest's skip) when there is no server to run, 1 when it
+ * failed to start. */
 static inline int tu_pg_start(void) {
   const char *script = getenv("FK_PG_SERVER");
   if (!script) {
     fprintf(stderr, "FK_PG_SERVER is not set (run the tests through ctest)\n");
-    return -1;
+    return 1;
   }
   /* short: a Unix socket path holds ~100 bytes; under /tmp so that the
    * unprivileged server user can reach it */
@@ -41,7 +42,10 @@ static inline int tu_pg_start(void) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "bash '%s' start '%s'", script, tu_pg_dir);
   FILE *p = popen(cmd, "r");
-  if (!p) return -1;
+  if (!p) {
+    fprintf(stderr, "could not run %s\n", script);
+    return 1;
+  }
   int ok = fgets(tu_pg_socket_uri, sizeof tu_pg_socket_uri, p) != NULL &&
            fgets(tu_pg_tcp_uri, sizeof tu_pg_tcp_uri, p) != NULL;
   int status = pclose(p);
@@ -49,11 +53,13 @@ static inline int tu_pg_start(void) {
   tu_pg_tcp_uri[strcspn(tu_pg_tcp_uri, "\n")] = '\0';
   if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
     tu_pg_dir[0] = '\0';
+    fprintf(stderr, "skipped: no PostgreSQL server binaries (install postgresql-15)\n");
     return 77;
   }
   if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     tu_pg_stop();
-    return -1;
+    fprintf(stderr, "could not start a PostgreSQL server\n");
+    return 1;
   }
   atexit(tu_pg_stop);
   return 0;

@@ -919,8 +919,7 @@ int main(int argc, char **argv) {
   mkdir(root, 0755);
   if (pg) {
     int rc = tu_pg_start();
-    if (rc == 77) fprintf(stderr, "skipped: no PostgreSQL server binaries\n");
-    if (rc) return rc == 77 ? 77 : 1;
+    if (rc) return rc;
   }
   snprintf(gallery, sizeof gallery, "%s", pg ? tu_pg_db("gallery") : at("gallery.db"));
   if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL)) ||
