@@ -4,7 +4,7 @@
  * rfb320, lmk64) on every fast backend (oneDNN, XNNPACK), at 1 and 2
  * threads, all in one run so that the figures compare.
  *
- * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS]
+ * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS] [-D]
  *   (models from $FACEKIT_MODELS, else ./models)
  * For each net, the runtimes of every backend and thread count run
  * interleaved, one run each in turn, so that a shared machine's load falls
@@ -15,6 +15,13 @@
  * shared machine. The 2-thread runs are forced onto two
  * threads (NN_SCHED_PARALLEL), so they show the raw parallel speed;
  * bench_load shows what the adaptive default does under a competing load.
+ *
+ * Denormal sensitivity: every backend but XNNPACK (which flushes in every
+ * operator, whatever is asked) also runs on one thread with flushing
+ * forced off (nn_runtime_set_denormals), in the same interleaved rounds,
+ * and a "denormals" line gives its median CPU time against the flushed
+ * row's: what flushing saves on this CPU (about 13x for mbf512 on oneDNN
+ * on a Sapphire Rapids, nothing on a Zen 3). -D leaves those rows out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +36,7 @@
 typedef struct row {
   nn_backend be;
   int threads;
+  int keep; /* denormals computed, not flushed */
   nn_threads *th;
   nn_runtime *rt;
   double *t, *cpu;
@@ -49,6 +57,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
       continue;
     }
     nn_runtime_set_sched(r[k].rt, NN_SCHED_PARALLEL);
+    nn_runtime_set_denormals(r[k].rt, r[k].keep);
     float *in = nn_runtime_input(r[k].rt);
     size_t n = nn_shape_size(g->shapes[0]);
     for (size_t i = 0; i < n; i++) in[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
@@ -61,6 +70,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     }
   double base = 0;
   for (int k = 0; ok && k < nr; k++) {
+    if (r[k].keep) continue;
     double med = median_of(r[k].t, (size_t)runs);
     if (r[k].be == NN_BACKEND_XNNPACK && r[k].threads == 1) base = med;
     printf("%-10s %-9s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s", name,
@@ -73,6 +83,15 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     }
     printf("  (%.1f MMAC)\n", nn_graph_macs(g) / 1e6);
   }
+  for (int k = 0; ok && k < nr; k++) {
+    if (!r[k].keep) continue;
+    for (int f = 0; f < nr; f++)
+      if (!r[f].keep && r[f].be == r[k].be && r[f].threads == r[k].threads) {
+        double kept = median_of(r[k].cpu, (size_t)runs), flushed = median_of(r[f].cpu, (size_t)runs);
+        printf("%-10s %-9s %d thread   denormals kept %8.3f ms, flushed %8.3f ms: %6.2fx\n", name,
+               nn_backend_name(r[k].be), r[k].threads, kept, flushed, kept / flushed);
+      }
+  }
   fflush(stdout);
   for (int k = 0; k < nr; k++) {
     nn_runtime_free(r[k].rt);
@@ -83,13 +102,15 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
 }
 
 int main(int argc, char **argv) {
-  int runs = 50, only = -1, threads = 0;
+  int runs = 50, only = -1, threads = 0, denormals = 1;
   const char *net = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-n") && i + 1 < argc) {
       net = argv[++i];
     } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
       threads = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "-D")) {
+      denormals = 0;
     } else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
       only = bench_backend(argv[++i]);
       if (only < 0) return 2;
@@ -109,6 +130,9 @@ int main(int argc, char **argv) {
       if (order[b] == NN_BACKEND_REFERENCE && t > 1) continue;
       rows[nr++] = (row){.be = order[b], .threads = t};
     }
+  for (int k = 0, n = nr; denormals && k < n; k++) /* the same on one thread, keeping denormals */
+    if (rows[k].threads == 1 && rows[k].be != NN_BACKEND_XNNPACK && nr < MAX_RT)
+      rows[nr++] = (row){.be = rows[k].be, .threads = 1, .keep = 1};
   const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear",
                          "mbf512",    "rfb320",     "lmk64"};
   int rc = 0;

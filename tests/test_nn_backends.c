@@ -10,9 +10,13 @@
  * reference fallback in the middle of a graph, and outputs that are
  * internal values in a blocked layout. Each graph runs on every set-up of
  * tests/golden.h (each backend on one thread and on two, forced either way).
+ * Also: every backend and thread count flushes denormals in its runs, on
+ * the caller's thread and its workers alike, and leaves the caller's own
+ * floating point mode as it was.
  */
 #include <math.h>
 
+#include "base/fpenv.h"
 #include "facekit.h"
 #include "nn/nn.h"
 #include "testutil.h"
@@ -228,6 +232,87 @@ static void test_internal_blocked_values_can_be_outputs(void) {
   agree(g, 1.0f, 1e-5, "blocked outputs");
 }
 
+/* Input channels 0-7 hold a denormal (1e-39), 8-15 a small normal (1e-20).
+ * Output A sums channels 0-7 times 1e20: 8e-19 if denormal inputs are read
+ * as they are, 0 under DAZ. Output B sums channels 8-15 times 1e-20:
+ * products of 1e-40, a denormal 8e-40 unless FTZ makes each 0. The image
+ * is large enough that a two-thread run gives every thread a share. */
+enum { DN_H = 48, DN_W = 40, DN_C = 16 };
+static float DN_WA[DN_C * 8], DN_WB[DN_C * 8], DN_ZERO[8];
+
+static nn_graph *denormal_graph(void) {
+  for (int ci = 0; ci < DN_C; ci++)
+    for (int co = 0; co < 8; co++) {
+      DN_WA[ci * 8 + co] = ci < 8 ? 1e20f : 0;
+      DN_WB[ci * 8 + co] = ci < 8 ? 0 : 1e-20f;
+    }
+  nn_graph *g = nn_graph_new(DN_H, DN_W, DN_C);
+  nn_mark_output(g, nn_conv2d(g, 0, DN_WA, DN_ZERO, 1, 1, 8, 1, NN_SAME, NN_ACT_NONE));
+  nn_mark_output(g, nn_conv2d(g, 0, DN_WB, DN_ZERO, 1, 1, 8, 1, NN_SAME, NN_ACT_NONE));
+  return g;
+}
+
+/* Runs rt on the denormal input with the caller's own mode set to
+ * `caller_flush`; CHECKs that the run left that mode as it was; returns
+ * how many of the two outputs' values are not 0. */
+static size_t denormal_run(nn_runtime *rt, int caller_flush) {
+  float *in = nn_runtime_input(rt);
+  for (int p = 0; p < DN_H * DN_W; p++)
+    for (int c = 0; c < DN_C; c++) in[p * DN_C + c] = c < 8 ? 1e-39f : 1e-20f;
+  fk_fpenv saved = fk_fpenv_set(caller_flush);
+  int rc = nn_runtime_run(rt);
+  int after = fk_fpenv_flushing();
+  fk_fpenv_restore(saved);
+  CHECK_EQ_INT(rc, FK_OK);
+  CHECK_EQ_INT(after, caller_flush);
+  size_t nonzero = 0;
+  for (int o = 0; o < 2 && rc == FK_OK; o++) {
+    const float *y = nn_runtime_output(rt, o);
+    for (int i = 0; i < DN_H * DN_W * 8; i++) nonzero += y[i] != 0;
+  }
+  return nonzero;
+}
+
+static void test_denormals_are_flushed_on_every_backend_and_thread(void) {
+  if (!fk_fpenv_supported()) {
+    fprintf(stderr, "SKIP denormal flushing: this CPU architecture has no flush bits\n");
+    return;
+  }
+  nn_graph *g = denormal_graph();
+  const size_t all = 2 * DN_H * DN_W * 8;
+  /* The reference backend on one thread, then every fast set-up. For the
+   * backends whose mode nn_runtime_set_denormals sets (all but XNNPACK,
+   * which flushes in every operator), a run that keeps denormals first
+   * shows the input really makes them (so the flushed run's zeros are the
+   * flush's doing) and leaves the workers in the other mode, which the
+   * next runs must undo; the caller's own mode is either. */
+  for (int i = -1; i < TU_NSETUPS; i++) {
+    nn_threads *th = NULL;
+    nn_runtime *rt = NULL;
+    const char *name = i < 0 ? "reference" : TU_SETUPS[i].name;
+    if (i < 0) CHECK_EQ_INT(nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &rt), FK_OK);
+    else rt = tu_runtime(g, i, &th);
+    if (!rt) continue;
+    int settable = i < 0 || TU_SETUPS[i].backend != NN_BACKEND_XNNPACK;
+    for (int round = 0; round < 2; round++) {
+      if (settable) {
+        nn_runtime_set_denormals(rt, 1);
+        size_t kept = denormal_run(rt, round);
+        if (kept != all) fprintf(stderr, "%s keeping denormals: %zu of %zu values not 0\n", name, kept, all);
+        CHECK(kept == all);
+        nn_runtime_set_denormals(rt, 0);
+      }
+      for (int caller = 0; caller < 2; caller++) {
+        size_t left = denormal_run(rt, caller);
+        if (left) fprintf(stderr, "%s (caller flushing %d): %zu of %zu values not flushed\n", name, caller, left, all);
+        CHECK(left == 0);
+      }
+    }
+    tu_runtime_free(rt, th);
+  }
+  nn_graph_free(g);
+}
+
 int main(void) {
   tu_fill_random(W, sizeof W / sizeof *W, 1);
   tu_fill_random(B, sizeof B / sizeof *B, 2);
@@ -244,5 +329,6 @@ int main(void) {
   RUN(test_channels_that_are_not_whole_blocks);
   RUN(test_reference_fallback_in_the_middle_of_a_graph);
   RUN(test_internal_blocked_values_can_be_outputs);
+  RUN(test_denormals_are_flushed_on_every_backend_and_thread);
   return tu_summary();
 }

@@ -192,7 +192,10 @@ static void test_helpers_leave_the_cores_between_runs(void) {
     CHECK_EQ_INT(busy[2 * b + 1], 0);
   }
   fprintf(stderr, "  onednn with a shared budget: %d helper threads left\n", omp_pool_left);
-  CHECK_EQ_INT(omp_pool_left, 0); /* the OpenMP pool was ended */
+  /* The OpenMP pool was ended. Fewer threads than at the start is no
+   * leftover: a thread of an earlier test that was still exiting when the
+   * count was taken has gone since (seen on a loaded machine). */
+  CHECK(omp_pool_left <= 0);
 }
 
 /* ---- the adaptive choice, on a stand-in backend --------------------------- */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fpenv.h"
 #include "cli/cli.h"
 
 /* `facekit stream` runs the facekit-stream program installed next to this
@@ -49,6 +50,10 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* The process is ours: its main thread (stream's analysis, and every
+   * command's) flushes denormals throughout, as the library's own threads
+   * do (base/fpenv.h), and threads it starts inherit the mode. */
+  fk_fpenv_set(1);
   if (argc < 2) {
     usage(stderr);
     return cli_error(EXIT_USAGE, NULL, "no command given");

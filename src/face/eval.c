@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fpenv.h"
 #include "face/eval.h"
 
 void fk_eval_options_init(fk_eval_options *o) { memset(o, 0, sizeof *o); }
@@ -51,6 +52,7 @@ static int canceled(const loop *l) { return l->eo && l->eo->cancel && *l->eo->ca
 
 static void *worker(void *arg) {
   loop *l = arg;
+  fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   fk_eval_ctx c = {.loop = l};
   int rc = FK_OK, k;
   for (k = 0; k < l->nopts && rc == FK_OK; k++) {

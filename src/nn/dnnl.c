@@ -60,6 +60,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "base/fpenv.h"
 #include "facekit.h"
 #include "nn/backend.h"
 
@@ -1287,6 +1288,26 @@ static void omp_leave(omp_icv old) {
   omp_set_max_active_levels(old.levels);
 }
 
+/* libgomp's entry point for a parallel region: what GCC compiles `#pragma
+ * omp parallel` into. It is called directly because no file here is built
+ * with -fopenmp (see CMakeLists.txt: the runtime must be libgomp, whatever
+ * the compiler). fn runs once on each thread of a team of num_threads. */
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+
+static void follow_fpenv(void *caller_flushes) { fk_fpenv_set(*(const int *)caller_flushes); }
+
+/* Brings the calling thread's OpenMP workers (the ones a region of
+ * `threads` threads uses, oneDNN's primitives' among them) to its own
+ * denormal mode (base/fpenv.h). A worker keeps the mode until told
+ * otherwise, so this writes a worker's register only when the mode
+ * changes; it is a check, in a region of its own, in every run, because
+ * the workers may have been made by anyone: a region of the host's own, or
+ * faiss's, on this thread, before its first run. */
+static void workers_follow_fpenv(int threads) {
+  int flush = fk_fpenv_flushing();
+  GOMP_parallel(follow_fpenv, &flush, (unsigned)threads, 0);
+}
+
 /* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
 
 /* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,
@@ -1531,6 +1552,7 @@ static float *dnn_input(void *state) { return ((dnn *)state)->input; }
 static int dnn_run(void *state, int threads) {
   dnn *d = state;
   omp_icv old = omp_enter(threads > 1 ? d->nthr : 1);
+  if (threads > 1) workers_follow_fpenv(d->nthr);
   int rc = FK_OK;
   int timed = d->profile && d->nruns++ > 0;
   for (int i = 0; i < d->nsteps && rc == FK_OK; i++) {

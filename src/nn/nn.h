@@ -267,6 +267,13 @@ void nn_runtime_free(nn_runtime *rt);
  * count (PARALLEL still respects the budget); for tests and benches. */
 typedef enum { NN_SCHED_ADAPTIVE = 0, NN_SCHED_SERIAL, NN_SCHED_PARALLEL } nn_sched;
 void nn_runtime_set_sched(nn_runtime *rt, nn_sched s);
+/* Whether runs flush denormals (FTZ and DAZ: the default; see
+ * base/fpenv.h) or compute them exactly (keep != 0), on the calling thread
+ * and the backend's workers alike; the caller's own mode is restored after
+ * every run either way. Keeping them is for benches that measure what
+ * flushing saves. XNNPACK's runs flush whatever is set here: it asks
+ * pthreadpool to, in every operator it runs. */
+void nn_runtime_set_denormals(nn_runtime *rt, int keep);
 /* Threads the last run used (1 before the first). */
 int nn_runtime_last_threads(const nn_runtime *rt);
 /* Steps one run executes, or -1 if the backend does not say: an op (ops

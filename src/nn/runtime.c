@@ -17,11 +17,17 @@
  * when several multi-thread sessions share it, a run sends its helpers to
  * sleep as it ends, so that they do not keep spinning on a core another
  * session's run was given.
+ *
+ * Every run, and every backend's set-up (which may start its worker
+ * threads, and new threads take their creator's mode), runs with
+ * denormals flushed (base/fpenv.h) unless a bench asked to keep them; the
+ * caller's own floating point mode is put back before returning.
  */
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/fpenv.h"
 #include "facekit.h"
 #include "nn/backend.h"
 #include "nn/nn.h"
@@ -51,6 +57,7 @@ struct nn_runtime {
   double since;         /* ms spent since the last probe */
   double spacing;       /* current probe spacing */
   int last_threads;
+  int keep_denormals;   /* nn_runtime_set_denormals */
 };
 
 const char *nn_backend_name(nn_backend b) {
@@ -184,7 +191,9 @@ int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads 
   rt->th = th;
   rt->spacing = PROBE_MIN;
   rt->last_threads = 1;
+  fk_fpenv saved = fk_fpenv_set(1);
   int rc = rt->ops->create(g, th, &rt->state);
+  fk_fpenv_restore(saved);
   if (rc != FK_OK) {
     free(rt);
     return rc;
@@ -202,7 +211,9 @@ int nn_runtime_run(nn_runtime *rt) {
   int helpers = budget_enter(b, par ? n - 1 : 0);
   par = helpers > 0;
   double t0 = n > 1 ? now_ms() : 0;
+  fk_fpenv saved = fk_fpenv_set(!rt->keep_denormals);
   int rc = rt->ops->run(rt->state, par ? n : 1);
+  fk_fpenv_restore(saved);
   if (n > 1 && rc == FK_OK) record(rt, par, now_ms() - t0);
   budget_leave(b, helpers);
   /* Helpers that linger would take a core from another session's run. */
@@ -217,6 +228,8 @@ const float *nn_runtime_output(const nn_runtime *rt, int i) {
 }
 
 void nn_runtime_set_sched(nn_runtime *rt, nn_sched s) { rt->sched = s; }
+
+void nn_runtime_set_denormals(nn_runtime *rt, int keep) { rt->keep_denormals = keep != 0; }
 
 int nn_runtime_last_threads(const nn_runtime *rt) { return rt->last_threads; }
 

@@ -25,6 +25,7 @@
 
 #include <microhttpd.h>
 
+#include "base/fpenv.h"
 #include "server/server.h"
 
 static double now_s(void) {
@@ -93,6 +94,7 @@ static void warm_up(fk_session *s) {
 static void *worker_main(void *arg) {
   srv_worker *w = arg;
   srv *s = w->srv;
+  fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   for (;;) {
     pthread_mutex_lock(&s->mu);
     while (!s->head && !s->stop_workers) pthread_cond_wait(&s->more, &s->mu);
@@ -219,6 +221,7 @@ int srv_write(srv *s, int (*fn)(fk_store *st, void *arg), void *arg) {
 
 static void *writer_main(void *arg) {
   srv *s = arg;
+  fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   int reported = 0;
   double last_refresh = now_s();
   pthread_mutex_lock(&s->wmu);

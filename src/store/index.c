@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fpenv.h"
 #include "face/face.h"
 #include "store/store.h"
 
@@ -181,6 +182,7 @@ static void *worker_main(void *arg) {
   worker *w = arg;
   run *r = w->r;
   int64_t i;
+  fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   while ((i = take_job(r)) < r->njobs) {
     process(w, &r->jobs[i]);
     pthread_mutex_lock(&r->mu);

@@ -43,6 +43,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "base/fpenv.h"
 #include "video/video.h"
 
 #define FILE_QUEUE 4       /* frames decoded ahead of the analysis (files) */
@@ -539,6 +540,7 @@ static int reconnect(fkv_source *s) {
 
 static void *reader(void *p) {
   fkv_source *s = p;
+  fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   for (;;) {
     char why[512] = "";
     int out = read_connection(s, why, sizeof why);
