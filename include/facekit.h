@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define FK_VERSION "0.1.0"
+#include "facekit_version.h" /* FK_VERSION_MAJOR, ..., FK_VERSION_NUMBER, FK_VERSION */
 
 /* Marks the exported functions (the library is built with hidden
  * visibility, so nothing else leaks out of libfacekit.so). */
@@ -38,6 +38,11 @@ extern "C" {
 #else
 #define FK_API
 #endif
+
+/* The version of the library this program runs with, as FK_VERSION_NUMBER
+ * (which gives the header's it was compiled with), and as text. */
+FK_API int fk_version(void);
+FK_API const char *fk_version_string(void);
 
 /* ---- status codes ------------------------------------------------------ */
 enum {
@@ -192,6 +197,11 @@ FK_API const char *fk_align_name(int align);
 FK_API int fk_align_from_name(const char *name);
 /* "ssd", "tiny", "rfb320"; NULL when unknown. */
 FK_API const char *fk_detector_name(int detector);
+/* Writes name(0), name(1), ... up to the first NULL, joined by ", ", into
+ * buf (NUL-terminated, cut to size), for messages and help: e.g.
+ * fk_names(fk_model_name, buf, sizeof buf) gives "resnet128, mbf512,
+ * fused". Returns the length of the whole list (as snprintf does). */
+FK_API size_t fk_names(const char *(*name)(int), char *buf, size_t size);
 /* The FK_DETECTOR_* of a name; -1 if unknown. */
 FK_API int fk_detector_from_name(const char *name);
 /* The detector's input size under these options as results and indexes

@@ -1,7 +1,12 @@
 /*
- * error.c - messages for facekit's status codes (facekit.h).
+ * error.c - messages for facekit's status codes (facekit.h), and the
+ * library's version.
  */
 #include "facekit.h"
+
+int fk_version(void) { return FK_VERSION_NUMBER; }
+
+const char *fk_version_string(void) { return FK_VERSION; }
 
 const char *fk_strerror(int status) {
   switch (status) {

@@ -357,7 +357,34 @@ static void test_two_thread_session_starts_at_most_one_helper(void) {
   CHECK(gained >= 0 && gained <= 1);
 }
 
+/* fk_names builds each caller's list in the caller's buffer: the CLI's and
+ * the server's messages once shared one static buffer that the first
+ * caller filled, unlocked, while other workers read it. */
+static void *names_loop(void *p) {
+  int *bad = p;
+  for (int i = 0; i < 2000; i++) {
+    char buf[64];
+    size_t n = fk_names(fk_model_name, buf, sizeof buf);
+    *bad += n != strlen("resnet128, mbf512, fused") || strcmp(buf, "resnet128, mbf512, fused");
+  }
+  return NULL;
+}
+
+static void test_name_lists_are_the_callers_own(void) {
+  pthread_t t[8];
+  int bad[8] = {0};
+  for (int i = 0; i < 8; i++) pthread_create(&t[i], NULL, names_loop, &bad[i]);
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    CHECK_EQ_INT(bad[i], 0);
+  }
+  char small[8];
+  CHECK(fk_names(fk_detector_name, small, sizeof small) == strlen("ssd, tiny, rfb320"));
+  CHECK(!strcmp(small, "ssd, ti")); /* cut to the buffer, NUL-terminated */
+}
+
 int main(void) {
+  RUN(test_name_lists_are_the_callers_own);
   RUN(test_one_thread_runtimes_start_no_thread);
   RUN(test_two_thread_runtimes_start_at_most_one_helper);
   RUN(test_budget_of_one_core_keeps_runs_serial);

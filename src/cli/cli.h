@@ -36,7 +36,7 @@ void cli_common_init(cli_common *c);
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i);
 
 /* The shared options' help text: a printf format taking the model names
- * (cli_model_names) and the default model's name. */
+ * (fk_names of fk_model_name) and the default model's name. */
 extern const char cli_common_help[];
 
 /* Walks a subcommand's arguments, doing what every subcommand does: --help

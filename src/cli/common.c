@@ -84,8 +84,11 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
     if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
       return cli_usage(NULL, "--landmarks must be face-api or lmk64, not '%s'", v), -1;
   } else if (!strcmp(a, "--model")) {
-    if ((c->opt.model = fk_model_from_name(v)) < 0)
-      return cli_usage(NULL, "--model must be one of %s, not '%s'", cli_model_names(), v), -1;
+    if ((c->opt.model = fk_model_from_name(v)) < 0) {
+      char names[256];
+      fk_names(fk_model_name, names, sizeof names);
+      return cli_usage(NULL, "--model must be one of %s, not '%s'", names, v), -1;
+    }
   } else if (!strcmp(a, "--input-size")) {
     if (cli_parse_int(v, 64, 2048, &iv) || iv % 32)
       return cli_usage(NULL, "--input-size must be a multiple of 32 in [64, 2048], not '%s'", v), -1;
@@ -124,7 +127,9 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
     const char *a = argv[*i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
-      if (c) printf(cli_common_help, cli_model_names(), fk_model_name(c->opt.model));
+      char names[256];
+      fk_names(fk_model_name, names, sizeof names);
+      if (c) printf(cli_common_help, names, fk_model_name(c->opt.model));
       *exit_code = EXIT_OK;
       return 0;
     }

@@ -74,7 +74,9 @@ int cmd_eval(int argc, char **argv) {
     fk_options o;
     fk_options_init(&o);
     fputs(help, stdout);
-    printf(cli_common_help, cli_model_names(), fk_model_name(o.model));
+    char names[256];
+    fk_names(fk_model_name, names, sizeof names);
+    printf(cli_common_help, names, fk_model_name(o.model));
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);

@@ -52,16 +52,6 @@ cJSON *cli_floats_json(const float *v, int n) {
   return a;
 }
 
-const char *cli_model_names(void) {
-  static char names[256];
-  if (!names[0])
-    for (int i = 0; i < FK_NUM_MODELS; i++) {
-      size_t o = strlen(names);
-      snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", fk_model_name(i));
-    }
-  return names;
-}
-
 void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model) {
   if (with_model) {
     cJSON_AddStringToObject(o, "model", model_id ? model_id : fk_model_name(opt->model));

@@ -27,9 +27,6 @@ cJSON *cli_box_json(fk_box b);
 cJSON *cli_landmarks_json(const fk_point *p, int n);
 cJSON *cli_floats_json(const float *v, int n);
 
-/* "resnet128, ..." for messages. */
-const char *cli_model_names(void);
-
 /* Adds the pipeline that produced a result: with_model, the model (model_id
  * if given, else opt's model name), its width, then the detector, its input
  * size and the landmark net, and with_model the alignment and flip. */

@@ -137,6 +137,16 @@ static const char *const landmarks_names[] = {"face-api", "lmk64"};
 static const int landmarks_nets[] = {FK_NETID_LANDMARKS, FK_NETID_LMK64};
 #define COUNT(a) ((int)(sizeof a / sizeof *a))
 
+size_t fk_names(const char *(*name)(int), char *buf, size_t size) {
+  size_t len = 0;
+  if (size) buf[0] = '\0';
+  for (int i = 0; name(i); i++) {
+    int n = snprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, "%s%s", i ? ", " : "", name(i));
+    len += n > 0 ? (size_t)n : 0;
+  }
+  return len;
+}
+
 const char *fk_detector_name(int d) { return d >= 0 && d < COUNT(detector_names) ? detector_names[d] : NULL; }
 int fk_detector_from_name(const char *name) { return name_index(detector_names, COUNT(detector_names), name); }
 const char *fk_landmarks_name(int l) { return l >= 0 && l < COUNT(landmarks_names) ? landmarks_names[l] : NULL; }

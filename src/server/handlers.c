@@ -105,8 +105,11 @@ static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o
   const char *v = NULL;
   int r = get_alias(ps, "model", "model_name", &v, e);
   if (r < 0) return -1;
-  if (r && (o->model = fk_model_from_name(v)) < 0)
-    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", cli_model_names());
+  if (r && (o->model = fk_model_from_name(v)) < 0) {
+    char names[256];
+    fk_names(fk_model_name, names, sizeof names);
+    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", names);
+  }
   if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
   if (r && (o->detector = fk_detector_from_name(v)) < 0)
     return srv_fail(e, 400, "bad_parameter", "detector must be ssd or tiny");
@@ -735,7 +738,9 @@ static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
   cJSON_AddStringToObject(o, "version", FK_VERSION);
   cJSON_AddNumberToObject(o, "workers", sv->nworkers);
   cJSON_AddBoolToObject(o, "keys", sv->keys.n > 0);
-  cJSON_AddStringToObject(o, "models", cli_model_names());
+  char names[256];
+  fk_names(fk_model_name, names, sizeof names);
+  cJSON_AddStringToObject(o, "models", names);
   cli_add_pipeline(cJSON_AddObjectToObject(o, "defaults"), NULL, &sv->cfg.opt, 1);
   if (sv->vectors) {
     fk_store_info info;
