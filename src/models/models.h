@@ -13,12 +13,15 @@
  *   rfb320.c      RFB-320 face detector (320x240, fr_detect)
  *   lmk64.c       68-point landmarks from a 64x64 gray crop (fr_landmark)
  *
- * Every net follows the same shape:
- *   FILE          the weights manifest in the models directory;
- *   *_build()     turns loaded weights (weights.h) into an immutable nn_graph
- *                 (nn.h), checking every tensor's presence and size;
- *   *_input()     preprocessing: image -> the graph's input tensor;
- *   *_decode()    postprocessing: the graph's outputs -> results.
+ * Each net has, under the names its file uses:
+ *   a build step  turning loaded weights (weights.h, or an ONNX graph
+ *                 through nn/onnx.h) into an immutable nn_graph (nn.h),
+ *                 checking every tensor's presence and size;
+ *   preprocessing image -> the graph's input tensor;
+ *   decoding      the graph's outputs -> results.
+ * The detectors' and landmark nets' steps are not yet behind one table
+ * (face/detect.c and face/session.c name each); the recognizers' are
+ * (face/nets.c).
  * Runtimes (one per thread) are created by the caller from the graph.
  */
 #ifndef FK_MODELS_H
