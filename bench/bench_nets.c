@@ -4,7 +4,7 @@
  * rfb320, lmk64) on every fast backend (oneDNN, XNNPACK), at 1 and 2
  * threads, all in one run so that the figures compare.
  *
- * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS] [-D]
+ * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS] [-D] [-p f32]
  *   (models from $FACEKIT_MODELS, else ./models)
  * For each net, the runtimes of every backend and thread count run
  * interleaved, one run each in turn, so that a shared machine's load falls
@@ -22,6 +22,10 @@
  * and a "denormals" line gives its median CPU time against the flushed
  * row's: what flushing saves on this CPU (about 13x for mbf512 on oneDNN
  * on a Sapphire Rapids, nothing on a Zen 3). -D leaves those rows out.
+ *
+ * Precisions: where this CPU runs bf16 natively (nn_precision_native), the
+ * oneDNN rows come again in bf16 ("onednn-bf16"), with their speed against
+ * the f32 row of the same thread count; -p f32 leaves them out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +35,13 @@
 #include "facekit.h"
 #include "models/models.h"
 
-#define MAX_RT 8
+#define MAX_RT 12
 
 typedef struct row {
   nn_backend be;
   int threads;
   int keep; /* denormals computed, not flushed */
+  nn_precision prec;
   nn_threads *th;
   nn_runtime *rt;
   double *t, *cpu;
@@ -50,7 +55,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     r[k].t = malloc((size_t)runs * sizeof *r[k].t);
     r[k].cpu = malloc((size_t)runs * sizeof *r[k].cpu);
     int st = r[k].t && r[k].cpu ? nn_threads_new(r[k].threads, NULL, &r[k].th) : FK_ENOMEM;
-    if (st == FK_OK) st = nn_runtime_new(g, r[k].be, r[k].th, &r[k].rt);
+    if (st == FK_OK) st = nn_runtime_new_prec(g, r[k].be, r[k].th, r[k].prec, &r[k].rt);
     if (st != FK_OK) {
       fprintf(stderr, "%s on %s: %s\n", name, nn_backend_name(r[k].be), fk_strerror(st));
       ok = 0;
@@ -73,10 +78,15 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
     if (r[k].keep) continue;
     double med = median_of(r[k].t, (size_t)runs);
     if (r[k].be == NN_BACKEND_XNNPACK && r[k].threads == 1) base = med;
-    printf("%-10s %-9s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s", name,
-           nn_backend_name(r[k].be), r[k].threads, r[k].threads > 1 ? "s" : " ", med, r[k].t[0],
-           2 * nn_graph_macs(g) / (med * 1e6));
+    char be[32];
+    snprintf(be, sizeof be, "%s%s%s", nn_backend_name(r[k].be), r[k].prec ? "-" : "",
+             r[k].prec ? nn_precision_name(r[k].prec) : "");
+    printf("%-10s %-11s %d thread%s  median %8.3f ms  (min %8.3f)  %6.1f GFLOP/s", name, be, r[k].threads,
+           r[k].threads > 1 ? "s" : " ", med, r[k].t[0], 2 * nn_graph_macs(g) / (med * 1e6));
     if (base > 0) printf("  %5.2fx xnnpack-1T", base / med);
+    for (int f = 0; r[k].prec && f < nr; f++)
+      if (!r[f].keep && !r[f].prec && r[f].be == r[k].be && r[f].threads == r[k].threads)
+        printf("  %5.2fx f32", median_of(r[f].t, (size_t)runs) / med);
     if (r[k].threads == 1) {
       double cpu = median_of(r[k].cpu, (size_t)runs);
       printf("  cpu %8.3f ms %6.1f GFLOP/s", cpu, 2 * nn_graph_macs(g) / (cpu * 1e6));
@@ -86,7 +96,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
   for (int k = 0; ok && k < nr; k++) {
     if (!r[k].keep) continue;
     for (int f = 0; f < nr; f++)
-      if (!r[f].keep && r[f].be == r[k].be && r[f].threads == r[k].threads) {
+      if (!r[f].keep && !r[f].prec && r[f].be == r[k].be && r[f].threads == r[k].threads) {
         double kept = median_of(r[k].cpu, (size_t)runs), flushed = median_of(r[f].cpu, (size_t)runs);
         printf("%-10s %-9s %d thread   denormals kept %8.3f ms, flushed %8.3f ms: %6.2fx\n", name,
                nn_backend_name(r[k].be), r[k].threads, kept, flushed, kept / flushed);
@@ -102,7 +112,7 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
 }
 
 int main(int argc, char **argv) {
-  int runs = 50, only = -1, threads = 0, denormals = 1;
+  int runs = 50, only = -1, threads = 0, denormals = 1, lower = 1;
   const char *net = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-n") && i + 1 < argc) {
@@ -111,6 +121,8 @@ int main(int argc, char **argv) {
       threads = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "-D")) {
       denormals = 0;
+    } else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
+      lower = strcmp(argv[++i], "f32") != 0;
     } else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
       only = bench_backend(argv[++i]);
       if (only < 0) return 2;
@@ -130,8 +142,12 @@ int main(int argc, char **argv) {
       if (order[b] == NN_BACKEND_REFERENCE && t > 1) continue;
       rows[nr++] = (row){.be = order[b], .threads = t};
     }
+  for (int k = 0, n = nr; lower && k < n; k++) /* oneDNN in each precision the CPU has */
+    for (int p = NN_PREC_F32 + 1; p < NN_PREC_COUNT; p++)
+      if (rows[k].be == NN_BACKEND_DNNL && nn_precision_native(NN_BACKEND_DNNL, p) && nr < MAX_RT)
+        rows[nr++] = (row){.be = NN_BACKEND_DNNL, .threads = rows[k].threads, .prec = p};
   for (int k = 0, n = nr; denormals && k < n; k++) /* the same on one thread, keeping denormals */
-    if (rows[k].threads == 1 && rows[k].be != NN_BACKEND_XNNPACK && nr < MAX_RT)
+    if (rows[k].threads == 1 && rows[k].be != NN_BACKEND_XNNPACK && !rows[k].prec && nr < MAX_RT)
       rows[nr++] = (row){.be = rows[k].be, .threads = 1, .keep = 1};
   const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear",
                          "mbf512",    "rfb320",     "lmk64"};

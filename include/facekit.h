@@ -155,6 +155,22 @@ enum {
   FK_BACKEND_ONEDNN = 2,
   FK_BACKEND_AUTO = 3,
 };
+/* The number type the nets compute in. BF16 needs the oneDNN backend and a
+ * CPU with native bf16 (AVX512-BF16 or AMX-BF16): elsewhere a session
+ * refuses it (FK_EUNSUPPORTED) rather than emulate it. AUTO (the default)
+ * takes, per CPU, the fastest precision measured to keep LFW accuracy
+ * (README, Speed): f32 on every CPU measured so far, since bf16 on
+ * AVX512-BF16 without AMX ran slower than f32 there. */
+enum {
+  FK_PRECISION_F32 = 0,
+  FK_PRECISION_BF16 = 1,
+  FK_PRECISION_AUTO = 2,
+};
+/* "f32", "bf16", "auto"; NULL when unknown. */
+FK_API const char *fk_precision_name(int precision);
+/* The FK_PRECISION_* of a name; -1 if unknown. */
+FK_API int fk_precision_from_name(const char *name);
+
 /* Parses "xnnpack" | "reference" | "onednn" | "auto"; -1 if unknown. */
 FK_API int fk_backend_from_name(const char *name);
 FK_API const char *fk_backend_name(int backend);
@@ -241,6 +257,7 @@ typedef struct fk_options {
   size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */
+  int precision;         /* FK_PRECISION_* (default FK_PRECISION_AUTO) */
 } fk_options;
 
 /* Fills *o with the defaults. */

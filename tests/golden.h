@@ -191,6 +191,53 @@ static inline double tu_backend_diff(const nn_graph *g, unsigned seed, float amp
   return worst;
 }
 
+/* The lower precisions against f32: g on oneDNN in bf16, on one thread and
+ * forced onto two, and in f32 on one thread, with the same input (amp *
+ * tu_fill_random(seed)); returns the least cosine similarity over set-ups
+ * and outputs of the bf16 output to the f32 one (its figure to stderr), or
+ * 2 when this CPU has no native bf16 (said on stderr: the path is skipped
+ * by name). */
+static inline double tu_bf16_cosine(const nn_graph *g, unsigned seed, float amp, const char *what) {
+  if (!nn_precision_native(NN_BACKEND_DNNL, NN_PREC_BF16)) {
+    fprintf(stderr, "  SKIP %s in bf16: this CPU has no native bf16 (AVX512-BF16 or AMX)\n", what);
+    return 2;
+  }
+  nn_runtime *f = NULL;
+  CHECK_EQ_INT(nn_runtime_new(g, NN_BACKEND_DNNL, NULL, &f), FK_OK);
+  if (!f) return -1;
+  size_t n = nn_shape_size(g->shapes[0]);
+  float *in = nn_runtime_input(f);
+  tu_fill_random(in, n, seed);
+  for (size_t i = 0; i < n; i++) in[i] *= amp;
+  CHECK_EQ_INT(nn_runtime_run(f), FK_OK);
+  double least = 1;
+  for (int threads = 1; threads <= 2; threads++) {
+    nn_threads *th = NULL;
+    nn_runtime *b = NULL;
+    if (threads > 1) CHECK_EQ_INT(nn_threads_new(threads, NULL, &th), FK_OK);
+    int rc = nn_runtime_new_prec(g, NN_BACKEND_DNNL, th, NN_PREC_BF16, &b);
+    CHECK_EQ_INT(rc, FK_OK);
+    if (rc == FK_OK) {
+      nn_runtime_set_sched(b, threads > 1 ? NN_SCHED_PARALLEL : NN_SCHED_SERIAL);
+      memcpy(nn_runtime_input(b), in, n * sizeof *in);
+      CHECK_EQ_INT(nn_runtime_run(b), FK_OK);
+      for (int o = 0; o < g->noutputs; o++) {
+        size_t m = nn_shape_size(g->shapes[g->outputs[o]]);
+        const float *x = nn_runtime_output(b, o), *y = nn_runtime_output(f, o);
+        double xy = 0, xx = 0, yy = 0;
+        for (size_t i = 0; i < m; i++) xy += (double)x[i] * y[i], xx += (double)x[i] * x[i], yy += (double)y[i] * y[i];
+        double c = xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : (xx == yy ? 1 : 0);
+        least = fmin(least, c);
+      }
+    }
+    nn_runtime_free(b);
+    nn_threads_free(th);
+  }
+  nn_runtime_free(f);
+  fprintf(stderr, "  %s: bf16 against f32, least cosine %.6f\n", what, least);
+  return least;
+}
+
 /* tu_backend_diff on a built graph, relative, CHECKed against tol (a failed
  * graph fails the check, with its message); the figure goes to stderr and
  * is returned (-1 for a failed graph). Does not free g. */

@@ -313,6 +313,36 @@ static void test_denormals_are_flushed_on_every_backend_and_thread(void) {
   nn_graph_free(g);
 }
 
+/* bf16 (where the CPU has it natively) follows f32 through every fusion,
+ * layout and fallback the f32 cases above reach; the reference and
+ * XNNPACK backends refuse it rather than emulate it. */
+static void test_bf16_follows_f32(void) {
+  nn_graph *g = nn_graph_new(12, 12, 16);
+  int x = conv(g, 0, 3, 16, 1, NN_SAME, NN_ACT_RELU);
+  x = nn_add(g, conv(g, x, 3, 16, 1, NN_SAME, NN_ACT_NONE), 0, NN_ACT_RELU); /* a residual sum */
+  x = nn_prelu(g, x, K);
+  int p = nn_maxpool(g, x, 3, 2, NN_SAME);
+  x = nn_depthwise(g, p, K, B, 3, 3, 1, NN_SAME, NN_ACT_RELU6);
+  x = nn_concat(g, x, p, 2);
+  static const int pads[6] = {1, 1, 1, 1, 0, 0};
+  x = nn_pad(g, x, pads);
+  x = conv(g, x, 3, 24, 2, NN_VALID, NN_ACT_NONE);
+  nn_mark_output(g, x);
+  nn_mark_output(g, nn_fc(g, nn_global_avgpool(g, x), W, B, 7, NN_ACT_NONE));
+  nn_mark_output(g, nn_unary(g, x, NN_UN_SIGMOID));
+  CHECK_EQ_INT(nn_graph_status(g), FK_OK);
+  double c = tu_bf16_cosine(g, 5, 1.0f, "conv, sum, prelu, pool, depthwise, concat, pad, fc");
+  CHECK(c >= 0.999);
+  for (int b = 0; b < 2; b++) {
+    nn_runtime *rt = NULL;
+    CHECK_EQ_INT(nn_runtime_new_prec(g, b ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK, NULL, NN_PREC_BF16, &rt),
+                 FK_EUNSUPPORTED);
+    CHECK(rt == NULL);
+    CHECK_EQ_INT(nn_precision_native(b ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK, NN_PREC_BF16), 0);
+  }
+  nn_graph_free(g);
+}
+
 int main(void) {
   tu_fill_random(W, sizeof W / sizeof *W, 1);
   tu_fill_random(B, sizeof B / sizeof *B, 2);
@@ -330,5 +360,6 @@ int main(void) {
   RUN(test_reference_fallback_in_the_middle_of_a_graph);
   RUN(test_internal_blocked_values_can_be_outputs);
   RUN(test_denormals_are_flushed_on_every_backend_and_thread);
+  RUN(test_bf16_follows_f32);
   return tu_summary();
 }

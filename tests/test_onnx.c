@@ -565,6 +565,7 @@ static void test_every_package_model_loads_or_names_its_op(void) {
       /* Both backends agree (not on the 2.8 GMAC expression net, whose
        * reference run would dominate the suite under the sanitizers). */
       if (g && nn_graph_macs(g) < 1e9) CHECK(tu_backend_diff(g, 3, 1.0f, 1) < 1e-4);
+      if (g && nn_graph_macs(g) < 1e9) CHECK(tu_bf16_cosine(g, 3, 1.0f, models[i].file) >= 0.99);
     } else {
       CHECK_EQ_INT(rc, FK_EMODEL);
       CHECK(strstr(err, models[i].needle) != NULL);

@@ -207,7 +207,8 @@ typedef struct fake {
 
 static fake the_fake;
 
-static int fake_create(const nn_graph *g, nn_threads *th, void **state) {
+static int fake_create(const nn_graph *g, nn_threads *th, nn_precision prec, void **state) {
+  (void)prec;
   (void)g, (void)th;
   *state = &the_fake;
   return FK_OK;
@@ -233,7 +234,7 @@ static int parallel_runs(double ms_serial, double ms_parallel, int runs) {
   the_fake.ms[0] = ms_serial;
   the_fake.ms[1] = ms_parallel;
   CHECK_EQ_INT(nn_threads_new(2, NULL, &th), FK_OK);
-  CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &rt), FK_OK);
+  CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, NN_PREC_F32, &rt), FK_OK);
   int par = 0;
   for (int i = 0; rt && i < runs; i++) {
     CHECK_EQ_INT(nn_runtime_run(rt), FK_OK);
@@ -267,7 +268,7 @@ static void test_adaptive_follows_a_change_of_load(void) {
   nn_threads *th = NULL;
   nn_runtime *rt = NULL;
   CHECK_EQ_INT(nn_threads_new(2, NULL, &th), FK_OK);
-  CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &rt), FK_OK);
+  CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, NN_PREC_F32, &rt), FK_OK);
   int par_quiet = 0, par_loaded = 0;
   the_fake.ms[0] = 4.0, the_fake.ms[1] = 1.0; /* quiet */
   for (int i = 0; rt && i < 60; i++) {
@@ -298,8 +299,8 @@ static void test_a_session_learns_the_load_once(void) {
     nn_threads *th = NULL;
     nn_runtime *a = NULL, *b = NULL;
     CHECK_EQ_INT(nn_threads_new(2, NULL, &th), FK_OK);
-    CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &a), FK_OK);
-    CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, &b), FK_OK);
+    CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, NN_PREC_F32, &a), FK_OK);
+    CHECK_EQ_INT(nn_runtime_new_ops(g, &fake_ops, th, NN_PREC_F32, &b), FK_OK);
     the_fake.ms[0] = quiet ? 8.0 : 1.0; /* wide margins: a's few runs must read */
     the_fake.ms[1] = quiet ? 1.0 : 20.0; /* the same on a loaded machine */
     for (int i = 0; a && i < 6; i++) nn_runtime_run(a);

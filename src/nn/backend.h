@@ -19,7 +19,9 @@
 
 typedef struct nn_backend_ops {
   const char *name;
-  int (*create)(const nn_graph *g, nn_threads *th, void **state);
+  int (*create)(const nn_graph *g, nn_threads *th, nn_precision prec, void **state);
+  /* 1 if it runs prec natively on this CPU (NULL: f32 only). */
+  int (*native)(nn_precision prec);
   float *(*input)(void *state);
   int (*run)(void *state, int threads);
   const float *(*output)(const void *state, int i);
@@ -38,7 +40,8 @@ extern const nn_backend_ops nn_ref_backend, nn_xnn_backend, nn_dnnl_backend;
 
 /* nn_runtime_new with a backend given by its table (tests use stand-ins
  * to check the thread choice). */
-int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_runtime **out);
+int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_precision prec,
+                       nn_runtime **out);
 
 /* XNNPACK's max pooling for another backend (xnn.c), on the calling
  * thread: op over `batch` images of `channels` interleaved channels each,

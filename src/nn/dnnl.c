@@ -141,6 +141,7 @@ typedef struct dchain {
 typedef struct dnn {
   const nn_graph *g;
   int nthr;
+  dnnl_data_type_t dt;        /* what the convs compute in (f32, bf16) */
   dnnl_engine_t eng;
   dnnl_stream_t stream;
   dtensor *t;
@@ -240,19 +241,24 @@ static void dims_of(nn_shape s, dnnl_dims_t dims) {
   dims[3] = s.w;
 }
 
-static int md_tag(dnnl_memory_desc_t *md, nn_shape s, dnnl_format_tag_t tag) {
+static int md_tag_dt(dnnl_memory_desc_t *md, nn_shape s, dnnl_format_tag_t tag, dnnl_data_type_t dt) {
   dnnl_dims_t dims;
   dims_of(s, dims);
-  return status(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag));
+  return status(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, tag));
 }
 
-/* Which of the layouts this backend knows md is, or dnnl_format_tag_undef. */
+static int md_tag(dnnl_memory_desc_t *md, nn_shape s, dnnl_format_tag_t tag) {
+  return md_tag_dt(md, s, tag, dnnl_f32);
+}
+
+/* Which of the layouts this backend knows md is (in md's own number type),
+ * or dnnl_format_tag_undef. */
 static dnnl_format_tag_t tag_of(const dnnl_memory_desc_t *md, nn_shape s) {
   static const dnnl_format_tag_t tags[] = {dnnl_nhwc, dnnl_nChw8c, dnnl_nChw16c, dnnl_nchw,
                                            dnnl_nChw4c};
   for (size_t i = 0; i < sizeof tags / sizeof *tags; i++) {
     dnnl_memory_desc_t m;
-    if (md_tag(&m, s, tags[i]) == FK_OK && dnnl_memory_desc_equal(&m, md)) return tags[i];
+    if (md_tag_dt(&m, s, tags[i], md->data_type) == FK_OK && dnnl_memory_desc_equal(&m, md)) return tags[i];
   }
   return dnnl_format_tag_undef;
 }
@@ -401,11 +407,11 @@ static int plain(dnn *d, int t, dver **out) {
 }
 
 /* An output md "like src" for a tensor of shape s: src's layout if this
- * backend knows it, else NHWC. */
+ * backend knows it, else NHWC; src's number type. */
 static int md_like(const dnnl_memory_desc_t *src, nn_shape src_shape, nn_shape s,
                    dnnl_memory_desc_t *md) {
   dnnl_format_tag_t tag = tag_of(src, src_shape);
-  return md_tag(md, s, tag == dnnl_format_tag_undef ? dnnl_nhwc : tag);
+  return md_tag_dt(md, s, tag == dnnl_format_tag_undef ? dnnl_nhwc : tag, src->data_type);
 }
 
 /* Appends the step of a primitive whose only output is tensor `out`, made
@@ -534,9 +540,10 @@ static void conv_window(const nn_graph *g, const nn_op *op, dwin *w) {
 }
 
 /* The conv over window w, with src and dst in the layouts given (NULL:
- * any). */
+ * any, in number types dt and odt; the weights are dt, the bias f32). */
 static int conv_desc(const nn_graph *g, const nn_op *op, const dwin *w, const dnnl_memory_desc_t *src_md,
-                     const dnnl_memory_desc_t *dst_md, dnnl_convolution_desc_t *cd) {
+                     const dnnl_memory_desc_t *dst_md, dnnl_data_type_t dt, dnnl_data_type_t odt,
+                     dnnl_convolution_desc_t *cd) {
   nn_shape in = g->shapes[op->in[0]], out = g->shapes[op->out];
   int dw = op->kind == NN_OP_DEPTHWISE;
   dnnl_dims_t sd, dd, wd = {0}, bd = {out.c};
@@ -551,10 +558,10 @@ static int conv_desc(const nn_graph *g, const nn_op *op, const dwin *w, const dn
     wd[0] = out.c, wd[1] = in.c, wd[2] = w->kh, wd[3] = w->kw;
   }
   if (src_md) src = *src_md;
-  else DNNL(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_format_tag_any));
+  else DNNL(dnnl_memory_desc_init_by_tag(&src, 4, sd, dt, dnnl_format_tag_any));
   if (dst_md) dst = *dst_md;
-  else DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any));
-  DNNL(dnnl_memory_desc_init_by_tag(&wt, nw, wd, dnnl_f32, dnnl_format_tag_any));
+  else DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, odt, dnnl_format_tag_any));
+  DNNL(dnnl_memory_desc_init_by_tag(&wt, nw, wd, dt, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
   int dl = op->dilation > 1 ? op->dilation - 1 : 0;
   dnnl_dims_t strides = {op->stride, op->stride}, dil = {dl, dl};
@@ -634,6 +641,16 @@ static int fuse_chain(dnn *d, int i, dchain *c, const void *desc, dnnl_primitive
   return FK_OK;
 }
 
+/* The number type of conv op's output: f32 when it, or the end of the
+ * chain it may absorb, is an output of the graph (a bf16 result would lose
+ * precision the graph's caller keeps), else the backend's. */
+static dnnl_data_type_t out_dt(const dnn *d, const nn_op *op, const dchain *c) {
+  int last = c->n ? d->g->ops[c->ops[c->n - 1]].out : op->out;
+  for (int o = 0; o < d->g->noutputs; o++)
+    if (d->g->outputs[o] == last || d->g->outputs[o] == op->out) return dnnl_f32;
+  return d->dt;
+}
+
 /* The bare conv's pd over c->win into *pd and its descriptor into *cd:
  * with the input in the layout it already has when oneDNN takes it with the
  * same implementation and output layout as it picks for a layout of its
@@ -643,13 +660,13 @@ static int bare_conv(dnn *d, const nn_op *op, dchain *c, dnnl_convolution_desc_t
                      dnnl_primitive_desc_t *pd) {
   dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
-  int rc = conv_desc(d->g, op, &c->win, NULL, NULL, cd);
+  int rc = conv_desc(d->g, op, &c->win, NULL, NULL, d->dt, out_dt(d, op, c), cd);
   if (rc == FK_OK) rc = make_pd(d, cd, a, pd);
   dnnl_convolution_desc_t nd;
   dnnl_primitive_desc_t npd;
   const dver *v = &d->t[op->in[0]].v[0];
   const dnnl_memory_desc_t *da = rc == FK_OK ? dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0) : NULL;
-  if (rc == FK_OK && conv_desc(d->g, op, &c->win, &v->md, da, &nd) == FK_OK &&
+  if (rc == FK_OK && conv_desc(d->g, op, &c->win, &v->md, da, d->dt, da->data_type, &nd) == FK_OK &&
       make_pd(d, &nd, a, &npd) == FK_OK) {
     if (!strcmp(impl_of(npd), impl_of(*pd))) {
       dnnl_primitive_desc_destroy(*pd);
@@ -685,14 +702,14 @@ static int try_prepad(dnn *d, int i, dnnl_convolution_desc_t *cd, dnnl_primitive
   if (!is_fallback(*bare) || !(w.pad[0] | w.pad[1] | w.pad[2] | w.pad[3])) return FK_OK;
   nn_shape in = d->g->shapes[op->in[0]];
   dnnl_memory_desc_t src; /* the copy's layout: oneDNN's choice */
-  TRY(md_tag(&src, (nn_shape){in.h + w.pad[0] + w.pad[1], in.w + w.pad[2] + w.pad[3], in.c},
-             dnnl_format_tag_any));
+  TRY(md_tag_dt(&src, (nn_shape){in.h + w.pad[0] + w.pad[1], in.w + w.pad[2] + w.pad[3], in.c},
+                dnnl_format_tag_any, d->dt));
   w.pad[0] = w.pad[1] = w.pad[2] = w.pad[3] = 0;
   dnnl_convolution_desc_t pcd;
   dnnl_primitive_desc_t pd;
   dnnl_primitive_attr_t a = chain_attr(d->g, op, NULL, 0, NULL);
   if (!a) return FK_ENOMEM;
-  int rc = conv_desc(d->g, op, &w, &src, NULL, &pcd);
+  int rc = conv_desc(d->g, op, &w, &src, NULL, d->dt, out_dt(d, op, c), &pcd);
   if (rc == FK_OK) rc = make_pd(d, &pcd, a, &pd);
   dnnl_primitive_attr_destroy(a);
   if (rc == FK_ENOMEM) return rc;
@@ -916,7 +933,7 @@ static int emit_xnn_maxpool(dnn *d, int i) {
   nn_shape in = d->g->shapes[op->in[0]];
   dver *src = &d->t[op->in[0]].v[0], *v;
   dnnl_format_tag_t tag = tag_of(&src->md, in);
-  if (tag != dnnl_nhwc && block_of(tag) == 1) return FK_EUNSUPPORTED;
+  if (src->md.data_type != dnnl_f32 || (tag != dnnl_nhwc && block_of(tag) == 1)) return FK_EUNSUPPORTED;
   size_t ch = tag == dnnl_nhwc ? (size_t)in.c : (size_t)block_of(tag);
   nn_xnn_maxpool *p;
   TRY(nn_xnn_maxpool_new(d->g, op, ((size_t)in.c + ch - 1) / ch, ch, &p));
@@ -952,7 +969,7 @@ static int emit_pool(dnn *d, int i) {
   dnnl_memory_desc_t dst;
   dnnl_dims_t dd;
   dims_of(out, dd);
-  DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any));
+  DNNL(dnnl_memory_desc_init_by_tag(&dst, 4, dd, src->md.data_type, dnnl_format_tag_any));
   dnnl_dims_t st = {op->stride, op->stride}, k = {op->kh, op->kw}, dil = {0, 0};
   dnnl_dims_t pl = {op->pad[0], op->pad[2]}, pr = {op->pad[1], op->pad[3]};
   if (op->kind == NN_OP_GLOBAL_AVG) {
@@ -988,9 +1005,9 @@ static int emit_fc(dnn *d, int i) {
   dver *src = &d->t[op->in[0]].v[0];
   dnnl_dims_t wd = {out.c, in.c, in.h, in.w}, bd = {out.c}, dd = {1, out.c};
   dnnl_memory_desc_t wt, bias, dst2, dst4;
-  DNNL(dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any));
+  DNNL(dnnl_memory_desc_init_by_tag(&wt, 4, wd, src->md.data_type, dnnl_format_tag_any));
   DNNL(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
-  DNNL(dnnl_memory_desc_init_by_tag(&dst2, 2, dd, dnnl_f32, dnnl_nc));
+  DNNL(dnnl_memory_desc_init_by_tag(&dst2, 2, dd, dnnl_f32, dnnl_nc)); /* f32 out, as the graph's */
   TRY(md_tag(&dst4, out, dnnl_nhwc));
   dnnl_inner_product_desc_t ipd;
   DNNL(dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src->md, &wt,
@@ -1135,7 +1152,7 @@ static int emit_prelu(dnn *d, int i) {
   dver *src = &d->t[op->in[0]].v[0];
   dnnl_memory_desc_t wmd, any;
   TRY(md_tag(&wmd, (nn_shape){1, 1, in.c}, dnnl_nhwc));
-  TRY(md_tag(&any, (nn_shape){1, 1, in.c}, dnnl_format_tag_any));
+  TRY(md_tag_dt(&any, (nn_shape){1, 1, in.c}, dnnl_format_tag_any, src->md.data_type));
   dnnl_prelu_desc_t pdsc;
   DNNL(dnnl_prelu_forward_desc_init(&pdsc, dnnl_forward_inference, &src->md, &any));
   dnnl_primitive_desc_t pd;
@@ -1199,7 +1216,7 @@ static int emit_pad(dnn *d, int i) {
       out.c % blk)
     tag = dnnl_nhwc;
   dnnl_memory_desc_t omd;
-  TRY(md_tag(&omd, out, tag));
+  TRY(md_tag_dt(&omd, out, tag, tag == dnnl_nhwc ? dnnl_f32 : src->md.data_type));
   dnnl_dims_t off = {0, op->pad_c0, op->pad[0], op->pad[2]};
   dver *v;
   TRY(set_native(d, op->out, &omd, -1, 1, &v));
@@ -1529,10 +1546,20 @@ static int build(dnn *d) {
   return place_buffers(d);
 }
 
-static int dnn_create(const nn_graph *g, nn_threads *th, void **state) {
+/* bf16 natively: AVX512-BF16's dot products, or AMX (oneDNN 2.6 emulates
+ * bf16 on plain AVX-512, several times slower than f32: refused). */
+static int dnn_native(nn_precision p) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  if (p == NN_PREC_BF16) return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+  return p == NN_PREC_F32;
+}
+
+static int dnn_create(const nn_graph *g, nn_threads *th, nn_precision prec, void **state) {
+  if (!dnn_native(prec)) return FK_EUNSUPPORTED;
   dnn *d = calloc(1, sizeof *d);
   if (!d) return FK_ENOMEM;
   d->g = g;
+  d->dt = prec == NN_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
   d->nthr = th ? th->n : 1;
   d->cur_op = -1;
   d->profile = getenv("FACEKIT_DNNL_PROFILE") != NULL;
@@ -1587,6 +1614,7 @@ static void dnn_release(void *state) {
 const nn_backend_ops nn_dnnl_backend = {
     .name = "onednn",
     .create = dnn_create,
+    .native = dnn_native,
     .input = dnn_input,
     .run = dnn_run,
     .output = dnn_output,

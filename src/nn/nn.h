@@ -247,11 +247,24 @@ void nn_threads_free(nn_threads *th);
 
 typedef struct nn_runtime nn_runtime;
 
+/* The number type a runtime computes in. F32 everywhere; BF16 (oneDNN on
+ * CPUs with native bf16 dot products: AVX512-BF16 or AMX): weights
+ * converted once at creation, convolutions, pooling, activations and sums
+ * in bf16 between the layers, accumulation in f32, the graph's input and
+ * outputs and what runs on reference kernels in f32. */
+typedef enum { NN_PREC_F32 = 0, NN_PREC_BF16, NN_PREC_COUNT } nn_precision;
+const char *nn_precision_name(nn_precision p);
+/* 1 if the backend runs p on this CPU natively (never emulated). */
+int nn_precision_native(nn_backend backend, nn_precision p);
+
 /* Creates a runtime for g (which must outlive it), with everything a run
  * needs prepared. th NULL means one thread; th must outlive the runtime.
- * Returns FK_OK or an FK_E* status. */
+ * Returns FK_OK or an FK_E* status (FK_EUNSUPPORTED: the backend does not
+ * run that precision on this CPU). nn_runtime_new is the f32 one. */
 int nn_runtime_new(const nn_graph *g, nn_backend backend, nn_threads *th,
                    nn_runtime **out);
+int nn_runtime_new_prec(const nn_graph *g, nn_backend backend, nn_threads *th, nn_precision prec,
+                        nn_runtime **out);
 /* The input buffer, shape of tensor 0, NHWC, with XNN_EXTRA_BYTES slack. */
 float *nn_runtime_input(nn_runtime *rt);
 int nn_runtime_run(nn_runtime *rt);

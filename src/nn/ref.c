@@ -392,8 +392,9 @@ static void ref_free(void *state) {
   free(r);
 }
 
-static int ref_create(const nn_graph *g, nn_threads *th, void **state) {
+static int ref_create(const nn_graph *g, nn_threads *th, nn_precision prec, void **state) {
   (void)th;
+  if (prec != NN_PREC_F32) return FK_EUNSUPPORTED;
   ref_rt *r = calloc(1, sizeof *r);
   if (!r) return FK_ENOMEM;
   r->g = g;

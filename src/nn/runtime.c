@@ -175,15 +175,35 @@ static void record(nn_runtime *rt, int m, double dt) {
 
 /* ---- runtime ---------------------------------------------------------------- */
 
-int nn_runtime_new(const nn_graph *g, nn_backend backend, nn_threads *th, nn_runtime **out) {
-  *out = NULL;
-  if ((unsigned)backend >= NN_BACKEND_COUNT) return FK_EINVAL;
-  return nn_runtime_new_ops(g, backends[backend], th, out);
+const char *nn_precision_name(nn_precision p) {
+  static const char *const names[NN_PREC_COUNT] = {"f32", "bf16"};
+  return (unsigned)p < NN_PREC_COUNT ? names[p] : "unknown";
 }
 
-int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_runtime **out) {
+int nn_precision_native(nn_backend backend, nn_precision p) {
+  if ((unsigned)backend >= NN_BACKEND_COUNT || (unsigned)p >= NN_PREC_COUNT) return 0;
+  if (p == NN_PREC_F32) return 1;
+  return backends[backend]->native ? backends[backend]->native(p) : 0;
+}
+
+int nn_runtime_new(const nn_graph *g, nn_backend backend, nn_threads *th, nn_runtime **out) {
+  return nn_runtime_new_prec(g, backend, th, NN_PREC_F32, out);
+}
+
+int nn_runtime_new_prec(const nn_graph *g, nn_backend backend, nn_threads *th, nn_precision prec,
+                        nn_runtime **out) {
+  *out = NULL;
+  if ((unsigned)backend >= NN_BACKEND_COUNT) return FK_EINVAL;
+  return nn_runtime_new_ops(g, backends[backend], th, prec, out);
+}
+
+int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads *th, nn_precision prec,
+                       nn_runtime **out) {
   *out = NULL;
   if (!g || nn_graph_status(g) != FK_OK || g->noutputs == 0) return FK_EINVAL;
+  if ((unsigned)prec >= NN_PREC_COUNT) return FK_EINVAL;
+  /* never a silent emulation: a precision the CPU lacks is refused */
+  if (prec != NN_PREC_F32 && !(ops->native && ops->native(prec))) return FK_EUNSUPPORTED;
   nn_runtime *rt = calloc(1, sizeof *rt);
   if (!rt) return FK_ENOMEM;
   rt->g = g;
@@ -192,7 +212,7 @@ int nn_runtime_new_ops(const nn_graph *g, const nn_backend_ops *ops, nn_threads 
   rt->spacing = PROBE_MIN;
   rt->last_threads = 1;
   fk_fpenv saved = fk_fpenv_set(1);
-  int rc = rt->ops->create(g, th, &rt->state);
+  int rc = rt->ops->create(g, th, prec, &rt->state);
   fk_fpenv_restore(saved);
   if (rc != FK_OK) {
     free(rt);

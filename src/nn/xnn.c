@@ -438,7 +438,8 @@ static pthreadpool_t shared_pool(nn_threads *th) {
 
 static void xnn_shared_free(void *shared) { pthreadpool_destroy(shared); }
 
-static int xnn_create(const nn_graph *g, nn_threads *th, void **state) {
+static int xnn_create(const nn_graph *g, nn_threads *th, nn_precision prec, void **state) {
+  if (prec != NN_PREC_F32) return FK_EUNSUPPORTED;
   if (xnn_initialize(NULL) != xnn_status_success) return FK_EBACKEND;
   pthreadpool_t pool = shared_pool(th);
   if (th && th->n > 1 && !pool) return FK_ENOMEM;
