@@ -3,12 +3,16 @@
 #   make demo   install deps, fetch models, build, run on the sample gallery
 #   make check  install deps, fetch models, build with ASan+UBSan, run tests
 #   make fuzz   build the libFuzzer targets with clang (see README, Fuzzing)
+#   make check-core  the core library alone (every FK_WITH_* option OFF,
+#               Release): build it and run the tests it has (CI's second job)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 SAN_BUILD ?= build-san
 FUZZ_BUILD ?= build-fuzz
+CORE_BUILD ?= build-core
+CORE_OFF = -DFK_WITH_POSTGRES=OFF -DFK_WITH_FAISS=OFF -DFK_WITH_VIDEO=OFF -DFK_WITH_SERVER=OFF
 
-.PHONY: all deps models build build-san check demo bench fuzz fuzz-seeds clean
+.PHONY: all deps models build build-san build-core check check-core demo bench fuzz fuzz-seeds clean
 
 all: build
 
@@ -30,6 +34,13 @@ check: models build-san
 	@cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+build-core: deps
+	@cmake -S . -B $(CORE_BUILD) -DCMAKE_BUILD_TYPE=Release -DFK_SANITIZE=OFF $(CORE_OFF) >/dev/null
+	@cmake --build $(CORE_BUILD) -j $(JOBS)
+
+check-core: models build-core
+	@cd $(CORE_BUILD) && ctest --output-on-failure -j $(JOBS)
+
 demo: models build
 	@bash tools/demo.sh $(BUILD)/facekit
 
@@ -46,4 +57,4 @@ fuzz-seeds: build
 	@$(BUILD)/fuzz_make_seeds tests/fixtures tests/fuzz
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(CORE_BUILD)

@@ -491,7 +491,8 @@ enum {
  * (FK_STORE_READ); FK_ENOTINDEX: not SQLite, a SQLite or PostgreSQL
  * database of something else, or an empty one (FK_STORE_READ);
  * FK_EREADONLY: FK_STORE_WRITE on a file or directory that cannot be
- * written; FK_EUNSUPPORTED: made by a newer facekit; FK_EAUTH: the server
+ * written; FK_EUNSUPPORTED: made by a newer facekit, or a PostgreSQL
+ * locator in a build without it (FK_WITH_POSTGRES=OFF); FK_EAUTH: the server
  * refused the credentials; FK_EIO: the server cannot be reached. Messages
  * never show a password. */
 FK_API int fk_store_open(const char *path, int mode, fk_store **out);
@@ -613,7 +614,9 @@ enum { FK_CODES_F32 = 0, FK_CODES_INT8 = 1 };
  *                    or updated when stale, like PATH.vec), then ranks its
  *                    candidates exactly: the matches are the exact scan's
  *                    when the graph finds them, with the same distances;
- *   FK_SEARCH_AUTO   exact below FK_ANN_AUTO_MIN faces, ANN from there. */
+ *   FK_SEARCH_AUTO   exact below FK_ANN_AUTO_MIN faces, ANN from there.
+ * A build without faiss (FK_WITH_FAISS=OFF) has no graph: FK_SEARCH_AUTO
+ * always scans, and FK_SEARCH_ANN fails with FK_EUNSUPPORTED. */
 enum { FK_SEARCH_EXACT = 0, FK_SEARCH_ANN = 1, FK_SEARCH_AUTO = 2 };
 
 /* Where the ANN search starts to beat the exact scan at recall@10 >= 0.99
@@ -684,7 +687,8 @@ FK_API int fk_store_search_method(fk_store *st, const fk_search_options *o);
  * fk_store_close saves it again if faces came or went. fk_store_search
  * does this on first ANN use; indexing does it at the end of a run once
  * the index holds FK_ANN_AUTO_MIN faces or has a graph. Call it on the
- * store's thread before other threads search shared vectors by ANN. */
+ * store's thread before other threads search shared vectors by ANN.
+ * FK_EUNSUPPORTED in a build without faiss (FK_WITH_FAISS=OFF). */
 FK_API int fk_store_load_ann(fk_store *st, int threads);
 
 /* ---- sharing the vectors between threads ---- */

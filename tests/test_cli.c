@@ -299,6 +299,19 @@ static void test_every_subcommand_has_help(void) {
   }
 }
 
+#if !defined(FK_WITH_SERVER) || !defined(FK_WITH_VIDEO)
+/* serve and stream, in a build without them, say which option left them
+ * out. */
+static void test_commands_left_out_of_the_build_say_so(void) {
+#ifndef FK_WITH_SERVER
+  tu_expect_error("serve", "serve --port 0", 1, "FK_WITH_SERVER=OFF");
+#endif
+#ifndef FK_WITH_VIDEO
+  tu_expect_error("stream", "stream x.mp4", 1, "FK_WITH_VIDEO=OFF");
+#endif
+}
+#endif
+
 int main(void) {
   RUN(test_verify_same_person_is_verified);
   RUN(test_verify_different_people_is_not_verified);
@@ -314,5 +327,8 @@ int main(void) {
   RUN(test_bad_command_lines_exit_2);
   RUN(test_eval_lfw_runs_the_protocol_on_a_tiny_tree);
   RUN(test_every_subcommand_has_help);
+#if !defined(FK_WITH_SERVER) || !defined(FK_WITH_VIDEO)
+  RUN(test_commands_left_out_of_the_build_say_so);
+#endif
   return tu_summary();
 }

@@ -417,6 +417,7 @@ static void test_find_metrics_codes_and_threshold(void) {
   result_free(&r);
 }
 
+#ifdef FK_WITH_FAISS
 /* --search ann walks a graph cached beside the index and ranks its
  * candidates exactly: on a small index, the exact scan's answer. */
 static void test_find_search_ann_gives_the_exact_matches(void) {
@@ -442,6 +443,18 @@ static void test_find_search_ann_gives_the_exact_matches(void) {
   expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--search", "fast", NULL), 2, "exact, ann or auto");
   expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--ef", "0", NULL), 2, "--ef");
 }
+#else
+/* A build without faiss scans (auto) and refuses --search ann, naming the
+ * build option. */
+static void test_find_search_ann_is_refused_without_faiss(void) {
+  DB(db, "a.db");
+  result e = fk("find", tu_fixture("face_b1.png"), "--db", db, "-k", "5", NULL);
+  CHECK_EQ_INT(e.code, 0);
+  CHECK(!strcmp(tu_json_str(e.json, "search"), "exact"));
+  result_free(&e);
+  expect_error(fk("find", tu_fixture("face_b1.png"), "--db", db, "--search", "ann", NULL), 1, "FK_WITH_FAISS=OFF");
+}
+#endif
 
 static void test_find_all_faces_queries_each_face(void) {
   result r = fk("find", tu_fixture("group4.png"), "--db", db_at("a.db"), "--all-faces", "-k", "1", NULL);
@@ -1026,7 +1039,11 @@ static void run_shared(void) {
   RUN(test_index_prune_drops_rows_of_deleted_files);
   RUN(test_find_ranks_the_same_photo_first);
   RUN(test_find_metrics_codes_and_threshold);
+#ifdef FK_WITH_FAISS
   RUN(test_find_search_ann_gives_the_exact_matches);
+#else
+  RUN(test_find_search_ann_is_refused_without_faiss);
+#endif
   RUN(test_find_all_faces_queries_each_face);
   RUN(test_find_writes_self_contained_html_and_a_sheet);
   RUN(test_find_root_resolves_paths_stored_relative_to_the_root);

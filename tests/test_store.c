@@ -299,6 +299,40 @@ static void test_open_tells_an_index_from_other_files(void) {
   CHECK(strstr(msg, "/nonexistent-dir") != NULL);
 }
 
+#if !defined(FK_WITH_POSTGRES) || !defined(FK_WITH_FAISS)
+/* A build without PostgreSQL or faiss refuses them with FK_EUNSUPPORTED,
+ * naming the build option; without faiss, auto searches scan. */
+static void test_parts_left_out_of_the_build_are_refused_clearly(void) {
+  char msg[1024];
+  (void)msg;
+#ifndef FK_WITH_POSTGRES
+  CHECK_EQ_INT(try_open("postgresql://facekit@127.0.0.1:1/a_db", FK_STORE_WRITE, msg, sizeof msg), FK_EUNSUPPORTED);
+  CHECK(strstr(msg, "FK_WITH_POSTGRES=OFF") != NULL);
+  CHECK_EQ_INT(try_open("postgres:", FK_STORE_READ, msg, sizeof msg), FK_EUNSUPPORTED);
+#endif
+#ifndef FK_WITH_FAISS
+  char path[4200];
+  snprintf(path, sizeof path, "%s", tu_tmp("no_faiss.db"));
+  tu_remove_index(path);
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_WRITE, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_load_ann(st, 1), FK_EUNSUPPORTED);
+  CHECK(strstr(fk_store_errmsg(st), "FK_WITH_FAISS=OFF") != NULL);
+  fk_search_options so;
+  fk_search_options_init(&so);
+  CHECK_EQ_INT(fk_store_search_method(st, &so), FK_SEARCH_EXACT);
+  so.search = FK_SEARCH_ANN;
+  float q[128] = {1};
+  fk_match m[10];
+  int n = -1;
+  CHECK_EQ_INT(fk_store_search(st, q, 128, &so, m, &n), FK_EUNSUPPORTED);
+  CHECK_EQ_INT(n, 0);
+  fk_store_close(st);
+  tu_remove_index(path);
+#endif
+}
+#endif
+
 /* Runs fn(arg) in a child without root's right to write anything (as
  * nobody when the tests run as root); returns its exit status. */
 static int as_unprivileged(int (*fn)(const char *), const char *arg) {
@@ -860,5 +894,8 @@ int main(int argc, char **argv) {
   RUN(test_loaded_vectors_follow_other_writers);
   RUN(test_shards_split_paths_that_repeat_a_name_evenly);
   RUN(test_a_path_put_twice_in_one_transaction_keeps_its_second_faces);
+#if !defined(FK_WITH_POSTGRES) || !defined(FK_WITH_FAISS)
+  RUN(test_parts_left_out_of_the_build_are_refused_clearly);
+#endif
   return tu_summary();
 }

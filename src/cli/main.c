@@ -9,6 +9,7 @@
 #include "base/fpenv.h"
 #include "cli/cli.h"
 
+#ifdef FK_WITH_VIDEO
 /* `facekit stream` runs the facekit-stream program installed next to this
  * one (stream.c): only it links FFmpeg, whose two hundred shared libraries
  * would otherwise add a quarter of a second to the start of every command. */
@@ -23,6 +24,23 @@ static int exec_stream(int argc, char **argv) {
   execv(path, argv);
   return cli_error(EXIT_FAIL, NULL, "cannot run %s: %s", path, strerror(errno));
 }
+#else
+/* A build without FFmpeg (FK_WITH_VIDEO=OFF) has no facekit-stream. */
+static int exec_stream(int argc, char **argv) {
+  (void)argc, (void)argv;
+  return cli_error(EXIT_FAIL, NULL, "the stream command is not available: this facekit was built without "
+                   "video (FFmpeg, FK_WITH_VIDEO=OFF)");
+}
+#endif
+
+#ifndef FK_WITH_SERVER
+/* A build without libmicrohttpd (FK_WITH_SERVER=OFF) has no serve.c. */
+int cmd_serve(int argc, char **argv) {
+  (void)argc, (void)argv;
+  return cli_error(EXIT_FAIL, NULL, "the serve command is not available: this facekit was built without "
+                   "the HTTP server (FK_WITH_SERVER=OFF)");
+}
+#endif
 
 static const struct {
   const char *name;

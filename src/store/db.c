@@ -427,7 +427,13 @@ int fk_store_open(const char *path, int mode, fk_store **out) {
   *out = st;
   if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
     return fk_store_fail(st, FK_EINVAL, "fk_store_open: bad arguments");
+#ifdef FK_WITH_POSTGRES
   if (fk_store_is_pg(path)) st->ops = &fk_pg_ops;
+#else
+  if (fk_store_is_pg(path))
+    return fk_store_fail(st, FK_EUNSUPPORTED, "PostgreSQL indexes are not available: facekit was built without "
+                         "libpq (FK_WITH_POSTGRES=OFF)");
+#endif
   int rc = st->ops->open(st, path, mode);
   if (rc == FK_OK) st->err[0] = '\0'; /* an immutable retry may have succeeded */
   return rc;

@@ -31,6 +31,9 @@ int fk_store_search_method(fk_store *st, const fk_search_options *o) {
   int64_t n = 0;
   int rc = fk_store_load(st, &n); /* refreshes the vectors */
   if (rc) return rc;
+#ifndef FK_WITH_FAISS
+  if (o->search == FK_SEARCH_AUTO) return FK_SEARCH_EXACT; /* no graph to walk in this build */
+#endif
   return o->search != FK_SEARCH_AUTO ? o->search : n >= FK_ANN_AUTO_MIN ? FK_SEARCH_ANN : FK_SEARCH_EXACT;
 }
 
