@@ -39,6 +39,14 @@ extern "C" {
 #define FK_API
 #endif
 
+/* Options structs. Each struct the caller allocates and the library reads
+ * (fk_options, fk_index_options, fk_search_options, fk_tracker_options,
+ * fk_eval_options) begins with its size, which its fk_*_init sets: fill it
+ * with that, then change fields. Fields are only ever added at the end, and
+ * the library gives a program built against an older header the defaults
+ * for the fields that header lacks; a struct that was never initialized
+ * (size 0) is refused with FK_EINVAL. */
+
 /* The version of the library this program runs with, as FK_VERSION_NUMBER
  * (which gives the header's it was compiled with), and as text. */
 FK_API int fk_version(void);
@@ -233,6 +241,7 @@ FK_API int fk_landmarks_from_name(const char *name);
 FK_API unsigned fk_detect_nets(const fk_options *opt);
 
 typedef struct fk_options {
+  size_t size;           /* sizeof the struct, set by fk_options_init (first, always) */
   int detector;          /* FK_DETECTOR_* */
   int landmarks;         /* FK_LANDMARKS_*: the 68-point net */
   int ssd_input_size;    /* SSD input side, a multiple of 32; 0 (the default)
@@ -560,6 +569,7 @@ typedef struct fk_index_stats {
 } fk_index_stats;
 
 typedef struct fk_index_options {
+  size_t size;           /* sizeof the struct, set by fk_index_options_init (first, always) */
   int jobs;          /* worker threads, one fk_session each; 0 = all cores */
   int prune;         /* delete rows of files under the directory that are gone */
   int batch;         /* images per transaction (default 64) */
@@ -627,6 +637,7 @@ enum { FK_SEARCH_EXACT = 0, FK_SEARCH_ANN = 1, FK_SEARCH_AUTO = 2 };
 #define FK_ANN_EF_DEFAULT 384
 
 typedef struct fk_search_options {
+  size_t size;           /* sizeof the struct, set by fk_search_options_init (first, always) */
   int k;            /* matches wanted (default 10) */
   int metric;       /* FK_METRIC_* (default cosine) */
   float threshold;  /* keep only distance <= threshold; < 0: no limit */
@@ -885,6 +896,7 @@ typedef struct fk_tracker fk_tracker;
 typedef const float *(*fk_track_embed_fn)(void *user, int det, int *dim);
 
 typedef struct fk_tracker_options {
+  size_t size;           /* sizeof the struct, set by fk_tracker_options_init (first, always) */
   double timeout;      /* seconds unseen before a confirmed track ends (1.0) */
   float iou_min;       /* least IoU of a detection and a predicted box (0.3) */
   float iou_sure;      /* a lone match at or above this IoU needs no
@@ -964,6 +976,7 @@ FK_API int fk_tracker_add_appearance(fk_tracker *t, int id, const float *emb, in
  */
 
 typedef struct fk_eval_options {
+  size_t size;           /* sizeof the struct, set by fk_eval_options_init (first, always) */
   int jobs;  /* worker threads, one session each; 0 = all cores */
   /* Called after every image with the count done so far (from the worker
    * threads, one call at a time). */

@@ -15,7 +15,10 @@
 #include "base/fpenv.h"
 #include "face/eval.h"
 
-void fk_eval_options_init(fk_eval_options *o) { memset(o, 0, sizeof *o); }
+void fk_eval_options_init(fk_eval_options *o) {
+  memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
+}
 
 int fk_eval_fail(char *err, size_t errlen, int status, const char *fmt, ...) {
   if (err && errlen) {

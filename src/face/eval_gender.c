@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/abi.h"
 #include "face/eval.h"
 
 enum { MALE = 0, FEMALE = 1 };
@@ -126,9 +127,13 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
   if (!m || !root || !male_list || !female_list || !attribute_models || nmodels < 1 || nmodels > 2)
     return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: bad arguments");
   fk_options o[2];
+  fk_eval_options eod;
+  if (FK_ABI_IMPORT(fk_eval_options_init, &eod, eo))
+    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_eval_options_init");
+  eo = &eod;
   for (int k = 0; k < nmodels; k++) {
-    if (opt) o[k] = *opt;
-    else fk_options_init(&o[k]);
+    if (FK_ABI_IMPORT(fk_options_init, &o[k], opt))
+      return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_options_init");
     o[k].attribute_model = attribute_models[k];
     r->models[k] = attribute_models[k];
   }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/abi.h"
 #include "face/eval.h"
 
 typedef struct pair {
@@ -350,8 +351,10 @@ int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, con
                 int codes, const fk_eval_options *eo, fk_lfw_result *r, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   fk_options o;
-  if (opt) o = *opt;
-  else fk_options_init(&o);
+  fk_eval_options eod;
+  if (FK_ABI_IMPORT(fk_options_init, &o, opt) || FK_ABI_IMPORT(fk_eval_options_init, &eod, eo))
+    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: options not filled by their fk_*_init");
+  eo = &eod;
   if (!m || !root || !pairs_file || !fk_model_name(o.model) || !fk_metric_name(metric) ||
       (codes != FK_CODES_F32 && codes != FK_CODES_INT8))
     return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: bad arguments");

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "face/face.h"
 
 static const fk_recognizer resnet128 = {
@@ -155,14 +156,21 @@ int fk_landmarks_from_name(const char *name) { return name_index(landmarks_names
 int fk_detector_net(int detector) { return detector_nets[detector]; }
 int fk_landmarks_net(int landmarks) { return landmarks_nets[landmarks]; }
 
-void fk_detector_input_name(const fk_options *o, char *buf, size_t n) {
+void fk_detector_input_name(const fk_options *opt, char *buf, size_t n) {
+  fk_options d, *o = &d;
+  if (FK_ABI_IMPORT(fk_options_init, &d, opt)) {
+    snprintf(buf, n, "?");
+    return;
+  }
   int size = o->detector == FK_DETECTOR_TINY ? o->tiny_input_size : o->ssd_input_size;
   if (o->detector == FK_DETECTOR_RFB320) snprintf(buf, n, "%dx%d", FK_RFB320_W, FK_RFB320_H);
   else if (size) snprintf(buf, n, "%d", size);
   else snprintf(buf, n, "auto");
 }
 
-unsigned fk_detect_nets(const fk_options *o) {
+unsigned fk_detect_nets(const fk_options *opt) {
+  fk_options d, *o = &d;
+  if (FK_ABI_IMPORT(fk_options_init, &d, opt)) return 0;
   if (!fk_detector_name(o->detector) || !fk_landmarks_name(o->landmarks)) return 0;
   return 1u << fk_detector_net(o->detector) | 1u << fk_landmarks_net(o->landmarks);
 }

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "face/face.h"
 
 void fk_options_init(fk_options *o) {
   memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
   o->detector = FK_DETECTOR_SSD;
   o->ssd_input_size = 0; /* automatic */
   o->tiny_input_size = FK_TINY_DEFAULT_SIZE;
@@ -128,8 +130,9 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
   if (!s) return FK_ENOMEM;
   *out = s;
   s->m = m;
-  if (opt) s->opt = *opt;
-  else fk_options_init(&s->opt);
+  if (FK_ABI_IMPORT(fk_options_init, &s->opt, opt))
+    return fk_session_fail(s, FK_EINVAL, "options of %zu bytes: fill them with fk_options_init (this library's are %zu)",
+                           fk_abi_size(opt), sizeof s->opt);
   int rc = check_options(s, &s->opt);
   if (rc) return rc;
   if (nn_threads_new(s->opt.threads, m->budget, &s->threads) != FK_OK)

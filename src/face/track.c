@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "facekit.h"
 
 /* Appearance outweighs overlap once consulted: a pair's score is
@@ -64,6 +65,7 @@ struct fk_tracker {
 
 void fk_tracker_options_init(fk_tracker_options *o) {
   memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
   o->timeout = 1.0;
   o->iou_min = 0.3f;
   o->iou_sure = 0.5f;
@@ -77,7 +79,8 @@ int fk_tracker_new(const fk_tracker_options *opt, fk_tracker **out) {
   if (!out) return FK_EINVAL;
   *out = NULL;
   fk_tracker_options d;
-  if (!opt) fk_tracker_options_init(&d), opt = &d;
+  if (FK_ABI_IMPORT(fk_tracker_options_init, &d, opt)) return FK_EINVAL;
+  opt = &d;
   if (!(opt->timeout >= 0 && opt->timeout < 1e6) || !(opt->iou_min > 0 && opt->iou_min <= 1) ||
       !(opt->iou_sure >= opt->iou_min && opt->iou_sure <= 1) ||
       !(opt->max_distance >= 0 && opt->max_distance <= 2) || opt->min_hits < 1 || opt->min_hits > 1000)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/abi.h"
 #include "face/face.h"
 #include "store/store.h"
 
@@ -595,9 +596,12 @@ int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int s
   return FK_OK;
 }
 
-int fk_store_check(fk_store *st, const fk_models *m, const fk_options *opt, int strict) {
+int fk_store_check(fk_store *st, const fk_models *m, const fk_options *caller, int strict) {
   char id[64];
-  int model = opt ? opt->model : fk_default_model;
+  fk_options o, *opt = &o;
+  if (FK_ABI_IMPORT(fk_options_init, &o, caller))
+    return fk_store_fail(st, FK_EINVAL, "options not filled by fk_options_init");
+  int model = o.model;
   int rc = fk_model_id(m, model, id, sizeof id);
   if (rc)
     return fk_store_fail(st, rc, "the nets of model %s are not loaded",

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/abi.h"
 #include "base/fpenv.h"
 #include "face/face.h"
 #include "store/store.h"
@@ -518,6 +519,7 @@ static int claim_model(run *r, const fk_models *m) {
 
 void fk_index_options_init(fk_index_options *o) {
   memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
   o->batch = 64;
   o->commit_ms = 1000;
   o->progress_ms = 200;
@@ -594,8 +596,10 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
                    const fk_index_options *io, fk_index_stats *stats) {
   fk_options defaults;
   fk_index_options iodef;
-  if (!opt) fk_options_init(&defaults), opt = &defaults;
-  if (!io) fk_index_options_init(&iodef), io = &iodef;
+  if (FK_ABI_IMPORT(fk_options_init, &defaults, opt) || FK_ABI_IMPORT(fk_index_options_init, &iodef, io))
+    return fk_store_fail(st, FK_EINVAL, "options not filled by fk_options_init and fk_index_options_init");
+  opt = &defaults;
+  io = &iodef;
   if (stats) memset(stats, 0, sizeof *stats);
   if (!st->writable) return fk_store_fail(st, FK_EREADONLY, "%s was opened for reading only", st->path);
   if (io->batch < 1 || io->commit_ms < 0 || io->jobs < 0 || io->jobs > 1024 || io->lease_s < 1 ||

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "image/compose.h"
 #include "store/store.h"
 
 void fk_search_options_init(fk_search_options *o) {
   memset(o, 0, sizeof *o);
+  o->size = sizeof *o;
   o->k = 10;
   o->metric = FK_METRIC_COSINE;
   o->threshold = -1;
@@ -25,7 +27,9 @@ void fk_search_options_init(fk_search_options *o) {
 
 int fk_store_search_method(fk_store *st, const fk_search_options *o) {
   fk_search_options d;
-  if (!o) fk_search_options_init(&d), o = &d;
+  if (FK_ABI_IMPORT(fk_search_options_init, &d, o))
+    return fk_store_fail(st, FK_EINVAL, "search options not filled by fk_search_options_init");
+  o = &d;
   if (o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO)
     return fk_store_fail(st, FK_EINVAL, "bad search options (search %d)", o->search);
   int64_t n = 0;
@@ -43,7 +47,9 @@ int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_sear
   int method = fk_store_search_method(st, o);
   if (method < 0) return method;
   /* An ANN search needs the graph, which only the store's thread may load. */
-  if (method == FK_SEARCH_ANN && (method = fk_store_load_ann(st, o ? o->threads : 1))) return method;
+  fk_search_options d;
+  FK_ABI_IMPORT(fk_search_options_init, &d, o); /* checked by fk_store_search_method */
+  if (method == FK_SEARCH_ANN && (method = fk_store_load_ann(st, d.threads))) return method;
   /* Searched as fk_vectors_search decides: the same method now. */
   char err[512];
   int rc = fk_vectors_search(&st->vs, embedding, dim, o, out, n, err, sizeof err);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/abi.h"
 #include "face/eval.h" /* fk_eval_fail: a message into the caller's buffer */
 #include "store/store.h"
 
@@ -292,7 +293,11 @@ int fk_vectors_search(fk_vectors *vs, const float *embedding, int dim, const fk_
                       fk_match *out, int *n, char *err, size_t errlen) {
   *n = 0;
   fk_search_options d;
-  if (!o) fk_search_options_init(&d), o = &d;
+  if (FK_ABI_IMPORT(fk_search_options_init, &d, o)) {
+    snprintf(err, errlen, "search options not filled by fk_search_options_init");
+    return FK_EINVAL;
+  }
+  o = &d;
   if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
       (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256 ||
       o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO || o->ef < 0 || o->ef > 1000000)
