@@ -17,14 +17,17 @@
  * answers, never a crash or a wrong one, and is recovered from; the crops
  * of an index built with --root need serve --root.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1060,6 +1063,134 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
   CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ---- what a request is and where it comes from (issue 19, items 6-8) ------------------------ */
+
+/* A server of its own (main_srv is stopped by the SIGTERM case). */
+static server guard_srv;
+
+static int guard_start(void) {
+  static char gdb[4200];
+  snprintf(gdb, sizeof gdb, "%s/guard.db", tmp);
+  const char *args[] = {"--db", gdb, "--workers", "1", NULL};
+  return server_start(&guard_srv, args, "guard");
+}
+
+/* Sends len bytes on a new loopback connection (half-closing it after them
+ * when asked) and reads until the server closes or timeout_ms pass: the
+ * bytes read, NUL-terminated in out; *closed when the server closed. */
+static size_t raw_http(int port, const void *req, size_t len, int half_close, char *out, size_t cap, int timeout_ms,
+                       int *closed) {
+  *closed = 0;
+  out[0] = '\0';
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  for (size_t off = 0; off < len;) {
+    ssize_t w = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  if (half_close) shutdown(fd, SHUT_WR);
+  size_t got = 0;
+  double until = now_s() + timeout_ms / 1e3;
+  while (got + 1 < cap) {
+    int left = (int)((until - now_s()) * 1e3);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
+    if (r <= 0) {
+      *closed = 1;
+      break;
+    }
+    got += (size_t)r;
+  }
+  out[got] = '\0';
+  close(fd);
+  return got;
+}
+
+/* Status lines in a raw answer (a body may end right before the next). */
+static int status_lines(const char *out) {
+  int n = 0;
+  for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")); p++) n += p[9] >= '1' && p[9] <= '5';
+  return n;
+}
+
+/* One raw request: the answer starts with want (e.g. "HTTP/1.1 400"), is
+ * the only one, and (with must_close) the server then closes, well before
+ * its 60 s idle timeout. */
+static void expect_raw(const char *what, const char *req, size_t len, int half_close, const char *want,
+                       int must_close) {
+  static char out[65536];
+  int closed;
+  double t0 = now_s();
+  raw_http(guard_srv.port, req, len, half_close, out, sizeof out, 20000, &closed);
+  int ok = !strncmp(out, want, strlen(want)) && status_lines(out) == 1 && (!must_close || closed) &&
+           now_s() - t0 < 20;
+  if (!ok) fprintf(stderr, "  %s: want '%s'%s, got (%s, %.1f s) %.300s\n", what, want, must_close ? " and a close" : "",
+                   closed ? "closed" : "open", now_s() - t0, out);
+  CHECK(ok);
+}
+#define RAW(s) s, sizeof s - 1
+
+static void test_conflicting_framing_gets_400_or_501_and_a_close(void) {
+  expect_raw("two Content-Lengths",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}"), 0, "HTTP/1.1 400", 1);
+  expect_raw("the same Content-Length twice",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}"), 0, "HTTP/1.1 400", 1);
+  expect_raw("Content-Length and Transfer-Encoding",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"), 0, "HTTP/1.1 400", 1);
+  expect_raw("Transfer-Encoding gzip",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: gzip\r\n\r\n{}"), 0, "HTTP/1.1 501", 1);
+  expect_raw("Transfer-Encoding gzip, chunked",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), 0, "HTTP/1.1 501", 1);
+  expect_raw("two Hosts", RAW("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"), 0,
+             "HTTP/1.1 400", 1);
+  /* chunked alone is fine, and the connection stays for the next request */
+  static char out[65536];
+  int closed;
+  raw_http(guard_srv.port,
+           RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+               "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+           0, out, sizeof out, 60000, &closed);
+  int ok = strstr(out, "missing_parameter") && strstr(out, "\"status\":\"ok\"") && status_lines(out) == 2;
+  if (!ok) fprintf(stderr, "  chunked, then a second request: %.600s\n", out);
+  CHECK(ok);
+  /* garbage is answered (or the connection dropped) at once, not after the
+   * idle timeout */
+  expect_raw("garbage request line", RAW("hello world\r\n\r\n"), 0, "HTTP/1.1 400", 1);
+  raw_http(guard_srv.port, RAW("GARBAGE\r\n\r\n"), 0, out, sizeof out, 20000, &closed);
+  CHECK(closed);
+}
+
+static void test_a_half_closed_request_is_still_answered(void) {
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t cap = strlen(b64) + 512;
+  char *body = malloc(cap), *req = malloc(cap + 512);
+  int n = snprintf(body, cap, "{\"identity\":\"half_closed\",\"img\":\"%s\"}", b64);
+  int m = snprintf(req, cap + 512, "POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n%s", n, body);
+  expect_raw("register, then shutdown(SHUT_WR)", req, (size_t)m, 1, "HTTP/1.1 201", 1);
+  expect_raw("info, then shutdown(SHUT_WR)", RAW("GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 1,
+             "HTTP/1.1 200", 1);
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/half_closed/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1);
+  resp_free(&r);
+  free(b64);
+  free(body);
+  free(req);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1085,6 +1216,10 @@ int main(int argc, char **argv) {
     RUN(test_verify_and_analyze_give_the_cli_objects);
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_internal_failures_are_500_without_internals);
+    if (guard_start()) return 1;
+    RUN(test_conflicting_framing_gets_400_or_501_and_a_close);
+    RUN(test_a_half_closed_request_is_still_answered);
+    CHECK_EQ_INT(server_stop(&guard_srv), 0);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);

@@ -144,6 +144,7 @@ typedef struct req {
    * still sending, reads the answer instead of a reset connection. */
   int refuse_status;
   const char *refuse_code, *refuse_msg;
+  int close_after;    /* framing was wrong: answer, then close */
   size_t received, body_cap;
   double t0;
   int status;
@@ -203,7 +204,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req *r, int statu
     snprintf(ra, sizeof ra, "%d", r->job->retry_after);
     MHD_add_response_header(resp, "Retry-After", ra);
   }
-  if (atomic_load(&r->srv->draining)) MHD_add_response_header(resp, "Connection", "close");
+  if (atomic_load(&r->srv->draining) || r->close_after) MHD_add_response_header(resp, "Connection", "close");
   r->status = status;
   enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
   MHD_destroy_response(resp);
@@ -337,11 +338,56 @@ static int body_kind(struct MHD_Connection *c) {
   return has_body ? -1 : B_NONE;
 }
 
+/* The framing headers (RFC 9112 6.3) and Host, counted. */
+typedef struct framing {
+  int cl, te, te_other, host;
+  char te_value[48];
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key) return MHD_YES;
+  if (!strcasecmp(key, "Content-Length")) {
+    f->cl++;
+  } else if (!strcasecmp(key, "Host")) {
+    f->host++;
+  } else if (!strcasecmp(key, "Transfer-Encoding")) {
+    const char *v = value ? value : "";
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (f->te++ == 0) copy_printable(f->te_value, sizeof f->te_value, v);
+    if (!(n == 7 && !strncasecmp(v, "chunked", 7))) f->te_other = 1;
+  }
+  return MHD_YES;
+}
+
+/* Before routing: framing a proxy in front could read otherwise (400 or
+ * 501, and the connection is closed). 1 when answered (*rc). */
+static int refused_early(struct MHD_Connection *c, req *r, enum MHD_Result *rc) {
+  framing f = {0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+  if (f.cl > 1 || f.te > 1 || f.te_other || (f.cl && f.te) || f.host > 1) {
+    r->close_after = 1;
+    if (f.cl > 1) *rc = send_error(c, r, 400, "bad_request", "the request has more than one Content-Length");
+    else if (f.cl && f.te)
+      *rc = send_error(c, r, 400, "bad_request", "the request has both Content-Length and Transfer-Encoding");
+    else if (f.host > 1) *rc = send_error(c, r, 400, "bad_request", "the request has more than one Host");
+    else
+      *rc = send_error(c, r, 501, "not_implemented", "Transfer-Encoding '%s' is not supported (only chunked)",
+                       f.te_value);
+    return 1;
+  }
+  return 0;
+}
+
 /* The first call: everything that can be decided from the headers. */
 static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *url, const char *method) {
   srv *s = r->srv;
   int allowed;
   srv_job *j = r->job;
+  enum MHD_Result rc;
+  if (refused_early(c, r, &rc)) return rc;
   r->rt = find_route(method, url, j->arg, sizeof j->arg, &allowed);
   if (!r->rt) {
     if (!allowed) return send_error(c, r, 404, "not_found", "no such endpoint");
