@@ -1191,6 +1191,76 @@ static void test_a_half_closed_request_is_still_answered(void) {
   free(req);
 }
 
+static void test_nul_bytes_in_paths_keys_and_values_are_400(void) {
+  CHECK(register_file(&guard_srv, fx("face_b1.png"), "CON", NULL) > 0);
+  expect_error("%00 in a path segment", http(&guard_srv, (request){.method = "DELETE", .path = "/identities/CON%00zzz"}),
+               400, "bad_request");
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/CON/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1); /* not deleted */
+  resp_free(&r);
+  /* raw: curl would resolve the dot segments itself */
+  expect_raw("%00 before ..", RAW("GET /info%00/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 1, "HTTP/1.1 400", 1);
+  expect_error("%00 in a query", http(&guard_srv, (request){.method = "GET", .path = "/identities?limit=1%00"}), 400,
+               "bad_request");
+  static const char nul_line[] = "GET /info\0/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  expect_raw("a NUL byte in the request line", nul_line, sizeof nul_line - 1, 1, "HTTP/1.1 400", 1);
+  char *b64 = file_b64(fx("face_a1.png"));
+  char *json = malloc(strlen(b64) + 256);
+  sprintf(json, "{\"identity\":\"bob\\u0000evil\",\"img\":\"%s\"}", b64);
+  expect_error("\\u0000 in a JSON value", http(&guard_srv, (request){.method = "POST", .path = "/register", .json = json}),
+               400, "bad_request");
+  sprintf(json, "{\"identity\":\"bob\",\"img\\u0000x\":\"%s\"}", b64);
+  expect_error("\\u0000 in a JSON key", http(&guard_srv, (request){.method = "POST", .path = "/register", .json = json}),
+               400, "bad_request");
+  /* an escaped backslash before u0000 is text, not a NUL */
+  r = http(&guard_srv, (request){.method = "POST", .path = "/represent", .json = "{\"x\\\\u0000\":1}"});
+  CHECK(r.status == 400 && r.body && !strstr(r.body, "NUL"));
+  resp_free(&r);
+  r = http(&guard_srv, (request){.method = "GET", .path = "/identities/bob/faces"});
+  CHECK(r.status == 404); /* nothing was filed under bob */
+  resp_free(&r);
+  const char form[] = "identity=bob%00evil&img=AAAA";
+  expect_error("%00 in an urlencoded value",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = form, .raw_len = sizeof form - 1,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  const char form2[] = "img%00x=AAAA&identity=bob";
+  expect_error("%00 in an urlencoded key",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = form2, .raw_len = sizeof form2 - 1,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  const char mp[] = "--XyZ\r\nContent-Disposition: form-data; name=\"identity\"\r\n\r\nbob\0evil\r\n--XyZ--\r\n";
+  expect_error("a NUL in a multipart field",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = mp, .raw_len = sizeof mp - 1,
+                                          .raw_type = "multipart/form-data; boundary=XyZ"}),
+               400, "bad_request");
+  free(json);
+  free(b64);
+}
+
+static void test_identity_names_refuse_controls_and_bidi_overrides(void) {
+  static const char *const bad[] = {"a\x01" "b", "a\x7f" "b", "a\xc2\x85" "b", "a\xc2\x9f" "b",
+                                    "evil\xe2\x80\xae" "gpj.exe", "a\xe2\x80\xaa" "b", "a\xe2\x81\xa6" "b",
+                                    "a\xe2\x81\xa9" "b"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    part p[] = {{.name = "img", .file = fx("face_c1.png")}, {.name = "identity", .text = bad[i]}};
+    resp r = http(&guard_srv, (request){.method = "POST", .path = "/register", .parts = p, .nparts = 2});
+    int ok = r.status == 400 && !strcmp(jstr(r.json, "code"), "bad_parameter") &&
+             strstr(jstr(r.json, "error"), "control");
+    if (!ok) fprintf(stderr, "  identity #%zu: %ld %s\n", i, r.status, r.body ? r.body : "");
+    CHECK(ok);
+    resp_free(&r);
+  }
+  /* other text is stored as given (not NFC-normalised): e + U+0301 */
+  CHECK(register_file(&guard_srv, fx("face_a2.png"), "Jose\xcc\x81", NULL) > 0);
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/Jose%CC%81/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") >= 1);
+  resp_free(&r);
+  r = http(&guard_srv, (request){.method = "GET", .path = "/identities/Jos%C3%A9/faces"});
+  CHECK(r.status == 404); /* the NFC spelling is another name */
+  resp_free(&r);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1219,6 +1289,8 @@ int main(int argc, char **argv) {
     if (guard_start()) return 1;
     RUN(test_conflicting_framing_gets_400_or_501_and_a_close);
     RUN(test_a_half_closed_request_is_still_answered);
+    RUN(test_nul_bytes_in_paths_keys_and_values_are_400);
+    RUN(test_identity_names_refuse_controls_and_bidi_overrides);
     CHECK_EQ_INT(server_stop(&guard_srv), 0);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);

@@ -144,6 +144,12 @@ typedef struct req {
    * still sending, reads the answer instead of a reset connection. */
   int refuse_status;
   const char *refuse_code, *refuse_msg;
+  int started;        /* the access handler has seen it (on_uri made it) */
+  int nul_url;        /* the raw URL holds %00, or a NUL byte */
+  const char *raw_uri; /* where on_uri saw it, and its length to the first NUL */
+  size_t raw_len;
+  int nul_body;       /* a form field (urlencoded or multipart text) holds a NUL */
+  int urlencoded, pct; /* an urlencoded body, and how much of "%00" was seen */
   int close_after;    /* framing was wrong: answer, then close */
   size_t received, body_cap;
   double t0;
@@ -302,6 +308,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                                 uint64_t off, size_t size) {
   (void)kind, (void)content_type, (void)transfer_encoding;
   req *r = cls;
+  if (!filename && size && memchr(data, 0, size)) r->nul_body = 1;
   return srv_params_add(&r->job->params, key ? key : "", filename ? P_FILE : P_TEXT, data, size, off > 0)
              ? MHD_NO
              : MHD_YES;
@@ -363,7 +370,8 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* Before routing: framing a proxy in front could read otherwise (400 or
- * 501, and the connection is closed). 1 when answered (*rc). */
+ * 501, and the connection is closed), and a NUL in the URL. 1 when
+ * answered (*rc). */
 static int refused_early(struct MHD_Connection *c, req *r, enum MHD_Result *rc) {
   framing f = {0};
   MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
@@ -376,6 +384,10 @@ static int refused_early(struct MHD_Connection *c, req *r, enum MHD_Result *rc) 
     else
       *rc = send_error(c, r, 501, "not_implemented", "Transfer-Encoding '%s' is not supported (only chunked)",
                        f.te_value);
+    return 1;
+  }
+  if (r->nul_url) {
+    *rc = send_error(c, r, 400, "bad_request", "the URL holds a NUL byte (%%00)");
     return 1;
   }
   return 0;
@@ -422,6 +434,8 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
   if ((r->body_kind = body_kind(c)) < 0)
     return send_error(c, r, 415, "unsupported_media_type",
                       "send application/json, multipart/form-data or application/x-www-form-urlencoded");
+  const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+  r->urlencoded = r->body_kind == B_FORM && ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
   if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query_arg, r) < 0) return MHD_NO;
   if (r->rt->inline_) return answer_inline(c, r);
   if (r->body_kind == B_FORM && !(r->pp = MHD_create_post_processor(c, 65536, on_field, r)))
@@ -430,10 +444,22 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
   return MHD_YES;
 }
 
+/* An urlencoded body's NULs: raw, or %00 (MHD's post processor would end
+ * the key or value there), across the pieces. */
+static void scan_urlencoded(req *r, const char *d, size_t n) {
+  for (size_t i = 0; i < n && !r->nul_body; i++) {
+    char ch = d[i];
+    if (ch == '\0') r->nul_body = 1;
+    else if (r->pct == 2 && ch == '0') r->nul_body = 1;
+    else r->pct = r->pct == 1 && ch == '0' ? 2 : ch == '%';
+  }
+}
+
 static void take_body(req *r, const char *data, size_t n) {
   srv_job *j = r->job;
   r->received += n;
   if (r->too_large || r->bad_body || r->refuse_status) return;
+  if (r->urlencoded) scan_urlencoded(r, data, n);
   if (r->received > r->srv->cfg.max_body) {
     r->too_large = 1;
     srv_params_free(&j->params);
@@ -471,6 +497,7 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   if (r->too_large)
     return send_error(c, r, 413, "body_too_large", "the body is larger than %zu bytes", s->cfg.max_body);
   if (r->bad_body) return send_error(c, r, 400, "bad_request", "the form body is malformed");
+  if (r->nul_body) return send_error(c, r, 400, "bad_request", "a form field's name or value holds a NUL byte");
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
   /* A request that arrived before SIGTERM is in flight: it is run. */
@@ -488,20 +515,45 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   return send_error(c, r, 503, "queue_full", "the server is busy; retry after %d s", j->retry_after);
 }
 
+static req *new_req(srv *s) {
+  req *r = calloc(1, sizeof *r);
+  if (!r || !(r->job = calloc(1, sizeof *r->job))) {
+    free(r);
+    return NULL;
+  }
+  r->srv = s;
+  r->job->srv = s;
+  r->t0 = now_s();
+  return r;
+}
+
+/* MHD's URI log callback: the request line's URL before any decoding (MHD
+ * decodes it in place, and a %00 would end it), so the request starts
+ * here; what it returns is the access handler's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)c;
+  req *r = new_req(cls);
+  if (r && uri) {
+    r->nul_url = srv_url_has_nul(uri);
+    r->raw_uri = uri;
+    r->raw_len = strlen(uri);
+  }
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *size, void **con_cls) {
-  (void)version;
   srv *s = cls;
   req *r = *con_cls;
-  if (!r) {
-    if (!(r = calloc(1, sizeof *r)) || !(r->job = calloc(1, sizeof *r->job))) {
-      free(r);
-      return MHD_NO;
-    }
+  if (!r || !r->started) {
+    if (!r && !(r = new_req(s))) return MHD_NO;
     *con_cls = r;
-    r->srv = s;
-    r->job->srv = s;
-    r->t0 = now_s();
+    r->started = 1;
+    /* A NUL byte in the request line's URL: MHD ends the URL where the
+     * version's space was (uri[len] = 0, version right after), so a URL
+     * that ends sooner held a NUL. Only compared when MHD handed us the same
+     * buffer it logged. */
+    if (r->raw_uri == url && version && version[0] && version != url + r->raw_len + 1) r->nul_url = 1;
     r->id = atomic_fetch_add(&s->request_ids, 1) + 1;
     copy_printable(r->method, sizeof r->method, method);
     copy_printable(r->url, sizeof r->url, url);
@@ -521,6 +573,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   srv *s = cls;
   req *r = *con_cls;
   if (!r) return;
+  if (!r->started) { /* MHD answered it (or it broke off) before our handler saw it */
+    srv_job_free(r->job);
+    free(r);
+    *con_cls = NULL;
+    return;
+  }
   double dt = now_s() - r->t0;
   int status = r->status ? r->status : 499; /* closed before an answer */
   srv_metrics_observe(&s->metrics, r->rt ? r->rt->id : R_UNKNOWN, status, dt);
@@ -627,6 +685,7 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
   int n = 0;
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_per_ip, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, NULL};

@@ -142,6 +142,16 @@ int srv_get_image(srv_params *ps, const char *name, const char *const *allow, in
 /* 400 naming the first parameter no getter read; 0 if none. */
 int srv_params_check_unknown(const srv_params *ps, srv_error *e);
 
+/* ---- request checks (guard.c) ------------------------------------------- */
+
+/* A raw (undecoded) URL holds %00. */
+int srv_url_has_nul(const char *raw);
+/* A JSON text holds a NUL byte, or the escape backslash-u0000 in a string. */
+int srv_json_has_nul(const char *body, size_t len);
+/* A name holds a C0 or C1 control, a bidirectional override (U+202A to
+ * U+202E) or isolate (U+2066 to U+2069): 1 with *cp that code point. */
+int srv_name_unsafe(const char *s, size_t n, unsigned *cp);
+
 /* ---- keys (auth.c) -------------------------------------------------------- */
 
 typedef struct srv_key {
