@@ -409,16 +409,17 @@ static void test_bad_parameters_are_named(void) {
   expect_error("missing img", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{}"}), 400, "missing_parameter");
   expect_error("not an object", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "[1,2]"}), 400, "bad_request");
   expect_error("bad json", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":"}), 400, "bad_request");
-  expect_error("k range", http(&main_srv, (request){.method = "POST", .path = "/find?k=0", .parts = p, .nparts = 1}), 400, "bad_parameter");
-  expect_error("k integer", http(&main_srv, (request){.method = "POST", .path = "/find?k=2.5", .parts = p, .nparts = 1}), 400,
+  part k0[] = {p[0], {.name = "k", .text = "0"}}, k25[] = {p[0], {.name = "k", .text = "2.5"}};
+  expect_error("k range", http(&main_srv, (request){.method = "POST", .path = "/find", .parts = k0, .nparts = 2}), 400, "bad_parameter");
+  expect_error("k integer", http(&main_srv, (request){.method = "POST", .path = "/find", .parts = k25, .nparts = 2}), 400,
                "bad_parameter");
   expect_error("metric", http(&main_srv, (request){.method = "POST", .path = "/verify", .json = "{\"img1\":\"AAAA\",\"img2\":\"AAAA\","
                                                                              "\"metric\":\"manhattan\"}"}),
                400, "bad_parameter");
   expect_error("model", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\",\"model\":\"VGG-Face\"}"}),
                400, "bad_parameter");
-  expect_error("twice", http(&main_srv, (request){.method = "POST", .path = "/represent?max_faces=1", .json = "{\"img\":\"AAAA\","
-                                                                                            "\"max_faces\":2}"}),
+  expect_error("twice", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\","
+                                                                                            "\"max_faces\":1,\"max_faces\":2}"}),
                400, "bad_parameter");
   expect_error("find model", http(&main_srv, (request){.method = "POST", .path = "/find", .json = "{\"img\":\"AAAA\",\"model\":\"resnet128\"}"}),
                400, "bad_parameter");
@@ -558,8 +559,11 @@ static void test_register_find_list_crop_and_delete(void) {
   CHECK(r.status == 200 && !strcmp(jstr(m0, "identity"), "George_W_Bush") && jnum(m0, "face_id") == a1 &&
         cJSON_IsTrue(cJSON_GetObjectItem(m0, "same_person")) && jnum(r.json, "searched") >= 2);
   resp_free(&r);
-  r = http(&main_srv, (request){.method = "POST", .path = "/search?k=1&codes=int8&metric=euclidean_l2",
-                                .parts = (part[]){{.name = "img", .file = fx("face_b1.png")}}, .nparts = 1});
+  r = http(&main_srv, (request){.method = "POST", .path = "/search",
+                                .parts = (part[]){{.name = "img", .file = fx("face_b1.png")}, {.name = "k", .text = "1"},
+                                                  {.name = "codes", .text = "int8"},
+                                                  {.name = "metric", .text = "euclidean_l2"}},
+                                .nparts = 4});
   CHECK(r.status == 200 && jlen(r.json, "matches") == 1 && !strcmp(jstr(r.json, "codes"), "int8"));
   CHECK(!strcmp(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "identity"), "Laura_Bush"));
   resp_free(&r);
@@ -637,8 +641,8 @@ static void *client_main(void *arg) {
     if (!id) continue;
     c->faces[k] = id;
     c->registered++;
-    part p[] = {{.name = "img", .file = file}};
-    resp r = http(&main_srv, (request){.method = "POST", .path = "/find?k=50", .parts = p, .nparts = 1});
+    part p[] = {{.name = "img", .file = file}, {.name = "k", .text = "50"}};
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/find", .parts = p, .nparts = 2});
     const cJSON *ms = cJSON_GetObjectItem(r.json, "matches");
     for (int i = 0; i < cJSON_GetArraySize(ms); i++) {
       const cJSON *m = cJSON_GetArrayItem(ms, i);
@@ -1065,13 +1069,15 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
 
 /* ---- what a request is and where it comes from (issue 19, items 6-8) ------------------------ */
 
-/* A server of its own (main_srv is stopped by the SIGTERM case). */
+/* A server of its own (main_srv is stopped by the SIGTERM case): --cors
+ * names a second origin and --host-name a name. */
 static server guard_srv;
+#define GUARD_CORS "http://127.0.0.1:9"
 
 static int guard_start(void) {
   static char gdb[4200];
   snprintf(gdb, sizeof gdb, "%s/guard.db", tmp);
-  const char *args[] = {"--db", gdb, "--workers", "1", NULL};
+  const char *args[] = {"--db", gdb, "--workers", "1", "--cors", GUARD_CORS, "--host-name", "facekit.test", NULL};
   return server_start(&guard_srv, args, "guard");
 }
 
@@ -1261,6 +1267,107 @@ static void test_identity_names_refuse_controls_and_bidi_overrides(void) {
   resp_free(&r);
 }
 
+/* A raw GET with extra header lines ("Name: value\r\n" each). */
+static void expect_get(const char *what, const char *path, const char *headers, const char *want) {
+  char req[2048];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\n%s\r\n", path, headers);
+  expect_raw(what, req, (size_t)n, 1, want, 1);
+}
+
+static void test_foreign_hosts_origins_and_query_posts_are_refused(void) {
+  char own[128], hdr[512];
+  snprintf(own, sizeof own, "Host: 127.0.0.1:%d\r\n", guard_srv.port);
+  /* DNS rebinding: a name that is not ours */
+  expect_get("rebound Host", "/identities", "Host: rebind.evil.example\r\n", "HTTP/1.1 421");
+  snprintf(hdr, sizeof hdr, "Host: rebind.evil.example:%d\r\nOrigin: http://rebind.evil.example:%d\r\n",
+           guard_srv.port, guard_srv.port);
+  expect_get("rebound Host and its Origin", "/identities", hdr, "HTTP/1.1 421");
+  expect_get("rebound Host, the page", "/", "Host: rebind.evil.example\r\n", "HTTP/1.1 421");
+  expect_get("Host 10.1.2.3", "/health", "Host: 10.1.2.3\r\n", "HTTP/1.1 421");
+  expect_get("Host localhost", "/identities", "Host: localhost\r\n", "HTTP/1.1 200");
+  expect_get("Host [::1]:port", "/identities", "Host: [::1]:8080\r\n", "HTTP/1.1 200");
+  expect_get("Host 127.0.0.1", "/identities", own, "HTTP/1.1 200");
+  snprintf(hdr, sizeof hdr, "Host: FaceKit.test:%d\r\n", guard_srv.port);
+  expect_get("--host-name", "/identities", hdr, "HTTP/1.1 200");
+  /* an Origin that is not ours, on reads and writes */
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://evil.example\r\n", own);
+  expect_get("foreign Origin", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: null\r\n", own);
+  expect_get("Origin null", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://127.0.0.1:%d\r\n", own, guard_srv.port + 1);
+  expect_get("Origin on another port", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://127.0.0.1:%d\r\n", own, guard_srv.port);
+  expect_get("our own Origin", "/identities", hdr, "HTTP/1.1 200");
+  /* an image tag elsewhere sends no Origin, but Sec-Fetch-Site; a link to
+   * the page is fine */
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n", own);
+  expect_get("cross-site image", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: same-site\r\nSec-Fetch-Mode: no-cors\r\n", own);
+  expect_get("same-site, other port", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n", own);
+  expect_get("a link to the page", "/", hdr, "HTTP/1.1 200");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n", own);
+  expect_get("the page's own fetch", "/identities", hdr, "HTTP/1.1 200");
+  /* a write from elsewhere does nothing */
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t cap = strlen(b64) + 1024;
+  char *req = malloc(cap + 512);
+  char *body = malloc(cap);
+  int bn = snprintf(body, cap, "--XyZ\r\nContent-Disposition: form-data; name=\"identity\"\r\n\r\ncsrf\r\n--XyZ\r\n"
+                    "Content-Disposition: form-data; name=\"img\"\r\n\r\n%s\r\n--XyZ--\r\n", b64);
+  int n = snprintf(req, cap + 512, "POST /register HTTP/1.1\r\n%sOrigin: http://127.0.0.1:%d\r\n"
+                   "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n\r\n%s",
+                   own, guard_srv.port + 1, bn, body);
+  free(body);
+  expect_raw("register from another origin", req, (size_t)n, 1, "HTTP/1.1 403", 1);
+  /* POST parameters only from the body: a form's action URL could carry
+   * them without one */
+  expect_error("query parameters on POST",
+               http(&guard_srv, (request){.method = "POST", .path = "/register?identity=csrf&img=AAAA", .raw = "", .raw_len = 0,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  expect_error("query parameters on POST /find",
+               http(&guard_srv, (request){.method = "POST", .path = "/find?k=1", .parts = (part[]){{.name = "img",
+                                          .file = fx("face_a1.png")}}, .nparts = 1}),
+               400, "bad_request");
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/csrf/faces"});
+  CHECK(r.status == 404);
+  resp_free(&r);
+  free(req);
+  free(b64);
+}
+
+static void test_cors_headers_only_for_the_cors_origin(void) {
+  static char out[65536];
+  int closed;
+  char req[1024];
+  /* the --cors origin's preflight and request */
+  int n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: " GUARD_CORS "\r\n"
+                   "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n",
+                   guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 204", 12) && strstr(out, "Access-Control-Allow-Origin: " GUARD_CORS "\r\n") &&
+        strstr(out, "Access-Control-Allow-Methods: ") && strstr(out, "Content-Type"));
+  n = snprintf(req, sizeof req, "GET /identities HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: " GUARD_CORS "\r\n"
+               "Sec-Fetch-Site: same-site\r\n\r\n", guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 200", 12) && strstr(out, "Access-Control-Allow-Origin: " GUARD_CORS "\r\n"));
+  /* another origin's preflight is refused, and no CORS header goes to it */
+  n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n", guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 403", 12) && !strstr(out, "Access-Control-"));
+  /* without --cors: never a CORS header, an OPTIONS is a 405 */
+  n = snprintf(req, sizeof req, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n\r\n",
+               main_srv.port, main_srv.port);
+  raw_http(main_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 200", 12) && !strstr(out, "Access-Control-"));
+  n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://127.0.0.1:%d\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n", main_srv.port + 1);
+  raw_http(main_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 403", 12) && !strstr(out, "Access-Control-"));
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1291,6 +1398,8 @@ int main(int argc, char **argv) {
     RUN(test_a_half_closed_request_is_still_answered);
     RUN(test_nul_bytes_in_paths_keys_and_values_are_400);
     RUN(test_identity_names_refuse_controls_and_bidi_overrides);
+    RUN(test_foreign_hosts_origins_and_query_posts_are_refused);
+    RUN(test_cors_headers_only_for_the_cors_origin);
     CHECK_EQ_INT(server_stop(&guard_srv), 0);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);

@@ -151,6 +151,7 @@ typedef struct req {
   int nul_body;       /* a form field (urlencoded or multipart text) holds a NUL */
   int urlencoded, pct; /* an urlencoded body, and how much of "%00" was seen */
   int close_after;    /* framing was wrong: answer, then close */
+  int cors;           /* from the --cors origin: CORS headers go on the answer */
   size_t received, body_cap;
   double t0;
   int status;
@@ -209,6 +210,16 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req *r, int statu
     char ra[16];
     snprintf(ra, sizeof ra, "%d", r->job->retry_after);
     MHD_add_response_header(resp, "Retry-After", ra);
+  }
+  if (r->cors) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg.cors);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+  }
+  if (r->srv->cfg.cors) MHD_add_response_header(resp, "Vary", "Origin");
+  if (r->rt == NULL && r->cors && status == 204) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, X-API-Key, Content-Type");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
   }
   if (atomic_load(&r->srv->draining) || r->close_after) MHD_add_response_header(resp, "Connection", "close");
   r->status = status;
@@ -370,9 +381,11 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* Before routing: framing a proxy in front could read otherwise (400 or
- * 501, and the connection is closed), and a NUL in the URL. 1 when
- * answered (*rc). */
-static int refused_early(struct MHD_Connection *c, req *r, enum MHD_Result *rc) {
+ * 501, and the connection is closed), a %00 in the URL, a Host that is not
+ * ours (DNS rebinding), an Origin that is not ours (a web page elsewhere),
+ * and the CORS preflight of the --cors origin. 1 when answered (*rc). */
+static int refused_early(struct MHD_Connection *c, req *r, const char *method, enum MHD_Result *rc) {
+  srv *s = r->srv;
   framing f = {0};
   MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
   if (f.cl > 1 || f.te > 1 || f.te_other || (f.cl && f.te) || f.host > 1) {
@@ -390,6 +403,50 @@ static int refused_early(struct MHD_Connection *c, req *r, enum MHD_Result *rc) 
     *rc = send_error(c, r, 400, "bad_request", "the URL holds a NUL byte (%%00)");
     return 1;
   }
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+  if (!srv_host_allowed(&s->cfg, host)) {
+    char h[80];
+    copy_printable(h, sizeof h, host);
+    *rc = send_error(c, r, 421, "host_refused",
+                     "Host '%s' is not a name of this server (loopback, the address it listens on, or a "
+                     "--host-name)", h);
+    return 1;
+  }
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  r->cors = srv_origin_is_cors(&s->cfg, origin);
+  if (!srv_origin_allowed(&s->cfg, origin, host, s->cfg.tls_cert != NULL)) {
+    char o[80];
+    copy_printable(o, sizeof o, origin);
+    *rc = send_error(c, r, 403, "origin_refused", "requests from the origin '%s' are refused: only the server's "
+                     "own page%s may call it", o, s->cfg.cors ? " and --cors ORIGIN" : "");
+    return 1;
+  }
+  if (r->cors && !strcmp(method, "OPTIONS")) { /* the preflight */
+    *rc = send_response(c, r, 204, "text/plain", (char *)"", 0, 0);
+    return 1;
+  }
+  return 0;
+}
+
+/* After routing: a browser's cross-site request that sent no Origin (an
+ * image or script tag: Sec-Fetch-Site says where it came from; a link to
+ * the page is fine), and POST parameters in the query string (a form
+ * elsewhere could send them without a body). */
+static int refused_routed(struct MHD_Connection *c, req *r, enum MHD_Result *rc) {
+  const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+  const char *mode = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Mode");
+  if (site && strcmp(site, "same-origin") && strcmp(site, "none") && !r->cors &&
+      !(r->rt->id == R_PAGE && mode && !strcmp(mode, "navigate"))) {
+    char v[32];
+    copy_printable(v, sizeof v, site);
+    *rc = send_error(c, r, 403, "origin_refused", "requests from other sites are refused (Sec-Fetch-Site: %s)", v);
+    return 1;
+  }
+  if (r->rt->method == M_POST && MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0) {
+    *rc = send_error(c, r, 400, "bad_request",
+                     "POST parameters go in the body (JSON or a form), not in the query string");
+    return 1;
+  }
   return 0;
 }
 
@@ -399,13 +456,14 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
   int allowed;
   srv_job *j = r->job;
   enum MHD_Result rc;
-  if (refused_early(c, r, &rc)) return rc;
+  if (refused_early(c, r, method, &rc)) return rc;
   r->rt = find_route(method, url, j->arg, sizeof j->arg, &allowed);
   if (!r->rt) {
     if (!allowed) return send_error(c, r, 404, "not_found", "no such endpoint");
     r->allowed = allowed;
     return send_error(c, r, 405, "method_not_allowed", "this endpoint does not take %s", method);
   }
+  if (refused_routed(c, r, &rc)) return rc;
   j->route = r->rt->id;
   const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (s->keys.n > 0) {
