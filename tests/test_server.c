@@ -1368,6 +1368,32 @@ static void test_cors_headers_only_for_the_cors_origin(void) {
   CHECK(!strncmp(out, "HTTP/1.1 403", 12) && !strstr(out, "Access-Control-"));
 }
 
+/* Listening on a wildcard ("::", with keys), any IP address is a Host of
+ * the server (none can be rebound); a name still needs --host-name. */
+static void test_a_wildcard_listen_takes_any_address_as_host(void) {
+  char keys[4300];
+  snprintf(keys, sizeof keys, "%s/wild-keys.txt", tmp);
+  tu_write_text(keys, "wild-read-key-0123456789 read\n");
+  chmod(keys, 0600);
+  const char *args[] = {"--listen", "::", "--keys", keys, "--workers", "1", "--quiet", NULL};
+  server w;
+  if (server_start(&w, args, "wildcard")) {
+    CHECK(0);
+    return;
+  }
+  snprintf(w.base, sizeof w.base, "http://[::1]:%d", w.port);
+  resp r = http(&w, (request){.method = "GET", .path = "/health", .header = "Host: [2001:db8::1]:8080"});
+  CHECK(r.status == 200);
+  resp_free(&r);
+  r = http(&w, (request){.method = "GET", .path = "/health", .header = "Host: 192.0.2.7"});
+  CHECK(r.status == 200);
+  resp_free(&r);
+  expect_error("a name on a wildcard listen",
+               http(&w, (request){.method = "GET", .path = "/health", .header = "Host: rebind.evil.example"}), 421,
+               "host_refused");
+  CHECK_EQ_INT(server_stop(&w), 0);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1400,6 +1426,7 @@ int main(int argc, char **argv) {
     RUN(test_identity_names_refuse_controls_and_bidi_overrides);
     RUN(test_foreign_hosts_origins_and_query_posts_are_refused);
     RUN(test_cors_headers_only_for_the_cors_origin);
+    RUN(test_a_wildcard_listen_takes_any_address_as_host);
     CHECK_EQ_INT(server_stop(&guard_srv), 0);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);

@@ -84,10 +84,13 @@ int srv_host_allowed(const srv_config *c, const char *host) {
   int kind = ip_literal(h, &loop, &a6, &a4);
   if (!kind) return 0;
   if (loop) return 1;
-  /* the listen address, or any address of a wildcard listen */
+  /* the listen address ("::", "[::1]" or "0.0.0.0", no port), or any
+   * address of a wildcard listen */
   char lh[64];
   int lloop;
-  if (host_part(c->listen ? c->listen : "", lh, sizeof lh)) return 0;
+  const char *l = c->listen ? c->listen : "";
+  snprintf(lh, sizeof lh, "%s", l[0] == '[' ? l + 1 : l);
+  if (l[0] == '[' && strchr(lh, ']')) *strchr(lh, ']') = '\0';
   int lkind = ip_literal(lh, &lloop, &l6, &l4);
   if (lkind == 4 && l4.s_addr == htonl(INADDR_ANY)) return 1;
   if (lkind == 6 && IN6_IS_ADDR_UNSPECIFIED(&l6)) return 1;
