@@ -1240,6 +1240,11 @@ static void test_nul_bytes_in_paths_keys_and_values_are_400(void) {
                http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = mp, .raw_len = sizeof mp - 1,
                                           .raw_type = "multipart/form-data; boundary=XyZ"}),
                400, "bad_request");
+  const char mp2[] = "--XyZ\r\nContent-Disposition: form-data; name=\"max_faces\0zz\"\r\n\r\n1\r\n--XyZ--\r\n";
+  r = http(&guard_srv, (request){.method = "POST", .path = "/represent", .raw = mp2, .raw_len = sizeof mp2 - 1,
+                                 .raw_type = "multipart/form-data; boundary=XyZ"});
+  CHECK(r.status == 400 && strstr(jstr(r.json, "error"), "NUL")); /* named, not "unknown parameter ''" */
+  resp_free(&r);
   free(json);
   free(b64);
 }

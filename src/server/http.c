@@ -149,6 +149,7 @@ typedef struct req {
   const char *raw_uri; /* where on_uri saw it, and its length to the first NUL */
   size_t raw_len;
   int nul_body;       /* a form field (urlencoded or multipart text) holds a NUL */
+  int nameless;       /* a multipart field without a name (or a NUL in it) */
   int urlencoded, pct; /* an urlencoded body, and how much of "%00" was seen */
   int close_after;    /* framing was wrong: answer, then close */
   int cors;           /* from the --cors origin: CORS headers go on the answer */
@@ -320,6 +321,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
   (void)kind, (void)content_type, (void)transfer_encoding;
   req *r = cls;
   if (!filename && size && memchr(data, 0, size)) r->nul_body = 1;
+  if (!key || !*key) r->nameless = 1; /* MHD makes name="a\0b" an empty name */
   return srv_params_add(&r->job->params, key ? key : "", filename ? P_FILE : P_TEXT, data, size, off > 0)
              ? MHD_NO
              : MHD_YES;
@@ -556,6 +558,8 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
     return send_error(c, r, 413, "body_too_large", "the body is larger than %zu bytes", s->cfg.max_body);
   if (r->bad_body) return send_error(c, r, 400, "bad_request", "the form body is malformed");
   if (r->nul_body) return send_error(c, r, 400, "bad_request", "a form field's name or value holds a NUL byte");
+  if (r->nameless)
+    return send_error(c, r, 400, "bad_request", "a form field has an empty name, or one holding a NUL byte");
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
   /* A request that arrived before SIGTERM is in flight: it is run. */
