@@ -2,16 +2,23 @@
  * http.c - the HTTP side of `facekit serve` on libmicrohttpd, and srv_run:
  * start-up, the ready line, and the drain on SIGTERM.
  *
- * MHD's access handler is called at least three times per request: once
- * with the headers, once per piece of body, once when the body is done.
- *   headers  route the path (404 / 405), check the key (401 / 403), refuse
- *            a Content-Length over the limit (413) and bodies that are
- *            neither JSON nor a form (415) before reading a byte of them;
- *            take the query arguments; answer the cheap routes at once.
+ * A request starts at MHD's URI log callback (on_uri), which sees the
+ * request line's URL before MHD decodes it in place, for %00. MHD's access
+ * handler is then called at least three times per request: once with the
+ * headers, once per piece of body, once when the body is done.
+ *   headers  refuse conflicting framing (400 / 501, then close), a NUL in
+ *            the URL, a Host that is not ours (421) and an Origin or
+ *            Sec-Fetch-Site from elsewhere (403; guard.c decides), answer
+ *            the --cors origin's preflight; route the path (404 / 405),
+ *            refuse POST parameters in the query string, check the key
+ *            (401 / 403), refuse a Content-Length over the limit (413) and
+ *            bodies that are neither JSON nor a form (415) before reading
+ *            a byte of them; take the query arguments; answer the cheap
+ *            routes at once.
  *   body     multipart and urlencoded forms go through MHD's post
- *            processor into parameters; JSON is kept as bytes for the
- *            worker to parse; past the limit the rest is read and dropped
- *            and the answer is 413.
+ *            processor into parameters (a NUL in a field is a 400); JSON
+ *            is kept as bytes for the worker to parse; past the limit the
+ *            rest is read and dropped and the answer is 413.
  *   done     queue the job and suspend the connection (503 with
  *            Retry-After when the queue is full, or while draining).
  *   resumed  (after the worker's MHD_resume_connection) send what the
