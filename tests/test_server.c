@@ -1399,6 +1399,24 @@ static void test_a_wildcard_listen_takes_any_address_as_host(void) {
   CHECK_EQ_INT(server_stop(&w), 0);
 }
 
+/* --cors and --host-name refuse what is not an origin or a name. */
+static void test_bad_cors_and_host_name_values_are_refused(void) {
+  const char *cli = getenv("FK_CLI");
+  static const char *const bad[] = {"--cors evil", "--cors http://x.example/path", "--cors '*'",
+                                    "--host-name 'a b'", "--host-name ''"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "'%s' serve %s --port 0 2>&1 | grep -q 'is not a\\(n origin\\| host name\\)'",
+             cli ? cli : "facekit", bad[i]);
+    int st = system(cmd);
+    if (st) fprintf(stderr, "  serve %s: not refused with its message\n", bad[i]);
+    CHECK_EQ_INT(st, 0);
+    snprintf(cmd, sizeof cmd, "'%s' serve %s --port 0 >/dev/null 2>&1", cli ? cli : "facekit", bad[i]);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+  }
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1437,6 +1455,7 @@ int main(int argc, char **argv) {
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
+    RUN(test_bad_cors_and_host_name_values_are_refused);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");
