@@ -17,14 +17,17 @@
  * answers, never a crash or a wrong one, and is recovered from; the crops
  * of an index built with --root need serve --root.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -406,16 +409,17 @@ static void test_bad_parameters_are_named(void) {
   expect_error("missing img", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{}"}), 400, "missing_parameter");
   expect_error("not an object", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "[1,2]"}), 400, "bad_request");
   expect_error("bad json", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":"}), 400, "bad_request");
-  expect_error("k range", http(&main_srv, (request){.method = "POST", .path = "/find?k=0", .parts = p, .nparts = 1}), 400, "bad_parameter");
-  expect_error("k integer", http(&main_srv, (request){.method = "POST", .path = "/find?k=2.5", .parts = p, .nparts = 1}), 400,
+  part k0[] = {p[0], {.name = "k", .text = "0"}}, k25[] = {p[0], {.name = "k", .text = "2.5"}};
+  expect_error("k range", http(&main_srv, (request){.method = "POST", .path = "/find", .parts = k0, .nparts = 2}), 400, "bad_parameter");
+  expect_error("k integer", http(&main_srv, (request){.method = "POST", .path = "/find", .parts = k25, .nparts = 2}), 400,
                "bad_parameter");
   expect_error("metric", http(&main_srv, (request){.method = "POST", .path = "/verify", .json = "{\"img1\":\"AAAA\",\"img2\":\"AAAA\","
                                                                              "\"metric\":\"manhattan\"}"}),
                400, "bad_parameter");
   expect_error("model", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\",\"model\":\"VGG-Face\"}"}),
                400, "bad_parameter");
-  expect_error("twice", http(&main_srv, (request){.method = "POST", .path = "/represent?max_faces=1", .json = "{\"img\":\"AAAA\","
-                                                                                            "\"max_faces\":2}"}),
+  expect_error("twice", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\","
+                                                                                            "\"max_faces\":1,\"max_faces\":2}"}),
                400, "bad_parameter");
   expect_error("find model", http(&main_srv, (request){.method = "POST", .path = "/find", .json = "{\"img\":\"AAAA\",\"model\":\"resnet128\"}"}),
                400, "bad_parameter");
@@ -555,8 +559,11 @@ static void test_register_find_list_crop_and_delete(void) {
   CHECK(r.status == 200 && !strcmp(jstr(m0, "identity"), "George_W_Bush") && jnum(m0, "face_id") == a1 &&
         cJSON_IsTrue(cJSON_GetObjectItem(m0, "same_person")) && jnum(r.json, "searched") >= 2);
   resp_free(&r);
-  r = http(&main_srv, (request){.method = "POST", .path = "/search?k=1&codes=int8&metric=euclidean_l2",
-                                .parts = (part[]){{.name = "img", .file = fx("face_b1.png")}}, .nparts = 1});
+  r = http(&main_srv, (request){.method = "POST", .path = "/search",
+                                .parts = (part[]){{.name = "img", .file = fx("face_b1.png")}, {.name = "k", .text = "1"},
+                                                  {.name = "codes", .text = "int8"},
+                                                  {.name = "metric", .text = "euclidean_l2"}},
+                                .nparts = 4});
   CHECK(r.status == 200 && jlen(r.json, "matches") == 1 && !strcmp(jstr(r.json, "codes"), "int8"));
   CHECK(!strcmp(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "matches"), 0), "identity"), "Laura_Bush"));
   resp_free(&r);
@@ -634,8 +641,8 @@ static void *client_main(void *arg) {
     if (!id) continue;
     c->faces[k] = id;
     c->registered++;
-    part p[] = {{.name = "img", .file = file}};
-    resp r = http(&main_srv, (request){.method = "POST", .path = "/find?k=50", .parts = p, .nparts = 1});
+    part p[] = {{.name = "img", .file = file}, {.name = "k", .text = "50"}};
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/find", .parts = p, .nparts = 2});
     const cJSON *ms = cJSON_GetObjectItem(r.json, "matches");
     for (int i = 0; i < cJSON_GetArraySize(ms); i++) {
       const cJSON *m = cJSON_GetArrayItem(ms, i);
@@ -1060,6 +1067,356 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
   CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ---- what a request is and where it comes from (issue 19, items 6-8) ------------------------ */
+
+/* A server of its own (main_srv is stopped by the SIGTERM case): --cors
+ * names a second origin and --host-name a name. */
+static server guard_srv;
+#define GUARD_CORS "http://127.0.0.1:9"
+
+static int guard_start(void) {
+  static char gdb[4200];
+  snprintf(gdb, sizeof gdb, "%s/guard.db", tmp);
+  const char *args[] = {"--db", gdb, "--workers", "1", "--cors", GUARD_CORS, "--host-name", "facekit.test", NULL};
+  return server_start(&guard_srv, args, "guard");
+}
+
+/* Sends len bytes on a new loopback connection (half-closing it after them
+ * when asked) and reads until the server closes or timeout_ms pass: the
+ * bytes read, NUL-terminated in out; *closed when the server closed. */
+static size_t raw_http(int port, const void *req, size_t len, int half_close, char *out, size_t cap, int timeout_ms,
+                       int *closed) {
+  *closed = 0;
+  out[0] = '\0';
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  for (size_t off = 0; off < len;) {
+    ssize_t w = send(fd, (const char *)req + off, len - off, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  if (half_close) shutdown(fd, SHUT_WR);
+  size_t got = 0;
+  double until = now_s() + timeout_ms / 1e3;
+  while (got + 1 < cap) {
+    int left = (int)((until - now_s()) * 1e3);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
+    if (r <= 0) {
+      *closed = 1;
+      break;
+    }
+    got += (size_t)r;
+  }
+  out[got] = '\0';
+  close(fd);
+  return got;
+}
+
+/* Status lines in a raw answer (a body may end right before the next). */
+static int status_lines(const char *out) {
+  int n = 0;
+  for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")); p++) n += p[9] >= '1' && p[9] <= '5';
+  return n;
+}
+
+/* One raw request: the answer starts with want (e.g. "HTTP/1.1 400"), is
+ * the only one, and (with must_close) the server then closes, well before
+ * its 60 s idle timeout. */
+static void expect_raw(const char *what, const char *req, size_t len, int half_close, const char *want,
+                       int must_close) {
+  static char out[65536];
+  int closed;
+  double t0 = now_s();
+  raw_http(guard_srv.port, req, len, half_close, out, sizeof out, 20000, &closed);
+  int ok = !strncmp(out, want, strlen(want)) && status_lines(out) == 1 && (!must_close || closed) &&
+           now_s() - t0 < 20;
+  if (!ok) fprintf(stderr, "  %s: want '%s'%s, got (%s, %.1f s) %.300s\n", what, want, must_close ? " and a close" : "",
+                   closed ? "closed" : "open", now_s() - t0, out);
+  CHECK(ok);
+}
+#define RAW(s) s, sizeof s - 1
+
+static void test_conflicting_framing_gets_400_or_501_and_a_close(void) {
+  expect_raw("two Content-Lengths",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}"), 0, "HTTP/1.1 400", 1);
+  expect_raw("the same Content-Length twice",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}"), 0, "HTTP/1.1 400", 1);
+  expect_raw("Content-Length and Transfer-Encoding",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"), 0, "HTTP/1.1 400", 1);
+  expect_raw("Transfer-Encoding gzip",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: gzip\r\n\r\n{}"), 0, "HTTP/1.1 501", 1);
+  expect_raw("Transfer-Encoding gzip, chunked",
+             RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), 0, "HTTP/1.1 501", 1);
+  expect_raw("two Hosts", RAW("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"), 0,
+             "HTTP/1.1 400", 1);
+  /* chunked alone is fine, and the connection stays for the next request */
+  static char out[65536];
+  int closed;
+  raw_http(guard_srv.port,
+           RAW("POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+               "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+           0, out, sizeof out, 60000, &closed);
+  int ok = strstr(out, "missing_parameter") && strstr(out, "\"status\":\"ok\"") && status_lines(out) == 2;
+  if (!ok) fprintf(stderr, "  chunked, then a second request: %.600s\n", out);
+  CHECK(ok);
+  /* garbage is answered (or the connection dropped) at once, not after the
+   * idle timeout */
+  expect_raw("garbage request line", RAW("hello world\r\n\r\n"), 0, "HTTP/1.1 400", 1);
+  raw_http(guard_srv.port, RAW("GARBAGE\r\n\r\n"), 0, out, sizeof out, 20000, &closed);
+  CHECK(closed);
+}
+
+static void test_a_half_closed_request_is_still_answered(void) {
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t cap = strlen(b64) + 512;
+  char *body = malloc(cap), *req = malloc(cap + 512);
+  int n = snprintf(body, cap, "{\"identity\":\"half_closed\",\"img\":\"%s\"}", b64);
+  int m = snprintf(req, cap + 512, "POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n%s", n, body);
+  expect_raw("register, then shutdown(SHUT_WR)", req, (size_t)m, 1, "HTTP/1.1 201", 1);
+  expect_raw("info, then shutdown(SHUT_WR)", RAW("GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 1,
+             "HTTP/1.1 200", 1);
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/half_closed/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1);
+  resp_free(&r);
+  free(b64);
+  free(body);
+  free(req);
+}
+
+static void test_nul_bytes_in_paths_keys_and_values_are_400(void) {
+  CHECK(register_file(&guard_srv, fx("face_b1.png"), "CON", NULL) > 0);
+  expect_error("%00 in a path segment", http(&guard_srv, (request){.method = "DELETE", .path = "/identities/CON%00zzz"}),
+               400, "bad_request");
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/CON/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1); /* not deleted */
+  resp_free(&r);
+  /* raw: curl would resolve the dot segments itself */
+  expect_raw("%00 before ..", RAW("GET /info%00/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 1, "HTTP/1.1 400", 1);
+  expect_error("%00 in a query", http(&guard_srv, (request){.method = "GET", .path = "/identities?limit=1%00"}), 400,
+               "bad_request");
+  static const char nul_line[] = "GET /info\0/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  expect_raw("a NUL byte in the request line", nul_line, sizeof nul_line - 1, 1, "HTTP/1.1 400", 1);
+  char *b64 = file_b64(fx("face_a1.png"));
+  char *json = malloc(strlen(b64) + 256);
+  sprintf(json, "{\"identity\":\"bob\\u0000evil\",\"img\":\"%s\"}", b64);
+  expect_error("\\u0000 in a JSON value", http(&guard_srv, (request){.method = "POST", .path = "/register", .json = json}),
+               400, "bad_request");
+  sprintf(json, "{\"identity\":\"bob\",\"img\\u0000x\":\"%s\"}", b64);
+  expect_error("\\u0000 in a JSON key", http(&guard_srv, (request){.method = "POST", .path = "/register", .json = json}),
+               400, "bad_request");
+  /* an escaped backslash before u0000 is text, not a NUL */
+  r = http(&guard_srv, (request){.method = "POST", .path = "/represent", .json = "{\"x\\\\u0000\":1}"});
+  CHECK(r.status == 400 && r.body && !strstr(r.body, "NUL"));
+  resp_free(&r);
+  r = http(&guard_srv, (request){.method = "GET", .path = "/identities/bob/faces"});
+  CHECK(r.status == 404); /* nothing was filed under bob */
+  resp_free(&r);
+  const char form[] = "identity=bob%00evil&img=AAAA";
+  expect_error("%00 in an urlencoded value",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = form, .raw_len = sizeof form - 1,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  const char form2[] = "img%00x=AAAA&identity=bob";
+  expect_error("%00 in an urlencoded key",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = form2, .raw_len = sizeof form2 - 1,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  const char mp[] = "--XyZ\r\nContent-Disposition: form-data; name=\"identity\"\r\n\r\nbob\0evil\r\n--XyZ--\r\n";
+  expect_error("a NUL in a multipart field",
+               http(&guard_srv, (request){.method = "POST", .path = "/register", .raw = mp, .raw_len = sizeof mp - 1,
+                                          .raw_type = "multipart/form-data; boundary=XyZ"}),
+               400, "bad_request");
+  const char mp2[] = "--XyZ\r\nContent-Disposition: form-data; name=\"max_faces\0zz\"\r\n\r\n1\r\n--XyZ--\r\n";
+  r = http(&guard_srv, (request){.method = "POST", .path = "/represent", .raw = mp2, .raw_len = sizeof mp2 - 1,
+                                 .raw_type = "multipart/form-data; boundary=XyZ"});
+  CHECK(r.status == 400 && strstr(jstr(r.json, "error"), "NUL")); /* named, not "unknown parameter ''" */
+  resp_free(&r);
+  free(json);
+  free(b64);
+}
+
+static void test_identity_names_refuse_controls_and_bidi_overrides(void) {
+  static const char *const bad[] = {"a\x01" "b", "a\x7f" "b", "a\xc2\x85" "b", "a\xc2\x9f" "b",
+                                    "evil\xe2\x80\xae" "gpj.exe", "a\xe2\x80\xaa" "b", "a\xe2\x81\xa6" "b",
+                                    "a\xe2\x81\xa9" "b"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    part p[] = {{.name = "img", .file = fx("face_c1.png")}, {.name = "identity", .text = bad[i]}};
+    resp r = http(&guard_srv, (request){.method = "POST", .path = "/register", .parts = p, .nparts = 2});
+    int ok = r.status == 400 && !strcmp(jstr(r.json, "code"), "bad_parameter") &&
+             strstr(jstr(r.json, "error"), "control");
+    if (!ok) fprintf(stderr, "  identity #%zu: %ld %s\n", i, r.status, r.body ? r.body : "");
+    CHECK(ok);
+    resp_free(&r);
+  }
+  /* other text is stored as given (not NFC-normalised): e + U+0301 */
+  CHECK(register_file(&guard_srv, fx("face_a2.png"), "Jose\xcc\x81", NULL) > 0);
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/Jose%CC%81/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") >= 1);
+  resp_free(&r);
+  r = http(&guard_srv, (request){.method = "GET", .path = "/identities/Jos%C3%A9/faces"});
+  CHECK(r.status == 404); /* the NFC spelling is another name */
+  resp_free(&r);
+}
+
+/* A raw GET with extra header lines ("Name: value\r\n" each). */
+static void expect_get(const char *what, const char *path, const char *headers, const char *want) {
+  char req[2048];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\n%s\r\n", path, headers);
+  expect_raw(what, req, (size_t)n, 1, want, 1);
+}
+
+static void test_foreign_hosts_origins_and_query_posts_are_refused(void) {
+  char own[128], hdr[512];
+  snprintf(own, sizeof own, "Host: 127.0.0.1:%d\r\n", guard_srv.port);
+  /* DNS rebinding: a name that is not ours */
+  expect_get("rebound Host", "/identities", "Host: rebind.evil.example\r\n", "HTTP/1.1 421");
+  snprintf(hdr, sizeof hdr, "Host: rebind.evil.example:%d\r\nOrigin: http://rebind.evil.example:%d\r\n",
+           guard_srv.port, guard_srv.port);
+  expect_get("rebound Host and its Origin", "/identities", hdr, "HTTP/1.1 421");
+  expect_get("rebound Host, the page", "/", "Host: rebind.evil.example\r\n", "HTTP/1.1 421");
+  expect_get("Host 10.1.2.3", "/health", "Host: 10.1.2.3\r\n", "HTTP/1.1 421");
+  expect_get("Host localhost", "/identities", "Host: localhost\r\n", "HTTP/1.1 200");
+  expect_get("Host [::1]:port", "/identities", "Host: [::1]:8080\r\n", "HTTP/1.1 200");
+  expect_get("Host 127.0.0.1", "/identities", own, "HTTP/1.1 200");
+  snprintf(hdr, sizeof hdr, "Host: FaceKit.test:%d\r\n", guard_srv.port);
+  expect_get("--host-name", "/identities", hdr, "HTTP/1.1 200");
+  /* an Origin that is not ours, on reads and writes */
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://evil.example\r\n", own);
+  expect_get("foreign Origin", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: null\r\n", own);
+  expect_get("Origin null", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://127.0.0.1:%d\r\n", own, guard_srv.port + 1);
+  expect_get("Origin on another port", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sOrigin: http://127.0.0.1:%d\r\n", own, guard_srv.port);
+  expect_get("our own Origin", "/identities", hdr, "HTTP/1.1 200");
+  /* an image tag elsewhere sends no Origin, but Sec-Fetch-Site; a link to
+   * the page is fine */
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n", own);
+  expect_get("cross-site image", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: same-site\r\nSec-Fetch-Mode: no-cors\r\n", own);
+  expect_get("same-site, other port", "/identities", hdr, "HTTP/1.1 403");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n", own);
+  expect_get("a link to the page", "/", hdr, "HTTP/1.1 200");
+  snprintf(hdr, sizeof hdr, "%sSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n", own);
+  expect_get("the page's own fetch", "/identities", hdr, "HTTP/1.1 200");
+  /* a write from elsewhere does nothing */
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t cap = strlen(b64) + 1024;
+  char *req = malloc(cap + 512);
+  char *body = malloc(cap);
+  int bn = snprintf(body, cap, "--XyZ\r\nContent-Disposition: form-data; name=\"identity\"\r\n\r\ncsrf\r\n--XyZ\r\n"
+                    "Content-Disposition: form-data; name=\"img\"\r\n\r\n%s\r\n--XyZ--\r\n", b64);
+  int n = snprintf(req, cap + 512, "POST /register HTTP/1.1\r\n%sOrigin: http://127.0.0.1:%d\r\n"
+                   "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n\r\n%s",
+                   own, guard_srv.port + 1, bn, body);
+  free(body);
+  expect_raw("register from another origin", req, (size_t)n, 1, "HTTP/1.1 403", 1);
+  /* POST parameters only from the body: a form's action URL could carry
+   * them without one */
+  expect_error("query parameters on POST",
+               http(&guard_srv, (request){.method = "POST", .path = "/register?identity=csrf&img=AAAA", .raw = "", .raw_len = 0,
+                                          .raw_type = "application/x-www-form-urlencoded"}),
+               400, "bad_request");
+  expect_error("query parameters on POST /find",
+               http(&guard_srv, (request){.method = "POST", .path = "/find?k=1", .parts = (part[]){{.name = "img",
+                                          .file = fx("face_a1.png")}}, .nparts = 1}),
+               400, "bad_request");
+  resp r = http(&guard_srv, (request){.method = "GET", .path = "/identities/csrf/faces"});
+  CHECK(r.status == 404);
+  resp_free(&r);
+  free(req);
+  free(b64);
+}
+
+static void test_cors_headers_only_for_the_cors_origin(void) {
+  static char out[65536];
+  int closed;
+  char req[1024];
+  /* the --cors origin's preflight and request */
+  int n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: " GUARD_CORS "\r\n"
+                   "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n",
+                   guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 204", 12) && strstr(out, "Access-Control-Allow-Origin: " GUARD_CORS "\r\n") &&
+        strstr(out, "Access-Control-Allow-Methods: ") && strstr(out, "Content-Type"));
+  n = snprintf(req, sizeof req, "GET /identities HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: " GUARD_CORS "\r\n"
+               "Sec-Fetch-Site: same-site\r\n\r\n", guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 200", 12) && strstr(out, "Access-Control-Allow-Origin: " GUARD_CORS "\r\n"));
+  /* another origin's preflight is refused, and no CORS header goes to it */
+  n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n", guard_srv.port);
+  raw_http(guard_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 403", 12) && !strstr(out, "Access-Control-"));
+  /* without --cors: never a CORS header, an OPTIONS is a 405 */
+  n = snprintf(req, sizeof req, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n\r\n",
+               main_srv.port, main_srv.port);
+  raw_http(main_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 200", 12) && !strstr(out, "Access-Control-"));
+  n = snprintf(req, sizeof req, "OPTIONS /register HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://127.0.0.1:%d\r\n"
+               "Access-Control-Request-Method: POST\r\n\r\n", main_srv.port + 1);
+  raw_http(main_srv.port, req, (size_t)n, 1, out, sizeof out, 20000, &closed);
+  CHECK(!strncmp(out, "HTTP/1.1 403", 12) && !strstr(out, "Access-Control-"));
+}
+
+/* Listening on a wildcard ("::", with keys), any IP address is a Host of
+ * the server (none can be rebound); a name still needs --host-name. */
+static void test_a_wildcard_listen_takes_any_address_as_host(void) {
+  char keys[4300];
+  snprintf(keys, sizeof keys, "%s/wild-keys.txt", tmp);
+  tu_write_text(keys, "wild-read-key-0123456789 read\n");
+  chmod(keys, 0600);
+  const char *args[] = {"--listen", "::", "--keys", keys, "--workers", "1", "--quiet", NULL};
+  server w;
+  if (server_start(&w, args, "wildcard")) {
+    CHECK(0);
+    return;
+  }
+  snprintf(w.base, sizeof w.base, "http://[::1]:%d", w.port);
+  resp r = http(&w, (request){.method = "GET", .path = "/health", .header = "Host: [2001:db8::1]:8080"});
+  CHECK(r.status == 200);
+  resp_free(&r);
+  r = http(&w, (request){.method = "GET", .path = "/health", .header = "Host: 192.0.2.7"});
+  CHECK(r.status == 200);
+  resp_free(&r);
+  expect_error("a name on a wildcard listen",
+               http(&w, (request){.method = "GET", .path = "/health", .header = "Host: rebind.evil.example"}), 421,
+               "host_refused");
+  CHECK_EQ_INT(server_stop(&w), 0);
+}
+
+/* --cors and --host-name refuse what is not an origin or a name. */
+static void test_bad_cors_and_host_name_values_are_refused(void) {
+  const char *cli = getenv("FK_CLI");
+  static const char *const bad[] = {"--cors evil", "--cors http://x.example/path", "--cors '*'",
+                                    "--host-name 'a b'", "--host-name ''"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "'%s' serve %s --port 0 2>&1 | grep -q 'is not a\\(n origin\\| host name\\)'",
+             cli ? cli : "facekit", bad[i]);
+    int st = system(cmd);
+    if (st) fprintf(stderr, "  serve %s: not refused with its message\n", bad[i]);
+    CHECK_EQ_INT(st, 0);
+    snprintf(cmd, sizeof cmd, "'%s' serve %s --port 0 >/dev/null 2>&1", cli ? cli : "facekit", bad[i]);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+  }
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1085,10 +1442,20 @@ int main(int argc, char **argv) {
     RUN(test_verify_and_analyze_give_the_cli_objects);
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_internal_failures_are_500_without_internals);
+    if (guard_start()) return 1;
+    RUN(test_conflicting_framing_gets_400_or_501_and_a_close);
+    RUN(test_a_half_closed_request_is_still_answered);
+    RUN(test_nul_bytes_in_paths_keys_and_values_are_400);
+    RUN(test_identity_names_refuse_controls_and_bidi_overrides);
+    RUN(test_foreign_hosts_origins_and_query_posts_are_refused);
+    RUN(test_cors_headers_only_for_the_cors_origin);
+    RUN(test_a_wildcard_listen_takes_any_address_as_host);
+    CHECK_EQ_INT(server_stop(&guard_srv), 0);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
+    RUN(test_bad_cors_and_host_name_values_are_refused);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");

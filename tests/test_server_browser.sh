@@ -5,7 +5,11 @@
 # page, given another photo of one of them, must show that person first,
 # with a thumbnail, and a screenshot is kept in the build tree (never in the
 # repository). A second server with API keys must make the page ask for a
-# key. Skips (exit 77) only when Chromium is not installed.
+# key. Then the key-less server against other web pages (issue 19): a page
+# of another origin, served on another loopback port, posts /register with
+# a no-cors fetch and with plain HTML forms, and none of the identities
+# exists afterwards; a page reached under a rebound name gets 421. Skips
+# (exit 77) only when Chromium is not installed.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +64,14 @@ for who in George_W_Bush:face_a1.png Laura_Bush:face_b1.png Jacques_Chirac:face_
 done
 shot=$build/browser-find.png
 node "$node_dir/page_test.mjs" find "$base" "$fixtures/face_a2.png" George_W_Bush "$shot"
+
+# CSRF from a page elsewhere, and DNS rebinding
+node "$node_dir/page_test.mjs" csrf "$base" "$fixtures/face_a1.png"
+for who in csrf_from_browser csrf_form csrf_query; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$base/identities/$who/faces")
+  [ "$code" = 404 ] || { echo "FAIL: a page of another origin created the identity $who ($code)" >&2; exit 1; }
+done
+node "$node_dir/page_test.mjs" rebind "$port"
 
 printf 'browser-test-read-key-0123 read\n' >"$work/keys"
 chmod 600 "$work/keys"

@@ -41,6 +41,11 @@ static const char help[] =
     "                       by default paths are refused; URLs always are)\n"
     "  --tls-cert FILE      serve HTTPS with this PEM certificate...\n"
     "  --tls-key FILE       ...and this PEM key\n"
+    "  --host-name NAME     a name clients reach the server by, allowed in Host\n"
+    "                       (repeatable; loopback names and addresses and the listen\n"
+    "                       address always are; any other Host is a 421)\n"
+    "  --cors ORIGIN        let web pages of ORIGIN (http://HOST[:PORT]) call the API:\n"
+    "                       CORS headers for it; other origins are refused (403)\n"
     "  --drain S            on SIGTERM, wait up to S s for requests (default 30)\n"
     "  --refresh-ms MS      pick up other processes' commits to the index (default 1000)\n"
     "  --quiet              no access log on stderr\n"
@@ -73,7 +78,7 @@ int cmd_serve(int argc, char **argv) {
     static const char *const valued[] = {"--db", "--data-dir", "--root", "--listen", "--port", "--keys", "--workers",
                                          "--queue", "--io-threads", "--max-body", "--max-connections", "--max-per-ip",
                                          "--timeout", "--conn-memory", "--allow-path", "--tls-cert", "--tls-key",
-                                         "--drain", "--refresh-ms"};
+                                         "--drain", "--refresh-ms", "--host-name", "--cors"};
     int known = 0;
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
     if (!known) {
@@ -94,6 +99,20 @@ int cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--keys")) cfg.keys_file = v;
     else if (!strcmp(a, "--tls-cert")) cfg.tls_cert = v;
     else if (!strcmp(a, "--tls-key")) cfg.tls_key = v;
+    else if (!strcmp(a, "--host-name")) {
+      size_t n = strlen(v);
+      if (cfg.nhost_names == SRV_MAX_ALLOW) return cli_usage("serve ", "at most %d --host-name", SRV_MAX_ALLOW);
+      if (n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != n)
+        return cli_usage("serve ", "--host-name %s is not a host name (letters, digits, '.' and '-')", v);
+      cfg.host_names[cfg.nhost_names++] = v;
+    } else if (!strcmp(a, "--cors")) {
+      const char *h = !strncmp(v, "http://", 7) ? v + 7 : !strncmp(v, "https://", 8) ? v + 8 : NULL;
+      size_t n = h ? strlen(h) : 0;
+      if (n && h[n - 1] == '/') n--;
+      if (!h || n == 0 || memchr(h, '/', n) || strpbrk(v, " \t\r\n*,"))
+        return cli_usage("serve ", "--cors %s is not an origin (http://HOST[:PORT] or https://HOST[:PORT])", v);
+      cfg.cors = v;
+    }
     else if (!strcmp(a, "--allow-path")) {
       struct stat sb;
       if (cfg.nallow == SRV_MAX_ALLOW) return cli_usage("serve ", "at most %d --allow-path", SRV_MAX_ALLOW);

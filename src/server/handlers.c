@@ -408,6 +408,10 @@ static int valid_identity(const char *s, srv_error *e) {
     if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || tmp[i] != s[i])
       return srv_fail(e, 400, "bad_parameter", "identity must be UTF-8 text without '/', '\\' or control characters");
   }
+  unsigned cp;
+  if (srv_name_unsafe(s, n, &cp))
+    return srv_fail(e, 400, "bad_parameter", "identity must not hold control characters or bidirectional "
+                    "overrides (U+%04X)", cp);
   return 0;
 }
 

@@ -2,16 +2,23 @@
  * http.c - the HTTP side of `facekit serve` on libmicrohttpd, and srv_run:
  * start-up, the ready line, and the drain on SIGTERM.
  *
- * MHD's access handler is called at least three times per request: once
- * with the headers, once per piece of body, once when the body is done.
- *   headers  route the path (404 / 405), check the key (401 / 403), refuse
- *            a Content-Length over the limit (413) and bodies that are
- *            neither JSON nor a form (415) before reading a byte of them;
- *            take the query arguments; answer the cheap routes at once.
+ * A request starts at MHD's URI log callback (on_uri), which sees the
+ * request line's URL before MHD decodes it in place, for %00. MHD's access
+ * handler is then called at least three times per request: once with the
+ * headers, once per piece of body, once when the body is done.
+ *   headers  refuse conflicting framing (400 / 501, then close), a NUL in
+ *            the URL, a Host that is not ours (421) and an Origin or
+ *            Sec-Fetch-Site from elsewhere (403; guard.c decides), answer
+ *            the --cors origin's preflight; route the path (404 / 405),
+ *            refuse POST parameters in the query string, check the key
+ *            (401 / 403), refuse a Content-Length over the limit (413) and
+ *            bodies that are neither JSON nor a form (415) before reading
+ *            a byte of them; take the query arguments; answer the cheap
+ *            routes at once.
  *   body     multipart and urlencoded forms go through MHD's post
- *            processor into parameters; JSON is kept as bytes for the
- *            worker to parse; past the limit the rest is read and dropped
- *            and the answer is 413.
+ *            processor into parameters (a NUL in a field is a 400); JSON
+ *            is kept as bytes for the worker to parse; past the limit the
+ *            rest is read and dropped and the answer is 413.
  *   done     queue the job and suspend the connection (503 with
  *            Retry-After when the queue is full, or while draining).
  *   resumed  (after the worker's MHD_resume_connection) send what the
@@ -144,6 +151,15 @@ typedef struct req {
    * still sending, reads the answer instead of a reset connection. */
   int refuse_status;
   const char *refuse_code, *refuse_msg;
+  int started;        /* the access handler has seen it (on_uri made it) */
+  int nul_url;        /* the raw URL holds %00, or a NUL byte */
+  const char *raw_uri; /* where on_uri saw it, and its length to the first NUL */
+  size_t raw_len;
+  int nul_body;       /* a form field (urlencoded or multipart text) holds a NUL */
+  int nameless;       /* a multipart field without a name (or a NUL in it) */
+  int urlencoded, pct; /* an urlencoded body, and how much of "%00" was seen */
+  int close_after;    /* framing was wrong: answer, then close */
+  int cors;           /* from the --cors origin: CORS headers go on the answer */
   size_t received, body_cap;
   double t0;
   int status;
@@ -203,7 +219,17 @@ static enum MHD_Result send_response(struct MHD_Connection *c, req *r, int statu
     snprintf(ra, sizeof ra, "%d", r->job->retry_after);
     MHD_add_response_header(resp, "Retry-After", ra);
   }
-  if (atomic_load(&r->srv->draining)) MHD_add_response_header(resp, "Connection", "close");
+  if (r->cors) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->srv->cfg.cors);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+  }
+  if (r->srv->cfg.cors) MHD_add_response_header(resp, "Vary", "Origin");
+  if (r->rt == NULL && r->cors && status == 204) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, X-API-Key, Content-Type");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+  }
+  if (atomic_load(&r->srv->draining) || r->close_after) MHD_add_response_header(resp, "Connection", "close");
   r->status = status;
   enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
   MHD_destroy_response(resp);
@@ -301,6 +327,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                                 uint64_t off, size_t size) {
   (void)kind, (void)content_type, (void)transfer_encoding;
   req *r = cls;
+  if (!filename && size && memchr(data, 0, size)) r->nul_body = 1;
+  if (!key || !*key) r->nameless = 1; /* MHD makes name="a\0b" an empty name */
   return srv_params_add(&r->job->params, key ? key : "", filename ? P_FILE : P_TEXT, data, size, off > 0)
              ? MHD_NO
              : MHD_YES;
@@ -337,17 +365,114 @@ static int body_kind(struct MHD_Connection *c) {
   return has_body ? -1 : B_NONE;
 }
 
+/* The framing headers (RFC 9112 6.3) and Host, counted. */
+typedef struct framing {
+  int cl, te, te_other, host;
+  char te_value[48];
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key) return MHD_YES;
+  if (!strcasecmp(key, "Content-Length")) {
+    f->cl++;
+  } else if (!strcasecmp(key, "Host")) {
+    f->host++;
+  } else if (!strcasecmp(key, "Transfer-Encoding")) {
+    const char *v = value ? value : "";
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (f->te++ == 0) copy_printable(f->te_value, sizeof f->te_value, v);
+    if (!(n == 7 && !strncasecmp(v, "chunked", 7))) f->te_other = 1;
+  }
+  return MHD_YES;
+}
+
+/* Before routing: framing a proxy in front could read otherwise (400 or
+ * 501, and the connection is closed), a %00 in the URL, a Host that is not
+ * ours (DNS rebinding), an Origin that is not ours (a web page elsewhere),
+ * and the CORS preflight of the --cors origin. 1 when answered (*rc). */
+static int refused_early(struct MHD_Connection *c, req *r, const char *method, enum MHD_Result *rc) {
+  srv *s = r->srv;
+  framing f = {0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+  if (f.cl > 1 || f.te > 1 || f.te_other || (f.cl && f.te) || f.host > 1) {
+    r->close_after = 1;
+    if (f.cl > 1) *rc = send_error(c, r, 400, "bad_request", "the request has more than one Content-Length");
+    else if (f.cl && f.te)
+      *rc = send_error(c, r, 400, "bad_request", "the request has both Content-Length and Transfer-Encoding");
+    else if (f.host > 1) *rc = send_error(c, r, 400, "bad_request", "the request has more than one Host");
+    else
+      *rc = send_error(c, r, 501, "not_implemented", "Transfer-Encoding '%s' is not supported (only chunked)",
+                       f.te_value);
+    return 1;
+  }
+  if (r->nul_url) {
+    *rc = send_error(c, r, 400, "bad_request", "the URL holds a NUL byte (%%00)");
+    return 1;
+  }
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+  if (!srv_host_allowed(&s->cfg, host)) {
+    char h[80];
+    copy_printable(h, sizeof h, host);
+    *rc = send_error(c, r, 421, "host_refused",
+                     "Host '%s' is not a name of this server (loopback, the address it listens on, or a "
+                     "--host-name)", h);
+    return 1;
+  }
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  r->cors = srv_origin_is_cors(&s->cfg, origin);
+  if (!srv_origin_allowed(&s->cfg, origin, host, s->cfg.tls_cert != NULL)) {
+    char o[80];
+    copy_printable(o, sizeof o, origin);
+    *rc = send_error(c, r, 403, "origin_refused", "requests from the origin '%s' are refused: only the server's "
+                     "own page%s may call it", o, s->cfg.cors ? " and --cors ORIGIN" : "");
+    return 1;
+  }
+  if (r->cors && !strcmp(method, "OPTIONS")) { /* the preflight */
+    *rc = send_response(c, r, 204, "text/plain", (char *)"", 0, 0);
+    return 1;
+  }
+  return 0;
+}
+
+/* After routing: a browser's cross-site request that sent no Origin (an
+ * image or script tag: Sec-Fetch-Site says where it came from; a link to
+ * the page is fine), and POST parameters in the query string (a form
+ * elsewhere could send them without a body). */
+static int refused_routed(struct MHD_Connection *c, req *r, enum MHD_Result *rc) {
+  const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+  const char *mode = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Mode");
+  if (site && strcmp(site, "same-origin") && strcmp(site, "none") && !r->cors &&
+      !(r->rt->id == R_PAGE && mode && !strcmp(mode, "navigate"))) {
+    char v[32];
+    copy_printable(v, sizeof v, site);
+    *rc = send_error(c, r, 403, "origin_refused", "requests from other sites are refused (Sec-Fetch-Site: %s)", v);
+    return 1;
+  }
+  if (r->rt->method == M_POST && MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0) {
+    *rc = send_error(c, r, 400, "bad_request",
+                     "POST parameters go in the body (JSON or a form), not in the query string");
+    return 1;
+  }
+  return 0;
+}
+
 /* The first call: everything that can be decided from the headers. */
 static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *url, const char *method) {
   srv *s = r->srv;
   int allowed;
   srv_job *j = r->job;
+  enum MHD_Result rc;
+  if (refused_early(c, r, method, &rc)) return rc;
   r->rt = find_route(method, url, j->arg, sizeof j->arg, &allowed);
   if (!r->rt) {
     if (!allowed) return send_error(c, r, 404, "not_found", "no such endpoint");
     r->allowed = allowed;
     return send_error(c, r, 405, "method_not_allowed", "this endpoint does not take %s", method);
   }
+  if (refused_routed(c, r, &rc)) return rc;
   j->route = r->rt->id;
   const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (s->keys.n > 0) {
@@ -376,6 +501,8 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
   if ((r->body_kind = body_kind(c)) < 0)
     return send_error(c, r, 415, "unsupported_media_type",
                       "send application/json, multipart/form-data or application/x-www-form-urlencoded");
+  const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+  r->urlencoded = r->body_kind == B_FORM && ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
   if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query_arg, r) < 0) return MHD_NO;
   if (r->rt->inline_) return answer_inline(c, r);
   if (r->body_kind == B_FORM && !(r->pp = MHD_create_post_processor(c, 65536, on_field, r)))
@@ -384,10 +511,22 @@ static enum MHD_Result on_headers(struct MHD_Connection *c, req *r, const char *
   return MHD_YES;
 }
 
+/* An urlencoded body's NULs: raw, or %00 (MHD's post processor would end
+ * the key or value there), across the pieces. */
+static void scan_urlencoded(req *r, const char *d, size_t n) {
+  for (size_t i = 0; i < n && !r->nul_body; i++) {
+    char ch = d[i];
+    if (ch == '\0') r->nul_body = 1;
+    else if (r->pct == 2 && ch == '0') r->nul_body = 1;
+    else r->pct = r->pct == 1 && ch == '0' ? 2 : ch == '%';
+  }
+}
+
 static void take_body(req *r, const char *data, size_t n) {
   srv_job *j = r->job;
   r->received += n;
   if (r->too_large || r->bad_body || r->refuse_status) return;
+  if (r->urlencoded) scan_urlencoded(r, data, n);
   if (r->received > r->srv->cfg.max_body) {
     r->too_large = 1;
     srv_params_free(&j->params);
@@ -425,6 +564,9 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   if (r->too_large)
     return send_error(c, r, 413, "body_too_large", "the body is larger than %zu bytes", s->cfg.max_body);
   if (r->bad_body) return send_error(c, r, 400, "bad_request", "the form body is malformed");
+  if (r->nul_body) return send_error(c, r, 400, "bad_request", "a form field's name or value holds a NUL byte");
+  if (r->nameless)
+    return send_error(c, r, 400, "bad_request", "a form field has an empty name, or one holding a NUL byte");
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
   /* A request that arrived before SIGTERM is in flight: it is run. */
@@ -442,20 +584,45 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   return send_error(c, r, 503, "queue_full", "the server is busy; retry after %d s", j->retry_after);
 }
 
+static req *new_req(srv *s) {
+  req *r = calloc(1, sizeof *r);
+  if (!r || !(r->job = calloc(1, sizeof *r->job))) {
+    free(r);
+    return NULL;
+  }
+  r->srv = s;
+  r->job->srv = s;
+  r->t0 = now_s();
+  return r;
+}
+
+/* MHD's URI log callback: the request line's URL before any decoding (MHD
+ * decodes it in place, and a %00 would end it), so the request starts
+ * here; what it returns is the access handler's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)c;
+  req *r = new_req(cls);
+  if (r && uri) {
+    r->nul_url = srv_url_has_nul(uri);
+    r->raw_uri = uri;
+    r->raw_len = strlen(uri);
+  }
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *size, void **con_cls) {
-  (void)version;
   srv *s = cls;
   req *r = *con_cls;
-  if (!r) {
-    if (!(r = calloc(1, sizeof *r)) || !(r->job = calloc(1, sizeof *r->job))) {
-      free(r);
-      return MHD_NO;
-    }
+  if (!r || !r->started) {
+    if (!r && !(r = new_req(s))) return MHD_NO;
     *con_cls = r;
-    r->srv = s;
-    r->job->srv = s;
-    r->t0 = now_s();
+    r->started = 1;
+    /* A NUL byte in the request line's URL: MHD ends the URL where the
+     * version's space was (uri[len] = 0, version right after), so a URL
+     * that ends sooner held a NUL. Only compared when MHD handed us the same
+     * buffer it logged. */
+    if (r->raw_uri == url && version && version[0] && version != url + r->raw_len + 1) r->nul_url = 1;
     r->id = atomic_fetch_add(&s->request_ids, 1) + 1;
     copy_printable(r->method, sizeof r->method, method);
     copy_printable(r->url, sizeof r->url, url);
@@ -475,6 +642,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   srv *s = cls;
   req *r = *con_cls;
   if (!r) return;
+  if (!r->started) { /* MHD answered it (or it broke off) before our handler saw it */
+    srv_job_free(r->job);
+    free(r);
+    *con_cls = NULL;
+    return;
+  }
   double dt = now_s() - r->t0;
   int status = r->status ? r->status : 499; /* closed before an answer */
   srv_metrics_observe(&s->metrics, r->rt ? r->rt->id : R_UNKNOWN, status, dt);
@@ -581,6 +754,7 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
   int n = 0;
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, c->max_connections, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_per_ip, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, NULL};

@@ -78,6 +78,9 @@ int srv_params_add(srv_params *ps, const char *name, int kind, const char *data,
 
 int srv_params_from_json(srv_params *ps, const char *body, size_t len, srv_error *e) {
   const char *end = NULL;
+  /* cJSON would end a key or value at a NUL: "bob", NUL, "evil" would be bob */
+  if (srv_json_has_nul(body, len))
+    return srv_fail(e, 400, "bad_request", "the JSON body holds a NUL character (\\u0000) in a key or value");
   ps->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!ps->root) return srv_fail(e, 400, "bad_request", "the body is not valid JSON");
   /* only whitespace may follow the object */

@@ -63,6 +63,9 @@ typedef struct srv_config {
   int drain_s;                /* SIGTERM: wait this long for requests */
   int refresh_ms;             /* writer: pick up other processes' commits */
   int quiet;                  /* no access log */
+  const char *host_names[SRV_MAX_ALLOW]; /* --host-name: names Host may carry */
+  int nhost_names;
+  const char *cors;           /* --cors ORIGIN: the one cross-origin caller */
 } srv_config;
 
 void srv_config_init(srv_config *c);
@@ -141,6 +144,25 @@ int srv_get_image(srv_params *ps, const char *name, const char *const *allow, in
 
 /* 400 naming the first parameter no getter read; 0 if none. */
 int srv_params_check_unknown(const srv_params *ps, srv_error *e);
+
+/* ---- request checks (guard.c) ------------------------------------------- */
+
+/* Host (NULL: none sent) names this server: a loopback name or address,
+ * the listen address (any address when it is a wildcard), or a
+ * --host-name. */
+int srv_host_allowed(const srv_config *c, const char *host);
+/* Origin (NULL: none sent) is this server's own (scheme and the request's
+ * Host) or the --cors ORIGIN. */
+int srv_origin_allowed(const srv_config *c, const char *origin, const char *host, int tls);
+/* Origin is the --cors ORIGIN. */
+int srv_origin_is_cors(const srv_config *c, const char *origin);
+/* A raw (undecoded) URL holds %00. */
+int srv_url_has_nul(const char *raw);
+/* A JSON text holds a NUL byte, or the escape backslash-u0000 in a string. */
+int srv_json_has_nul(const char *body, size_t len);
+/* A name holds a C0 or C1 control, a bidirectional override (U+202A to
+ * U+202E) or isolate (U+2066 to U+2069): 1 with *cp that code point. */
+int srv_name_unsafe(const char *s, size_t n, unsigned *cp);
 
 /* ---- keys (auth.c) -------------------------------------------------------- */
 

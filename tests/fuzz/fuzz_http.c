@@ -16,7 +16,11 @@
  * Input: raw request bytes. Seeds and dictionary: http/. Keys known to the
  * server: "Bearer fuzz-read-key-0123456789" (read) and
  * "X-API-Key: fuzz-write-key-0123456789" (write). Bodies over 64 KiB get
- * 413.
+ * 413. Host must be loopback or "facekit.test"; "http://127.0.0.1:9" is
+ * the --cors origin. The client always half-closes after its bytes (as
+ * shutdown(SHUT_WR) does); the seeds also hold NULs in URLs, JSON and
+ * forms, two Content-Lengths, Content-Length with Transfer-Encoding,
+ * unknown transfer codings, foreign Hosts and Origins.
  *
  * Checked on every input: the server answers or closes, never crashes;
  * every JSON answer is a JSON object, an error one with both "error" and
@@ -48,6 +52,9 @@ static void setup(void) {
   S->cfg.quiet = 1;
   S->cfg.allow_path[0] = "/nonexistent-fuzz-dir";
   S->cfg.nallow = 1;
+  S->cfg.cors = "http://127.0.0.1:9"; /* the CORS paths, and a --host-name */
+  S->cfg.host_names[0] = "facekit.test";
+  S->cfg.nhost_names = 1;
   S->dry = 1;
   pthread_mutex_init(&S->mu, NULL);
   /* the keys go through the loader, as --keys FILE does */
