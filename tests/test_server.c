@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1060,6 +1063,88 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
   CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ---- clear errors and foot-guns ------------------------------------------------------ */
+
+/* A TCP connection to s (plain HTTP), or -1. */
+static int raw_connect(const server *s) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+static int raw_send(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* What arrives on fd within `seconds` (until the peer closes, or the
+ * answer's headers and Content-Length bytes are in): malloc'd, "" if none. */
+static char *raw_answer(int fd, double seconds) {
+  size_t len = 0, cap = 65536;
+  char *b = calloc(1, cap + 1);
+  double t0 = now_s();
+  while (b && len < cap && now_s() - t0 < seconds) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = recv(fd, b + len, cap - len, 0);
+    if (r <= 0) break;
+    len += (size_t)r;
+    b[len] = '\0';
+    const char *end = strstr(b, "\r\n\r\n"), *cl = strcasestr(b, "\r\nContent-Length:");
+    if (end && cl && cl < end && (size_t)(end + 4 - b) + strtoul(cl + 17, NULL, 10) <= len) break;
+  }
+  return b;
+}
+
+/* The status of a raw HTTP answer, 0 if none. */
+static int raw_status(const char *a) { return a && !strncmp(a, "HTTP/1.1 ", 9) ? atoi(a + 9) : 0; }
+
+/* facekit_requests_total of route and code from s's /metrics; -1 if absent. */
+static long requests_of(const server *s, const char *route, const char *code) {
+  resp r = http(s, (request){.method = "GET", .path = "/metrics"});
+  char line[128];
+  snprintf(line, sizeof line, "facekit_requests_total{route=\"%s\",code=\"%s\"} ", route, code);
+  const char *g = r.body ? strstr(r.body, line) : NULL;
+  long n = g ? atol(g + strlen(line)) : -1;
+  resp_free(&r);
+  return n;
+}
+
+/* After test_internal_failures_are_500_without_internals: its 500 counted
+ * as a 500, and a client gone before its answer as a 499. */
+static void test_metrics_count_500_and_499_apart(void) {
+  CHECK(requests_of(&main_srv, "/register", "500") >= 1);
+  long before = requests_of(&main_srv, "/represent", "499");
+  int fd = raw_connect(&main_srv);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  const char req[] = "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100\r\n\r\n{\"img\":";
+  CHECK_EQ_INT(raw_send(fd, req, sizeof req - 1), 0);
+  /* wait until the server has the request (it is in flight), then hang up */
+  long inflight = 0;
+  for (double t0 = now_s(); now_s() - t0 < 30 && (inflight = inflight_now()) < 2;) usleep(10000);
+  CHECK(inflight >= 2);
+  close(fd);
+  long after = before;
+  for (double t0 = now_s(); now_s() - t0 < 30 && after <= before;) {
+    after = requests_of(&main_srv, "/represent", "499");
+    if (after <= before) usleep(10000);
+  }
+  CHECK_EQ_INT(after, (before < 0 ? 0 : before) + 1);
+  CHECK(requests_of(&main_srv, "/register", "other") == -1 && requests_of(&main_srv, "/represent", "other") == -1);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1085,6 +1170,7 @@ int main(int argc, char **argv) {
     RUN(test_verify_and_analyze_give_the_cli_objects);
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_internal_failures_are_500_without_internals);
+    RUN(test_metrics_count_500_and_499_apart);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);

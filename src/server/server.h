@@ -163,8 +163,9 @@ int srv_keys_role(const srv_keys *keys, const char *key, size_t len);
 /* ---- metrics (metrics.c) -------------------------------------------------- */
 
 #define SRV_NBUCKETS 12
+#define SRV_NCODES 15                      /* status codes counted apart, and "other" */
 typedef struct srv_metrics {
-  atomic_ulong requests[R_COUNT][12];      /* by status class (see metrics.c) */
+  atomic_ulong requests[R_COUNT][SRV_NCODES]; /* by status code (see metrics.c) */
   atomic_ulong buckets[R_COUNT][SRV_NBUCKETS];
   atomic_ulong count[R_COUNT];
   atomic_ullong micros[R_COUNT];           /* summed latency */
