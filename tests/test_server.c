@@ -1109,6 +1109,63 @@ static char *raw_answer(int fd, double seconds) {
 /* The status of a raw HTTP answer, 0 if none. */
 static int raw_status(const char *a) { return a && !strncmp(a, "HTTP/1.1 ", 9) ? atoi(a + 9) : 0; }
 
+static void test_malformed_base64_is_told_what_is_wrong(void) {
+  /* each wrong its own way; none is told it looks like a path */
+  static const struct { const char *img, *says; } bad[] = {
+      {"notb64!!", "'!' at offset 6"},
+      {"QUJD=RA==", "'=' inside"},
+      {"QUJDRA===", "3 '='"},
+      {"QUJDRA=", "1 '='"},
+      {"QUJDR", "cut short"},
+      {"QU+D-A==", "URL-safe"},
+      {"data:image/png;base64,QU!D", "data: URI's base64"},
+      {"DATA:IMAGE/PNG;BASE64,QUJD=RA==", "data: URI's base64"},
+      {"data:image/png,QUJD", "only base64 data: URIs"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char json[256];
+    snprintf(json, sizeof json, "{\"img\":\"%s\"}", bad[i].img);
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    const char *msg = jstr(r.json, "error");
+    int ok = strstr(msg, bad[i].says) && !strstr(msg, "path") && strstr(msg, "base64");
+    if (!ok) fprintf(stderr, "  img %s: %s\n", bad[i].img, r.body ? r.body : "");
+    CHECK(ok);
+    expect_error(bad[i].img, r, 400, "bad_parameter");
+  }
+  /* accepted: an upper-case data: URI (RFC 2397: case-insensitive), the
+   * URL-safe alphabet without padding, and base64 broken into lines */
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t n = strlen(b64);
+  char *json = malloc(2 * n + 256), *u = malloc(n + 1), *lines = malloc(n + n / 76 + 2);
+  size_t k = 0, l = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (b64[i] != '=') u[k++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    lines[l++] = b64[i];
+    if (i % 76 == 75) lines[l++] = '\n';
+  }
+  u[k] = lines[l] = '\0';
+  CHECK(strpbrk(b64, "+/") != NULL); /* the URL-safe case differs */
+  const char *fmts[] = {"{\"img\":\"DATA:IMAGE/PNG;BASE64,%s\"}", "{\"img\":\"%s\"}", "{\"img\":\"data:image/png;base64,%s\"}"};
+  const char *texts[] = {b64, u, NULL};
+  for (int i = 0; i < 3; i++) {
+    if (texts[i]) {
+      sprintf(json, fmts[i], texts[i]);
+    } else { /* JSON escapes the line breaks */
+      size_t o = (size_t)sprintf(json, "{\"img\":\"data:image/png;base64,");
+      for (size_t c = 0; lines[c]; c++) o += (size_t)(lines[c] == '\n' ? sprintf(json + o, "\\n") : sprintf(json + o, "%c", lines[c]));
+      sprintf(json + o, "\"}");
+    }
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    if (r.status != 200) fprintf(stderr, "  accepted form %d: %ld %.200s\n", i, r.status, r.body ? r.body : "");
+    CHECK(r.status == 200 && jlen(r.json, "faces") == 1);
+    resp_free(&r);
+  }
+  free(json);
+  free(u);
+  free(lines);
+  free(b64);
+}
+
 /* facekit_requests_total of route and code from s's /metrics; -1 if absent. */
 static long requests_of(const server *s, const char *route, const char *code) {
   resp r = http(s, (request){.method = "GET", .path = "/metrics"});
@@ -1145,6 +1202,60 @@ static void test_metrics_count_500_and_499_apart(void) {
   CHECK(requests_of(&main_srv, "/register", "other") == -1 && requests_of(&main_srv, "/represent", "other") == -1);
 }
 
+/* Server-side paths under --allow-path, in a directory named with base64
+ * characters only. */
+static void test_allow_path_tells_paths_from_base64(void) {
+  char allow_dir[64];
+  snprintf(allow_dir, sizeof allow_dir, "/tmp/fkmsg%d", (int)getpid());
+  char cmd[256], file[128], missing[128], deep[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s/inbox", allow_dir, allow_dir);
+  CHECK_EQ_INT(system(cmd), 0);
+  /* names padded to a multiple of four characters: valid base64 as they are */
+  snprintf(file, sizeof file, "%s/inbox/face", allow_dir);
+  while (strlen(file) % 4) strcat(file, "1");
+  snprintf(missing, sizeof missing, "%s/inbox/gone", allow_dir);
+  while (strlen(missing) % 4) strcat(missing, "2");
+  snprintf(deep, sizeof deep, "%s/inbox/not/here/x.jpg", allow_dir);
+  size_t n;
+  char *png = tu_read_file(fx("face_a1.png"), &n);
+  tu_write_file(file, png, n);
+  free(png);
+  const char *args[] = {"--allow-path", allow_dir, "--workers", "1", "--quiet", NULL};
+  server allow_srv;
+  if (server_start(&allow_srv, args, "allow_path")) {
+    CHECK(0);
+    return;
+  }
+  char json[512];
+  snprintf(json, sizeof json, "{\"img\":\"%s\"}", file);
+  resp r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+  if (r.status != 200) fprintf(stderr, "  %s: %ld %s\n", file, r.status, r.body ? r.body : "");
+  CHECK(r.status == 200 && jlen(r.json, "faces") == 1);
+  resp_free(&r);
+  /* missing inside the allowed directory: a 404 saying so */
+  const char *gone[] = {missing, deep};
+  for (int i = 0; i < 2; i++) {
+    snprintf(json, sizeof json, "{\"img\":\"%s\"}", gone[i]);
+    r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    CHECK(strstr(jstr(r.json, "error"), "no such file") != NULL);
+    expect_error(gone[i], r, 404, "not_found");
+  }
+  /* the directory itself, and a path outside */
+  snprintf(json, sizeof json, "{\"img\":\"%s/inbox/\"}", allow_dir);
+  r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+  CHECK(strstr(jstr(r.json, "error"), "directory") != NULL);
+  expect_error("a directory", r, 400, "bad_parameter");
+  const char *outside[] = {"{\"img\":\"/etc/passwd\"}", "{\"img\":\"/nonexistent/dir/x.png\"}"};
+  for (int i = 0; i < 2; i++) {
+    r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = outside[i]});
+    CHECK(strstr(jstr(r.json, "error"), "not under a directory the server allows") != NULL);
+    expect_error(outside[i], r, 400, "path_refused");
+  }
+  CHECK_EQ_INT(server_stop(&allow_srv), 0);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", allow_dir);
+  if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1171,10 +1282,12 @@ int main(int argc, char **argv) {
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_internal_failures_are_500_without_internals);
     RUN(test_metrics_count_500_and_499_apart);
+    RUN(test_malformed_base64_is_told_what_is_wrong);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
+    RUN(test_allow_path_tells_paths_from_base64);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");
