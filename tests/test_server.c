@@ -1166,6 +1166,22 @@ static void test_malformed_base64_is_told_what_is_wrong(void) {
   free(b64);
 }
 
+static void test_numbers_in_json_must_be_numbers(void) {
+  static const char *const bad[] = {"{\"img\":\"AAAA\",\"k\":\"5\"}", "{\"img\":\"AAAA\",\"threshold\":\"0.5\"}",
+                                    "{\"img\":\"AAAA\",\"k\":true}"};
+  for (int i = 0; i < 3; i++) {
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/find", .json = bad[i]});
+    CHECK(strstr(jstr(r.json, "error"), i == 1 ? "threshold must be a number" : "k must be an integer") != NULL);
+    if (i < 2) CHECK(strstr(jstr(r.json, "error"), "not a string") != NULL);
+    expect_error(bad[i], r, 400, "bad_parameter");
+  }
+  /* text has only text: a query's k=5 is a number */
+  resp r = http(&main_srv, (request){.method = "POST", .path = "/find?k=5", .parts = (part[]){{.name = "img", .file = fx("face_a1.png")}},
+                                     .nparts = 1});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+}
+
 /* facekit_requests_total of route and code from s's /metrics; -1 if absent. */
 static long requests_of(const server *s, const char *route, const char *code) {
   resp r = http(s, (request){.method = "GET", .path = "/metrics"});
@@ -1283,6 +1299,7 @@ int main(int argc, char **argv) {
     RUN(test_internal_failures_are_500_without_internals);
     RUN(test_metrics_count_500_and_499_apart);
     RUN(test_malformed_base64_is_told_what_is_wrong);
+    RUN(test_numbers_in_json_must_be_numbers);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);

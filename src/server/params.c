@@ -140,11 +140,12 @@ int srv_get_bool(srv_params *ps, const char *name, int *out, srv_error *e) {
   return 1;
 }
 
-/* A number parameter as a double: a JSON number, or text that is entirely
- * a decimal number. */
+/* A number parameter as a double: a JSON number, or text (of a query or a
+ * form, which has nothing else) that is entirely a decimal number. A JSON
+ * string is not a number, "5" no more than "five". */
 static int number_of(const srv_param *p, double *v) {
-  if (p->kind == P_JSON && cJSON_IsNumber(p->json)) {
-    *v = p->json->valuedouble;
+  if (p->kind == P_JSON) {
+    *v = cJSON_IsNumber(p->json) ? p->json->valuedouble : NAN;
     return isfinite(*v) ? 0 : -1;
   }
   const char *t = text_of(p);
@@ -159,7 +160,8 @@ int srv_get_int(srv_params *ps, const char *name, long lo, long hi, long *out, s
   FIND(p, ps, name, e);
   double v;
   if (number_of(p, &v) || v != floor(v) || v < (double)lo || v > (double)hi)
-    return srv_fail(e, 400, "bad_parameter", "%s must be an integer in [%ld, %ld]", name, lo, hi);
+    return srv_fail(e, 400, "bad_parameter", "%s must be an integer in [%ld, %ld]%s", name, lo, hi,
+                    p->kind == P_JSON && cJSON_IsString(p->json) ? ", a JSON number, not a string" : "");
   *out = (long)v;
   return 1;
 }
@@ -168,7 +170,8 @@ int srv_get_float(srv_params *ps, const char *name, double lo, double hi, float 
   FIND(p, ps, name, e);
   double v;
   if (number_of(p, &v) || v < lo || v > hi)
-    return srv_fail(e, 400, "bad_parameter", "%s must be a number in [%g, %g]", name, lo, hi);
+    return srv_fail(e, 400, "bad_parameter", "%s must be a number in [%g, %g]%s", name, lo, hi,
+                    p->kind == P_JSON && cJSON_IsString(p->json) ? ", a JSON number, not a string" : "");
   *out = (float)v;
   return 1;
 }
