@@ -1182,6 +1182,18 @@ static void test_numbers_in_json_must_be_numbers(void) {
   resp_free(&r);
 }
 
+static void test_cheap_routes_refuse_unknown_parameters(void) {
+  static const char *const paths[] = {"/health?x=1", "/ready?x=1", "/metrics?verbose", "/info?x=1"};
+  for (int i = 0; i < 4; i++) {
+    resp r = http(&main_srv, (request){.method = "GET", .path = paths[i]});
+    CHECK(strstr(jstr(r.json, "error"), "unknown parameter") != NULL);
+    expect_error(paths[i], r, 400, "unknown_parameter");
+  }
+  resp r = http(&main_srv, (request){.method = "GET", .path = "/health"});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+}
+
 /* facekit_requests_total of route and code from s's /metrics; -1 if absent. */
 static long requests_of(const server *s, const char *route, const char *code) {
   resp r = http(s, (request){.method = "GET", .path = "/metrics"});
@@ -1300,6 +1312,7 @@ int main(int argc, char **argv) {
     RUN(test_metrics_count_500_and_499_apart);
     RUN(test_malformed_base64_is_told_what_is_wrong);
     RUN(test_numbers_in_json_must_be_numbers);
+    RUN(test_cheap_routes_refuse_unknown_parameters);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);

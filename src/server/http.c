@@ -252,6 +252,10 @@ static enum MHD_Result answer_inline(struct MHD_Connection *c, req *r) {
   srv *s = r->srv;
   size_t len = 0;
   char *body;
+  /* none of these takes a parameter: one given is a 400, as on /info */
+  srv_error e = {0};
+  if (r->rt->id != R_PAGE && srv_params_check_unknown(&r->job->params, &e))
+    return send_error(c, r, e.status, e.code, "%s", e.msg);
   switch (r->rt->id) {
     case R_PAGE:
       return send_response(c, r, 200, "text/html; charset=utf-8", (char *)srv_page_html, srv_page_html_len, 0);
