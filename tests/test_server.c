@@ -1284,6 +1284,31 @@ static void test_allow_path_tells_paths_from_base64(void) {
   if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
 }
 
+/* With keys, /ready tells the index's size only to a key's holder. */
+static void test_ready_hides_the_face_count_without_a_key(void) {
+  char keys[4300], kdb[4300];
+  snprintf(keys, sizeof keys, "%s/ready_keys.txt", tmp);
+  snprintf(kdb, sizeof kdb, "%s/ready.db", tmp);
+  tu_write_text(keys, "ready-read-0123456789abcdef read\n");
+  chmod(keys, 0600);
+  const char *args[] = {"--keys", keys, "--db", kdb, "--workers", "1", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "ready_keyed")) {
+    CHECK(0);
+    return;
+  }
+  resp r = http(&s, (request){.method = "GET", .path = "/ready"});
+  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "ready")) && !cJSON_GetObjectItem(r.json, "faces"));
+  resp_free(&r);
+  r = http(&s, (request){.method = "GET", .path = "/ready", .header = "Authorization: Bearer not-a-key-of-ours-at-all"});
+  CHECK(r.status == 200 && !cJSON_GetObjectItem(r.json, "faces"));
+  resp_free(&r);
+  r = http(&s, (request){.method = "GET", .path = "/ready", .header = "Authorization: Bearer ready-read-0123456789abcdef"});
+  CHECK(r.status == 200 && cJSON_IsNumber(cJSON_GetObjectItem(r.json, "faces")));
+  resp_free(&r);
+  CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1318,6 +1343,7 @@ int main(int argc, char **argv) {
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_allow_path_tells_paths_from_base64);
+    RUN(test_ready_hides_the_face_count_without_a_key);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");

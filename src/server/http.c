@@ -271,7 +271,9 @@ static enum MHD_Result answer_inline(struct MHD_Connection *c, req *r) {
       cJSON_AddBoolToObject(o, "ready", !draining);
       if (draining) cJSON_AddStringToObject(o, "reason", "shutting down");
       cJSON_AddNumberToObject(o, "workers", s->nworkers);
-      if (s->vectors) cJSON_AddNumberToObject(o, "faces", (double)fk_vectors_count(s->vectors));
+      /* the index's size is for those who may read it */
+      if (s->vectors && (s->keys.n == 0 || r->job->role >= ROLE_READ))
+        cJSON_AddNumberToObject(o, "faces", (double)fk_vectors_count(s->vectors));
       body = json_text(o, &len);
       return send_response(c, r, draining ? 503 : 200, "application/json", body, len, 1);
     }
