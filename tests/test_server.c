@@ -1284,6 +1284,48 @@ static void test_allow_path_tells_paths_from_base64(void) {
   if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
 }
 
+/* `facekit serve ARGS`, which should fail at start: its exit code (124 if
+ * it was still running after 120 s), and the "error" of the JSON line on
+ * its stdout into msg ("" if none). */
+static int serve_fails(const char *args, char *msg, size_t n) {
+  char out[4300], cmd[16384];
+  snprintf(out, sizeof out, "%s/serve_fails.out", tmp);
+  const char *cli = getenv("FK_CLI");
+  snprintf(cmd, sizeof cmd, "timeout 120 '%s' serve --port 0 --workers 1 --quiet %s >'%s' 2>/dev/null </dev/null",
+           cli ? cli : "facekit", args, out);
+  int code = tu_exit_code(system(cmd));
+  char *o = tu_read_file(out, NULL);
+  cJSON *j = o ? cJSON_Parse(o) : NULL;
+  snprintf(msg, n, "%s", tu_json_str(j, "error"));
+  if (!msg[0]) fprintf(stderr, "  serve %s: exit %d, no JSON error; stdout: %s\n", args, code, o ? o : "");
+  cJSON_Delete(j);
+  free(o);
+  return code;
+}
+
+static void test_start_up_errors_are_json_and_say_what_is_wrong(void) {
+  char msg[1024], args[9000];
+  CHECK_EQ_INT(serve_fails("--listen 999.1.1.1", msg, sizeof msg), 1);
+  CHECK(strstr(msg, "999.1.1.1 is not an IPv4 or IPv6 address") != NULL);
+  CHECK_EQ_INT(serve_fails("--db /nonexistdir/x.db", msg, sizeof msg), 1);
+  CHECK(strstr(msg, "/nonexistdir") != NULL);
+  /* a TLS key that is not the certificate's: said so, not "in use?" */
+  char cert[4300], key[4300], other[4300], cmd[13400];
+  snprintf(cert, sizeof cert, "%s/mism_cert.pem", tmp);
+  snprintf(key, sizeof key, "%s/mism_key.pem", tmp);
+  snprintf(other, sizeof other, "%s/mism_other.pem", tmp);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 -subj /CN=localhost >/dev/null 2>&1 && "
+           "openssl genrsa -out '%s' 2048 >/dev/null 2>&1", key, cert, other);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "  openssl is missing: the TLS key case is not run\n");
+    return;
+  }
+  snprintf(args, sizeof args, "--tls-cert '%s' --tls-key '%s'", cert, other);
+  CHECK_EQ_INT(serve_fails(args, msg, sizeof msg), 1);
+  CHECK(strstr(msg, "cannot start HTTPS") && strstr(msg, "do not match") && !strstr(msg, "in use"));
+}
+
 /* With keys, /ready tells the index's size only to a key's holder. */
 static void test_ready_hides_the_face_count_without_a_key(void) {
   char keys[4300], kdb[4300];
@@ -1343,6 +1385,7 @@ int main(int argc, char **argv) {
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_allow_path_tells_paths_from_base64);
+    RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
     RUN(test_ready_hides_the_face_count_without_a_key);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -510,6 +510,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
   while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+  srv *sv = cls;
+  if (atomic_load(&sv->starting) && pthread_equal(sv->starter, pthread_self()) && !sv->start_log[0])
+    snprintf(sv->start_log, sizeof sv->start_log, "%s", msg); /* the cause */
   fprintf(stderr, "facekit serve: http: %s\n", msg);
 }
 
@@ -610,10 +613,23 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
   }
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  s->starter = pthread_self();
+  s->start_log[0] = '\0';
+  atomic_store(&s->starting, 1);
   struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                                           opts, MHD_OPTION_END);
-  if (!d) snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address of this host?)",
-                   c->listen, c->port);
+  atomic_store(&s->starting, 0);
+  /* MHD's first line says why (a key that does not match the certificate,
+   * a port in use): say that */
+  if (!d && c->tls_cert && (strstr(s->start_log, "TLS") || strstr(s->start_log, "certificate") ||
+                            strstr(s->start_log, "key")))
+    snprintf(err, errlen, "cannot start HTTPS with --tls-cert %s and --tls-key %s: %s", c->tls_cert, c->tls_key,
+             s->start_log);
+  else if (!d && s->start_log[0])
+    snprintf(err, errlen, "cannot listen on %s port %d: %s", c->listen, c->port, s->start_log);
+  else if (!d)
+    snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address of this host?)", c->listen,
+             c->port);
   return d;
 }
 
@@ -786,6 +802,14 @@ int srv_run(const srv_config *c) {
   char err[1024] = "";
   int rc = start(s, err, sizeof err);
   if (rc) {
+    /* as every command's errors: JSON on stdout, the message on stderr */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", err);
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (line) printf("%s\n", line);
+    fflush(stdout);
+    free(line);
     fprintf(stderr, "facekit serve: %s\n", err);
     srv_pool_stop(s);
     srv_writer_stop(s);

@@ -273,6 +273,11 @@ typedef struct srv {
   struct srv_write_op *ops;
   int stop_writer, writer_running;
   int dry;                /* no workers: jobs are parsed inline (fuzzing) */
+  /* MHD's first log line while srv_http_start's thread starts the daemon:
+   * why it did not (written and read by that thread only) */
+  atomic_int starting;
+  pthread_t starter;
+  char start_log[256];
 } srv;
 
 /* pool.c */
