@@ -1326,6 +1326,23 @@ static void test_start_up_errors_are_json_and_say_what_is_wrong(void) {
   CHECK(strstr(msg, "cannot start HTTPS") && strstr(msg, "do not match") && !strstr(msg, "in use"));
 }
 
+/* Settings that would start a server that cannot work, or one whose
+ * meaning is a guess, are refused at start. */
+static void test_foot_gun_settings_are_refused_at_start(void) {
+  char msg[1024], args[9000];
+  /* --queue 0 would start and then answer everything 503 */
+  CHECK_EQ_INT(serve_fails("--queue 0", msg, sizeof msg), 2);
+  CHECK(strstr(msg, "--queue must be an integer in [1,") != NULL);
+  /* one key as both read and write */
+  char keys[4300];
+  snprintf(keys, sizeof keys, "%s/dup_keys.txt", tmp);
+  tu_write_text(keys, "same-key-0123456789abcdef read\nother-key-0123456789abcdef read\nsame-key-0123456789abcdef write\n");
+  chmod(keys, 0600);
+  snprintf(args, sizeof args, "--keys '%s'", keys);
+  CHECK_EQ_INT(serve_fails(args, msg, sizeof msg), 1);
+  CHECK(strstr(msg, "line 3: this key is listed already (line 1)") != NULL);
+}
+
 /* With keys, /ready tells the index's size only to a key's holder. */
 static void test_ready_hides_the_face_count_without_a_key(void) {
   char keys[4300], kdb[4300];
@@ -1386,6 +1403,7 @@ int main(int argc, char **argv) {
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_allow_path_tells_paths_from_base64);
     RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
+    RUN(test_foot_gun_settings_are_refused_at_start);
     RUN(test_ready_hides_the_face_count_without_a_key);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

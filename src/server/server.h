@@ -147,6 +147,7 @@ int srv_params_check_unknown(const srv_params *ps, srv_error *e);
 typedef struct srv_key {
   uint8_t hash[32];       /* SHA-256 of the key: compared in constant time */
   int role;
+  int line;               /* of the keys file (a key given twice is refused) */
 } srv_key;
 
 typedef struct srv_keys {
