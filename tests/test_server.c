@@ -1284,6 +1284,70 @@ static void test_allow_path_tells_paths_from_base64(void) {
   if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
 }
 
+/* SIGTERM with a request in flight: until it is done /ready answers 503,
+ * to new connections too; then the request is answered and the server
+ * exits 0. */
+static void test_ready_says_503_while_draining(void) {
+  const char *args[] = {"--workers", "1", "--drain", "60", NULL};
+  server s;
+  if (server_start(&s, args, "draining")) {
+    CHECK(0);
+    return;
+  }
+  /* a request held in flight: its headers and half its body */
+  int fd = raw_connect(&s);
+  CHECK(fd >= 0);
+  if (fd < 0) {
+    server_stop(&s);
+    return;
+  }
+  char body[200];
+  int bn = snprintf(body, sizeof body, "{\"img\":\"AAAA\"}");
+  while (bn < (int)sizeof body - 1) body[bn++] = ' ';
+  body[bn] = '\0';
+  char head[256];
+  int hn = snprintf(head, sizeof head, "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: %d\r\n\r\n", bn);
+  CHECK_EQ_INT(raw_send(fd, head, (size_t)hn), 0);
+  CHECK_EQ_INT(raw_send(fd, body, 50), 0);
+  long inflight = 0;
+  for (double t0 = now_s(); now_s() - t0 < 30 && inflight < 2;) {
+    resp m = http(&s, (request){.method = "GET", .path = "/metrics"});
+    const char *g = m.body ? strstr(m.body, "\nfacekit_inflight_requests ") : NULL;
+    inflight = g ? atol(g + 27) : -1;
+    resp_free(&m);
+    if (inflight < 2) usleep(10000);
+  }
+  CHECK(inflight >= 2);
+  kill(s.pid, SIGTERM);
+  /* a probe sees it, on a new connection, while the request is unfinished */
+  resp r = {0};
+  for (double t0 = now_s(); now_s() - t0 < 30;) {
+    r = http(&s, (request){.method = "GET", .path = "/ready"});
+    if (r.status == 503) break;
+    resp_free(&r);
+    memset(&r, 0, sizeof r);
+    usleep(10000);
+  }
+  CHECK(r.status == 503 && r.json && !cJSON_IsTrue(cJSON_GetObjectItem(r.json, "ready")) &&
+        !strcmp(jstr(r.json, "reason"), "shutting down"));
+  resp_free(&r);
+  /* a new request is turned away; the one from before is run */
+  expect_error("after SIGTERM", http(&s, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\"}"}),
+               503, "shutting_down");
+  CHECK_EQ_INT(raw_send(fd, body + 50, (size_t)bn - 50), 0);
+  char *a = raw_answer(fd, 60);
+  CHECK_EQ_INT(raw_status(a), 415); /* AAAA is no image: its answer, not a 503 */
+  free(a);
+  close(fd);
+  int st = 0;
+  waitpid(s.pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char *log = tu_read_file(s.log, NULL);
+  CHECK(log && strstr(log, "GET /ready 503") && strstr(log, "stopped"));
+  free(log);
+}
+
 /* `facekit serve ARGS`, which should fail at start: its exit code (124 if
  * it was still running after 120 s), and the "error" of the JSON line on
  * its stdout into msg ("" if none). */
@@ -1402,6 +1466,7 @@ int main(int argc, char **argv) {
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_allow_path_tells_paths_from_base64);
+    RUN(test_ready_says_503_while_draining);
     RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
     RUN(test_foot_gun_settings_are_refused_at_start);
     RUN(test_ready_hides_the_face_count_without_a_key);

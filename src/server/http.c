@@ -144,6 +144,7 @@ typedef struct req {
    * still sending, reads the answer instead of a reset connection. */
   int refuse_status;
   const char *refuse_code, *refuse_msg;
+  int pre_drain;      /* arrived before SIGTERM: run, and waited for */
   size_t received, body_cap;
   double t0;
   int status;
@@ -434,7 +435,7 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
   /* A request that arrived before SIGTERM is in flight: it is run. */
-  if (atomic_load(&s->draining) && r->t0 >= s->drain_t0)
+  if (!r->pre_drain)
     return send_error(c, r, 503, "shutting_down", "the server is shutting down");
   if (s->dry) {
     srv_handle(j, NULL);
@@ -466,6 +467,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     copy_printable(r->method, sizeof r->method, method);
     copy_printable(r->url, sizeof r->url, url);
     atomic_fetch_add(&s->inflight, 1);
+    /* counted before looking at draining, which drain() sets before it
+     * reads the count: each request is either waited for or refused */
+    atomic_fetch_add(&s->pre_drain, 1);
+    if (atomic_load(&s->draining)) atomic_fetch_sub(&s->pre_drain, 1);
+    else r->pre_drain = 1;
     return on_headers(c, r, url, method);
   }
   if (r->state == ST_QUEUED) return send_job(c, r); /* resumed: the worker is done */
@@ -497,6 +503,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
   }
   if (r->pp) MHD_destroy_post_processor(r->pp);
+  if (r->pre_drain) atomic_fetch_sub(&s->pre_drain, 1);
   srv_job_free(r->job);
   free(r);
   *con_cls = NULL;
@@ -720,17 +727,18 @@ static void print_ready(srv *s, double startup_s) {
           s->keys.n ? "" : " (no API keys: loopback only, every endpoint open to local users)");
 }
 
-/* SIGTERM / SIGINT: stop taking connections, let every request already in
- * finish (up to --drain seconds), then stop. A second signal exits at once;
- * whatever was committed is on disk either way. */
+/* SIGTERM / SIGINT: let every request already in finish (up to --drain
+ * seconds), then stop. While that lasts the port stays open so that probes
+ * see it: /ready answers 503 "shutting down", /health 200, and any other
+ * request arriving now a 503 shutting_down, each with Connection: close. A
+ * second signal exits at once; whatever was committed is on disk either
+ * way. */
 static void drain(srv *s, const sigset_t *sigs) {
-  s->drain_t0 = now_s();
   atomic_store(&s->draining, 1);
-  fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->inflight));
-  MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+  fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->pre_drain));
   double until = now_s() + s->cfg.drain_s;
   struct timespec tick = {0, 20 * 1000000L};
-  while (atomic_load(&s->inflight) > 0 && now_s() < until) {
+  while (atomic_load(&s->pre_drain) > 0 && now_s() < until) {
     if (sigtimedwait(sigs, NULL, &tick) > 0) {
       fprintf(stderr, "facekit serve: second signal: exiting now\n");
       _exit(1);
@@ -739,7 +747,6 @@ static void drain(srv *s, const sigset_t *sigs) {
   srv_pool_stop(s); /* runs what is queued, resumes every connection */
   MHD_stop_daemon(s->mhd);
   s->mhd = NULL;
-  if (lfd != MHD_INVALID_SOCKET) close(lfd);
   srv_writer_stop(s);
 }
 

@@ -257,8 +257,10 @@ typedef struct srv {
   srv_metrics metrics;
   double t0;
   atomic_int draining;
-  double drain_t0;        /* when draining began: requests from before finish */
   atomic_long inflight;
+  atomic_long pre_drain;  /* requests in flight that arrived before SIGTERM:
+                             the drain waits for these, while new arrivals
+                             are answered 503 (and /ready says why) */
   atomic_ulong request_ids;
   /* jobs */
   pthread_mutex_t mu;
