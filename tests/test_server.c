@@ -1284,6 +1284,44 @@ static void test_allow_path_tells_paths_from_base64(void) {
   if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
 }
 
+/* A chunked body past --max-body is answered 413 at once, before its end. */
+static void test_chunked_body_over_the_limit_is_answered_at_once(void) {
+  const char *args[] = {"--workers", "1", "--max-body", "1048576", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "max_body")) {
+    CHECK(0);
+    return;
+  }
+  int fd = raw_connect(&s);
+  CHECK(fd >= 0);
+  if (fd < 0) {
+    server_stop(&s);
+    return;
+  }
+  const char head[] = "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n";
+  CHECK_EQ_INT(raw_send(fd, head, sizeof head - 1), 0);
+  enum { CHUNK = 65536 };
+  char *chunk = malloc(CHUNK + 32);
+  int o = sprintf(chunk, "%x\r\n", CHUNK);
+  memset(chunk + o, ' ', CHUNK);
+  memcpy(chunk + o + CHUNK, "\r\n", 2);
+  /* 1.25 MB against a 1 MB limit, and never the last chunk */
+  int sent = 0;
+  for (int i = 0; i < 20 && raw_send(fd, chunk, (size_t)o + CHUNK + 2) == 0; i++) sent++;
+  free(chunk);
+  CHECK(sent >= 16);
+  char *a = raw_answer(fd, 30);
+  CHECK_EQ_INT(raw_status(a), 413);
+  CHECK(a && strstr(a, "body_too_large"));
+  free(a);
+  close(fd);
+  resp r = http(&s, (request){.method = "GET", .path = "/health"}); /* still serving */
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+  CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 /* SIGTERM with a request in flight: until it is done /ready answers 503,
  * to new connections too; then the request is answered and the server
  * exits 0. */
@@ -1466,6 +1504,7 @@ int main(int argc, char **argv) {
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_allow_path_tells_paths_from_base64);
+    RUN(test_chunked_body_over_the_limit_is_answered_at_once);
     RUN(test_ready_says_503_while_draining);
     RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
     RUN(test_foot_gun_settings_are_refused_at_start);

@@ -10,8 +10,9 @@
  *            take the query arguments; answer the cheap routes at once.
  *   body     multipart and urlencoded forms go through MHD's post
  *            processor into parameters; JSON is kept as bytes for the
- *            worker to parse; past the limit the rest is read and dropped
- *            and the answer is 413.
+ *            worker to parse; past the limit (a chunked body, which the
+ *            headers could not refuse) the answer is 413 at once and the
+ *            connection is closed (refuse_midway).
  *   done     queue the job and suspend the connection (503 with
  *            Retry-After when the queue is full, or while draining).
  *   resumed  (after the worker's MHD_resume_connection) send what the
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -449,6 +451,49 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   return send_error(c, r, 503, "queue_full", "the server is busy; retry after %d s", j->retry_after);
 }
 
+/* A body past the limit that the headers could not refuse (chunked: no
+ * Content-Length) is not read to its end, which could be never: the answer
+ * is given at once and the connection closed. MHD 0.9.75 takes no response
+ * in the middle of a body (MHD_queue_response wants the headers just read
+ * or the whole request in), so over plain HTTP the answer, the 413 (or the
+ * 401 / 403 a refused request was waiting to give), is written onto the
+ * socket here, what the client already sent is drained so that the close
+ * sends no reset ahead of it, and MHD is told to close. Over TLS the
+ * connection is only closed. */
+static enum MHD_Result refuse_midway(struct MHD_Connection *c, req *r) {
+  srv *s = r->srv;
+  int status = r->refuse_status ? r->refuse_status : 413;
+  const char *code = r->refuse_status ? r->refuse_code : "body_too_large";
+  char msg[128];
+  if (r->refuse_status) snprintf(msg, sizeof msg, "%s", r->refuse_msg);
+  else snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+  r->status = status;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (s->cfg.tls_cert || !ci) return MHD_NO;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", msg);
+  cJSON_AddStringToObject(o, "code", code);
+  char *body = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!body) return MHD_NO;
+  char head[512];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "X-Content-Type-Options: nosniff\r\nX-Request-Id: %lu\r\nCache-Control: no-store\r\n%s"
+                   "Connection: close\r\n\r\n",
+                   status, status == 413 ? "Content Too Large" : status == 401 ? "Unauthorized" : "Forbidden",
+                   strlen(body), r->id, status == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
+  int fd = ci->connect_fd;
+  if (send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+    (void)send(fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
+  free(body);
+  shutdown(fd, SHUT_WR);
+  char sink[4096];
+  while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  return MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *size, void **con_cls) {
   (void)version;
@@ -478,6 +523,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*size) {
     take_body(r, data, *size);
     *size = 0;
+    if (r->received > s->cfg.max_body) return refuse_midway(c, r);
     return MHD_YES;
   }
   return on_body_done(c, r);
