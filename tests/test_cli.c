@@ -240,6 +240,31 @@ static void test_non_utf8_file_names_give_valid_json(void) {
   remove(path);
 }
 
+/* find's operand and outputs: a folder given as the image, and --sheet /
+ * --html into a directory that does not exist, each said as such. */
+static void test_find_says_what_is_wrong_with_its_operands(void) {
+  char dir[4096], db[4200], args[30000];
+  snprintf(dir, sizeof dir, "%s", tu_tmp("find_msgs"));
+  snprintf(db, sizeof db, "%s.db", dir);
+  snprintf(args, sizeof args, "rm -rf '%s' '%s'* && mkdir -p '%s/alice' && cp '%s' '%s/alice/'", dir, db, dir,
+           tu_fixture("face_a1.png"), dir);
+  CHECK_EQ_INT(system(args), 0);
+  snprintf(args, sizeof args, "index '%s' --db '%s'", dir, db);
+  tu_run_result r = tu_run(args);
+  CHECK_EQ_INT(r.code, 0);
+  cJSON_Delete(r.json);
+  snprintf(args, sizeof args, "find '%s' --db '%s'", dir, db);
+  tu_expect_error("find DIR", args, 1, "is a directory: give one image file");
+  snprintf(args, sizeof args, "find '%s' --db '%s' --sheet /nonexistdir/x.png", tu_fixture("face_a2.png"), db);
+  tu_expect_error("--sheet", args, 1, "cannot write the sheet /nonexistdir/x.png: the directory /nonexistdir does not exist");
+  snprintf(args, sizeof args, "find '%s' --db '%s' --html /nonexistdir/x.html", tu_fixture("face_a2.png"), db);
+  tu_expect_error("--html", args, 1, "cannot write the page /nonexistdir/x.html: the directory /nonexistdir does not exist");
+  snprintf(args, sizeof args, "find '%s' --db '%s' --sheet '%s'", tu_fixture("face_a2.png"), db, dir);
+  tu_expect_error("--sheet DIR", args, 1, "it is a directory");
+  snprintf(args, sizeof args, "rm -rf '%s' '%s'*", dir, db);
+  CHECK_EQ_INT(system(args), 0);
+}
+
 static void test_missing_models_name_the_fetch_command(void) {
   char args[9000];
   snprintf(args, sizeof args, "detect '%s' --models /nonexistent-facekit-models", tu_fixture("face_a1.png"));
@@ -323,6 +348,7 @@ int main(void) {
   RUN(test_detect_rejects_bad_files);
   RUN(test_detect_handles_cmyk_and_16bit_alpha);
   RUN(test_non_utf8_file_names_give_valid_json);
+  RUN(test_find_says_what_is_wrong_with_its_operands);
   RUN(test_missing_models_name_the_fetch_command);
   RUN(test_bad_command_lines_exit_2);
   RUN(test_eval_lfw_runs_the_protocol_on_a_tiny_tree);

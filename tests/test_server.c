@@ -1417,6 +1417,415 @@ static void test_bad_cors_and_host_name_values_are_refused(void) {
   }
 }
 
+/* ---- clear errors and foot-guns ------------------------------------------------------ */
+
+/* A TCP connection to s (plain HTTP), or -1. */
+static int raw_connect(const server *s) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+static int raw_send(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* What arrives on fd within `seconds` (until the peer closes, or the
+ * answer's headers and Content-Length bytes are in): malloc'd, "" if none. */
+static char *raw_answer(int fd, double seconds) {
+  size_t len = 0, cap = 65536;
+  char *b = calloc(1, cap + 1);
+  double t0 = now_s();
+  while (b && len < cap && now_s() - t0 < seconds) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = recv(fd, b + len, cap - len, 0);
+    if (r <= 0) break;
+    len += (size_t)r;
+    b[len] = '\0';
+    const char *end = strstr(b, "\r\n\r\n"), *cl = strcasestr(b, "\r\nContent-Length:");
+    if (end && cl && cl < end && (size_t)(end + 4 - b) + strtoul(cl + 17, NULL, 10) <= len) break;
+  }
+  return b;
+}
+
+/* The status of a raw HTTP answer, 0 if none. */
+static int raw_status(const char *a) { return a && !strncmp(a, "HTTP/1.1 ", 9) ? atoi(a + 9) : 0; }
+
+static void test_malformed_base64_is_told_what_is_wrong(void) {
+  /* each wrong its own way; none is told it looks like a path */
+  static const struct { const char *img, *says; } bad[] = {
+      {"notb64!!", "'!' at offset 6"},
+      {"QUJD=RA==", "'=' inside"},
+      {"QUJDRA===", "3 '='"},
+      {"QUJDRA=", "1 '='"},
+      {"QUJDR", "cut short"},
+      {"QU+D-A==", "URL-safe"},
+      {"data:image/png;base64,QU!D", "data: URI's base64"},
+      {"DATA:IMAGE/PNG;BASE64,QUJD=RA==", "data: URI's base64"},
+      {"data:image/png,QUJD", "only base64 data: URIs"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char json[256];
+    snprintf(json, sizeof json, "{\"img\":\"%s\"}", bad[i].img);
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    const char *msg = jstr(r.json, "error");
+    int ok = strstr(msg, bad[i].says) && !strstr(msg, "path") && strstr(msg, "base64");
+    if (!ok) fprintf(stderr, "  img %s: %s\n", bad[i].img, r.body ? r.body : "");
+    CHECK(ok);
+    expect_error(bad[i].img, r, 400, "bad_parameter");
+  }
+  /* accepted: an upper-case data: URI (RFC 2397: case-insensitive), the
+   * URL-safe alphabet without padding, and base64 broken into lines */
+  char *b64 = file_b64(fx("face_a1.png"));
+  size_t n = strlen(b64);
+  char *json = malloc(2 * n + 256), *u = malloc(n + 1), *lines = malloc(n + n / 76 + 2);
+  size_t k = 0, l = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (b64[i] != '=') u[k++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    lines[l++] = b64[i];
+    if (i % 76 == 75) lines[l++] = '\n';
+  }
+  u[k] = lines[l] = '\0';
+  CHECK(strpbrk(b64, "+/") != NULL); /* the URL-safe case differs */
+  const char *fmts[] = {"{\"img\":\"DATA:IMAGE/PNG;BASE64,%s\"}", "{\"img\":\"%s\"}", "{\"img\":\"data:image/png;base64,%s\"}"};
+  const char *texts[] = {b64, u, NULL};
+  for (int i = 0; i < 3; i++) {
+    if (texts[i]) {
+      sprintf(json, fmts[i], texts[i]);
+    } else { /* JSON escapes the line breaks */
+      size_t o = (size_t)sprintf(json, "{\"img\":\"data:image/png;base64,");
+      for (size_t c = 0; lines[c]; c++) o += (size_t)(lines[c] == '\n' ? sprintf(json + o, "\\n") : sprintf(json + o, "%c", lines[c]));
+      sprintf(json + o, "\"}");
+    }
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    if (r.status != 200) fprintf(stderr, "  accepted form %d: %ld %.200s\n", i, r.status, r.body ? r.body : "");
+    CHECK(r.status == 200 && jlen(r.json, "faces") == 1);
+    resp_free(&r);
+  }
+  free(json);
+  free(u);
+  free(lines);
+  free(b64);
+}
+
+static void test_numbers_in_json_must_be_numbers(void) {
+  static const char *const bad[] = {"{\"img\":\"AAAA\",\"k\":\"5\"}", "{\"img\":\"AAAA\",\"threshold\":\"0.5\"}",
+                                    "{\"img\":\"AAAA\",\"k\":true}"};
+  for (int i = 0; i < 3; i++) {
+    resp r = http(&main_srv, (request){.method = "POST", .path = "/find", .json = bad[i]});
+    CHECK(strstr(jstr(r.json, "error"), i == 1 ? "threshold must be a number" : "k must be an integer") != NULL);
+    if (i < 2) CHECK(strstr(jstr(r.json, "error"), "not a string") != NULL);
+    expect_error(bad[i], r, 400, "bad_parameter");
+  }
+  /* a form has only text: its k=5 is a number (POST parameters come from
+   * the body only, so not from the query) */
+  resp r = http(&main_srv, (request){.method = "POST", .path = "/find",
+                                     .parts = (part[]){{.name = "img", .file = fx("face_a1.png")}, {.name = "k", .text = "5"}},
+                                     .nparts = 2});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+}
+
+static void test_cheap_routes_refuse_unknown_parameters(void) {
+  static const char *const paths[] = {"/health?x=1", "/ready?x=1", "/metrics?verbose", "/info?x=1"};
+  for (int i = 0; i < 4; i++) {
+    resp r = http(&main_srv, (request){.method = "GET", .path = paths[i]});
+    CHECK(strstr(jstr(r.json, "error"), "unknown parameter") != NULL);
+    expect_error(paths[i], r, 400, "unknown_parameter");
+  }
+  resp r = http(&main_srv, (request){.method = "GET", .path = "/health"});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+}
+
+/* facekit_requests_total of route and code from s's /metrics; -1 if absent. */
+static long requests_of(const server *s, const char *route, const char *code) {
+  resp r = http(s, (request){.method = "GET", .path = "/metrics"});
+  char line[128];
+  snprintf(line, sizeof line, "facekit_requests_total{route=\"%s\",code=\"%s\"} ", route, code);
+  const char *g = r.body ? strstr(r.body, line) : NULL;
+  long n = g ? atol(g + strlen(line)) : -1;
+  resp_free(&r);
+  return n;
+}
+
+/* After test_internal_failures_are_500_without_internals: its 500 counted
+ * as a 500, and a client gone before its answer as a 499. */
+static void test_metrics_count_500_and_499_apart(void) {
+  CHECK(requests_of(&main_srv, "/register", "500") >= 1);
+  long before = requests_of(&main_srv, "/represent", "499");
+  int fd = raw_connect(&main_srv);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  const char req[] = "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100\r\n\r\n{\"img\":";
+  CHECK_EQ_INT(raw_send(fd, req, sizeof req - 1), 0);
+  /* wait until the server has the request (it is in flight), then hang up */
+  long inflight = 0;
+  for (double t0 = now_s(); now_s() - t0 < 30 && (inflight = inflight_now()) < 2;) usleep(10000);
+  CHECK(inflight >= 2);
+  close(fd);
+  long after = before;
+  for (double t0 = now_s(); now_s() - t0 < 30 && after <= before;) {
+    after = requests_of(&main_srv, "/represent", "499");
+    if (after <= before) usleep(10000);
+  }
+  CHECK_EQ_INT(after, (before < 0 ? 0 : before) + 1);
+  CHECK(requests_of(&main_srv, "/register", "other") == -1 && requests_of(&main_srv, "/represent", "other") == -1);
+}
+
+/* Server-side paths under --allow-path, in a directory named with base64
+ * characters only. */
+static void test_allow_path_tells_paths_from_base64(void) {
+  char allow_dir[64];
+  snprintf(allow_dir, sizeof allow_dir, "/tmp/fkmsg%d", (int)getpid());
+  char cmd[256], file[128], missing[128], deep[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s/inbox", allow_dir, allow_dir);
+  CHECK_EQ_INT(system(cmd), 0);
+  /* names padded to a multiple of four characters: valid base64 as they are */
+  snprintf(file, sizeof file, "%s/inbox/face", allow_dir);
+  while (strlen(file) % 4) strcat(file, "1");
+  snprintf(missing, sizeof missing, "%s/inbox/gone", allow_dir);
+  while (strlen(missing) % 4) strcat(missing, "2");
+  snprintf(deep, sizeof deep, "%s/inbox/not/here/x.jpg", allow_dir);
+  size_t n;
+  char *png = tu_read_file(fx("face_a1.png"), &n);
+  tu_write_file(file, png, n);
+  free(png);
+  const char *args[] = {"--allow-path", allow_dir, "--workers", "1", "--quiet", NULL};
+  server allow_srv;
+  if (server_start(&allow_srv, args, "allow_path")) {
+    CHECK(0);
+    return;
+  }
+  char json[512];
+  snprintf(json, sizeof json, "{\"img\":\"%s\"}", file);
+  resp r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+  if (r.status != 200) fprintf(stderr, "  %s: %ld %s\n", file, r.status, r.body ? r.body : "");
+  CHECK(r.status == 200 && jlen(r.json, "faces") == 1);
+  resp_free(&r);
+  /* missing inside the allowed directory: a 404 saying so */
+  const char *gone[] = {missing, deep};
+  for (int i = 0; i < 2; i++) {
+    snprintf(json, sizeof json, "{\"img\":\"%s\"}", gone[i]);
+    r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    CHECK(strstr(jstr(r.json, "error"), "no such file") != NULL);
+    expect_error(gone[i], r, 404, "not_found");
+  }
+  /* the directory itself, and a path outside */
+  snprintf(json, sizeof json, "{\"img\":\"%s/inbox/\"}", allow_dir);
+  r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = json});
+  CHECK(strstr(jstr(r.json, "error"), "directory") != NULL);
+  expect_error("a directory", r, 400, "bad_parameter");
+  const char *outside[] = {"{\"img\":\"/etc/passwd\"}", "{\"img\":\"/nonexistent/dir/x.png\"}"};
+  for (int i = 0; i < 2; i++) {
+    r = http(&allow_srv, (request){.method = "POST", .path = "/represent", .json = outside[i]});
+    CHECK(strstr(jstr(r.json, "error"), "not under a directory the server allows") != NULL);
+    expect_error(outside[i], r, 400, "path_refused");
+  }
+  CHECK_EQ_INT(server_stop(&allow_srv), 0);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", allow_dir);
+  if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
+}
+
+/* A chunked body past --max-body is answered 413 at once, before its end. */
+static void test_chunked_body_over_the_limit_is_answered_at_once(void) {
+  const char *args[] = {"--workers", "1", "--max-body", "1048576", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "max_body")) {
+    CHECK(0);
+    return;
+  }
+  int fd = raw_connect(&s);
+  CHECK(fd >= 0);
+  if (fd < 0) {
+    server_stop(&s);
+    return;
+  }
+  const char head[] = "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n";
+  CHECK_EQ_INT(raw_send(fd, head, sizeof head - 1), 0);
+  enum { CHUNK = 65536 };
+  char *chunk = malloc(CHUNK + 32);
+  int o = sprintf(chunk, "%x\r\n", CHUNK);
+  memset(chunk + o, ' ', CHUNK);
+  memcpy(chunk + o + CHUNK, "\r\n", 2);
+  /* 1.25 MB against a 1 MB limit, and never the last chunk */
+  int sent = 0;
+  for (int i = 0; i < 20 && raw_send(fd, chunk, (size_t)o + CHUNK + 2) == 0; i++) sent++;
+  free(chunk);
+  CHECK(sent >= 16);
+  char *a = raw_answer(fd, 30);
+  CHECK_EQ_INT(raw_status(a), 413);
+  CHECK(a && strstr(a, "body_too_large"));
+  free(a);
+  close(fd);
+  resp r = http(&s, (request){.method = "GET", .path = "/health"}); /* still serving */
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+  CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* SIGTERM with a request in flight: until it is done /ready answers 503,
+ * to new connections too; then the request is answered and the server
+ * exits 0. */
+static void test_ready_says_503_while_draining(void) {
+  const char *args[] = {"--workers", "1", "--drain", "60", NULL};
+  server s;
+  if (server_start(&s, args, "draining")) {
+    CHECK(0);
+    return;
+  }
+  /* a request held in flight: its headers and half its body */
+  int fd = raw_connect(&s);
+  CHECK(fd >= 0);
+  if (fd < 0) {
+    server_stop(&s);
+    return;
+  }
+  char body[200];
+  int bn = snprintf(body, sizeof body, "{\"img\":\"AAAA\"}");
+  while (bn < (int)sizeof body - 1) body[bn++] = ' ';
+  body[bn] = '\0';
+  char head[256];
+  int hn = snprintf(head, sizeof head, "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: %d\r\n\r\n", bn);
+  CHECK_EQ_INT(raw_send(fd, head, (size_t)hn), 0);
+  CHECK_EQ_INT(raw_send(fd, body, 50), 0);
+  long inflight = 0;
+  for (double t0 = now_s(); now_s() - t0 < 30 && inflight < 2;) {
+    resp m = http(&s, (request){.method = "GET", .path = "/metrics"});
+    const char *g = m.body ? strstr(m.body, "\nfacekit_inflight_requests ") : NULL;
+    inflight = g ? atol(g + 27) : -1;
+    resp_free(&m);
+    if (inflight < 2) usleep(10000);
+  }
+  CHECK(inflight >= 2);
+  kill(s.pid, SIGTERM);
+  /* a probe sees it, on a new connection, while the request is unfinished */
+  resp r = {0};
+  for (double t0 = now_s(); now_s() - t0 < 30;) {
+    r = http(&s, (request){.method = "GET", .path = "/ready"});
+    if (r.status == 503) break;
+    resp_free(&r);
+    memset(&r, 0, sizeof r);
+    usleep(10000);
+  }
+  CHECK(r.status == 503 && r.json && !cJSON_IsTrue(cJSON_GetObjectItem(r.json, "ready")) &&
+        !strcmp(jstr(r.json, "reason"), "shutting down"));
+  resp_free(&r);
+  /* a new request is turned away; the one from before is run */
+  expect_error("after SIGTERM", http(&s, (request){.method = "POST", .path = "/represent", .json = "{\"img\":\"AAAA\"}"}),
+               503, "shutting_down");
+  CHECK_EQ_INT(raw_send(fd, body + 50, (size_t)bn - 50), 0);
+  char *a = raw_answer(fd, 60);
+  CHECK_EQ_INT(raw_status(a), 415); /* AAAA is no image: its answer, not a 503 */
+  free(a);
+  close(fd);
+  int st = 0;
+  waitpid(s.pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char *log = tu_read_file(s.log, NULL);
+  CHECK(log && strstr(log, "GET /ready 503") && strstr(log, "stopped"));
+  free(log);
+}
+
+/* `facekit serve ARGS`, which should fail at start: its exit code (124 if
+ * it was still running after 120 s), and the "error" of the JSON line on
+ * its stdout into msg ("" if none). */
+static int serve_fails(const char *args, char *msg, size_t n) {
+  char out[4300], cmd[16384];
+  snprintf(out, sizeof out, "%s/serve_fails.out", tmp);
+  const char *cli = getenv("FK_CLI");
+  snprintf(cmd, sizeof cmd, "timeout 120 '%s' serve --port 0 --workers 1 --quiet %s >'%s' 2>/dev/null </dev/null",
+           cli ? cli : "facekit", args, out);
+  int code = tu_exit_code(system(cmd));
+  char *o = tu_read_file(out, NULL);
+  cJSON *j = o ? cJSON_Parse(o) : NULL;
+  snprintf(msg, n, "%s", tu_json_str(j, "error"));
+  if (!msg[0]) fprintf(stderr, "  serve %s: exit %d, no JSON error; stdout: %s\n", args, code, o ? o : "");
+  cJSON_Delete(j);
+  free(o);
+  return code;
+}
+
+static void test_start_up_errors_are_json_and_say_what_is_wrong(void) {
+  char msg[1024], args[9000];
+  CHECK_EQ_INT(serve_fails("--listen 999.1.1.1", msg, sizeof msg), 1);
+  CHECK(strstr(msg, "999.1.1.1 is not an IPv4 or IPv6 address") != NULL);
+  CHECK_EQ_INT(serve_fails("--db /nonexistdir/x.db", msg, sizeof msg), 1);
+  CHECK(strstr(msg, "/nonexistdir") != NULL);
+  /* a TLS key that is not the certificate's: said so, not "in use?" */
+  char cert[4300], key[4300], other[4300], cmd[13400];
+  snprintf(cert, sizeof cert, "%s/mism_cert.pem", tmp);
+  snprintf(key, sizeof key, "%s/mism_key.pem", tmp);
+  snprintf(other, sizeof other, "%s/mism_other.pem", tmp);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 -subj /CN=localhost >/dev/null 2>&1 && "
+           "openssl genrsa -out '%s' 2048 >/dev/null 2>&1", key, cert, other);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "  openssl is missing: the TLS key case is not run\n");
+    return;
+  }
+  snprintf(args, sizeof args, "--tls-cert '%s' --tls-key '%s'", cert, other);
+  CHECK_EQ_INT(serve_fails(args, msg, sizeof msg), 1);
+  CHECK(strstr(msg, "cannot start HTTPS") && strstr(msg, "do not match") && !strstr(msg, "in use"));
+}
+
+/* Settings that would start a server that cannot work, or one whose
+ * meaning is a guess, are refused at start. */
+static void test_foot_gun_settings_are_refused_at_start(void) {
+  char msg[1024], args[9000];
+  /* --queue 0 would start and then answer everything 503 */
+  CHECK_EQ_INT(serve_fails("--queue 0", msg, sizeof msg), 2);
+  CHECK(strstr(msg, "--queue must be an integer in [1,") != NULL);
+  /* one key as both read and write */
+  char keys[4300];
+  snprintf(keys, sizeof keys, "%s/dup_keys.txt", tmp);
+  tu_write_text(keys, "same-key-0123456789abcdef read\nother-key-0123456789abcdef read\nsame-key-0123456789abcdef write\n");
+  chmod(keys, 0600);
+  snprintf(args, sizeof args, "--keys '%s'", keys);
+  CHECK_EQ_INT(serve_fails(args, msg, sizeof msg), 1);
+  CHECK(strstr(msg, "line 3: this key is listed already (line 1)") != NULL);
+}
+
+/* With keys, /ready tells the index's size only to a key's holder. */
+static void test_ready_hides_the_face_count_without_a_key(void) {
+  char keys[4300], kdb[4300];
+  snprintf(keys, sizeof keys, "%s/ready_keys.txt", tmp);
+  snprintf(kdb, sizeof kdb, "%s/ready.db", tmp);
+  tu_write_text(keys, "ready-read-0123456789abcdef read\n");
+  chmod(keys, 0600);
+  const char *args[] = {"--keys", keys, "--db", kdb, "--workers", "1", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "ready_keyed")) {
+    CHECK(0);
+    return;
+  }
+  resp r = http(&s, (request){.method = "GET", .path = "/ready"});
+  CHECK(r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(r.json, "ready")) && !cJSON_GetObjectItem(r.json, "faces"));
+  resp_free(&r);
+  r = http(&s, (request){.method = "GET", .path = "/ready", .header = "Authorization: Bearer not-a-key-of-ours-at-all"});
+  CHECK(r.status == 200 && !cJSON_GetObjectItem(r.json, "faces"));
+  resp_free(&r);
+  r = http(&s, (request){.method = "GET", .path = "/ready", .header = "Authorization: Bearer ready-read-0123456789abcdef"});
+  CHECK(r.status == 200 && cJSON_IsNumber(cJSON_GetObjectItem(r.json, "faces")));
+  resp_free(&r);
+  CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1451,11 +1860,21 @@ int main(int argc, char **argv) {
     RUN(test_cors_headers_only_for_the_cors_origin);
     RUN(test_a_wildcard_listen_takes_any_address_as_host);
     CHECK_EQ_INT(server_stop(&guard_srv), 0);
+    RUN(test_metrics_count_500_and_499_apart);
+    RUN(test_malformed_base64_is_told_what_is_wrong);
+    RUN(test_numbers_in_json_must_be_numbers);
+    RUN(test_cheap_routes_refuse_unknown_parameters);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);
     RUN(test_keys_tls_full_queue_and_no_index);
     RUN(test_non_loopback_without_keys_is_refused);
     RUN(test_bad_cors_and_host_name_values_are_refused);
+    RUN(test_allow_path_tells_paths_from_base64);
+    RUN(test_chunked_body_over_the_limit_is_answered_at_once);
+    RUN(test_ready_says_503_while_draining);
+    RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
+    RUN(test_foot_gun_settings_are_refused_at_start);
+    RUN(test_ready_hides_the_face_count_without_a_key);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");

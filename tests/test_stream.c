@@ -26,11 +26,14 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -871,6 +874,24 @@ static void test_stream_bad_sources_fail_clearly(void) {
   expect_error(fk("stream", at("solo.mp4"), "--db", at("missing.db"), NULL), 1, "no index at");
 }
 
+/* An RTSP server that accepts and never answers: the stream says it timed
+ * out after --timeout, not what FFmpeg makes of no data. */
+static void test_stream_silent_rtsp_server_times_out(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &n) == 0);
+  char url[64];
+  snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/x", ntohs(a.sin_port));
+  double t0 = now_s();
+  expect_error(fk("stream", url, "--timeout", "2", NULL), 1, "no answer in 2 s");
+  double dt = now_s() - t0;
+  CHECK(dt >= 1.9 && dt < 15);
+  close(fd);
+}
+
 static void test_stream_index_of_another_model_is_refused(void) {
   PATH(db, "other.db");
   char cmd[9000];
@@ -943,6 +964,7 @@ int main(int argc, char **argv) {
     RUN(test_stream_realtime_keeps_the_clip_pace);
     RUN(test_stream_corrupt_packet_is_skipped_and_counted);
     RUN(test_stream_bad_sources_fail_clearly);
+    RUN(test_stream_silent_rtsp_server_times_out);
     RUN(test_stream_index_of_another_model_is_refused);
     RUN(test_stream_bad_command_lines_exit_2);
   }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +217,9 @@ int cli_load_image(const cli_common *c, const char *path, fk_image *img) {
   if (rc == FK_OK) return EXIT_OK;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "path", path);
+  struct stat sb;
+  if (rc == FK_EIO && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return cli_error(EXIT_FAIL, o, "%s is a directory: give one image file (`facekit index DIR` takes a folder)", path);
   return cli_error(EXIT_FAIL, o, "%s: %s", path, fk_strerror(rc));
 }
 

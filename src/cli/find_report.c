@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/find_report.h"
@@ -141,9 +143,28 @@ static int html_query(FILE *f, const find_report *r, int qi) {
   return rc;
 }
 
+/* Why out could not be written (rc from the writing), said of what it is:
+ * its directory missing or not one, out itself a directory, no permission,
+ * or else the status's message. */
+static void write_error(const char *out, const char *what, int rc, char *err, size_t errn) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", out);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  struct stat sb;
+  if (stat(dir, &sb)) snprintf(err, errn, "cannot write the %s %s: the directory %s does not exist", what, out, dir);
+  else if (!S_ISDIR(sb.st_mode)) snprintf(err, errn, "cannot write the %s %s: %s is not a directory", what, out, dir);
+  else if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+    snprintf(err, errn, "cannot write the %s %s: it is a directory", what, out);
+  else if (access(dir, W_OK)) snprintf(err, errn, "cannot write the %s %s: permission denied in %s", what, out, dir);
+  else snprintf(err, errn, "cannot write the %s %s: %s", what, out, fk_strerror(rc));
+}
+
 int find_write_html(const find_report *r, const char *out, char *err, size_t errn) {
   FILE *f = fopen(out, "w");
-  if (!f) return snprintf(err, errn, "%s: cannot write the page", out), FK_EIO;
+  if (!f) return write_error(out, "page", FK_EIO, err, errn), FK_EIO;
   fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>facekit find: ", f);
   html_text(f, base_name(r->path));
@@ -154,7 +175,7 @@ int find_write_html(const find_report *r, const char *out, char *err, size_t err
   if (fclose(f) != 0 && rc == FK_OK) rc = FK_EIO;
   if (rc) {
     remove(out);
-    snprintf(err, errn, "%s: %s", out, fk_strerror(rc));
+    write_error(out, "page", rc, err, errn);
   }
   return rc;
 }
@@ -240,8 +261,10 @@ int find_write_sheet(const find_report *r, const char *out, char *err, size_t er
     y += rows_of(&r->q[i]) * CELL_H + 12;
     if (i + 1 < r->nq) fk_fill_rect(&c, (fk_rect){0, y - 7, width, 1}, LINE);
   }
+  int drawn = rc == FK_OK;
   if (rc == FK_OK) rc = fk_image_save_png(&c, out);
   fk_image_free(&c);
-  if (rc) snprintf(err, errn, "%s: %s", out, fk_strerror(rc));
+  if (rc && drawn) write_error(out, "sheet", rc, err, errn);
+  else if (rc) snprintf(err, errn, "%s: %s", out, fk_strerror(rc));
   return rc;
 }

@@ -28,9 +28,11 @@ static const char help[] =
     "                       working directory)\n"
     "  --listen ADDR        address to bind (default 127.0.0.1; others need --keys)\n"
     "  --port N             port (default 8080; 0 picks a free one)\n"
-    "  --keys FILE          API keys, one 'KEY ROLE' a line, role read or write\n"
+    "  --keys FILE          API keys, one 'KEY ROLE' a line, role read or write (each\n"
+    "                       key once)\n"
     "  --workers N          inference threads, one session each (default: the cores)\n"
-    "  --queue N            requests that may wait for a worker (default 64); more get 503\n"
+    "  --queue N            requests that may wait for a worker (default 64, at least 1);\n"
+    "                       more get 503\n"
     "  --io-threads N       HTTP polling threads (default 1)\n"
     "  --max-body BYTES     largest request body (default 16777216)\n"
     "  --max-connections N  open connections (default 1024)\n"
@@ -126,7 +128,7 @@ int cmd_serve(int argc, char **argv) {
       if (parse_size(v, 16384, &cfg.conn_memory)) return cli_usage("serve ", "--conn-memory must be >= 16384");
     } else {
       static const struct { const char *name; int lo, hi; } ints[] = {
-          {"--port", 0, 65535}, {"--workers", 1, 256}, {"--queue", 0, 100000}, {"--io-threads", 1, 64},
+          {"--port", 0, 65535}, {"--workers", 1, 256}, {"--queue", 1, 100000}, {"--io-threads", 1, 64},
           {"--max-connections", 1, 1000000}, {"--max-per-ip", 1, 1000000}, {"--timeout", 1, 86400},
           {"--drain", 0, 86400}, {"--refresh-ms", 10, 3600000}};
       int *dst[] = {&cfg.port, &cfg.workers, &cfg.queue, &cfg.io_threads, &cfg.max_connections, &cfg.max_per_ip,

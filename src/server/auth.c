@@ -5,7 +5,8 @@
  * Keys are kept and compared as SHA-256 digests, so every comparison takes
  * the same time whatever the lengths, and every configured key is compared
  * on every request (nettle's memeql_sec, no early exit), so the time taken
- * says nothing about which key, or how much of one, matched.
+ * says nothing about which key, or how much of one, matched. A key listed
+ * twice (say once read, once write) is refused at start.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -73,10 +74,19 @@ int srv_keys_load(const char *path, srv_keys *keys, char *err, size_t errlen) {
   int lineno = 0, rc = 0;
   while (rc == 0 && fgets(line, sizeof line, f)) {
     lineno++;
-    srv_key k;
+    srv_key k = {.line = lineno};
     int r = parse_line(line, lineno, &k, err, errlen);
     if (r < 0) rc = -1;
     if (r <= 0) continue;
+    /* A key listed twice is refused, whatever its roles: read and write for
+     * one key would leave which was meant to a guess (the stronger won). */
+    for (int i = 0; i < keys->n && rc == 0; i++)
+      if (!memcmp(keys->k[i].hash, k.hash, sizeof k.hash)) {
+        snprintf(err, errlen, "line %d: this key is listed already (line %d); give each key once, with one role",
+                 lineno, keys->k[i].line);
+        rc = -1;
+      }
+    if (rc) continue;
     srv_key *nk = realloc(keys->k, (size_t)(keys->n + 1) * sizeof *nk);
     if (!nk) {
       snprintf(err, errlen, "out of memory");

@@ -17,8 +17,9 @@
  *            routes at once.
  *   body     multipart and urlencoded forms go through MHD's post
  *            processor into parameters (a NUL in a field is a 400); JSON
- *            is kept as bytes for the worker to parse; past the limit the
- *            rest is read and dropped and the answer is 413.
+ *            is kept as bytes for the worker to parse; past the limit (a
+ *            chunked body, which the headers could not refuse) the answer
+ *            is 413 at once and the connection is closed (refuse_midway).
  *   done     queue the job and suspend the connection (503 with
  *            Retry-After when the queue is full, or while draining).
  *   resumed  (after the worker's MHD_resume_connection) send what the
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,6 +162,7 @@ typedef struct req {
   int urlencoded, pct; /* an urlencoded body, and how much of "%00" was seen */
   int close_after;    /* framing was wrong: answer, then close */
   int cors;           /* from the --cors origin: CORS headers go on the answer */
+  int pre_drain;      /* arrived before SIGTERM: run, and waited for */
   size_t received, body_cap;
   double t0;
   int status;
@@ -278,6 +281,10 @@ static enum MHD_Result answer_inline(struct MHD_Connection *c, req *r) {
   srv *s = r->srv;
   size_t len = 0;
   char *body;
+  /* none of these takes a parameter: one given is a 400, as on /info */
+  srv_error e = {0};
+  if (r->rt->id != R_PAGE && srv_params_check_unknown(&r->job->params, &e))
+    return send_error(c, r, e.status, e.code, "%s", e.msg);
   switch (r->rt->id) {
     case R_PAGE:
       return send_response(c, r, 200, "text/html; charset=utf-8", (char *)srv_page_html, srv_page_html_len, 0);
@@ -293,7 +300,9 @@ static enum MHD_Result answer_inline(struct MHD_Connection *c, req *r) {
       cJSON_AddBoolToObject(o, "ready", !draining);
       if (draining) cJSON_AddStringToObject(o, "reason", "shutting down");
       cJSON_AddNumberToObject(o, "workers", s->nworkers);
-      if (s->vectors) cJSON_AddNumberToObject(o, "faces", (double)fk_vectors_count(s->vectors));
+      /* the index's size is for those who may read it */
+      if (s->vectors && (s->keys.n == 0 || r->job->role >= ROLE_READ))
+        cJSON_AddNumberToObject(o, "faces", (double)fk_vectors_count(s->vectors));
       body = json_text(o, &len);
       return send_response(c, r, draining ? 503 : 200, "application/json", body, len, 1);
     }
@@ -570,7 +579,7 @@ static enum MHD_Result on_body_done(struct MHD_Connection *c, req *r) {
   if (r->body_kind == B_JSON && !j->body)
     return send_error(c, r, 400, "bad_request", "the JSON body is empty");
   /* A request that arrived before SIGTERM is in flight: it is run. */
-  if (atomic_load(&s->draining) && r->t0 >= s->drain_t0)
+  if (!r->pre_drain)
     return send_error(c, r, 503, "shutting_down", "the server is shutting down");
   if (s->dry) {
     srv_handle(j, NULL);
@@ -610,6 +619,49 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   return r;
 }
 
+/* A body past the limit that the headers could not refuse (chunked: no
+ * Content-Length) is not read to its end, which could be never: the answer
+ * is given at once and the connection closed. MHD 0.9.75 takes no response
+ * in the middle of a body (MHD_queue_response wants the headers just read
+ * or the whole request in), so over plain HTTP the answer, the 413 (or the
+ * 401 / 403 a refused request was waiting to give), is written onto the
+ * socket here, what the client already sent is drained so that the close
+ * sends no reset ahead of it, and MHD is told to close. Over TLS the
+ * connection is only closed. */
+static enum MHD_Result refuse_midway(struct MHD_Connection *c, req *r) {
+  srv *s = r->srv;
+  int status = r->refuse_status ? r->refuse_status : 413;
+  const char *code = r->refuse_status ? r->refuse_code : "body_too_large";
+  char msg[128];
+  if (r->refuse_status) snprintf(msg, sizeof msg, "%s", r->refuse_msg);
+  else snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+  r->status = status;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (s->cfg.tls_cert || !ci) return MHD_NO;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", msg);
+  cJSON_AddStringToObject(o, "code", code);
+  char *body = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!body) return MHD_NO;
+  char head[512];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "X-Content-Type-Options: nosniff\r\nX-Request-Id: %lu\r\nCache-Control: no-store\r\n%s"
+                   "Connection: close\r\n\r\n",
+                   status, status == 413 ? "Content Too Large" : status == 401 ? "Unauthorized" : "Forbidden",
+                   strlen(body), r->id, status == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
+  int fd = ci->connect_fd;
+  if (send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+    (void)send(fd, body, strlen(body), MSG_NOSIGNAL | MSG_DONTWAIT);
+  free(body);
+  shutdown(fd, SHUT_WR);
+  char sink[4096];
+  while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  return MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *size, void **con_cls) {
   srv *s = cls;
@@ -627,12 +679,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     copy_printable(r->method, sizeof r->method, method);
     copy_printable(r->url, sizeof r->url, url);
     atomic_fetch_add(&s->inflight, 1);
+    /* counted before looking at draining, which drain() sets before it
+     * reads the count: each request is either waited for or refused */
+    atomic_fetch_add(&s->pre_drain, 1);
+    if (atomic_load(&s->draining)) atomic_fetch_sub(&s->pre_drain, 1);
+    else r->pre_drain = 1;
     return on_headers(c, r, url, method);
   }
   if (r->state == ST_QUEUED) return send_job(c, r); /* resumed: the worker is done */
   if (*size) {
     take_body(r, data, *size);
     *size = 0;
+    if (r->received > s->cfg.max_body) return refuse_midway(c, r);
     return MHD_YES;
   }
   return on_body_done(c, r);
@@ -664,6 +722,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
   }
   if (r->pp) MHD_destroy_post_processor(r->pp);
+  if (r->pre_drain) atomic_fetch_sub(&s->pre_drain, 1);
   srv_job_free(r->job);
   free(r);
   *con_cls = NULL;
@@ -677,6 +736,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
   while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+  srv *sv = cls;
+  if (atomic_load(&sv->starting) && pthread_equal(sv->starter, pthread_self()) && !sv->start_log[0])
+    snprintf(sv->start_log, sizeof sv->start_log, "%s", msg); /* the cause */
   fprintf(stderr, "facekit serve: http: %s\n", msg);
 }
 
@@ -778,10 +840,23 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
   }
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  s->starter = pthread_self();
+  s->start_log[0] = '\0';
+  atomic_store(&s->starting, 1);
   struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                                           opts, MHD_OPTION_END);
-  if (!d) snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address of this host?)",
-                   c->listen, c->port);
+  atomic_store(&s->starting, 0);
+  /* MHD's first line says why (a key that does not match the certificate,
+   * a port in use): say that */
+  if (!d && c->tls_cert && (strstr(s->start_log, "TLS") || strstr(s->start_log, "certificate") ||
+                            strstr(s->start_log, "key")))
+    snprintf(err, errlen, "cannot start HTTPS with --tls-cert %s and --tls-key %s: %s", c->tls_cert, c->tls_key,
+             s->start_log);
+  else if (!d && s->start_log[0])
+    snprintf(err, errlen, "cannot listen on %s port %d: %s", c->listen, c->port, s->start_log);
+  else if (!d)
+    snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address of this host?)", c->listen,
+             c->port);
   return d;
 }
 
@@ -872,17 +947,18 @@ static void print_ready(srv *s, double startup_s) {
           s->keys.n ? "" : " (no API keys: loopback only, every endpoint open to local users)");
 }
 
-/* SIGTERM / SIGINT: stop taking connections, let every request already in
- * finish (up to --drain seconds), then stop. A second signal exits at once;
- * whatever was committed is on disk either way. */
+/* SIGTERM / SIGINT: let every request already in finish (up to --drain
+ * seconds), then stop. While that lasts the port stays open so that probes
+ * see it: /ready answers 503 "shutting down", /health 200, and any other
+ * request arriving now a 503 shutting_down, each with Connection: close. A
+ * second signal exits at once; whatever was committed is on disk either
+ * way. */
 static void drain(srv *s, const sigset_t *sigs) {
-  s->drain_t0 = now_s();
   atomic_store(&s->draining, 1);
-  fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->inflight));
-  MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+  fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->pre_drain));
   double until = now_s() + s->cfg.drain_s;
   struct timespec tick = {0, 20 * 1000000L};
-  while (atomic_load(&s->inflight) > 0 && now_s() < until) {
+  while (atomic_load(&s->pre_drain) > 0 && now_s() < until) {
     if (sigtimedwait(sigs, NULL, &tick) > 0) {
       fprintf(stderr, "facekit serve: second signal: exiting now\n");
       _exit(1);
@@ -891,7 +967,6 @@ static void drain(srv *s, const sigset_t *sigs) {
   srv_pool_stop(s); /* runs what is queued, resumes every connection */
   MHD_stop_daemon(s->mhd);
   s->mhd = NULL;
-  if (lfd != MHD_INVALID_SOCKET) close(lfd);
   srv_writer_stop(s);
 }
 
@@ -954,6 +1029,14 @@ int srv_run(const srv_config *c) {
   char err[1024] = "";
   int rc = start(s, err, sizeof err);
   if (rc) {
+    /* as every command's errors: JSON on stdout, the message on stderr */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", err);
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (line) printf("%s\n", line);
+    fflush(stdout);
+    free(line);
     fprintf(stderr, "facekit serve: %s\n", err);
     srv_pool_stop(s);
     srv_writer_stop(s);

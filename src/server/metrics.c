@@ -24,14 +24,16 @@ const char *const srv_route_names[R_COUNT] = {
     [R_IDENTITIES] = "/identities", [R_IDENTITY_FACES] = "/identities/{name}/faces", [R_UNKNOWN] = "other",
 };
 
-/* The status codes the service answers with; the last slot is any other. */
-static const int codes[12] = {200, 201, 400, 401, 403, 404, 405, 413, 415, 422, 503, 500};
+/* The status codes the service answers with, 499 standing for a client
+ * that closed its connection before the answer; the last slot is any other
+ * (none is expected). */
+static const int codes[SRV_NCODES - 1] = {200, 201, 400, 401, 403, 404, 405, 413, 415, 422, 499, 500, 501, 503};
 static const double bounds[SRV_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 static int code_slot(int status) {
-  for (int i = 0; i < 11; i++)
+  for (int i = 0; i < SRV_NCODES - 1; i++)
     if (codes[i] == status) return i;
-  return 11;
+  return SRV_NCODES - 1;
 }
 
 void srv_metrics_observe(srv_metrics *m, int route, int status, double seconds) {
@@ -92,10 +94,10 @@ char *srv_metrics_text(const srv_metrics *m, const srv_gauges *g, size_t *len) {
   put(&b, "# HELP facekit_requests_total HTTP requests by route and status code.\n"
           "# TYPE facekit_requests_total counter\n");
   for (int r = 0; r < R_COUNT; r++)
-    for (int c = 0; c < 12; c++) {
+    for (int c = 0; c < SRV_NCODES; c++) {
       unsigned long n = atomic_load(&m->requests[r][c]);
       if (!n) continue;
-      if (c < 11) put(&b, "facekit_requests_total{route=\"%s\",code=\"%d\"} %lu\n", srv_route_names[r], codes[c], n);
+      if (c < SRV_NCODES - 1) put(&b, "facekit_requests_total{route=\"%s\",code=\"%d\"} %lu\n", srv_route_names[r], codes[c], n);
       else put(&b, "facekit_requests_total{route=\"%s\",code=\"other\"} %lu\n", srv_route_names[r], n);
     }
   put(&b, "# HELP facekit_request_duration_seconds Time from a request's arrival to its answer.\n"

@@ -9,11 +9,15 @@
  * false, unlike bool("false") in Python); numbers must be numbers, whole
  * where an integer is wanted, and in range.
  *
- * Images: a file part as it is; text is a data: URI with base64 data, or
- * plain base64 (nettle decodes both, skipping whitespace). Anything else is
- * a URL, refused always (fetching would let a client make the server reach
- * its own network), or a server-side path, refused unless it lies under a
- * directory given with --allow-path.
+ * Images: a file part as it is; text is a data: URI with base64 data
+ * ("data:" and ";base64" in any case, as RFC 2397 has it), or plain base64,
+ * in the standard or the URL-safe alphabet, padded or not, whitespace
+ * skipped; malformed base64 is a 400 saying where. Other text is a URL,
+ * refused always (fetching would let a client make the server reach its
+ * own network), or a server-side path (it starts with '/', '.' or '~', or
+ * holds a '.'; one made only of base64 characters is a path when its
+ * decoding is not an image), refused unless it lies under a directory
+ * given with --allow-path.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,10 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <nettle/base64.h>
 
 #include "server/server.h"
 
@@ -140,11 +143,12 @@ int srv_get_bool(srv_params *ps, const char *name, int *out, srv_error *e) {
   return 1;
 }
 
-/* A number parameter as a double: a JSON number, or text that is entirely
- * a decimal number. */
+/* A number parameter as a double: a JSON number, or text (of a query or a
+ * form, which has nothing else) that is entirely a decimal number. A JSON
+ * string is not a number, "5" no more than "five". */
 static int number_of(const srv_param *p, double *v) {
-  if (p->kind == P_JSON && cJSON_IsNumber(p->json)) {
-    *v = p->json->valuedouble;
+  if (p->kind == P_JSON) {
+    *v = cJSON_IsNumber(p->json) ? p->json->valuedouble : NAN;
     return isfinite(*v) ? 0 : -1;
   }
   const char *t = text_of(p);
@@ -159,7 +163,8 @@ int srv_get_int(srv_params *ps, const char *name, long lo, long hi, long *out, s
   FIND(p, ps, name, e);
   double v;
   if (number_of(p, &v) || v != floor(v) || v < (double)lo || v > (double)hi)
-    return srv_fail(e, 400, "bad_parameter", "%s must be an integer in [%ld, %ld]", name, lo, hi);
+    return srv_fail(e, 400, "bad_parameter", "%s must be an integer in [%ld, %ld]%s", name, lo, hi,
+                    p->kind == P_JSON && cJSON_IsString(p->json) ? ", a JSON number, not a string" : "");
   *out = (long)v;
   return 1;
 }
@@ -168,7 +173,8 @@ int srv_get_float(srv_params *ps, const char *name, double lo, double hi, float 
   FIND(p, ps, name, e);
   double v;
   if (number_of(p, &v) || v < lo || v > hi)
-    return srv_fail(e, 400, "bad_parameter", "%s must be a number in [%g, %g]", name, lo, hi);
+    return srv_fail(e, 400, "bad_parameter", "%s must be a number in [%g, %g]%s", name, lo, hi,
+                    p->kind == P_JSON && cJSON_IsString(p->json) ? ", a JSON number, not a string" : "");
   *out = (float)v;
   return 1;
 }
@@ -205,20 +211,78 @@ int srv_get_list(srv_params *ps, const char *name, char *buf, size_t size, srv_e
 
 /* ---- images ------------------------------------------------------------------ */
 
-/* Decodes base64 text (whitespace skipped); -1 if it is not base64. */
-static int base64_of(const char *t, size_t n, uint8_t **out, size_t *len) {
-  struct base64_decode_ctx ctx;
-  base64_decode_init(&ctx);
-  uint8_t *buf = malloc(BASE64_DECODE_LENGTH(n) + 1);
+/* Decodes base64 text: the standard alphabet (+/) or the URL-safe one (-_),
+ * not both mixed; whitespace (line breaks of MIME text) skipped anywhere;
+ * '=' padding optional, but where it is given it only ends the data and
+ * makes a multiple of four. 0 with *out malloc'd; -1 with why saying what
+ * is wrong (where, and with which character); -2 out of memory. */
+static int base64_of(const char *t, size_t n, uint8_t **out, size_t *len, char *why, size_t whylen) {
+  uint8_t *buf = malloc(n / 4 * 3 + 4);
   if (!buf) return -2;
-  size_t got = BASE64_DECODE_LENGTH(n) + 1;
-  if (!base64_decode_update(&ctx, &got, buf, n, t) || !base64_decode_final(&ctx)) {
-    free(buf);
-    return -1;
+  size_t got = 0, chars = 0, pads = 0;
+  int std = 0, url = 0;
+  uint32_t acc = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)t[i];
+    int v;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    if (c == '=') {
+      pads++;
+      continue;
+    }
+    if (pads) {
+      snprintf(why, whylen, "has '=' inside the data (before offset %zu); '=' may only pad its end", i);
+      goto bad;
+    }
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '/') v = c == '+' ? 62 : 63, std = 1;
+    else if (c == '-' || c == '_') v = c == '-' ? 62 : 63, url = 1;
+    else {
+      if (c > 0x20 && c < 0x7f) snprintf(why, whylen, "has a character base64 does not use: '%c' at offset %zu", c, i);
+      else snprintf(why, whylen, "has a character base64 does not use: byte 0x%02x at offset %zu", c, i);
+      goto bad;
+    }
+    if (std && url) {
+      snprintf(why, whylen, "mixes the standard (+/) and the URL-safe (-_) alphabets (at offset %zu)", i);
+      goto bad;
+    }
+    acc = acc << 6 | (uint32_t)v;
+    if (++chars % 4 == 0) {
+      buf[got++] = (uint8_t)(acc >> 16);
+      buf[got++] = (uint8_t)(acc >> 8);
+      buf[got++] = (uint8_t)acc;
+      acc = 0;
+    }
   }
+  if (chars == 0) {
+    snprintf(why, whylen, "holds no base64 data");
+    goto bad;
+  }
+  if (chars % 4 == 1) {
+    snprintf(why, whylen, "is cut short: %zu base64 characters leave one over (a group of four needs at least two)",
+             chars);
+    goto bad;
+  }
+  if (pads > 2 || (pads && (chars + pads) % 4)) {
+    snprintf(why, whylen, "has %zu '=' at its end where %zu would pad it", pads, (4 - chars % 4) % 4);
+    goto bad;
+  }
+  if (chars % 4 == 2) buf[got++] = (uint8_t)(acc >> 4);
+  else if (chars % 4 == 3) buf[got++] = (uint8_t)(acc >> 10), buf[got++] = (uint8_t)(acc >> 2);
   *out = buf;
   *len = got;
   return 0;
+bad:
+  free(buf);
+  return -1;
+}
+
+/* Do the bytes begin as a JPEG, PNG or WebP file does? */
+static int image_magic(const uint8_t *d, size_t n) {
+  return (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) || (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) ||
+         (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4));
 }
 
 /* "scheme:" followed by "//": a URL. */
@@ -229,6 +293,39 @@ static int looks_like_url(const char *t) {
   return c[0] == ':' && c[1] == '/' && c[2] == '/';
 }
 
+/* Text that is a server-side path rather than base64: one line, short
+ * enough, starting with '/', '.' or '~' or holding a '.' (base64 has none). */
+static int looks_like_path(const char *t) {
+  size_t n = strlen(t);
+  return n < PATH_MAX && !strpbrk(t, "\r\n") && (t[0] == '/' || t[0] == '.' || t[0] == '~' || strchr(t, '.'));
+}
+
+/* Is real (a realpath) one of allow[] or below one? */
+static int allowed_dir(const char *real, const char *const *allow, int nallow) {
+  for (int i = 0; i < nallow; i++) {
+    size_t n = strlen(allow[i]);
+    if (!strncmp(real, allow[i], n) && (real[n] == '/' || real[n] == '\0' || (n == 1 && allow[i][0] == '/')))
+      return 1;
+  }
+  return 0;
+}
+
+/* For a path that does not resolve: does its nearest existing ancestor lie
+ * in an allowed directory? (Then saying it is missing tells nothing about
+ * anything outside them.) */
+static int missing_inside(const char *path, const char *const *allow, int nallow) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  for (;;) {
+    char *slash = strrchr(dir, '/');
+    if (!slash) return realpath(".", real) && allowed_dir(real, allow, nallow);
+    if (slash == dir) return allowed_dir("/", allow, nallow);
+    *slash = '\0';
+    if (realpath(dir, real)) return allowed_dir(real, allow, nallow);
+    if (errno != ENOENT && errno != ENOTDIR) return 0;
+  }
+}
+
 /* Reads a server-side file if it lies under one of allow[] (realpaths). */
 static int read_allowed(const char *path, const char *const *allow, int nallow, size_t max_bytes, uint8_t **out,
                         size_t *len, const char *name, srv_error *e) {
@@ -237,20 +334,21 @@ static int read_allowed(const char *path, const char *const *allow, int nallow, 
                     "%s looks like a server-side path; paths are refused unless the server is started with "
                     "--allow-path DIR (send the image's bytes instead)", name);
   char real[PATH_MAX];
-  int inside = 0;
-  if (realpath(path, real)) {
-    for (int i = 0; i < nallow && !inside; i++) {
-      size_t n = strlen(allow[i]);
-      inside = !strncmp(real, allow[i], n) && (real[n] == '/' || (n == 1 && allow[i][0] == '/'));
-    }
+  if (!realpath(path, real)) {
+    if ((errno == ENOENT || errno == ENOTDIR) && missing_inside(path, allow, nallow))
+      return srv_fail(e, 404, "not_found", "%s: no such file in the allowed directories", name);
+    /* Not saying whether the file exists outside the allowed directories. */
+    return srv_fail(e, 400, "path_refused", "%s is not under a directory the server allows", name);
   }
-  /* Not saying whether the file exists outside the allowed directories. */
-  if (!inside) return srv_fail(e, 400, "path_refused", "%s is not under a directory the server allows", name);
+  if (!allowed_dir(real, allow, nallow))
+    return srv_fail(e, 400, "path_refused", "%s is not under a directory the server allows", name);
   int fd = open(real, O_RDONLY | O_CLOEXEC);
   struct stat sb;
   if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+    int dir = fd >= 0 && S_ISDIR(sb.st_mode);
     if (fd >= 0) close(fd);
-    return srv_fail(e, 404, "not_found", "%s: no such file", name);
+    if (dir) return srv_fail(e, 400, "bad_parameter", "%s names a directory, not an image file", name);
+    return srv_fail(e, 404, "not_found", "%s: no such file in the allowed directories", name);
   }
   if ((size_t)sb.st_size > max_bytes) {
     close(fd);
@@ -285,20 +383,35 @@ int srv_get_image(srv_params *ps, const char *name, const char *const *allow, in
   const char *t = text_of(p);
   if (!t) return srv_fail(e, 400, "bad_parameter", "%s must be a file, a data: URI or base64 text", name);
   if (!*t) return srv_fail(e, 400, "bad_parameter", "%s is empty", name);
-  if (!strncmp(t, "data:", 5)) {
+  char why[160];
+  int rc;
+  /* RFC 2397: the scheme and the ";base64" are case-insensitive */
+  if (!strncasecmp(t, "data:", 5)) {
     const char *comma = strchr(t, ',');
-    if (!comma || comma - t < 12 || strncmp(comma - 7, ";base64", 7))
-      return srv_fail(e, 400, "bad_parameter", "%s: only base64 data: URIs are accepted", name);
-    t = comma + 1;
-  } else if (looks_like_url(t)) {
+    if (!comma) return srv_fail(e, 400, "bad_parameter", "%s: the data: URI has no ',' before its data", name);
+    if (comma - t < 12 || strncasecmp(comma - 7, ";base64", 7))
+      return srv_fail(e, 400, "bad_parameter",
+                      "%s: only base64 data: URIs are accepted (data:image/jpeg;base64,...)", name);
+    rc = base64_of(comma + 1, strlen(comma + 1), data, len, why, sizeof why);
+    if (rc == -2) return srv_fail(e, 500, "internal", "out of memory");
+    if (rc) return srv_fail(e, 400, "bad_parameter", "%s: the data: URI's base64 %s", name, why);
+    return 1;
+  }
+  if (looks_like_url(t))
     return srv_fail(e, 400, "url_refused", "%s is a URL; the server never fetches URLs (send the image's bytes)",
                     name);
-  }
-  int rc = base64_of(t, strlen(t), data, len);
+  rc = base64_of(t, strlen(t), data, len, why, sizeof why);
   if (rc == -2) return srv_fail(e, 500, "internal", "out of memory");
-  if (rc == 0) return 1;
-  if (t != text_of(p)) return srv_fail(e, 400, "bad_parameter", "%s: the data: URI is not valid base64", name);
-  return read_allowed(t, allow, nallow, max_bytes, data, len, name, e);
+  /* An image's base64 is that; "/srv/in/x1" is base64 too, and a path. */
+  if (rc == 0 && image_magic(*data, *len)) return 1;
+  if (looks_like_path(t)) {
+    free(*data);
+    *data = NULL;
+    *len = 0;
+    return read_allowed(t, allow, nallow, max_bytes, data, len, name, e);
+  }
+  if (rc == 0) return 1; /* decoded, and decoding the image will say what it is not */
+  return srv_fail(e, 400, "bad_parameter", "%s is not valid base64: it %s", name, why);
 }
 
 int srv_params_check_unknown(const srv_params *ps, srv_error *e) {

@@ -169,6 +169,7 @@ int srv_name_unsafe(const char *s, size_t n, unsigned *cp);
 typedef struct srv_key {
   uint8_t hash[32];       /* SHA-256 of the key: compared in constant time */
   int role;
+  int line;               /* of the keys file (a key given twice is refused) */
 } srv_key;
 
 typedef struct srv_keys {
@@ -185,8 +186,9 @@ int srv_keys_role(const srv_keys *keys, const char *key, size_t len);
 /* ---- metrics (metrics.c) -------------------------------------------------- */
 
 #define SRV_NBUCKETS 12
+#define SRV_NCODES 15                      /* status codes counted apart, and "other" */
 typedef struct srv_metrics {
-  atomic_ulong requests[R_COUNT][12];      /* by status class (see metrics.c) */
+  atomic_ulong requests[R_COUNT][SRV_NCODES]; /* by status code (see metrics.c) */
   atomic_ulong buckets[R_COUNT][SRV_NBUCKETS];
   atomic_ulong count[R_COUNT];
   atomic_ullong micros[R_COUNT];           /* summed latency */
@@ -277,8 +279,10 @@ typedef struct srv {
   srv_metrics metrics;
   double t0;
   atomic_int draining;
-  double drain_t0;        /* when draining began: requests from before finish */
   atomic_long inflight;
+  atomic_long pre_drain;  /* requests in flight that arrived before SIGTERM:
+                             the drain waits for these, while new arrivals
+                             are answered 503 (and /ready says why) */
   atomic_ulong request_ids;
   /* jobs */
   pthread_mutex_t mu;
@@ -294,6 +298,11 @@ typedef struct srv {
   struct srv_write_op *ops;
   int stop_writer, writer_running;
   int dry;                /* no workers: jobs are parsed inline (fuzzing) */
+  /* MHD's first log line while srv_http_start's thread starts the daemon:
+   * why it did not (written and read by that thread only) */
+  atomic_int starting;
+  pthread_t starter;
+  char start_log[256];
 } srv;
 
 /* pool.c */

@@ -221,6 +221,16 @@ static const AVInputFormat *input_options(fkv_source *s, AVDictionary **opts) {
   return ifmt;
 }
 
+/* Did a network call begun at t0 fail because the server said nothing for
+ * --timeout seconds? The socket-level timeout (input_options) fires then,
+ * and FFmpeg reports it as whatever the demuxer makes of no data (RTSP:
+ * "Invalid data found when processing input"), not as a timeout. */
+static int silent(const fkv_source *s, double t0) {
+  if (s->info.kind != FKV_KIND_NETWORK || canceled(s)) return 0;
+  double now = fkv_now_ms();
+  return (s->deadline_ms > 0 && now > s->deadline_ms) || now - t0 >= s->o.timeout * 1e3 - 1;
+}
+
 /* Opens the demuxer and the decoder of the best video stream. On failure
  * *status and a message; FFmpeg's state is closed. */
 static int open_input(fkv_source *s, double seconds, char *why, size_t whylen) {
@@ -236,17 +246,21 @@ static int open_input(fkv_source *s, double seconds, char *why, size_t whylen) {
   s->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, s};
   arm(s, seconds);
   last_log[0] = '\0';
+  double t0 = fkv_now_ms();
   int rc = avformat_open_input(&s->fmt, s->url, ifmt, &opts);
   av_dict_free(&opts);
   if (rc < 0) {
     av_reason(rc, why, whylen);
     if (rc == AVERROR(ENOTTY)) snprintf(why, whylen, "not a video capture device");
+    if (silent(s, t0)) return snprintf(why, whylen, "no answer in %g s", s->o.timeout), FK_EIO;
     return rc == AVERROR(ENOENT) ? FK_ENOENT : rc == AVERROR_INVALIDDATA ? FK_EFORMAT : FK_EIO;
   }
   arm(s, seconds);
+  t0 = fkv_now_ms();
   if ((rc = avformat_find_stream_info(s->fmt, NULL)) < 0) {
     av_reason(rc, why, whylen);
     close_input(s);
+    if (silent(s, t0)) return snprintf(why, whylen, "no answer in %g s", s->o.timeout), FK_EIO;
     return FK_EFORMAT;
   }
   const AVCodec *codec = NULL;
