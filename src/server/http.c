@@ -669,6 +669,16 @@ static int open_index(srv *s, char *err, size_t errlen) {
     snprintf(err, errlen, "data directory %.900s: %s", dir, strerror(errno));
     return -1;
   }
+  /* the writer's store writes and removes the uploads in step with its
+   * commits; what a killed server wrote without a commit goes now */
+  int64_t swept = 0;
+  if (fk_store_set_data_dir(s->writer, s->data_real) || fk_store_sweep_data_dir(s->writer, &swept)) {
+    snprintf(err, errlen, "%s", fk_store_errmsg(s->writer));
+    return -1;
+  }
+  if (swept)
+    fprintf(stderr, "facekit serve: removed %lld files from %s that no image row names (uploads never committed)\n",
+            (long long)swept, s->data_real);
   return 0;
 }
 

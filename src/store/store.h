@@ -103,6 +103,8 @@ struct fk_store {
   int watching;            /* SQLite: data_version was read (wait_change) */
   int64_t data_version;
   fk_vectors vs;           /* loaded lazily (vectors.c) */
+  char *data_dir;          /* realpath of the data directory, or NULL (uploads.c) */
+  int data_lock;           /* its .lock file, -1 without one */
   char err[FK_STORE_ERRMSG_MAX];
 };
 
@@ -457,6 +459,13 @@ typedef struct fk_delete_job {
   const char *name;     /* the identity (delete_identity) */
   fk_removed_list removed;
 } fk_delete_job;
+
+/* uploads.c: the data directory. fn(st, arg) with its lock held (fn alone
+ * without one); the files below it of rows a committed delete removed
+ * unlinked; the directory forgotten (fk_store_close). */
+int fk_store_edit_locked(fk_store *st, int (*fn)(fk_store *st, void *arg), void *arg);
+void fk_store_unlink_removed(fk_store *st, const fk_removed_list *l);
+void fk_store_data_dir_close(fk_store *st);
 
 /* Records the entry's model in an index without one; else refuses another. */
 int fk_store_claim_entry_model(fk_store *st, const fk_entry *e);
