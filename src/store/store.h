@@ -85,6 +85,7 @@ struct fk_vectors {
   pthreadpool_t pool;
   int pool_threads;
   struct fk_vectors_ann *ann; /* the ANN graph over v, once loaded (ann_cache.c) */
+  uint64_t check_next;     /* the next chunk of a mapped sidecar to verify */
 };
 
 typedef struct fk_store_ops fk_store_ops;
@@ -297,6 +298,12 @@ int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size);
 int fk_sidecar_map(fk_store *st, const char *uuid, fk_vecs *v);
 int fk_sidecar_save(fk_store *st, const fk_vecs *v, const char *uuid, int64_t generation, int64_t seq);
 void fk_sidecar_unmap(fk_vecs *v);
+/* Verifies `count` chunks of a mapped sidecar's block, from chunk *next on
+ * (round robin, *next advanced): 0 when they hold, else the damaged
+ * chunk's number (from 1), which fk_sidecar_damaged then reports on
+ * stderr. Blocks in memory have no sums: 0. */
+uint64_t fk_sidecar_check(const fk_vecs *v, uint64_t *next, uint64_t count);
+void fk_sidecar_damaged(fk_store *st, const fk_vecs *v, uint64_t chunk);
 
 /* vectors.c: set up and tear down st->vs. */
 void fk_vectors_init(fk_vectors *vs);
