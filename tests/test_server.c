@@ -9,8 +9,9 @@
  * index holds exactly what was registered, and every find made after a
  * register's answer found its face), and SIGTERM with requests in flight
  * (they complete; every face they registered is in the index). Registers
- * racing deletes of their identity keep their files (issue 19), and uploads
- * a killed server never committed are swept at the next start.
+ * racing deletes of their identity keep their files (issue 19, on both
+ * backends), and uploads a killed server never committed are swept at the
+ * next start.
  *
  * `test_server --pg` (ctest test_server_pg) serves a PostgreSQL index in a
  * server it starts itself (pgutil.h): /find answers from it, a face that
@@ -1148,14 +1149,13 @@ static void check_files_match_rows(const char *dbfile, const char *dir) {
  * the delete removed the photo it had just stored (the same bytes' path,
  * or the identity's folder). Every acknowledged register keeps its file:
  * its face is either there with its crop, or deleted by a later delete. */
-static void test_registers_racing_deletes_keep_their_files(void) {
+static void race_registers_and_deletes(const char *dbfile, const char *name) {
   enum { ITER = 40 };
-  char dbfile[4300], dir[4300], file[4300];
-  snprintf(dbfile, sizeof dbfile, "%s/race.db", tmp);
-  snprintf(dir, sizeof dir, "%s/race_uploads", tmp);
+  char dir[4300], file[4300];
+  snprintf(dir, sizeof dir, "%s/%s_uploads", tmp, name);
   const char *args[] = {"--db", dbfile, "--data-dir", dir, "--workers", "2", "--quiet", NULL};
   server s;
-  if (server_start(&s, args, "race_server")) {
+  if (server_start(&s, args, name)) {
     CHECK(0);
     return;
   }
@@ -1209,6 +1209,18 @@ static void test_registers_racing_deletes_keep_their_files(void) {
   resp_free(&img);
   CHECK_EQ_INT(server_stop(&s), 0);
   check_files_match_rows(dbfile, dir);
+}
+
+static void test_registers_racing_deletes_keep_their_files(void) {
+  char dbfile[4300];
+  snprintf(dbfile, sizeof dbfile, "%s/race.db", tmp);
+  race_registers_and_deletes(dbfile, "race_server");
+}
+
+/* The same on PostgreSQL (the writer and the data directory are the same
+ * code; the database is another). */
+static void test_pg_registers_racing_deletes_keep_their_files(void) {
+  race_registers_and_deletes(tu_pg_db("race"), "pg_race_server");
 }
 
 /* Files a killed server wrote without ever committing their rows (an
@@ -1274,6 +1286,7 @@ int main(int argc, char **argv) {
     int rc = tu_pg_start();
     if (rc) return rc;
     RUN(test_pg_serve_finds_follows_notify_and_survives_a_restart);
+    RUN(test_pg_registers_racing_deletes_keep_their_files);
   } else {
     snprintf(db, sizeof db, "%s/index.db", tmp);
     snprintf(data_dir, sizeof data_dir, "%s/uploads", tmp);
