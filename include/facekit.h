@@ -795,6 +795,10 @@ typedef struct fk_entry fk_entry;
  * file, the decode errors (FK_EFORMAT, FK_ECORRUPT, FK_ETOOBIG...), and
  * fk_session_errmsg(s) says more. */
 FK_API int fk_entry_new(fk_session *s, const char *path, fk_entry **out);
+/* The same for an image held in memory (n bytes; `name`, or "the image",
+ * is what messages call it): what fk_store_add_upload stores as a file of
+ * the index's data directory. */
+FK_API int fk_entry_new_bytes(fk_session *s, const void *data, size_t n, const char *name, fk_entry **out);
 /* The entry's faces (by detector score) and which of them is nearest the
  * image centre (-1 when none); returns their number. */
 FK_API int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central);
@@ -823,7 +827,9 @@ FK_API int fk_store_add_image(fk_store *st, fk_session *s, const char *path, con
                               int64_t *face_ids, int cap, fk_added *out);
 
 /* Called after the commit of a delete for each image row it removed (an
- * image loses its row with its last face), e.g. to delete the file. */
+ * image loses its row with its last face), e.g. to delete the file (one
+ * below the store's data directory, fk_store_set_data_dir, is gone
+ * already). */
 typedef void (*fk_removed_fn)(const char *path, void *user);
 
 /* Deletes one face; when it was its image's last, the image row too, and
@@ -835,6 +841,35 @@ FK_API int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn rem
  * gets how many faces went. FK_ENOENT when there is no such identity. */
 FK_API int fk_store_delete_identity(fk_store *st, const char *identity, int64_t *faces, fk_removed_fn removed,
                                     void *user);
+
+/* ---- the index's data directory: the photos a service is sent ----
+ *
+ * A service that keeps the images it is sent gives its store a directory
+ * for them (facekit serve: --data-dir). From then on the files there are
+ * written and removed only in step with the rows that name them, so that
+ * an acknowledged register always keeps its file: fk_store_add_upload
+ * writes DIR/IDENTITY/<sha256>.<ext> (atomically and durably) before the
+ * commit of its row, and takes a file it made away again when that commit
+ * fails; fk_store_delete_face and fk_store_delete_identity remove the files
+ * below DIR of the image rows their commit removed (and an identity's
+ * folder once empty), after the commit, before `removed` hears of them.
+ * Both hold an exclusive lock on DIR/.lock from the file to the commit,
+ * which orders them across threads' and processes' stores on one DIR. */
+FK_API int fk_store_set_data_dir(fk_store *st, const char *dir);
+/* Stores the n bytes that entry e was made from (fk_entry_new_bytes) as
+ * the file DIR/IDENTITY/<sha256>.<ext> (kept as it is when there already)
+ * and commits the entry under identity (a folder name: not empty, not
+ * hidden, no '/'), as fk_store_add_entry does. FK_EINVAL without a data
+ * directory or for another entry's bytes; FK_EREADONLY when the file
+ * cannot be written. */
+FK_API int fk_store_add_upload(fk_store *st, fk_entry *e, const void *data, size_t n, const char *identity,
+                               int64_t *face_ids, int cap, fk_added *out);
+/* Removes what a writer killed between a file and its commit left in the
+ * data directory: files named like uploads (64 hex digits and .jpg, .png
+ * or .webp, in an identity's folder) that no image row names, temporary
+ * files, then empty identity folders; other files are left alone.
+ * *removed (may be NULL) gets how many files went. */
+FK_API int fk_store_sweep_data_dir(fk_store *st, int64_t *removed);
 
 /* Quantizes a unit vector to int8 codes: round(127 * v), clamped. */
 FK_API void fk_quantize_i8(const float *unit, int8_t *code, int dim);

@@ -8,7 +8,10 @@
  * without keys, 8 clients registering and finding at once (after which the
  * index holds exactly what was registered, and every find made after a
  * register's answer found its face), and SIGTERM with requests in flight
- * (they complete; every face they registered is in the index).
+ * (they complete; every face they registered is in the index). Registers
+ * racing deletes of their identity keep their files (issue 19, on both
+ * backends), and uploads a killed server never committed are swept at the
+ * next start.
  *
  * `test_server --pg` (ctest test_server_pg) serves a PostgreSQL index in a
  * server it starts itself (pgutil.h): /find answers from it, a face that
@@ -1826,6 +1829,218 @@ static void test_ready_hides_the_face_count_without_a_key(void) {
   CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ---- registers racing deletes ------------------------------------------------------- */
+
+typedef struct racer {
+  const server *s;
+  const char *file;
+  long status;
+  int64_t face;
+} racer;
+
+static void *race_register(void *arg) {
+  racer *r = arg;
+  part p[] = {{.name = "img", .file = r->file}, {.name = "identity", .text = "race"}};
+  resp a = http(r->s, (request){.method = "POST", .path = "/register", .parts = p, .nparts = 2});
+  r->status = a.status;
+  if ((a.status == 201 || a.status == 200) && jlen(a.json, "faces") > 0)
+    r->face = (int64_t)jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(a.json, "faces"), 0), "face_id");
+  resp_free(&a);
+  return NULL;
+}
+
+/* The files below dir (not hidden; one level of identity folders), as
+ * "IDENTITY/NAME" lines into out; hidden ones counted in *hidden. */
+static int list_uploads(const char *dir, char out[][160], int cap, int *hidden) {
+  char cmd[4400];
+  snprintf(cmd, sizeof cmd, "cd '%s' && find . -mindepth 1 -type f | sed 's|^\\./||' | sort", dir);
+  FILE *f = popen(cmd, "r");
+  int n = 0;
+  char line[150];
+  *hidden = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    const char *base = strrchr(line, '/');
+    if (line[0] == '.' || (base && base[1] == '.')) {
+      if (strcmp(line, ".lock")) (*hidden)++; /* the directory's lock file is no leftover */
+      continue;
+    }
+    if (n < cap) snprintf(out[n++], sizeof out[0], "%s", line);
+  }
+  if (f) pclose(f);
+  return n;
+}
+
+typedef struct row_paths {
+  char (*p)[160];
+  int n, cap;
+} row_paths;
+
+/* The last two components of each stored face's image path, once each. */
+static int collect_path(const fk_store_face *f, void *user) {
+  row_paths *r = user;
+  const char *end = f->path + strlen(f->path), *a = end;
+  for (int slashes = 0; a > f->path; a--)
+    if (a[-1] == '/' && ++slashes == 2) break;
+  for (int i = 0; i < r->n; i++)
+    if (!strcmp(r->p[i], a)) return 0;
+  if (r->n < r->cap) snprintf(r->p[r->n++], sizeof r->p[0], "%.150s", a);
+  return 0;
+}
+
+static int cmp_line(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The image files of a data directory are exactly those the rows name. */
+static void check_files_match_rows(const char *dbfile, const char *dir) {
+  static char files[256][160], rows[256][160];
+  int hidden, nf = list_uploads(dir, files, 256, &hidden);
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(dbfile, FK_STORE_READ, &st), FK_OK);
+  row_paths rp = {rows, 0, 256};
+  CHECK_EQ_INT(fk_store_foreach_face(st, collect_path, &rp), FK_OK);
+  fk_store_close(st);
+  qsort(rows, (size_t)rp.n, sizeof rows[0], cmp_line);
+  int same = nf == rp.n;
+  for (int i = 0; same && i < nf; i++) same = !strcmp(files[i], rows[i]);
+  if (!same || hidden) {
+    fprintf(stderr, "  %d files (%d hidden leftovers) for %d image rows:\n", nf, hidden, rp.n);
+    for (int i = 0; i < nf; i++) fprintf(stderr, "    file %s\n", files[i]);
+    for (int i = 0; i < rp.n; i++) fprintf(stderr, "    row  %s\n", rows[i]);
+  }
+  CHECK(same);
+  CHECK_EQ_INT(hidden, 0);
+}
+
+/* issue 19: a register racing a delete of its identity answered 201 while
+ * the delete removed the photo it had just stored (the same bytes' path,
+ * or the identity's folder). Every acknowledged register keeps its file:
+ * its face is either there with its crop, or deleted by a later delete. */
+static void race_registers_and_deletes(const char *dbfile, const char *name) {
+  enum { ITER = 40 };
+  char dir[4300], file[4300];
+  snprintf(dir, sizeof dir, "%s/%s_uploads", tmp, name);
+  const char *args[] = {"--db", dbfile, "--data-dir", dir, "--workers", "2", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, name)) {
+    CHECK(0);
+    return;
+  }
+  unsigned seed = 19;
+  int acked = 0, kept = 0, deleted_later = 0, missing = 0, deletes = 0;
+  for (int i = 0; i < ITER; i++) {
+    /* mostly the same bytes (one path, deleted and stored again), now and
+     * then a new photo (a file in a folder that is being removed) */
+    if (i % 4 == 3) {
+      snprintf(file, sizeof file, "%s/race%d.png", tmp, i);
+      nudged("face_a1.png", 200 + i, file);
+    } else {
+      snprintf(file, sizeof file, "%s", fx("face_a1.png"));
+    }
+    racer r = {.s = &s, .file = file};
+    pthread_t th;
+    pthread_create(&th, NULL, race_register, &r);
+    seed = seed * 1103515245u + 12345u;
+    struct timespec d = {0, (long)((seed >> 8) % 251) * 1000000L}; /* the delete 0-250 ms later */
+    nanosleep(&d, NULL);
+    resp del = http(&s, (request){.method = "DELETE", .path = "/identities/race"});
+    CHECK(del.status == 200 || del.status == 404);
+    deletes += del.status == 200;
+    resp_free(&del);
+    pthread_join(th, NULL);
+    CHECK(r.status == 201 || r.status == 200);
+    if (!r.face) continue;
+    acked++;
+    char path[64];
+    snprintf(path, sizeof path, "/faces/%lld/image", (long long)r.face);
+    resp img = http(&s, (request){.method = "GET", .path = path});
+    if (img.status == 200) kept++;
+    else if (img.status == 404 && !strcmp(jstr(img.json, "code"), "not_found")) deleted_later++;
+    else {
+      missing++;
+      fprintf(stderr, "  iteration %d: face %lld answered %ld, its crop %ld %s\n", i, (long long)r.face, r.status,
+              img.status, img.body ? img.body : "");
+    }
+    resp_free(&img);
+  }
+  fprintf(stderr, "  %d registers acknowledged: %d kept with their file, %d deleted after; %d files lost; %d deletes\n",
+          acked, kept, deleted_later, missing, deletes);
+  CHECK_EQ_INT(acked, ITER);
+  CHECK_EQ_INT(missing, 0);
+  /* a last register, answered with its file */
+  int64_t last = register_file(&s, fx("face_a1.png"), "race", NULL);
+  char path[64];
+  snprintf(path, sizeof path, "/faces/%lld/image", (long long)last);
+  resp img = http(&s, (request){.method = "GET", .path = path});
+  CHECK(last > 0 && img.status == 200);
+  resp_free(&img);
+  CHECK_EQ_INT(server_stop(&s), 0);
+  check_files_match_rows(dbfile, dir);
+}
+
+static void test_registers_racing_deletes_keep_their_files(void) {
+  char dbfile[4300];
+  snprintf(dbfile, sizeof dbfile, "%s/race.db", tmp);
+  race_registers_and_deletes(dbfile, "race_server");
+}
+
+/* The same on PostgreSQL (the writer and the data directory are the same
+ * code; the database is another). */
+static void test_pg_registers_racing_deletes_keep_their_files(void) {
+  race_registers_and_deletes(tu_pg_db("race"), "pg_race_server");
+}
+
+/* Files a killed server wrote without ever committing their rows (an
+ * upload named like one, a temporary file) are removed at the next start,
+ * never registered behind the client's back; files with rows, and files
+ * not named like uploads, are kept. */
+static void test_uploads_without_a_row_are_swept_at_start(void) {
+  char dbfile[4300], dir[4300], ghost[4400], tmpf[4400], mine[4400], cmd[30000];
+  snprintf(dbfile, sizeof dbfile, "%s/sweep.db", tmp);
+  snprintf(dir, sizeof dir, "%s/sweep_uploads", tmp);
+  const char *args[] = {"--db", dbfile, "--data-dir", dir, "--workers", "1", "--quiet", NULL};
+  server s;
+  if (server_start(&s, args, "sweep_server")) {
+    CHECK(0);
+    return;
+  }
+  int64_t kept = register_file(&s, fx("face_b1.png"), "kept", NULL);
+  CHECK(kept > 0);
+  CHECK_EQ_INT(server_stop(&s), 0);
+  /* what a kill -9 between the file and the commit leaves */
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s/ghost' && cp '%s' '%s/ghost/%s.png' && cp '%s' '%s/kept/%s.png' &&"
+           " cp '%s' '%s/ghost/.upload-Ab12Cd' && cp '%s' '%s/ghost/holiday.png'", dir, fx("face_a1.png"), dir,
+           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", fx("face_a2.png"), dir,
+           "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210", fx("face_a1.png"), dir,
+           fx("face_c1.png"), dir);
+  CHECK_EQ_INT(system(cmd), 0);
+  snprintf(ghost, sizeof ghost, "%s/ghost/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.png", dir);
+  snprintf(tmpf, sizeof tmpf, "%s/ghost/.upload-Ab12Cd", dir);
+  snprintf(mine, sizeof mine, "%s/ghost/holiday.png", dir);
+  if (server_start(&s, args, "sweep_server2")) {
+    CHECK(0);
+    return;
+  }
+  struct stat sb;
+  CHECK(stat(ghost, &sb) != 0 && errno == ENOENT);
+  CHECK(stat(tmpf, &sb) != 0 && errno == ENOENT);
+  CHECK(stat(mine, &sb) == 0); /* not an upload's name: the user's */
+  char *log = tu_read_file(s.log, NULL);
+  CHECK(log && strstr(log, "3 files"));
+  if (log && !strstr(log, "3 files")) fprintf(stderr, "  log: %s\n", log);
+  free(log);
+  char path[64];
+  snprintf(path, sizeof path, "/faces/%lld/image", (long long)kept);
+  resp img = http(&s, (request){.method = "GET", .path = path});
+  CHECK(img.status == 200);
+  resp_free(&img);
+  resp ids = http(&s, (request){.method = "GET", .path = "/identities"});
+  CHECK(ids.status == 200 && jlen(ids.json, "identities") == 1);
+  resp_free(&ids);
+  CHECK_EQ_INT(server_stop(&s), 0);
+  remove(mine);
+  check_files_match_rows(dbfile, dir);
+}
+
 int main(int argc, char **argv) {
   int pg = argc > 1 && !strcmp(argv[1], "--pg");
   curl_global_init(CURL_GLOBAL_ALL);
@@ -1837,6 +2052,7 @@ int main(int argc, char **argv) {
     int rc = tu_pg_start();
     if (rc) return rc;
     RUN(test_pg_serve_finds_follows_notify_and_survives_a_restart);
+    RUN(test_pg_registers_racing_deletes_keep_their_files);
   } else {
     snprintf(db, sizeof db, "%s/index.db", tmp);
     snprintf(data_dir, sizeof data_dir, "%s/uploads", tmp);
@@ -1875,6 +2091,8 @@ int main(int argc, char **argv) {
     RUN(test_start_up_errors_are_json_and_say_what_is_wrong);
     RUN(test_foot_gun_settings_are_refused_at_start);
     RUN(test_ready_hides_the_face_count_without_a_key);
+    RUN(test_registers_racing_deletes_keep_their_files);
+    RUN(test_uploads_without_a_row_are_swept_at_start);
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (tu_fail == 0 && system(cmd)) fprintf(stderr, "cleanup failed\n");

@@ -3,13 +3,14 @@
  * quantization, the SIMD kernels against plain C, exact top-k against a
  * brute-force sort for every metric and code, threads, the SQLite schema
  * and how fk_store_open() tells an index from other files, the vector
- * sidecar going stale or corrupt, model / preprocessing checks, SHA-256
+ * sidecar going stale, corrupt or damaged (checksums), model / preprocessing checks, SHA-256
  * and the directory walk. Indexes here are filled with synthetic rows
  * through SQLite; test_index.c runs the real pipeline.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +506,154 @@ static void test_sidecar_is_rebuilt_when_stale_or_corrupt(void) {
   tu_remove_index(path);
 }
 
+/* ---- a damaged sidecar (issue 19) ---------------------------------------------- */
+
+/* stderr goes to a file until stderr_back, which returns what was said. */
+static int stderr_to(const char *file) {
+  fflush(stderr);
+  int saved = dup(2), fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  dup2(fd, 2);
+  close(fd);
+  return saved;
+}
+
+static char *stderr_back(int saved, const char *file) {
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char *said = tu_read_file(file, NULL);
+  return said ? said : strdup("");
+}
+
+/* Each of the 3 faces' own raw vector finds it first at distance 0. */
+static int finds_every_face(fk_store *st) {
+  int right = 0;
+  for (int i = 0; i < 3; i++) {
+    float q[FK_EMBED_MAX];
+    random_raw(q, (unsigned)i + 1);
+    fk_match m[3];
+    int n = 0;
+    fk_search_options o;
+    fk_search_options_init(&o);
+    o.k = 3;
+    if (fk_store_search(st, q, DIM, &o, m, &n) == FK_OK && n == 3 && m[0].face_id == i + 1 &&
+        m[0].distance < 1e-5 && m[1].distance > 0.01)
+      right++;
+    else
+      fprintf(stderr, "  face %d: found %lld at %g\n", i + 1, n ? (long long)m[0].face_id : -1LL,
+              n ? m[0].distance : -1.0);
+  }
+  return right;
+}
+
+/* Writes row `from`'s vector, codes and norm over row `to` of the sidecar
+ * file: the face of `to` now looks exactly like that of `from`. */
+static void copy_row_in_file(const char *vec, int from, int to) {
+  int fd = open(vec, O_RDWR);
+  fk_vecs_header h;
+  CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+  float f[FK_EMBED_MAX], x;
+  int8_t c[FK_EMBED_MAX];
+  size_t fb = (size_t)DIM * sizeof(float);
+  CHECK(pread(fd, f, fb, (off_t)(h.off_f32 + (uint64_t)from * fb)) == (ssize_t)fb &&
+        pwrite(fd, f, fb, (off_t)(h.off_f32 + (uint64_t)to * fb)) == (ssize_t)fb);
+  CHECK(pread(fd, c, (size_t)DIM, (off_t)(h.off_i8 + (uint64_t)from * DIM)) == DIM &&
+        pwrite(fd, c, (size_t)DIM, (off_t)(h.off_i8 + (uint64_t)to * DIM)) == DIM);
+  CHECK(pread(fd, &x, 4, (off_t)(h.off_i8_inv + 4u * from)) == 4 && pwrite(fd, &x, 4, (off_t)(h.off_i8_inv + 4u * to)) == 4);
+  CHECK(pread(fd, &x, 4, (off_t)(h.off_norm + 4u * from)) == 4 && pwrite(fd, &x, 4, (off_t)(h.off_norm + 4u * to)) == 4);
+  close(fd);
+}
+
+/* Opens, loads and searches the index with stderr captured: the faces it
+ * found right, and what it said (caller frees). */
+static int search_saying(const char *path, char **said) {
+  char log[4300];
+  snprintf(log, sizeof log, "%s.stderr", path);
+  int saved = stderr_to(log);
+  fk_store *st;
+  int right = -1;
+  if (fk_store_open(path, FK_STORE_READ, &st) == FK_OK && fk_store_load(st, NULL) == FK_OK) right = finds_every_face(st);
+  fk_store_close(st);
+  *said = stderr_back(saved, log);
+  remove(log);
+  return right;
+}
+
+static uint32_t file_version(const char *vec) {
+  fk_vecs_header h = {0};
+  int fd = open(vec, O_RDONLY);
+  if (fd < 0 || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) h.version = 0;
+  if (fd >= 0) close(fd);
+  return h.version;
+}
+
+/* issue 19: 16 bytes flipped at offset 1600 of a 3-face index's sidecar
+ * made find answer another person at distance 0. The sidecar's checksums
+ * catch damage when it is mapped and while it stays mapped; its vectors
+ * come from the database instead, stderr says so, and the file is
+ * rewritten. (A PostgreSQL index has no sidecar: its vectors are read from
+ * the database at each start.) */
+static void test_damaged_sidecar_is_rebuilt_and_never_searched(void) {
+  char path[4200], vec[4300];
+  snprintf(path, sizeof path, "%s", tu_tmp("damaged.db"));
+  snprintf(vec, sizeof vec, "%s.vec", path);
+  tu_remove_index(path);
+  make_synthetic(path, 3);
+  char *said;
+  CHECK_EQ_INT(search_saying(path, &said), 3); /* writes the sidecar */
+  free(said);
+  CHECK_EQ_INT(file_version(vec), FK_VECS_VERSION);
+  /* the issue's damage */
+  int fd = open(vec, O_RDWR);
+  uint8_t b[16];
+  CHECK(fd >= 0 && pread(fd, b, 16, 1600) == 16);
+  for (int i = 0; i < 16; i++) b[i] ^= 0xff;
+  CHECK(pwrite(fd, b, 16, 1600) == 16);
+  close(fd);
+  CHECK_EQ_INT(search_saying(path, &said), 3);
+  CHECK(strstr(said, vec) && strstr(said, "damaged") && strstr(said, "rebuilt from the database"));
+  fprintf(stderr, "  said: %s", said);
+  free(said);
+  /* rewritten: the next open says nothing */
+  CHECK_EQ_INT(search_saying(path, &said), 3);
+  CHECK_EQ_INT((int)strlen(said), 0);
+  free(said);
+  /* face 1's row made a copy of face 2's: face 2's photo would be face 1 at
+   * distance 0 */
+  copy_row_in_file(vec, 1, 0);
+  CHECK_EQ_INT(search_saying(path, &said), 3);
+  CHECK(strstr(said, "damaged"));
+  free(said);
+  /* an older format (no checksums) is rebuilt, and rewritten as this one */
+  fd = open(vec, O_RDWR);
+  uint32_t three = 3;
+  CHECK(fd >= 0 && pwrite(fd, &three, 4, offsetof(fk_vecs_header, version)) == 4);
+  close(fd);
+  CHECK_EQ_INT(search_saying(path, &said), 3);
+  CHECK(strstr(said, "format 3"));
+  free(said);
+  CHECK_EQ_INT(file_version(vec), FK_VECS_VERSION);
+  /* damage done to the file while a reader has it mapped: found by the
+   * checks of the next refreshes, before a search uses it */
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(path, FK_STORE_READ, &st), FK_OK);
+  CHECK_EQ_INT(fk_store_load(st, NULL), FK_OK);
+  CHECK_EQ_INT(finds_every_face(st), 3);
+  copy_row_in_file(vec, 1, 0); /* in place: the mapping sees it */
+  char log[4300];
+  snprintf(log, sizeof log, "%s.stderr", path);
+  int saved = stderr_to(log);
+  CHECK_EQ_INT(fk_store_refresh(st), FK_OK);
+  int right = finds_every_face(st);
+  said = stderr_back(saved, log);
+  CHECK_EQ_INT(right, 3);
+  CHECK(strstr(said, "damaged (block 1 of 1"));
+  free(said);
+  remove(log);
+  fk_store_close(st);
+  tu_remove_index(path);
+}
+
 typedef struct visit_acc {
   int64_t n, last;
   int ordered, unit;
@@ -885,6 +1034,7 @@ int main(int argc, char **argv) {
   RUN(test_open_refuses_to_write_a_read_only_index);
   RUN(test_new_index_has_the_schema_and_wal);
   RUN(test_sidecar_is_rebuilt_when_stale_or_corrupt);
+  RUN(test_damaged_sidecar_is_rebuilt_and_never_searched);
   RUN(test_foreach_visits_every_face_in_order);
   RUN(test_check_refuses_another_model_or_preprocessing);
   RUN(test_walk_finds_images_by_extension_in_any_case);

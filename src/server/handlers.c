@@ -426,59 +426,9 @@ static int parse_register(srv_job *j, register_req *r, srv_error *e) {
   return need_index(j, e);
 }
 
-/* The file name extension of the bytes' format, or NULL. */
-static const char *image_ext(const uint8_t *d, size_t n) {
-  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "jpg";
-  if (n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return "png";
-  if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "webp";
-  return NULL;
-}
-
-/* Writes the upload to DATA/IDENTITY/<sha256>.<ext> (atomically: a hidden
- * temporary file, fsync, rename) unless it is there already. */
-static int save_upload(srv *sv, const char *identity, const upload *u, char *path, size_t size, int *created,
-                       srv_error *e) {
-  const char *ext = image_ext(u->data, u->len);
-  if (!ext) return srv_fail(e, 415, "bad_image", "img is not a JPEG, PNG or WebP image");
-  uint8_t h[32];
-  struct sha256_ctx c;
-  sha256_init(&c);
-  sha256_update(&c, u->len, u->data);
-  sha256_digest(&c, 32, h);
-  char hex[65], dir[PATH_MAX + 256];
-  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-  snprintf(dir, sizeof dir, "%s/%s", sv->data_real, identity);
-  snprintf(path, size, "%s/%s.%s", dir, hex, ext);
-  *created = 0;
-  struct stat sb;
-  if (stat(path, &sb) == 0) return 0;
-  if (mkdir(dir, 0755) && errno != EEXIST) goto io;
-  char tmp[PATH_MAX + 300];
-  snprintf(tmp, sizeof tmp, "%s/.upload-XXXXXX", dir);
-  int fd = mkstemp(tmp);
-  if (fd < 0) goto io;
-  size_t done = 0;
-  while (done < u->len) {
-    ssize_t w = write(fd, u->data + done, u->len - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    done += (size_t)w;
-  }
-  int ok = done == u->len && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path)) {
-    unlink(tmp);
-    goto io;
-  }
-  *created = 1;
-  return 0;
-io:
-  fprintf(stderr, "facekit serve: cannot store an upload under %s: %s\n", dir, strerror(errno));
-  return srv_fail(e, 500, "internal", "cannot store the image");
-}
-
 typedef struct add_op {
-  const fk_entry *entry;
+  fk_entry *entry;
+  const upload *img;
   const char *identity;
   int64_t ids[MAX_REGISTER_FACES];
   fk_added out;
@@ -487,22 +437,21 @@ typedef struct add_op {
 
 static int do_add(fk_store *st, void *arg) {
   add_op *a = arg;
-  int rc = fk_store_add_entry(st, a->entry, a->identity, a->ids, MAX_REGISTER_FACES, &a->out);
+  /* the file is written and committed in one step of the one writer, in
+   * step with deletes (fk_store_set_data_dir) */
+  int rc = fk_store_add_upload(st, a->entry, a->img->data, a->img->len, a->identity, a->ids, MAX_REGISTER_FACES,
+                               &a->out);
   if (rc) snprintf(a->err, sizeof a->err, "%s", fk_store_errmsg(st));
   return rc;
 }
 
 static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *e) {
   srv *sv = j->srv;
-  char path[PATH_MAX + 400];
-  int created = 0;
   fk_entry *entry = NULL;
   fk_session *s;
   double t0 = now_ms();
-  if (save_upload(sv, r->identity, &r->img, path, sizeof path, &created, e) ||
-      !(s = srv_session(w, &sv->index_opt, e)))
-    goto fail;
-  int rc = fk_entry_new(s, path, &entry);
+  if (!(s = srv_session(w, &sv->index_opt, e))) goto fail;
+  int rc = fk_entry_new_bytes(s, r->img.data, r->img.len, "img", &entry);
   const fk_face *faces;
   int central;
   if (rc == FK_OK && fk_entry_faces(entry, &faces, &central) == 0) rc = FK_ENOFACE;
@@ -510,7 +459,7 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
     fail_status(e, rc, "img", fk_session_errmsg(s));
     goto fail;
   }
-  add_op a = {.entry = entry, .identity = r->identity};
+  add_op a = {.entry = entry, .img = &r->img, .identity = r->identity};
   if ((rc = srv_write(sv, do_add, &a))) {
     index_fail(e, rc, a.err);
     goto fail;
@@ -537,24 +486,9 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
   return;
 fail:
   fk_entry_free(entry);
-  if (created) unlink(path); /* ours, and nothing refers to it */
 }
 
 /* ---- deleting ------------------------------------------------------------------------------- */
-
-/* Deletes files of removed images, but only uploads: those under the data
- * directory; then the identity's folder if that left it empty. */
-static void unlink_upload(const char *path, void *user) {
-  srv *sv = user;
-  size_t n = strlen(sv->data_real);
-  if (!n || strncmp(path, sv->data_real, n) || path[n] != '/') return;
-  if (unlink(path) == 0) {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash > dir + n) *slash = '\0', rmdir(dir);
-  }
-}
 
 typedef struct delete_op {
   srv *sv;
@@ -565,10 +499,11 @@ typedef struct delete_op {
   char err[1024];
 } delete_op;
 
+/* The library has removed the files of uploads (fk_store_set_data_dir). */
 static void count_removed(const char *path, void *user) {
   delete_op *d = user;
+  (void)path;
   d->images++;
-  unlink_upload(path, d->sv);
 }
 
 static int do_delete(fk_store *st, void *arg) {

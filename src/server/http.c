@@ -918,6 +918,16 @@ static int open_index(srv *s, char *err, size_t errlen) {
     snprintf(err, errlen, "data directory %.900s: %s", dir, strerror(errno));
     return -1;
   }
+  /* the writer's store writes and removes the uploads in step with its
+   * commits; what a killed server wrote without a commit goes now */
+  int64_t swept = 0;
+  if (fk_store_set_data_dir(s->writer, s->data_real) || fk_store_sweep_data_dir(s->writer, &swept)) {
+    snprintf(err, errlen, "%s", fk_store_errmsg(s->writer));
+    return -1;
+  }
+  if (swept)
+    fprintf(stderr, "facekit serve: removed %lld files from %s that no image row names (uploads never committed)\n",
+            (long long)swept, s->data_real);
   return 0;
 }
 
@@ -1008,6 +1018,30 @@ static int start(srv *s, char *err, size_t errlen) {
   return s->mhd ? 0 : -1;
 }
 
+/* Threads that libraries start before main (OpenBLAS's pool, which faiss
+ * brings) leave SIGTERM and SIGINT unblocked, and the kernel gives a
+ * process-directed signal to a thread that does not block it: with the
+ * default action there, serve was killed mid-request (exit 143) instead of
+ * draining, now and then. So the two get a handler, which only hands the
+ * signal on to the thread that waits for it (async-signal-safe:
+ * pthread_kill), where it is blocked and so waits for sigwait. The target is
+ * the one static a signal handler cannot do without; it is set once,
+ * before the handler is installed. */
+static pthread_t signal_waiter;
+
+static void forward_signal(int sig) { pthread_kill(signal_waiter, sig); }
+
+static void route_signals_to(pthread_t waiter) {
+  signal_waiter = waiter;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
 int srv_run(const srv_config *c) {
   srv *s = calloc(1, sizeof *s);
   if (!s) return 1;
@@ -1024,6 +1058,7 @@ int srv_run(const srv_config *c) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  route_signals_to(pthread_self());
   signal(SIGPIPE, SIG_IGN);
   double t0 = now_s();
   char err[1024] = "";

@@ -424,6 +424,7 @@ int fk_store_open(const char *path, int mode, fk_store **out) {
   fk_store *st = calloc(1, sizeof *st);
   if (!st) return FK_ENOMEM;
   fk_vectors_init(&st->vs);
+  st->data_lock = -1;
   st->ops = &fk_sqlite_ops;
   *out = st;
   if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
@@ -450,6 +451,7 @@ void fk_store_close(fk_store *st) {
   fk_store_ann_close(st);
   fk_vectors_destroy(&st->vs);
   st->ops->close(st);
+  fk_store_data_dir_close(st);
   free(st->path);
   free(st);
 }

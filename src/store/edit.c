@@ -6,7 +6,8 @@
  * before the call returns; the triggers of the change sequence (store.h)
  * record it for every other reader. Removed images are reported after the
  * commit, so a caller deleting their files never deletes one whose row is
- * still there. The transactions are shared; their bodies are the
+ * still there; those below the store's data directory (uploads.c) are
+ * removed here, after the commit and under the directory's lock. The transactions are shared; their bodies are the
  * backend's (here SQLite's, pg_write.c PostgreSQL's).
  */
 #include <stdio.h>
@@ -207,9 +208,28 @@ int fk_sq_delete_face_body(fk_store *st, void *arg) {
   return fk_sq_drop_identity(st, ident);
 }
 
+/* A delete's transaction and, once committed, the removal of the files of
+ * the rows it removed from the data directory (uploads.c), under its lock. */
+typedef struct locked_delete {
+  txn_body body;
+  fk_delete_job *d;
+} locked_delete;
+
+static int delete_locked(fk_store *st, void *arg) {
+  locked_delete *l = arg;
+  int rc = in_transaction(st, l->body, l->d);
+  if (rc == FK_OK) fk_store_unlink_removed(st, &l->d->removed);
+  return rc;
+}
+
+static int run_delete(fk_store *st, txn_body body, fk_delete_job *d) {
+  locked_delete l = {body, d};
+  return fk_store_edit_locked(st, delete_locked, &l);
+}
+
 int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user) {
   fk_delete_job d = {.id = face_id};
-  int rc = in_transaction(st, st->ops->delete_face_body, &d);
+  int rc = run_delete(st, st->ops->delete_face_body, &d);
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;
 }
@@ -246,7 +266,7 @@ int fk_store_delete_identity(fk_store *st, const char *identity, int64_t *faces,
   if (faces) *faces = 0;
   if (!identity || !*identity) return fk_store_fail(st, FK_EINVAL, "fk_store_delete_identity: no name");
   fk_delete_job d = {.name = identity};
-  int rc = in_transaction(st, st->ops->delete_identity_body, &d);
+  int rc = run_delete(st, st->ops->delete_identity_body, &d);
   if (rc == FK_OK && faces) *faces = d.removed.faces;
   report(&d.removed, rc == FK_OK, removed, user);
   return rc;

@@ -85,6 +85,7 @@ struct fk_vectors {
   pthreadpool_t pool;
   int pool_threads;
   struct fk_vectors_ann *ann; /* the ANN graph over v, once loaded (ann_cache.c) */
+  uint64_t check_next;     /* the next chunk of a mapped sidecar to verify */
 };
 
 typedef struct fk_store_ops fk_store_ops;
@@ -103,6 +104,8 @@ struct fk_store {
   int watching;            /* SQLite: data_version was read (wait_change) */
   int64_t data_version;
   fk_vectors vs;           /* loaded lazily (vectors.c) */
+  char *data_dir;          /* realpath of the data directory, or NULL (uploads.c) */
+  int data_lock;           /* its .lock file, -1 without one */
   char err[FK_STORE_ERRMSG_MAX];
 };
 
@@ -295,6 +298,12 @@ int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size);
 int fk_sidecar_map(fk_store *st, const char *uuid, fk_vecs *v);
 int fk_sidecar_save(fk_store *st, const fk_vecs *v, const char *uuid, int64_t generation, int64_t seq);
 void fk_sidecar_unmap(fk_vecs *v);
+/* Verifies `count` chunks of a mapped sidecar's block, from chunk *next on
+ * (round robin, *next advanced): 0 when they hold, else the damaged
+ * chunk's number (from 1), which fk_sidecar_damaged then reports on
+ * stderr. Blocks in memory have no sums: 0. */
+uint64_t fk_sidecar_check(const fk_vecs *v, uint64_t *next, uint64_t count);
+void fk_sidecar_damaged(fk_store *st, const fk_vecs *v, uint64_t chunk);
 
 /* vectors.c: set up and tear down st->vs. */
 void fk_vectors_init(fk_vectors *vs);
@@ -457,6 +466,13 @@ typedef struct fk_delete_job {
   const char *name;     /* the identity (delete_identity) */
   fk_removed_list removed;
 } fk_delete_job;
+
+/* uploads.c: the data directory. fn(st, arg) with its lock held (fn alone
+ * without one); the files below it of rows a committed delete removed
+ * unlinked; the directory forgotten (fk_store_close). */
+int fk_store_edit_locked(fk_store *st, int (*fn)(fk_store *st, void *arg), void *arg);
+void fk_store_unlink_removed(fk_store *st, const fk_removed_list *l);
+void fk_store_data_dir_close(fk_store *st);
 
 /* Records the entry's model in an index without one; else refuses another. */
 int fk_store_claim_entry_model(fk_store *st, const fk_entry *e);

@@ -19,6 +19,9 @@
  *                              matches itself at similarity 1)
  *
  * dim is the index's embedding width (fk_model_dim), at most FK_EMBED_MAX.
+ * A sidecar file (sidecar.c) is such a block followed by its checksums:
+ * one CRC-32C per sum_chunk bytes of the block, the first chunk covering
+ * the header; in memory sum_chunk is 0 and there are none.
  * A sidecar file has cap == n and no deleted rows; a block in memory that
  * follows an index's changes (vectors.c) grows into spare rows and marks
  * deleted faces with FK_VEC_DELETED until it is compacted.
@@ -42,7 +45,7 @@
 #define FK_VEC_CENTRAL 1u
 #define FK_VEC_DELETED 2u  /* a tombstone: the face is gone, the row not yet compacted away */
 #define FK_VECS_MAGIC "FKVECS1"
-#define FK_VECS_VERSION 3
+#define FK_VECS_VERSION 4 /* 4: sidecars carry per-chunk checksums */
 
 typedef struct fk_vecs_header {
   char magic[8];          /* FK_VECS_MAGIC */
@@ -54,6 +57,8 @@ typedef struct fk_vecs_header {
   uint64_t off_face_id, off_image_id, off_identity, off_flags, off_norm,
       off_f32, off_i8, off_i8_inv;
   uint64_t size;          /* whole block, bytes */
+  uint32_t sum_chunk;     /* a sidecar file: bytes per checksum; 0 in memory */
+  uint32_t reserved;      /* 0 */
 } fk_vecs_header;
 
 typedef struct fk_vecs {
@@ -69,6 +74,8 @@ typedef struct fk_vecs {
   fk_vecs_header *hdr;    /* start of the block */
   size_t size;
   int mapped;             /* block is an mmap (read-only) rather than malloc */
+  size_t map_size;        /* a mapped sidecar: the whole file (block and sums) */
+  const uint32_t *sums;   /* and its checksums, one per hdr->sum_chunk bytes */
 } fk_vecs;
 
 /* Allocates a zeroed block for n rows of dim (1..FK_EMBED_MAX) and points

@@ -34,6 +34,7 @@
 #define GROWTH_MIN 1024  /* spare rows given to a block that has to grow */
 #define COMPACT_MIN 256  /* tombstones worth a compaction... */
 #define COMPACT_SHARE 4  /* ...once they are also 1 / COMPACT_SHARE of the rows */
+#define CHECK_CHUNKS 64  /* sidecar chunks (of 64 KiB) verified at each refresh */
 
 void fk_vectors_init(fk_vectors *vs) {
   memset(vs, 0, sizeof *vs);
@@ -211,7 +212,13 @@ int fk_store_refresh(fk_store *st) {
   if (rc == FK_OK) {
     int stale = !vs->loaded || strcmp(vs->uuid, s.uuid) || vs->v.dim != (s.dim ? s.dim : 1) ||
                 (s.schema >= 3) != (vs->seq >= 0);
-    if (stale || (s.schema < 3 && vs->generation != s.generation)) rc = reload(st, &s, 1);
+    /* vectors still mapped from the sidecar: a few more of its chunks are
+     * verified at each refresh (damage done to the file since it was
+     * mapped, sidecar.c), and damaged ones are replaced from the table */
+    uint64_t bad = stale ? 0 : fk_sidecar_check(&vs->v, &vs->check_next, CHECK_CHUNKS);
+    if (bad) fk_sidecar_damaged(st, &vs->v, bad);
+    if (bad) rc = reload(st, &s, 0);
+    else if (stale || (s.schema < 3 && vs->generation != s.generation)) rc = reload(st, &s, 1);
     else if (s.schema >= 3 && vs->seq != s.seq && (rc = catch_up(st, &s)) == FK_EUNSUPPORTED)
       rc = reload(st, &s, 0);
   }

@@ -99,25 +99,33 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
   fk_image_free(&img);
 }
 
-int fk_entry_new(fk_session *s, const char *path, fk_entry **out) {
+/* An entry named `path`: of the file there (data NULL), or of the n bytes
+ * at data (size and hash from them; the file comes later). */
+static int entry_make(fk_session *s, const char *path, const uint8_t *data, size_t n, fk_entry **out) {
   *out = NULL;
   if (!s || !path) return FK_EINVAL;
   fk_entry *en = calloc(1, sizeof *en);
   fk_face *scratch = calloc((size_t)s->opt.max_faces, sizeof *scratch);
   uint8_t *buf = NULL;
-  size_t cap = 0, n = 0;
+  size_t cap = 0;
   int rc = en && scratch && (en->path = strdup(path)) ? FK_OK : FK_ENOMEM;
   if (rc) fk_session_fail(s, rc, "out of memory");
   if (rc == FK_OK && (rc = fk_model_id(s->m, s->opt.model, en->model, sizeof en->model)))
     fk_session_fail(s, rc, "the nets of model %s are not loaded", fk_model_name(s->opt.model));
-  int err = rc ? 0 : fk_entry_read(path, &buf, &cap, &n, en);
-  if (err) {
-    rc = err == ENOENT ? FK_ENOENT : err == ENOMEM ? FK_ENOMEM : FK_EIO;
-    fk_session_fail(s, rc, "cannot read %s: %s", path, err == EFBIG ? "larger than 1 GiB" : strerror(err));
+  if (rc == FK_OK && data) {
+    en->size = (int64_t)n;
+    fk_sha256_hex(data, n, en->hash);
+  } else if (rc == FK_OK) {
+    int err = fk_entry_read(path, &buf, &cap, &n, en);
+    if (err) {
+      rc = err == ENOENT ? FK_ENOENT : err == ENOMEM ? FK_ENOMEM : FK_EIO;
+      fk_session_fail(s, rc, "cannot read %s: %s", path, err == EFBIG ? "larger than 1 GiB" : strerror(err));
+    }
+    data = buf;
   }
   if (rc == FK_OK) {
     en->opt = s->opt;
-    fk_entry_embed(s, buf, n, scratch, en);
+    fk_entry_embed(s, data, n, scratch, en);
     if ((rc = en->rc) && en->width == 0) fk_session_fail(s, rc, "%s: %s", path, fk_strerror(rc)); /* decoding */
   }
   free(buf);
@@ -128,6 +136,20 @@ int fk_entry_new(fk_session *s, const char *path, fk_entry **out) {
   }
   *out = en;
   return FK_OK;
+}
+
+int fk_entry_new(fk_session *s, const char *path, fk_entry **out) { return entry_make(s, path, NULL, 0, out); }
+
+int fk_entry_new_bytes(fk_session *s, const void *data, size_t n, const char *name, fk_entry **out) {
+  if (!data) {
+    *out = NULL;
+    return FK_EINVAL;
+  }
+  if ((int64_t)n > MAX_FILE_BYTES) {
+    *out = NULL;
+    return fk_session_fail(s, FK_ETOOBIG, "%s: larger than 1 GiB", name ? name : "the image");
+  }
+  return entry_make(s, name ? name : "the image", data, n, out);
 }
 
 int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central) {
