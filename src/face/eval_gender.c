@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/abi.h"
 #include "face/eval.h"
 
@@ -138,8 +139,7 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
     r->models[k] = attribute_models[k];
   }
   r->nmodels = nmodels;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = fk_now_s();
   char **lines[2] = {NULL, NULL};
   int nlines[2] = {0, 0};
   gender g = {.root = root, .max_pixels = o[0].max_pixels, .nmodels = nmodels};
@@ -168,8 +168,7 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
       score(&g, k, 1, &r->with_face[k]);
     }
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  r->seconds = fk_now_s() - t0;
   free(g.items);
   for (int k = 0; k < 2; k++) fk_eval_free_lines(lines[k], nlines[k]);
   return rc;

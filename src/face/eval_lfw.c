@@ -17,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/abi.h"
+#include "base/hash.h"
 #include "face/eval.h"
 
 typedef struct pair {
@@ -40,29 +42,21 @@ typedef struct lfw {
   int dim;
   float *embs;  /* [nimgs][dim] */
   size_t max_pixels;
-  char **keys;  /* path -> image, open addressing */
-  int *vals;
-  size_t cap;
+  fk_map index; /* image by path (the keys are imgs[].path) */
 } lfw;
-
-static size_t hash_str(const char *s) {
-  size_t h = 1469598103934665603ull;
-  while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-  return h;
-}
 
 /* The index of image root/NAME/NAME_%04d.jpg, added on first sight. */
 static int image_index(lfw *e, const char *root, const char *name, int num) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s/%s_%04d.jpg", root, name, name, num);
-  size_t i = hash_str(path) & (e->cap - 1);
-  while (e->keys[i]) {
-    if (!strcmp(e->keys[i], path)) return e->vals[i];
-    i = (i + 1) & (e->cap - 1);
+  int64_t i = fk_map_get_str(&e->index, path);
+  if (i >= 0) return (int)i;
+  char *own = strdup(path);
+  if (!own || fk_map_put_str(&e->index, own, e->nimgs)) {
+    free(own);
+    return -1;
   }
-  if (!(e->keys[i] = strdup(path))) return -1;
-  e->vals[i] = e->nimgs;
-  e->imgs[e->nimgs].path = e->keys[i];
+  e->imgs[e->nimgs].path = own;
   return e->nimgs++;
 }
 
@@ -81,10 +75,7 @@ static int read_pairs(lfw *e, const char *file, const char *root, char *err, siz
   e->folds = folds;
   e->p = calloc((size_t)n, sizeof *e->p);
   e->imgs = calloc((size_t)n * 2, sizeof *e->imgs);
-  for (e->cap = 1; e->cap < (size_t)n * 4;) e->cap <<= 1;
-  e->keys = calloc(e->cap, sizeof *e->keys);
-  e->vals = calloc(e->cap, sizeof *e->vals);
-  if (!e->p || !e->imgs || !e->keys || !e->vals) {
+  if (!e->p || !e->imgs) {
     fclose(f);
     return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
   }
@@ -339,9 +330,8 @@ static int protocol(const lfw *e, const fk_options *opt, int metric, fk_lfw_resu
 }
 
 static void lfw_free(lfw *e) {
-  for (size_t i = 0; i < e->cap; i++) free(e->keys[i]);
-  free(e->keys);
-  free(e->vals);
+  for (int i = 0; e->imgs && i < e->nimgs; i++) free(e->imgs[i].path);
+  fk_map_free(&e->index);
   free(e->imgs);
   free(e->embs);
   free(e->p);
@@ -360,8 +350,7 @@ int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, con
     return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: bad arguments");
   r->metric = metric;
   r->codes = codes;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = fk_now_s();
   lfw e = {.dim = fk_model_dim(o.model), .max_pixels = o.max_pixels};
   int rc = read_pairs(&e, pairs_file, root, err, errlen);
   if (rc == FK_OK && !(e.embs = calloc((size_t)e.nimgs * (size_t)e.dim, sizeof *e.embs)))
@@ -384,8 +373,7 @@ int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, con
     r->images = e.nimgs;
     rc = protocol(&e, &o, metric, r, err, errlen);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  r->seconds = fk_now_s() - t0;
   lfw_free(&e);
   return rc;
 }

@@ -55,30 +55,16 @@ static int oom(imp_ctx *c) { return imp_seterr(c, FK_ENOMEM, "out of memory"); }
 
 /* ---- nodes ------------------------------------------------------------------ */
 
-static size_t hash(const char *s, size_t len) {
-  size_t h = 1469598103934665603u;
-  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-  return h;
-}
-
 int imp_init(imp_ctx *c, int cap) {
   if (cap <= 0 || cap > (1 << 24)) return imp_seterr(c, FK_EMODEL, "model: %d nodes", cap);
   c->nodes = calloc((size_t)cap, sizeof *c->nodes);
-  c->nslots = (size_t)cap * 2 + 1;
-  c->slots = malloc(c->nslots * sizeof *c->slots);
-  if (!c->nodes || !c->slots) return oom(c);
-  for (size_t i = 0; i < c->nslots; i++) c->slots[i] = -1;
+  if (!c->nodes) return oom(c);
   c->cap = cap;
   return FK_OK;
 }
 
 int imp_find(const imp_ctx *c, const char *s, size_t len) {
-  if (!c->nslots) return -1;
-  for (size_t i = hash(s, len) % c->nslots;; i = (i + 1) % c->nslots) {
-    int k = c->slots[i];
-    if (k < 0) return -1;
-    if (strlen(c->nodes[k].name) == len && !memcmp(c->nodes[k].name, s, len)) return k;
-  }
+  return (int)fk_map_get(&c->names, s, len);
 }
 
 int imp_add(imp_ctx *c, const char *name, const char *label, const char *op,
@@ -95,9 +81,7 @@ int imp_add(imp_ctx *c, const char *name, const char *label, const char *op,
   t->src = src;
   t->out_index = out_index;
   t->v.t = -1;
-  size_t i = hash(name, len) % c->nslots;
-  while (c->slots[i] >= 0) i = (i + 1) % c->nslots;
-  c->slots[i] = c->n;
+  if (fk_map_put(&c->names, name, len, c->n)) return oom(c);
   return c->n++;
 }
 
@@ -141,14 +125,12 @@ int imp_eval(imp_ctx *c, int root) {
 void imp_free(imp_ctx *c) {
   for (int i = 0; i < c->n; i++) free(c->nodes[i].in);
   free(c->nodes);
-  free(c->slots);
+  fk_map_free(&c->names);
   for (int i = 0; i < c->nowned; i++) free(c->owned[i]);
   free(c->owned);
   c->nodes = NULL;
-  c->slots = NULL;
   c->owned = NULL;
   c->n = c->cap = c->nowned = 0;
-  c->nslots = 0;
 }
 
 /* ---- values ----------------------------------------------------------------- */

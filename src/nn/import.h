@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 
+#include "base/hash.h"
 #include "nn/files.h"
 #include "nn/nn.h"
 
@@ -83,8 +84,7 @@ typedef int (*imp_eval_fn)(imp_ctx *c, imp_node *n);
 struct imp_ctx {
   imp_node *nodes;
   int n, cap;
-  int *slots;        /* open-addressing name index, -1 = empty */
-  size_t nslots;
+  fk_map names;      /* node index by name */
   nn_graph *g;       /* created by imp_set_input */
   float **owned;     /* constants made while loading */
   int nowned;

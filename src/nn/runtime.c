@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/fpenv.h"
 #include "facekit.h"
 #include "nn/backend.h"
@@ -121,12 +122,6 @@ static void budget_leave(nn_budget *b, int helpers) {
 }
 
 /* ---- the choice of threads ------------------------------------------------- */
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* The mode the estimates prefer, or -1 before both are known. */
 static int preferred(const nn_runtime *rt) {
@@ -230,11 +225,11 @@ int nn_runtime_run(nn_runtime *rt) {
   int par = n > 1 && choose_parallel(rt);
   int helpers = budget_enter(b, par ? n - 1 : 0);
   par = helpers > 0;
-  double t0 = n > 1 ? now_ms() : 0;
+  double t0 = n > 1 ? fk_now_ms() : 0;
   fk_fpenv saved = fk_fpenv_set(!rt->keep_denormals);
   int rc = rt->ops->run(rt->state, par ? n : 1);
   fk_fpenv_restore(saved);
-  if (n > 1 && rc == FK_OK) record(rt, par, now_ms() - t0);
+  if (n > 1 && rc == FK_OK) record(rt, par, fk_now_ms() - t0);
   budget_leave(b, helpers);
   /* Helpers that linger would take a core from another session's run. */
   if (par && b && atomic_load(&b->sharers) > 1 && rt->ops->release) rt->ops->release(rt->state);

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "image/image.h"
 #include "video/video.h"
 
@@ -383,10 +384,10 @@ static int identify(fkv_engine *e, etrack *t, const float *emb, int dim) {
   so.threshold = e->threshold;
   fk_match m;
   int n = 0;
-  double t0 = fkv_now_ms();
+  double t0 = fk_now_ms();
   int rc = fk_store_search(e->o.db, emb, dim, &so, &m, &n);
   if (rc == FK_OK && n > 0) rc = fk_store_get_face(e->o.db, m.face_id, e->sf);
-  e->ms[FKV_STAGE_SEARCH] += fkv_now_ms() - t0;
+  e->ms[FKV_STAGE_SEARCH] += fk_now_ms() - t0;
   if (rc) return fail(e, rc, "searching the index: %s", fk_store_errmsg(e->o.db));
   e->searches++;
   t->pub.searches++;
@@ -458,9 +459,9 @@ static int process_candidate(fkv_engine *e, etrack *t) {
   if (asked) {
     emb = face_embedding(&e->faces[e->face_of[c->det]], &dim); /* the tracker's question */
   } else {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     rc = fk_represent(e->s, &c->crop, &c->face);
-    e->ms[FKV_STAGE_EMBED] += fkv_now_ms() - t0;
+    e->ms[FKV_STAGE_EMBED] += fk_now_ms() - t0;
     if (rc == FK_ENOFACE) return candidate_clear(c), FK_OK; /* the chip fell outside the crop */
     if (rc) return session_fail(e, rc, "embedding a face");
     e->embeddings++;
@@ -470,9 +471,9 @@ static int process_candidate(fkv_engine *e, etrack *t) {
   if (e->o.db && (rc = identify(e, t, emb, dim))) return rc;
   if (e->o.actions) {
     fk_attributes a;
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     rc = fk_analyze(e->s, &c->crop, &c->face, e->o.actions, &a);
-    e->ms[FKV_STAGE_ATTRIBUTES] += fkv_now_ms() - t0;
+    e->ms[FKV_STAGE_ATTRIBUTES] += fk_now_ms() - t0;
     if (rc && rc != FK_ENOFACE) return session_fail(e, rc, "analysing a face");
     e->analyses += rc == FK_OK;
     if (rc == FK_OK && smooth_attributes(t, &a)) emit(e, FKV_EV_ATTRIBUTES, &t->pub);
@@ -541,11 +542,11 @@ static int end_tracks(fkv_engine *e) {
 static fk_face *with_landmarks(fkv_engine *e, int j) {
   fk_face *f = &e->faces[e->face_of[j]];
   if (e->lm_state[j] == 0) {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     float score = f->score;
     int rc = fk_landmarks(e->s, e->img, f->box, f);
     f->score = score;
-    e->ms[FKV_STAGE_DETECT] += fkv_now_ms() - t0;
+    e->ms[FKV_STAGE_DETECT] += fk_now_ms() - t0;
     if (rc && rc != FK_ENOFACE && !e->status) e->status = session_fail(e, rc, "landmarks");
     e->lm_state[j] = rc ? -1 : 1;
   }
@@ -560,9 +561,9 @@ static const float *embed_detection(void *user, int det, int *dim) {
   fk_face *f = with_landmarks(e, det);
   if (!f) return NULL;
   if (e->emb_state[det] == 0) {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     int rc = fk_represent(e->s, e->img, f);
-    e->ms[FKV_STAGE_EMBED] += fkv_now_ms() - t0;
+    e->ms[FKV_STAGE_EMBED] += fk_now_ms() - t0;
     if (rc && rc != FK_ENOFACE && !e->status) e->status = session_fail(e, rc, "embedding a face");
     e->emb_state[det] = rc ? -1 : 1;
     e->embeddings += rc == FK_OK;
@@ -572,9 +573,9 @@ static const float *embed_detection(void *user, int det, int *dim) {
 }
 
 static int detect(fkv_engine *e) {
-  double t0 = fkv_now_ms();
+  double t0 = fk_now_ms();
   int n = 0, rc = fk_detect_no_landmarks(e->s, e->img, e->faces, e->faces_cap, &n);
-  e->ms[FKV_STAGE_DETECT] += fkv_now_ms() - t0;
+  e->ms[FKV_STAGE_DETECT] += fk_now_ms() - t0;
   if (rc) return session_fail(e, rc, "detecting faces");
   e->nfaces = n < e->faces_cap ? n : e->faces_cap;
   e->nboxes = 0;
@@ -667,14 +668,14 @@ int fkv_engine_frame(fkv_engine *e, const fk_image *img, int64_t frame, double p
   int detecting = e->processed++ % e->o.detect_every == 0, rc;
   if (detecting) {
     if ((rc = detect(e))) return rc;
-    double t0 = fkv_now_ms(), embed0 = e->ms[FKV_STAGE_EMBED];
+    double t0 = fk_now_ms(), embed0 = e->ms[FKV_STAGE_EMBED];
     rc = fk_tracker_update(e->tr, frame, pts, e->boxes, e->scores, e->nboxes);
-    e->ms[FKV_STAGE_TRACK] += fkv_now_ms() - t0 - (e->ms[FKV_STAGE_EMBED] - embed0);
+    e->ms[FKV_STAGE_TRACK] += fk_now_ms() - t0 - (e->ms[FKV_STAGE_EMBED] - embed0);
   } else {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     e->nboxes = 0;
     rc = fk_tracker_predict(e->tr, frame, pts);
-    e->ms[FKV_STAGE_TRACK] += fkv_now_ms() - t0;
+    e->ms[FKV_STAGE_TRACK] += fk_now_ms() - t0;
   }
   if (rc) return fail(e, rc, "tracking: %s", fk_strerror(rc));
   if (e->status) return e->status;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "video/video.h"
 
 void fkv_run_options_init(fkv_run_options *o) {
@@ -20,12 +21,6 @@ void fkv_run_options_init(fkv_run_options *o) {
   fkv_source_options_init(&o->source);
   fkv_engine_options_init(&o->engine);
   o->stats_every = 5;
-}
-
-double fkv_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* The run's state: what it owns and the counters of the stats interval. */
@@ -61,7 +56,7 @@ static void totals(runner *r, fkv_stats *st, double ms_sum[FKV_NUM_STAGES]) {
   for (int i = 0; i < FKV_NUM_STAGES; i++) ms_sum[i] = r->ms_own[i];
   fkv_engine_add_stats(r->eng, st, ms_sum);
   st->frames_written = r->frames_written;
-  st->seconds = (fkv_now_ms() - r->t0) / 1e3;
+  st->seconds = (fk_now_ms() - r->t0) / 1e3;
 }
 
 /* The stats over an interval: b minus a (tracks_alive is b's). */
@@ -86,8 +81,8 @@ static void difference(const fkv_stats *a, const double *ams, const fkv_stats *b
 }
 
 static void maybe_stats(runner *r) {
-  if (r->o->stats_every <= 0 || fkv_now_ms() - r->last_stats < r->o->stats_every * 1e3) return;
-  r->last_stats = fkv_now_ms();
+  if (r->o->stats_every <= 0 || fk_now_ms() - r->last_stats < r->o->stats_every * 1e3) return;
+  r->last_stats = fk_now_ms();
   fkv_stats now, d;
   double ms[FKV_NUM_STAGES];
   totals(r, &now, ms);
@@ -106,13 +101,13 @@ static int frame(runner *r, fkv_read *rd, char *err, size_t errlen) {
   int rc = fkv_engine_frame(r->eng, &rd->img, rd->frame, rd->pts);
   if (rc) return snprintf(err, errlen, "%s", fkv_engine_errmsg(r->eng)), rc;
   if (r->sink) {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     fkv_engine_draw(r->eng, &rd->img);
-    double t1 = fkv_now_ms();
+    double t1 = fk_now_ms();
     rc = fkv_sink_write(r->sink, &rd->img, rd->pts);
     r->frames_written = fkv_sink_frames(r->sink);
     r->ms_own[FKV_STAGE_DRAW] += t1 - t0;
-    r->ms_own[FKV_STAGE_ENCODE] += fkv_now_ms() - t1;
+    r->ms_own[FKV_STAGE_ENCODE] += fk_now_ms() - t1;
     if (rc) return snprintf(err, errlen, "%s: %s", r->o->output, fkv_sink_errmsg(r->sink)), rc;
   }
   maybe_stats(r);
@@ -163,7 +158,7 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
   runner r;
   memset(&r, 0, sizeof r);
   r.o = o;
-  r.t0 = r.last_stats = fkv_now_ms();
+  r.t0 = r.last_stats = fk_now_ms();
   err[0] = '\0';
   int rc = FK_OK;
   if (!(r.src = src)) {
@@ -193,10 +188,10 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
   int rc2 = fkv_engine_end_tracks(r.eng, r.frame, r.pts);
   if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", fkv_engine_errmsg(r.eng));
   if (r.sink) {
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     char sink_err[FKV_ERRMSG_MAX] = "";
     rc2 = fkv_sink_close(r.sink, sink_err, sizeof sink_err);
-    r.ms_own[FKV_STAGE_ENCODE] += fkv_now_ms() - t0;
+    r.ms_own[FKV_STAGE_ENCODE] += fk_now_ms() - t0;
     if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", sink_err);
     r.sink = NULL;
   }

@@ -43,6 +43,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "base/clock.h"
 #include "base/fpenv.h"
 #include "video/video.h"
 
@@ -163,7 +164,7 @@ static int interrupt_cb(void *p) {
   fkv_source *s = p;
   if (atomic_load(&s->stop)) return 1;
   if (s->o.cancel && *s->o.cancel) return 1;
-  return s->deadline_ms > 0 && fkv_now_ms() > s->deadline_ms;
+  return s->deadline_ms > 0 && fk_now_ms() > s->deadline_ms;
 }
 
 static int timed(const fkv_source *s) {
@@ -171,7 +172,7 @@ static int timed(const fkv_source *s) {
 }
 
 static void arm(fkv_source *s, double seconds) {
-  s->deadline_ms = timed(s) ? fkv_now_ms() + seconds * 1e3 : 0;
+  s->deadline_ms = timed(s) ? fk_now_ms() + seconds * 1e3 : 0;
 }
 
 static int canceled(const fkv_source *s) {
@@ -227,7 +228,7 @@ static const AVInputFormat *input_options(fkv_source *s, AVDictionary **opts) {
  * "Invalid data found when processing input"), not as a timeout. */
 static int silent(const fkv_source *s, double t0) {
   if (s->info.kind != FKV_KIND_NETWORK || canceled(s)) return 0;
-  double now = fkv_now_ms();
+  double now = fk_now_ms();
   return (s->deadline_ms > 0 && now > s->deadline_ms) || now - t0 >= s->o.timeout * 1e3 - 1;
 }
 
@@ -246,7 +247,7 @@ static int open_input(fkv_source *s, double seconds, char *why, size_t whylen) {
   s->fmt->interrupt_callback = (AVIOInterruptCB){interrupt_cb, s};
   arm(s, seconds);
   last_log[0] = '\0';
-  double t0 = fkv_now_ms();
+  double t0 = fk_now_ms();
   int rc = avformat_open_input(&s->fmt, s->url, ifmt, &opts);
   av_dict_free(&opts);
   if (rc < 0) {
@@ -256,7 +257,7 @@ static int open_input(fkv_source *s, double seconds, char *why, size_t whylen) {
     return rc == AVERROR(ENOENT) ? FK_ENOENT : rc == AVERROR_INVALIDDATA ? FK_EFORMAT : FK_EIO;
   }
   arm(s, seconds);
-  t0 = fkv_now_ms();
+  t0 = fk_now_ms();
   if ((rc = avformat_find_stream_info(s->fmt, NULL)) < 0) {
     av_reason(rc, why, whylen);
     close_input(s);
@@ -383,9 +384,9 @@ static double frame_pts(fkv_source *s, const AVFrame *f) {
 /* Sleeps until `pts` is due on the wall clock (realtime files); returns -1
  * if canceled meanwhile. */
 static int pace(fkv_source *s, double pts) {
-  if (s->wall0_ms == 0) s->wall0_ms = fkv_now_ms(), s->pace_pts0 = pts;
+  if (s->wall0_ms == 0) s->wall0_ms = fk_now_ms(), s->pace_pts0 = pts;
   for (;;) {
-    double wait = s->wall0_ms + (pts - s->pace_pts0) * 1e3 - fkv_now_ms();
+    double wait = s->wall0_ms + (pts - s->pace_pts0) * 1e3 - fk_now_ms();
     if (wait <= 0) return 0;
     if (canceled(s)) return -1;
     struct timespec ts = {0, (long)((wait > 50 ? 50 : wait) * 1e6)};
@@ -432,7 +433,7 @@ static int deliver(fkv_source *s, AVFrame *f, double t0, char *why, size_t whyle
   it.r.what = FKV_READ_FRAME;
   it.r.frame = number;
   it.r.pts = pts;
-  it.r.decode_ms = fkv_now_ms() - t0;
+  it.r.decode_ms = fk_now_ms() - t0;
   if (s->o.realtime && pace(s, pts)) {
     pthread_mutex_lock(&s->mu);
     pool_put(s, it.r.img.rgb, img_bytes(&it.r.img));
@@ -476,12 +477,12 @@ static int read_connection(fkv_source *s, char *why, size_t whylen) {
     int rc = av_read_frame(s->fmt, s->pkt);
     /* decode time starts when the packet is in: a live source's wait for
      * its next frame is not work */
-    double t0 = fkv_now_ms();
+    double t0 = fk_now_ms();
     if (rc < 0) {
       int eof = rc == AVERROR_EOF || (s->fmt->pb && avio_feof(s->fmt->pb));
       if (canceled(s)) return CONN_LEFT;
       if (eof) snprintf(why, whylen, "end of stream");
-      else if (s->deadline_ms && fkv_now_ms() > s->deadline_ms)
+      else if (s->deadline_ms && fk_now_ms() > s->deadline_ms)
         snprintf(why, whylen, "no data for %g s", s->o.timeout);
       else av_reason(rc, why, whylen);
       /* the decoder's delayed frames come out before the end */
@@ -514,8 +515,8 @@ static int read_connection(fkv_source *s, char *why, size_t whylen) {
 
 /* Sleeps `seconds` unless canceled first; returns -1 if canceled. */
 static int nap(const fkv_source *s, double seconds) {
-  double until = fkv_now_ms() + seconds * 1e3;
-  while (fkv_now_ms() < until) {
+  double until = fk_now_ms() + seconds * 1e3;
+  while (fk_now_ms() < until) {
     if (canceled(s)) return -1;
     struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
@@ -526,7 +527,7 @@ static int nap(const fkv_source *s, double seconds) {
 /* After a loss: reopens with backoff until it works or the run stops.
  * Returns 0 when reconnected. */
 static int reconnect(fkv_source *s) {
-  double t0 = fkv_now_ms(), backoff = BACKOFF_FIRST;
+  double t0 = fk_now_ms(), backoff = BACKOFF_FIRST;
   double step = s->fps > 0 ? 1.0 / s->fps : 1.0 / 25;
   close_input(s);
   for (int attempt = 1;; attempt++) {
@@ -541,7 +542,7 @@ static int reconnect(fkv_source *s) {
       it.r.frame = s->next_frame;
       it.r.pts = s->last_pts;
       it.r.attempts = attempt;
-      it.r.downtime = (fkv_now_ms() - t0) / 1e3;
+      it.r.downtime = (fk_now_ms() - t0) / 1e3;
       pthread_mutex_lock(&s->mu);
       s->st.reconnects++;
       pthread_mutex_unlock(&s->mu);
@@ -644,7 +645,7 @@ int fkv_source_open(const fkv_source_options *o, fkv_source **out) {
   double first = s->o.timeout > OPEN_TIMEOUT_MIN ? s->o.timeout : OPEN_TIMEOUT_MIN;
   if ((rc = open_input(s, first, why, sizeof why))) {
     if (s->o.cancel && *s->o.cancel) return fail(s, FK_ECANCELED, "%s: interrupted while opening", o->url);
-    if (s->deadline_ms && fkv_now_ms() > s->deadline_ms) snprintf(why, sizeof why, "no answer in %g s", first);
+    if (s->deadline_ms && fk_now_ms() > s->deadline_ms) snprintf(why, sizeof why, "no answer in %g s", first);
     return fail(s, rc, "%s: %s: %s", o->url, kind_noun(s->info.kind), why);
   }
   if (s->dec->width <= 0 || s->dec->height <= 0)

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h" /* fk_now_ms: the stage times */
 #include "facekit.h"
 
 #define FKV_ERRMSG_MAX 1024
@@ -272,9 +273,6 @@ typedef struct fkv_run_options {
 } fkv_run_options;
 
 void fkv_run_options_init(fkv_run_options *o);
-
-/* Monotonic milliseconds, for the stage times (run.c). */
-double fkv_now_ms(void);
 
 /* Streams a source through a new engine on s (and into o->output), with
  * events to o->engine.on_event: src, an opened source the run takes over
