@@ -318,6 +318,9 @@ FK_API int fk_largest_face(const fk_face *faces, int n);
 /* Index of the face whose box centre is nearest the image centre (LFW's
  * convention for the subject of a photo), or -1 when n == 0. */
 FK_API int fk_central_face(const fk_face *faces, int n, int width, int height);
+/* Index of the face whose box overlaps box most (intersection over union,
+ * at least 0.3), or -1 when none does: a face a client picked by its box. */
+FK_API int fk_face_at(const fk_face *faces, int n, fk_box box);
 
 /* Reorders faces[0..n) so that the k largest boxes (by area) come first,
  * largest first, the rest after them in their order; returns min(k, n).
@@ -755,6 +758,14 @@ FK_API int fk_entry_new(fk_session *s, const char *path, fk_entry **out);
 /* The entry's faces (by detector score) and which of them is nearest the
  * image centre (-1 when none); returns their number. */
 FK_API int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central);
+/* Labels one person: keeps only face k of the entry (k < 0: its central
+ * face, the one nearest the image centre, which is how an index represents
+ * a labelled photo: retrieval and eval use it), so that
+ * fk_store_add_entry stores that face alone, as the image's central face,
+ * and no bystander is filed under the identity. Returns the index (in
+ * fk_entry_faces order) of the face kept, or FK_ENOFACE when the entry has
+ * none, FK_EINVAL when k is not one of its faces. */
+FK_API int fk_entry_keep_face(fk_entry *e, int k);
 FK_API void fk_entry_free(fk_entry *e);
 
 typedef struct fk_added {

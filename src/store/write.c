@@ -136,6 +136,16 @@ int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central) {
   return e->nfaces;
 }
 
+int fk_entry_keep_face(fk_entry *e, int k) {
+  if (!e || e->nfaces == 0) return FK_ENOFACE;
+  if (k < 0) k = e->central;
+  if (k < 0 || k >= e->nfaces) return FK_EINVAL;
+  if (k) e->faces[0] = e->faces[k];
+  e->nfaces = 1;
+  e->central = 0;
+  return k;
+}
+
 void fk_entry_free(fk_entry *e) {
   if (!e) return;
   free(e->faces);
