@@ -204,6 +204,14 @@ FK_API int fk_landmarks_from_name(const char *name);
 /* The FK_NET_* bits detection needs with these options: the detector and
  * the landmark net. */
 FK_API unsigned fk_detect_nets(const fk_options *opt);
+/* Every detector's and every landmark net's FK_NET_* bits: what a program
+ * that lets each request pick them (serve) loads. */
+FK_API unsigned fk_all_detect_nets(void);
+/* The names the detectors / landmark nets go by, for messages: "ssd, tiny
+ * or rfb320", "face-api or lmk64" (from the one table of nets). Returns
+ * buf (truncated to size). */
+FK_API const char *fk_detector_names(char *buf, size_t size);
+FK_API const char *fk_landmarks_names(char *buf, size_t size);
 
 typedef struct fk_options {
   int detector;          /* FK_DETECTOR_* */

@@ -78,11 +78,13 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   if (!strcmp(a, "--models")) {
     c->models_dir = v;
   } else if (!strcmp(a, "--detector")) {
+    char names[128];
     if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return cli_usage(NULL, "--detector must be ssd, tiny or rfb320, not '%s'", v), -1;
+      return cli_usage(NULL, "--detector must be %s, not '%s'", fk_detector_names(names, sizeof names), v), -1;
   } else if (!strcmp(a, "--landmarks")) {
+    char names[128];
     if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
-      return cli_usage(NULL, "--landmarks must be face-api or lmk64, not '%s'", v), -1;
+      return cli_usage(NULL, "--landmarks must be %s, not '%s'", fk_landmarks_names(names, sizeof names), v), -1;
   } else if (!strcmp(a, "--model")) {
     if ((c->opt.model = fk_model_from_name(v)) < 0)
       return cli_usage(NULL, "--model must be one of %s, not '%s'", cli_model_names(), v), -1;

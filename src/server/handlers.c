@@ -108,8 +108,9 @@ static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o
   if (r && (o->model = fk_model_from_name(v)) < 0)
     return srv_fail(e, 400, "bad_parameter", "model must be one of %s", cli_model_names());
   if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
+  char names[128];
   if (r && (o->detector = fk_detector_from_name(v)) < 0)
-    return srv_fail(e, 400, "bad_parameter", "detector must be ssd or tiny");
+    return srv_fail(e, 400, "bad_parameter", "detector must be %s", fk_detector_names(names, sizeof names));
   return 0;
 }
 
