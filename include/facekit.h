@@ -530,7 +530,9 @@ typedef struct fk_index_stats {
   int64_t missing;    /* rows whose file is gone (kept unless pruned) */
   int64_t pruned;     /* of those, deleted (prune option) */
   int64_t faces;      /* faces stored by this run */
-  int64_t no_face, errors;  /* images of this run with no face / unreadable */
+  int64_t no_face, errors;  /* images of this run with no face / unreadable
+                               or not storable (a path too long, not a
+                               regular file): each told to on_error */
   int64_t other_shards;     /* files left to the other shards (shards > 1) */
   int64_t elsewhere;        /* files another process was indexing, or had
                                just indexed (claims, PostgreSQL) */
@@ -749,6 +751,22 @@ FK_API int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixel
  * is not NULL (an index built with fk_index_options.root), else the path
  * itself. FK_ETOOBIG if it does not fit in size bytes. */
 FK_API int fk_store_path_below(const char *root, const char *path, char *out, size_t size);
+
+/* ---- file names that are not UTF-8 ---- */
+
+/* Paths are bytes; where they must be text (a PostgreSQL index stores them
+ * so, and JSON output is UTF-8) facekit escapes them reversibly: each byte
+ * b that is not part of a well-formed UTF-8 sequence becomes the character
+ * U+10FF00 + b (U+10FF80..U+10FFFF, the end of plane 16's private use
+ * area), and a name holding one of those characters has each of its bytes
+ * escaped too. Valid UTF-8 names are unchanged. fk_text_unescape maps each
+ * U+10FF80..U+10FFFF back to its byte: the real file name. Both write up to
+ * size bytes with a NUL (like snprintf) and return the whole length;
+ * unescaping never lengthens, escaping at most quadruples. */
+FK_API size_t fk_text_escape(const char *s, char *out, size_t size);
+FK_API size_t fk_text_unescape(const char *s, char *out, size_t size);
+/* 1 when fk_text_escape would change s. */
+FK_API int fk_text_needs_escape(const char *s);
 
 /* ---- adding and removing single images ---- */
 

@@ -141,10 +141,9 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 }
 
 int cli_fprint(FILE *f, cJSON *obj) {
-  char *s = cJSON_PrintUnformatted(obj);
+  char *s = cli_json_text(cJSON_PrintUnformatted(obj));
   int rc = -1;
   if (s) {
-    cli_utf8_scrub(s);
     rc = fputs(s, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ? -1 : 0;
   }
   cJSON_free(s);

@@ -40,14 +40,13 @@ static double now_ms(void) {
 
 void srv_job_json(srv_job *j, int status, cJSON *obj) {
   free(j->out);
-  j->out = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  j->out = obj ? cli_json_text(cJSON_PrintUnformatted(obj)) : NULL;
   cJSON_Delete(obj);
   if (!j->out) {
     j->status = 500;
     j->out = strdup("{\"error\":\"out of memory\",\"code\":\"internal\"}");
   } else {
     j->status = status;
-    cli_utf8_scrub(j->out);
   }
   j->out_len = j->out ? strlen(j->out) : 0;
   j->content_type = "application/json";

@@ -612,6 +612,7 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK) rc = fk_walk_dir(st, dir, &w, io->on_error, io->user);
   r.stats.found = (int64_t)w.n;
   r.stats.skipped = w.skipped;
+  r.stats.errors = w.errors;
   if (rc == FK_OK && w.n == 0 && !io->prune)
     rc = fk_store_fail(st, FK_ENOENT, "no images (.jpg, .jpeg, .png, .webp) under %s%s", dir,
                        w.skipped ? " (only other files)" : " (it is empty)");

@@ -371,6 +371,9 @@ typedef struct fk_walk {
   fk_walk_entry *e;
   size_t n, cap;
   int64_t skipped;       /* non-image files */
+  int64_t errors;        /* image files that cannot be indexed: a path too
+                            long to store, not a regular file (on_error
+                            heard of each) */
   char *root;            /* realpath of the directory, no trailing slash */
 } fk_walk;
 
