@@ -538,6 +538,9 @@ typedef struct fk_index_stats {
                                just indexed (claims, PostgreSQL) */
   int64_t taken_over;       /* files whose claim had expired: a worker that
                                stopped without finishing them */
+  int64_t deleted;          /* files left out because their faces were
+                               deleted (fk_store_delete_face or _identity)
+                               while the file stayed: see forget_deletions */
   double elapsed;
   double t_read, t_decode, t_detect, t_represent;  /* worker stages */
   double t_db;        /* the writer thread's database time */
@@ -570,6 +573,13 @@ typedef struct fk_index_options {
    * never embed one twice; a claim not renewed for lease_s seconds (a
    * worker killed) may be taken over (default 60). */
   int lease_s;
+  /* Deleting an image's faces (fk_store_delete_face, _identity) leaves a
+   * tombstone on its path, so that a run over a folder still holding the
+   * file leaves it out (stats.deleted): a deletion sticks. It lasts until
+   * the path is stored again: by fk_store_add_entry (registering it
+   * explicitly), or by a run with forget_deletions set, which indexes such
+   * files as new. */
+  int forget_deletions;
 } fk_index_options;
 
 FK_API void fk_index_options_init(fk_index_options *o);
@@ -823,7 +833,8 @@ typedef void (*fk_removed_fn)(const char *path, void *user);
 /* Deletes one face; when it was its image's last, the image row too, and
  * the identity when that was its last image. Committed, and loaded vectors
  * updated, before it returns. FK_ENOENT when there is no such face.
- * removed may be NULL. */
+ * removed may be NULL. An image row removed leaves a tombstone on its path:
+ * fk_store_index() does not bring the file back (see forget_deletions). */
 FK_API int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user);
 /* Deletes an identity with all its images and faces; *faces (may be NULL)
  * gets how many faces went. FK_ENOENT when there is no such identity. */

@@ -281,7 +281,7 @@ static void test_index_stores_every_face_image_and_identity(void) {
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM meta WHERE key IN ('model', 'align', 'detector', 'input_size',"
                           " 'min_score', 'flip')"), 6);
   if (pg) {
-    CHECK_EQ_INT(db_int(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    CHECK_EQ_INT(db_int(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
     return;
   }
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -669,6 +669,60 @@ static void test_index_stores_paths_that_are_not_utf8(void) {
   CHECK(strlen(e) == 16 && !strcmp(b, "\xf4\x8f\xbe\x80"));
   fk_text_escape("Café ok", e, sizeof e);
   CHECK(!strcmp(e, "Café ok") && !fk_text_needs_escape("Café ok"));
+}
+
+/* A face id of the image whose path ends with suffix. */
+static long long face_of(const char *db, const char *suffix) {
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT min(f.id) FROM faces f JOIN images i ON i.id = f.image_id WHERE i.path LIKE '%%%s'",
+           suffix);
+  return db_int(db, sql);
+}
+
+/* Issue 19 #5: faces deleted through the library (what serve's DELETE
+ * calls) stay deleted when the folder still holding their files is indexed
+ * again, on an index made before deletions were recorded too (migrated on
+ * opening); --forget-deletions brings them back. */
+static void test_index_deletions_of_files_on_disk_stick(void) {
+  put_image("face_a1.png", "d/Alice/a.png", 13);
+  put_image("face_b1.png", "d/Bob/b.png", 13);
+  put_image("group4.png", "d/Group/g.png", 13);
+  DB(db, "d.db");
+  result r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 3);
+  result_free(&r);
+  /* as an index of the format before: no deleted_files */
+  if (pg) db_exec(db, "DROP TABLE deleted_files; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  else db_exec(db, "DROP TABLE deleted_files; PRAGMA user_version = 3");
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_WRITE, &st), FK_OK); /* migrates */
+  CHECK_EQ_INT(fk_store_delete_face(st, face_of(db, "/a.png"), NULL, NULL), FK_OK);
+  CHECK_EQ_INT(fk_store_delete_identity(st, "Bob", NULL, NULL, NULL), FK_OK);
+  CHECK_EQ_INT(fk_store_delete_face(st, face_of(db, "/g.png"), NULL, NULL), FK_OK); /* one face of four */
+  fk_store_close(st);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM deleted_files"), 2);
+  r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 0);
+  CHECK_EQ_INT(num(r.json, "deleted"), 2);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 1);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 1);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 3);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM identities WHERE name IN ('Alice', 'Bob')"), 0);
+  /* the undo */
+  r = fk("index", at("d"), "--db", db, "--forget-deletions", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 2);
+  CHECK_EQ_INT(num(r.json, "deleted"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 3);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM deleted_files"), 0);
+  r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 3);
+  CHECK_EQ_INT(num(r.json, "deleted"), 0);
+  result_free(&r);
 }
 
 /* ---- eval retrieval --------------------------------------------------------- */
@@ -1121,6 +1175,7 @@ static void run_shared(void) {
   RUN(test_find_without_a_face_exits_3);
   RUN(test_export_writes_npy_jsonl_and_bulk);
   RUN(test_index_stores_paths_that_are_not_utf8);
+  RUN(test_index_deletions_of_files_on_disk_stick);
   RUN(test_eval_retrieval_scores_a_labelled_tree);
   RUN(test_index_from_another_model_is_refused);
   RUN(test_index_killed_at_random_moments_loses_and_duplicates_nothing);

@@ -687,6 +687,38 @@ static void test_register_labels_one_face_of_a_group_photo(void) {
   fk_image_free(&g);
 }
 
+/* Issue 19 #5: a face deleted through the API stays deleted when `facekit
+ * index` runs again over the folder that still holds its file. */
+static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(void) {
+  char dir[4400], file[4500], args[9000];
+  snprintf(dir, sizeof dir, "%s/photos/Kept_Out", tmp);
+  snprintf(args, sizeof args, "mkdir -p '%s'", dir);
+  CHECK_EQ_INT(system(args), 0);
+  snprintf(file, sizeof file, "%s/c.png", dir);
+  nudged("face_c1.png", 5, file);
+  snprintf(args, sizeof args, "index '%s/photos' --db '%s' --quiet", tmp, db);
+  tu_run_result x = tu_run(args);
+  CHECK(x.code == 0 && jnum(x.json, "added") == 1);
+  cJSON_Delete(x.json);
+  resp r = http(&main_srv, (request){.method = "GET", .path = "/identities/Kept_Out/faces"});
+  int64_t id = (int64_t)jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "face_id");
+  CHECK(r.status == 200 && id > 0);
+  resp_free(&r);
+  char path[64];
+  snprintf(path, sizeof path, "/faces/%lld", (long long)id);
+  r = http(&main_srv, (request){.method = "DELETE", .path = path});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+  struct stat sb;
+  CHECK(stat(file, &sb) == 0); /* not an upload: the file stays */
+  x = tu_run(args);
+  CHECK(x.code == 0 && jnum(x.json, "added") == 0 && jnum(x.json, "deleted") == 1);
+  cJSON_Delete(x.json);
+  r = http(&main_srv, (request){.method = "GET", .path = "/identities/Kept_Out/faces"});
+  CHECK_EQ_INT(r.status, 404);
+  resp_free(&r);
+}
+
 /* An upload the server cannot store: a 500 whose message says nothing of
  * where. */
 static void test_internal_failures_are_500_without_internals(void) {
@@ -1172,6 +1204,7 @@ int main(int argc, char **argv) {
     RUN(test_verify_and_analyze_give_the_cli_objects);
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_register_labels_one_face_of_a_group_photo);
+    RUN(test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again);
     RUN(test_internal_failures_are_500_without_internals);
     RUN(test_eight_clients_register_and_find_at_once);
     RUN(test_sigterm_lets_requests_in_flight_finish_and_keeps_them);

@@ -36,7 +36,7 @@
 
 #include "store/pg.h"
 
-#define FK_PG_SCHEMA 1
+#define FK_PG_SCHEMA 2
 
 static const char schema_v1[] =
     "CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);"
@@ -92,8 +92,11 @@ static const char schema_v1[] =
     "CREATE TRIGGER images_relabelled AFTER UPDATE OF identity_id ON images FOR EACH ROW"
     " WHEN (OLD.identity_id IS DISTINCT FROM NEW.identity_id) EXECUTE FUNCTION fk_image_relabelled();";
 
+/* 2: the paths whose images a delete removed (store.h, deleted_files). */
+static const char schema_v2[] = "CREATE TABLE deleted_files(path text PRIMARY KEY, deleted_at bigint NOT NULL);";
+
 /* migrations[v]: from version v - 1 to v (1: from an empty database). */
-static const char *const migrations[FK_PG_SCHEMA + 1] = {NULL, schema_v1};
+static const char *const migrations[FK_PG_SCHEMA + 1] = {NULL, schema_v1, schema_v2};
 
 /* ---- parameters and statements ------------------------------------------ */
 
@@ -675,6 +678,21 @@ static int image_row(const PGresult *r, void *user) {
   return c->image(&row, c->user);
 }
 
+typedef struct path_fn {
+  int (*fn)(const char *path, void *user);
+  void *user;
+} path_fn;
+
+static int deleted_row(const PGresult *r, void *user) {
+  path_fn *c = user;
+  return c->fn(fk_pg_name_value(r, 0, 0), c->user);
+}
+
+static int pg_foreach_deleted_file(fk_store *st, int (*fn)(const char *path, void *user), void *user) {
+  path_fn c = {fn, user};
+  return foreach_row(st, "reading deleted files", "SELECT path FROM deleted_files", NULL, deleted_row, &c);
+}
+
 static int pg_foreach_image(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user) {
   row_fn c = {.image = fn, .user = user};
   return foreach_row(st, "reading images", "SELECT id, path, size, mtime_ns, hash, status FROM images", NULL,
@@ -822,6 +840,7 @@ const fk_store_ops fk_pg_ops = {
     .vec_rows = pg_vec_rows,
     .tombstones = pg_tombstones,
     .foreach_image = pg_foreach_image,
+    .foreach_deleted_file = pg_foreach_deleted_file,
     .writer_init = fk_pg_writer_init,
     .writer_free = fk_pg_writer_free,
     .identity = fk_pg_identity,

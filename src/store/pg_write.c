@@ -186,6 +186,13 @@ static void id_or_null(fk_pg_params *p, int64_t id) {
   else fk_pg_text(p, NULL);
 }
 
+/* Drops the tombstone of a path stored again (store.h, deleted_files). */
+static int undelete(fk_store *st, const char *path) {
+  fk_pg_params p = {0};
+  fk_pg_name(&p, path);
+  return held(fk_pg_exec, st, "storing an image", "DELETE FROM deleted_files WHERE path = $1", &p, NULL);
+}
+
 int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
   fk_pg_params p = {0};
   fk_pg_name(&p, en->path);
@@ -209,6 +216,8 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
   if (rc) return rc;
   *image_id = fk_pg_get_int(r, 0, 0);
   PQclear(r);
+  /* stored again: a deletion of this path no longer holds */
+  if ((rc = undelete(w->st, en->path))) return rc;
   /* Always: another writer may have stored this path since we looked.
    * Rows of this image put earlier in the batch go first, to be replaced. */
   fk_pg_params d = {0};
@@ -221,6 +230,8 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
 }
 
 int fk_pg_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity) {
+  int rc = undelete(w->st, en->path);
+  if (rc) return rc;
   fk_pg_params p = {0};
   fk_pg_name(&p, en->path);
   fk_pg_int(&p, en->size);
@@ -305,6 +316,10 @@ int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identi
                     NULL);
 }
 
+/* The tombstones of the image rows a delete removes (store.h). */
+#define TOMBSTONE "INSERT INTO deleted_files(path, deleted_at) SELECT path, extract(epoch FROM now())::bigint FROM images"
+#define TOMBSTONE_AGAIN " ON CONFLICT(path) DO UPDATE SET deleted_at = EXCLUDED.deleted_at"
+
 int fk_pg_delete_face_body(fk_store *st, void *arg) {
   fk_delete_job *d = arg;
   fk_pg_params p = {0};
@@ -322,8 +337,11 @@ int fk_pg_delete_face_body(fk_store *st, void *arg) {
   if (rc) return rc;
   d->removed.faces = 1;
   if (left > 0) return exec_id(st, "deleting a face", "DELETE FROM faces WHERE id = $1", d->id);
-  /* its image's last face: the image row goes, and its faces with it */
-  if ((rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image))) return rc;
+  /* its image's last face: the image row goes, and its faces with it; the
+   * file, if it stays, is not indexed again */
+  if ((rc = exec_id(st, "deleting an image", TOMBSTONE " WHERE id = $1" TOMBSTONE_AGAIN, image)) ||
+      (rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image)))
+    return rc;
   return fk_pg_drop_identity(st, ident);
 }
 
@@ -348,6 +366,7 @@ int fk_pg_delete_identity_body(fk_store *st, void *arg) {
     rc = fk_removed_add(st, &d->removed, fk_pg_name_value(r, i, 0));
   }
   PQclear(r);
+  if (rc == FK_OK) rc = exec_id(st, "deleting images", TOMBSTONE " WHERE identity_id = $1" TOMBSTONE_AGAIN, d->id);
   if (rc == FK_OK) rc = exec_id(st, "deleting images", "DELETE FROM images WHERE identity_id = $1", d->id);
   if (rc == FK_OK) rc = exec_id(st, "deleting an identity", "DELETE FROM identities WHERE id = $1", d->id);
   return rc;
