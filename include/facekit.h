@@ -239,6 +239,14 @@ FK_API int fk_landmarks_from_name(const char *name);
 /* The FK_NET_* bits detection needs with these options: the detector and
  * the landmark net. */
 FK_API unsigned fk_detect_nets(const fk_options *opt);
+/* Every detector's and every landmark net's FK_NET_* bits: what a program
+ * that lets each request pick them (serve) loads. */
+FK_API unsigned fk_all_detect_nets(void);
+/* The names the detectors / landmark nets go by, for messages: "ssd, tiny
+ * or rfb320", "face-api or lmk64" (from the one table of nets). Returns
+ * buf (truncated to size). */
+FK_API const char *fk_detector_names(char *buf, size_t size);
+FK_API const char *fk_landmarks_names(char *buf, size_t size);
 
 typedef struct fk_options {
   size_t size;           /* sizeof the struct, set by fk_options_init (first, always) */
@@ -355,6 +363,9 @@ FK_API int fk_largest_face(const fk_face *faces, int n);
 /* Index of the face whose box centre is nearest the image centre (LFW's
  * convention for the subject of a photo), or -1 when n == 0. */
 FK_API int fk_central_face(const fk_face *faces, int n, int width, int height);
+/* Index of the face whose box overlaps box most (intersection over union,
+ * at least 0.3), or -1 when none does: a face a client picked by its box. */
+FK_API int fk_face_at(const fk_face *faces, int n, fk_box box);
 
 /* Reorders faces[0..n) so that the k largest boxes (by area) come first,
  * largest first, the rest after them in their order; returns min(k, n).
@@ -557,12 +568,17 @@ typedef struct fk_index_stats {
   int64_t missing;    /* rows whose file is gone (kept unless pruned) */
   int64_t pruned;     /* of those, deleted (prune option) */
   int64_t faces;      /* faces stored by this run */
-  int64_t no_face, errors;  /* images of this run with no face / unreadable */
+  int64_t no_face, errors;  /* images of this run with no face / unreadable
+                               or not storable (a path too long, not a
+                               regular file): each told to on_error */
   int64_t other_shards;     /* files left to the other shards (shards > 1) */
   int64_t elsewhere;        /* files another process was indexing, or had
                                just indexed (claims, PostgreSQL) */
   int64_t taken_over;       /* files whose claim had expired: a worker that
                                stopped without finishing them */
+  int64_t deleted;          /* files left out because their faces were
+                               deleted (fk_store_delete_face or _identity)
+                               while the file stayed: see forget_deletions */
   double elapsed;
   double t_read, t_decode, t_detect, t_represent;  /* worker stages */
   double t_db;        /* the writer thread's database time */
@@ -596,6 +612,13 @@ typedef struct fk_index_options {
    * never embed one twice; a claim not renewed for lease_s seconds (a
    * worker killed) may be taken over (default 60). */
   int lease_s;
+  /* Deleting an image's faces (fk_store_delete_face, _identity) leaves a
+   * tombstone on its path, so that a run over a folder still holding the
+   * file leaves it out (stats.deleted): a deletion sticks. It lasts until
+   * the path is stored again: by fk_store_add_entry (registering it
+   * explicitly), or by a run with forget_deletions set, which indexes such
+   * files as new. */
+  int forget_deletions;
 } fk_index_options;
 
 FK_API void fk_index_options_init(fk_index_options *o);
@@ -782,6 +805,22 @@ FK_API int fk_store_face_crop(const fk_store_face *f, int size, size_t max_pixel
  * itself. FK_ETOOBIG if it does not fit in size bytes. */
 FK_API int fk_store_path_below(const char *root, const char *path, char *out, size_t size);
 
+/* ---- file names that are not UTF-8 ---- */
+
+/* Paths are bytes; where they must be text (a PostgreSQL index stores them
+ * so, and JSON output is UTF-8) facekit escapes them reversibly: each byte
+ * b that is not part of a well-formed UTF-8 sequence becomes the character
+ * U+10FF00 + b (U+10FF80..U+10FFFF, the end of plane 16's private use
+ * area), and a name holding one of those characters has each of its bytes
+ * escaped too. Valid UTF-8 names are unchanged. fk_text_unescape maps each
+ * U+10FF80..U+10FFFF back to its byte: the real file name. Both write up to
+ * size bytes with a NUL (like snprintf) and return the whole length;
+ * unescaping never lengthens, escaping at most quadruples. */
+FK_API size_t fk_text_escape(const char *s, char *out, size_t size);
+FK_API size_t fk_text_unescape(const char *s, char *out, size_t size);
+/* 1 when fk_text_escape would change s. */
+FK_API int fk_text_needs_escape(const char *s);
+
 /* ---- adding and removing single images ---- */
 
 /* One image file read, hashed, decoded, and its faces detected and embedded
@@ -802,6 +841,14 @@ FK_API int fk_entry_new_bytes(fk_session *s, const void *data, size_t n, const c
 /* The entry's faces (by detector score) and which of them is nearest the
  * image centre (-1 when none); returns their number. */
 FK_API int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central);
+/* Labels one person: keeps only face k of the entry (k < 0: its central
+ * face, the one nearest the image centre, which is how an index represents
+ * a labelled photo: retrieval and eval use it), so that
+ * fk_store_add_entry stores that face alone, as the image's central face,
+ * and no bystander is filed under the identity. Returns the index (in
+ * fk_entry_faces order) of the face kept, or FK_ENOFACE when the entry has
+ * none, FK_EINVAL when k is not one of its faces. */
+FK_API int fk_entry_keep_face(fk_entry *e, int k);
 FK_API void fk_entry_free(fk_entry *e);
 
 typedef struct fk_added {
@@ -835,7 +882,8 @@ typedef void (*fk_removed_fn)(const char *path, void *user);
 /* Deletes one face; when it was its image's last, the image row too, and
  * the identity when that was its last image. Committed, and loaded vectors
  * updated, before it returns. FK_ENOENT when there is no such face.
- * removed may be NULL. */
+ * removed may be NULL. An image row removed leaves a tombstone on its path:
+ * fk_store_index() does not bring the file back (see forget_deletions). */
 FK_API int fk_store_delete_face(fk_store *st, int64_t face_id, fk_removed_fn removed, void *user);
 /* Deletes an identity with all its images and faces; *faces (may be NULL)
  * gets how many faces went. FK_ENOENT when there is no such identity. */

@@ -281,7 +281,7 @@ static void test_index_stores_every_face_image_and_identity(void) {
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM meta WHERE key IN ('model', 'align', 'detector', 'input_size',"
                           " 'min_score', 'flip')"), 6);
   if (pg) {
-    CHECK_EQ_INT(db_int(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    CHECK_EQ_INT(db_int(db, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
     return;
   }
   CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -593,6 +593,149 @@ static void test_export_writes_npy_jsonl_and_bulk(void) {
   free(bulk);
   expect_error(fk("export", "--db", db, "--format", "npy", NULL), 2, "needs --out");
   expect_error(fk("export", "--db", db, NULL), 2, "--format");
+}
+
+/* Issue 19 #4: file names are bytes. A folder and a file that are not
+ * UTF-8 (Latin-1 "Café"), and a name holding the escape character itself
+ * (U+10FF80), index on both backends like any other; find and export print
+ * each path in the one reversible escaping, which fk_text_unescape maps
+ * back to the real file; a re-run finds them unchanged. An image whose
+ * path is too long to store is counted in errors and the run goes on. */
+static void test_index_stores_paths_that_are_not_utf8(void) {
+  static const char *const rel[] = {"u/Caf\xe9/caf\xe9.png", "u/plain/\xf4\x8f\xbe\x80x.png", "u/plain/ok.png"};
+  put_image("face_a1.png", rel[0], 11);
+  put_image("face_b1.png", rel[1], 11);
+  put_image("face_c1.png", rel[2], 11);
+  /* below a directory whose path is 4,000 bytes long: no room for the name */
+  char deep[8192];
+  int o = snprintf(deep, sizeof deep, "%s/u/deep", root);
+  while (o < 4000) o += snprintf(deep + o, sizeof deep - (size_t)o, "/%.200s", "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+  mkdirs(deep);
+  size_t n = 0;
+  char *png = tu_read_file(tu_fixture("face_a2.png"), &n);
+  int dir_fd = open(deep, O_RDONLY | O_DIRECTORY); /* the file's whole path is too long to open */
+  int deep_fd = openat(dir_fd, "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+                       "pppppppppppppppppppppppppppppppp.png", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(deep_fd >= 0 && png && write(deep_fd, png, n) == (ssize_t)n);
+  if (deep_fd >= 0) close(deep_fd);
+  if (dir_fd >= 0) close(dir_fd);
+  free(png);
+  DB(db, "u.db");
+  result r = fk("index", at("u"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 3);
+  CHECK_EQ_INT(num(r.json, "errors"), 1);
+  CHECK(strstr(r.err, "path too long") != NULL);
+  if (r.code) fprintf(stderr, "  index: %s\n", r.err);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 3);
+  /* find: every printed path is valid UTF-8 and names its real file */
+  r = fk("find", tu_fixture("face_a1.png"), "--db", db, "-k", "3", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  const cJSON *ms = cJSON_GetObjectItem(r.json, "matches");
+  CHECK_EQ_INT(cJSON_GetArraySize(ms), 3);
+  int found[3] = {0};
+  for (int i = 0; i < cJSON_GetArraySize(ms); i++) {
+    const cJSON *m = cJSON_GetArrayItem(ms, i);
+    char real[4200];
+    fk_text_unescape(tu_json_str(m, "path"), real, sizeof real);
+    struct stat sb;
+    CHECK(stat(real, &sb) == 0);
+    for (int k = 0; k < 3; k++) found[k] |= !strcmp(real, at(rel[k]));
+    if (!strcmp(real, at(rel[0]))) {
+      CHECK(strcmp(tu_json_str(m, "path"), real) != 0); /* escaped, not '?' */
+      char ident[64];
+      fk_text_unescape(tu_json_str(m, "identity"), ident, sizeof ident);
+      CHECK(!strcmp(ident, "Caf\xe9"));
+    }
+  }
+  CHECK(found[0] && found[1] && found[2]);
+  CHECK(!strchr(r.out, '?'));
+  result_free(&r);
+  /* export: the same escaping */
+  r = fk("export", "--db", db, "--format", "jsonl", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  int lines = 0, real_files = 0;
+  for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+    cJSON *j = cJSON_Parse(line);
+    char real[4200];
+    fk_text_unescape(tu_json_str(j, "path"), real, sizeof real);
+    struct stat sb;
+    real_files += j && stat(real, &sb) == 0;
+    cJSON_Delete(j);
+  }
+  CHECK(lines == 3 && real_files == 3);
+  result_free(&r);
+  /* the stored paths are the walk's: nothing is new the second time */
+  r = fk("index", at("u"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 3);
+  CHECK_EQ_INT(num(r.json, "added"), 0);
+  result_free(&r);
+  /* the escaping alone: reversible, and the identity on UTF-8 */
+  char e[64], b[64];
+  fk_text_escape("Caf\xe9", e, sizeof e);
+  CHECK(!strcmp(e, "Caf\xf4\x8f\xbf\xa9"));
+  fk_text_unescape(e, b, sizeof b);
+  CHECK(!strcmp(b, "Caf\xe9"));
+  fk_text_escape("\xf4\x8f\xbe\x80", e, sizeof e);
+  fk_text_unescape(e, b, sizeof b);
+  CHECK(strlen(e) == 16 && !strcmp(b, "\xf4\x8f\xbe\x80"));
+  fk_text_escape("Café ok", e, sizeof e);
+  CHECK(!strcmp(e, "Café ok") && !fk_text_needs_escape("Café ok"));
+}
+
+/* A face id of the image whose path ends with suffix. */
+static long long face_of(const char *db, const char *suffix) {
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT min(f.id) FROM faces f JOIN images i ON i.id = f.image_id WHERE i.path LIKE '%%%s'",
+           suffix);
+  return db_int(db, sql);
+}
+
+/* Issue 19 #5: faces deleted through the library (what serve's DELETE
+ * calls) stay deleted when the folder still holding their files is indexed
+ * again, on an index made before deletions were recorded too (migrated on
+ * opening); --forget-deletions brings them back. */
+static void test_index_deletions_of_files_on_disk_stick(void) {
+  put_image("face_a1.png", "d/Alice/a.png", 13);
+  put_image("face_b1.png", "d/Bob/b.png", 13);
+  put_image("group4.png", "d/Group/g.png", 13);
+  DB(db, "d.db");
+  result r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 3);
+  result_free(&r);
+  /* as an index of the format before: no deleted_files */
+  if (pg) db_exec(db, "DROP TABLE deleted_files; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  else db_exec(db, "DROP TABLE deleted_files; PRAGMA user_version = 3");
+  fk_store *st;
+  CHECK_EQ_INT(fk_store_open(db, FK_STORE_WRITE, &st), FK_OK); /* migrates */
+  CHECK_EQ_INT(fk_store_delete_face(st, face_of(db, "/a.png"), NULL, NULL), FK_OK);
+  CHECK_EQ_INT(fk_store_delete_identity(st, "Bob", NULL, NULL, NULL), FK_OK);
+  CHECK_EQ_INT(fk_store_delete_face(st, face_of(db, "/g.png"), NULL, NULL), FK_OK); /* one face of four */
+  fk_store_close(st);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM deleted_files"), 2);
+  r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 0);
+  CHECK_EQ_INT(num(r.json, "deleted"), 2);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 1);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 1);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM faces"), 3);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM identities WHERE name IN ('Alice', 'Bob')"), 0);
+  /* the undo */
+  r = fk("index", at("d"), "--db", db, "--forget-deletions", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  CHECK_EQ_INT(num(r.json, "added"), 2);
+  CHECK_EQ_INT(num(r.json, "deleted"), 0);
+  result_free(&r);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM images"), 3);
+  CHECK_EQ_INT(db_int(db, "SELECT count(*) FROM deleted_files"), 0);
+  r = fk("index", at("d"), "--db", db, NULL);
+  CHECK_EQ_INT(num(r.json, "unchanged"), 3);
+  CHECK_EQ_INT(num(r.json, "deleted"), 0);
+  result_free(&r);
 }
 
 /* ---- eval retrieval --------------------------------------------------------- */
@@ -1049,6 +1192,8 @@ static void run_shared(void) {
   RUN(test_find_root_resolves_paths_stored_relative_to_the_root);
   RUN(test_find_without_a_face_exits_3);
   RUN(test_export_writes_npy_jsonl_and_bulk);
+  RUN(test_index_stores_paths_that_are_not_utf8);
+  RUN(test_index_deletions_of_files_on_disk_stick);
   RUN(test_eval_retrieval_scores_a_labelled_tree);
   RUN(test_index_from_another_model_is_refused);
   RUN(test_index_killed_at_random_moments_loses_and_duplicates_nothing);

@@ -610,6 +610,127 @@ static void test_register_find_list_crop_and_delete(void) {
   expect_error("identity twice", http(&main_srv, (request){.method = "DELETE", .path = "/identities/George_W_Bush"}), 404, "not_found");
 }
 
+/* The box of a face object of an answer. */
+static fk_box box_of(const cJSON *f) {
+  const cJSON *b = cJSON_GetObjectItem(f, "box");
+  return (fk_box){(float)jnum(b, "x"), (float)jnum(b, "y"), (float)jnum(b, "w"), (float)jnum(b, "h")};
+}
+
+static double centre_dist2(fk_box b, int w, int h) {
+  double dx = b.x + b.w / 2 - w / 2.0, dy = b.y + b.h / 2 - h / 2.0;
+  return dx * dx + dy * dy;
+}
+
+/* Issue 19 #3: a group photo registers its central face alone (the others
+ * are reported as ignored, and never labelled), or the one the client
+ * picks by rank (face) or box (face_box). */
+static void test_register_labels_one_face_of_a_group_photo(void) {
+  fk_image g;
+  CHECK_EQ_INT(fk_image_load(fx("group4.png"), 0, &g), FK_OK);
+  part p[] = {{.name = "img", .file = fx("group4.png")}, {.name = "identity", .text = "grp"}, {0}};
+  resp r = http(&main_srv, (request){.method = "POST", .path = "/register", .parts = p, .nparts = 2});
+  const cJSON *faces = cJSON_GetObjectItem(r.json, "faces"), *ign = cJSON_GetObjectItem(r.json, "ignored");
+  CHECK(r.status == 201 && cJSON_GetArraySize(faces) == 1 && cJSON_GetArraySize(ign) == 3);
+  const cJSON *kept = cJSON_GetArrayItem(faces, 0);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(kept, "central")));
+  /* the one kept is the nearest the centre */
+  for (int i = 0; i < cJSON_GetArraySize(ign); i++)
+    CHECK(centre_dist2(box_of(kept), g.width, g.height) < centre_dist2(box_of(cJSON_GetArrayItem(ign, i)), g.width, g.height));
+  fk_box other = box_of(cJSON_GetArrayItem(ign, 0));
+  int other_rank = (int)jnum(cJSON_GetArrayItem(ign, 0), "face");
+  if (r.status != 201 || cJSON_GetArraySize(ign) != 3) fprintf(stderr, "  register group: %s\n", r.body ? r.body : "");
+  resp_free(&r);
+  r = http(&main_srv, (request){.method = "GET", .path = "/identities/grp/faces"});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1);
+  resp_free(&r);
+  /* the bystanders are strangers to /find: one face of the photo is grp */
+  r = http(&main_srv, (request){.method = "POST", .path = "/find",
+                                .parts = (part[]){{.name = "img", .file = fx("group4.png")},
+                                                  {.name = "all_faces", .text = "true"}, {.name = "k", .text = "1"}},
+                                .nparts = 3});
+  const cJSON *qs = cJSON_GetObjectItem(r.json, "queries");
+  int grp_same = 0;
+  for (int i = 0; i < cJSON_GetArraySize(qs); i++) {
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(qs, i), "matches"), 0);
+    grp_same += !strcmp(jstr(m, "identity"), "grp") && cJSON_IsTrue(cJSON_GetObjectItem(m, "same_person"));
+  }
+  CHECK(r.status == 200 && cJSON_GetArraySize(qs) == 4);
+  CHECK_EQ_INT(grp_same, 1);
+  resp_free(&r);
+  /* picked by box: another copy of the photo, the face at one ignored box */
+  char copy[4400], text[128];
+  snprintf(copy, sizeof copy, "%s/group_copy.png", tmp);
+  nudged("group4.png", 3, copy);
+  snprintf(text, sizeof text, "%g,%g,%g,%g", other.x, other.y, other.w, other.h);
+  p[0].file = copy;
+  p[1].text = "grp_box";
+  p[2] = (part){.name = "face_box", .text = text};
+  r = http(&main_srv, (request){.method = "POST", .path = "/register", .parts = p, .nparts = 3});
+  kept = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0);
+  CHECK(r.status == 201 && jlen(r.json, "faces") == 1 && jlen(r.json, "ignored") == 3);
+  CHECK(fabs(box_of(kept).x - other.x) < 3 && fabs(box_of(kept).y - other.y) < 3);
+  resp_free(&r);
+  /* picked by rank, in JSON */
+  char *b64 = file_b64(copy), *json = malloc(strlen(b64) + 200);
+  snprintf(json, strlen(b64) + 200, "{\"img\":\"%s\",\"identity\":\"grp_rank\",\"face\":%d}", b64, other_rank);
+  r = http(&main_srv, (request){.method = "POST", .path = "/register", .json = json});
+  kept = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0);
+  CHECK(r.status == 200 || r.status == 201);
+  CHECK(fabs(box_of(kept).x - other.x) < 3 && fabs(box_of(kept).y - other.y) < 3);
+  resp_free(&r);
+  /* bad choices */
+  snprintf(json, strlen(b64) + 200, "{\"img\":\"%s\",\"identity\":\"grp_bad\",\"face\":7}", b64);
+  expect_error("face 7 of 4", http(&main_srv, (request){.method = "POST", .path = "/register", .json = json}), 422,
+               "face_not_found");
+  snprintf(json, strlen(b64) + 200, "{\"img\":\"%s\",\"identity\":\"grp_bad\",\"face_box\":{\"x\":1,\"y\":1,\"w\":2,\"h\":2}}", b64);
+  expect_error("box on no face", http(&main_srv, (request){.method = "POST", .path = "/register", .json = json}), 422,
+               "face_not_found");
+  snprintf(json, strlen(b64) + 200, "{\"img\":\"%s\",\"identity\":\"grp_bad\",\"face\":0,\"face_box\":\"1,1,9,9\"}", b64);
+  expect_error("face and box", http(&main_srv, (request){.method = "POST", .path = "/register", .json = json}), 400,
+               "bad_parameter");
+  snprintf(json, strlen(b64) + 200, "{\"img\":\"%s\",\"identity\":\"grp_bad\",\"face_box\":\"1,2\"}", b64);
+  expect_error("half a box", http(&main_srv, (request){.method = "POST", .path = "/register", .json = json}), 400,
+               "bad_parameter");
+  r = http(&main_srv, (request){.method = "GET", .path = "/identities/grp_bad/faces"});
+  CHECK(r.status == 404);
+  resp_free(&r);
+  free(json);
+  free(b64);
+  fk_image_free(&g);
+}
+
+/* Issue 19 #5: a face deleted through the API stays deleted when `facekit
+ * index` runs again over the folder that still holds its file. */
+static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(void) {
+  char dir[4400], file[4500], args[9000];
+  snprintf(dir, sizeof dir, "%s/photos/Kept_Out", tmp);
+  snprintf(args, sizeof args, "mkdir -p '%s'", dir);
+  CHECK_EQ_INT(system(args), 0);
+  snprintf(file, sizeof file, "%s/c.png", dir);
+  nudged("face_c1.png", 5, file);
+  snprintf(args, sizeof args, "index '%s/photos' --db '%s' --quiet", tmp, db);
+  tu_run_result x = tu_run(args);
+  CHECK(x.code == 0 && jnum(x.json, "added") == 1);
+  cJSON_Delete(x.json);
+  resp r = http(&main_srv, (request){.method = "GET", .path = "/identities/Kept_Out/faces"});
+  int64_t id = (int64_t)jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "face_id");
+  CHECK(r.status == 200 && id > 0);
+  resp_free(&r);
+  char path[64];
+  snprintf(path, sizeof path, "/faces/%lld", (long long)id);
+  r = http(&main_srv, (request){.method = "DELETE", .path = path});
+  CHECK_EQ_INT(r.status, 200);
+  resp_free(&r);
+  struct stat sb;
+  CHECK(stat(file, &sb) == 0); /* not an upload: the file stays */
+  x = tu_run(args);
+  CHECK(x.code == 0 && jnum(x.json, "added") == 0 && jnum(x.json, "deleted") == 1);
+  cJSON_Delete(x.json);
+  r = http(&main_srv, (request){.method = "GET", .path = "/identities/Kept_Out/faces"});
+  CHECK_EQ_INT(r.status, 404);
+  resp_free(&r);
+}
+
 /* An upload the server cannot store: a 500 whose message says nothing of
  * where. */
 static void test_internal_failures_are_500_without_internals(void) {
@@ -2066,6 +2187,8 @@ int main(int argc, char **argv) {
     RUN(test_bodies_over_the_limit_get_413);
     RUN(test_verify_and_analyze_give_the_cli_objects);
     RUN(test_register_find_list_crop_and_delete);
+    RUN(test_register_labels_one_face_of_a_group_photo);
+    RUN(test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again);
     RUN(test_internal_failures_are_500_without_internals);
     if (guard_start()) return 1;
     RUN(test_conflicting_framing_gets_400_or_501_and_a_close);

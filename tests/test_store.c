@@ -447,7 +447,8 @@ static void test_new_index_has_the_schema_and_wal(void) {
   CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
   CHECK_EQ_INT(sqlite3_column_int64(q, 0), FK_STORE_APP_ID);
   CHECK(!strcmp((const char *)sqlite3_column_text(q, 1), "wal"));
-  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2), "deleted,faces,identities,images,meta,sqlite_sequence"));
+  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2),
+                "deleted,deleted_files,faces,identities,images,meta,sqlite_sequence"));
   sqlite3_finalize(q);
   fk_store_info info;
   CHECK_EQ_INT(fk_store_get_info(st, &info), FK_OK);
@@ -773,8 +774,8 @@ static void test_index_of_another_width_searches_and_refuses_mixed_queries(void)
   tu_remove_index(path);
 }
 
-/* Turns the format-3 index at path into what an older facekit made:
- * format 2 (no change sequence, plain INTEGER PRIMARY KEY) or format 1
+/* Turns the index at path into what an older facekit made: format 2 (no
+ * change sequence, plain INTEGER PRIMARY KEY, no deleted_files) or format 1
  * (also 128-d CHECK constraints and no meta.dim). */
 static void downgrade(const char *path, int format) {
   char sql[4096];
@@ -787,6 +788,7 @@ static void downgrade(const char *path, int format) {
            " emb_i8 BLOB NOT NULL %s, UNIQUE(image_id, idx));"
            "INSERT INTO f_old SELECT id, image_id, idx, x, y, w, h, score, landmarks, model, central, norm, emb_f32,"
            " emb_i8 FROM faces; DROP TABLE faces; ALTER TABLE f_old RENAME TO faces; DROP TABLE deleted;"
+           "DROP TABLE deleted_files;"
            "DELETE FROM meta WHERE key IN ('seq'%s); PRAGMA user_version = %d",
            format == 1 ? "CHECK(length(emb_f32) = 512)" : "",
            format == 1 ? "CHECK(length(emb_i8) = 128)" : "CHECK(length(emb_f32) = 4 * length(emb_i8))",

@@ -82,11 +82,13 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   if (!strcmp(a, "--models")) {
     c->models_dir = v;
   } else if (!strcmp(a, "--detector")) {
+    char names[128];
     if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return cli_usage(NULL, "--detector must be ssd, tiny or rfb320, not '%s'", v), -1;
+      return cli_usage(NULL, "--detector must be %s, not '%s'", fk_detector_names(names, sizeof names), v), -1;
   } else if (!strcmp(a, "--landmarks")) {
+    char names[128];
     if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
-      return cli_usage(NULL, "--landmarks must be face-api or lmk64, not '%s'", v), -1;
+      return cli_usage(NULL, "--landmarks must be %s, not '%s'", fk_landmarks_names(names, sizeof names), v), -1;
   } else if (!strcmp(a, "--model")) {
     if ((c->opt.model = fk_model_from_name(v)) < 0) {
       char names[256];
@@ -151,10 +153,9 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 }
 
 int cli_fprint(FILE *f, cJSON *obj) {
-  char *s = cJSON_PrintUnformatted(obj);
+  char *s = cli_json_text(cJSON_PrintUnformatted(obj));
   int rc = -1;
   if (s) {
-    cli_utf8_scrub(s);
     rc = fputs(s, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ? -1 : 0;
   }
   cJSON_free(s);

@@ -35,11 +35,11 @@ typedef struct exporter {
   int64_t rows;
 } exporter;
 
-/* A JSON string; bytes that are not valid UTF-8 become '?'. */
+/* A JSON string; bytes that are not valid UTF-8 are escaped as
+ * fk_text_escape says (a path maps back to its file). */
 static void json_str(FILE *f, const char *str) {
-  char s[4096];
-  snprintf(s, sizeof s, "%s", str);
-  cli_utf8_scrub(s);
+  char s[4 * 4096 + 1];
+  fk_text_escape(str, s, sizeof s);
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);

@@ -27,6 +27,9 @@ static const char help[] =
     "                  user@host/db (any libpq URI), or postgresql: with PG* variables\n"
     "  --jobs N        worker threads, one pipeline each (default: all cores)\n"
     "  --prune         delete the rows of files that are gone (default: keep, count them)\n"
+    "  --forget-deletions  index again the files whose faces were deleted through the\n"
+    "                  library or serve (DELETE /faces, /identities): by default such a\n"
+    "                  file stays out of the index while it is on disk (counted in deleted)\n"
     "  --batch N       images per transaction (default 64)\n"
     "  --quiet         no progress on stderr\n"
     "  --shard I/N     take only the files whose stored path hashes to I of N (0 <= I < N),\n"
@@ -105,7 +108,7 @@ static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, 
       {"added", s->added}, {"updated", s->updated}, {"retried", s->retried}, {"moved", s->moved}, {"touched", s->touched},
       {"unchanged", s->unchanged}, {"missing", s->missing}, {"pruned", s->pruned}, {"faces", s->faces},
       {"no_face", s->no_face}, {"errors", s->errors}, {"other_shards", s->other_shards},
-      {"elsewhere", s->elsewhere}, {"taken_over", s->taken_over}};
+      {"elsewhere", s->elsewhere}, {"taken_over", s->taken_over}, {"deleted", s->deleted}};
   for (size_t i = 0; i < sizeof n / sizeof *n; i++) cJSON_AddNumberToObject(o, n[i].k, (double)n[i].v);
   double el = s->elapsed > 0 ? s->elapsed : 1e-9;
   cJSON_AddNumberToObject(o, "seconds", s->elapsed);
@@ -185,6 +188,8 @@ int cmd_index(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--prune")) {
       io.prune = 1;
+    } else if (!strcmp(a, "--forget-deletions")) {
+      io.forget_deletions = 1;
     } else if (!strcmp(a, "--quiet")) {
       p.quiet = 1;
     } else if (!strcmp(a, "--db") || !strcmp(a, "--jobs") || !strcmp(a, "--batch") || !strcmp(a, "--shard") ||

@@ -28,6 +28,16 @@ void cli_utf8_scrub(char *s) {
   }
 }
 
+char *cli_json_text(char *s) {
+  if (!s || !fk_text_needs_escape(s)) return s;
+  size_t n = fk_text_escape(s, NULL, 0) + 1;
+  char *e = malloc(n);
+  if (e) fk_text_escape(s, e, n);
+  else cli_utf8_scrub(s); /* out of memory: valid, if lossy */
+  if (e) free(s);
+  return e ? e : s;
+}
+
 cJSON *cli_box_json(fk_box b) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "x", cli_float(b.x));

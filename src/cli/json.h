@@ -22,6 +22,12 @@ double cli_float(float v);
  * is ASCII, so this never changes it). */
 void cli_utf8_scrub(char *s);
 
+/* Printed JSON (s, malloc'd, taken) made valid UTF-8 by the one reversible
+ * escaping of file names (fk_text_escape: a byte that is not UTF-8
+ * becomes U+10FF00 + the byte), so that a printed path maps back to its
+ * file; returns the text to print and free (s itself when it was valid). */
+char *cli_json_text(char *s);
+
 /* {"x","y","w","h"}; [[x,y]...]; [v...]. */
 cJSON *cli_box_json(fk_box b);
 cJSON *cli_landmarks_json(const fk_point *p, int n);

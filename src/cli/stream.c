@@ -63,7 +63,8 @@ static const char help[] =
     "  --verbose             pass FFmpeg's warnings to stderr\n"
     "The detector defaults to tiny at 416, min score 0.2 (chosen for video; see README);\n"
     "faces under a tenth of the frame height want a larger --input-size (608).\n"
-    "With --db, the embedding options (--model, --align, --flip) come from the index.\n"
+    "With --db, the embedding options (--model, --landmarks, --align, --flip) come from\n"
+    "the index.\n"
     "Keep --threads 1 unless cores are idle: the reader thread decodes alongside, and\n"
     "inference threads spin-wait for busy cores (see README).\n"
     "Exit codes: 0 when the input ended or a signal stopped it, 1 on errors (the last\n"
@@ -73,7 +74,7 @@ typedef struct stream_args {
   fkv_run_options run;
   const char *db, *events, *attribute_model;
   int actions, verbose;
-  int given_min_score, given_model, given_align, given_flip;
+  int given_min_score, given_model, given_align, given_flip, given_landmarks;
   fk_search_options so;
 } stream_args;
 
@@ -380,6 +381,7 @@ static int parse(int argc, char **argv, stream_args *a, cli_common *c) {
     a->given_model |= !strcmp(argv[k], "--model");
     a->given_align |= !strcmp(argv[k], "--align");
     a->given_flip |= !strcmp(argv[k], "--flip");
+    a->given_landmarks |= !strcmp(argv[k], "--landmarks");
   }
   /* The video default for min score suits tiny; SSD keeps its own. */
   if (c->opt.detector == FK_DETECTOR_SSD && !a->given_min_score) c->opt.min_score = 0.5f;
@@ -412,6 +414,8 @@ static int open_db(const stream_args *a, cli_common *c, fk_store **st) {
   if (!a->given_model) c->opt.model = info.opt.model;
   if (!a->given_align) c->opt.align = info.opt.align;
   if (!a->given_flip) c->opt.flip = info.opt.flip;
+  /* the landmarks place the chip the embedding is made of */
+  if (!a->given_landmarks) c->opt.landmarks = info.opt.landmarks;
   return EXIT_OK;
 }
 

@@ -153,6 +153,29 @@ int fk_detector_from_name(const char *name) { return name_index(detector_names, 
 const char *fk_landmarks_name(int l) { return l >= 0 && l < COUNT(landmarks_names) ? landmarks_names[l] : NULL; }
 int fk_landmarks_from_name(const char *name) { return name_index(landmarks_names, COUNT(landmarks_names), name); }
 
+/* names[0..n) joined by ", " and, before the last, " or " into buf. */
+static const char *join_names(const char *const *names, int n, char *buf, size_t size) {
+  size_t o = 0;
+  if (size) buf[0] = '\0';
+  for (int i = 0; i < n && o < size; i++)
+    o += (size_t)snprintf(buf + o, size - o, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+  return buf;
+}
+
+const char *fk_detector_names(char *buf, size_t size) {
+  return join_names(detector_names, COUNT(detector_names), buf, size);
+}
+const char *fk_landmarks_names(char *buf, size_t size) {
+  return join_names(landmarks_names, COUNT(landmarks_names), buf, size);
+}
+
+unsigned fk_all_detect_nets(void) {
+  unsigned bits = 0;
+  for (int d = 0; d < COUNT(detector_nets); d++) bits |= 1u << detector_nets[d];
+  for (int l = 0; l < COUNT(landmarks_nets); l++) bits |= 1u << landmarks_nets[l];
+  return bits;
+}
+
 int fk_detector_net(int detector) { return detector_nets[detector]; }
 int fk_landmarks_net(int landmarks) { return landmarks_nets[landmarks]; }
 

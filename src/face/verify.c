@@ -87,3 +87,18 @@ int fk_central_face(const fk_face *faces, int n, int width, int height) {
   }
   return best;
 }
+
+int fk_face_at(const fk_face *faces, int n, fk_box box) {
+  int best = -1;
+  double best_iou = 0.3; /* at least this much overlap */
+  for (int i = 0; i < n; i++) {
+    const fk_box *b = &faces[i].box;
+    double x0 = fmax(b->x, box.x), y0 = fmax(b->y, box.y);
+    double x1 = fmin(b->x + b->w, box.x + box.w), y1 = fmin(b->y + b->h, box.y + box.h);
+    double inter = x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
+    double uni = (double)b->w * b->h + (double)box.w * box.h - inter;
+    double iou = uni > 0 ? inter / uni : 0;
+    if (iou >= best_iou) best_iou = iou, best = i;
+  }
+  return best;
+}

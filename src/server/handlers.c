@@ -40,14 +40,13 @@ static double now_ms(void) {
 
 void srv_job_json(srv_job *j, int status, cJSON *obj) {
   free(j->out);
-  j->out = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  j->out = obj ? cli_json_text(cJSON_PrintUnformatted(obj)) : NULL;
   cJSON_Delete(obj);
   if (!j->out) {
     j->status = 500;
     j->out = strdup("{\"error\":\"out of memory\",\"code\":\"internal\"}");
   } else {
     j->status = status;
-    cli_utf8_scrub(j->out);
   }
   j->out_len = j->out ? strlen(j->out) : 0;
   j->content_type = "application/json";
@@ -111,8 +110,9 @@ static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o
     return srv_fail(e, 400, "bad_parameter", "model must be one of %s", names);
   }
   if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
+  char names[128];
   if (r && (o->detector = fk_detector_from_name(v)) < 0)
-    return srv_fail(e, 400, "bad_parameter", "detector must be ssd or tiny");
+    return srv_fail(e, 400, "bad_parameter", "detector must be %s", fk_detector_names(names, sizeof names));
   return 0;
 }
 
@@ -391,6 +391,9 @@ out:
 typedef struct register_req {
   upload img;
   const char *identity;
+  long face;        /* the face to register, by rank (-1: the central one) */
+  int by_box;       /* ... or the one at box */
+  fk_box box;
 } register_req;
 
 /* An identity becomes a folder of the data directory that `facekit index`
@@ -423,7 +426,37 @@ static int parse_register(srv_job *j, register_req *r, srv_error *e) {
     return -1;
   if (!got) return srv_fail(e, 400, "missing_parameter", "identity is required");
   if (valid_identity(r->identity, e)) return -1;
+  r->face = -1;
+  int gi = srv_get_int(ps, "face", 0, MAX_REGISTER_FACES - 1, &r->face, e), gb;
+  if (gi < 0 || (gb = srv_get_box(ps, "face_box", &r->box, e)) < 0) return -1;
+  if (gi && gb) return srv_fail(e, 400, "bad_parameter", "give face or face_box, not both");
+  r->by_box = gb;
   return need_index(j, e);
+}
+
+/* Picks the face a register labels (fk_entry_keep_face: the central one
+ * unless the client chose) and lists the others as ignored; 0, or -1 with
+ * e set. */
+static int pick_face(fk_entry *entry, const register_req *r, cJSON **ignored, srv_error *e) {
+  const fk_face *faces;
+  int central, n = fk_entry_faces(entry, &faces, &central), k = (int)r->face;
+  if (r->by_box && (k = fk_face_at(faces, n, r->box)) < 0)
+    return srv_fail(e, 422, "face_not_found", "no face of img overlaps face_box (it has %d)", n);
+  if (k >= n) return srv_fail(e, 422, "face_not_found", "img has %d faces: face must be below %d", n, n);
+  if (!(*ignored = cJSON_CreateArray())) return fail_status(e, FK_ENOMEM, "img", NULL);
+  for (int i = 0; i < n; i++) {
+    if (i == (k < 0 ? central : k)) continue;
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddNumberToObject(f, "face", i);
+    cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
+    cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
+    cJSON_AddItemToArray(*ignored, f);
+  }
+  int kept = fk_entry_keep_face(entry, k);
+  if (kept >= 0) return 0;
+  cJSON_Delete(*ignored);
+  *ignored = NULL;
+  return fail_status(e, kept, "img", NULL);
 }
 
 typedef struct add_op {
@@ -454,13 +487,16 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
   int rc = fk_entry_new_bytes(s, r->img.data, r->img.len, "img", &entry);
   const fk_face *faces;
   int central;
+  cJSON *ignored = NULL;
   if (rc == FK_OK && fk_entry_faces(entry, &faces, &central) == 0) rc = FK_ENOFACE;
   if (rc) {
     fail_status(e, rc, "img", fk_session_errmsg(s));
     goto fail;
   }
+  if (pick_face(entry, r, &ignored, e)) goto fail;
   add_op a = {.entry = entry, .img = &r->img, .identity = r->identity};
   if ((rc = srv_write(sv, do_add, &a))) {
+    cJSON_Delete(ignored);
     index_fail(e, rc, a.err);
     goto fail;
   }
@@ -480,6 +516,9 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
     }
     cJSON_AddItemToArray(arr, f);
   }
+  /* the other faces of the image, not stored (unless the image was there) */
+  if (a.out.created) cJSON_AddItemToObject(o, "ignored", ignored);
+  else cJSON_Delete(ignored);
   cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
   fk_entry_free(entry);
   srv_job_json(j, a.out.created ? 201 : 200, o);

@@ -860,10 +860,12 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
   return d;
 }
 
-/* The nets every endpoint may need: both detectors, the landmarks, every
- * recognition model's nets and the attribute heads. */
+/* The nets every endpoint may need: every detector and landmark net (a
+ * request may pick the detector, and the served index may have been built
+ * with any of them), every recognition model's nets and the attribute
+ * heads. */
 static unsigned all_nets(void) {
-  unsigned nets = FK_NET_SSD | FK_NET_TINY | FK_NET_LANDMARKS | FK_NET_ATTRIBUTES;
+  unsigned nets = fk_all_detect_nets() | FK_NET_ATTRIBUTES;
   for (int i = 0; i < FK_NUM_MODELS; i++) nets |= fk_model_nets(i);
   return nets;
 }

@@ -209,6 +209,31 @@ int srv_get_list(srv_params *ps, const char *name, char *buf, size_t size, srv_e
   return 1;
 }
 
+int srv_get_box(srv_params *ps, const char *name, fk_box *out, srv_error *e) {
+  FIND(p, ps, name, e);
+  double v[4];
+  int ok = 0;
+  const char *t = text_of(p);
+  if (p->kind == P_JSON && cJSON_IsObject(p->json)) {
+    static const char *const keys[4] = {"x", "y", "w", "h"};
+    ok = cJSON_GetArraySize(p->json) == 4;
+    for (int i = 0; ok && i < 4; i++) {
+      const cJSON *x = cJSON_GetObjectItemCaseSensitive(p->json, keys[i]);
+      ok = cJSON_IsNumber(x) && isfinite(v[i] = x->valuedouble);
+    }
+  } else if (t) {
+    int used = -1;
+    ok = sscanf(t, "%lf,%lf,%lf,%lf%n", &v[0], &v[1], &v[2], &v[3], &used) == 4 && used == (int)strlen(t) &&
+         !isspace((unsigned char)t[0]);
+    for (int i = 0; ok && i < 4; i++) ok = isfinite(v[i]);
+  }
+  if (!ok || v[2] <= 0 || v[3] <= 0)
+    return srv_fail(e, 400, "bad_parameter", "%s must be a box: {\"x\",\"y\",\"w\",\"h\"} or \"x,y,w,h\", "
+                    "in pixels, w and h > 0", name);
+  *out = (fk_box){(float)v[0], (float)v[1], (float)v[2], (float)v[3]};
+  return 1;
+}
+
 /* ---- images ------------------------------------------------------------------ */
 
 /* Decodes base64 text: the standard alphabet (+/) or the URL-safe one (-_),

@@ -37,7 +37,7 @@ static double now_s(void) {
 /* ---- sessions ------------------------------------------------------------ */
 
 static int same_options(const fk_options *a, const fk_options *b) {
-  return a->detector == b->detector && a->ssd_input_size == b->ssd_input_size &&
+  return a->detector == b->detector && a->landmarks == b->landmarks && a->ssd_input_size == b->ssd_input_size &&
          a->tiny_input_size == b->tiny_input_size && a->min_score == b->min_score &&
          a->max_faces == b->max_faces && a->model == b->model && a->align == b->align && a->flip == b->flip &&
          a->threads == b->threads && a->backend == b->backend && a->max_pixels == b->max_pixels &&

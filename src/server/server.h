@@ -136,6 +136,10 @@ int srv_get_string(srv_params *ps, const char *name, const char **out, srv_error
  * "a,b,c". */
 int srv_get_list(srv_params *ps, const char *name, char *buf, size_t size, srv_error *e);
 
+/* A box: a JSON object {"x","y","w","h"} or "x,y,w,h" text, positive
+ * size. */
+int srv_get_box(srv_params *ps, const char *name, fk_box *out, srv_error *e);
+
 /* An image parameter's bytes: a file part; a data: URI or base64 text; or,
  * only when allow[] names a directory it lies under, a server-side path.
  * URLs are always refused. *data is malloc'd. */

@@ -58,6 +58,12 @@
   " WHEN OLD.identity_id IS NOT NEW.identity_id BEGIN " NEXT_SEQ                           \
   " UPDATE faces SET seq = " CUR_SEQ " WHERE image_id = NEW.id; END;"
 
+/* Files whose faces were deleted one by one (fk_store_delete_face, _identity)
+ * while the file may stay on disk: an index run leaves them out, so that a
+ * deletion sticks, until the path is stored again (fk_store_add_entry, or
+ * an index run with forget_deletions). Format 4. */
+#define DELETED_FILES "CREATE TABLE IF NOT EXISTS deleted_files(path TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL) WITHOUT ROWID;"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -77,7 +83,8 @@ static const char schema_sql[] =
     "CREATE INDEX images_hash ON images(hash);"
     "CREATE INDEX images_identity ON images(identity_id);"
     FACES_TABLE("faces")
-    CHANGE_SEQUENCE;
+    CHANGE_SEQUENCE
+    DELETED_FILES;
 
 int fk_store_fail(fk_store *st, int status, const char *fmt, ...) {
   va_list ap;
@@ -240,12 +247,14 @@ static int create_schema(fk_store *st) {
 /* Versions 1 and 2 -> 3 (see store.h): the faces table is rebuilt under
  * the same name with AUTOINCREMENT ids, the seq column (0 for the rows it
  * had) and, for version 1, without the 128-d CHECKs; SQLite can alter none
- * of these in place. Rows and ids are unchanged; one transaction. */
+ * of these in place. Rows and ids are unchanged. 3 -> 4 adds the
+ * deleted_files table (empty: deletions made before it did not stick). One
+ * transaction. */
 static int migrate(fk_store *st) {
   int rc = fk_store_exec(st, "BEGIN IMMEDIATE");
   if (rc) return rc;
   int64_t ver = pragma_int(st, "PRAGMA user_version", &rc);
-  if (rc == FK_OK && ver < FK_STORE_SCHEMA) {
+  if (rc == FK_OK && ver < 3) {
     static const char sql[] =
         FACES_TABLE("faces_v3")
         "INSERT INTO faces_v3 SELECT id, image_id, idx, x, y, w, h, score, landmarks, model,"
@@ -259,8 +268,9 @@ static int migrate(fk_store *st) {
       rc = fk_store_exec(st, "INSERT OR IGNORE INTO meta SELECT 'dim', '128' WHERE EXISTS"
                              " (SELECT 1 FROM meta WHERE key = 'model')");
     if (rc == FK_OK) rc = fk_store_exec(st, sql);
-    if (rc == FK_OK) rc = fk_store_exec(st, "PRAGMA user_version = " FK_STR(FK_STORE_SCHEMA));
   }
+  if (rc == FK_OK && ver < 4) rc = fk_store_exec(st, DELETED_FILES);
+  if (rc == FK_OK && ver < FK_STORE_SCHEMA) rc = fk_store_exec(st, "PRAGMA user_version = " FK_STR(FK_STORE_SCHEMA));
   if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
   sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   return fk_store_fail(st, rc, "%s: upgrading the index from format %lld to %d failed (nothing was changed): %s",
@@ -688,6 +698,7 @@ const fk_store_ops fk_sqlite_ops = {
     .vec_rows = fk_sq_vec_rows,
     .tombstones = fk_sq_tombstones,
     .foreach_image = fk_sq_foreach_image,
+    .foreach_deleted_file = fk_sq_foreach_deleted_file,
     .writer_init = fk_sq_writer_init,
     .writer_free = fk_sq_writer_free,
     .identity = fk_sq_identity,

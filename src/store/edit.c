@@ -203,8 +203,13 @@ int fk_sq_delete_face_body(fk_store *st, void *arg) {
   if (rc) return rc;
   d->removed.faces = 1;
   if (left > 0) return exec_ids(st, "DELETE FROM faces WHERE id = ?", d->id, 0);
-  /* its image's last face: the image row goes, and its faces with it */
-  if ((rc = exec_ids(st, "DELETE FROM images WHERE id = ?", image, 0))) return rc;
+  /* its image's last face: the image row goes, and its faces with it; the
+   * file, if it stays, is not indexed again */
+  if ((rc = exec_ids(st, "INSERT INTO deleted_files(path, deleted_at) SELECT path, unixepoch() FROM images"
+                         " WHERE id = ?1 ON CONFLICT(path) DO UPDATE SET deleted_at = excluded.deleted_at",
+                     image, 0)) ||
+      (rc = exec_ids(st, "DELETE FROM images WHERE id = ?", image, 0)))
+    return rc;
   return fk_sq_drop_identity(st, ident);
 }
 
@@ -256,8 +261,23 @@ int fk_sq_delete_identity_body(fk_store *st, void *arg) {
   }
   if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
   sqlite3_finalize(q);
+  if (rc == FK_OK)
+    rc = exec_ids(st, "INSERT INTO deleted_files(path, deleted_at) SELECT path, unixepoch() FROM images"
+                      " WHERE identity_id = ?1 ON CONFLICT(path) DO UPDATE SET deleted_at = excluded.deleted_at",
+                  d->id, 0);
   if (rc == FK_OK) rc = exec_ids(st, "DELETE FROM images WHERE identity_id = ?", d->id, 0);
   if (rc == FK_OK) rc = exec_ids(st, "DELETE FROM identities WHERE id = ?", d->id, 0);
+  return rc;
+}
+
+int fk_sq_foreach_deleted_file(fk_store *st, int (*fn)(const char *path, void *user), void *user) {
+  sqlite3_stmt *q;
+  int rc = fk_store_prepare(st, "SELECT path FROM deleted_files", &q);
+  if (rc) return rc;
+  int step = SQLITE_DONE;
+  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) rc = fn((const char *)sqlite3_column_text(q, 0), user);
+  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading deleted files");
+  sqlite3_finalize(q);
   return rc;
 }
 

@@ -79,6 +79,9 @@ typedef struct run {
   known *k;
   int64_t nk, kcap;
   fk_strmap gone_by_hash;
+  fk_strmap deleted;   /* tombstoned paths (deleted_files) -> 1 */
+  char **dpaths;       /* their strings */
+  int64_t ndp, dpcap;
   job *jobs;
   int64_t njobs;
   char **keys;         /* stored path of each walked file, with a root */
@@ -392,6 +395,28 @@ static int load_known(run *r) {
   return r->st->ops->foreach_image(r->st, add_known, r);
 }
 
+/* Adds one tombstoned path to r->deleted. */
+static int add_deleted(const char *path, void *user) {
+  run *r = user;
+  if (r->ndp == r->dpcap) {
+    int64_t cap = r->dpcap ? 2 * r->dpcap : 64;
+    char **p = realloc(r->dpaths, (size_t)cap * sizeof *p);
+    if (!p) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+    r->dpaths = p;
+    r->dpcap = cap;
+  }
+  if (!(r->dpaths[r->ndp] = strdup(path))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
+  return fk_strmap_put(&r->deleted, r->dpaths[r->ndp++], 1) ? fk_store_fail(r->st, FK_ENOMEM, "out of memory")
+                                                              : FK_OK;
+}
+
+/* The paths whose images were deleted one by one: left out of the run
+ * (stats.deleted) unless it forgets the deletions. */
+static int load_deleted(run *r) {
+  if (r->io->forget_deletions) return FK_OK;
+  return r->st->ops->foreach_deleted_file(r->st, add_deleted, r);
+}
+
 /* Is path below root (root + '/' + ...)? */
 static int under(const char *path, const char *root) {
   size_t n = strlen(root);
@@ -448,6 +473,10 @@ static int plan(run *r, const fk_walk *w) {
     if (k >= 0) seen[k] = 1;
     if (!in_shard(r, key)) {
       r->stats.other_shards++;
+      continue;
+    }
+    if (k < 0 && fk_strmap_get(&r->deleted, key) >= 0) {
+      r->stats.deleted++;
       continue;
     }
     if (k >= 0 && r->k[k].size == e->size && r->k[k].mtime_ns == e->mtime_ns && !r->k[k].is_error) {
@@ -583,6 +612,9 @@ static void free_run(run *r) {
   for (int64_t i = 0; i < r->nk; i++) free(r->k[i].path);
   free(r->k);
   fk_strmap_free(&r->gone_by_hash);
+  fk_strmap_free(&r->deleted);
+  for (int64_t i = 0; i < r->ndp; i++) free(r->dpaths[i]);
+  free(r->dpaths);
   for (size_t i = 0; r->keys && r->keys[i]; i++) free(r->keys[i]);
   free(r->keys);
   free((char *)r->root);
@@ -618,11 +650,13 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK) rc = fk_walk_dir(st, dir, &w, io->on_error, io->user);
   r.stats.found = (int64_t)w.n;
   r.stats.skipped = w.skipped;
+  r.stats.errors = w.errors;
   if (rc == FK_OK && w.n == 0 && !io->prune)
     rc = fk_store_fail(st, FK_ENOENT, "no images (.jpg, .jpeg, .png, .webp) under %s%s", dir,
                        w.skipped ? " (only other files)" : " (it is empty)");
   if (rc == FK_OK) rc = claim_model(&r, m);
   if (rc == FK_OK) rc = load_known(&r);
+  if (rc == FK_OK) rc = load_deleted(&r);
   if (rc == FK_OK) rc = plan(&r, &w);
   if (rc == FK_OK) rc = fk_writer_init(&r.w, st);
   int jobs = io->jobs > 0 ? io->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);

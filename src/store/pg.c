@@ -36,7 +36,7 @@
 
 #include "store/pg.h"
 
-#define FK_PG_SCHEMA 1
+#define FK_PG_SCHEMA 2
 
 static const char schema_v1[] =
     "CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);"
@@ -92,8 +92,11 @@ static const char schema_v1[] =
     "CREATE TRIGGER images_relabelled AFTER UPDATE OF identity_id ON images FOR EACH ROW"
     " WHEN (OLD.identity_id IS DISTINCT FROM NEW.identity_id) EXECUTE FUNCTION fk_image_relabelled();";
 
+/* 2: the paths whose images a delete removed (store.h, deleted_files). */
+static const char schema_v2[] = "CREATE TABLE deleted_files(path text PRIMARY KEY, deleted_at bigint NOT NULL);";
+
 /* migrations[v]: from version v - 1 to v (1: from an empty database). */
-static const char *const migrations[FK_PG_SCHEMA + 1] = {NULL, schema_v1};
+static const char *const migrations[FK_PG_SCHEMA + 1] = {NULL, schema_v1, schema_v2};
 
 /* ---- parameters and statements ------------------------------------------ */
 
@@ -116,6 +119,19 @@ void fk_pg_double(fk_pg_params *p, double x) {
 }
 
 void fk_pg_text(fk_pg_params *p, const char *s) { param(p, s, 0, 0); }
+
+void fk_pg_name(fk_pg_params *p, const char *s) {
+  if (s && fk_text_needs_escape(s) && p->nesc < 2 &&
+      fk_text_escape(s, p->esc[p->nesc], sizeof p->esc[0]) < sizeof p->esc[0])
+    s = p->esc[p->nesc++];
+  param(p, s, 0, 0); /* one too long stays as it is: the server refuses it */
+}
+
+char *fk_pg_name_value(const PGresult *r, int row, int col) {
+  char *v = PQgetvalue(r, row, col);
+  fk_text_unescape(v, v, strlen(v) + 1); /* never longer */
+  return v;
+}
 
 void fk_pg_bytes(fk_pg_params *p, const void *data, int n) { param(p, data, n, 1); }
 
@@ -653,13 +669,28 @@ static int image_row(const PGresult *r, void *user) {
   row_fn *c = user;
   fk_image_row row = {
       .id = fk_pg_get_int(r, 0, 0),
-      .path = PQgetvalue(r, 0, 1),
+      .path = fk_pg_name_value(r, 0, 1),
       .size = fk_pg_get_int(r, 0, 2),
       .mtime_ns = fk_pg_get_int(r, 0, 3),
       .hash = PQgetvalue(r, 0, 4),
       .is_error = !strcmp(PQgetvalue(r, 0, 5), "error"),
   };
   return c->image(&row, c->user);
+}
+
+typedef struct path_fn {
+  int (*fn)(const char *path, void *user);
+  void *user;
+} path_fn;
+
+static int deleted_row(const PGresult *r, void *user) {
+  path_fn *c = user;
+  return c->fn(fk_pg_name_value(r, 0, 0), c->user);
+}
+
+static int pg_foreach_deleted_file(fk_store *st, int (*fn)(const char *path, void *user), void *user) {
+  path_fn c = {fn, user};
+  return foreach_row(st, "reading deleted files", "SELECT path FROM deleted_files", NULL, deleted_row, &c);
 }
 
 static int pg_foreach_image(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user) {
@@ -683,8 +714,8 @@ static size_t copy_bytea(const PGresult *r, int row, int col, void *dst, size_t 
 static void read_face(const PGresult *r, int i, fk_store_face *f) {
   f->id = fk_pg_get_int(r, i, 0);
   f->image_id = fk_pg_get_int(r, i, 1);
-  snprintf(f->path, sizeof f->path, "%s", PQgetvalue(r, i, 2));
-  snprintf(f->identity, sizeof f->identity, "%s", PQgetvalue(r, i, 3));
+  snprintf(f->path, sizeof f->path, "%s", fk_pg_name_value(r, i, 2));
+  snprintf(f->identity, sizeof f->identity, "%s", fk_pg_name_value(r, i, 3));
   f->image_width = (int)fk_pg_get_int(r, i, 4);
   f->image_height = (int)fk_pg_get_int(r, i, 5);
   f->index = (int)fk_pg_get_int(r, i, 6);
@@ -750,7 +781,7 @@ static int pg_list_identities(fk_store *st, int64_t offset, int limit, fk_identi
   for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
     fk_identity_info *d = &out[(*n)++];
     d->id = fk_pg_get_int(r, i, 0);
-    snprintf(d->name, sizeof d->name, "%s", PQgetvalue(r, i, 1));
+    snprintf(d->name, sizeof d->name, "%s", fk_pg_name_value(r, i, 1));
     d->images = fk_pg_get_int(r, i, 2);
     d->faces = fk_pg_get_int(r, i, 3);
   }
@@ -761,7 +792,7 @@ static int pg_list_identities(fk_store *st, int64_t offset, int limit, fk_identi
 static int pg_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
                              int *n, int64_t *total) {
   fk_pg_params p = {0};
-  fk_pg_text(&p, identity);
+  fk_pg_name(&p, identity);
   PGresult *r;
   int rc = fk_pg_row(st, "reading an identity",
                      "SELECT d.id, (SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
@@ -809,6 +840,7 @@ const fk_store_ops fk_pg_ops = {
     .vec_rows = pg_vec_rows,
     .tombstones = pg_tombstones,
     .foreach_image = pg_foreach_image,
+    .foreach_deleted_file = pg_foreach_deleted_file,
     .writer_init = fk_pg_writer_init,
     .writer_free = fk_pg_writer_free,
     .identity = fk_pg_identity,

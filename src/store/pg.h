@@ -44,11 +44,20 @@ typedef struct fk_pg_params {
   const char *v[FK_PG_MAXP];
   int len[FK_PG_MAXP], fmt[FK_PG_MAXP];
   char buf[FK_PG_MAXP][32];
+  /* names that are not UTF-8 (fk_pg_name), escaped: a path of the walk
+   * (< 4096 bytes) at most quadruples */
+  char esc[2][4 * 4096 + 1];
+  int nesc;
 } fk_pg_params;
 
 void fk_pg_int(fk_pg_params *p, int64_t x);
 void fk_pg_double(fk_pg_params *p, double x);
 void fk_pg_text(fk_pg_params *p, const char *s); /* NULL: SQL NULL */
+/* A file path or an identity name: bytes, stored as text escaped by
+ * fk_text_escape when they are not UTF-8 (PostgreSQL refuses such text);
+ * fk_pg_name_value reads one back, unescaped in place. */
+void fk_pg_name(fk_pg_params *p, const char *s);
+char *fk_pg_name_value(const PGresult *r, int row, int col);
 void fk_pg_bytes(fk_pg_params *p, const void *data, int n);
 
 /* Runs sql with p (may be NULL); *out (may be NULL: cleared) gets the

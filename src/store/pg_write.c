@@ -169,7 +169,7 @@ void fk_pg_writer_free(fk_writer *w) { (void)w; }
 
 int fk_pg_identity(fk_writer *w, const char *name, int64_t *id) {
   fk_pg_params p = {0};
-  fk_pg_text(&p, name);
+  fk_pg_name(&p, name);
   PGresult *r;
   int rc = held(fk_pg_exec, w->st, "adding an identity",
                 "INSERT INTO identities(name) VALUES($1) ON CONFLICT(name) DO NOTHING", &p, NULL);
@@ -186,16 +186,23 @@ static void id_or_null(fk_pg_params *p, int64_t id) {
   else fk_pg_text(p, NULL);
 }
 
+/* Drops the tombstone of a path stored again (store.h, deleted_files). */
+static int undelete(fk_store *st, const char *path) {
+  fk_pg_params p = {0};
+  fk_pg_name(&p, path);
+  return held(fk_pg_exec, st, "storing an image", "DELETE FROM deleted_files WHERE path = $1", &p, NULL);
+}
+
 int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
   fk_pg_params p = {0};
-  fk_pg_text(&p, en->path);
+  fk_pg_name(&p, en->path);
   fk_pg_int(&p, en->size);
   fk_pg_int(&p, en->mtime_ns);
   fk_pg_text(&p, en->hash);
   fk_pg_int(&p, en->width);
   fk_pg_int(&p, en->height);
   fk_pg_text(&p, fk_entry_status_names[en->status]);
-  fk_pg_text(&p, en->status == FK_ENTRY_ERROR ? en->error : NULL);
+  fk_pg_name(&p, en->status == FK_ENTRY_ERROR ? en->error : NULL);
   id_or_null(&p, identity);
   fk_pg_int(&p, en->nfaces);
   PGresult *r;
@@ -209,6 +216,8 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
   if (rc) return rc;
   *image_id = fk_pg_get_int(r, 0, 0);
   PQclear(r);
+  /* stored again: a deletion of this path no longer holds */
+  if ((rc = undelete(w->st, en->path))) return rc;
   /* Always: another writer may have stored this path since we looked.
    * Rows of this image put earlier in the batch go first, to be replaced. */
   fk_pg_params d = {0};
@@ -221,8 +230,10 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
 }
 
 int fk_pg_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity) {
+  int rc = undelete(w->st, en->path);
+  if (rc) return rc;
   fk_pg_params p = {0};
-  fk_pg_text(&p, en->path);
+  fk_pg_name(&p, en->path);
   fk_pg_int(&p, en->size);
   fk_pg_int(&p, en->mtime_ns);
   id_or_null(&p, identity);
@@ -280,7 +291,7 @@ int fk_pg_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n
 
 int fk_pg_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity, int *same) {
   fk_pg_params p = {0};
-  fk_pg_text(&p, path);
+  fk_pg_name(&p, path);
   fk_pg_text(&p, hash);
   PGresult *r;
   int rc = fk_pg_row(st, "reading an image",
@@ -305,6 +316,10 @@ int fk_pg_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identi
                     NULL);
 }
 
+/* The tombstones of the image rows a delete removes (store.h). */
+#define TOMBSTONE "INSERT INTO deleted_files(path, deleted_at) SELECT path, extract(epoch FROM now())::bigint FROM images"
+#define TOMBSTONE_AGAIN " ON CONFLICT(path) DO UPDATE SET deleted_at = EXCLUDED.deleted_at"
+
 int fk_pg_delete_face_body(fk_store *st, void *arg) {
   fk_delete_job *d = arg;
   fk_pg_params p = {0};
@@ -317,20 +332,23 @@ int fk_pg_delete_face_body(fk_store *st, void *arg) {
   if (rc == FK_ENOENT) return fk_store_fail(st, FK_ENOENT, "no face %lld in the index", (long long)d->id);
   if (rc) return rc;
   int64_t image = fk_pg_get_int(r, 0, 0), ident = fk_pg_get_int(r, 0, 2), left = fk_pg_get_int(r, 0, 3) - 1;
-  if (left == 0) rc = fk_removed_add(st, &d->removed, PQgetvalue(r, 0, 1));
+  if (left == 0) rc = fk_removed_add(st, &d->removed, fk_pg_name_value(r, 0, 1));
   PQclear(r);
   if (rc) return rc;
   d->removed.faces = 1;
   if (left > 0) return exec_id(st, "deleting a face", "DELETE FROM faces WHERE id = $1", d->id);
-  /* its image's last face: the image row goes, and its faces with it */
-  if ((rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image))) return rc;
+  /* its image's last face: the image row goes, and its faces with it; the
+   * file, if it stays, is not indexed again */
+  if ((rc = exec_id(st, "deleting an image", TOMBSTONE " WHERE id = $1" TOMBSTONE_AGAIN, image)) ||
+      (rc = exec_id(st, "deleting an image", "DELETE FROM images WHERE id = $1", image)))
+    return rc;
   return fk_pg_drop_identity(st, ident);
 }
 
 int fk_pg_delete_identity_body(fk_store *st, void *arg) {
   fk_delete_job *d = arg;
   fk_pg_params p = {0};
-  fk_pg_text(&p, d->name);
+  fk_pg_name(&p, d->name);
   PGresult *r;
   int rc = fk_pg_row(st, "reading an identity", "SELECT id FROM identities WHERE name = $1", &p, &r);
   if (rc == FK_ENOENT) return fk_store_fail(st, FK_ENOENT, "no identity '%s' in the index", d->name);
@@ -345,9 +363,10 @@ int fk_pg_delete_identity_body(fk_store *st, void *arg) {
     return rc;
   for (int i = 0; rc == FK_OK && i < PQntuples(r); i++) {
     d->removed.faces += fk_pg_get_int(r, i, 1);
-    rc = fk_removed_add(st, &d->removed, PQgetvalue(r, i, 0));
+    rc = fk_removed_add(st, &d->removed, fk_pg_name_value(r, i, 0));
   }
   PQclear(r);
+  if (rc == FK_OK) rc = exec_id(st, "deleting images", TOMBSTONE " WHERE identity_id = $1" TOMBSTONE_AGAIN, d->id);
   if (rc == FK_OK) rc = exec_id(st, "deleting images", "DELETE FROM images WHERE identity_id = $1", d->id);
   if (rc == FK_OK) rc = exec_id(st, "deleting an identity", "DELETE FROM identities WHERE id = $1", d->id);
   return rc;
@@ -369,7 +388,7 @@ int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const
                       NULL);
   for (int i = 0; rc == FK_OK && i < n; i++) {
     fk_pg_params p = {0};
-    fk_pg_text(&p, paths[i]);
+    fk_pg_name(&p, paths[i]);
     fk_pg_text(&p, worker);
     fk_pg_int(&p, size[i]);
     fk_pg_int(&p, mtime_ns[i]);
@@ -404,7 +423,7 @@ int fk_pg_release(fk_store *st, const char *worker, const char *path) {
   fk_pg_params p = {0};
   fk_pg_text(&p, worker);
   if (!path) return fk_pg_exec(st, "releasing claims", "DELETE FROM claims WHERE worker = $1", &p, NULL);
-  fk_pg_text(&p, path);
+  fk_pg_name(&p, path);
   /* inside the run's write transaction, between its puts: held */
   return held(fk_pg_exec, st, "releasing a claim", "DELETE FROM claims WHERE worker = $1 AND path = $2", &p, NULL);
 }

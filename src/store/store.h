@@ -21,6 +21,10 @@
  *         norm, emb_f32 BLOB (dim f32, unit), emb_i8 BLOB (dim int8), seq,
  *         UNIQUE(image_id, idx))
  *   deleted(seq PRIMARY KEY, face_id)   tombstones of deleted faces
+ *   deleted_files(path PRIMARY KEY, deleted_at)   paths whose image row a
+ *         delete removed (fk_store_delete_face / _identity): an index run
+ *         leaves such a file out until the path is stored again (put and
+ *         move clear it) or the run has forget_deletions
  * meta.dim is the embedding width of meta.model. BLOBs are little-endian
  * (the only byte order facekit builds for).
  *
@@ -47,9 +51,9 @@
  * Schema versions: 1 fixed the width at 128 in CHECK constraints (facekit
  * 0.1 with the one 128-d model); 2 takes any width; 3 adds the change
  * sequence (faces.seq, deleted, the triggers, meta.seq) and AUTOINCREMENT
- * face ids. An older index opens as it is for reading (its vectors then
- * reload whole when meta.generation moves) and is migrated to 3, in one
- * transaction, when opened for writing.
+ * face ids; 4 adds deleted_files. An older index opens as it is for
+ * reading (its vectors then reload whole when meta.generation moves) and is
+ * migrated to 4, in one transaction, when opened for writing.
  */
 #ifndef FK_STORE_H
 #define FK_STORE_H
@@ -63,7 +67,7 @@
 #include "store/vecs.h"
 
 #define FK_STORE_APP_ID 0x464B4958 /* 'FKIX' */
-#define FK_STORE_SCHEMA 3
+#define FK_STORE_SCHEMA 4
 #define FK_STORE_ERRMSG_MAX 1024
 #define FK_STR_(x) #x
 #define FK_STR(x) FK_STR_(x)
@@ -163,6 +167,8 @@ struct fk_store_ops {
   int (*tombstones)(fk_store *st, int64_t since, int64_t **ids, int64_t *n);
   /* Every images row, for an index run's plan. */
   int (*foreach_image)(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user);
+  /* Every path of deleted_files (the tombstones of deleted images). */
+  int (*foreach_deleted_file)(fk_store *st, int (*fn)(const char *path, void *user), void *user);
   /* The writer (write.c's fk_writer), in the caller's write transaction. */
   int (*writer_init)(fk_writer *w);
   void (*writer_free)(fk_writer *w);
@@ -231,6 +237,7 @@ int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n
 int fk_sq_drop_identity(fk_store *st, int64_t identity);
 int fk_sq_delete_face_body(fk_store *st, void *delete_job);
 int fk_sq_delete_identity_body(fk_store *st, void *delete_job);
+int fk_sq_foreach_deleted_file(fk_store *st, int (*fn)(const char *path, void *user), void *user);
 int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out);        /* search.c */
 int fk_sq_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user);
 int fk_sq_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
@@ -380,6 +387,9 @@ typedef struct fk_walk {
   fk_walk_entry *e;
   size_t n, cap;
   int64_t skipped;       /* non-image files */
+  int64_t errors;        /* image files that cannot be indexed: a path too
+                            long to store, not a regular file (on_error
+                            heard of each) */
   char *root;            /* realpath of the directory, no trailing slash */
 } fk_walk;
 

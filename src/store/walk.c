@@ -122,6 +122,7 @@ static int walk(walker *k, char *path, size_t len) {
     if (name[0] == '.') continue; /* ., .., and hidden files (._x.jpg, .thumbnails) */
     size_t nlen = strlen(name);
     if (len + 1 + nlen >= PATH_MAX) {
+      k->w->errors += is_image_name(name); /* an image that cannot be stored */
       if (k->on_error) k->on_error(path, "path too long below this directory", k->user);
       continue;
     }
@@ -133,7 +134,7 @@ static int walk(walker *k, char *path, size_t len) {
     } else if (is_image_name(name)) {
       /* symlinks to files are followed */
       if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) rc = add(k, path, &sb);
-      else if (k->on_error) k->on_error(path, "not a regular file", k->user);
+      else if (k->w->errors++, k->on_error) k->on_error(path, "not a regular file", k->user);
     } else {
       k->w->skipped++;
     }

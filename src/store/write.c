@@ -158,6 +158,16 @@ int fk_entry_faces(const fk_entry *e, const fk_face **faces, int *central) {
   return e->nfaces;
 }
 
+int fk_entry_keep_face(fk_entry *e, int k) {
+  if (!e || e->nfaces == 0) return FK_ENOFACE;
+  if (k < 0) k = e->central;
+  if (k < 0 || k >= e->nfaces) return FK_EINVAL;
+  if (k) e->faces[0] = e->faces[k];
+  e->nfaces = 1;
+  e->central = 0;
+  return k;
+}
+
 void fk_entry_free(fk_entry *e) {
   if (!e) return;
   free(e->faces);
@@ -220,7 +230,7 @@ int fk_face_codes(fk_store *st, const fk_face *f, float *unit, int8_t *code, dou
 /* ---- the SQLite writer --------------------------------------------------- */
 
 typedef struct sq_writer {
-  sqlite3_stmt *upsert, *del_faces, *ins_face, *ins_ident, *get_ident, *move, *del_image, *touch;
+  sqlite3_stmt *upsert, *del_faces, *ins_face, *ins_ident, *get_ident, *move, *del_image, *touch, *undelete;
 } sq_writer;
 
 int fk_sq_writer_init(fk_writer *w) {
@@ -247,7 +257,8 @@ int fk_sq_writer_init(fk_writer *w) {
                              "UPDATE images SET path = ?, size = ?, mtime_ns = ?, identity_id = ?,"
                              " indexed_at = unixepoch() WHERE id = ?", &q->move)) ||
       (rc = fk_store_prepare(st, "DELETE FROM images WHERE id = ?", &q->del_image)) ||
-      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &q->touch)))
+      (rc = fk_store_prepare(st, "UPDATE images SET size = ?, mtime_ns = ? WHERE id = ?", &q->touch)) ||
+      (rc = fk_store_prepare(st, "DELETE FROM deleted_files WHERE path = ?", &q->undelete)))
     return rc;
   return FK_OK;
 }
@@ -255,7 +266,7 @@ int fk_sq_writer_init(fk_writer *w) {
 void fk_sq_writer_free(fk_writer *w) {
   sq_writer *q = w->impl;
   sqlite3_stmt *s[] = {q->upsert, q->del_faces, q->ins_face, q->ins_ident, q->get_ident, q->move,
-                       q->del_image, q->touch};
+                       q->del_image, q->touch, q->undelete};
   for (size_t i = 0; i < sizeof s / sizeof *s; i++) sqlite3_finalize(s[i]);
   free(q);
   w->impl = NULL;
@@ -332,6 +343,9 @@ int fk_sq_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
   sqlite3_reset(q);
   sqlite3_clear_bindings(q);
   if (rc) return rc;
+  /* stored again: a deletion of this path no longer holds */
+  sqlite3_bind_text(s->undelete, 1, en->path, -1, SQLITE_STATIC);
+  if ((rc = step(w, s->undelete, "storing an image"))) return rc;
   /* Always: another writer may have stored this path since we looked. */
   sqlite3_bind_int64(s->del_faces, 1, *image_id);
   if ((rc = step(w, s->del_faces, "replacing faces"))) return rc;
@@ -340,6 +354,10 @@ int fk_sq_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
 }
 
 int fk_sq_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity) {
+  sqlite3_stmt *u = ((sq_writer *)w->impl)->undelete;
+  sqlite3_bind_text(u, 1, en->path, -1, SQLITE_STATIC);
+  int rc = step(w, u, "moving an image");
+  if (rc) return rc;
   sqlite3_stmt *q = ((sq_writer *)w->impl)->move;
   sqlite3_bind_text(q, 1, en->path, -1, SQLITE_STATIC);
   sqlite3_bind_int64(q, 2, en->size);
