@@ -4,7 +4,8 @@
 # with nothing but what `pkg-config facekit` says, once against the shared
 # library (--cflags --libs) and once against the static archive alone
 # (--static: every private dependency must be listed), each then run on a
-# photo. Sanitizer builds pass their flags in FK_SAN_FLAGS.
+# photo; and each part of the header (facekit_core.h, ...) compiles alone,
+# as C and as C++. Sanitizer builds pass their flags in FK_SAN_FLAGS.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,14 @@ for kind in shared static; do
     pcflags+=(--static)
   fi
   flags=$(PKG_CONFIG_PATH=$pc pkg-config ${pcflags[@]+"${pcflags[@]}"} --cflags --libs facekit)
+  # every part of the API compiles on its own, C and C++
+  for part in core index track eval; do
+    for lang in c c++; do
+      # shellcheck disable=SC2086
+      echo "#include <facekit_$part.h>" | $cc -x $lang -fsyntax-only -Wall -Wextra -Werror $flags - ||
+        { echo "FAIL: facekit_$part.h does not compile alone as $lang"; exit 1; }
+    done
+  done
   echo "$kind: $cc consumer.c $flags"
   # shellcheck disable=SC2086 # the flags are words
   $cc -std=c17 -Wall -Wextra -Werror ${FK_SAN_FLAGS:-} -o "$tmp/consumer_$kind" \
