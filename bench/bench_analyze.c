@@ -62,9 +62,9 @@ static int heads(const fk_models *m, const fk_image *img, int runs) {
       fk_attributes a;
       for (int i = 0; i < 5; i++) fk_analyze(s, img, &face, h[k].actions, &a);
       for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = fk_now_ms();
         fk_analyze(s, img, &face, h[k].actions, &a);
-        t[i] = now_ms() - t0;
+        t[i] = fk_now_ms() - t0;
       }
       double med = median_of(t, (size_t)runs);
       printf("%-24s %d thread%s  median %7.3f ms  (min %7.3f)  %5.1fx tfjs-wasm's %.1f ms\n",
@@ -85,7 +85,7 @@ static int soak(const fk_models *m, const fk_image *img, int iters) {
   fk_attributes a;
   long first = 0, warm = 0, last = 0, peak = 0;
   int step = iters >= 10 ? iters / 10 : 1;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   printf("soak: detect + analyze (all actions) x %d\n", iters);
   for (int i = 1; i <= iters; i++) {
     int n = 0;
@@ -105,7 +105,7 @@ static int soak(const fk_models *m, const fk_image *img, int iters) {
   }
   printf("soak: rss after 1: %ld kB, after warm-up (%d): %ld kB, at end: %ld kB, peak %ld kB; "
          "growth after warm-up %+ld kB over %d iterations (%.1f s)\n",
-         first, step, warm, last, peak, last - warm, iters - step, (now_ms() - t0) / 1000);
+         first, step, warm, last, peak, last - warm, iters - step, (fk_now_ms() - t0) / 1000);
   fk_session_free(s);
   return 0;
 }

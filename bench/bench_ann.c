@@ -80,8 +80,6 @@ typedef struct args {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static double now_s(void) { return now_ms() / 1e3; }
-
 static uint64_t rnd(uint64_t *s) {
   *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
   return *s * 2685821657736338717ull;
@@ -488,14 +486,14 @@ static void *query_thread(void *arg) {
 static double run_queries(const method *m, const dataset *d, int nq, int k, int threads, int64_t *rows) {
   pthread_t th[2];
   query_job jobs[2];
-  double t0 = now_s();
+  double t0 = fk_now_s();
   for (int t = 0; t < threads; t++) {
     jobs[t] = (query_job){m, d, t, nq * t / threads, nq * (t + 1) / threads, k, rows};
     if (threads > 1) pthread_create(&th[t], NULL, query_thread, &jobs[t]);
     else query_thread(&jobs[t]);
   }
   for (int t = 0; threads > 1 && t < threads; t++) pthread_join(th[t], NULL);
-  return now_s() - t0;
+  return fk_now_s() - t0;
 }
 
 /* recall@k over queries [q0, q1): the exact k (skipping deleted rows) found. */
@@ -648,14 +646,14 @@ static void bench_facekit(const args *a, const dataset *d, const int64_t *gt, co
   char err[256];
   fk_ann_params p = {.m = a->m, .ef_construction = a->efc};
   facekit_ctx c = {.v = &d->base};
-  double rss0 = rss_mb(), t0 = now_s();
+  double rss0 = rss_mb(), t0 = fk_now_s();
   if (fk_ann_new(d->dim, &p, &c.ann, err, sizeof err) ||
       fk_ann_add(c.ann, d->base.n, d->base.f32, d->base.face_id, a->threads, err, sizeof err) ||
       fk_ann_searcher_new(&c.sr[0], err, sizeof err) || fk_ann_searcher_new(&c.sr[1], err, sizeof err)) {
     fprintf(stderr, "bench_ann: %s\n", err);
     exit(1);
   }
-  double build = now_s() - t0;
+  double build = fk_now_s() - t0;
   printf("{\"method\":\"facekit\",\"phase\":\"build\",\"n\":%lld,\"m\":%d,\"efc\":%d,\"threads\":%d,\"build_s\":%.1f,"
          "\"memory_mb\":%.1f,\"rss_delta_mb\":%.1f}\n",
          (long long)d->base.n, a->m, a->efc, a->threads, build, fk_ann_memory(c.ann) / 1048576.0, rss_mb() - rss0);
@@ -675,15 +673,15 @@ static void bench_facekit(const args *a, const dataset *d, const int64_t *gt, co
     snprintf(path, sizeof path, "%s/bench_ann.faiss", a->tmp);
     fk_ann_tag tag = {.uuid = "bench", .generation = 1};
     FILE *f = fopen(path, "wb");
-    t0 = now_s();
+    t0 = fk_now_s();
     int ok = f && fk_ann_write(c.ann, &tag, f, err, sizeof err) == FK_OK;
     if (f) ok = fclose(f) == 0 && ok;
-    double tw = now_s() - t0;
+    double tw = fk_now_s() - t0;
     fk_ann *back = NULL;
     f = ok ? fopen(path, "rb") : NULL;
-    t0 = now_s();
+    t0 = fk_now_s();
     ok = f && fk_ann_read(f, &back, &tag, err, sizeof err) == FK_OK;
-    double tr = now_s() - t0;
+    double tr = fk_now_s() - t0;
     if (f) fclose(f);
     printf("{\"method\":\"facekit\",\"phase\":\"file\",\"ok\":%s,\"write_s\":%.2f,\"read_s\":%.2f,\"mb\":%.1f}\n",
            ok ? "true" : "false", tw, tr, fk_ann_memory(c.ann) / 1048576.0);
@@ -692,21 +690,21 @@ static void bench_facekit(const args *a, const dataset *d, const int64_t *gt, co
     remove(path);
   }
   /* Delete 10%, search again, then add. */
-  t0 = now_s();
+  t0 = fk_now_s();
   for (int64_t i = 0; i < d->base.n; i++)
     if (dead[i]) fk_ann_delete(c.ann, i);
-  double tdel = now_s() - t0;
+  double tdel = fk_now_s() - t0;
   int ef = default_ef(a);
   sweep(a, &m, d, gt, dead, "after_delete_10pct", 1, &ef);
   float *x = extra_rows(d, a->add + 1, a->seed);
   int64_t *labels = xmalloc((size_t)(a->add + 1) * sizeof *labels);
   for (int i = 0; i <= a->add; i++) labels[i] = d->base.n + i;
-  t0 = now_s();
+  t0 = fk_now_s();
   fk_ann_add(c.ann, a->add, x, labels, a->threads, err, sizeof err);
-  double tadd = now_s() - t0;
-  t0 = now_s();
+  double tadd = fk_now_s() - t0;
+  t0 = fk_now_s();
   fk_ann_add(c.ann, 1, x + (size_t)a->add * d->dim, labels + a->add, 1, err, sizeof err);
-  double tone = now_s() - t0;
+  double tone = fk_now_s() - t0;
   printf("{\"method\":\"facekit\",\"phase\":\"update\",\"delete_us_per_row\":%.3f,\"add_batch\":%d,"
          "\"add_us_per_row\":%.1f,\"add_one_ms\":%.2f}\n",
          tdel * 1e6 / (d->base.n / 10.0), a->add, tadd * 1e6 / a->add, tone * 1e3);
@@ -744,30 +742,30 @@ static void hnswlib_add(hb_index *h, const float *x, int64_t n, int64_t first, i
 }
 
 static void bench_hnswlib(const args *a, const dataset *d, const int64_t *gt, const uint8_t *dead) {
-  double rss0 = rss_mb(), t0 = now_s();
+  double rss0 = rss_mb(), t0 = fk_now_s();
   hb_index *h = hb_new(d->dim, d->base.n + a->add + 1, a->m, a->efc);
   if (!h) exit(1);
   hnswlib_add(h, d->base.f32, d->base.n, 0, d->dim, a->threads);
-  double build = now_s() - t0;
+  double build = fk_now_s() - t0;
   printf("{\"method\":\"hnswlib\",\"phase\":\"build\",\"n\":%lld,\"m\":%d,\"efc\":%d,\"threads\":%d,\"build_s\":%.1f,"
          "\"rss_delta_mb\":%.1f}\n",
          (long long)d->base.n, a->m, a->efc, a->threads, build, rss_mb() - rss0);
   fflush(stdout);
   method m = {"hnswlib", h, hnswlib_set_ef, hnswlib_search, "ef"};
   sweep(a, &m, d, gt, NULL, "search", a->nefs, a->efs);
-  t0 = now_s();
+  t0 = fk_now_s();
   for (int64_t i = 0; i < d->base.n; i++)
     if (dead[i]) hb_delete(h, i);
-  double tdel = now_s() - t0;
+  double tdel = fk_now_s() - t0;
   int ef = default_ef(a);
   sweep(a, &m, d, gt, dead, "after_delete_10pct", 1, &ef);
   float *x = extra_rows(d, a->add + 1, a->seed);
-  t0 = now_s();
+  t0 = fk_now_s();
   hnswlib_add(h, x, a->add, d->base.n, d->dim, a->threads);
-  double tadd = now_s() - t0;
-  t0 = now_s();
+  double tadd = fk_now_s() - t0;
+  t0 = fk_now_s();
   hb_add(h, x + (size_t)a->add * d->dim, d->base.n + a->add);
-  double tone = now_s() - t0;
+  double tone = fk_now_s() - t0;
   printf("{\"method\":\"hnswlib\",\"phase\":\"update\",\"delete_us_per_row\":%.3f,\"add_batch\":%d,"
          "\"add_us_per_row\":%.1f,\"add_one_ms\":%.3f}\n",
          tdel * 1e6 / (d->base.n / 10.0), a->add, tadd * 1e6 / a->add, tone * 1e3);
@@ -780,12 +778,12 @@ static void bench_native(const args *a, const dataset *d, const int64_t *gt) {
   const char *kinds[] = {"hnsw-flat", "hnsw-sq8", "ivf-flat"};
   for (int i = 0; i < 3; i++) {
     int nlist = (int)(4 * sqrt((double)d->base.n));
-    double rss0 = rss_mb(), t0 = now_s();
+    double rss0 = rss_mb(), t0 = fk_now_s();
     nf_index *f = nf_build(kinds[i], d->dim, d->base.n, d->base.f32, a->m, a->efc, nlist, a->threads);
     if (!f) continue;
     printf("{\"method\":\"faiss-%s\",\"phase\":\"build\",\"n\":%lld,\"m\":%d,\"efc\":%d,\"nlist\":%d,\"build_s\":%.1f,"
            "\"memory_mb\":%.1f,\"rss_delta_mb\":%.1f}\n",
-           kinds[i], (long long)d->base.n, a->m, a->efc, nlist, now_s() - t0, nf_memory(f) / 1048576.0,
+           kinds[i], (long long)d->base.n, a->m, a->efc, nlist, fk_now_s() - t0, nf_memory(f) / 1048576.0,
            rss_mb() - rss0);
     fflush(stdout);
     char name[64];
@@ -853,9 +851,9 @@ static double ivf_build(ivf_index *f, const fk_vecs *v, int nlist, int threads, 
   const int64_t n = v->n, sample = (int64_t)nlist * 64 < n ? (int64_t)nlist * 64 : n;
   f->v = v, f->nlist = nlist;
   f->cent = xmalloc((size_t)nlist * dim * sizeof *f->cent);
-  double t0 = now_s();
+  double t0 = fk_now_s();
   if (nf_kmeans(dim, sample, v->f32, nlist, 20, threads, seed, f->cent)) exit(1);
-  *train_s = now_s() - t0;
+  *train_s = fk_now_s() - t0;
   int64_t *list = xmalloc((size_t)n * sizeof *list);
   if (nf_assign(dim, nlist, f->cent, n, v->f32, threads, list)) exit(1);
   f->start = calloc((size_t)nlist + 1, sizeof *f->start);
@@ -880,7 +878,7 @@ static double ivf_build(ivf_index *f, const fk_vecs *v, int nlist, int threads, 
                              xmalloc((size_t)nlist * sizeof(fk_hit)), xmalloc((size_t)f->rerank * sizeof(fk_hit))};
   free(pos);
   free(list);
-  return now_s() - t0;
+  return fk_now_s() - t0;
 }
 
 static void ivf_free(ivf_index *f) {
@@ -943,7 +941,7 @@ static void bench_ivf(const args *a, const dataset *d, const int64_t *gt, const 
   sweep(a, &m, d, gt, dead, "after_delete_10pct", 1, &np);
   /* Adding: the nearest centroid of each new row. */
   float *x = extra_rows(d, a->add, a->seed), *sims = xmalloc((size_t)nlist * sizeof *sims);
-  double t0 = now_s(), best = 0;
+  double t0 = fk_now_s(), best = 0;
   for (int i = 0; i < a->add; i++) {
     fk_dot_f32(x + (size_t)i * d->dim, f.cent, nlist, d->dim, sims);
     float top = sims[0];
@@ -952,7 +950,7 @@ static void bench_ivf(const args *a, const dataset *d, const int64_t *gt, const 
   }
   printf("{\"method\":\"facekit-ivf\",\"phase\":\"update\",\"delete_us_per_row\":0,\"add_batch\":%d,"
          "\"add_us_per_row\":%.1f,\"mean_best_centroid\":%.3f}\n",
-         a->add, (now_s() - t0) * 1e6 / a->add, best / a->add);
+         a->add, (fk_now_s() - t0) * 1e6 / a->add, best / a->add);
   fflush(stdout);
   free(sims);
   free(x);
@@ -1018,17 +1016,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   dataset d = {0};
-  double t0 = now_s();
+  double t0 = fk_now_s();
   if (!strcmp(a.data, "uniform")) make_uniform(&a, &d);
   else make_faces(&a, &d);
-  double tgen = now_s() - t0;
-  t0 = now_s();
+  double tgen = fk_now_s() - t0;
+  t0 = fk_now_s();
   int64_t *gt = ground_truth(&d, a.threads);
   printf("{\"phase\":\"data\",\"data\":\"%s\",\"n\":%lld,\"dim\":%d,\"real_rows\":%lld,\"queries\":%d,"
          "\"real_queries\":%d,\"k\":%d,\"kernels\":\"%s\",\"generate_s\":%.1f,\"ground_truth_s\":%.1f,"
          "\"lid_real\":%.1f,\"lid_synthetic\":%.1f}\n",
          a.data, (long long)d.base.n, d.dim, (long long)d.n_real, d.nq, d.nq_real, a.k,
-         fk_vecs_simd() ? "avx2" : "plain C", tgen, now_s() - t0, mean_lid(&d, gt, 0, d.nq_real),
+         fk_vecs_simd() ? "avx2" : "plain C", tgen, fk_now_s() - t0, mean_lid(&d, gt, 0, d.nq_real),
          mean_lid(&d, gt, d.nq_real, d.nq));
   fflush(stdout);
   bench_exact(&a, &d, gt);

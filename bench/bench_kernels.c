@@ -46,7 +46,7 @@
 #define MAX_CAND 24
 
 /* The clock every run is timed with (see the header). */
-static double (*clock_ms)(void) = now_ms;
+static double (*clock_ms)(void) = fk_now_ms;
 
 /* One layer shape of a net and the MACs of all its layers of that shape. */
 typedef struct shape {
@@ -434,9 +434,9 @@ int main(int argc, char **argv) {
   dnnl_stream_t stream;
   dnnl_engine_create(&eng, dnnl_cpu, 0);
   dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
-  if (threads == 1 && !wall) clock_ms = thread_cpu_ms;
+  if (threads == 1 && !wall) clock_ms = fk_thread_cpu_ms;
   printf("%d thread%s, median %s of %d interleaved runs\n\n", threads, threads > 1 ? "s" : "",
-         clock_ms == now_ms ? "wall time" : "thread CPU time", runs);
+         clock_ms == fk_now_ms ? "wall time" : "thread CPU time", runs);
   const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear", "ssd:512", "tiny:416"};
   for (int i = 0; i < 7; i++) {
     if (only && strcmp(only, names[i])) continue;

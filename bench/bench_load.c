@@ -113,9 +113,9 @@ static void bench_net_modes(const char *name, const nn_graph *g, nn_backend be, 
     for (int m = 0; m < 3; m++) {
       if (s[m].sum > CAP_MS) continue;
       usleep(SETTLE_US);
-      double t0 = now_ms();
+      double t0 = fk_now_ms();
       nn_runtime_run(rt[m]);
-      add(&s[m], now_ms() - t0);
+      add(&s[m], fk_now_ms() - t0);
       used += m == 2 && nn_runtime_last_threads(rt[2]) > 1;
     }
   for (int m = 0; ok && m < 3; m++) {
@@ -155,7 +155,7 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
     for (int k = 0; k < 3; k++) {
       if (t[k].sum > CAP_MS) continue;
       usleep(SETTLE_US);
-      double t0 = now_ms();
+      double t0 = fk_now_ms();
       fk_image img;
       if (fk_image_load(image, 0, &img) != FK_OK) {
         fprintf(stderr, "cannot read %s\n", image);
@@ -163,7 +163,7 @@ static void bench_pipeline_modes(const fk_models *m, const char *image, int back
       }
       fk_faces(s[k], &img, faces, 16, &nf);
       fk_image_free(&img);
-      if (r >= 0) add(&t[k], now_ms() - t0);
+      if (r >= 0) add(&t[k], fk_now_ms() - t0);
     }
   for (int k = 0; k < 3; k++) {
     printf("  %-10s %-8s %-19s median %9.3f ms  (n=%d, %d faces)", "image", fk_backend_name(backend),
@@ -195,9 +195,9 @@ static void *worker_main(void *p) {
   nn_runtime_set_sched(rt, w->sched);
   nn_runtime_run(rt);
   for (int r = 0; r < w->runs; r++) {
-    double t0 = now_ms();
+    double t0 = fk_now_ms();
     nn_runtime_run(rt);
-    add(&w->s, now_ms() - t0);
+    add(&w->s, fk_now_ms() - t0);
   }
   nn_runtime_free(rt);
   return NULL;
@@ -214,7 +214,7 @@ static void bench_sessions(const nn_graph *g, int runs) {
     if (k >= 2) nn_budget_new(0, &b);
     worker w[2];
     pthread_t t[2];
-    double t0 = now_ms();
+    double t0 = fk_now_ms();
     for (int i = 0; i < 2; i++) {
       w[i] = (worker){g, NULL, k == 3 ? NN_SCHED_ADAPTIVE : NN_SCHED_PARALLEL, runs,
                       {malloc((size_t)runs * sizeof(double)), 0, 0}};
@@ -222,7 +222,7 @@ static void bench_sessions(const nn_graph *g, int runs) {
       pthread_create(&t[i], NULL, worker_main, &w[i]);
     }
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-    double wall = now_ms() - t0;
+    double wall = fk_now_ms() - t0;
     series all = {malloc(2 * (size_t)runs * sizeof(double)), 0, 0};
     for (int i = 0; i < 2; i++)
       for (int r = 0; r < w[i].s.n; r++) add(&all, w[i].s.t[r]);

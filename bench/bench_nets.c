@@ -69,9 +69,9 @@ static void bench(const char *name, const nn_graph *g, row *r, int nr, int runs)
   }
   for (int i = -3; ok && i < runs; i++)
     for (int k = 0; k < nr; k++) {
-      double t0 = now_ms(), c0 = thread_cpu_ms();
+      double t0 = fk_now_ms(), c0 = fk_thread_cpu_ms();
       nn_runtime_run(r[k].rt);
-      if (i >= 0) r[k].t[i] = now_ms() - t0, r[k].cpu[i] = thread_cpu_ms() - c0;
+      if (i >= 0) r[k].t[i] = fk_now_ms() - t0, r[k].cpu[i] = fk_thread_cpu_ms() - c0;
     }
   double base = 0;
   for (int k = 0; ok && k < nr; k++) {

@@ -21,12 +21,6 @@
 #include "facekit.h"
 #include "store/store.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 typedef struct shared {
   const char *uri;
   fk_entry *e;
@@ -55,7 +49,7 @@ static void *writer(void *arg) {
       fprintf(stderr, "writer: %s\n", fk_store_errmsg(st));
       s->failed = 1;
     }
-    s->committed[i] = now_s();
+    s->committed[i] = fk_now_s();
   }
   s->e->path = orig;
   fk_store_close(st);
@@ -90,15 +84,15 @@ int main(int argc, char **argv) {
   pthread_t th;
   pthread_create(&th, NULL, writer, &s);
   int got = 0;
-  double t0 = now_s();
-  while (got < n && !s.failed && now_s() - t0 < 30 + n) {
+  double t0 = fk_now_s();
+  while (got < n && !s.failed && fk_now_s() - t0 < 30 + n) {
     int rc = fk_store_wait_change(rd, 1000);
     if (rc < 0 || (rc == 1 && fk_store_refresh(rd))) {
       fprintf(stderr, "reader: %s\n", fk_store_errmsg(rd));
       break;
     }
     int64_t c = fk_vectors_count(v) - base;
-    for (double t = now_s(); got < c && got < n; got++) seen[got] = t;
+    for (double t = fk_now_s(); got < c && got < n; got++) seen[got] = t;
   }
   pthread_join(th, NULL);
   double *lag = calloc((size_t)n, sizeof *lag);

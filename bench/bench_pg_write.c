@@ -74,9 +74,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", fk_store_errmsg(st));
     return 1;
   }
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   int rc = write_all(st, e, n, batch);
-  double dt = (now_ms() - t0) / 1e3;
+  double dt = (fk_now_ms() - t0) / 1e3;
   if (rc) fprintf(stderr, "%s\n", fk_store_errmsg(st));
   else
     printf("{\"images\":%d,\"faces_per_image\":%d,\"batch\":%d,\"seconds\":%.3f,\"images_per_s\":%.0f,"

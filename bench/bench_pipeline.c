@@ -87,13 +87,13 @@ int main(int argc, char **argv) {
     samples img_whole = {0};
     int nf = 0;
     for (int r = -2; r < runs; r++) { /* two warm-up runs */
-      double t0 = now_ms();
+      double t0 = fk_now_ms();
       fk_image img;
       if (fk_image_load(imgs[k], 0, &img)) {
         fprintf(stderr, "bench_pipeline: cannot read %s\n", imgs[k]);
         return 1;
       }
-      double t1 = now_ms();
+      double t1 = fk_now_ms();
       int ndet = 0;
       fk_det_slot *det;
       if (fk_session_detector(s, &img, &det)) {
@@ -104,25 +104,25 @@ int main(int argc, char **argv) {
       nn_runtime_run(det->rt);
       fk_ssd_decode(det->rt, det->anchors, det->size, img.width, img.height, opt.min_score, 64, s->dets,
                     64, &ndet);
-      double t2 = now_ms();
+      double t2 = fk_now_ms();
       if (ndet > 64) ndet = 64;
       nf = 0;
       for (int i = 0; i < ndet; i++) {
         fk_face *f = &faces[nf];
         fk_rect box;
-        double a = now_ms();
+        double a = fk_now_ms();
         if (!fk_landmarks_box(&s->dets[i], img.width, img.height, &box)) continue;
         fk_landmarks_input(&img, box, nn_runtime_input(s->rt[FK_NETID_LANDMARKS]));
         nn_runtime_run(s->rt[FK_NETID_LANDMARKS]);
         fk_landmarks_decode(nn_runtime_output(s->rt[FK_NETID_LANDMARKS], 0), &s->dets[i], box, f->landmarks);
-        double b = now_ms();
+        double b = fk_now_ms();
         double mtx[6];
         fk_align_chip_transform(f->landmarks, rec->align, rec->size, rec->padding, mtx);
         fk_warp_affine(&img, mtx, rec->size, rec->size, nn_runtime_input(s->rt[rid]));
-        double c = now_ms();
+        double c = fk_now_ms();
         rec->normalize(nn_runtime_input(s->rt[rid]), (size_t)rec->size * rec->size);
         nn_runtime_run(s->rt[rid]);
-        double d = now_ms();
+        double d = fk_now_ms();
         if (r >= 0) {
           add(&lm, b - a);
           add(&align, c - b);
@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
         }
         nf++;
       }
-      double t3 = now_ms();
+      double t3 = fk_now_ms();
       fk_image_free(&img);
       if (r >= 0) {
         add(&decode, t1 - t0);

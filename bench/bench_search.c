@@ -51,9 +51,9 @@ static result run(const fk_vecs *v, const float *queries, int nq, int codes, int
   }
   for (int q = 0; q < nq; q++) {
     fk_scan_init(&s, v, queries + (size_t)q * DIM, FK_METRIC_COSINE, codes, k, -1);
-    double t = now_ms();
+    double t = fk_now_ms();
     fk_scan_run(&s, pool, hits, &n);
-    ms[q] = now_ms() - t;
+    ms[q] = fk_now_ms() - t;
     for (int i = 0; rows_out && i < k; i++) rows_out[(size_t)q * k + i] = i < n ? hits[i].row : -1;
   }
   qsort(ms, (size_t)nq, sizeof *ms, cmp_double);
@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   uint64_t seed = 0x9e3779b97f4a7c15ull;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   for (int64_t i = 0; i < n; i++) {
     random_unit(v.f32 + i * DIM, &seed);
     fk_quantize_i8(v.f32 + i * DIM, v.i8 + i * DIM, DIM);
@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
     v.face_id[i] = v.image_id[i] = i;
     v.identity[i] = -1;
   }
-  double build_ms = now_ms() - t0;
+  double build_ms = fk_now_ms() - t0;
   /* Queries: half random, half near a stored vector (a realistic hit). */
   float *queries = malloc((size_t)nq * DIM * sizeof *queries);
   for (int q = 0; q < nq; q++) {

@@ -14,25 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "facekit.h"
 #include "models/models.h"
 #include "nn/nn.h"
 
-/* Milliseconds on CLOCK_MONOTONIC: only differences mean anything. */
-static inline double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* CPU time of the calling thread in ms: on a shared machine the time a
- * one-thread run spent on a core, without the time it waited for one. */
-static inline double thread_cpu_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
+/* The clocks are base/clock.h's: fk_now_ms (differences only) and
+ * fk_thread_cpu_ms (on a shared machine the time a one-thread run spent on
+ * a core, without the time it waited for one). */
 /* qsort comparator: ascending doubles. */
 static inline int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -57,10 +46,10 @@ static inline double time_runs(nn_runtime *rt, int warmup, int runs,
   if (!t) return -1;
   for (int i = 0; i < warmup; i++) nn_runtime_run(rt);
   for (int i = 0; i < runs; i++) {
-    double t0 = now_ms(), c0 = thread_cpu_ms();
+    double t0 = fk_now_ms(), c0 = fk_thread_cpu_ms();
     nn_runtime_run(rt);
-    t[i] = now_ms() - t0;
-    c[i] = thread_cpu_ms() - c0;
+    t[i] = fk_now_ms() - t0;
+    c[i] = fk_thread_cpu_ms() - c0;
   }
   double med = median_of(t, (size_t)runs);
   *min = t[0];

@@ -240,18 +240,37 @@ static void test_sha256_matches_known_digests(void) {
   CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 }
 
-static void test_strmap_grows_and_finds_everything(void) {
-  fk_strmap m = {0};
+static void test_map_grows_and_finds_everything(void) {
+  fk_map m = {0};
   static char keys[3000][16];
+  static int64_t ids[3000];
   for (int i = 0; i < 3000; i++) {
     snprintf(keys[i], sizeof keys[i], "k%d", i);
-    CHECK_EQ_INT(fk_strmap_put(&m, keys[i], i), FK_OK);
+    CHECK_EQ_INT(fk_map_put_str(&m, keys[i], i), FK_OK);
   }
   int ok = 1;
-  for (int i = 0; i < 3000; i++) ok &= fk_strmap_get(&m, keys[i]) == i;
+  for (int i = 0; i < 3000; i++) ok &= fk_map_get_str(&m, keys[i]) == i;
   CHECK(ok);
-  CHECK_EQ_INT(fk_strmap_get(&m, "absent"), -1);
-  fk_strmap_free(&m);
+  CHECK_EQ_INT(fk_map_get_str(&m, "absent"), -1);
+  CHECK_EQ_INT(fk_map_put_str(&m, keys[7], 70), FK_OK); /* a key set again: its value replaced */
+  CHECK_EQ_INT(fk_map_get_str(&m, keys[7]), 70);
+  CHECK_EQ_INT((int64_t)m.n, 3000);
+  fk_map_free(&m);
+  /* keys of any bytes: ids by their 8 bytes, zero bytes and all */
+  for (int i = 0; i < 3000; i++) {
+    ids[i] = (int64_t)i << 32;
+    CHECK_EQ_INT(fk_map_put(&m, &ids[i], sizeof ids[i], i), FK_OK);
+  }
+  ok = 1;
+  for (int i = 0; i < 3000; i++) ok &= fk_map_get(&m, &ids[i], sizeof ids[i]) == i;
+  CHECK(ok);
+  int64_t other = 5;
+  CHECK_EQ_INT(fk_map_get(&m, &other, sizeof other), -1);
+  fk_map_free(&m);
+  /* FNV-1a 64 as published (the offset basis 14695981039346656037) */
+  CHECK(fk_fnv1a("", 0) == 14695981039346656037ull);
+  CHECK(fk_fnv1a_str("a") == 0xaf63dc4c8601ec8cull);
+  CHECK(fk_fnv1a_str("foobar") == 0x85944171f73967e8ull);
 }
 
 /* ---- files and databases ------------------------------------------------ */
@@ -1031,7 +1050,7 @@ int main(int argc, char **argv) {
   RUN(test_scan_threads_give_the_same_answer);
   RUN(test_scan_filters_threshold_image_and_central);
   RUN(test_sha256_matches_known_digests);
-  RUN(test_strmap_grows_and_finds_everything);
+  RUN(test_map_grows_and_finds_everything);
   RUN(test_open_tells_an_index_from_other_files);
   RUN(test_open_refuses_to_write_a_read_only_index);
   RUN(test_new_index_has_the_schema_and_wal);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 
 static const char help[] =
@@ -70,13 +71,13 @@ int cmd_analyze(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "out of memory");
     goto out;
   }
-  double t0 = cli_now_ms();
+  double t0 = fk_now_ms();
   int st = fk_detect(s, &img, faces, cap, &n);
   if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 0, &faces[0]);
   int shown = n == 0 ? (enforce ? 0 : 1) : (n < cap ? n : cap);
   for (int k = 0; st == FK_OK && k < shown; k++)
     st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);
-  double ms = cli_now_ms() - t0;
+  double ms = fk_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
   } else if (n == 0 && enforce) {

@@ -107,7 +107,7 @@ void cli_sigwatch_start(cli_sigwatch *w, const char *message);
 void cli_sigwatch_stop(cli_sigwatch *w);
 
 /* Monotonic milliseconds. */
-double cli_now_ms(void);
+double fk_now_ms(void);
 
 /* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
 int cli_parse_attribute_model(const char *s, int *out);

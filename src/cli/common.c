@@ -256,12 +256,6 @@ void cli_sigwatch_stop(cli_sigwatch *w) {
   watched = NULL;
 }
 
-double cli_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int cli_parse_codes(const char *s) {
   return !strcmp(s, "f32") ? FK_CODES_F32 : !strcmp(s, "int8") ? FK_CODES_INT8 : -1;
 }

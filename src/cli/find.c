@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/find_report.h"
 
@@ -182,9 +183,9 @@ int cmd_find(int argc, char **argv) {
   find_state f = {0};
   cli_common c;
   cli_common_init(&c);
-  double t0 = cli_now_ms();
+  double t0 = fk_now_ms();
   if ((rc = open_all(&f, &a, argc, argv, &c)) || (rc = embed_query(&f, &a, &c))) goto out;
-  double t1 = cli_now_ms();
+  double t1 = fk_now_ms();
   int64_t searched = 0;
   if (fk_store_load(f.st, &searched)) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
@@ -195,7 +196,7 @@ int cmd_find(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_store_errmsg(f.st));
     goto out;
   }
-  double t2 = cli_now_ms();
+  double t2 = fk_now_ms();
   float same_thr = a.threshold_given ? a.so.threshold : fk_model_threshold(c.opt.model, a.so.metric);
   if (!a.threshold_given) a.so.threshold = -1;
   fk_vectors *vecs;
@@ -209,7 +210,7 @@ int cmd_find(int argc, char **argv) {
       rc = cli_error(EXIT_FAIL, NULL, "%s: %s", a.db, err);
       goto out;
     }
-  double t3 = cli_now_ms();
+  double t3 = fk_now_ms();
   cJSON *o = cli_find_json(f.q, f.nq, a.all_faces, searched, &a.so, same_thr);
   cJSON_AddStringToObject(o, "search", method == FK_SEARCH_ANN ? "ann" : "exact");
   if (method == FK_SEARCH_ANN) cJSON_AddNumberToObject(o, "ef", a.so.ef > 0 ? a.so.ef : FK_ANN_EF_DEFAULT);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 
 typedef struct bar {
@@ -18,7 +19,7 @@ static bar the_bar; /* the CLI runs one evaluation per process */
 static void show(int done, int total, void *user) {
   bar *b = user;
   if (!b->tty || (done % 25 && done != total)) return;
-  double el = (cli_now_ms() - b->t0) / 1000.0, rate = done / (el > 0 ? el : 1);
+  double el = (fk_now_ms() - b->t0) / 1000.0, rate = done / (el > 0 ? el : 1);
   double eta = rate > 0 ? (total - done) / rate : 0;
   int w = 30, fill = total ? (int)((double)done / total * w) : w;
   fprintf(stderr, "\r[%.*s%*s] %d/%d images  %.1f img/s  ETA %dm%02ds ", fill,
@@ -38,7 +39,7 @@ int cli_jobs(const fk_eval_options *eo) {
 
 void cli_eval_options_init(fk_eval_options *eo) {
   fk_eval_options_init(eo);
-  the_bar = (bar){.tty = isatty(2), .t0 = cli_now_ms()};
+  the_bar = (bar){.tty = isatty(2), .t0 = fk_now_ms()};
   eo->progress = show;
   eo->on_error = image_error;
   eo->user = &the_bar;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 
 static const char help[] =
@@ -55,10 +56,10 @@ int cmd_represent(int argc, char **argv) {
     rc = cli_error(EXIT_FAIL, NULL, "out of memory");
     goto out;
   }
-  double t0 = cli_now_ms();
+  double t0 = fk_now_ms();
   int st = fk_faces(s, &img, faces, cap, &n);
   if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 1, &faces[0]);
-  double ms = cli_now_ms() - t0;
+  double ms = fk_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
   } else if (n == 0 && enforce) {

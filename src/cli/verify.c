@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 
 static const char help[] =
@@ -49,9 +50,9 @@ int cmd_verify(int argc, char **argv) {
   if ((rc = cli_open(&c, nets, &m, &s))) goto out;
 
   fk_verify_result r;
-  double t0 = cli_now_ms();
+  double t0 = fk_now_ms();
   int st = fk_verify(s, &img[0], &img[1], metric, threshold, &r);
-  double ms = cli_now_ms() - t0;
+  double ms = fk_now_ms() - t0;
   if (st == FK_ENOFACE) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "detail", fk_session_errmsg(s));

@@ -60,6 +60,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "base/clock.h"
 #include "base/fpenv.h"
 #include "facekit.h"
 #include "nn/backend.h"
@@ -1368,11 +1369,7 @@ static const char *layout_name(const dnnl_memory_desc_t *md) {
   return "view";
 }
 
-static double step_clock_ms(int threads) {
-  struct timespec ts;
-  clock_gettime(threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double step_clock_ms(int threads) { return threads > 1 ? fk_now_ms() : fk_thread_cpu_ms(); }
 
 static void print_profile(const dnn *d) {
   double total = 0;

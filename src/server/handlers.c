@@ -22,6 +22,7 @@
 
 #include <nettle/sha2.h>
 
+#include "base/clock.h"
 #include "cli/json.h"
 #include "image/compose.h"
 #include "server/server.h"
@@ -29,12 +30,6 @@
 #define MAX_K 1000
 #define MAX_PAGE 1000
 #define MAX_REGISTER_FACES 100
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* ---- responses ----------------------------------------------------------------- */
 
@@ -212,7 +207,7 @@ static int parse_represent(srv_job *j, represent_req *r, srv_error *e) {
 
 static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error *e) {
   detected d;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   if (detect(j, w, &r->img, &r->opt, r->enforce, 1, &d, e) == 0) {
     int shown = d.n ? fk_keep_largest_faces(d.faces, d.n, r->max_faces ? (int)r->max_faces : d.n) : 1, rc = FK_OK;
     for (int i = 0; rc == FK_OK && d.n > 0 && i < shown; i++) rc = fk_represent(d.s, &d.img, &d.faces[i]);
@@ -220,7 +215,7 @@ static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error
       fail_status(e, rc, "img", fk_session_errmsg(d.s));
     } else {
       cJSON *o = cli_represent_json(d.faces, shown, d.n > 0, &r->opt, r->l2);
-      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
       srv_job_json(j, 200, o);
     }
   }
@@ -257,7 +252,7 @@ static int parse_verify(srv_job *j, verify_req *r, srv_error *e) {
 static void run_verify(srv_job *j, srv_worker *w, verify_req *r, srv_error *e) {
   fk_image img[2] = {{0}, {0}};
   fk_session *s;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   if (!decode(j, &r->img[0], "img1", &img[0], e) && !decode(j, &r->img[1], "img2", &img[1], e) &&
       (s = srv_session(w, &r->opt, e))) {
     fk_verify_result v;
@@ -268,7 +263,7 @@ static void run_verify(srv_job *j, srv_worker *w, verify_req *r, srv_error *e) {
       fail_status(e, rc, "the images", fk_session_errmsg(s));
     } else {
       cJSON *o = cli_verify_json(&v, &r->opt);
-      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
       srv_job_json(j, 200, o);
     }
   }
@@ -305,7 +300,7 @@ static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
 static void run_analyze(srv_job *j, srv_worker *w, analyze_req *r, srv_error *e) {
   detected d;
   fk_attributes *attrs = NULL;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   if (detect(j, w, &r->img, &r->opt, r->enforce, 0, &d, e) == 0) {
     int shown = d.n ? d.n : 1, rc = (attrs = calloc((size_t)shown, sizeof *attrs)) ? FK_OK : FK_ENOMEM;
     for (int k = 0; rc == FK_OK && k < shown; k++)
@@ -314,7 +309,7 @@ static void run_analyze(srv_job *j, srv_worker *w, analyze_req *r, srv_error *e)
       fail_status(e, rc, "img", fk_session_errmsg(d.s));
     } else {
       cJSON *o = cli_analyze_json(d.faces, attrs, shown, d.n > 0, &r->opt);
-      cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+      cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
       srv_job_json(j, 200, o);
     }
   }
@@ -356,7 +351,7 @@ static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
   detected d;
   find_query *q = NULL;
   int nq = 0;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   if (detect(j, w, &r->img, &sv->index_opt, 1, 0, &d, e)) goto out;
   int first = r->all_faces ? 0 : fk_largest_face(d.faces, d.n), rc = FK_OK;
   nq = r->all_faces ? d.n : 1;
@@ -378,7 +373,7 @@ static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
       goto out;
     }
   cJSON *o = cli_find_json(q, nq, r->all_faces, fk_vectors_count(sv->vectors), &r->so, same);
-  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+  cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
   srv_job_json(j, 200, o);
 out:
   for (int i = 0; q && i < nq; i++) free(q[i].hits);
@@ -482,7 +477,7 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
   srv *sv = j->srv;
   fk_entry *entry = NULL;
   fk_session *s;
-  double t0 = now_ms();
+  double t0 = fk_now_ms();
   if (!(s = srv_session(w, &sv->index_opt, e))) goto fail;
   int rc = fk_entry_new_bytes(s, r->img.data, r->img.len, "img", &entry);
   const fk_face *faces;
@@ -519,7 +514,7 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
   /* the other faces of the image, not stored (unless the image was there) */
   if (a.out.created) cJSON_AddItemToObject(o, "ignored", ignored);
   else cJSON_Delete(ignored);
-  cJSON_AddNumberToObject(o, "time_ms", now_ms() - t0);
+  cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
   fk_entry_free(entry);
   srv_job_json(j, a.out.created ? 201 : 200, o);
   return;

@@ -45,6 +45,7 @@
 
 #include <microhttpd.h>
 
+#include "base/clock.h"
 #include "server/server.h"
 
 void srv_config_init(srv_config *c) {
@@ -63,12 +64,6 @@ void srv_config_init(srv_config *c) {
   c->conn_memory = (size_t)256 << 10;
   c->drain_s = 30;
   c->refresh_ms = 1000;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- routes ----------------------------------------------------------------- */
@@ -308,7 +303,7 @@ static enum MHD_Result answer_inline(struct MHD_Connection *c, req *r) {
     }
     default: { /* metrics */
       srv_gauges g = {.workers = s->nworkers, .queue_capacity = s->cfg.queue,
-                      .inflight = atomic_load(&s->inflight), .uptime_s = now_s() - s->t0};
+                      .inflight = atomic_load(&s->inflight), .uptime_s = fk_now_s() - s->t0};
       pthread_mutex_lock(&s->mu);
       g.queue_depth = s->queued;
       pthread_mutex_unlock(&s->mu);
@@ -601,7 +596,7 @@ static req *new_req(srv *s) {
   }
   r->srv = s;
   r->job->srv = s;
-  r->t0 = now_s();
+  r->t0 = fk_now_s();
   return r;
 }
 
@@ -706,7 +701,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
     return;
   }
-  double dt = now_s() - r->t0;
+  double dt = fk_now_s() - r->t0;
   int status = r->status ? r->status : 499; /* closed before an answer */
   srv_metrics_observe(&s->metrics, r->rt ? r->rt->id : R_UNKNOWN, status, dt);
   if (!s->cfg.quiet) {
@@ -968,9 +963,9 @@ static void print_ready(srv *s, double startup_s) {
 static void drain(srv *s, const sigset_t *sigs) {
   atomic_store(&s->draining, 1);
   fprintf(stderr, "facekit serve: draining %ld requests\n", atomic_load(&s->pre_drain));
-  double until = now_s() + s->cfg.drain_s;
+  double until = fk_now_s() + s->cfg.drain_s;
   struct timespec tick = {0, 20 * 1000000L};
-  while (atomic_load(&s->pre_drain) > 0 && now_s() < until) {
+  while (atomic_load(&s->pre_drain) > 0 && fk_now_s() < until) {
     if (sigtimedwait(sigs, NULL, &tick) > 0) {
       fprintf(stderr, "facekit serve: second signal: exiting now\n");
       _exit(1);
@@ -1062,7 +1057,7 @@ int srv_run(const srv_config *c) {
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   route_signals_to(pthread_self());
   signal(SIGPIPE, SIG_IGN);
-  double t0 = now_s();
+  double t0 = fk_now_s();
   char err[1024] = "";
   int rc = start(s, err, sizeof err);
   if (rc) {
@@ -1080,7 +1075,7 @@ int srv_run(const srv_config *c) {
     srv_free(s);
     return 1;
   }
-  s->t0 = now_s();
+  s->t0 = fk_now_s();
   print_ready(s, s->t0 - t0);
   int sig;
   while (sigwait(&sigs, &sig) != 0) {

@@ -25,14 +25,9 @@
 
 #include <microhttpd.h>
 
+#include "base/clock.h"
 #include "base/fpenv.h"
 #include "server/server.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- sessions ------------------------------------------------------------ */
 
@@ -108,10 +103,10 @@ static void *worker_main(void *arg) {
     s->queued--;
     s->running++;
     pthread_mutex_unlock(&s->mu);
-    double t = now_s();
+    double t = fk_now_s();
     srv_handle(j, w);
     atomic_fetch_add(&s->metrics.jobs_done, 1);
-    atomic_fetch_add(&s->metrics.job_micros, (unsigned long long)((now_s() - t) * 1e6));
+    atomic_fetch_add(&s->metrics.job_micros, (unsigned long long)((fk_now_s() - t) * 1e6));
     pthread_mutex_lock(&s->mu);
     s->running--;
     pthread_mutex_unlock(&s->mu);
@@ -223,7 +218,7 @@ static void *writer_main(void *arg) {
   srv *s = arg;
   fk_fpenv_set(1); /* a thread of ours: it flushes denormals throughout */
   int reported = 0;
-  double last_refresh = now_s();
+  double last_refresh = fk_now_s();
   pthread_mutex_lock(&s->wmu);
   for (;;) {
     if (!s->ops && !s->stop_writer) {
@@ -234,11 +229,11 @@ static void *writer_main(void *arg) {
       if (pthread_cond_timedwait(&s->wmore, &s->wmu, &ts) == ETIMEDOUT && !s->ops) {
         pthread_mutex_unlock(&s->wmu);
         int changed = fk_store_wait_change(s->writer, 0);
-        if (changed != 0 || (now_s() - last_refresh) * 1000 >= s->cfg.refresh_ms) {
+        if (changed != 0 || (fk_now_s() - last_refresh) * 1000 >= s->cfg.refresh_ms) {
           int rc = changed < 0 ? changed : fk_store_refresh(s->writer);
           if (rc && !reported) fprintf(stderr, "facekit serve: refreshing the index: %s\n", fk_store_errmsg(s->writer));
           reported = rc != 0;
-          last_refresh = now_s();
+          last_refresh = fk_now_s();
         }
         pthread_mutex_lock(&s->wmu);
         continue;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/abi.h"
 #include "face/face.h"
 #include "store/store.h"
@@ -660,8 +661,7 @@ static int sq_read_state(fk_store *st, fk_store_state *s) {
 /* Another connection's commit changes PRAGMA data_version (this one's own
  * do not, and need no refresh). */
 static int sq_wait_change(fk_store *st, int timeout_ms) {
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = fk_now_ms();
   for (;;) {
     int rc;
     int64_t v = pragma_int(st, "PRAGMA data_version", &rc);
@@ -671,8 +671,7 @@ static int sq_wait_change(fk_store *st, int timeout_ms) {
       st->data_version = v;
       return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double left = timeout_ms - ((double)(t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6);
+    double left = timeout_ms - (fk_now_ms() - t0);
     if (left <= 0) return 0;
     usleep((useconds_t)(left < 20 ? left * 1000 : 20000));
   }

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/abi.h"
 #include "base/fpenv.h"
 #include "face/face.h"
@@ -78,8 +79,8 @@ typedef struct run {
   char model[64];
   known *k;
   int64_t nk, kcap;
-  fk_strmap gone_by_hash;
-  fk_strmap deleted;   /* tombstoned paths (deleted_files) -> 1 */
+  fk_map gone_by_hash;
+  fk_map deleted;   /* tombstoned paths (deleted_files) -> 1 */
   char **dpaths;       /* their strings */
   int64_t ndp, dpcap;
   job *jobs;
@@ -108,12 +109,6 @@ typedef struct run {
   fk_writer w;
 } run;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int cancelled(const run *r) {
   return atomic_load(&r->stop) || (r->io->cancel && __atomic_load_n(r->io->cancel, __ATOMIC_RELAXED));
 }
@@ -122,7 +117,7 @@ static int cancelled(const run *r) {
 
 /* A gone row with this content not yet taken, or -1. */
 static int64_t claim_moved(run *r, const char *hash) {
-  for (int64_t i = fk_strmap_get(&r->gone_by_hash, hash); i >= 0; i = r->k[i].next_same)
+  for (int64_t i = fk_map_get_str(&r->gone_by_hash, hash); i >= 0; i = r->k[i].next_same)
     if (atomic_exchange(&r->k[i].claimed, 1) == 0) return i;
   return -1;
 }
@@ -138,12 +133,12 @@ typedef struct worker {
 static void process(worker *w, job *j) {
   run *r = w->r;
   size_t n = 0;
-  double t = now_s();
+  double t = fk_now_s();
   j->en.path = (char *)j->key;
   j->en.size = j->e->size;
   j->en.mtime_ns = j->e->mtime_ns;
   int err = fk_entry_read(j->e->path, &w->buf, &w->cap, &n, &j->en);
-  j->t_read = now_s() - t;
+  j->t_read = fk_now_s() - t;
   if (err) {
     j->kind = R_ERROR;
     j->en.status = FK_ENTRY_ERROR;
@@ -264,9 +259,9 @@ static int apply(run *r, job *j) {
 static int claim_more(run *r) {
   fk_store *st = r->st;
   int rc = FK_OK;
-  if (now_s() - r->last_renew > r->io->lease_s / 3.0) {
+  if (fk_now_s() - r->last_renew > r->io->lease_s / 3.0) {
     if ((rc = st->ops->renew(st, r->worker, r->io->lease_s))) return rc;
-    r->last_renew = now_s();
+    r->last_renew = fk_now_s();
   }
   pthread_mutex_lock(&r->mu);
   int64_t from = r->claimed, ahead = r->claimed - r->next;
@@ -300,7 +295,7 @@ static int claims_due(run *r) {
   pthread_mutex_lock(&r->mu);
   int more = r->claimed < r->njobs && r->claimed - r->next < r->ahead;
   pthread_mutex_unlock(&r->mu);
-  return more || now_s() - r->last_renew > r->io->lease_s / 3.0;
+  return more || fk_now_s() - r->last_renew > r->io->lease_s / 3.0;
 }
 
 /* The writer loop: applies finished jobs in transactions of io->batch
@@ -322,7 +317,7 @@ static int write_results(run *r) {
     int64_t from = r->consumed, to = r->nfinished;
     int all_done = r->workers_left == 0 && from == to;
     pthread_mutex_unlock(&r->mu);
-    double t = now_s();
+    double t = fk_now_s();
     for (int64_t i = from; rc == FK_OK && i < to; i++) {
       if (!in_txn && (rc = r->st->ops->begin(r->st, FK_TXN_WRITE)) == FK_OK) in_txn = 1, txn_start = t;
       if (rc == FK_OK) rc = apply(r, &r->jobs[r->order[i]]);
@@ -331,12 +326,12 @@ static int write_results(run *r) {
     }
     int claim = rc == FK_OK && claims_due(r);
     if (rc == FK_OK && in_txn &&
-        (all_done || claim || pending >= io->batch || (now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
+        (all_done || claim || pending >= io->batch || (fk_now_s() - txn_start) * 1000 >= io->commit_ms || cancelled(r))) {
       if ((rc = fk_store_bump_generation(r->st)) == FK_OK && (rc = r->st->ops->commit(r->st)) == FK_OK)
         in_txn = pending = 0;
     }
     if (claim && rc == FK_OK && !cancelled(r)) rc = claim_more(r);
-    r->stats.t_db += now_s() - t;
+    r->stats.t_db += fk_now_s() - t;
     pthread_mutex_lock(&r->mu);
     r->consumed = to;
     pthread_cond_broadcast(&r->space);
@@ -345,7 +340,7 @@ static int write_results(run *r) {
       atomic_store(&r->stop, 1);
       break;
     }
-    r->stats.elapsed = now_s() - r->t0;
+    r->stats.elapsed = fk_now_s() - r->t0;
     if (io->progress && (r->stats.elapsed - last_progress) * 1000 >= io->progress_ms) {
       last_progress = r->stats.elapsed;
       pthread_mutex_unlock(&r->mu);
@@ -406,7 +401,7 @@ static int add_deleted(const char *path, void *user) {
     r->dpcap = cap;
   }
   if (!(r->dpaths[r->ndp] = strdup(path))) return fk_store_fail(r->st, FK_ENOMEM, "out of memory");
-  return fk_strmap_put(&r->deleted, r->dpaths[r->ndp++], 1) ? fk_store_fail(r->st, FK_ENOMEM, "out of memory")
+  return fk_map_put_str(&r->deleted, r->dpaths[r->ndp++], 1) ? fk_store_fail(r->st, FK_ENOMEM, "out of memory")
                                                               : FK_OK;
 }
 
@@ -430,13 +425,7 @@ static int under(const char *path, const char *root) {
  * parity of the bytes' low bits, so without it paths that repeat a name
  * (LFW's Name/Name_0001.jpg) split 32/68 between two shards. */
 int fk_store_shard_of(const char *key, int shards) {
-  uint64_t h = 1469598103934665603ull;
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
+  uint64_t h = fk_hash_mix(fk_fnv1a_str(key));
   return shards > 1 ? (int)(h % (uint64_t)shards) : 0;
 }
 
@@ -458,10 +447,10 @@ static int make_keys(run *r, const fk_walk *w) {
 
 /* Decides what to do with every walked file and every known row. */
 static int plan(run *r, const fk_walk *w) {
-  fk_strmap by_path = {0};
+  fk_map by_path = {0};
   int rc = make_keys(r, w);
   if (rc) return rc;
-  for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) rc = fk_strmap_put(&by_path, r->k[i].path, i);
+  for (int64_t i = 0; rc == FK_OK && i < r->nk; i++) rc = fk_map_put_str(&by_path, r->k[i].path, i);
   char *seen = calloc((size_t)r->nk + 1, 1);
   if (!(r->jobs = calloc(w->n + 1, sizeof *r->jobs)) || !(r->order = calloc(w->n + 1, sizeof *r->order)) ||
       !seen)
@@ -469,13 +458,13 @@ static int plan(run *r, const fk_walk *w) {
   for (size_t i = 0; rc == FK_OK && i < w->n; i++) {
     const fk_walk_entry *e = &w->e[i];
     const char *key = r->keys ? r->keys[i] : e->path;
-    int64_t k = fk_strmap_get(&by_path, key);
+    int64_t k = fk_map_get_str(&by_path, key);
     if (k >= 0) seen[k] = 1;
     if (!in_shard(r, key)) {
       r->stats.other_shards++;
       continue;
     }
-    if (k < 0 && fk_strmap_get(&r->deleted, key) >= 0) {
+    if (k < 0 && fk_map_get_str(&r->deleted, key) >= 0) {
       r->stats.deleted++;
       continue;
     }
@@ -498,11 +487,11 @@ static int plan(run *r, const fk_walk *w) {
     if (!under(abs, w->root) && (stat(abs, &sb) == 0 || errno != ENOENT)) continue;
     k->gone = 1;
     if (k->is_error || !k->hash[0]) continue;
-    k->next_same = fk_strmap_get(&r->gone_by_hash, k->hash);
-    rc = fk_strmap_put(&r->gone_by_hash, k->hash, i);
+    k->next_same = fk_map_get_str(&r->gone_by_hash, k->hash);
+    rc = fk_map_put_str(&r->gone_by_hash, k->hash, i);
   }
   free(seen);
-  fk_strmap_free(&by_path);
+  fk_map_free(&by_path);
   r->stats.todo = r->njobs;
   return rc ? fk_store_fail(r->st, rc, "out of memory") : FK_OK;
 }
@@ -568,7 +557,7 @@ static void start_claims(run *r) {
   unsigned nonce = 0;
   if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) nonce = (unsigned)time(NULL);
   snprintf(r->worker, sizeof r->worker, "%s:%d:%08x", host, (int)getpid(), nonce);
-  r->last_renew = now_s();
+  r->last_renew = fk_now_s();
 }
 
 static int run_workers(run *r, const fk_models *m, int jobs) {
@@ -611,8 +600,8 @@ static void free_run(run *r) {
   free(r->order);
   for (int64_t i = 0; i < r->nk; i++) free(r->k[i].path);
   free(r->k);
-  fk_strmap_free(&r->gone_by_hash);
-  fk_strmap_free(&r->deleted);
+  fk_map_free(&r->gone_by_hash);
+  fk_map_free(&r->deleted);
   for (int64_t i = 0; i < r->ndp; i++) free(r->dpaths[i]);
   free(r->dpaths);
   for (size_t i = 0; r->keys && r->keys[i]; i++) free(r->keys[i]);
@@ -638,7 +627,7 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
       (io->shards > 1 && (io->shard < 0 || io->shard >= io->shards)))
     return fk_store_fail(st, FK_EINVAL, "bad index options (batch %d, jobs %d, lease %d s, shard %d of %d)",
                          io->batch, io->jobs, io->lease_s, io->shard, io->shards);
-  run r = {.st = st, .opt = opt, .io = io, .t0 = now_s()};
+  run r = {.st = st, .opt = opt, .io = io, .t0 = fk_now_s()};
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.finished, NULL);
   pthread_cond_init(&r.space, NULL);
@@ -673,7 +662,7 @@ int fk_store_index(fk_store *st, const fk_models *m, const fk_options *opt, cons
   if (rc == FK_OK && cancelled(&r))
     rc = fk_store_fail(st, FK_ECANCELED, "interrupted after %lld of %lld images; run again to continue",
                        (long long)r.stats.done, (long long)r.stats.todo);
-  r.stats.elapsed = now_s() - r.t0;
+  r.stats.elapsed = fk_now_s() - r.t0;
   if (io->progress && (rc == FK_OK || rc == FK_ECANCELED)) io->progress(&r.stats, io->user);
   if (stats) *stats = r.stats;
   free_run(&r);

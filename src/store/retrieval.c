@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "store/store.h"
 
 typedef struct query {
@@ -120,7 +121,7 @@ int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity,
 
 typedef struct query_load {
   eval *e;
-  fk_strmap row_of;  /* gallery row by image id (as text) */
+  fk_map row_of;  /* gallery row by image id (the id's bytes: g->image_id) */
   int64_t cap, identities;
   int64_t last_identity;
 } query_load;
@@ -134,14 +135,12 @@ static int add_query(int64_t image, int64_t identity, int64_t n, void *user) {
     if (!p) return FK_ENOMEM;
     e->q = p;
   }
-  char key[24];
   query *x = &e->q[e->nq++];
   memset(x, 0, sizeof *x);
   x->image_id = image;
   x->identity = (int32_t)identity;
   x->relevant = (int)n - 1;
-  snprintf(key, sizeof key, "%lld", (long long)image);
-  x->row = fk_strmap_get(&l->row_of, key);
+  x->row = fk_map_get(&l->row_of, &image, sizeof image);
   if (identity != l->last_identity) l->identities++; /* rows come grouped by identity */
   l->last_identity = identity;
   return FK_OK;
@@ -150,16 +149,12 @@ static int add_query(int64_t image, int64_t identity, int64_t n, void *user) {
 /* Queries: readable images of identities with >= 2 readable images. */
 static int load_queries(fk_store *st, const fk_vecs *g, eval *e, int64_t *identities) {
   query_load l = {.e = e, .last_identity = -1};
-  char (*keys)[24] = calloc((size_t)g->n + 1, sizeof *keys);
-  int rc = keys ? FK_OK : FK_ENOMEM;
-  for (int64_t i = 0; rc == FK_OK && i < g->n; i++) {
-    snprintf(keys[i], sizeof keys[i], "%lld", (long long)g->image_id[i]);
-    rc = fk_strmap_put(&l.row_of, keys[i], i);
-  }
+  int rc = FK_OK;
+  for (int64_t i = 0; rc == FK_OK && i < g->n; i++)
+    rc = fk_map_put(&l.row_of, &g->image_id[i], sizeof g->image_id[i], i);
   if (rc == FK_OK) rc = st->ops->foreach_query(st, add_query, &l);
   *identities = l.identities;
-  fk_strmap_free(&l.row_of);
-  free(keys);
+  fk_map_free(&l.row_of);
   return rc == FK_ENOMEM ? fk_store_fail(st, rc, "out of memory") : rc;
 }
 
@@ -168,8 +163,7 @@ int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads, fk
   if (metric < FK_METRIC_COSINE || metric > FK_METRIC_EUCLIDEAN_L2 || (codes != FK_CODES_F32 && codes != FK_CODES_INT8) ||
       threads < 1 || threads > 256)
     return fk_store_fail(st, FK_EINVAL, "bad retrieval options");
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = fk_now_s();
   int rc = fk_store_load(st, NULL);
   if (rc) return rc;
   fk_vecs g;
@@ -200,8 +194,7 @@ int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads, fk
     if (e.nq) r->p_at_1 = p1 / e.nq, r->p_at_5 = p5 / e.nq, r->map = ap / e.nq;
     if (with_face) r->p_at_1_with_face = p1 / with_face, r->map_with_face = ap / with_face;
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  r->seconds = fk_now_s() - t0;
   free(e.q);
   fk_vecs_free(&g);
   return rc;

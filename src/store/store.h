@@ -63,6 +63,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "base/hash.h" /* fk_map */
 #include "facekit.h"
 #include "store/vecs.h"
 
@@ -362,17 +363,6 @@ void fk_store_opt_describe(const fk_options *o, char *buf, size_t size);
  * with opt (what an fk_entry records). */
 int fk_store_check_id(fk_store *st, const char *model_id, const fk_options *opt, int strict);
 
-/* A string -> int64 hash map (open addressing); keys are not copied. */
-typedef struct fk_strmap {
-  const char **keys;
-  int64_t *vals;
-  size_t cap, n;
-} fk_strmap;
-
-int fk_strmap_put(fk_strmap *m, const char *key, int64_t val); /* FK_OK / FK_ENOMEM */
-int64_t fk_strmap_get(const fk_strmap *m, const char *key);    /* -1 if absent */
-void fk_strmap_free(fk_strmap *m);
-
 
 /* One image file found under the indexed directory. */
 typedef struct fk_walk_entry {
@@ -434,7 +424,7 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
  * the backend's statements (impl) and a cache of identity ids. */
 struct fk_writer {
   fk_store *st;
-  fk_strmap identities;
+  fk_map identities;
   char **names;
   size_t nnames;
   void *impl;

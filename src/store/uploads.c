@@ -248,7 +248,7 @@ typedef struct sweep {
   char **keys;   /* "IDENTITY/NAME" of the candidates */
   uint8_t *named;
   size_t n, cap;
-  fk_strmap map;
+  fk_map map;
 } sweep;
 
 static int add_candidate(sweep *s, const char *ident, const char *name) {
@@ -276,7 +276,7 @@ static const char *last_two(const char *path) {
 
 static int mark_named(const fk_image_row *r, void *user) {
   sweep *s = user;
-  int64_t i = fk_strmap_get(&s->map, last_two(r->path));
+  int64_t i = fk_map_get_str(&s->map, last_two(r->path));
   if (i >= 0) s->named[i] = 1;
   return FK_OK;
 }
@@ -315,7 +315,7 @@ static int sweep_locked(fk_store *st, void *arg) {
   if (rc == FK_OK && s.n) {
     if (!(s.named = calloc(s.n, 1))) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
     for (size_t i = 0; rc == FK_OK && i < s.n; i++)
-      if (fk_strmap_put(&s.map, s.keys[i], (int64_t)i)) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
+      if (fk_map_put_str(&s.map, s.keys[i], (int64_t)i)) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
     /* every image row, whatever its path's form (absolute, or relative to
      * an index root), names its file by these two components */
     if (rc == FK_OK && (rc = st->ops->begin(st, FK_TXN_READ)) == FK_OK) {
@@ -341,7 +341,7 @@ static int sweep_locked(fk_store *st, void *arg) {
   for (size_t i = 0; i < s.n; i++) free(s.keys[i]);
   free(s.keys);
   free(s.named);
-  fk_strmap_free(&s.map);
+  fk_map_free(&s.map);
   job->removed = removed;
   return rc;
 }

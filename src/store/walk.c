@@ -1,8 +1,7 @@
 /*
  * walk.c - what fk_store_index() reads before it works: the recursive list
  * of image files under a directory (by extension, any case; path, size,
- * mtime and the identity taken from the parent folder), and the small
- * string hash map the indexer keys its bookkeeping with.
+ * mtime and the identity taken from the parent folder).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,54 +13,6 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
-
-/* ---- string map ---------------------------------------------------------- */
-
-static size_t hash_str(const char *s) {
-  size_t h = 1469598103934665603ull;
-  while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-  return h;
-}
-
-static int grow(fk_strmap *m) {
-  size_t cap = m->cap ? m->cap * 2 : 64;
-  fk_strmap bigger = {calloc(cap, sizeof *m->keys), calloc(cap, sizeof *m->vals), cap, 0};
-  if (!bigger.keys || !bigger.vals) {
-    fk_strmap_free(&bigger);
-    return FK_ENOMEM;
-  }
-  for (size_t i = 0; i < m->cap; i++)
-    if (m->keys[i]) fk_strmap_put(&bigger, m->keys[i], m->vals[i]);
-  fk_strmap_free(m);
-  *m = bigger;
-  return FK_OK;
-}
-
-int fk_strmap_put(fk_strmap *m, const char *key, int64_t val) {
-  if ((m->n + 1) * 2 > m->cap && grow(m)) return FK_ENOMEM;
-  size_t i = hash_str(key) & (m->cap - 1);
-  while (m->keys[i] && strcmp(m->keys[i], key)) i = (i + 1) & (m->cap - 1);
-  if (!m->keys[i]) m->n++;
-  m->keys[i] = key;
-  m->vals[i] = val;
-  return FK_OK;
-}
-
-int64_t fk_strmap_get(const fk_strmap *m, const char *key) {
-  if (!m->cap) return -1;
-  size_t i = hash_str(key) & (m->cap - 1);
-  while (m->keys[i]) {
-    if (!strcmp(m->keys[i], key)) return m->vals[i];
-    i = (i + 1) & (m->cap - 1);
-  }
-  return -1;
-}
-
-void fk_strmap_free(fk_strmap *m) {
-  free(m->keys);
-  free(m->vals);
-  memset(m, 0, sizeof *m);
-}
 
 /* ---- directory walk ------------------------------------------------------ */
 

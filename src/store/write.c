@@ -17,16 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "face/face.h"
 #include "store/store.h"
 
 #define MAX_FILE_BYTES ((int64_t)1 << 30)
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- entries ----------------------------------------------------------- */
 
@@ -63,9 +58,9 @@ int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_en
 
 void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en) {
   fk_image img = {0};
-  double t = now_s();
+  double t = fk_now_s();
   int rc = fk_image_decode(data, n, s->opt.max_pixels, &img);
-  en->t_decode = now_s() - t;
+  en->t_decode = fk_now_s() - t;
   en->rc = rc;
   if (rc) {
     en->status = FK_ENTRY_ERROR;
@@ -75,13 +70,13 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
   en->width = img.width;
   en->height = img.height;
   int cap = s->opt.max_faces, nd = 0;
-  t = now_s();
+  t = fk_now_s();
   rc = fk_detect(s, &img, scratch, cap, &nd);
-  en->t_detect = now_s() - t;
+  en->t_detect = fk_now_s() - t;
   if (nd > cap) nd = cap;
-  t = now_s();
+  t = fk_now_s();
   for (int i = 0; rc == FK_OK && i < nd; i++) rc = fk_represent(s, &img, &scratch[i]);
-  en->t_represent = now_s() - t;
+  en->t_represent = fk_now_s() - t;
   if (rc == FK_OK && nd > 0 && !(en->faces = malloc((size_t)nd * sizeof *en->faces)))
     rc = fk_session_fail(s, FK_ENOMEM, "out of memory");
   en->rc = rc;
@@ -185,7 +180,7 @@ int fk_writer_init(fk_writer *w, fk_store *st) {
 
 void fk_writer_free(fk_writer *w) {
   if (w->st && w->impl) w->st->ops->writer_free(w);
-  fk_strmap_free(&w->identities);
+  fk_map_free(&w->identities);
   for (size_t i = 0; i < w->nnames; i++) free(w->names[i]);
   free(w->names);
   memset(w, 0, sizeof *w);
@@ -196,7 +191,7 @@ int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id) 
   if (!name || len == 0) return FK_OK;
   char buf[1024];
   snprintf(buf, sizeof buf, "%.*s", (int)len, name);
-  if ((*id = fk_strmap_get(&w->identities, buf)) >= 0) return FK_OK;
+  if ((*id = fk_map_get_str(&w->identities, buf)) >= 0) return FK_OK;
   int rc = w->st->ops->identity(w, buf, id);
   if (rc) return rc;
   char *copy = strdup(buf);
@@ -207,7 +202,7 @@ int fk_writer_identity(fk_writer *w, const char *name, size_t len, int64_t *id) 
   }
   w->names = names;
   names[w->nnames++] = copy;
-  return fk_strmap_put(&w->identities, copy, *id);
+  return fk_map_put_str(&w->identities, copy, *id);
 }
 
 int fk_writer_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id) {
