@@ -27,6 +27,7 @@
 #include "testutil.h"
 #include "golden.h"
 #include "cliutil.h"
+#include "serverutil.h"
 
 static char tmp[4096];
 
@@ -40,64 +41,18 @@ static const char *at(const char *rel) {
 
 /* ---- servers ---------------------------------------------------------------- */
 
-typedef struct server {
-  pid_t pid;
-  int port;
-  char log[4200];
-} server;
+typedef tu_server server;
 
-/* `facekit serve --port 0 --workers 1 ARGS...`, waiting for its ready line. */
+/* `facekit serve --port 0 --workers 1 --quiet ARGS...`. */
 static int server_start(server *s, const char *const *args, const char *name) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->log, sizeof s->log, "%s/%s.log", tmp, name);
-  int out[2];
-  if (pipe(out)) return -1;
-  const char *cli = getenv("FK_CLI");
-  const char *argv[32] = {cli ? cli : "facekit", "serve", "--port", "0", "--workers", "1", "--quiet"};
-  int n = 7;
-  for (int i = 0; args[i] && n < 30; i++) argv[n++] = args[i];
+  const char *argv[32] = {"--workers", "1", "--quiet"};
+  int n = 3;
+  for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
   argv[n] = NULL;
-  fflush(NULL);
-  if ((s->pid = fork()) == 0) {
-    int err = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out[1], 1);
-    dup2(err, 2);
-    close(out[0]);
-    execv(argv[0], (char **)argv);
-    _exit(127);
-  }
-  close(out[1]);
-  char line[2048];
-  size_t len = 0;
-  for (;;) { /* the ready line, or end of file when it exits */
-    struct pollfd p = {out[0], POLLIN, 0};
-    if (poll(&p, 1, 300000) <= 0 || len == sizeof line - 1) break;
-    if (read(out[0], line + len, 1) != 1 || line[len] == '\n') break;
-    len++;
-  }
-  line[len] = '\0';
-  close(out[0]);
-  cJSON *ready = cJSON_Parse(line);
-  const cJSON *port = cJSON_GetObjectItemCaseSensitive(ready, "port");
-  if (cJSON_IsNumber(port)) s->port = port->valueint;
-  cJSON_Delete(ready);
-  if (!s->port) {
-    char *log = tu_read_file(s->log, NULL);
-    fprintf(stderr, "  %s did not start: %s\n", name, log ? log : "(no log)");
-    free(log);
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
-    return -1;
-  }
-  return 0;
+  return tu_server_start(s, tmp, argv, name);
 }
 
-static int server_stop(server *s) {
-  kill(s->pid, SIGTERM);
-  int st = 0;
-  waitpid(s->pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+static int server_stop(server *s) { return tu_server_stop(s); }
 
 /* curl ARGS against the server's PATH; the status, and the JSON body. */
 static long http(const server *s, const char *path, const char *args, cJSON **json) {
