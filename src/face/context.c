@@ -19,15 +19,7 @@ const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES] = {256, 384, 512};
 #define FETCH_HINT \
   "fetch the models with `make models` (runs tools/fetch-models.sh) or point FACEKIT_MODELS at them"
 
-static int fail(fk_models *m, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(fk_models *m, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(m->err, sizeof m->err, fmt, ap);
-  va_end(ap);
-  return status;
-}
+#define fail(m, ...) fk_fail((m)->err, sizeof (m)->err, __VA_ARGS__)
 
 static const char *models_dir(const char *dir) {
   if (dir && *dir) return dir;

@@ -12,22 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "base/fpenv.h"
 #include "face/eval.h"
 
 void fk_eval_options_init(fk_eval_options *o) {
   memset(o, 0, sizeof *o);
   o->size = sizeof *o;
-}
-
-int fk_eval_fail(char *err, size_t errlen, int status, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return status;
 }
 
 typedef struct loop {
@@ -66,7 +57,7 @@ static void *worker(void *arg) {
   if (rc != FK_OK) {
     pthread_mutex_lock(&l->mu);
     if (!atomic_exchange(&l->failed, 1))
-      fk_eval_fail(l->err, l->errlen, rc, "%s", fk_session_errmsg(c.s[k - 1]));
+      fk_fail(l->err, l->errlen, rc, "%s", fk_session_errmsg(c.s[k - 1]));
     pthread_mutex_unlock(&l->mu);
   }
   int i;
@@ -86,7 +77,7 @@ static void *worker(void *arg) {
 int fk_eval_images(const fk_models *m, const fk_options *opts, int nopts, int n, fk_image_fn fn, void *user,
                    const fk_eval_options *eo, char *err, size_t errlen) {
   if (nopts < 1 || nopts > FK_EVAL_MAX_SESSIONS || n < 0)
-    return fk_eval_fail(err, errlen, FK_EINVAL, "bad evaluation loop arguments");
+    return fk_fail(err, errlen, FK_EINVAL, "bad evaluation loop arguments");
   int jobs = eo && eo->jobs > 0 ? eo->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (jobs < 1) jobs = 1;
   if (jobs > 256) jobs = 256;
@@ -100,9 +91,9 @@ int fk_eval_images(const fk_models *m, const fk_options *opts, int nopts, int n,
     if (pthread_create(&th[started], NULL, worker, &l) == 0) started++;
   for (int j = 0; j < started; j++) pthread_join(th[j], NULL);
   pthread_mutex_destroy(&l.mu);
-  if (!started) return fk_eval_fail(err, errlen, FK_ENOMEM, "cannot start worker threads");
+  if (!started) return fk_fail(err, errlen, FK_ENOMEM, "cannot start worker threads");
   if (atomic_load(&l.failed)) return FK_EBACKEND;
-  if (atomic_load(&l.done) != n) return fk_eval_fail(err, errlen, FK_ECANCELED, "stopped on request");
+  if (atomic_load(&l.done) != n) return fk_fail(err, errlen, FK_ECANCELED, "stopped on request");
   return FK_OK;
 }
 
@@ -110,7 +101,7 @@ int fk_eval_read_lines(const char *path, char ***lines, int *n, char *err, size_
   *lines = NULL;
   *n = 0;
   FILE *f = fopen(path, "r");
-  if (!f) return fk_eval_fail(err, errlen, FK_ENOENT, "%s: cannot open", path);
+  if (!f) return fk_fail(err, errlen, FK_ENOENT, "%s: cannot open", path);
   char buf[4096];
   int cap = 0, rc = FK_OK;
   while (rc == FK_OK && fgets(buf, sizeof buf, f)) {
@@ -119,16 +110,16 @@ int fk_eval_read_lines(const char *path, char ***lines, int *n, char *err, size_
       int nc = cap ? cap * 2 : 1024;
       char **grown = realloc(*lines, (size_t)nc * sizeof *grown);
       if (!grown) {
-        rc = fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+        rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
         break;
       }
       *lines = grown;
       cap = nc;
     }
-    if (!((*lines)[*n] = strdup(buf))) rc = fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    if (!((*lines)[*n] = strdup(buf))) rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
     else (*n)++;
   }
-  if (rc == FK_OK && ferror(f)) rc = fk_eval_fail(err, errlen, FK_EIO, "%s: read error", path);
+  if (rc == FK_OK && ferror(f)) rc = fk_fail(err, errlen, FK_EIO, "%s: read error", path);
   fclose(f);
   if (rc) fk_eval_free_lines(*lines, *n), *lines = NULL, *n = 0;
   return rc;

@@ -6,6 +6,7 @@
 #ifndef FK_FACE_EVAL_H
 #define FK_FACE_EVAL_H
 
+#include "base/error.h"
 #include "face/face.h"
 
 #define FK_EVAL_MAX_SESSIONS 4
@@ -28,9 +29,6 @@ int fk_eval_images(const fk_models *m, const fk_options *opts, int nopts, int n,
 /* Passes an image's failure to eo->on_error, serialized. */
 void fk_eval_report(fk_eval_ctx *c, const char *path, const char *message);
 
-/* Formats into err (if not NULL) and returns status. */
-int fk_eval_fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* The lines of a text file without their line ends. */
 int fk_eval_read_lines(const char *path, char ***lines, int *n, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/error.h"
 #include "base/clock.h"
 #include "base/abi.h"
 #include "face/eval.h"
@@ -46,7 +47,7 @@ static int add_names(gender *g, char **lines, int n, int label, const char *file
     const char *us = strrchr(lines[i], '_');
     if (!lines[i][0]) continue;
     if (!us || us == lines[i] || strchr(lines[i], '/'))
-      return fk_eval_fail(err, errlen, FK_EINVAL, "%s:%d: expected Person_Name_NNNN.jpg, got '%s'", file,
+      return fk_fail(err, errlen, FK_EINVAL, "%s:%d: expected Person_Name_NNNN.jpg, got '%s'", file,
                           i + 1, lines[i]);
     g->items[g->n++] = (item){.name = lines[i], .label = label};
   }
@@ -126,15 +127,15 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
                    fk_gender_result *r, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   if (!m || !root || !male_list || !female_list || !attribute_models || nmodels < 1 || nmodels > 2)
-    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: bad arguments");
+    return fk_fail(err, errlen, FK_EINVAL, "fk_eval_gender: bad arguments");
   fk_options o[2];
   fk_eval_options eod;
   if (FK_ABI_IMPORT(fk_eval_options_init, &eod, eo))
-    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_eval_options_init");
+    return fk_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_eval_options_init");
   eo = &eod;
   for (int k = 0; k < nmodels; k++) {
     if (FK_ABI_IMPORT(fk_options_init, &o[k], opt))
-      return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_options_init");
+      return fk_fail(err, errlen, FK_EINVAL, "fk_eval_gender: options not filled by fk_options_init");
     o[k].attribute_model = attribute_models[k];
     r->models[k] = attribute_models[k];
   }
@@ -146,11 +147,11 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
   int rc = fk_eval_read_lines(male_list, &lines[0], &nlines[0], err, errlen);
   if (rc == FK_OK) rc = fk_eval_read_lines(female_list, &lines[1], &nlines[1], err, errlen);
   if (rc == FK_OK && !(g.items = calloc((size_t)(nlines[0] + nlines[1]) + 1, sizeof *g.items)))
-    rc = fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   if (rc == FK_OK) rc = add_names(&g, lines[0], nlines[0], MALE, male_list, err, errlen);
   if (rc == FK_OK) rc = add_names(&g, lines[1], nlines[1], FEMALE, female_list, err, errlen);
   if (rc == FK_OK) r->ambiguous = drop_ambiguous(&g);
-  if (rc == FK_OK && g.n == 0) rc = fk_eval_fail(err, errlen, FK_EINVAL, "the name lists are empty");
+  if (rc == FK_OK && g.n == 0) rc = fk_fail(err, errlen, FK_EINVAL, "the name lists are empty");
   if (rc == FK_OK) rc = fk_eval_images(m, o, nmodels, g.n, analyze_one, &g, eo, err, errlen);
   int failed = 0;
   for (int k = 0; rc == FK_OK && k < g.n; k++) {
@@ -160,7 +161,7 @@ int fk_eval_gender(const fk_models *m, const fk_options *opt, const char *root, 
     else r->subjects[g.items[k].how]++;
   }
   if (rc == FK_OK && failed)
-    rc = fk_eval_fail(err, errlen, FK_EIO, "%d of %d images could not be read or analyzed", failed, g.n);
+    rc = fk_fail(err, errlen, FK_EIO, "%d of %d images could not be read or analyzed", failed, g.n);
   if (rc == FK_OK) {
     r->images = g.n;
     for (int k = 0; k < nmodels; k++) {

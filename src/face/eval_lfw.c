@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/error.h"
 #include "base/clock.h"
 #include "base/abi.h"
 #include "base/hash.h"
@@ -62,12 +63,12 @@ static int image_index(lfw *e, const char *root, const char *name, int num) {
 
 static int read_pairs(lfw *e, const char *file, const char *root, char *err, size_t errlen) {
   FILE *f = fopen(file, "r");
-  if (!f) return fk_eval_fail(err, errlen, FK_ENOENT, "%s: cannot open the pairs file", file);
+  if (!f) return fk_fail(err, errlen, FK_ENOENT, "%s: cannot open the pairs file", file);
   int folds, per, rc = FK_OK;
   if (fscanf(f, "%d %d", &folds, &per) != 2 || folds < 2 || per < 1 || folds > FK_LFW_MAX_FOLDS ||
       per > 100000) {
     fclose(f);
-    return fk_eval_fail(err, errlen, FK_EINVAL,
+    return fk_fail(err, errlen, FK_EINVAL,
                         "%s: the first line must be 'FOLDS PAIRS_PER_FOLD' with at least 2 folds (at most %d)", file,
                         FK_LFW_MAX_FOLDS);
   }
@@ -77,7 +78,7 @@ static int read_pairs(lfw *e, const char *file, const char *root, char *err, siz
   e->imgs = calloc((size_t)n * 2, sizeof *e->imgs);
   if (!e->p || !e->imgs) {
     fclose(f);
-    return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   }
   char line[1024];
   int k = 0;
@@ -89,7 +90,7 @@ static int read_pairs(lfw *e, const char *file, const char *root, char *err, siz
                   : sscanf(line, "%255s %d %255s %d", n1, &i1, n2, &i2) == 4;
     if (!ok || i1 < 0 || i2 < 0 || i1 > 9999 || i2 > 9999) {
       line[strcspn(line, "\r\n")] = '\0';
-      rc = fk_eval_fail(err, errlen, FK_EINVAL, "%s: malformed pair line %d: '%s'", file, k + 2, line);
+      rc = fk_fail(err, errlen, FK_EINVAL, "%s: malformed pair line %d: '%s'", file, k + 2, line);
       break;
     }
     pair *p = &e->p[k++];
@@ -97,11 +98,11 @@ static int read_pairs(lfw *e, const char *file, const char *root, char *err, siz
     p->b = image_index(e, root, same ? n1 : n2, i2);
     p->same = same;
     p->fold = (k - 1) / (2 * per);
-    if (p->a < 0 || p->b < 0) rc = fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    if (p->a < 0 || p->b < 0) rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   }
   fclose(f);
   if (rc == FK_OK && k != n)
-    rc = fk_eval_fail(err, errlen, FK_EINVAL, "%s: expected %d pairs, found %d", file, n, k);
+    rc = fk_fail(err, errlen, FK_EINVAL, "%s: expected %d pairs, found %d", file, n, k);
   e->npairs = k;
   return rc;
 }
@@ -310,7 +311,7 @@ static int protocol(const lfw *e, const fk_options *opt, int metric, fk_lfw_resu
   if (!all || !train) {
     free(all);
     free(train);
-    return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   }
   pair_distances(e, metric, all);
   folds_accuracy(e, all, train, r->fold_accuracy, &r->accuracy_mean, &r->accuracy_std);
@@ -343,18 +344,18 @@ int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, con
   fk_options o;
   fk_eval_options eod;
   if (FK_ABI_IMPORT(fk_options_init, &o, opt) || FK_ABI_IMPORT(fk_eval_options_init, &eod, eo))
-    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: options not filled by their fk_*_init");
+    return fk_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: options not filled by their fk_*_init");
   eo = &eod;
   if (!m || !root || !pairs_file || !fk_model_name(o.model) || !fk_metric_name(metric) ||
       (codes != FK_CODES_F32 && codes != FK_CODES_INT8))
-    return fk_eval_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: bad arguments");
+    return fk_fail(err, errlen, FK_EINVAL, "fk_eval_lfw: bad arguments");
   r->metric = metric;
   r->codes = codes;
   double t0 = fk_now_s();
   lfw e = {.dim = fk_model_dim(o.model), .max_pixels = o.max_pixels};
   int rc = read_pairs(&e, pairs_file, root, err, errlen);
   if (rc == FK_OK && !(e.embs = calloc((size_t)e.nimgs * (size_t)e.dim, sizeof *e.embs)))
-    rc = fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+    rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   for (int k = 0; rc == FK_OK && k < e.nimgs; k++) e.imgs[k].emb = e.embs + (size_t)k * e.dim;
   if (rc == FK_OK) rc = fk_eval_images(m, &o, 1, e.nimgs, embed_one, &e, eo, err, errlen);
   int failed = 0;
@@ -364,7 +365,7 @@ int fk_eval_lfw(const fk_models *m, const fk_options *opt, const char *root, con
     else r->subjects[e.imgs[k].how]++;
   }
   if (rc == FK_OK && failed)
-    rc = fk_eval_fail(err, errlen, FK_EIO, "%d of %d images could not be read or embedded", failed, e.nimgs);
+    rc = fk_fail(err, errlen, FK_EIO, "%d of %d images could not be read or embedded", failed, e.nimgs);
   if (rc == FK_OK && codes == FK_CODES_INT8)
     for (int k = 0; k < e.nimgs; k++) quantize_in_place(e.imgs[k].emb, e.dim);
   if (rc == FK_OK) {

@@ -5,6 +5,7 @@
 #ifndef FK_FACE_H
 #define FK_FACE_H
 
+#include "base/error.h"
 #include "facekit.h"
 #include "image/image.h"
 #include "models/models.h"
@@ -140,8 +141,7 @@ int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *nd
 int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_face *f);
 
 /* Records a formatted message in s->err and returns status. */
-int fk_session_fail(fk_session *s, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define fk_session_fail(s, ...) fk_fail((s)->err, sizeof (s)->err, __VA_ARGS__)
 
 /* face-api's descriptor crop (FaceLandmarks.alignDlib, then the clip and
  * floor of extractFaceTensors). Returns 0 if the crop is empty. */

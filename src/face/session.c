@@ -29,14 +29,6 @@ void fk_options_init(fk_options *o) {
   o->precision = FK_PRECISION_AUTO;
 }
 
-int fk_session_fail(fk_session *s, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->err, sizeof s->err, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
 static int check_options(fk_session *s, const fk_options *o) {
   if (!fk_detector_name(o->detector))
     return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "facekit.h"
 #include "nn/nn.h"
 
@@ -29,7 +30,7 @@ static void fail(nn_graph *g, int status, const char *fmt, ...) {
   g->failed = status;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(g->err, sizeof g->err, fmt, ap);
+  fk_vfail(g->err, sizeof g->err, status, fmt, ap);
   va_end(ap);
 }
 

@@ -4,6 +4,7 @@
  * layouts, constant folding, broadcasting, and the ops whose meaning is
  * the same in every format, as nn_* builder calls.
  */
+#include "base/error.h"
 #include "nn/import.h"
 
 #include <math.h>
@@ -18,12 +19,10 @@
 /* ---- errors ----------------------------------------------------------------- */
 
 int imp_seterr(imp_ctx *c, int status, const char *fmt, ...) {
-  if (c->err && c->errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->err, c->errlen, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  fk_vfail(c->err, c->errlen, status, fmt, ap);
+  va_end(ap);
   return status;
 }
 

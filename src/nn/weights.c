@@ -10,6 +10,7 @@
  *
  * Also nn_wlookup_get(), the sticky by-name lookup the model builders share.
  */
+#include "base/error.h"
 #include "nn/weights.h"
 
 #include <cjson/cJSON.h>
@@ -37,16 +38,6 @@ typedef struct wspec {
   double scale, min;
   int round; /* int32 dtype: round dequantized values like Math.round */
 } wspec;
-
-static int seterr(char *err, size_t errlen, int status, const char *fmt, ...) {
-  if (err && errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
 
 static uint16_t rd16(const unsigned char *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
@@ -115,16 +106,16 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
   memset(s, 0, sizeof *s);
   const cJSON *jn = cJSON_GetObjectItemCaseSensitive(jw, "name");
   if (!cJSON_IsString(jn) || !jn->valuestring[0])
-    return seterr(err, errlen, FK_EMODEL,
+    return fk_fail(err, errlen, FK_EMODEL,
                   "weights manifest: group %d weight %d has no name", gi, wi);
   s->name = jn->valuestring;
 
   const cJSON *jshape = cJSON_GetObjectItemCaseSensitive(jw, "shape");
   if (!cJSON_IsArray(jshape))
-    return seterr(err, errlen, FK_EMODEL, "weight %s: missing shape", s->name);
+    return fk_fail(err, errlen, FK_EMODEL, "weight %s: missing shape", s->name);
   int nd = cJSON_GetArraySize(jshape);
   if (nd > MAX_NDIM)
-    return seterr(err, errlen, FK_EMODEL,
+    return fk_fail(err, errlen, FK_EMODEL,
                   "weight %s: %d dimensions (at most %d supported)", s->name,
                   nd, MAX_NDIM);
   size_t count = 1;
@@ -133,11 +124,11 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
   cJSON_ArrayForEach(d, jshape) {
     double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
     if (!(v >= 0 && v <= INT_MAX && v == floor(v)))
-      return seterr(err, errlen, FK_EMODEL, "weight %s: invalid shape",
+      return fk_fail(err, errlen, FK_EMODEL, "weight %s: invalid shape",
                     s->name);
     s->shape[k++] = (int)v;
     if (v != 0 && count > SIZE_MAX / 8 / (size_t)v)
-      return seterr(err, errlen, FK_EMODEL, "weight %s: shape too large",
+      return fk_fail(err, errlen, FK_EMODEL, "weight %s: shape too large",
                     s->name);
     count *= (size_t)v;
   }
@@ -153,7 +144,7 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
     const cJSON *jqd = cJSON_GetObjectItemCaseSensitive(q, "dtype");
     const char *qd = cJSON_IsString(jqd) ? jqd->valuestring : "(none)";
     if (!is_f32 && !is_i32)
-      return seterr(err, errlen, FK_EMODEL,
+      return fk_fail(err, errlen, FK_EMODEL,
                     "weight %s: unsupported dtype %s with quantization",
                     s->name, dt);
     s->round = is_i32;
@@ -164,10 +155,10 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
       s->enc = qd[4] == '8' ? ENC_U8 : ENC_U16;
       esize = s->enc == ENC_U8 ? 1 : 2;
       if (!get_number(q, "scale", &s->scale) || !get_number(q, "min", &s->min))
-        return seterr(err, errlen, FK_EMODEL,
+        return fk_fail(err, errlen, FK_EMODEL,
                       "weight %s: quantization lacks scale/min", s->name);
     } else {
-      return seterr(err, errlen, FK_EMODEL,
+      return fk_fail(err, errlen, FK_EMODEL,
                     "weight %s: unsupported quantization dtype %s", s->name,
                     qd);
     }
@@ -178,7 +169,7 @@ static int parse_spec(const cJSON *jw, int gi, int wi, wspec *s, char *err,
     s->enc = ENC_F16;
     esize = 2;
   } else {
-    return seterr(err, errlen, FK_EMODEL, "weight %s: unsupported dtype %s",
+    return fk_fail(err, errlen, FK_EMODEL, "weight %s: unsupported dtype %s",
                   s->name, dt);
   }
   s->bytes = count * esize; /* count <= SIZE_MAX / 8: no overflow */
@@ -192,7 +183,7 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
   *buf = NULL;
   *len = 0;
   if (!cJSON_IsArray(paths))
-    return seterr(err, errlen, FK_EMODEL,
+    return fk_fail(err, errlen, FK_EMODEL,
                   "weights manifest: group %d has no paths", gi);
   int rc = FK_OK;
   unsigned char *all = NULL;
@@ -200,7 +191,7 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
   const cJSON *jp;
   cJSON_ArrayForEach(jp, paths) {
     if (!cJSON_IsString(jp) || !nn_files_name_ok(jp->valuestring)) {
-      rc = seterr(err, errlen, FK_EMODEL,
+      rc = fk_fail(err, errlen, FK_EMODEL,
                   "weights manifest: shard path %s is not inside the model "
                   "directory",
                   cJSON_IsString(jp) ? jp->valuestring : "(not a string)");
@@ -212,10 +203,10 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
     if (rc != FK_OK) {
       char *full = nn_files_path(fs, jp->valuestring);
       if (rc == FK_ENOMEM)
-        seterr(err, errlen, rc, "out of memory reading weights shard %s",
+        fk_fail(err, errlen, rc, "out of memory reading weights shard %s",
                full ? full : jp->valuestring);
       else
-        seterr(err, errlen, rc, "cannot read weights shard %s",
+        fk_fail(err, errlen, rc, "cannot read weights shard %s",
                full ? full : jp->valuestring);
       free(full);
       break;
@@ -224,7 +215,7 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
       unsigned char *na = realloc(all, n + dlen);
       if (!na) {
         free(data);
-        rc = seterr(err, errlen, FK_ENOMEM, "out of memory reading weights");
+        rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory reading weights");
         break;
       }
       memcpy(na + n, data, dlen);
@@ -246,16 +237,16 @@ static int read_group(const cJSON *paths, int gi, const nn_files *fs,
 static int load_group(const cJSON *g, int gi, const nn_files *fs,
                       nn_weights *out, char *err, size_t errlen) {
   if (!cJSON_IsObject(g))
-    return seterr(err, errlen, FK_EMODEL,
+    return fk_fail(err, errlen, FK_EMODEL,
                   "weights manifest: group %d is not an object", gi);
   const cJSON *paths = cJSON_GetObjectItemCaseSensitive(g, "paths");
   const cJSON *jws = cJSON_GetObjectItemCaseSensitive(g, "weights");
   if (!cJSON_IsArray(jws))
-    return seterr(err, errlen, FK_EMODEL,
+    return fk_fail(err, errlen, FK_EMODEL,
                   "weights manifest: group %d has no weights list", gi);
   int nw = cJSON_GetArraySize(jws);
   wspec *specs = calloc((size_t)nw + 1, sizeof *specs);
-  if (!specs) return seterr(err, errlen, FK_ENOMEM, "out of memory");
+  if (!specs) return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
 
   /* Pass 1: validate every entry and total the bytes it needs. */
   int rc = FK_OK, wi = 0;
@@ -265,7 +256,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
     rc = parse_spec(jw, gi, wi, &specs[wi], err, errlen);
     if (rc != FK_OK) break;
     if (specs[wi].bytes > SIZE_MAX - need) {
-      rc = seterr(err, errlen, FK_EMODEL, "weight %s: shape too large",
+      rc = fk_fail(err, errlen, FK_EMODEL, "weight %s: shape too large",
                   specs[wi].name);
       break;
     }
@@ -279,7 +270,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
     int np = cJSON_GetArraySize(paths);
     const cJSON *first = cJSON_GetArrayItem(paths, 0);
     char *full = first ? nn_files_path(fs, first->valuestring) : NULL;
-    rc = seterr(err, errlen, FK_EMODEL,
+    rc = fk_fail(err, errlen, FK_EMODEL,
                 "weights shard %s%s: the manifest needs %zu bytes, the "
                 "file%s %s %zu",
                 full ? full : "(none)",
@@ -291,7 +282,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
   if (rc == FK_OK && nw > 0) {
     nn_weight *items =
         realloc(out->items, (size_t)(out->n + nw) * sizeof *items);
-    if (!items) rc = seterr(err, errlen, FK_ENOMEM, "out of memory");
+    if (!items) rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
     else out->items = items;
   }
   size_t off = 0;
@@ -304,7 +295,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
     if (!w->name || !w->data) {
       free(w->name);
       free(w->data);
-      rc = seterr(err, errlen, FK_ENOMEM, "out of memory");
+      rc = fk_fail(err, errlen, FK_ENOMEM, "out of memory");
       break;
     }
     w->ndim = s->ndim;
@@ -323,7 +314,7 @@ static int load_group(const cJSON *g, int gi, const nn_files *fs,
 static int load_groups(const cJSON *root, const char *label, const nn_files *fs,
                        nn_weights *out, char *err, size_t errlen) {
   if (!cJSON_IsArray(root))
-    return seterr(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
+    return fk_fail(err, errlen, FK_EMODEL, "%s is not a JSON array of groups",
                   label);
   int rc = FK_OK, gi = 0;
   const cJSON *g;
@@ -341,7 +332,7 @@ static int load_manifest(const char *json, const char *label,
                          size_t errlen) {
   cJSON *root = cJSON_Parse(json);
   if (!root)
-    return seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", label);
+    return fk_fail(err, errlen, FK_EMODEL, "%s is not valid JSON", label);
   int rc = load_groups(root, label, fs, out, err, errlen);
   cJSON_Delete(root);
   return rc;
@@ -350,7 +341,7 @@ static int load_manifest(const char *json, const char *label,
 /* Clears err and *out; FK_OK when the output can be written. */
 static int begin(nn_weights *out, char *err, size_t errlen) {
   if (err && errlen > 0) err[0] = '\0';
-  if (!out) return seterr(err, errlen, FK_EINVAL, "no output");
+  if (!out) return fk_fail(err, errlen, FK_EINVAL, "no output");
   out->items = NULL;
   out->n = 0;
   return FK_OK;
@@ -360,7 +351,7 @@ int nn_weights_load_cjson(const struct cJSON *manifest, const nn_files *fs,
                           nn_weights *out, char *err, size_t errlen) {
   int rc = begin(out, err, errlen);
   if (rc != FK_OK) return rc;
-  if (!manifest) return seterr(err, errlen, FK_EMODEL, "no weights manifest");
+  if (!manifest) return fk_fail(err, errlen, FK_EMODEL, "no weights manifest");
   return load_groups(manifest, "weights manifest", fs, out, err, errlen);
 }
 
@@ -368,7 +359,7 @@ int nn_weights_load_json(const char *json, const char *dir, nn_weights *out,
                          char *err, size_t errlen) {
   int rc = begin(out, err, errlen);
   if (rc != FK_OK) return rc;
-  if (!json) return seterr(err, errlen, FK_EINVAL, "no manifest");
+  if (!json) return fk_fail(err, errlen, FK_EINVAL, "no manifest");
   nn_files fs = nn_files_dir(dir);
   return load_manifest(json, "weights manifest", &fs, out, err, errlen);
 }
@@ -377,17 +368,17 @@ int nn_weights_load_files(const nn_files *fs, const char *name,
                           nn_weights *out, char *err, size_t errlen) {
   int rc = begin(out, err, errlen);
   if (rc != FK_OK) return rc;
-  if (!fs || !name) return seterr(err, errlen, FK_EINVAL, "no manifest path");
+  if (!fs || !name) return fk_fail(err, errlen, FK_EINVAL, "no manifest path");
   char *path = nn_files_path(fs, name), *json = NULL;
   size_t len = 0;
-  if (!path) return seterr(err, errlen, FK_ENOMEM, "out of memory");
+  if (!path) return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   rc = fs->read(fs, name, &json, &len);
   if (rc == FK_ENOENT)
-    seterr(err, errlen, rc, "weights manifest %s not found", path);
+    fk_fail(err, errlen, rc, "weights manifest %s not found", path);
   else if (rc != FK_OK)
-    seterr(err, errlen, rc, "cannot read weights manifest %s", path);
+    fk_fail(err, errlen, rc, "cannot read weights manifest %s", path);
   else if (strlen(json) != len) /* an embedded NUL: not text */
-    rc = seterr(err, errlen, FK_EMODEL, "%s is not valid JSON", path);
+    rc = fk_fail(err, errlen, FK_EMODEL, "%s is not valid JSON", path);
   else
     rc = load_manifest(json, path, fs, out, err, errlen);
   free(json);
@@ -399,12 +390,12 @@ int nn_weights_load(const char *path, nn_weights *out, char *err,
                     size_t errlen) {
   int rc = begin(out, err, errlen);
   if (rc != FK_OK) return rc;
-  if (!path) return seterr(err, errlen, FK_EINVAL, "no manifest path");
+  if (!path) return fk_fail(err, errlen, FK_EINVAL, "no manifest path");
   /* The shards live next to the manifest. */
   char *dir;
   const char *base;
   if (nn_files_split(path, &dir, &base) != FK_OK)
-    return seterr(err, errlen, FK_ENOMEM, "out of memory");
+    return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   nn_files fs = nn_files_dir(dir);
   rc = nn_weights_load_files(&fs, base, out, err, errlen);
   free(dir);
@@ -423,12 +414,12 @@ const nn_weight *nn_weights_get(const nn_weights *w, const char *name,
                                 size_t errlen) {
   const nn_weight *x = nn_weights_find(w, name);
   if (!x) {
-    seterr(err, errlen, FK_EMODEL, "weight %s not found in the manifest",
+    fk_fail(err, errlen, FK_EMODEL, "weight %s not found in the manifest",
            name ? name : "(null)");
     return NULL;
   }
   if (expect_count && x->count != expect_count) {
-    seterr(err, errlen, FK_EMODEL, "weight %s has %zu values, expected %zu",
+    fk_fail(err, errlen, FK_EMODEL, "weight %s has %zu values, expected %zu",
            name, x->count, expect_count);
     return NULL;
   }
@@ -456,7 +447,7 @@ const float *nn_wlookup_get(nn_wlookup *l, size_t count, const char *fmt,
   va_end(ap);
   const nn_weight *t = NULL;
   if (len < 0 || (size_t)len >= sizeof name)
-    seterr(l->err, l->errlen, FK_EMODEL, "weight name %s... is too long",
+    fk_fail(l->err, l->errlen, FK_EMODEL, "weight name %s... is too long",
            name);
   else
     t = nn_weights_get(l->w, name, count, l->err, l->errlen);

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "server/server.h"
 
 int srv_fail(srv_error *e, int status, const char *code, const char *fmt, ...) {
@@ -39,9 +40,9 @@ int srv_fail(srv_error *e, int status, const char *code, const char *fmt, ...) {
   e->code = code;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+  fk_vfail(e->msg, sizeof e->msg, 0, fmt, ap);
   va_end(ap);
-  return -1;
+  return -1; /* the HTTP status is in e: callers test for < 0 */
 }
 
 void srv_params_free(srv_params *ps) {

@@ -38,6 +38,7 @@
 
 #include <pthreadpool.h> /* before vecs.h's C linkage block: it has C++ templates */
 
+#include "base/error.h"
 #include "facekit.h"
 #include "store/ann.h"
 extern "C" {
@@ -103,16 +104,7 @@ struct CodeDistance final : faiss::DistanceComputer {
 
 faiss::DistanceComputer *Codes::get_distance_computer() const { return new CodeDistance(*this); }
 
-int fail(char *err, size_t size, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-int fail(char *err, size_t size, int status, const char *fmt, ...) {
-  if (err && size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
+#define fail fk_fail
 
 /* Runs f, turning any exception into a status and a message. */
 template <class F>

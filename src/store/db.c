@@ -87,14 +87,6 @@ static const char schema_sql[] =
     CHANGE_SEQUENCE
     DELETED_FILES;
 
-int fk_store_fail(fk_store *st, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(st->err, sizeof st->err, fmt, ap);
-  va_end(ap);
-  return status;
-}
-
 /* FK_E* for a SQLite result code. */
 static int status_of(int rc) {
   switch (rc & 0xff) {

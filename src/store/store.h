@@ -63,6 +63,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "base/hash.h" /* fk_map */
 #include "facekit.h"
 #include "store/vecs.h"
@@ -273,8 +274,7 @@ int fk_store_shard_of(const char *key, int shards);
 int fk_store_is_pg(const char *locator);
 
 /* Records a formatted message in st->err and returns status. */
-int fk_store_fail(fk_store *st, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define fk_store_fail(st, ...) fk_fail((st)->err, sizeof (st)->err, __VA_ARGS__)
 
 /* Records SQLite's message for a failed call (with `what` as context) and
  * returns the matching FK_E* code. */

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "base/abi.h"
 #include "face/eval.h" /* fk_eval_fail: a message into the caller's buffer */
 #include "store/store.h"
@@ -263,12 +264,12 @@ static int search_locked(fk_vectors *vs, const float *embedding, int dim, const 
   const fk_vecs *v = &vs->v;
   if (!vs->loaded || v->n == vs->deleted) return FK_OK;
   if (dim != v->dim)
-    return fk_eval_fail(err, errlen, FK_EMISMATCH, "the index holds %d-d embeddings; the query has %d: use the model "
+    return fk_fail(err, errlen, FK_EMISMATCH, "the index holds %d-d embeddings; the query has %d: use the model "
                 "the index was built with", v->dim, dim);
   fk_scan s;
   fk_scan_init(&s, v, embedding, o->metric, o->codes, o->k, o->threshold);
   fk_hit *hits = malloc((size_t)o->k * sizeof *hits);
-  if (!hits) return fk_eval_fail(err, errlen, FK_ENOMEM, "out of memory");
+  if (!hits) return fk_fail(err, errlen, FK_ENOMEM, "out of memory");
   int cnt = 0, rc;
   int ann = o->search == FK_SEARCH_ANN ||
             (o->search == FK_SEARCH_AUTO && v->n - vs->deleted >= FK_ANN_AUTO_MIN && fk_vectors_ann_ready(vs));
@@ -291,7 +292,7 @@ static int search_locked(fk_vectors *vs, const float *embedding, int dim, const 
     out[i].similarity = fk_scan_similarity(&s, &hits[i]);
   }
   free(hits);
-  if (rc) return fk_eval_fail(err, errlen, rc, "search: %s", fk_strerror(rc));
+  if (rc) return fk_fail(err, errlen, rc, "search: %s", fk_strerror(rc));
   *n = cnt;
   return FK_OK;
 }
@@ -308,13 +309,13 @@ int fk_vectors_search(fk_vectors *vs, const float *embedding, int dim, const fk_
   if (o->k < 1 || o->k > 1000000 || o->metric < FK_METRIC_COSINE || o->metric > FK_METRIC_EUCLIDEAN_L2 ||
       (o->codes != FK_CODES_F32 && o->codes != FK_CODES_INT8) || o->threads < 1 || o->threads > 256 ||
       o->search < FK_SEARCH_EXACT || o->search > FK_SEARCH_AUTO || o->ef < 0 || o->ef > 1000000)
-    return fk_eval_fail(err, errlen, FK_EINVAL,
+    return fk_fail(err, errlen, FK_EINVAL,
                         "bad search options (k %d, metric %d, codes %d, threads %d, search %d, ef %d)", o->k, o->metric,
                         o->codes, o->threads, o->search, o->ef);
   double ss = 0;
   for (int i = 0; embedding && i < dim && dim <= FK_EMBED_MAX; i++) ss += (double)embedding[i] * embedding[i];
   if (!(ss > 0 && ss < INFINITY))
-    return fk_eval_fail(err, errlen, FK_EINVAL, "the query embedding is empty, zero or not finite");
+    return fk_fail(err, errlen, FK_EINVAL, "the query embedding is empty, zero or not finite");
   pthread_rwlock_rdlock(&vs->lock);
   int rc = search_locked(vs, embedding, dim, o, out, n, err, errlen);
   pthread_rwlock_unlock(&vs->lock);

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/error.h"
 #include "base/clock.h"
 #include "image/image.h"
 #include "video/video.h"
@@ -137,14 +138,7 @@ struct fkv_engine {
   char err[FKV_ERRMSG_MAX];
 };
 
-static int fail(fkv_engine *e, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(fkv_engine *e, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(e->err, sizeof e->err, fmt, ap);
-  va_end(ap);
-  return status;
-}
+#define fail(e, ...) fk_fail((e)->err, sizeof (e)->err, __VA_ARGS__)
 
 static int session_fail(fkv_engine *e, int rc, const char *what) {
   return fail(e, rc, "%s: %s", what, fk_session_errmsg(e->s));

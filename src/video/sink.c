@@ -23,6 +23,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "base/error.h"
 #include "video/video.h"
 
 #define KEYFRAME_SECONDS 2 /* GOP length, hence the fragment length */
@@ -42,15 +43,7 @@ struct fkv_sink {
   char err[FKV_ERRMSG_MAX];
 };
 
-static int fail(fkv_sink *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(fkv_sink *s, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->err, sizeof s->err, fmt, ap);
-  va_end(ap);
-  if (!s->status) s->status = status;
-  return status;
-}
+#define fail(s, ...) fk_fail((s)->err, sizeof (s)->err, __VA_ARGS__)
 
 static int averr(fkv_sink *s, int rc, const char *what) {
   char e[AV_ERROR_MAX_STRING_SIZE];

@@ -43,6 +43,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "base/error.h"
 #include "base/clock.h"
 #include "base/fpenv.h"
 #include "video/video.h"
@@ -121,14 +122,7 @@ void fkv_log_init(int verbose) {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int fail(fkv_source *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(fkv_source *s, int status, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->err, sizeof s->err, fmt, ap);
-  va_end(ap);
-  return status;
-}
+#define fail(s, ...) fk_fail((s)->err, sizeof (s)->err, __VA_ARGS__)
 
 /* FFmpeg's message for an error code, with the last logged error line
  * when it says more. */
