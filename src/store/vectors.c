@@ -27,9 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
 #include "base/abi.h"
-#include "face/eval.h" /* fk_eval_fail: a message into the caller's buffer */
+#include "base/error.h"
 #include "store/store.h"
 
 #define GROWTH_MIN 1024  /* spare rows given to a block that has to grow */
