@@ -19,7 +19,7 @@
  * (chip geometry, normalization). Detectors and landmark nets also carry
  * the FK_DETECTOR_* / FK_LANDMARKS_* value and name the options choose
  * them by. Row i is FK_NET_* bit i. Adding a net is one file in
- * src/models/ and one row here (with its FK_NETID_*, FK_NET_* bit and, for
+ * src/models/ and one row in nets.c (with its FK_NETID_*, FK_NET_* bit and, for
  * a detector or landmark net, its public FK_DETECTOR_* / FK_LANDMARKS_*). */
 enum {
   FK_NETID_SSD, FK_NETID_TINY, FK_NETID_LANDMARKS, FK_NETID_RESNET128,
