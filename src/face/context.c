@@ -45,7 +45,7 @@ int fk_load_detector(fk_models *m, int id, const char *path, char *err, size_t e
   int rc = nn_weights_load(path, &m->weights[id], err, errlen);
   int n = det->nauto ? det->nauto : 1;
   for (int i = 0; rc == FK_OK && i < n; i++) {
-    int size = det->nauto ? det->auto_sizes[i] : det->default_size;
+    int size = det->nauto ? det->auto_sizes[i] : det->fixed_w ? det->fixed_w : det->default_size;
     if ((rc = det->build(&m->weights[id], size, &at[i].graph, err, errlen)) == FK_OK && det->state_new)
       rc = det->state_new(size, &at[i].state);
     at[i].size = size;

@@ -180,8 +180,8 @@ void fk_detector_input_name(const fk_options *opt, char *buf, size_t n) {
     return;
   }
   const fk_detector_def *det = fk_nets[id].det;
-  int size;
-  memcpy(&size, (const char *)o + det->size_option, sizeof size);
+  int size = 0;
+  if (!det->fixed_w) memcpy(&size, (const char *)o + det->size_option, sizeof size);
   if (det->fixed_w) snprintf(buf, n, "%dx%d", det->fixed_w, det->fixed_h);
   else if (size) snprintf(buf, n, "%d", size);
   else snprintf(buf, n, "auto");

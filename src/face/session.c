@@ -37,10 +37,11 @@ int fk_session_fail(fk_session *s, int status, const char *fmt, ...) {
   return status;
 }
 
-/* The input side the options ask of a sized detector (0: automatic). */
+/* The input side the options ask of a sized detector (0: automatic, or a
+ * fixed detector, which reads no option). */
 static int option_size(const fk_detector_def *det, const fk_options *o) {
-  int size;
-  memcpy(&size, (const char *)o + det->size_option, sizeof size);
+  int size = 0;
+  if (!det->fixed_w) memcpy(&size, (const char *)o + det->size_option, sizeof size);
   return size;
 }
 

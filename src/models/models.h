@@ -63,7 +63,7 @@ typedef struct fk_detector_def {
   size_t size_option;
   int nauto;                  /* <= FK_DET_MAX_SIZES */
   const int *auto_sizes;
-  int default_size;           /* built at load when nauto is 0 and not fixed */
+  int default_size;           /* built at load when nauto is 0 (fixed: fixed_w) */
   /* Where graphs come from: build() makes one for any size from a weights
    * manifest, which the model context keeps so that a session can build
    * sizes the context lacks; else open() loads the fixed-size graph file. */
