@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
       }
       fk_ssd_input(&img, det->size, nn_runtime_input(det->rt));
       nn_runtime_run(det->rt);
-      fk_ssd_decode(det->rt, det->anchors, det->size, img.width, img.height, opt.min_score, 64, s->dets,
+      fk_ssd_decode(det->rt, det->state, det->size, img.width, img.height, opt.min_score, 64, s->dets,
                     64, &ndet);
       double t2 = fk_now_ms();
       if (ndet > 64) ndet = 64;

@@ -105,6 +105,7 @@ enum {
   FK_NET_MBF512 = 1 << 7,     /* faceplugin's MobileFaceNet, 512-d recognizer */
   FK_NET_RFB320 = 1 << 8,     /* faceplugin's RFB-320 face detector */
   FK_NET_LMK64 = 1 << 9,      /* faceplugin's 68 landmarks from a 64x64 crop */
+  FK_NET_BLAZEFACE = 1 << 10, /* human's BlazeFace face detector */
 };
 /* What fk_models_open(dir, 0) loads: the default detector, the landmarks
  * and the nets of the default recognition model. */
@@ -117,9 +118,10 @@ FK_API int fk_models_open(const char *dir, unsigned nets, fk_models **out);
 FK_API const char *fk_models_errmsg(const fk_models *m);
 FK_API void fk_models_free(fk_models *m);
 
-/* Face detectors: face-api's SSD-MobileNetV1 and TinyFaceDetector, and
- * faceplugin's RFB-320 (a fixed 320x240 input). */
-enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1, FK_DETECTOR_RFB320 = 2 };
+/* Face detectors: face-api's SSD-MobileNetV1 and TinyFaceDetector,
+ * faceplugin's RFB-320 (a fixed 320x240 input) and human's BlazeFace (a
+ * fixed 256x256 input). */
+enum { FK_DETECTOR_SSD = 0, FK_DETECTOR_TINY = 1, FK_DETECTOR_RFB320 = 2, FK_DETECTOR_BLAZEFACE = 3 };
 /* Where the 68 landmarks come from: face-api's net (112x112 crop of the
  * detection) or faceplugin's (64x64 gray crop). */
 enum { FK_LANDMARKS_FACEAPI = 0, FK_LANDMARKS_LMK64 = 1 };
@@ -204,7 +206,7 @@ FK_API void fk_model_align_name(int model, int align, char *buf, size_t size);
 FK_API const char *fk_align_name(int align);
 /* The FK_ALIGN_* of a name; -2 if unknown (FK_ALIGN_AUTO is -1). */
 FK_API int fk_align_from_name(const char *name);
-/* "ssd", "tiny", "rfb320"; NULL when unknown. */
+/* "ssd", "tiny", "rfb320", "blazeface"; NULL when unknown. */
 FK_API const char *fk_detector_name(int detector);
 /* Writes name(0), name(1), ... up to the first NULL, joined by ", ", into
  * buf (NUL-terminated, cut to size), for messages and help: e.g.
@@ -214,7 +216,8 @@ FK_API size_t fk_names(const char *(*name)(int), char *buf, size_t size);
 /* The FK_DETECTOR_* of a name; -1 if unknown. */
 FK_API int fk_detector_from_name(const char *name);
 /* The detector's input size under these options as results and indexes
- * record it: "256", "auto" (SSD's automatic size) or "320x240" (RFB-320). */
+ * record it: "256", "auto" (SSD's automatic size), "320x240" (RFB-320) or
+ * "256x256" (BlazeFace). */
 FK_API void fk_detector_input_name(const fk_options *opt, char *buf, size_t size);
 /* "face-api", "lmk64"; NULL when unknown. */
 FK_API const char *fk_landmarks_name(int landmarks);
@@ -226,11 +229,6 @@ FK_API unsigned fk_detect_nets(const fk_options *opt);
 /* Every detector's and every landmark net's FK_NET_* bits: what a program
  * that lets each request pick them (serve) loads. */
 FK_API unsigned fk_all_detect_nets(void);
-/* The names the detectors / landmark nets go by, for messages: "ssd, tiny
- * or rfb320", "face-api or lmk64" (from the one table of nets). Returns
- * buf (truncated to size). */
-FK_API const char *fk_detector_names(char *buf, size_t size);
-FK_API const char *fk_landmarks_names(char *buf, size_t size);
 
 typedef struct fk_options {
   size_t size;           /* sizeof the struct, set by fk_options_init (first, always) */

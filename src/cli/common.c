@@ -84,11 +84,13 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   } else if (!strcmp(a, "--detector")) {
     char names[128];
     if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return cli_usage(NULL, "--detector must be %s, not '%s'", fk_detector_names(names, sizeof names), v), -1;
+      return fk_names(fk_detector_name, names, sizeof names),
+             cli_usage(NULL, "--detector must be one of %s, not '%s'", names, v), -1;
   } else if (!strcmp(a, "--landmarks")) {
     char names[128];
     if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
-      return cli_usage(NULL, "--landmarks must be %s, not '%s'", fk_landmarks_names(names, sizeof names), v), -1;
+      return fk_names(fk_landmarks_name, names, sizeof names),
+             cli_usage(NULL, "--landmarks must be one of %s, not '%s'", names, v), -1;
   } else if (!strcmp(a, "--model")) {
     if ((c->opt.model = fk_model_from_name(v)) < 0) {
       char names[256];

@@ -14,8 +14,6 @@
 
 #include "face/face.h"
 
-const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES] = {256, 384, 512};
-
 #define FETCH_HINT \
   "fetch the models with `make models` (runs tools/fetch-models.sh) or point FACEKIT_MODELS at them"
 
@@ -27,20 +25,24 @@ static const char *models_dir(const char *dir) {
   return env && *env ? env : "models";
 }
 
-int fk_load_ssd(fk_models *m, int id, const char *path, char *err, size_t errlen) {
-  (void)id;
-  int rc = nn_weights_load(path, &m->ssd_w, err, errlen);
-  for (int i = 0; rc == FK_OK && i < FK_SSD_AUTO_SIZES; i++) {
-    int size = fk_ssd_auto_sizes[i];
-    if ((rc = fk_ssd_build(&m->ssd_w, size, &m->ssd[i], err, errlen)) == FK_OK)
-      rc = fk_ssd_anchors_make(size, &m->ssd_anchors[i]);
+/* A detector's graphs at load: every size of its automatic mode, else its
+ * default or fixed size, each with its per-size state. */
+int fk_load_detector(fk_models *m, int id, const char *path, char *err, size_t errlen) {
+  const fk_detector_def *det = fk_nets[id].det;
+  fk_det_graph *at = m->det[id];
+  if (!det->build) {
+    at[0].size = det->fixed_w;
+    return det->open(path, &at[0].graph, err, errlen);
+  }
+  int rc = nn_weights_load(path, &m->weights[id], err, errlen);
+  int n = det->nauto ? det->nauto : 1;
+  for (int i = 0; rc == FK_OK && i < n; i++) {
+    int size = det->nauto ? det->auto_sizes[i] : det->fixed_w ? det->fixed_w : det->default_size;
+    if ((rc = det->build(&m->weights[id], size, &at[i].graph, err, errlen)) == FK_OK && det->state_new)
+      rc = det->state_new(size, &at[i].state);
+    at[i].size = size;
   }
   return rc;
-}
-
-int fk_load_tiny(fk_models *m, int id, const char *path, char *err, size_t errlen) {
-  int rc = nn_weights_load(path, &m->tiny_w, err, errlen);
-  return rc ? rc : fk_tiny_build(&m->tiny_w, FK_TINY_DEFAULT_SIZE, &m->graph[id], err, errlen);
 }
 
 /* The graph holds its own copies of the weights: they are dropped here. */
@@ -93,13 +95,14 @@ const char *fk_models_errmsg(const fk_models *m) {
 
 void fk_models_free(fk_models *m) {
   if (!m) return;
-  nn_weights_free(&m->ssd_w);
-  nn_weights_free(&m->tiny_w);
-  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++) {
-    nn_graph_free(m->ssd[i]);
-    fk_ssd_anchors_free(&m->ssd_anchors[i]);
+  for (int id = 0; id < FK_NUM_NETS; id++) {
+    nn_graph_free(m->graph[id]);
+    nn_weights_free(&m->weights[id]);
+    for (int i = 0; i < FK_DET_MAX_SIZES; i++) {
+      nn_graph_free(m->det[id][i].graph);
+      if (m->det[id][i].state) fk_nets[id].det->state_free(m->det[id][i].state);
+    }
   }
-  for (int id = 0; id < FK_NUM_NETS; id++) nn_graph_free(m->graph[id]);
   nn_budget_free(m->budget);
   free(m);
 }

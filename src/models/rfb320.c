@@ -159,3 +159,25 @@ int fk_rfb320_decode(const float *scores, const float *boxes, int img_w, int img
   *n = out;
   return FK_OK;
 }
+
+/* ---- the detector's operations (models.h) ---- */
+
+static void rfb320_input_op(const fk_image *img, int size, float *input) {
+  (void)size;
+  fk_rfb320_input(img, input);
+}
+
+static int rfb320_decode_op(const nn_runtime *rt, const void *state, int size, int img_w, int img_h,
+                            float min_score, fk_det *dets, int cap, int *n) {
+  (void)state, (void)size;
+  return fk_rfb320_decode(nn_runtime_output(rt, 0), nn_runtime_output(rt, 1), img_w, img_h, min_score,
+                          dets, cap, n);
+}
+
+const fk_detector_def fk_rfb320_detector = {
+    .fixed_w = FK_RFB320_W,
+    .fixed_h = FK_RFB320_H,
+    .open = fk_rfb320_load,
+    .input = rfb320_input_op,
+    .decode = rfb320_decode_op,
+};

@@ -368,3 +368,41 @@ int fk_ssd_decode(const nn_runtime *rt, const fk_ssd_anchors *a, int size,
   free(cand);
   return FK_OK;
 }
+
+/* ---- the detector's operations (models.h) ---- */
+
+const int fk_ssd_auto_sizes[FK_SSD_AUTO_SIZES] = {256, 384, 512};
+
+static int ssd_state_new(int size, void **state) {
+  fk_ssd_anchors *a = calloc(1, sizeof *a);
+  if (!a) return FK_ENOMEM;
+  int rc = fk_ssd_anchors_make(size, a);
+  if (rc) {
+    free(a);
+    return rc;
+  }
+  *state = a;
+  return FK_OK;
+}
+
+static void ssd_state_free(void *state) {
+  fk_ssd_anchors_free(state);
+  free(state);
+}
+
+/* NMS keeps at most cap boxes: the session's max faces. */
+static int ssd_decode_op(const nn_runtime *rt, const void *state, int size, int img_w, int img_h,
+                         float min_score, fk_det *dets, int cap, int *n) {
+  return fk_ssd_decode(rt, state, size, img_w, img_h, min_score, cap, dets, cap, n);
+}
+
+const fk_detector_def fk_ssd_detector = {
+    .size_option = offsetof(fk_options, ssd_input_size),
+    .nauto = FK_SSD_AUTO_SIZES,
+    .auto_sizes = fk_ssd_auto_sizes,
+    .build = fk_ssd_build,
+    .state_new = ssd_state_new,
+    .state_free = ssd_state_free,
+    .input = fk_ssd_input,
+    .decode = ssd_decode_op,
+};

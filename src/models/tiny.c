@@ -192,3 +192,19 @@ int fk_tiny_decode(const nn_runtime *rt, int size, int img_w, int img_h,
   free(cand);
   return FK_OK;
 }
+
+/* ---- the detector's operations (models.h) ---- */
+
+static int tiny_decode_op(const nn_runtime *rt, const void *state, int size, int img_w, int img_h,
+                          float min_score, fk_det *dets, int cap, int *n) {
+  (void)state;
+  return fk_tiny_decode(rt, size, img_w, img_h, min_score, dets, cap, n);
+}
+
+const fk_detector_def fk_tiny_detector = {
+    .size_option = offsetof(fk_options, tiny_input_size),
+    .default_size = FK_TINY_DEFAULT_SIZE,
+    .build = fk_tiny_build,
+    .input = fk_tiny_input,
+    .decode = tiny_decode_op,
+};

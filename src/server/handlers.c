@@ -107,7 +107,8 @@ static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o
   if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
   char names[128];
   if (r && (o->detector = fk_detector_from_name(v)) < 0)
-    return srv_fail(e, 400, "bad_parameter", "detector must be %s", fk_detector_names(names, sizeof names));
+    return fk_names(fk_detector_name, names, sizeof names),
+           srv_fail(e, 400, "bad_parameter", "detector must be one of %s", names);
   return 0;
 }
 
