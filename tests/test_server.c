@@ -666,6 +666,37 @@ static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(v
   resp_free(&r);
 }
 
+/* An identity whose folder name is not UTF-8 (Latin-1 "Caf\xe9") is
+ * listed escaped (byte 0xE9 as U+10FFE9), and that form, sent back in the
+ * path, names it: its faces are listed and it is deleted. */
+static void test_identities_that_are_not_utf8_are_addressed_escaped(void) {
+  char dir[4400], file[4500], args[9000];
+  snprintf(dir, sizeof dir, "%s/latin1/Caf\xe9", tmp);
+  snprintf(args, sizeof args, "mkdir -p '%s'", dir);
+  CHECK_EQ_INT(system(args), 0);
+  snprintf(file, sizeof file, "%s/a.png", dir);
+  nudged("face_b1.png", 7, file);
+  snprintf(args, sizeof args, "index '%s/latin1' --db '%s' --quiet", tmp, db);
+  tu_run_result x = tu_run(args);
+  CHECK(x.code == 0 && jnum(x.json, "added") == 1);
+  cJSON_Delete(x.json);
+  const char *escaped = "Caf\xf4\x8f\xbf\xa9", *in_url = "Caf%F4%8F%BF%A9";
+  char path[256];
+  snprintf(path, sizeof path, "/identities/%s/faces", in_url);
+  resp r = http(&main_srv, (request){.method = "GET", .path = path});
+  CHECK(r.status == 200 && jnum(r.json, "total") == 1);
+  CHECK(!strcmp(jstr(r.json, "identity"), escaped));
+  resp_free(&r);
+  snprintf(path, sizeof path, "/identities/%s", in_url);
+  r = http(&main_srv, (request){.method = "DELETE", .path = path});
+  CHECK(r.status == 200 && !strcmp(jstr(cJSON_GetObjectItem(r.json, "deleted"), "identity"), escaped));
+  resp_free(&r);
+  snprintf(path, sizeof path, "/identities/%s/faces", in_url);
+  r = http(&main_srv, (request){.method = "GET", .path = path});
+  CHECK_EQ_INT(r.status, 404);
+  resp_free(&r);
+}
+
 /* An upload the server cannot store: a 500 whose message says nothing of
  * where. */
 static void test_internal_failures_are_500_without_internals(void) {
@@ -2124,6 +2155,7 @@ int main(int argc, char **argv) {
     RUN(test_register_find_list_crop_and_delete);
     RUN(test_register_labels_one_face_of_a_group_photo);
     RUN(test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again);
+    RUN(test_identities_that_are_not_utf8_are_addressed_escaped);
     RUN(test_internal_failures_are_500_without_internals);
     if (guard_start()) return 1;
     RUN(test_conflicting_framing_gets_400_or_501_and_a_close);

@@ -550,6 +550,12 @@ static int do_delete(fk_store *st, void *arg) {
   return rc;
 }
 
+/* {name} of the path as the index keeps it. Names that are not UTF-8 are
+ * printed escaped (the JSON output escapes every string: fk_text_escape),
+ * so a client sends that form back: unescaping gives the bytes (escaped
+ * text never lengthens when undone). */
+static void identity_arg(const srv_job *j, char *name, size_t size) { fk_text_unescape(j->arg, name, size); }
+
 /* {id} of the path: a positive integer. */
 static int face_id_arg(srv_job *j, int64_t *id, srv_error *e) {
   char *end;
@@ -571,7 +577,9 @@ static int parse_delete(srv_job *j, delete_req *r, srv_error *e) {
 }
 
 static void run_delete(srv_job *j, delete_req *r, srv_error *e) {
-  delete_op d = {.sv = j->srv, .id = r->id, .name = j->route == R_DELETE_IDENTITY ? j->arg : NULL};
+  char name[sizeof j->arg];
+  identity_arg(j, name, sizeof name);
+  delete_op d = {.sv = j->srv, .id = r->id, .name = j->route == R_DELETE_IDENTITY ? name : NULL};
   int rc = srv_write(j->srv, do_delete, &d);
   if (rc == FK_ENOENT) {
     if (d.name) srv_fail(e, 404, "not_found", "no such identity");
@@ -655,14 +663,16 @@ static void run_identity_faces(srv_job *j, srv_worker *w, list_req *r, srv_error
   fk_store_face *f = calloc((size_t)r->limit, sizeof *f);
   int n = 0;
   int64_t total = 0;
-  int rc = f ? fk_store_identity_faces(w->lookup, j->arg, r->offset, (int)r->limit, f, &n, &total) : FK_ENOMEM;
+  char name[sizeof j->arg];
+  identity_arg(j, name, sizeof name);
+  int rc = f ? fk_store_identity_faces(w->lookup, name, r->offset, (int)r->limit, f, &n, &total) : FK_ENOMEM;
   if (rc == FK_ENOENT) {
     srv_fail(e, 404, "not_found", "no such identity");
   } else if (rc) {
     index_fail(e, rc, fk_store_errmsg(w->lookup));
   } else {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "identity", j->arg);
+    cJSON_AddStringToObject(o, "identity", name);
     cJSON *arr = cJSON_AddArrayToObject(o, "faces");
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, stored_face_json(&f[i]));
     page_fields(o, total, r);
