@@ -25,7 +25,6 @@
  */
 #include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/fpenv.h"
