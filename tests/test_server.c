@@ -971,12 +971,6 @@ static void test_non_loopback_without_keys_is_refused(void) {
 
 /* ---- a PostgreSQL index (--pg) ----------------------------------------------------- */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* facekit_index_faces from /metrics: the faces in the served vectors. */
 static long served_faces(const server *s) {
   resp r = http(s, (request){.method = "GET", .path = "/metrics"});
@@ -1061,12 +1055,12 @@ static double served_after_commit(const server *s, const char *dir, const char *
   indexer x = {dir, uri, -1};
   pthread_t th;
   if (pthread_create(&th, NULL, indexer_main, &x)) return -1;
-  double t_commit = -1, t_served = -1, t0 = now_s();
-  while (t_served < 0 && now_s() - t0 < 60) {
-    if (t_commit < 0 && tu_pg_int(uri, "SELECT count(*) FROM faces") >= want) t_commit = now_s();
-    if (served_faces(s) == want) t_served = now_s();
+  double t_commit = -1, t_served = -1, t0 = tu_now_s();
+  while (t_served < 0 && tu_now_s() - t0 < 60) {
+    if (t_commit < 0 && tu_pg_int(uri, "SELECT count(*) FROM faces") >= want) t_commit = tu_now_s();
+    if (served_faces(s) == want) t_served = tu_now_s();
     if (t_commit < 0 && t_served >= 0) t_commit = t_served; /* both between two looks */
-    if (t_commit >= 0 && now_s() - t_commit > 10) break;
+    if (t_commit >= 0 && tu_now_s() - t_commit > 10) break;
     usleep(5000);
   }
   pthread_join(th, NULL);
@@ -1109,16 +1103,16 @@ static void test_pg_serve_finds_follows_notify_and_survives_a_restart(void) {
   CHECK_EQ_INT(pthread_create(&th, NULL, probe_main, &p), 0);
   usleep(200000);
   CHECK_EQ_INT(tu_pg_restart(), 0);
-  double t0 = now_s();
+  double t0 = tu_now_s();
   int back = 0;
-  while (!back && now_s() - t0 < 30) {
+  while (!back && tu_now_s() - t0 < 30) {
     usleep(50000);
     back = p.n[0] > 0 && find_says(&s, "face_a2.png", "George_W_Bush") == FOUND;
   }
   p.stop = 1;
   pthread_join(th, NULL);
   fprintf(stderr, "  during the restart: %d right answers, %d index_unavailable, %d other; back after %.2f s\n",
-          p.n[0], p.n[1], p.n[2], now_s() - t0);
+          p.n[0], p.n[1], p.n[2], tu_now_s() - t0);
   CHECK(back);
   CHECK(p.n[1] >= 1); /* the cut connection was seen, and said so */
   CHECK_EQ_INT(p.n[2], 0);
@@ -1192,9 +1186,9 @@ static size_t raw_http(int port, const void *req, size_t len, int half_close, ch
   }
   if (half_close) shutdown(fd, SHUT_WR);
   size_t got = 0;
-  double until = now_s() + timeout_ms / 1e3;
+  double until = tu_now_s() + timeout_ms / 1e3;
   while (got + 1 < cap) {
-    int left = (int)((until - now_s()) * 1e3);
+    int left = (int)((until - tu_now_s()) * 1e3);
     struct pollfd p = {fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, left) <= 0) break;
     ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
@@ -1223,12 +1217,12 @@ static void expect_raw(const char *what, const char *req, size_t len, int half_c
                        int must_close) {
   static char out[65536];
   int closed;
-  double t0 = now_s();
+  double t0 = tu_now_s();
   raw_http(guard_srv.port, req, len, half_close, out, sizeof out, 20000, &closed);
   int ok = !strncmp(out, want, strlen(want)) && status_lines(out) == 1 && (!must_close || closed) &&
-           now_s() - t0 < 20;
+           tu_now_s() - t0 < 20;
   if (!ok) fprintf(stderr, "  %s: want '%s'%s, got (%s, %.1f s) %.300s\n", what, want, must_close ? " and a close" : "",
-                   closed ? "closed" : "open", now_s() - t0, out);
+                   closed ? "closed" : "open", tu_now_s() - t0, out);
   CHECK(ok);
 }
 #define RAW(s) s, sizeof s - 1
@@ -1536,8 +1530,8 @@ static int raw_send(int fd, const void *p, size_t n) {
 static char *raw_answer(int fd, double seconds) {
   size_t len = 0, cap = 65536;
   char *b = calloc(1, cap + 1);
-  double t0 = now_s();
-  while (b && len < cap && now_s() - t0 < seconds) {
+  double t0 = tu_now_s();
+  while (b && len < cap && tu_now_s() - t0 < seconds) {
     struct pollfd p = {fd, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     ssize_t r = recv(fd, b + len, cap - len, 0);
@@ -1664,11 +1658,11 @@ static void test_metrics_count_500_and_499_apart(void) {
   CHECK_EQ_INT(raw_send(fd, req, sizeof req - 1), 0);
   /* wait until the server has the request (it is in flight), then hang up */
   long inflight = 0;
-  for (double t0 = now_s(); now_s() - t0 < 30 && (inflight = inflight_now()) < 2;) usleep(10000);
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < 30 && (inflight = inflight_now()) < 2;) usleep(10000);
   CHECK(inflight >= 2);
   close(fd);
   long after = before;
-  for (double t0 = now_s(); now_s() - t0 < 30 && after <= before;) {
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < 30 && after <= before;) {
     after = requests_of(&main_srv, "/represent", "499");
     if (after <= before) usleep(10000);
   }
@@ -1795,7 +1789,7 @@ static void test_ready_says_503_while_draining(void) {
   CHECK_EQ_INT(raw_send(fd, head, (size_t)hn), 0);
   CHECK_EQ_INT(raw_send(fd, body, 50), 0);
   long inflight = 0;
-  for (double t0 = now_s(); now_s() - t0 < 30 && inflight < 2;) {
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < 30 && inflight < 2;) {
     resp m = http(&s, (request){.method = "GET", .path = "/metrics"});
     const char *g = m.body ? strstr(m.body, "\nfacekit_inflight_requests ") : NULL;
     inflight = g ? atol(g + 27) : -1;
@@ -1806,7 +1800,7 @@ static void test_ready_says_503_while_draining(void) {
   kill(s.pid, SIGTERM);
   /* a probe sees it, on a new connection, while the request is unfinished */
   resp r = {0};
-  for (double t0 = now_s(); now_s() - t0 < 30;) {
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < 30;) {
     r = http(&s, (request){.method = "GET", .path = "/ready"});
     if (r.status == 503) break;
     resp_free(&r);

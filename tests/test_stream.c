@@ -66,12 +66,6 @@ static const char *at(const char *rel) {
   char var[4300];       \
   snprintf(var, sizeof var, "%s", at(rel))
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- processes ------------------------------------------------------------------- */
 
 /* Starts argv with stdout and stderr to files (NULL: /dev/null), stdin
@@ -641,7 +635,7 @@ static pid_t start_server(const char *env, const char *file, int port, int *boun
   unlink(out);
   const char *argv[] = {bin, file, ports, NULL};
   pid_t pid = spawn(argv, out, NULL, NULL);
-  for (double t0 = now_s(); now_s() - t0 < 30 && !*bound; usleep(50000)) {
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < 30 && !*bound; usleep(50000)) {
     char *s = tu_read_file(out, NULL);
     if (s && strchr(s, '\n')) *bound = atoi(s);
     free(s);
@@ -659,7 +653,7 @@ static void stop(pid_t pid, int sig) {
 
 /* Waits until the events file has n events of a type; 0 if in time. */
 static int await_event(const char *path, const char *type, int n, double seconds) {
-  for (double t0 = now_s(); now_s() - t0 < seconds; usleep(50000)) {
+  for (double t0 = tu_now_s(); tu_now_s() - t0 < seconds; usleep(50000)) {
     events e;
     events_load(&e, path);
     int c = count(&e, type);
@@ -765,12 +759,12 @@ static void test_stream_sigint_closes_tracks_and_finishes_the_output(void) {
   PATH(out, "sig-out.mp4");
   const char *argv[] = {getenv("FK_CLI"), "stream", at("solo.mp4"), "--realtime", "--events", ev, "--output", out,
                         "--stats-every", "0", NULL};
-  double t0 = now_s();
+  double t0 = tu_now_s();
   pid_t p = spawn(argv, NULL, NULL, NULL);
   CHECK_EQ_INT(await_event(ev, "track_start", 1, 30), 0);
   kill(p, SIGINT);
   int code = wait_code(p);
-  double took = now_s() - t0;
+  double took = tu_now_s() - t0;
   CHECK_EQ_INT(code, 0);
   CHECK(took < SOLO_FRAMES / (double)FPS); /* stopped before the clip's end */
   events e;
@@ -785,9 +779,9 @@ static void test_stream_sigint_closes_tracks_and_finishes_the_output(void) {
 }
 
 static void test_stream_realtime_keeps_the_clip_pace(void) {
-  double t0 = now_s();
+  double t0 = tu_now_s();
   result r = fk("stream", at("solo.mp4"), "--realtime", "--max-frames", "15", "--stats-every", "0", NULL);
-  double took = now_s() - t0;
+  double took = tu_now_s() - t0;
   CHECK_EQ_INT(r.code, 0);
   events e;
   events_parse(&e, r.out);
@@ -861,9 +855,9 @@ static void test_stream_bad_sources_fail_clearly(void) {
   expect_error(fk("stream", text, NULL), 1, "not a video");
   expect_error(fk("stream", trunc, NULL), 1, "truncated");
   expect_error(fk("stream", root, NULL), 1, "directory");
-  double t0 = now_s();
+  double t0 = tu_now_s();
   expect_error(fk("stream", "rtsp://127.0.0.1:1/x", NULL), 1, "cannot open the stream");
-  CHECK(now_s() - t0 < 5);
+  CHECK(tu_now_s() - t0 < 5);
   expect_error(fk("stream", "/dev/video99", NULL), 1, "no such video device");
   expect_error(fk("stream", "v4l2:///dev/video99", "--size", "640x480", "--fps", "30", NULL), 1, "no such video device");
   expect_error(fk("stream", "v4l2:///dev/null", NULL), 1, "not a video capture device");
@@ -885,9 +879,9 @@ static void test_stream_silent_rtsp_server_times_out(void) {
         getsockname(fd, (struct sockaddr *)&a, &n) == 0);
   char url[64];
   snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/x", ntohs(a.sin_port));
-  double t0 = now_s();
+  double t0 = tu_now_s();
   expect_error(fk("stream", url, "--timeout", "2", NULL), 1, "no answer in 2 s");
-  double dt = now_s() - t0;
+  double dt = tu_now_s() - t0;
   CHECK(dt >= 1.9 && dt < 15);
   close(fd);
 }
