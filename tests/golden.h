@@ -84,6 +84,18 @@ static inline int tu_json_floats(const cJSON *a, float *out, int n) {
   return 1;
 }
 
+/* Member k of a JSON object as a string ("" if it is none) and as a number
+ * (-1 if it is none). */
+static inline const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static inline double jnum(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
 /* Deterministic pseudo-random values in [-1, 1). */
 static inline void tu_fill_random(float *x, size_t n, unsigned seed) {
   unsigned s = seed * 2654435761u + 1;

@@ -71,16 +71,6 @@ static long http(const server *s, const char *path, const char *args, cJSON **js
   return status;
 }
 
-static const char *jstr(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jnum(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 /* ---- the combinations --------------------------------------------------------- */
 
 /* Each detector, landmark net and model, by name, from the library's

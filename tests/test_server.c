@@ -186,16 +186,6 @@ static resp http(const server *s, request q) {
   return r;
 }
 
-static const char *jstr(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jnum(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 static int jlen(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
@@ -634,19 +624,27 @@ static void test_register_labels_one_face_of_a_group_photo(void) {
   fk_image_free(&g);
 }
 
-/* Issue 19 #5: a face deleted through the API stays deleted when `facekit
- * index` runs again over the folder that still holds its file. */
-static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(void) {
-  char dir[4400], file[4500], args[9000];
-  snprintf(dir, sizeof dir, "%s/photos/Kept_Out", tmp);
-  snprintf(args, sizeof args, "mkdir -p '%s'", dir);
+/* Puts a nudged copy of fixture at TMP/TREE/PERSON/NAME (into file) and
+ * indexes TMP/TREE into the served index (its `facekit index` command into
+ * args, to run again), CHECKing that it added one image. */
+static void index_one_photo(const char *tree, const char *person, const char *name, const char *fixture, int seed,
+                            char *file, size_t file_size, char *args, size_t args_size) {
+  snprintf(args, args_size, "mkdir -p '%s/%s/%s'", tmp, tree, person);
   CHECK_EQ_INT(system(args), 0);
-  snprintf(file, sizeof file, "%s/c.png", dir);
-  nudged("face_c1.png", 5, file);
-  snprintf(args, sizeof args, "index '%s/photos' --db '%s' --quiet", tmp, db);
+  snprintf(file, file_size, "%s/%s/%s/%s", tmp, tree, person, name);
+  nudged(fixture, seed, file);
+  snprintf(args, args_size, "index '%s/%s' --db '%s' --quiet", tmp, tree, db);
   tu_run_result x = tu_run(args);
   CHECK(x.code == 0 && jnum(x.json, "added") == 1);
   cJSON_Delete(x.json);
+}
+
+/* Issue 19 #5: a face deleted through the API stays deleted when `facekit
+ * index` runs again over the folder that still holds its file. */
+static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(void) {
+  char file[4500], args[9000];
+  index_one_photo("photos", "Kept_Out", "c.png", "face_c1.png", 5, file, sizeof file, args, sizeof args);
+  tu_run_result x;
   resp r = http(&main_srv, (request){.method = "GET", .path = "/identities/Kept_Out/faces"});
   int64_t id = (int64_t)jnum(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0), "face_id");
   CHECK(r.status == 200 && id > 0);
@@ -670,16 +668,8 @@ static void test_deleted_faces_stay_deleted_when_their_folder_is_indexed_again(v
  * listed escaped (byte 0xE9 as U+10FFE9), and that form, sent back in the
  * path, names it: its faces are listed and it is deleted. */
 static void test_identities_that_are_not_utf8_are_addressed_escaped(void) {
-  char dir[4400], file[4500], args[9000];
-  snprintf(dir, sizeof dir, "%s/latin1/Caf\xe9", tmp);
-  snprintf(args, sizeof args, "mkdir -p '%s'", dir);
-  CHECK_EQ_INT(system(args), 0);
-  snprintf(file, sizeof file, "%s/a.png", dir);
-  nudged("face_b1.png", 7, file);
-  snprintf(args, sizeof args, "index '%s/latin1' --db '%s' --quiet", tmp, db);
-  tu_run_result x = tu_run(args);
-  CHECK(x.code == 0 && jnum(x.json, "added") == 1);
-  cJSON_Delete(x.json);
+  char file[4500], args[9000];
+  index_one_photo("latin1", "Caf\xe9", "a.png", "face_b1.png", 7, file, sizeof file, args, sizeof args);
   const char *escaped = "Caf\xf4\x8f\xbf\xa9", *in_url = "Caf%F4%8F%BF%A9";
   char path[256];
   snprintf(path, sizeof path, "/identities/%s/faces", in_url);
@@ -1724,20 +1714,25 @@ static void test_allow_path_tells_paths_from_base64(void) {
   if (system(cmd)) fprintf(stderr, "  cannot remove %s\n", allow_dir);
 }
 
+/* A server of its own with args, and a raw connection to it: the socket,
+ * or -1 (CHECKed, the server stopped). */
+static int start_and_connect(server *s, const char *const *args, const char *name) {
+  if (server_start(s, args, name)) {
+    CHECK(0);
+    return -1;
+  }
+  int fd = raw_connect(s);
+  CHECK(fd >= 0);
+  if (fd < 0) server_stop(s);
+  return fd;
+}
+
 /* A chunked body past --max-body is answered 413 at once, before its end. */
 static void test_chunked_body_over_the_limit_is_answered_at_once(void) {
   const char *args[] = {"--workers", "1", "--max-body", "1048576", "--quiet", NULL};
   server s;
-  if (server_start(&s, args, "max_body")) {
-    CHECK(0);
-    return;
-  }
-  int fd = raw_connect(&s);
-  CHECK(fd >= 0);
-  if (fd < 0) {
-    server_stop(&s);
-    return;
-  }
+  int fd = start_and_connect(&s, args, "max_body");
+  if (fd < 0) return;
   const char head[] = "POST /represent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n";
   CHECK_EQ_INT(raw_send(fd, head, sizeof head - 1), 0);
@@ -1768,17 +1763,9 @@ static void test_chunked_body_over_the_limit_is_answered_at_once(void) {
 static void test_ready_says_503_while_draining(void) {
   const char *args[] = {"--workers", "1", "--drain", "60", NULL};
   server s;
-  if (server_start(&s, args, "draining")) {
-    CHECK(0);
-    return;
-  }
   /* a request held in flight: its headers and half its body */
-  int fd = raw_connect(&s);
-  CHECK(fd >= 0);
-  if (fd < 0) {
-    server_stop(&s);
-    return;
-  }
+  int fd = start_and_connect(&s, args, "draining");
+  if (fd < 0) return;
   char body[200];
   int bn = snprintf(body, sizeof body, "{\"img\":\"AAAA\"}");
   while (bn < (int)sizeof body - 1) body[bn++] = ' ';
