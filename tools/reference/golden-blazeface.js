@@ -21,7 +21,7 @@
 // Usage: node golden-blazeface.js [--models DIR] [--out DIR]   (about 2 s)
 const fs = require('fs');
 const path = require('path');
-const { tf, init, readPngTensor, FIXTURES, MODELS } = require('./lib');
+const { tf, init, readPngTensor, loadGraph, FIXTURES } = require('./lib');
 
 const SIZE = 256;
 const OUTPUTS = ['Identity', 'Identity_2', 'Identity_1', 'Identity_3'];
@@ -36,22 +36,6 @@ const MIN_SCORE = 0.5;
 const IOU = 0.1;
 const MAX = 100;
 
-function loadGraph(name) {
-  const json = JSON.parse(fs.readFileSync(path.join(MODELS, `${name}.json`), 'utf8'));
-  const specs = [];
-  const bufs = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) bufs.push(fs.readFileSync(path.join(MODELS, p)));
-  }
-  const all = Buffer.concat(bufs);
-  return tf.io.fromMemory({
-    modelTopology: json.modelTopology, weightSpecs: specs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-    format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy,
-    signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
-  });
-}
 
 // facemeshutil.generateAnchors for a blazeface input: strides size/16 and
 // size/8, 2 and 6 anchors a cell, cell centres in input pixels.
@@ -70,7 +54,7 @@ function r7(v) { return Number(v.toPrecision(7)); }
 
 async function main() {
   await init();
-  const model = await tf.loadGraphModel(loadGraph('blazeface'));
+  const model = await tf.loadGraphModel(loadGraph('blazeface').handler);
   const anchorsT = tf.tensor2d(anchors(SIZE));
   const sizeT = tf.scalar(SIZE, 'int32');
   const out = {

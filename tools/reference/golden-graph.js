@@ -12,29 +12,12 @@
 // full, big ones as a strided sample plus sum and sum of |x|.
 const fs = require('fs');
 const path = require('path');
-const { tf, init, readPngTensor, FIXTURES, MODELS } = require('./lib');
+const { tf, init, readPngTensor, loadGraph, FIXTURES } = require('./lib');
 
 const NETS = ['gear', 'emotion', 'mobilefacenet', 'faceres', 'blazeface', 'antispoof', 'liveness'];
 const FULL = 256;     // outputs up to this many values are stored whole
 const SAMPLES = 64;   // otherwise this many values at a fixed stride
 
-function loadGraph(name) {
-  const json = JSON.parse(fs.readFileSync(path.join(MODELS, `${name}.json`), 'utf8'));
-  const specs = [];
-  const bufs = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) bufs.push(fs.readFileSync(path.join(MODELS, p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  const handler = tf.io.fromMemory({
-    modelTopology: json.modelTopology, weightSpecs: specs, weightData,
-    format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy,
-    signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
-  });
-  return { json, handler };
-}
 
 // Nodes no other node consumes (control inputs count), Consts excluded.
 function sinks(json) {

@@ -51,4 +51,24 @@ function writeRgbPng(file, width, height, rgb) {
   fs.writeFileSync(file, PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, deflateLevel: 9 }));
 }
 
-module.exports = { tf, faceapi, init, readPngTensor, writeRgbPng, MODELS, FIXTURES, REPO, argValue };
+// A TFJS graph model of the models directory (NAME.json and its weight
+// files), as its parsed JSON and an IO handler for tf.loadGraphModel.
+function loadGraph(name) {
+  const json = JSON.parse(fs.readFileSync(path.join(MODELS, `${name}.json`), 'utf8'));
+  const specs = [];
+  const bufs = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) bufs.push(fs.readFileSync(path.join(MODELS, p)));
+  }
+  const all = Buffer.concat(bufs);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  const handler = tf.io.fromMemory({
+    modelTopology: json.modelTopology, weightSpecs: specs, weightData,
+    format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy,
+    signature: json.signature, userDefinedMetadata: json.userDefinedMetadata,
+  });
+  return { json, handler };
+}
+
+module.exports = { tf, faceapi, init, readPngTensor, writeRgbPng, loadGraph, MODELS, FIXTURES, REPO, argValue };
