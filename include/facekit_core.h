@@ -253,7 +253,8 @@ typedef struct fk_options {
                             competing load) and the sessions of the same
                             fk_models leave a core free for each helper */
   int backend;           /* FK_BACKEND_* (default FK_BACKEND_AUTO) */
-  size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
+  size_t max_pixels;     /* decode limit (default FK_DEFAULT_MAX_PIXELS; 0
+                            means the same) */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */
   int precision;         /* FK_PRECISION_* (default FK_PRECISION_AUTO) */

@@ -6,7 +6,7 @@
  *     and POST /verify print the same object: faces, boxes, landmarks,
  *     embeddings, the pipeline that made a result (from the option table),
  *     and the results of represent, verify, analyze and find. Built with
- *     cJSON; every number a float gives is printed as the shortest double
+ *     cJSON; every number a float gives is printed with the fewest digits
  *     that round-trips it. The caller adds what only it knows (time_ms,
  *     file names) and frees;
  *   - the policies of a request (policy.c): which faces a single-image
@@ -26,7 +26,8 @@
 
 /* ---- JSON ---- */
 
-/* A float as the shortest double that prints it exactly (for JSON). */
+/* A float as the double with the fewest digits that reads back as it (for
+ * JSON: 0.6f prints as 0.6). */
 double fk_json_float(float v);
 
 /* Replaces each byte that does not start a valid UTF-8 sequence by '?', so

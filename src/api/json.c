@@ -7,13 +7,12 @@
 #include <string.h>
 
 #include "api/api.h"
-
+#include "base/text.h"
 
 double fk_json_float(float v) {
-  /* 9 significant digits round-trip any float; without this cJSON prints
-   * the widened double with 17. */
+  /* without this cJSON prints the widened double with 17 digits */
   char buf[32];
-  snprintf(buf, sizeof buf, "%.9g", (double)v);
+  fk_float_text(buf, sizeof buf, v);
   return strtod(buf, NULL);
 }
 

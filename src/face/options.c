@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/abi.h"
+#include "base/text.h"
 #include "face/face.h"
 
 typedef struct opt_row {
@@ -303,6 +304,11 @@ int fk_option_set(fk_options *o, const fk_option *opt, const char *text, char *w
 
 int fk_option_set_number(fk_options *o, const fk_option *opt, double v, char *why, size_t whylen) {
   if (!o || !opt) return FK_EINVAL;
+  if (opt->type == FK_OPT_TEXT && isfinite(v) && v == floor(v) && fabs(v) < 1e9) {
+    char text[32];
+    snprintf(text, sizeof text, "%.0f", v);
+    return fk_option_set(o, opt, text, why, whylen);
+  }
   if (opt->type == FK_OPT_ENUM || opt->type == FK_OPT_TEXT) {
     char names[256];
     fk_option_values(opt, names, sizeof names);
@@ -335,7 +341,7 @@ void fk_option_get(const fk_options *o, const fk_option *opt, char *buf, size_t 
     case FK_OPT_FLOAT: {
       float x;
       memcpy(&x, f, sizeof x);
-      snprintf(buf, size, "%.9g", (double)x); /* reads back as the same float */
+      fk_float_text(buf, size, x); /* reads back as the same float */
       break;
     }
     case FK_OPT_SIZE: {

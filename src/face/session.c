@@ -25,7 +25,7 @@ void fk_options_init(fk_options *o) {
   o->flip = 1;
   o->threads = 1;
   o->backend = FK_BACKEND_AUTO;
-  o->max_pixels = 0;
+  o->max_pixels = FK_DEFAULT_MAX_PIXELS;
   o->precision = FK_PRECISION_AUTO;
 }
 

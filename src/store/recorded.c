@@ -14,13 +14,22 @@
 #include "facekit.h"
 #include "store/store.h"
 
-void fk_store_opt_describe(const fk_options *o, char *buf, size_t size) {
-  char in[16], align[64];
-  fk_detector_input_name(o, in, sizeof in);
-  fk_model_align_name(o->model, o->align, align, sizeof align);
-  snprintf(buf, size, "detector %s, input size %s, min score %g, max faces %d, landmarks %s, align %s, flip %s",
-           fk_detector_name(o->detector), in, o->min_score, o->max_faces, fk_landmarks_name(o->landmarks),
-           align, o->flip ? "true" : "false");
+/* The options an index records: the table's rows of detection and of the
+ * embedding, but the model, whose fingerprint is recorded on its own. */
+static int recorded(const fk_option *d, unsigned want) { return (d->flags & want) && strcmp(d->name, "model"); }
+
+/* "detector ssd, input_size auto, ..., flip true": the options of the
+ * rows with a flag in want, as they run (fk_option_used). */
+static void describe(const fk_options *o, unsigned want, char *buf, size_t size) {
+  const fk_option *d;
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int i = 0; (d = fk_option_at(i)) && len < size; i++) {
+    if (!recorded(d, want)) continue;
+    char v[64];
+    fk_option_used(o, d, v, sizeof v);
+    len += (size_t)snprintf(buf + len, size - len, "%s%s %s", len ? ", " : "", d->name, v);
+  }
 }
 
 /* The FK_MODEL_* of a recorded fingerprint ("NAME-hash"); -1 if none. */
@@ -32,56 +41,37 @@ static int model_of_id(const char *id) {
   return -1;
 }
 
-/* Reads the recorded options into *o (defaults for what is absent). A
- * recorded alignment that names no single mode is a model's automatic
- * choice (see fk_model_align_name). */
+/* Reads the recorded options into *o (defaults for what is absent, or not
+ * understood: a recorded "arcface+5point" is a fused model's automatic
+ * alignment, a recorded "320x240" RFB-320's fixed size). */
 static int read_options(fk_store *st, fk_options *o) {
-  static const char *const keys[] = {"detector", "input_size", "min_score", "max_faces", "align", "flip",
-                                     "model", "landmarks"};
   fk_options_init(o);
-  char v[64];
-  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-    int rc = fk_store_meta_get(st, keys[i], v, sizeof v);
+  const fk_option *d;
+  char v[64], why[256];
+  for (int i = 0; (d = fk_option_at(i)); i++) {
+    if (!recorded(d, FK_OPT_DETECT | FK_OPT_EMBED)) continue;
+    int rc = fk_store_meta_get(st, d->name, v, sizeof v);
     if (rc == FK_ENOENT) continue;
     if (rc) return rc;
-    long n = strtol(v, NULL, 10);
-    switch (i) {
-      case 0: o->detector = fk_detector_from_name(v) < 0 ? FK_DETECTOR_SSD : fk_detector_from_name(v); break;
-      case 1:
-        if (o->detector != FK_DETECTOR_RFB320)
-          *(o->detector == FK_DETECTOR_TINY ? &o->tiny_input_size : &o->ssd_input_size) = (int)n;
-        break;
-      case 2: o->min_score = strtof(v, NULL); break;
-      case 3: o->max_faces = (int)n; break;
-      case 4: o->align = fk_align_from_name(v) < FK_ALIGN_AUTO ? FK_ALIGN_AUTO : fk_align_from_name(v); break;
-      case 5: o->flip = !strcmp(v, "true"); break;
-      case 6: o->model = model_of_id(v) < 0 ? o->model : model_of_id(v); break;
-      default: o->landmarks = fk_landmarks_from_name(v) < 0 ? o->landmarks : fk_landmarks_from_name(v); break;
-    }
+    fk_options before = *o;
+    if (fk_option_set(o, d, v, why, sizeof why)) *o = before;
   }
+  if (fk_store_meta_get(st, "model", v, sizeof v) == FK_OK && model_of_id(v) >= 0) o->model = model_of_id(v);
   return FK_OK;
 }
 
 int fk_store_record_model(fk_store *st, const char *model, int dim, const fk_options *o) {
-  char size[16], score[32], maxf[16], dims[16], align[64];
-  fk_detector_input_name(o, size, sizeof size);
-  snprintf(score, sizeof score, "%.9g", o->min_score);
-  snprintf(maxf, sizeof maxf, "%d", o->max_faces);
+  char dims[16], v[64];
   snprintf(dims, sizeof dims, "%d", dim);
-  fk_model_align_name(o->model, o->align, align, sizeof align);
-  const char *kv[][2] = {
-      {"model", model}, {"dim", dims},
-      {"detector", fk_detector_name(o->detector)},
-      {"input_size", size}, {"min_score", score}, {"max_faces", maxf},
-      {"landmarks", fk_landmarks_name(o->landmarks)},
-      {"align", align},
-      {"flip", o->flip ? "true" : "false"},
-      {"normalization", "l2; int8 = round(127 v) clamped to [-127, 127]"},
-  };
-  for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
-    int rc = fk_store_meta_set(st, kv[i][0], kv[i][1]);
-    if (rc) return rc;
+  int rc;
+  if ((rc = fk_store_meta_set(st, "model", model)) || (rc = fk_store_meta_set(st, "dim", dims))) return rc;
+  const fk_option *d;
+  for (int i = 0; (d = fk_option_at(i)); i++) {
+    if (!recorded(d, FK_OPT_DETECT | FK_OPT_EMBED)) continue;
+    fk_option_used(o, d, v, sizeof v);
+    if ((rc = fk_store_meta_set(st, d->name, v))) return rc;
   }
+  if ((rc = fk_store_meta_set(st, "normalization", "l2; int8 = round(127 v) clamped to [-127, 127]"))) return rc;
   st->dim = dim;
   return FK_OK;
 }
@@ -121,15 +111,10 @@ int fk_store_check_id(fk_store *st, const char *id, const fk_options *opt, int s
   if (!st->dim && fk_store_meta_get_int(st, "dim", &dim) == FK_OK && dim > 0 && dim <= FK_EMBED_MAX)
     st->dim = (int)dim;
   if ((rc = read_options(st, &rec))) return rc;
-  if (!strict) { /* only what defines the embedding space */
-    o.detector = rec.detector;
-    o.ssd_input_size = rec.ssd_input_size;
-    o.tiny_input_size = rec.tiny_input_size;
-    o.min_score = rec.min_score;
-    o.max_faces = rec.max_faces;
-  }
-  fk_store_opt_describe(&rec, a, sizeof a);
-  fk_store_opt_describe(&o, b, sizeof b);
+  /* not strict: only what defines the embedding space */
+  unsigned want = strict ? FK_OPT_DETECT | FK_OPT_EMBED : FK_OPT_EMBED;
+  describe(&rec, want, a, sizeof a);
+  describe(&o, want, b, sizeof b);
   if (strcmp(a, b))
     return fk_store_fail(st, FK_EMISMATCH,
                          "%s was built with %s; this run asks for %s: use the same options, "
