@@ -83,7 +83,7 @@ static void test_bad_values_are_refused_with_a_reason(void) {
       {"threads", "0", "[1, 256]"},
       {"threads", "", "an integer"},
       {"flip", "maybe", "true or false"},
-      {"backend", "reference", "xnnpack, onednn, auto"},
+      {"backend", "cuda", "xnnpack, reference, onednn, auto"},
       {"max_pixels", "-5", "a positive integer"},
       {"align", "none", "auto, face-api, 5point, dlib, arcface"},
   };

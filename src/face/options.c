@@ -90,9 +90,8 @@ static void align_used(const fk_options *o, char *buf, size_t size) {
   fk_model_align_name(o->model, o->align, buf, size);
 }
 
-/* The backends a user picks (the reference kernels are for tests). */
-static const char *user_backend_name(int b) {
-  return b == FK_BACKEND_REFERENCE || b < FK_BACKEND_XNNPACK || b > FK_BACKEND_AUTO ? NULL : fk_backend_name(b);
+static const char *backend_name(int b) {
+  return b < FK_BACKEND_XNNPACK || b > FK_BACKEND_AUTO ? NULL : fk_backend_name(b);
 }
 
 static const char *attribute_model_name(int m) {
@@ -132,8 +131,8 @@ static const opt_row rows[] = {
     {{"threads", NULL, FK_OPT_INT, 0, 1, 256, "N", "inference threads; runs use fewer while other work keeps the "
       "cores busy"},
      .offset = AT(threads)},
-    {{"backend", NULL, FK_OPT_ENUM, 0, 0, 0, "NAME", "inference backend; auto is oneDNN"},
-     .offset = AT(backend), .name_of = user_backend_name},
+    {{"backend", NULL, FK_OPT_ENUM, 0, 0, 0, "NAME", "inference backend; auto is oneDNN, reference the plain C kernels the others are tested against"},
+     .offset = AT(backend), .name_of = backend_name},
     {{"precision", NULL, FK_OPT_ENUM, 0, 0, 0, "NAME",
       "number type of the nets; auto is the fastest this CPU runs natively that keeps LFW accuracy, f32 on "
       "every CPU measured so far"},
