@@ -253,7 +253,8 @@ typedef struct fk_options {
                             competing load) and the sessions of the same
                             fk_models leave a core free for each helper */
   int backend;           /* FK_BACKEND_* (default FK_BACKEND_AUTO) */
-  size_t max_pixels;     /* decode limit, 0 = FK_DEFAULT_MAX_PIXELS */
+  size_t max_pixels;     /* decode limit (default FK_DEFAULT_MAX_PIXELS; 0
+                            means the same) */
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */
   int precision;         /* FK_PRECISION_* (default FK_PRECISION_AUTO) */
@@ -261,6 +262,73 @@ typedef struct fk_options {
 
 /* Fills *o with the defaults. */
 FK_API void fk_options_init(fk_options *o);
+
+/* ---- the options by name --------------------------------------------------
+ *
+ * One table describes each fk_options field a user sets: its name
+ * ("input_size"; a command line spells it --input-size), the name DeepFace
+ * gives it, its type, range or values, and its help. The CLI's parser and
+ * --help, the HTTP service's parameters, the pipeline an index records and
+ * the results report, and the README's option list are all made from it,
+ * so they cannot disagree. Enumerate with fk_option_at(0), (1), ... up to
+ * NULL. */
+enum fk_option_type {
+  FK_OPT_INT,   /* int, in [min, max] */
+  FK_OPT_FLOAT, /* float, in [min, max] */
+  FK_OPT_BOOL,  /* int 0 or 1: "true" or "false" */
+  FK_OPT_ENUM,  /* int, one of named values (fk_option_values) */
+  FK_OPT_SIZE,  /* size_t, in [min, max] */
+  FK_OPT_TEXT,  /* an option with a form of its own (input_size: N or auto) */
+};
+
+enum fk_option_flags {
+  FK_OPT_DETECT = 1u << 0,  /* part of detection: an index records it, and
+                               results report it */
+  FK_OPT_EMBED = 1u << 1,   /* part of the embedding: an index records it
+                               and refuses other values even to searches */
+  FK_OPT_REQUEST = 1u << 2, /* each request or call may set it (serve's
+                               requests); the others belong to the program
+                               (threads, backend, limits) */
+};
+
+typedef struct fk_option {
+  const char *name;  /* "min_score" */
+  const char *alias; /* DeepFace's name ("detector_backend"), or NULL */
+  int type;          /* FK_OPT_* */
+  unsigned flags;    /* FK_OPT_DETECT | ... */
+  double min, max;   /* FK_OPT_INT, _FLOAT, _SIZE */
+  const char *arg;   /* what help shows for the value: "N", "NAME" */
+  const char *help;  /* one sentence, no default (fk_option_get gives it) */
+} fk_option;
+
+/* Row i of the table; NULL past the last. */
+FK_API const fk_option *fk_option_at(int i);
+/* The option of a name or alias; '-' may stand for '_' and a leading "--"
+ * is skipped, so "--min-score" finds min_score. NULL if none. */
+FK_API const fk_option *fk_option_find(const char *name);
+/* An FK_OPT_ENUM option's value names, joined by ", " (as fk_names); for
+ * other types their form ("true, false"; "[0, 1]"). */
+FK_API size_t fk_option_values(const fk_option *opt, char *buf, size_t size);
+/* Sets the option in *o from text, strictly (the whole text, in range).
+ * FK_OK, or FK_EINVAL with why set to the reason in words that follow the
+ * option's name: "must be one of ssd, tiny, rfb320, blazeface, not 'x'". */
+FK_API int fk_option_set(fk_options *o, const fk_option *opt, const char *text, char *why, size_t whylen);
+/* The same from a number (JSON's): a whole one for integers, 0 or 1 for
+ * booleans; enums and text options take text only. */
+FK_API int fk_option_set_number(fk_options *o, const fk_option *opt, double v, char *why, size_t whylen);
+/* The option's value in *o as text, the form fk_option_set reads: "ssd",
+ * "0.5", "true", "auto". */
+FK_API void fk_option_get(const fk_options *o, const fk_option *opt, char *buf, size_t size);
+/* The value the pipeline runs with, as results report it and indexes record
+ * it: fk_option_get's, but with what auto resolves to where that depends
+ * on other options (align "arcface" under mbf512; input_size "320x240"
+ * under RFB-320). fk_option_set reads it back as that value or as auto. */
+FK_API void fk_option_used(const fk_options *o, const fk_option *opt, char *buf, size_t size);
+/* FK_OK if every option of *o holds a valid value, else FK_EINVAL with why
+ * naming the first that does not ("min_score must be ..."). */
+FK_API int fk_options_check(const fk_options *o, char *why, size_t whylen);
+/* Whether a and b hold the same options (every field). */
+FK_API int fk_options_equal(const fk_options *a, const fk_options *b);
 
 /* Creates a per-thread session. opt may be NULL for the defaults. *out is set
  * even on failure (see fk_session_errmsg). */

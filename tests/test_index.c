@@ -807,7 +807,7 @@ static void test_index_from_another_model_is_refused(void) {
   db_exec(db, "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'saved_model') WHERE key = 'model';"
               " DELETE FROM meta WHERE key = 'saved_model'");
   expect_error(fk("index", at("a"), "--db", db, "--align", "dlib", NULL), 1, "was built with");
-  expect_error(fk("index", at("a"), "--db", db, "--input-size", "320", NULL), 1, "input size auto");
+  expect_error(fk("index", at("a"), "--db", db, "--input-size", "320", NULL), 1, "input_size auto");
   /* the other flip than the index's: another embedding space */
   int flip = db_int(db, "SELECT CASE WHEN value = 'true' THEN 1 ELSE 0 END FROM meta WHERE key = 'flip'") == 1;
   expect_error(fk("find", tu_fixture("face_a1.png"), "--db", db, "--flip", flip ? "false" : "true", NULL), 1,

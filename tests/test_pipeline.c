@@ -343,7 +343,7 @@ static void test_models_and_options_are_named_and_checked(void) {
   fk_session *s = NULL;
   o.model = FK_NUM_MODELS;
   CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_EINVAL);
-  CHECK(strstr(fk_session_errmsg(s), "recognition model") != NULL);
+  CHECK(strstr(fk_session_errmsg(s), "model must be one of") != NULL);
   fk_session_free(s);
   fk_options_init(&o);
   o.align = 9;

@@ -299,6 +299,51 @@ static void test_represent_takes_multipart_and_base64_alike(void) {
   free(b64);
 }
 
+/* The option table's per-request rows (FK_OPT_REQUEST) are request
+ * parameters, read as strictly as the others; the rest are not. */
+static void test_requests_set_the_table_options(void) {
+  part p[] = {{.name = "img", .file = fx("face_a1.png")}, {.name = "min_score", .text = "0.75"},
+              {.name = "flip", .text = "false"}, {.name = "landmarks", .text = "lmk64"}};
+  resp r = http(&main_srv, (request){.method = "POST", .path = "/represent", .parts = p, .nparts = 4});
+  CHECK(r.status == 200 && jlen(r.json, "faces") == 1);
+  CHECK(r.json && jnum(r.json, "min_score") == 0.75 && cJSON_IsFalse(cJSON_GetObjectItem(r.json, "flip")) &&
+        !strcmp(jstr(r.json, "landmarks"), "lmk64"));
+  resp_free(&r);
+  char *b64 = file_b64(fx("face_a1.png"));
+  char *json = malloc(strlen(b64) + 256);
+  sprintf(json, "{\"img\":\"%s\",\"min_score\":0.6,\"input_size\":384,\"detector_backend\":\"ssd\"}", b64);
+  r = http(&main_srv, (request){.method = "POST", .path = "/analyze", .json = json});
+  CHECK(r.status == 200 && r.json && jnum(r.json, "min_score") == 0.6 && jnum(r.json, "input_size") == 384);
+  resp_free(&r);
+  static const char *const bad[][2] = {
+      {"\"min_score\":\"0.6\"", "a JSON number, not a string"},
+      {"\"min_score\":2", "min_score must be a number in [0, 0.999999]"},
+      {"\"input_size\":100", "input_size must be auto or a multiple of 32"},
+      {"\"flip\":1", "flip must be true or false"},
+      {"\"detector\":\"ssd\",\"detector_backend\":\"tiny\"", "not both"},
+      {"\"model_name\":\"vgg\"", "model_name must be one of"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    sprintf(json, "{\"img\":\"%s\",%s}", b64, bad[i][0]);
+    r = http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json});
+    int ok = r.status == 400 && r.json && strstr(jstr(r.json, "error"), bad[i][1]);
+    if (!ok) fprintf(stderr, "  %s: got %ld %s\n", bad[i][0], r.status, r.body ? r.body : "");
+    CHECK(ok);
+    resp_free(&r);
+  }
+  /* the program's options are not the request's */
+  sprintf(json, "{\"img\":\"%s\",\"threads\":2}", b64);
+  expect_error("threads", http(&main_srv, (request){.method = "POST", .path = "/represent", .json = json}), 400,
+               "unknown_parameter");
+  /* the index fixes its pipeline for find */
+  sprintf(json, "{\"img\":\"%s\",\"min_score\":0.6}", b64);
+  r = http(&main_srv, (request){.method = "POST", .path = "/find", .json = json});
+  CHECK(r.status == 400 && r.json && strstr(jstr(r.json, "error"), "min_score is fixed by the served index"));
+  resp_free(&r);
+  free(json);
+  free(b64);
+}
+
 static void test_false_means_false_and_other_words_are_refused(void) {
   /* enforce_detection: the JSON boolean, the JSON string and the form text */
   char *b64 = file_b64(fx("noface.png"));
@@ -2129,6 +2174,7 @@ int main(int argc, char **argv) {
     RUN(test_health_ready_page_and_metrics_answer);
     RUN(test_represent_takes_multipart_and_base64_alike);
     RUN(test_false_means_false_and_other_words_are_refused);
+    RUN(test_requests_set_the_table_options);
     RUN(test_bad_parameters_are_named);
     RUN(test_routes_methods_and_media_types_are_checked);
     RUN(test_bodies_over_the_limit_get_413);

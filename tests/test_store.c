@@ -734,7 +734,7 @@ static void test_check_refuses_another_model_or_preprocessing(void) {
   o.ssd_input_size = 320; /* detector settings: only strict checks refuse */
   CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_OK);
   CHECK_EQ_INT(fk_store_check(st, m, &o, 1), FK_EMISMATCH);
-  CHECK(strstr(fk_store_errmsg(st), "input size auto") && strstr(fk_store_errmsg(st), "input size 320"));
+  CHECK(strstr(fk_store_errmsg(st), "input_size auto") && strstr(fk_store_errmsg(st), "input_size 320"));
   o.ssd_input_size = 0;
   o.align = FK_ALIGN_DLIB; /* the embedding space: always refused */
   CHECK_EQ_INT(fk_store_check(st, m, &o, 0), FK_EMISMATCH);

@@ -10,16 +10,12 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit analyze IMG [--actions LIST] [--attribute-model face-api|gear]\n"
-    "                           [--enforce-detection true|false] [options]\n"
+    "usage: facekit analyze IMG [--actions LIST] [--enforce-detection true|false] [options]\n"
     "Prints {\"faces\":[{\"box\",\"score\",\"age\",\"gender\":{\"dominant\",\"Woman\",\"Man\"},\n"
     "  \"emotion\":{\"dominant\",\"angry\",...},\"race\":{\"dominant\",\"white\",...}}...],\"time_ms\"}\n"
     "Probabilities are in [0, 1].\n"
     "  --actions LIST            comma-separated: age, gender, emotion, race\n"
     "                            (default all four); only these are computed\n"
-    "  --attribute-model M       the net for age and gender: face-api's age/gender\n"
-    "                            head (default) or gear; emotion always comes from\n"
-    "                            face-api's expression head, race from gear\n"
     "  --enforce-detection false with no face found, analyze the whole image as the\n"
     "                            face and report \"face_detected\":false\n"
     "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
@@ -32,17 +28,13 @@ int cmd_analyze(int argc, char **argv) {
   int i = 0, code;
   while (cli_next_arg(&c, argc, argv, &i, help, &code)) {
     const char *a = argv[i];
-    if (!strcmp(a, "--actions") || !strcmp(a, "--attribute-model") ||
-        !strcmp(a, "--enforce-detection")) {
+    if (!strcmp(a, "--actions") || !strcmp(a, "--enforce-detection")) {
       const char *v = i + 1 < argc ? argv[++i] : NULL;
       if (!v) return cli_usage("analyze ", "%s needs a value", a);
       if (!strcmp(a, "--actions")) {
         if ((actions = fk_actions_from_names(v)) <= 0)
           return cli_usage("analyze ", "--actions takes a comma-separated list of age, gender, "
                                        "emotion, race, not '%s'", v);
-      } else if (!strcmp(a, "--attribute-model")) {
-        if (cli_parse_attribute_model(v, &c.opt.attribute_model))
-          return cli_usage("analyze ", "--attribute-model must be face-api or gear, not '%s'", v);
       } else if (cli_parse_bool(v, &enforce)) {
         return cli_usage("analyze ", "--enforce-detection must be true or false, not '%s'", v);
       }
@@ -72,18 +64,15 @@ int cmd_analyze(int argc, char **argv) {
     goto out;
   }
   double t0 = fk_now_ms();
-  int st = fk_detect(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 0, &faces[0]);
-  int shown = n == 0 ? (enforce ? 0 : 1) : (n < cap ? n : cap);
-  for (int k = 0; st == FK_OK && k < shown; k++)
-    st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);
+  int detected, st = fk_api_faces(s, &img, enforce, 0, 0, faces, cap, &n, &detected);
+  for (int k = 0; st == FK_OK && k < n; k++) st = fk_analyze(s, &img, &faces[k], (unsigned)actions, &attrs[k]);
   double ms = fk_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
-  } else if (n == 0 && enforce) {
+  } else if (n == 0) {
     rc = cli_no_face(path);
   } else {
-    cJSON *o = cli_analyze_json(faces, attrs, shown, n > 0, &c.opt);
+    cJSON *o = fk_json_analyze(faces, attrs, n, detected, &c.opt);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

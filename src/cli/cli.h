@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli/json.h"
+#include "api/api.h"
 #include "facekit.h"
 
 /* Exit codes. */
@@ -27,6 +27,9 @@ enum {
 typedef struct cli_common {
   const char *models_dir; /* NULL: $FACEKIT_MODELS or ./models */
   fk_options opt;
+  const char *own;        /* a table option's flag the command reads itself
+                             (eval gender's --attribute-model, which takes
+                             "both"), or NULL */
 } cli_common;
 
 void cli_common_init(cli_common *c);
@@ -35,9 +38,8 @@ void cli_common_init(cli_common *c);
  * returns 0 if it is not one; returns -1 after printing a usage error. */
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i);
 
-/* The shared options' help text: a printf format taking the model names
- * (fk_names of fk_model_name) and the default model's name. */
-extern const char cli_common_help[];
+/* Prints the shared options' help, with c's values as the defaults. */
+void cli_common_help(const cli_common *c);
 
 /* Walks a subcommand's arguments, doing what every subcommand does: --help
  * or -h prints help (followed, with c, by cli_common_help) and exits 0; with
@@ -109,8 +111,6 @@ void cli_sigwatch_stop(cli_sigwatch *w);
 /* Monotonic milliseconds. */
 double fk_now_ms(void);
 
-/* "face-api" | "gear" -> FK_ATTR_MODEL_*; -1 if neither. */
-int cli_parse_attribute_model(const char *s, int *out);
 /* Evaluation options with the CLI's progress bar (on a TTY) and per-image
  * error lines on stderr; jobs 0 (all cores). */
 void cli_eval_options_init(fk_eval_options *eo);
@@ -135,5 +135,6 @@ int cmd_analyze(int argc, char **argv);
 int cmd_eval_gender(int argc, char **argv);  /* `eval gender`, from cmd_eval */
 int cmd_stream(int argc, char **argv);  /* the facekit-stream program (stream.c) */
 int cmd_serve(int argc, char **argv);
+int cmd_options(int argc, char **argv);
 
 #endif /* FK_CLI_H */

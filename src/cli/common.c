@@ -13,27 +13,6 @@
 
 #include "cli/cli.h"
 
-const char cli_common_help[] =
-    "Pipeline options:\n"
-    "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
-    "  --detector ssd|tiny|rfb320  face detector (default ssd)\n"
-    "  --landmarks face-api|lmk64  the 68-point landmark net (default face-api)\n"
-    "  --input-size N         detector input side, a multiple of 32; for ssd the\n"
-    "                         default picks 256, 384 or 512 from the image size;\n"
-    "                         tiny defaults to 416\n"
-    "  --min-score S          drop detections scoring <= S (default 0.5)\n"
-    "  --model NAME           recognition model: %s (default %s)\n"
-    "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
-    "                         (default auto: each model's own)\n"
-    "  --flip true|false      also embed the mirrored face and average (default true)\n"
-    "  --threads N            inference threads (default 1); runs use fewer while\n"
-    "                         other work keeps the cores busy\n"
-    "  --backend auto|onednn|xnnpack  inference backend (default auto: oneDNN)\n"
-    "  --precision auto|f32|bf16  number type of the nets (default auto: the\n"
-    "                         fastest this CPU runs natively that keeps LFW\n"
-    "                         accuracy; f32 on every CPU measured so far)\n"
-    "  --max-pixels N         refuse images with more pixels (default 67108864)\n";
-
 void cli_common_init(cli_common *c) {
   memset(c, 0, sizeof *c);
   fk_options_init(&c->opt);
@@ -67,69 +46,34 @@ int cli_parse_bool(const char *s, int *out) {
   return 0;
 }
 
+/* The table's option that a spells: --NAME with '-' for '_' (DeepFace's
+ * aliases are for requests); NULL if none. */
+static const fk_option *table_flag(const char *a) {
+  const fk_option *o = strncmp(a, "--", 2) || strchr(a, '_') ? NULL : fk_option_find(a);
+  char name[64];
+  snprintf(name, sizeof name, "%s", a + 2);
+  for (char *ch = name; *ch; ch++)
+    if (*ch == '-') *ch = '_';
+  return o && !strcmp(name, o->name) ? o : NULL;
+}
+
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
-  static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size",
-                                           "--min-score", "--model", "--align", "--flip",
-                                           "--threads", "--max-pixels", "--backend", "--precision"};
-  int known = 0;
-  for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
-    if (!strcmp(a, with_value[k])) known = 1;
-  if (!known) return 0;
+  const fk_option *o = NULL;
+  if (c->own && !strcmp(a, c->own)) return 0;
+  if (strcmp(a, "--models") && !(o = table_flag(a))) return 0;
   if (*i + 1 >= argc) return cli_usage(NULL, "%s needs a value", a), -1;
   const char *v = argv[++*i];
-  int iv;
-  if (!strcmp(a, "--models")) {
-    c->models_dir = v;
-  } else if (!strcmp(a, "--detector")) {
-    char names[128];
-    if ((c->opt.detector = fk_detector_from_name(v)) < 0)
-      return fk_names(fk_detector_name, names, sizeof names),
-             cli_usage(NULL, "--detector must be one of %s, not '%s'", names, v), -1;
-  } else if (!strcmp(a, "--landmarks")) {
-    char names[128];
-    if ((c->opt.landmarks = fk_landmarks_from_name(v)) < 0)
-      return fk_names(fk_landmarks_name, names, sizeof names),
-             cli_usage(NULL, "--landmarks must be one of %s, not '%s'", names, v), -1;
-  } else if (!strcmp(a, "--model")) {
-    if ((c->opt.model = fk_model_from_name(v)) < 0) {
-      char names[256];
-      fk_names(fk_model_name, names, sizeof names);
-      return cli_usage(NULL, "--model must be one of %s, not '%s'", names, v), -1;
-    }
-  } else if (!strcmp(a, "--input-size")) {
-    if (cli_parse_int(v, 64, 2048, &iv) || iv % 32)
-      return cli_usage(NULL, "--input-size must be a multiple of 32 in [64, 2048], not '%s'", v), -1;
-    c->opt.ssd_input_size = c->opt.tiny_input_size = iv;
-  } else if (!strcmp(a, "--min-score")) {
-    if (cli_parse_float(v, 0.0, 0.999999, &c->opt.min_score))
-      return cli_usage(NULL, "--min-score must be a number in [0, 1), not '%s'", v), -1;
-  } else if (!strcmp(a, "--align")) {
-    if ((c->opt.align = fk_align_from_name(v)) < FK_ALIGN_AUTO)
-      return cli_usage(NULL, "--align must be auto, 5point, dlib, arcface or face-api, not '%s'", v), -1;
-  } else if (!strcmp(a, "--flip")) {
-    if (cli_parse_bool(v, &c->opt.flip))
-      return cli_usage(NULL, "--flip must be true or false, not '%s'", v), -1;
-  } else if (!strcmp(a, "--threads")) {
-    if (cli_parse_int(v, 1, 256, &c->opt.threads))
-      return cli_usage(NULL, "--threads must be an integer in [1, 256], not '%s'", v), -1;
-  } else if (!strcmp(a, "--backend")) {
-    int b = fk_backend_from_name(v);
-    if (b != FK_BACKEND_AUTO && b != FK_BACKEND_ONEDNN && b != FK_BACKEND_XNNPACK)
-      return cli_usage(NULL, "--backend must be auto, onednn or xnnpack, not '%s'", v), -1;
-    c->opt.backend = b;
-  } else if (!strcmp(a, "--precision")) {
-    if ((c->opt.precision = fk_precision_from_name(v)) < 0)
-      return cli_usage(NULL, "--precision must be auto, f32 or bf16, not '%s'", v), -1;
-  } else if (!strcmp(a, "--max-pixels")) {
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || *end || !*v || n == 0)
-      return cli_usage(NULL, "--max-pixels must be a positive integer, not '%s'", v), -1;
-    c->opt.max_pixels = (size_t)n;
-  }
+  char why[512];
+  if (!o) c->models_dir = v;
+  else if (fk_option_set(&c->opt, o, v, why, sizeof why)) return cli_usage(NULL, "%s %s", a, why), -1;
   return 1;
+}
+
+void cli_common_help(const cli_common *c) {
+  fputs("Pipeline options:\n"
+        "  --models DIR              models directory (default $FACEKIT_MODELS or ./models)\n", stdout);
+  fk_api_options_help(stdout, 0, &c->opt);
 }
 
 int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help, int *exit_code) {
@@ -138,9 +82,7 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
     const char *a = argv[*i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
-      char names[256];
-      fk_names(fk_model_name, names, sizeof names);
-      if (c) printf(cli_common_help, names, fk_model_name(c->opt.model));
+      if (c) cli_common_help(c);
       *exit_code = EXIT_OK;
       return 0;
     }
@@ -155,7 +97,7 @@ int cli_next_arg(cli_common *c, int argc, char **argv, int *i, const char *help,
 }
 
 int cli_fprint(FILE *f, cJSON *obj) {
-  char *s = cli_json_text(cJSON_PrintUnformatted(obj));
+  char *s = fk_json_text(cJSON_PrintUnformatted(obj));
   int rc = -1;
   if (s) {
     rc = fputs(s, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ? -1 : 0;
@@ -264,11 +206,4 @@ int cli_parse_codes(const char *s) {
 
 int cli_search_method(const char *s) {
   return !strcmp(s, "exact") ? FK_SEARCH_EXACT : !strcmp(s, "ann") ? FK_SEARCH_ANN : !strcmp(s, "auto") ? FK_SEARCH_AUTO : -1;
-}
-
-int cli_parse_attribute_model(const char *s, int *out) {
-  if (!strcmp(s, "face-api")) *out = FK_ATTR_MODEL_FACEAPI;
-  else if (!strcmp(s, "gear")) *out = FK_ATTR_MODEL_GEAR;
-  else return -1;
-  return 0;
 }

@@ -50,9 +50,9 @@ int cmd_detect(int argc, char **argv) {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
     for (int i = 0; i < n && i < cap; i++) {
       cJSON *f = cJSON_CreateObject();
-      cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
-      cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
-      cJSON_AddItemToObject(f, "landmarks", cli_landmarks_json(faces[i].landmarks, FK_NUM_LANDMARKS));
+      cJSON_AddItemToObject(f, "box", fk_json_box(faces[i].box));
+      cJSON_AddNumberToObject(f, "score", fk_json_float(faces[i].score));
+      cJSON_AddItemToObject(f, "landmarks", fk_json_landmarks(faces[i].landmarks, FK_NUM_LANDMARKS));
       cJSON_AddItemToArray(arr, f);
     }
     cJSON_AddNumberToObject(o, "width", img.width);

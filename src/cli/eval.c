@@ -38,15 +38,15 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
   cJSON *fits = cJSON_AddObjectToObject(o, "thresholds_all_pairs");
   for (int m = FK_METRIC_COSINE; m <= FK_METRIC_EUCLIDEAN_L2; m++) {
     cJSON *f = cJSON_AddObjectToObject(fits, fk_metric_name(m));
-    cJSON_AddNumberToObject(f, "threshold", cli_float(r->threshold[m]));
+    cJSON_AddNumberToObject(f, "threshold", fk_json_float(r->threshold[m]));
     cJSON_AddNumberToObject(f, "accuracy", r->threshold_accuracy[m]);
   }
   if (r->fused) {
     cJSON *f = cJSON_AddObjectToObject(o, "fusion");
     cJSON_AddNumberToObject(f, "accuracy_mean", r->fitted_accuracy_mean);
     cJSON_AddNumberToObject(f, "accuracy_std", r->fitted_accuracy_std);
-    cJSON_AddNumberToObject(f, "weight_mean", cli_float(r->fitted_weight_mean));
-    cJSON_AddItemToObject(f, "fold_weight", cli_floats_json(r->fold_weight, r->folds));
+    cJSON_AddNumberToObject(f, "weight_mean", fk_json_float(r->fitted_weight_mean));
+    cJSON_AddItemToObject(f, "fold_weight", fk_json_floats(r->fold_weight, r->folds));
     cJSON *parts = cJSON_AddObjectToObject(f, "parts");
     for (int k = 0; k < 2; k++) {
       cJSON *p = cJSON_AddObjectToObject(parts, fk_model_part_name(c->opt.model, k));
@@ -63,7 +63,7 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
   cJSON_AddNumberToObject(o, "embedded_whole_image", r->subjects[FK_SUBJECT_WHOLE_IMAGE]);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(r->metric));
   cJSON_AddStringToObject(o, "codes", r->codes == FK_CODES_INT8 ? "int8" : "f32");
-  cli_add_pipeline(o, NULL, &c->opt, 1);
+  fk_json_add_pipeline(o, NULL, &c->opt, 1);
   cJSON_AddNumberToObject(o, "jobs", jobs);
   cJSON_AddNumberToObject(o, "seconds", r->seconds);
   return o;
@@ -71,12 +71,10 @@ static cJSON *lfw_json(const fk_lfw_result *r, const cli_common *c, int jobs) {
 
 int cmd_eval(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    fk_options o;
-    fk_options_init(&o);
+    cli_common c;
+    cli_common_init(&c);
     fputs(help, stdout);
-    char names[256];
-    fk_names(fk_model_name, names, sizeof names);
-    printf(cli_common_help, names, fk_model_name(o.model));
+    cli_common_help(&c);
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);

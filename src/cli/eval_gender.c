@@ -51,6 +51,7 @@ static cJSON *scores_json(const fk_gender_scores *all, const fk_gender_scores *w
 int cmd_eval_gender(int argc, char **argv) {
   cli_common c;
   cli_common_init(&c);
+  c.own = "--attribute-model";
   const char *root = NULL, *male = NULL, *female = NULL, *model = "face-api";
   fk_eval_options eo;
   cli_eval_options_init(&eo);
@@ -78,8 +79,13 @@ int cmd_eval_gender(int argc, char **argv) {
     models[0] = FK_ATTR_MODEL_FACEAPI;
     models[1] = FK_ATTR_MODEL_GEAR;
     nmodels = 2;
-  } else if (cli_parse_attribute_model(model, &models[0])) {
-    return cli_usage("eval gender ", "--attribute-model must be face-api, gear or both, not '%s'", model);
+  } else {
+    fk_options o;
+    fk_options_init(&o);
+    char why[256];
+    if (fk_option_set(&o, fk_option_find("attribute_model"), model, why, sizeof why))
+      return cli_usage("eval gender ", "--attribute-model must be face-api, gear or both, not '%s'", model);
+    models[0] = o.attribute_model;
   }
   unsigned nets = cli_detect_nets(&c.opt);
   for (int k = 0; k < nmodels; k++) nets |= fk_analyze_nets(FK_ACTION_GENDER, models[k]);
@@ -107,7 +113,7 @@ int cmd_eval_gender(int argc, char **argv) {
   cJSON_AddNumberToObject(o, "subject_at_low_score", r.subjects[FK_SUBJECT_LOW_SCORE]);
   cJSON_AddNumberToObject(o, "subject_off_centre", r.subjects[FK_SUBJECT_OFF_CENTRE]);
   cJSON_AddNumberToObject(o, "whole_image", r.subjects[FK_SUBJECT_WHOLE_IMAGE]);
-  cli_add_pipeline(o, NULL, &c.opt, 0);
+  fk_json_add_pipeline(o, NULL, &c.opt, 0);
   cJSON_AddNumberToObject(o, "jobs", cli_jobs(&eo));
   cJSON_AddNumberToObject(o, "seconds", r.seconds);
   cli_print(o);

@@ -113,7 +113,7 @@ typedef struct find_state {
   fk_session *s;
   fk_image img;
   fk_face *faces;
-  find_query *q;
+  fk_api_query *q;
   int nq;
 } find_state;
 
@@ -206,12 +206,12 @@ int cmd_find(int argc, char **argv) {
     goto out;
   }
   for (int i = 0; i < f.nq; i++)
-    if (cli_find_search(vecs, f.st, &a.so, same_thr, &f.q[i], err, sizeof err)) {
+    if (fk_api_find(vecs, f.st, &a.so, same_thr, &f.q[i], err, sizeof err)) {
       rc = cli_error(EXIT_FAIL, NULL, "%s: %s", a.db, err);
       goto out;
     }
   double t3 = fk_now_ms();
-  cJSON *o = cli_find_json(f.q, f.nq, a.all_faces, searched, &a.so, same_thr);
+  cJSON *o = fk_json_find(f.q, f.nq, a.all_faces, searched, &a.so, same_thr);
   cJSON_AddStringToObject(o, "search", method == FK_SEARCH_ANN ? "ann" : "exact");
   if (method == FK_SEARCH_ANN) cJSON_AddNumberToObject(o, "ef", a.so.ef > 0 ? a.so.ef : FK_ANN_EF_DEFAULT);
   cJSON_AddNumberToObject(o, "time_ms", t3 - t2);

@@ -49,7 +49,7 @@ static const char *base_name(const char *p) {
   return s ? s + 1 : p;
 }
 
-static const char *label_of(const find_hit *h) { return h->face.identity[0] ? h->face.identity : "(no identity)"; }
+static const char *label_of(const fk_api_hit *h) { return h->face.identity[0] ? h->face.identity : "(no identity)"; }
 
 /* ---- HTML ------------------------------------------------------------------ */
 
@@ -93,7 +93,7 @@ static const char css[] =
     ".same .tag{color:var(--ok)}.diff .tag{color:var(--no)}"
     ".none{color:var(--mute);font-style:italic}";
 
-static int html_card(FILE *f, const find_report *r, const find_hit *h) {
+static int html_card(FILE *f, const find_report *r, const fk_api_hit *h) {
   fk_image t;
   int rc = thumb_of(r, h->face.path, h->face.box, HTML_THUMB, &t);
   if (rc) return rc;
@@ -120,7 +120,7 @@ static int html_card(FILE *f, const find_report *r, const find_hit *h) {
 }
 
 static int html_query(FILE *f, const find_report *r, int qi) {
-  const find_query *q = &r->q[qi];
+  const fk_api_query *q = &r->q[qi];
   fk_image t;
   int rc = fk_face_thumbnail(r->img, q->face.box, MARGIN, HTML_THUMB, &t);
   if (rc) return rc;
@@ -188,7 +188,7 @@ int find_write_html(const find_report *r, const char *out, char *err, size_t err
 
 /* One tile: thumbnail, a bar as long as the similarity (green: same person,
  * red: not), the name, the distance and the file. */
-static int sheet_tile(fk_image *c, int x, int y, const find_report *r, const find_hit *h) {
+static int sheet_tile(fk_image *c, int x, int y, const find_report *r, const fk_api_hit *h) {
   fk_image t;
   int rc = thumb_of(r, h->face.path, h->face.box, SHEET_THUMB, &t);
   if (rc) return rc;
@@ -210,12 +210,12 @@ static int sheet_tile(fk_image *c, int x, int y, const find_report *r, const fin
   return FK_OK;
 }
 
-static int tiles_of(const find_query *q) { return q->n < SHEET_MAX ? q->n : SHEET_MAX; }
-static int rows_of(const find_query *q) { return q->n ? (tiles_of(q) + SHEET_COLS - 1) / SHEET_COLS : 1; }
+static int tiles_of(const fk_api_query *q) { return q->n < SHEET_MAX ? q->n : SHEET_MAX; }
+static int rows_of(const fk_api_query *q) { return q->n ? (tiles_of(q) + SHEET_COLS - 1) / SHEET_COLS : 1; }
 
 /* One query's band: the query face on the left, its matches in a grid. */
 static int sheet_band(fk_image *c, int y, const find_report *r, int qi) {
-  const find_query *q = &r->q[qi];
+  const fk_api_query *q = &r->q[qi];
   fk_image t;
   int rc = fk_face_thumbnail(r->img, q->face.box, MARGIN, SHEET_THUMB, &t);
   if (rc) return rc;

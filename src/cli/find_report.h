@@ -6,13 +6,13 @@
 #ifndef FK_FIND_REPORT_H
 #define FK_FIND_REPORT_H
 
-#include "cli/json.h"
+#include "api/api.h"
 #include "facekit.h"
 
 typedef struct find_report {
   const char *path;          /* the query image */
   const fk_image *img;
-  const find_query *q;
+  const fk_api_query *q;
   int nq;
   const char *metric, *codes;
   float threshold;           /* what `same` was decided with */

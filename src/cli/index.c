@@ -127,7 +127,7 @@ static cJSON *summary(const char *db, const char *dir, const fk_index_stats *s, 
 static void add_totals(cJSON *o, fk_store *st) {
   fk_store_info info;
   if (fk_store_get_info(st, &info) != FK_OK) return;
-  cli_add_pipeline(o, info.model, &info.opt, 1);
+  fk_json_add_pipeline(o, info.model, &info.opt, 1);
   cJSON *t = cJSON_AddObjectToObject(o, "total");
   cJSON_AddNumberToObject(t, "images", (double)info.images);
   cJSON_AddNumberToObject(t, "faces", (double)info.faces);

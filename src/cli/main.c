@@ -57,6 +57,7 @@ static const struct {
     {"export", cmd_export, "write an index's embeddings as npy, jsonl or OpenSearch bulk"},
     {"stream", exec_stream, "track and identify the faces of a video, a stream or a webcam"},
     {"serve", cmd_serve, "an HTTP service: represent, verify, analyze, find, register"},
+    {"options", cmd_options, "the pipeline options every command takes"},
 };
 
 static void usage(FILE *f) {

@@ -57,16 +57,14 @@ int cmd_represent(int argc, char **argv) {
     goto out;
   }
   double t0 = fk_now_ms();
-  int st = fk_faces(s, &img, faces, cap, &n);
-  if (st == FK_OK && n == 0 && !enforce) st = fk_whole_image_face(s, &img, 1, &faces[0]);
+  int detected, st = fk_api_faces(s, &img, enforce, 1, 0, faces, cap, &n, &detected);
   double ms = fk_now_ms() - t0;
   if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s: %s", path, fk_session_errmsg(s));
-  } else if (n == 0 && enforce) {
+  } else if (n == 0) {
     rc = cli_no_face(path);
   } else {
-    int shown = n == 0 ? 1 : (n < cap ? n : cap);
-    cJSON *o = cli_represent_json(faces, shown, n > 0, &c.opt, l2);
+    cJSON *o = fk_json_represent(faces, n, detected, &c.opt, l2);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

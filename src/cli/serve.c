@@ -51,8 +51,9 @@ static const char help[] =
     "  --drain S            on SIGTERM, wait up to S s for requests (default 30)\n"
     "  --refresh-ms MS      pick up other processes' commits to the index (default 1000)\n"
     "  --quiet              no access log on stderr\n"
-    "The pipeline options below are the defaults of represent, verify and analyze\n"
-    "(requests may pick model and detector); /find and /register use the index's.\n\n";
+    "The pipeline options below are the defaults of represent, verify and analyze,\n"
+    "whose requests may set those that `facekit options --markdown` gives a request\n"
+    "parameter; /find and /register use the index's.\n\n";
 
 /* A byte count: a positive integer. */
 static int parse_size(const char *s, size_t lo, size_t *out) {

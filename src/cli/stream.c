@@ -35,7 +35,6 @@ static const char help[] =
     "  --threshold T         a match votes when its distance is <= T (default: the\n"
     "                        metric's same-person threshold)\n"
     "  --actions LIST        also age, gender, emotion, race per track, smoothed\n"
-    "  --attribute-model M   face-api (default) or gear, as in analyze\n"
     "  --detect-every N      run the detector on every Nth frame; the tracker carries\n"
     "                        the boxes in between (default 1)\n"
     "  --embed-every N       embed each track on its first 3 detected frames, then\n"
@@ -108,7 +107,7 @@ static cJSON *header(const char *type, int64_t frame, double pts) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "type", type);
   cJSON_AddItemToObject(o, "frame", opt_int(frame));
-  cJSON_AddNumberToObject(o, "pts", cli_float((float)pts));
+  cJSON_AddNumberToObject(o, "pts", fk_json_float((float)pts));
   add_wall(o);
   return o;
 }
@@ -130,20 +129,20 @@ static void add_identity(cJSON *o, const fkv_track *t) {
 
 static cJSON *stages_json(const double *ms) {
   cJSON *o = cJSON_CreateObject();
-  for (int i = 0; i < FKV_NUM_STAGES; i++) cJSON_AddNumberToObject(o, fkv_stage_names[i], cli_float((float)ms[i]));
+  for (int i = 0; i < FKV_NUM_STAGES; i++) cJSON_AddNumberToObject(o, fkv_stage_names[i], fk_json_float((float)ms[i]));
   return o;
 }
 
 static void add_stats(cJSON *o, const fkv_stats *s) {
-  cJSON_AddNumberToObject(o, "fps_in", cli_float((float)s->fps_in));
-  cJSON_AddNumberToObject(o, "fps_out", cli_float((float)s->fps_out));
+  cJSON_AddNumberToObject(o, "fps_in", fk_json_float((float)s->fps_in));
+  cJSON_AddNumberToObject(o, "fps_out", fk_json_float((float)s->fps_out));
   cJSON_AddItemToObject(o, "ms", stages_json(s->ms));
   cJSON_AddItemToObject(o, "frames_in", opt_int(s->frames_in));
   cJSON_AddItemToObject(o, "frames_out", opt_int(s->frames_out));
   cJSON_AddItemToObject(o, "dropped", opt_int(s->dropped));
   cJSON_AddItemToObject(o, "damaged", opt_int(s->damaged));
   cJSON_AddItemToObject(o, "tracks_alive", opt_int(s->tracks_alive));
-  cJSON_AddNumberToObject(o, "seconds", cli_float((float)s->seconds));
+  cJSON_AddNumberToObject(o, "seconds", fk_json_float((float)s->seconds));
 }
 
 static void source_open_json(cJSON *o, const printer *p, const fkv_source_info *in) {
@@ -154,9 +153,9 @@ static void source_open_json(cJSON *o, const printer *p, const fkv_source_info *
   cJSON_AddStringToObject(o, "codec", in->codec);
   cJSON_AddNumberToObject(o, "width", in->width);
   cJSON_AddNumberToObject(o, "height", in->height);
-  add_number_or_null(o, "fps", cli_float((float)in->fps));
-  add_number_or_null(o, "duration", cli_float((float)in->duration));
-  cli_add_pipeline(o, p->model, p->opt, 1);
+  add_number_or_null(o, "fps", fk_json_float((float)in->fps));
+  add_number_or_null(o, "duration", fk_json_float((float)in->duration));
+  fk_json_add_pipeline(o, p->model, p->opt, 1);
   cJSON_AddNumberToObject(o, "detect_every", p->a->run.engine.detect_every);
   if (p->a->db) cJSON_AddStringToObject(o, "db", p->a->db);
   if (p->a->run.output) cJSON_AddStringToObject(o, "output", p->a->run.output);
@@ -165,29 +164,29 @@ static void source_open_json(cJSON *o, const printer *p, const fkv_source_info *
 static void track_end_json(cJSON *o, const fkv_track *t) {
   cJSON_AddItemToObject(o, "first_frame", opt_int(t->first_frame));
   cJSON_AddItemToObject(o, "last_frame", opt_int(t->last_frame));
-  cJSON_AddNumberToObject(o, "first_pts", cli_float((float)t->first_pts));
-  cJSON_AddNumberToObject(o, "last_pts", cli_float((float)t->last_pts));
-  cJSON_AddNumberToObject(o, "duration", cli_float((float)(t->last_pts - t->first_pts)));
+  cJSON_AddNumberToObject(o, "first_pts", fk_json_float((float)t->first_pts));
+  cJSON_AddNumberToObject(o, "last_pts", fk_json_float((float)t->last_pts));
+  cJSON_AddNumberToObject(o, "duration", fk_json_float((float)(t->last_pts - t->first_pts)));
   add_identity(o, t);
   if (t->identified) {
-    cJSON_AddNumberToObject(o, "distance", cli_float(t->distance));
+    cJSON_AddNumberToObject(o, "distance", fk_json_float(t->distance));
     cJSON_AddNumberToObject(o, "votes", t->votes);
   }
   cJSON_AddNumberToObject(o, "searches", t->searches);
   if (t->attr_samples) {
     cJSON *a = cJSON_AddObjectToObject(o, "attributes");
-    cli_add_attributes(a, &t->attr);
+    fk_json_add_attributes(a, &t->attr);
   }
   if (t->snapshot[0]) cJSON_AddStringToObject(o, "snapshot", t->snapshot);
   cJSON_AddNumberToObject(o, "embeddings", t->embeddings);
   if (t->embedding) {
     cJSON_AddNumberToObject(o, "dim", t->dim);
-    cJSON_AddItemToObject(o, "embedding", cli_floats_json(t->embedding, t->dim));
+    cJSON_AddItemToObject(o, "embedding", fk_json_floats(t->embedding, t->dim));
   }
 }
 
 static void attributes_json(cJSON *o, const fkv_track *t) {
-  cli_add_attributes(o, &t->attr);
+  fk_json_add_attributes(o, &t->attr);
   cJSON *ch = cJSON_AddArrayToObject(o, "changed");
   static const struct { unsigned bit; const char *name; } names[] = {
       {FK_ACTION_GENDER, "gender"}, {FK_ACTION_EMOTION, "emotion"}, {FK_ACTION_RACE, "race"}};
@@ -202,14 +201,14 @@ static cJSON *frame_json(cJSON *o, const fkv_event *e) {
     const fkv_track *t = e->tracks[i];
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNumberToObject(f, "track", t->id);
-    cJSON_AddItemToObject(f, "box", cli_box_json(t->box));
+    cJSON_AddItemToObject(f, "box", fk_json_box(t->box));
     cJSON_AddBoolToObject(f, "detected", t->detected);
     cJSON_AddItemToArray(faces, f);
   }
   for (int i = 0; i < e->nboxes; i++) {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNullToObject(f, "track");
-    cJSON_AddItemToObject(f, "box", cli_box_json(e->boxes[i]));
+    cJSON_AddItemToObject(f, "box", fk_json_box(e->boxes[i]));
     cJSON_AddBoolToObject(f, "detected", 1);
     cJSON_AddItemToArray(faces, f);
   }
@@ -227,16 +226,16 @@ static void on_event(const fkv_event *e, void *user) {
     case FKV_EV_SOURCE_LOST: cJSON_AddStringToObject(o, "reason", e->read->reason); break;
     case FKV_EV_SOURCE_RECONNECTED:
       cJSON_AddNumberToObject(o, "attempts", e->read->attempts);
-      cJSON_AddNumberToObject(o, "downtime", cli_float((float)e->read->downtime));
+      cJSON_AddNumberToObject(o, "downtime", fk_json_float((float)e->read->downtime));
       break;
     case FKV_EV_TRACK_START:
-      cJSON_AddItemToObject(o, "box", cli_box_json(t->box));
-      cJSON_AddNumberToObject(o, "score", cli_float(t->score));
+      cJSON_AddItemToObject(o, "box", fk_json_box(t->box));
+      cJSON_AddNumberToObject(o, "score", fk_json_float(t->score));
       cJSON_AddItemToObject(o, "first_frame", opt_int(t->first_frame));
       break;
     case FKV_EV_IDENTIFIED:
       add_identity(o, t);
-      cJSON_AddNumberToObject(o, "distance", cli_float(t->distance));
+      cJSON_AddNumberToObject(o, "distance", fk_json_float(t->distance));
       cJSON_AddNumberToObject(o, "votes", t->votes);
       cJSON_AddNumberToObject(o, "searches", t->searches);
       cJSON_AddStringToObject(o, "path", t->identity_path);
@@ -277,12 +276,12 @@ static int parse_size(const char *v, int *w, int *h) {
 }
 
 static const char *const valued[] = {
-    "--db", "--metric", "--threshold", "--actions", "--attribute-model", "--detect-every", "--embed-every",
+    "--db", "--metric", "--threshold", "--actions", "--detect-every", "--embed-every",
     "--track-timeout", "--min-face", "--min-hits", "--events", "--stats-every", "--output", "--snapshots",
     "--max-frames", "--reconnect", "--timeout", "--rtsp-transport", "--size", "--fps"};
 
 /* One option with a value; returns -1 when fine, else the exit code. */
-static int parse_valued(stream_args *a, cli_common *c, const char *k, const char *v) {
+static int parse_valued(stream_args *a, const char *k, const char *v) {
   fkv_engine_options *e = &a->run.engine;
   fkv_source_options *s = &a->run.source;
   float f;
@@ -300,9 +299,6 @@ static int parse_valued(stream_args *a, cli_common *c, const char *k, const char
     if ((a->actions = fk_actions_from_names(v)) <= 0)
       return cli_usage("stream ", "--actions takes a comma-separated list of age, gender, emotion, race, not '%s'", v);
     e->actions = (unsigned)a->actions;
-  } else if (!strcmp(k, "--attribute-model")) {
-    if (cli_parse_attribute_model(v, &c->opt.attribute_model))
-      return cli_usage("stream ", "--attribute-model must be face-api or gear, not '%s'", v);
   } else if (!strcmp(k, "--detect-every")) {
     if (cli_parse_int(v, 1, 1000, &e->detect_every)) return cli_usage("stream ", "--detect-every must be in [1, 1000], not '%s'", v);
   } else if (!strcmp(k, "--embed-every")) {
@@ -363,7 +359,7 @@ static int parse(int argc, char **argv, stream_args *a, cli_common *c) {
       for (size_t j = 0; j < sizeof valued / sizeof *valued; j++) known |= !strcmp(k, valued[j]);
       if (known) {
         if (i + 1 >= argc) return cli_usage("stream ", "%s needs a value", k);
-        int rc = parse_valued(a, c, k, argv[++i]);
+        int rc = parse_valued(a, k, argv[++i]);
         if (rc >= 0) return rc;
       } else if (cli_is_option(k)) {
         return cli_usage("stream ", "unknown option '%s'", k);

@@ -60,7 +60,7 @@ int cmd_verify(int argc, char **argv) {
   } else if (st) {
     rc = cli_error(EXIT_FAIL, NULL, "%s", fk_session_errmsg(s));
   } else {
-    cJSON *o = cli_verify_json(&r, &c.opt);
+    cJSON *o = fk_json_verify(&r, &c.opt);
     cJSON_AddNumberToObject(o, "time_ms", ms);
     cli_print(o);
     rc = EXIT_OK;

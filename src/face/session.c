@@ -25,7 +25,7 @@ void fk_options_init(fk_options *o) {
   o->flip = 1;
   o->threads = 1;
   o->backend = FK_BACKEND_AUTO;
-  o->max_pixels = 0;
+  o->max_pixels = FK_DEFAULT_MAX_PIXELS;
   o->precision = FK_PRECISION_AUTO;
 }
 
@@ -38,31 +38,8 @@ static int option_size(const fk_detector_def *det, const fk_options *o) {
 }
 
 static int check_options(fk_session *s, const fk_options *o) {
-  int id = fk_detector_net(o->detector);
-  if (id < 0) return fk_session_fail(s, FK_EINVAL, "unknown detector %d", o->detector);
-  if (fk_landmarks_net(o->landmarks) < 0)
-    return fk_session_fail(s, FK_EINVAL, "unknown landmark net %d", o->landmarks);
-  const fk_detector_def *det = fk_nets[id].det;
-  int size = option_size(det, o);
-  if (!det->fixed_w && !(size == 0 && det->nauto) && (size < 64 || size > 2048 || size % 32))
-    return fk_session_fail(s, FK_EINVAL,
-                           "detector input size %d must be a multiple of 32 in [64, 2048]", size);
-  if (!(o->min_score >= 0.0f && o->min_score < 1.0f))
-    return fk_session_fail(s, FK_EINVAL, "min score %g must be in [0, 1)", o->min_score);
-  if (o->max_faces < 1 || o->max_faces > 10000)
-    return fk_session_fail(s, FK_EINVAL, "max faces %d must be in [1, 10000]", o->max_faces);
-  if (!fk_model_name(o->model))
-    return fk_session_fail(s, FK_EINVAL, "unknown recognition model %d", o->model);
-  if (!fk_align_name(o->align))
-    return fk_session_fail(s, FK_EINVAL, "unknown alignment mode %d", o->align);
-  if (o->threads < 1 || o->threads > 256)
-    return fk_session_fail(s, FK_EINVAL, "threads %d must be in [1, 256]", o->threads);
-  if (o->backend < FK_BACKEND_XNNPACK || o->backend > FK_BACKEND_AUTO)
-    return fk_session_fail(s, FK_EINVAL, "unknown backend %d", o->backend);
-  if (o->attribute_model != FK_ATTR_MODEL_FACEAPI && o->attribute_model != FK_ATTR_MODEL_GEAR)
-    return fk_session_fail(s, FK_EINVAL, "unknown attribute model %d", o->attribute_model);
-  if (!fk_precision_name(o->precision))
-    return fk_session_fail(s, FK_EINVAL, "unknown precision %d", o->precision);
+  char why[512];
+  if (fk_options_check(o, why, sizeof why)) return fk_session_fail(s, FK_EINVAL, "%s", why);
   if (o->precision == FK_PRECISION_BF16 && o->backend != FK_BACKEND_ONEDNN && o->backend != FK_BACKEND_AUTO)
     return fk_session_fail(s, FK_EUNSUPPORTED, "bf16 runs on the oneDNN backend only, not on %s",
                            fk_backend_name(o->backend));

@@ -23,7 +23,7 @@
 #include <nettle/sha2.h>
 
 #include "base/clock.h"
-#include "cli/json.h"
+#include "api/api.h"
 #include "image/compose.h"
 #include "server/server.h"
 
@@ -35,7 +35,7 @@
 
 void srv_job_json(srv_job *j, int status, cJSON *obj) {
   free(j->out);
-  j->out = obj ? cli_json_text(cJSON_PrintUnformatted(obj)) : NULL;
+  j->out = obj ? fk_json_text(cJSON_PrintUnformatted(obj)) : NULL;
   cJSON_Delete(obj);
   if (!j->out) {
     j->status = 500;
@@ -93,22 +93,36 @@ static int get_alias(srv_params *ps, const char *name, const char *alias, const 
   return ra || rb;
 }
 
-/* model / model_name and detector / detector_backend over base. */
+/* The pipeline options a request may set (the table's FK_OPT_REQUEST rows,
+ * by name or DeepFace's alias) over base. A JSON number or boolean, or
+ * text. */
 static int pipeline_params(srv_params *ps, const fk_options *base, fk_options *o, srv_error *e) {
   *o = *base;
-  const char *v = NULL;
-  int r = get_alias(ps, "model", "model_name", &v, e);
-  if (r < 0) return -1;
-  if (r && (o->model = fk_model_from_name(v)) < 0) {
-    char names[256];
-    fk_names(fk_model_name, names, sizeof names);
-    return srv_fail(e, 400, "bad_parameter", "model must be one of %s", names);
+  const fk_option *d;
+  for (int i = 0; (d = fk_option_at(i)); i++) {
+    if (!(d->flags & FK_OPT_REQUEST)) continue;
+    const cJSON *json;
+    const char *text, *name;
+    int r = srv_get_value(ps, d->name, d->alias, &name, &text, &json, e);
+    if (r <= 0) {
+      if (r < 0) return -1;
+      continue;
+    }
+    char why[512] = "";
+    int numeric = d->type == FK_OPT_INT || d->type == FK_OPT_FLOAT || d->type == FK_OPT_SIZE, rc = FK_EINVAL;
+    if (d->type == FK_OPT_BOOL && !(json && cJSON_IsBool(json)) && !(text && (!strcmp(text, "true") ||
+                                                                              !strcmp(text, "false"))))
+      snprintf(why, sizeof why, "must be true or false");
+    else if (numeric && json && cJSON_IsString(json))
+      snprintf(why, sizeof why, "must be a JSON number, not a string");
+    else if (json && (cJSON_IsBool(json) || cJSON_IsNumber(json)))
+      rc = fk_option_set_number(o, d, cJSON_IsBool(json) ? cJSON_IsTrue(json) : json->valuedouble, why, sizeof why);
+    else if (text)
+      rc = fk_option_set(o, d, text, why, sizeof why);
+    else
+      snprintf(why, sizeof why, "must be text, a number or a boolean");
+    if (rc) return srv_fail(e, 400, "bad_parameter", "%s %s", name, why);
   }
-  if ((r = get_alias(ps, "detector", "detector_backend", &v, e)) < 0) return -1;
-  char names[128];
-  if (r && (o->detector = fk_detector_from_name(v)) < 0)
-    return fk_names(fk_detector_name, names, sizeof names),
-           srv_fail(e, 400, "bad_parameter", "detector must be one of %s", names);
   return 0;
 }
 
@@ -141,23 +155,25 @@ static int need_index(srv_job *j, srv_error *e) {
   return srv_fail(e, 404, "no_index", "this server serves no index (start it with --db FILE)");
 }
 
-/* The index fixes the model and pipeline of find and register. */
+/* The index fixes the pipeline of find and register: the options it
+ * records are refused. */
 static int refuse_pipeline(srv_params *ps, srv_error *e) {
-  static const char *const names[] = {"model", "model_name", "detector", "detector_backend"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+  const fk_option *d;
+  for (int i = 0; (d = fk_option_at(i)); i++) {
+    if (!(d->flags & FK_OPT_REQUEST) || !(d->flags & (FK_OPT_DETECT | FK_OPT_EMBED))) continue;
     for (int k = 0; k < ps->n; k++)
-      if (!strcmp(ps->p[k].name, names[i]))
-        return srv_fail(e, 400, "bad_parameter", "%s is fixed by the served index for this endpoint", names[i]);
+      if (!strcmp(ps->p[k].name, d->name) || (d->alias && !strcmp(ps->p[k].name, d->alias)))
+        return srv_fail(e, 400, "bad_parameter", "%s is fixed by the served index for this endpoint", ps->p[k].name);
+  }
   return 0;
 }
 
-/* An image decoded and its faces detected with the session for opt. */
+/* An image decoded and its faces (fk_api_faces) with the session for opt. */
 typedef struct detected {
   fk_image img;
   fk_session *s;
   fk_face *faces;  /* opt.max_faces of them */
-  int n;           /* found; 0 only without enforce, faces[0] then being the
-                      whole image (embedded with embed_whole) */
+  int n, found;    /* n: to report (found 0: the whole image) */
 } detected;
 
 static void detected_free(detected *d) {
@@ -166,16 +182,14 @@ static void detected_free(detected *d) {
 }
 
 /* 0, or -1 with e set (422 when enforce and no face). */
-static int detect(srv_job *j, srv_worker *w, const upload *u, const fk_options *opt, int enforce, int embed_whole,
+static int detect(srv_job *j, srv_worker *w, const upload *u, const fk_options *opt, int enforce, int embed, int keep,
                   detected *d, srv_error *e) {
   memset(d, 0, sizeof *d);
   if (decode(j, u, "img", &d->img, e) || !(d->s = srv_session(w, opt, e))) return -1;
   int cap = opt->max_faces;
   if (!(d->faces = calloc((size_t)cap, sizeof *d->faces))) return fail_status(e, FK_ENOMEM, "img", NULL);
-  int rc = fk_detect(d->s, &d->img, d->faces, cap, &d->n);
-  if (d->n > cap) d->n = cap;
-  if (rc == FK_OK && d->n == 0 && enforce) rc = FK_ENOFACE;
-  if (rc == FK_OK && d->n == 0) rc = fk_whole_image_face(d->s, &d->img, embed_whole, &d->faces[0]);
+  int rc = fk_api_faces(d->s, &d->img, enforce, embed, keep, d->faces, cap, &d->n, &d->found);
+  if (rc == FK_OK && d->n == 0) rc = FK_ENOFACE;
   return rc ? fail_status(e, rc, "img", fk_session_errmsg(d->s)) : 0;
 }
 
@@ -209,16 +223,10 @@ static int parse_represent(srv_job *j, represent_req *r, srv_error *e) {
 static void run_represent(srv_job *j, srv_worker *w, represent_req *r, srv_error *e) {
   detected d;
   double t0 = fk_now_ms();
-  if (detect(j, w, &r->img, &r->opt, r->enforce, 1, &d, e) == 0) {
-    int shown = d.n ? fk_keep_largest_faces(d.faces, d.n, r->max_faces ? (int)r->max_faces : d.n) : 1, rc = FK_OK;
-    for (int i = 0; rc == FK_OK && d.n > 0 && i < shown; i++) rc = fk_represent(d.s, &d.img, &d.faces[i]);
-    if (rc) {
-      fail_status(e, rc, "img", fk_session_errmsg(d.s));
-    } else {
-      cJSON *o = cli_represent_json(d.faces, shown, d.n > 0, &r->opt, r->l2);
-      cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
-      srv_job_json(j, 200, o);
-    }
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 1, (int)r->max_faces, &d, e) == 0) {
+    cJSON *o = fk_json_represent(d.faces, d.n, d.found, &r->opt, r->l2);
+    cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
+    srv_job_json(j, 200, o);
   }
   detected_free(&d);
 }
@@ -263,7 +271,7 @@ static void run_verify(srv_job *j, srv_worker *w, verify_req *r, srv_error *e) {
     } else if (rc) {
       fail_status(e, rc, "the images", fk_session_errmsg(s));
     } else {
-      cJSON *o = cli_verify_json(&v, &r->opt);
+      cJSON *o = fk_json_verify(&v, &r->opt);
       cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
       srv_job_json(j, 200, o);
     }
@@ -283,7 +291,6 @@ typedef struct analyze_req {
 static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
   srv_params *ps = &j->params;
   char list[256];
-  const char *am = NULL;
   int got;
   r->actions = FK_ACTION_ALL;
   if (image_param(j, "img", &r->img, e) || pipeline_params(ps, &j->srv->cfg.opt, &r->opt, e) ||
@@ -291,10 +298,6 @@ static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
     return -1;
   if (got && (r->actions = fk_actions_from_names(list)) <= 0)
     return srv_fail(e, 400, "bad_parameter", "actions must list age, gender, emotion, race");
-  if ((got = srv_get_string(ps, "attribute_model", &am, e)) < 0) return -1;
-  if (got && !strcmp(am, "gear")) r->opt.attribute_model = FK_ATTR_MODEL_GEAR;
-  else if (got && strcmp(am, "face-api")) return srv_fail(e, 400, "bad_parameter", "attribute_model must be face-api or gear");
-  else if (got) r->opt.attribute_model = FK_ATTR_MODEL_FACEAPI;
   return 0;
 }
 
@@ -302,14 +305,14 @@ static void run_analyze(srv_job *j, srv_worker *w, analyze_req *r, srv_error *e)
   detected d;
   fk_attributes *attrs = NULL;
   double t0 = fk_now_ms();
-  if (detect(j, w, &r->img, &r->opt, r->enforce, 0, &d, e) == 0) {
-    int shown = d.n ? d.n : 1, rc = (attrs = calloc((size_t)shown, sizeof *attrs)) ? FK_OK : FK_ENOMEM;
-    for (int k = 0; rc == FK_OK && k < shown; k++)
+  if (detect(j, w, &r->img, &r->opt, r->enforce, 0, 0, &d, e) == 0) {
+    int rc = (attrs = calloc((size_t)d.n, sizeof *attrs)) ? FK_OK : FK_ENOMEM;
+    for (int k = 0; rc == FK_OK && k < d.n; k++)
       rc = fk_analyze(d.s, &d.img, &d.faces[k], (unsigned)r->actions, &attrs[k]);
     if (rc) {
       fail_status(e, rc, "img", fk_session_errmsg(d.s));
     } else {
-      cJSON *o = cli_analyze_json(d.faces, attrs, shown, d.n > 0, &r->opt);
+      cJSON *o = fk_json_analyze(d.faces, attrs, d.n, d.found, &r->opt);
       cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
       srv_job_json(j, 200, o);
     }
@@ -350,30 +353,26 @@ static int parse_find(srv_job *j, find_req *r, srv_error *e) {
 static void run_find(srv_job *j, srv_worker *w, find_req *r, srv_error *e) {
   srv *sv = j->srv;
   detected d;
-  find_query *q = NULL;
+  fk_api_query *q = NULL;
   int nq = 0;
   double t0 = fk_now_ms();
-  if (detect(j, w, &r->img, &sv->index_opt, 1, 0, &d, e)) goto out;
-  int first = r->all_faces ? 0 : fk_largest_face(d.faces, d.n), rc = FK_OK;
-  nq = r->all_faces ? d.n : 1;
-  if (!(q = calloc((size_t)nq, sizeof *q))) rc = FK_ENOMEM;
-  for (int i = 0; rc == FK_OK && i < nq; i++) {
-    q[i].face = d.faces[first + i];
-    rc = fk_represent(d.s, &d.img, &q[i].face);
-  }
-  if (rc) {
-    fail_status(e, rc, "img", fk_session_errmsg(d.s));
+  if (detect(j, w, &r->img, &sv->index_opt, 1, 1, r->all_faces ? 0 : 1, &d, e)) goto out;
+  int rc = FK_OK;
+  nq = d.n;
+  if (!(q = calloc((size_t)nq, sizeof *q))) {
+    fail_status(e, FK_ENOMEM, "img", NULL);
     goto out;
   }
+  for (int i = 0; i < nq; i++) q[i].face = d.faces[i];
   float same = r->threshold_given ? r->so.threshold : fk_model_threshold(sv->index_opt.model, r->so.metric);
   if (!r->threshold_given) r->so.threshold = -1;
   char err[1024];
   for (int i = 0; i < nq; i++)
-    if ((rc = cli_find_search(sv->vectors, w->lookup, &r->so, same, &q[i], err, sizeof err))) {
+    if ((rc = fk_api_find(sv->vectors, w->lookup, &r->so, same, &q[i], err, sizeof err))) {
       index_fail(e, rc, err);
       goto out;
     }
-  cJSON *o = cli_find_json(q, nq, r->all_faces, fk_vectors_count(sv->vectors), &r->so, same);
+  cJSON *o = fk_json_find(q, nq, r->all_faces, fk_vectors_count(sv->vectors), &r->so, same);
   cJSON_AddNumberToObject(o, "time_ms", fk_now_ms() - t0);
   srv_job_json(j, 200, o);
 out:
@@ -392,26 +391,9 @@ typedef struct register_req {
   fk_box box;
 } register_req;
 
-/* An identity becomes a folder of the data directory that `facekit index`
- * may walk later: one path component, not hidden, printable UTF-8. */
 static int valid_identity(const char *s, srv_error *e) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 200) return srv_fail(e, 400, "bad_parameter", "identity must have 1 to 200 bytes");
-  if (s[0] == '.' || s[0] == ' ' || s[n - 1] == ' ')
-    return srv_fail(e, 400, "bad_parameter", "identity must not start with '.' or start or end with a space");
-  char tmp[256];
-  snprintf(tmp, sizeof tmp, "%s", s);
-  cli_utf8_scrub(tmp);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || tmp[i] != s[i])
-      return srv_fail(e, 400, "bad_parameter", "identity must be UTF-8 text without '/', '\\' or control characters");
-  }
-  unsigned cp;
-  if (srv_name_unsafe(s, n, &cp))
-    return srv_fail(e, 400, "bad_parameter", "identity must not hold control characters or bidirectional "
-                    "overrides (U+%04X)", cp);
-  return 0;
+  char why[160];
+  return fk_api_identity_check(s, why, sizeof why) ? srv_fail(e, 400, "bad_parameter", "identity %s", why) : 0;
 }
 
 static int parse_register(srv_job *j, register_req *r, srv_error *e) {
@@ -444,8 +426,8 @@ static int pick_face(fk_entry *entry, const register_req *r, cJSON **ignored, sr
     if (i == (k < 0 ? central : k)) continue;
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNumberToObject(f, "face", i);
-    cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
-    cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
+    cJSON_AddItemToObject(f, "box", fk_json_box(faces[i].box));
+    cJSON_AddNumberToObject(f, "score", fk_json_float(faces[i].score));
     cJSON_AddItemToArray(*ignored, f);
   }
   int kept = fk_entry_keep_face(entry, k);
@@ -506,8 +488,8 @@ static void run_register(srv_job *j, srv_worker *w, register_req *r, srv_error *
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNumberToObject(f, "face_id", (double)a.ids[i]);
     if (a.out.created && i < nf) {
-      cJSON_AddItemToObject(f, "box", cli_box_json(faces[i].box));
-      cJSON_AddNumberToObject(f, "score", cli_float(faces[i].score));
+      cJSON_AddItemToObject(f, "box", fk_json_box(faces[i].box));
+      cJSON_AddNumberToObject(f, "score", fk_json_float(faces[i].score));
       cJSON_AddBoolToObject(f, "central", i == central);
     }
     cJSON_AddItemToArray(arr, f);
@@ -625,8 +607,8 @@ static cJSON *stored_face_json(const fk_store_face *f) {
   cJSON_AddNumberToObject(o, "face_id", (double)f->id);
   cJSON_AddNumberToObject(o, "image_id", (double)f->image_id);
   cJSON_AddStringToObject(o, "path", f->path);
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+  cJSON_AddItemToObject(o, "box", fk_json_box(f->box));
+  cJSON_AddNumberToObject(o, "score", fk_json_float(f->score));
   cJSON_AddBoolToObject(o, "central", f->central);
   return o;
 }
@@ -725,7 +707,7 @@ static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
   char names[256];
   fk_names(fk_model_name, names, sizeof names);
   cJSON_AddStringToObject(o, "models", names);
-  cli_add_pipeline(cJSON_AddObjectToObject(o, "defaults"), NULL, &sv->cfg.opt, 1);
+  fk_json_add_pipeline(cJSON_AddObjectToObject(o, "defaults"), NULL, &sv->cfg.opt, 1);
   if (sv->vectors) {
     fk_store_info info;
     int rc = fk_store_get_info(w->lookup, &info);
@@ -735,7 +717,7 @@ static void run_info(srv_job *j, srv_worker *w, srv_error *e) {
       return;
     }
     cJSON *x = cJSON_AddObjectToObject(o, "index");
-    cli_add_pipeline(x, info.has_model ? info.model : NULL, &sv->index_opt, 1);
+    fk_json_add_pipeline(x, info.has_model ? info.model : NULL, &sv->index_opt, 1);
     cJSON_AddNumberToObject(x, "faces", (double)info.faces);
     cJSON_AddNumberToObject(x, "images", (double)info.images);
     cJSON_AddNumberToObject(x, "identities", (double)info.identities);

@@ -42,7 +42,7 @@ int srv_fail(srv_error *e, int status, const char *code, const char *fmt, ...) {
   va_start(ap, fmt);
   fk_vfail(e->msg, sizeof e->msg, 0, fmt, ap);
   va_end(ap);
-  return -1; /* the HTTP status is in e: callers test for < 0 */
+  return -status;
 }
 
 void srv_params_free(srv_params *ps) {
@@ -129,6 +129,22 @@ static const char *text_of(const srv_param *p) {
   if (p->kind == P_TEXT) return p->data;
   if (p->kind == P_JSON && cJSON_IsString(p->json)) return p->json->valuestring;
   return NULL;
+}
+
+int srv_get_value(srv_params *ps, const char *name, const char *alias, const char **used, const char **text,
+                  const cJSON **json, srv_error *e) {
+  int bad;
+  srv_param *p = find(ps, name, e, &bad), *q = NULL;
+  if (bad) return -1;
+  if (alias && ((q = find(ps, alias, e, &bad)), bad)) return -1;
+  if (p && q) return srv_fail(e, 400, "bad_parameter", "give %s or %s, not both", name, alias);
+  if (!p && !(p = q)) return 0;
+  *used = p == q ? alias : name;
+  *json = p->kind == P_JSON ? p->json : NULL;
+  *text = text_of(p);
+  if (*text && p->kind == P_TEXT && strlen(*text) != p->len)
+    return srv_fail(e, 400, "bad_parameter", "%s must not hold a NUL byte", *used);
+  return 1;
 }
 
 int srv_get_bool(srv_params *ps, const char *name, int *out, srv_error *e) {

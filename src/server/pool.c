@@ -31,19 +31,11 @@
 
 /* ---- sessions ------------------------------------------------------------ */
 
-static int same_options(const fk_options *a, const fk_options *b) {
-  return a->detector == b->detector && a->landmarks == b->landmarks && a->ssd_input_size == b->ssd_input_size &&
-         a->tiny_input_size == b->tiny_input_size && a->min_score == b->min_score &&
-         a->max_faces == b->max_faces && a->model == b->model && a->align == b->align && a->flip == b->flip &&
-         a->threads == b->threads && a->backend == b->backend && a->max_pixels == b->max_pixels &&
-         a->attribute_model == b->attribute_model;
-}
-
 fk_session *srv_session(srv_worker *w, const fk_options *opt, srv_error *e) {
   srv_session_slot *lru = &w->slots[0];
   for (int i = 0; i < SRV_SESSIONS; i++) {
     srv_session_slot *sl = &w->slots[i];
-    if (sl->s && same_options(&sl->opt, opt)) {
+    if (sl->s && fk_options_equal(&sl->opt, opt)) {
       sl->last_used = ++w->tick;
       return sl->s;
     }

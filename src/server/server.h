@@ -115,6 +115,8 @@ typedef struct srv_error {
   char msg[512];
 } srv_error;
 
+/* Fills e and returns -status: negative, as the library's FK_E* codes are,
+ * so that a getter's "< 0: failed" carries the HTTP status with it. */
 int srv_fail(srv_error *e, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -132,6 +134,12 @@ int srv_get_bool(srv_params *ps, const char *name, int *out, srv_error *e);
 int srv_get_int(srv_params *ps, const char *name, long lo, long hi, long *out, srv_error *e);
 int srv_get_float(srv_params *ps, const char *name, double lo, double hi, float *out, srv_error *e);
 int srv_get_string(srv_params *ps, const char *name, const char **out, srv_error *e);
+/* The parameter of name or of alias (NULL: none; both given is a 400),
+ * whatever its kind: *used the name it came by, *text its text (a query or
+ * form value, a JSON string; else NULL) and *json its JSON value (NULL for
+ * query and form values). 1 found, 0 absent, < 0 with e set. */
+int srv_get_value(srv_params *ps, const char *name, const char *alias, const char **used, const char **text,
+                  const cJSON **json, srv_error *e);
 /* A list of strings: a JSON array, or comma-separated text, into buf as
  * "a,b,c". */
 int srv_get_list(srv_params *ps, const char *name, char *buf, size_t size, srv_error *e);
@@ -164,9 +172,6 @@ int srv_origin_is_cors(const srv_config *c, const char *origin);
 int srv_url_has_nul(const char *raw);
 /* A JSON text holds a NUL byte, or the escape backslash-u0000 in a string. */
 int srv_json_has_nul(const char *body, size_t len);
-/* A name holds a C0 or C1 control, a bidirectional override (U+202A to
- * U+202E) or isolate (U+2066 to U+2069): 1 with *cp that code point. */
-int srv_name_unsafe(const char *s, size_t n, unsigned *cp);
 
 /* ---- keys (auth.c) -------------------------------------------------------- */
 

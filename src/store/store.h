@@ -356,9 +356,6 @@ void fk_store_ann_refresh(fk_store *st, int threads);
 /* SHA-256 of data as 64 lowercase hex digits and a NUL. */
 void fk_sha256_hex(const void *data, size_t n, char out[65]);
 
-/* Canonical text of the preprocessing options, as compared between runs. */
-void fk_store_opt_describe(const fk_options *o, char *buf, size_t size);
-
 /* fk_store_check for embeddings made by the model of fingerprint model_id
  * with opt (what an fk_entry records). */
 int fk_store_check_id(fk_store *st, const char *model_id, const fk_options *opt, int strict);

@@ -1,22 +1,22 @@
 /*
- * json.c - the JSON of the library's results (json.h), shared by the CLI
- * and the HTTP service.
+ * json.c - the JSON of the library's results (api.h), shared by every
+ * front end.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/json.h"
+#include "api/api.h"
+#include "base/text.h"
 
-double cli_float(float v) {
-  /* 9 significant digits round-trip any float; without this cJSON prints
-   * the widened double with 17. */
+double fk_json_float(float v) {
+  /* without this cJSON prints the widened double with 17 digits */
   char buf[32];
-  snprintf(buf, sizeof buf, "%.9g", (double)v);
+  fk_float_text(buf, sizeof buf, v);
   return strtod(buf, NULL);
 }
 
-void cli_utf8_scrub(char *s) {
+void fk_json_utf8_scrub(char *s) {
   unsigned char *p = (unsigned char *)s;
   while (*p) {
     int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 && *p >= 0xC2 ? 1 : (*p & 0xF0) == 0xE0 ? 2
@@ -28,57 +28,60 @@ void cli_utf8_scrub(char *s) {
   }
 }
 
-char *cli_json_text(char *s) {
+char *fk_json_text(char *s) {
   if (!s || !fk_text_needs_escape(s)) return s;
   size_t n = fk_text_escape(s, NULL, 0) + 1;
   char *e = malloc(n);
   if (e) fk_text_escape(s, e, n);
-  else cli_utf8_scrub(s); /* out of memory: valid, if lossy */
+  else fk_json_utf8_scrub(s); /* out of memory: valid, if lossy */
   if (e) free(s);
   return e ? e : s;
 }
 
-cJSON *cli_box_json(fk_box b) {
+cJSON *fk_json_box(fk_box b) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "x", cli_float(b.x));
-  cJSON_AddNumberToObject(o, "y", cli_float(b.y));
-  cJSON_AddNumberToObject(o, "w", cli_float(b.w));
-  cJSON_AddNumberToObject(o, "h", cli_float(b.h));
+  cJSON_AddNumberToObject(o, "x", fk_json_float(b.x));
+  cJSON_AddNumberToObject(o, "y", fk_json_float(b.y));
+  cJSON_AddNumberToObject(o, "w", fk_json_float(b.w));
+  cJSON_AddNumberToObject(o, "h", fk_json_float(b.h));
   return o;
 }
 
-cJSON *cli_landmarks_json(const fk_point *p, int n) {
+cJSON *fk_json_landmarks(const fk_point *p, int n) {
   cJSON *a = cJSON_CreateArray();
   for (int i = 0; i < n; i++) {
     float xy[2] = {p[i].x, p[i].y};
-    cJSON_AddItemToArray(a, cli_floats_json(xy, 2));
+    cJSON_AddItemToArray(a, fk_json_floats(xy, 2));
   }
   return a;
 }
 
-cJSON *cli_floats_json(const float *v, int n) {
+cJSON *fk_json_floats(const float *v, int n) {
   cJSON *a = cJSON_CreateArray();
-  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(cli_float(v[i])));
+  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(fk_json_float(v[i])));
   return a;
 }
 
-void cli_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model) {
+/* An option's value in results: a JSON number, boolean or string as its
+ * type is ("input_size" is a number when it is one, else "auto", "320x240"). */
+static void add_option(cJSON *o, const fk_options *opt, const fk_option *d) {
+  char v[64];
+  fk_option_used(opt, d, v, sizeof v);
+  if (d->type == FK_OPT_BOOL) cJSON_AddBoolToObject(o, d->name, !strcmp(v, "true"));
+  else if (d->type == FK_OPT_ENUM || (d->type == FK_OPT_TEXT && strspn(v, "0123456789") != strlen(v)))
+    cJSON_AddStringToObject(o, d->name, v);
+  else cJSON_AddNumberToObject(o, d->name, strtod(v, NULL));
+}
+
+void fk_json_add_pipeline(cJSON *o, const char *model_id, const fk_options *opt, int with_model) {
   if (with_model) {
     cJSON_AddStringToObject(o, "model", model_id ? model_id : fk_model_name(opt->model));
     cJSON_AddNumberToObject(o, "dim", fk_model_dim(opt->model));
   }
-  cJSON_AddStringToObject(o, "detector", fk_detector_name(opt->detector));
-  int size = opt->detector == FK_DETECTOR_TINY ? opt->tiny_input_size : opt->ssd_input_size;
-  char in[16];
-  fk_detector_input_name(opt, in, sizeof in);
-  if (opt->detector != FK_DETECTOR_RFB320 && size) cJSON_AddNumberToObject(o, "input_size", size);
-  else cJSON_AddStringToObject(o, "input_size", in);
-  cJSON_AddStringToObject(o, "landmarks", fk_landmarks_name(opt->landmarks));
-  if (!with_model) return;
-  char align[64];
-  fk_model_align_name(opt->model, opt->align, align, sizeof align);
-  cJSON_AddStringToObject(o, "align", align);
-  cJSON_AddBoolToObject(o, "flip", opt->flip);
+  const fk_option *d;
+  unsigned want = with_model ? FK_OPT_DETECT | FK_OPT_EMBED : FK_OPT_DETECT;
+  for (int i = 0; (d = fk_option_at(i)); i++)
+    if ((d->flags & want) && strcmp(d->name, "model")) add_option(o, opt, d);
 }
 
 /* ---- represent, verify, analyze ------------------------------------------ */
@@ -88,31 +91,31 @@ static cJSON *embedding_face_json(const fk_face *f, int l2) {
   memcpy(e, f->embedding, (size_t)f->dim * sizeof *e);
   if (l2) fk_l2_normalize(e, f->dim);
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
-  cJSON_AddItemToObject(o, "embedding", cli_floats_json(e, f->dim));
+  cJSON_AddItemToObject(o, "box", fk_json_box(f->box));
+  cJSON_AddNumberToObject(o, "score", fk_json_float(f->score));
+  cJSON_AddItemToObject(o, "embedding", fk_json_floats(e, f->dim));
   return o;
 }
 
-cJSON *cli_represent_json(const fk_face *faces, int n, int face_detected, const fk_options *opt, int l2) {
+cJSON *fk_json_represent(const fk_face *faces, int n, int face_detected, const fk_options *opt, int l2) {
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
   for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, embedding_face_json(&faces[i], l2));
   cJSON_AddBoolToObject(o, "face_detected", face_detected);
-  cli_add_pipeline(o, NULL, opt, 1);
+  fk_json_add_pipeline(o, NULL, opt, 1);
   cJSON_AddStringToObject(o, "normalize", l2 ? "l2" : "none");
   return o;
 }
 
-cJSON *cli_verify_json(const fk_verify_result *r, const fk_options *opt) {
+cJSON *fk_json_verify(const fk_verify_result *r, const fk_options *opt) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddBoolToObject(o, "verified", r->verified);
-  cJSON_AddNumberToObject(o, "distance", cli_float(r->distance));
-  cJSON_AddNumberToObject(o, "threshold", cli_float(r->threshold));
+  cJSON_AddNumberToObject(o, "distance", fk_json_float(r->distance));
+  cJSON_AddNumberToObject(o, "threshold", fk_json_float(r->threshold));
   cJSON_AddStringToObject(o, "metric", fk_metric_name(r->metric));
-  cli_add_pipeline(o, NULL, opt, 1);
+  fk_json_add_pipeline(o, NULL, opt, 1);
   cJSON *areas = cJSON_AddObjectToObject(o, "facial_areas");
-  cJSON_AddItemToObject(areas, "img1", cli_box_json(r->face1.box));
-  cJSON_AddItemToObject(areas, "img2", cli_box_json(r->face2.box));
+  cJSON_AddItemToObject(areas, "img1", fk_json_box(r->face1.box));
+  cJSON_AddItemToObject(areas, "img2", fk_json_box(r->face2.box));
   return o;
 }
 
@@ -120,12 +123,12 @@ cJSON *cli_verify_json(const fk_verify_result *r, const fk_options *opt) {
 static cJSON *probs_json(const float *p, int n, int dominant, const char *(*name)(int)) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "dominant", name(dominant));
-  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, name(i), cli_float(p[i]));
+  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, name(i), fk_json_float(p[i]));
   return o;
 }
 
-void cli_add_attributes(cJSON *o, const fk_attributes *a) {
-  if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", cli_float(a->age));
+void fk_json_add_attributes(cJSON *o, const fk_attributes *a) {
+  if (a->actions & FK_ACTION_AGE) cJSON_AddNumberToObject(o, "age", fk_json_float(a->age));
   if (a->actions & FK_ACTION_GENDER)
     cJSON_AddItemToObject(o, "gender", probs_json(a->gender, FK_NUM_GENDERS, a->gender_dominant, fk_gender_name));
   if (a->actions & FK_ACTION_EMOTION)
@@ -137,68 +140,43 @@ void cli_add_attributes(cJSON *o, const fk_attributes *a) {
 
 static cJSON *attributes_face_json(const fk_face *f, const fk_attributes *a) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
-  cli_add_attributes(o, a);
+  cJSON_AddItemToObject(o, "box", fk_json_box(f->box));
+  cJSON_AddNumberToObject(o, "score", fk_json_float(f->score));
+  fk_json_add_attributes(o, a);
   return o;
 }
 
-cJSON *cli_analyze_json(const fk_face *faces, const fk_attributes *a, int n, int face_detected,
+cJSON *fk_json_analyze(const fk_face *faces, const fk_attributes *a, int n, int face_detected,
                         const fk_options *opt) {
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "faces");
   for (int k = 0; k < n; k++) cJSON_AddItemToArray(arr, attributes_face_json(&faces[k], &a[k]));
   cJSON_AddBoolToObject(o, "face_detected", face_detected);
-  cli_add_pipeline(o, NULL, opt, 0);
-  cJSON_AddStringToObject(o, "attribute_model", opt->attribute_model == FK_ATTR_MODEL_GEAR ? "gear" : "face-api");
+  fk_json_add_pipeline(o, NULL, opt, 0);
+  add_option(o, opt, fk_option_find("attribute_model"));
   return o;
 }
 
 /* ---- find ------------------------------------------------------------------ */
 
-int cli_find_search(fk_vectors *v, fk_store *lookup, const fk_search_options *so, float same_thr,
-                    find_query *q, char *err, size_t errlen) {
-  fk_match *m = malloc((size_t)so->k * sizeof *m);
-  q->hits = calloc((size_t)so->k, sizeof *q->hits);
-  q->n = 0;
-  int n = 0, rc = m && q->hits ? fk_vectors_search(v, q->face.embedding, q->face.dim, so, m, &n, err, errlen)
-                               : FK_ENOMEM;
-  if (rc == FK_ENOMEM) snprintf(err, errlen, "out of memory");
-  for (int i = 0; rc == FK_OK && i < n; i++) {
-    find_hit *h = &q->hits[q->n];
-    rc = fk_store_get_face(lookup, m[i].face_id, &h->face);
-    if (rc == FK_ENOENT) { /* deleted since the search */
-      rc = FK_OK;
-      continue;
-    }
-    if (rc) snprintf(err, errlen, "%s", fk_store_errmsg(lookup));
-    h->rank = ++q->n;
-    h->distance = m[i].distance;
-    h->similarity = m[i].similarity;
-    h->same = m[i].distance <= same_thr;
-  }
-  free(m);
-  return rc;
-}
-
 static cJSON *query_json(const fk_face *f) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "box", cli_box_json(f->box));
-  cJSON_AddNumberToObject(o, "score", cli_float(f->score));
+  cJSON_AddItemToObject(o, "box", fk_json_box(f->box));
+  cJSON_AddNumberToObject(o, "score", fk_json_float(f->score));
   return o;
 }
 
-static cJSON *matches_json(const find_query *q) {
+static cJSON *matches_json(const fk_api_query *q) {
   cJSON *arr = cJSON_CreateArray();
   for (int i = 0; i < q->n; i++) {
-    const find_hit *h = &q->hits[i];
+    const fk_api_hit *h = &q->hits[i];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "rank", h->rank);
     if (h->face.identity[0]) cJSON_AddStringToObject(o, "identity", h->face.identity);
     else cJSON_AddNullToObject(o, "identity");
     cJSON_AddStringToObject(o, "path", h->face.path);
-    cJSON_AddItemToObject(o, "box", cli_box_json(h->face.box));
-    cJSON_AddNumberToObject(o, "distance", cli_float(h->distance));
-    cJSON_AddNumberToObject(o, "similarity", cli_float(h->similarity));
+    cJSON_AddItemToObject(o, "box", fk_json_box(h->face.box));
+    cJSON_AddNumberToObject(o, "distance", fk_json_float(h->distance));
+    cJSON_AddNumberToObject(o, "similarity", fk_json_float(h->similarity));
     cJSON_AddBoolToObject(o, "same_person", h->same);
     cJSON_AddNumberToObject(o, "face_id", (double)h->face.id);
     cJSON_AddItemToArray(arr, o);
@@ -206,7 +184,7 @@ static cJSON *matches_json(const find_query *q) {
   return arr;
 }
 
-cJSON *cli_find_json(const find_query *q, int nq, int all_faces, int64_t searched,
+cJSON *fk_json_find(const fk_api_query *q, int nq, int all_faces, int64_t searched,
                      const fk_search_options *so, float same_thr) {
   cJSON *o = cJSON_CreateObject();
   if (all_faces) {
@@ -223,7 +201,7 @@ cJSON *cli_find_json(const find_query *q, int nq, int all_faces, int64_t searche
   }
   cJSON_AddNumberToObject(o, "searched", (double)searched);
   cJSON_AddStringToObject(o, "metric", fk_metric_name(so->metric));
-  cJSON_AddNumberToObject(o, "threshold", cli_float(same_thr));
+  cJSON_AddNumberToObject(o, "threshold", fk_json_float(same_thr));
   cJSON_AddStringToObject(o, "codes", so->codes == FK_CODES_INT8 ? "int8" : "f32");
   return o;
 }
