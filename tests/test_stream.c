@@ -348,9 +348,34 @@ static void background(fk_image *img, int f, int style) {
     }
 }
 
+/* The frame number as STAMP_BITS black or white blocks along the bottom
+ * edge (most significant first), below every face of the scenes; coarse
+ * enough to survive two H.264 encodings. */
+#define STAMP_BITS 10
+#define STAMP_W 16
+#define STAMP_H 12
+static void stamp(fk_image *img, int f) {
+  for (int b = 0; b < STAMP_BITS; b++) {
+    uint8_t v = (f >> (STAMP_BITS - 1 - b)) & 1 ? 255 : 0;
+    for (int y = img->height - STAMP_H; y < img->height; y++)
+      memset(img->rgb + ((size_t)y * img->width + (size_t)b * STAMP_W) * 3, v, STAMP_W * 3);
+  }
+}
+
+/* The number stamp() wrote, read at each block's centre. */
+static int read_stamp(const fk_image *img) {
+  int f = 0, y = img->height - STAMP_H / 2;
+  for (int b = 0; b < STAMP_BITS; b++) {
+    const uint8_t *p = img->rgb + ((size_t)y * img->width + (size_t)b * STAMP_W + STAMP_W / 2) * 3;
+    f = 2 * f + (p[0] + p[1] + p[2] > 3 * 128);
+  }
+  return f;
+}
+
 /* Encodes `frames` frames of the scene to path with the ffmpeg command
- * (H.264, a keyframe every second). Returns 0 on success. */
-static int make_clip(const char *path, scene_fn scene, int frames, const char *extra) {
+ * (H.264, a keyframe every second), each stamped with its number if
+ * stamped. Returns 0 on success. */
+static int make_clip(const char *path, scene_fn scene, int frames, const char *extra, int stamped) {
   char cmd[9000];
   snprintf(cmd, sizeof cmd,
            "ffmpeg -v error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r %d -i - -c:v libx264 -preset veryfast "
@@ -371,6 +396,7 @@ static int make_clip(const char *path, scene_fn scene, int frames, const char *e
       fk_blit(&frame, &s, pl[i].x, pl[i].y);
       fk_image_free(&s);
     }
+    if (stamped) stamp(&frame, f);
     fwrite(frame.rgb, 1, (size_t)W * H * 3, p);
   }
   fk_image_free(&frame);
@@ -502,6 +528,74 @@ static void test_stream_tracks_one_face_through_pan_zoom_and_return(void) {
   CHECK_EQ_INT(fk_image_load(shot_path, 0, &shot), FK_OK);
   CHECK(shot.width >= 80 && shot.height >= 80);
   fk_image_free(&shot);
+  events_free(&e);
+  result_free(&r);
+}
+
+/* The frames of a video as decoded by the ffmpeg command, into frames[]
+ * (at most max, W x H); returns how many, or -1. */
+static int decode_frames(const char *path, fk_image *frames, int max) {
+  char cmd[4600];
+  snprintf(cmd, sizeof cmd, "ffmpeg -v error -i '%s' -f rawvideo -pix_fmt rgb24 -", path);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  int n = 0;
+  uint8_t black[3] = {0, 0, 0};
+  while (n < max && fk_canvas_new(W, H, black, &frames[n]) == FK_OK) {
+    if (fread(frames[n].rgb, 1, (size_t)W * H * 3, p) != (size_t)W * H * 3) {
+      fk_image_free(&frames[n]);
+      break;
+    }
+    n++;
+  }
+  return pclose(p) == 0 ? n : -1;
+}
+
+/* The presentation times of a video's frames, in seconds, into pts[]
+ * (at most max); returns how many, or -1. */
+static int frame_times(const char *path, double *pts, int max) {
+  char cmd[4600];
+  snprintf(cmd, sizeof cmd,
+           "ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time -of csv=p=0 '%s'",
+           path);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  int n = 0;
+  while (n < max && fscanf(p, "%lf%*[^\n]", &pts[n]) == 1) n++;
+  return pclose(p) == 0 ? n : -1;
+}
+
+/* --output encodes on a thread of its own, behind a queue: every frame of
+ * the file must still come out, once, in order, at its own time. */
+static void test_stream_output_keeps_every_frame_in_order(void) {
+  PATH(clip, "stamped.mp4");
+  PATH(out, "stamped-out.mp4");
+  PATH(ev, "stamped.jsonl");
+  CHECK_EQ_INT(make_clip(clip, solo, SOLO_FRAMES, NULL, 1), 0);
+  result r = fk("stream", clip, "--events", ev, "--output", out, "--stats-every", "0", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  events e;
+  events_load(&e, ev);
+  CHECK_EQ_INT(num(last(&e), "frames_written"), SOLO_FRAMES);
+  CHECK_EQ_INT(num(last(&e), "dropped"), 0);
+  static fk_image frames[SOLO_FRAMES + 1];
+  CHECK_EQ_INT(decode_frames(out, frames, SOLO_FRAMES + 1), SOLO_FRAMES);
+  int in_order = 1;
+  for (int f = 0; f < SOLO_FRAMES; f++) {
+    if (frames[f].rgb && read_stamp(&frames[f]) != f) {
+      if (in_order) fprintf(stderr, "  output frame %d shows frame %d\n", f, read_stamp(&frames[f]));
+      in_order = 0;
+    }
+    fk_image_free(&frames[f]);
+  }
+  CHECK(in_order);
+  /* a track was drawn: the output is the annotated video, not a copy */
+  CHECK_EQ_INT(count(&e, "track_start"), 1);
+  double pts[SOLO_FRAMES + 1];
+  CHECK_EQ_INT(frame_times(out, pts, SOLO_FRAMES + 1), SOLO_FRAMES);
+  int on_time = 1;
+  for (int f = 0; f < SOLO_FRAMES; f++) on_time &= fabs(pts[f] - pts[0] - (double)f / FPS) < 0.5 / FPS;
+  CHECK(on_time);
   events_free(&e);
   result_free(&r);
 }
@@ -937,8 +1031,8 @@ int main(int argc, char **argv) {
     if (rc) return rc;
   }
   snprintf(gallery, sizeof gallery, "%s", pg ? tu_pg_db("gallery") : at("gallery.db"));
-  if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL)) ||
-      make_clip(at("pair.mp4"), pair, PAIR_FRAMES, NULL)) {
+  if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL, 0)) ||
+      make_clip(at("pair.mp4"), pair, PAIR_FRAMES, NULL, 0)) {
     fprintf(stderr, "cannot make the test clips (fixtures, ffmpeg)\n");
     return 1;
   }
@@ -948,6 +1042,7 @@ int main(int argc, char **argv) {
     RUN(test_stream_empty_pg_database_is_refused);
   } else {
     RUN(test_stream_tracks_one_face_through_pan_zoom_and_return);
+    RUN(test_stream_output_keeps_every_frame_in_order);
     RUN(test_stream_detecting_every_other_frame_keeps_the_track);
     RUN(test_stream_identifies_crossing_faces_across_a_cut);
     RUN(test_stream_reads_stdin_and_an_image_sequence);
