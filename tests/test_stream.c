@@ -703,7 +703,8 @@ static void test_stream_reads_stdin_and_an_image_sequence(void) {
   for (int k = 0; k < 2; k++) {
     char pat[4400];
     snprintf(pat, sizeof pat, "%s", patterns[k]);
-    r = fk("stream", pat, "--fps", "5", "--stats-every", "0", NULL);
+    /* detecting on every frame: the track's last frame is the sequence's last */
+    r = fk("stream", pat, "--fps", "5", "--detect-every", "1", "--stats-every", "0", NULL);
     CHECK_EQ_INT(r.code, 0);
     events_parse(&e, r.out);
     CHECK(schema_ok(&e));

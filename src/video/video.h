@@ -241,7 +241,7 @@ typedef struct fkv_event {
 typedef void (*fkv_event_fn)(const fkv_event *e, void *user);
 
 typedef struct fkv_engine_options {
-  int detect_every;       /* run the detector on every Nth frame (1) */
+  int detect_every;       /* run the detector on every Nth frame (2) */
   int embed_first;        /* embeddings on a track's first detected frames (3) */
   int embed_every;        /* then one every N frames (30) */
   int min_face;           /* ignore faces whose box's shorter side is below
