@@ -4,8 +4,8 @@
  * (source.c), this thread feeds every frame to the engine and draws it into
  * a copy when there is an output video, and the writer's thread encodes
  * the copies in order (writer.c). Between them, bounded queues: a file
- * waits for the slowest stage and loses no frame; a live source drops its
- * oldest undelivered frame, as before. Events (source events, periodic
+ * waits for the slowest stage and loses no frame; a live source keeps only
+ * its newest frame, as before, and counts the others dropped. Events (source events, periodic
  * stats, the end) are all emitted from this thread.
  *
  * A lost source ends every open track (time restarts after a reconnect,

@@ -104,7 +104,13 @@ int fkv_writer_next(fkv_writer *w, int width, int height, fk_image **img) {
   if (s->img.width != width || s->img.height != height || !s->img.rgb) {
     fk_image_free(&s->img);
     uint8_t *p = malloc((size_t)width * height * 3);
-    if (!p) return fk_fail(w->err, sizeof w->err, FK_ENOMEM, "out of memory");
+    if (!p) {
+      pthread_mutex_lock(&w->mu); /* the writer thread may be failing too */
+      if (!w->status) w->status = fk_fail(w->err, sizeof w->err, FK_ENOMEM, "out of memory");
+      rc = w->status;
+      pthread_mutex_unlock(&w->mu);
+      return rc;
+    }
     s->img = (fk_image){width, height, p};
   }
   w->filling = 1;
