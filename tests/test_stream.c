@@ -43,6 +43,7 @@
 
 #include "facekit.h"
 #include "image/compose.h"
+#include "video/video.h"
 #include "testutil.h"
 #include "golden.h"
 #include "pgutil.h"
@@ -600,6 +601,39 @@ static void test_stream_output_keeps_every_frame_in_order(void) {
   result_free(&r);
 }
 
+/* The writer thread's failure reaches the analysis: the push after a frame
+ * the sink rejects fails with the sink's message, later frames are
+ * refused, and finish returns the error; the frames before it are kept. */
+static void test_stream_writer_reports_the_sinks_error(void) {
+  PATH(out, "writer-error.mp4");
+  fkv_sink *sink;
+  CHECK_EQ_INT(fkv_sink_open(out, W, H, FPS, &sink), FK_OK);
+  fkv_writer *w;
+  CHECK_EQ_INT(fkv_writer_start(sink, 2, &w), FK_OK);
+  fk_image *img;
+  for (int f = 0; f < 3; f++) {
+    CHECK_EQ_INT(fkv_writer_next(w, W, H, &img), FK_OK);
+    memset(img->rgb, 40 * f, (size_t)W * H * 3);
+    CHECK_EQ_INT(fkv_writer_push(w, (double)f / FPS), FK_OK);
+  }
+  CHECK_EQ_INT(fkv_writer_next(w, W, H, &img), FK_OK);
+  free(img->rgb); /* a frame without pixels: the sink's "invalid frame" */
+  img->rgb = NULL;
+  fkv_writer_push(w, 3.0 / FPS);
+  int rc = FK_OK;
+  for (int f = 4; f < 40 && rc == FK_OK; f++) /* at most the queue's depth goes on */
+    if ((rc = fkv_writer_next(w, W, H, &img)) == FK_OK) rc = fkv_writer_push(w, (double)f / FPS);
+  CHECK_EQ_INT(rc, FK_EINVAL);
+  CHECK(strstr(fkv_writer_errmsg(w), "invalid frame") != NULL);
+  int64_t written = -1;
+  char err[FKV_ERRMSG_MAX] = "";
+  CHECK_EQ_INT(fkv_writer_finish(w, &written, NULL, err, sizeof err), FK_EINVAL);
+  CHECK(strstr(err, "invalid frame") != NULL);
+  CHECK_EQ_INT(written, 3);
+  int ww, hh;
+  CHECK_EQ_INT(ffprobe_frames(out, &ww, &hh), 3);
+}
+
 static void test_stream_detecting_every_other_frame_keeps_the_track(void) {
   PATH(clip, "solo.mp4");
   result r = fk("stream", clip, "--detect-every", "2", "--stats-every", "0", NULL);
@@ -1044,6 +1078,7 @@ int main(int argc, char **argv) {
   } else {
     RUN(test_stream_tracks_one_face_through_pan_zoom_and_return);
     RUN(test_stream_output_keeps_every_frame_in_order);
+    RUN(test_stream_writer_reports_the_sinks_error);
     RUN(test_stream_detecting_every_other_frame_keeps_the_track);
     RUN(test_stream_identifies_crossing_faces_across_a_cut);
     RUN(test_stream_reads_stdin_and_an_image_sequence);
