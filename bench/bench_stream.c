@@ -10,7 +10,8 @@
  *     the process's CPU ms (user + system, every thread) per frame, which
  *     the load of a shared machine does not inflate as it does wall times:
  *     two free cores run up to 2000 / cpu frames a second;
- *   - as a live 30 fps source (--realtime): frames dropped;
+ *   - as a live 30 fps source (--realtime, with --output unless
+ *     --no-output): frames dropped;
  *   - recall: the share of the faces in view (on detection frames) that
  *     the pipeline's boxes cover; tracks: how many it made (the clip has 1
  *     or 4 faces, always in view: more is a false face or a lost id);
@@ -311,7 +312,7 @@ static void row(const bench *b, const clip *c, int threads) {
   tally tf, to, tl;
   if (run(b, c, threads, 0, 0, &file, &tf)) return;
   int have_out = b->output && run(b, c, threads, 0, 1, &out, &to) == 0;
-  int have_live = b->live && run(b, c, threads, 1, 0, &live, &tl) == 0;
+  int have_live = b->live && run(b, c, threads, 1, b->output, &live, &tl) == 0;
   printf("%4dx%-4d %5d %7d %7.1f %6.1fx", c->w, c->h, c->nfaces, threads, file.fps_out, file.fps_out / FPS);
   for (int i = FKV_STAGE_DECODE; i <= FKV_STAGE_ATTRIBUTES; i++) printf(" %7.2f", file.ms[i]);
   if (have_out) printf(" %7.2f %7.2f %7.1f %6.2f", out.ms[FKV_STAGE_DRAW], out.ms[FKV_STAGE_ENCODE], out.fps_out, to.cpu_ms);
@@ -400,7 +401,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nclips; i++)
       for (int k = 0; k < b.nthreads; k++) row(&b, &clips[i], b.threads[k]);
   printf("(ms: mean per frame of each stage; decode and encode run on threads of their own; draw/encode/fps-out:\n"
-         " the same run with --output; live-drop: frames dropped / decoded as a live 30 fps source)\n");
+         " the same run with --output; live-drop: frames dropped / decoded as a live 30 fps source, with --output)\n");
   for (int i = 0; i < nclips; i++) free(clips[i].truth);
   for (int i = 0; i < MAX_FACES; i++) fk_image_free(&b.faces[i]);
   fk_store_close(b.db);
