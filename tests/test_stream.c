@@ -9,7 +9,10 @@
  *   - identities against a small index of other photos of the same people;
  *     an unknown face stays unknown; attributes per track;
  *   - the JSON Lines schema, line by line, and the order of events;
- *   - --output decodes with the source's frame count and size, --snapshots;
+ *   - --output decodes with the source's frame count and size, every frame
+ *     once, in order and at its time (numbers stamped into the clip's
+ *     frames, read back), though it is encoded on a thread of its own, whose
+ *     errors still reach the run; --snapshots;
  *   - a real RTSP server (tests/helpers/rtsp_server.c) killed mid-stream and
  *     restarted: source_lost then source_reconnected; an HTTP source
  *     (tests/helpers/http_server.c); stdin; an image sequence;
