@@ -16,13 +16,13 @@
  *     the pipeline's boxes cover; tracks: how many it made (the clip has 1
  *     or 4 faces, always in view: more is a false face or a lost id);
  *     ids: the clip's people identified by name in the --output run, out of
- *     those shown, and wrong: identified events naming anyone else.
+ *     the clip's faces, and wrong: identified events naming anyone else.
  *
  *   bench_stream [--frames N] [--detect-every N] [--threads 1,2] [--db FILE]
  *                [--lfw DIR] [--detector ssd|tiny] [--input-size N]
  *                [--min-score S] [--no-live] [--no-output] [--face-size F]
  *                [--faceapi-ms MS1,MS4] [--save-frames DIR] [--clips DIR]
- *                [--size WxH] [--runs N]
+ *                [--size WxH]
  *
  * --face-size: each face's sprite (head and shoulders) as a share of the
  * frame height (0.3; the face itself is about 60% of it).
@@ -33,8 +33,7 @@
  * skipped. --faceapi-ms adds the ratio to face-api's time per frame with 1
  * and 4 faces (image_ms of tools/reference/bench.js on the 640x480 frames
  * --save-frames writes; measure them in the same session).
- * --size: only the clips of that size; --runs: each row N times over,
- * interleaved with the other rows (medians are the caller's to take).
+ * --size: only the clips of that size (640x480 or 1280x720).
  * Timings on a shared machine are noisy: compare rows of one run.
  */
 #include <dirent.h>
@@ -64,7 +63,7 @@ typedef struct clip {
 typedef struct bench {
   const char *lfw, *db_path, *save_frames, *clips_dir;
   int frames, detect_every, live, output;
-  int only_w, only_h, runs;
+  int only_w, only_h;
   double face_size;
   int threads[4], nthreads;
   double faceapi_ms[2]; /* face-api's ms per frame with 1 and 4 faces */
@@ -346,7 +345,6 @@ static int parse(int argc, char **argv, bench *b) {
         return fprintf(stderr, "bench_stream: --faceapi-ms takes MS1,MS4\n"), -1;
     }
     else if (!strcmp(a, "--face-size")) b->face_size = atof(v);
-    else if (!strcmp(a, "--runs")) b->runs = atoi(v);
     else if (!strcmp(a, "--size")) {
       if (sscanf(v, "%dx%d", &b->only_w, &b->only_h) != 2) return fprintf(stderr, "bench_stream: --size takes WxH\n"), -1;
     }
@@ -360,14 +358,14 @@ static int parse(int argc, char **argv, bench *b) {
     } else return fprintf(stderr, "bench_stream: unknown option %s\n", a), -1;
     i += used;
   }
-  if (b->frames < 10 || b->detect_every < 1 || b->runs < 1 || !(b->face_size > 0.05 && b->face_size <= 0.9))
+  if (b->frames < 10 || b->detect_every < 1 || !(b->face_size > 0.05 && b->face_size <= 0.9))
     return fprintf(stderr, "bench_stream: bad --frames, --detect-every or --face-size\n"), -1;
   return 0;
 }
 
 int main(int argc, char **argv) {
   bench b = {.lfw = "/work/shared/data/lfw/lfw-deepfunneled", .clips_dir = "build", .frames = 150,
-             .detect_every = 2, .runs = 1, .live = 1, .output = 1, .threads = {1, 2}, .nthreads = 2, .face_size = 0.3};
+             .detect_every = 2, .live = 1, .output = 1, .threads = {1, 2}, .nthreads = 2, .face_size = 0.3};
   fk_options_init(&b.opt);
   fkv_default_detector(&b.opt);
   if (parse(argc, argv, &b)) return 2;
@@ -397,9 +395,8 @@ int main(int argc, char **argv) {
   printf(" %7s %7s %7s %6s  %9s %7s %6s %5s %5s%s\n", "draw", "encode", "fps-out", "cpu", "live-drop", "recall", "tracks", "ids",
          "wrong",
          b.faceapi_ms[0] > 0 ? "  vs-face-api" : "");
-  for (int n = 0; n < b.runs; n++)
-    for (int i = 0; i < nclips; i++)
-      for (int k = 0; k < b.nthreads; k++) row(&b, &clips[i], b.threads[k]);
+  for (int i = 0; i < nclips; i++)
+    for (int k = 0; k < b.nthreads; k++) row(&b, &clips[i], b.threads[k]);
   printf("(ms: mean per frame of each stage; decode and encode run on threads of their own; draw/encode/fps-out:\n"
          " the same run with --output; live-drop: frames dropped / decoded as a live 30 fps source, with --output)\n");
   for (int i = 0; i < nclips; i++) free(clips[i].truth);
