@@ -4,17 +4,25 @@
  * 1 and 4 moving faces (30 fps, H.264), identities on (a 1,000-identity
  * index) and attributes off, at 1 and 2 inference threads. Per row:
  *   - as a file, as fast as it goes: fps (and x real time), and the mean ms
- *     per frame of each stage (decode runs on the reader thread, alongside);
- *   - the same with --output: the draw and encode ms, and that fps;
- *   - as a live 30 fps source (--realtime): frames dropped;
+ *     per frame of each stage (decode and encode run on threads of their own,
+ *     alongside);
+ *   - the same with --output: the draw and encode ms, that fps, and cpu:
+ *     the process's CPU ms (user + system, every thread) per frame, which
+ *     the load of a shared machine does not inflate as it does wall times:
+ *     two free cores run up to 2000 / cpu frames a second;
+ *   - as a live 30 fps source (--realtime, with --output unless
+ *     --no-output): frames dropped;
  *   - recall: the share of the faces in view (on detection frames) that
  *     the pipeline's boxes cover; tracks: how many it made (the clip has 1
- *     or 4 faces, always in view: more is a false face or a lost id).
+ *     or 4 faces, always in view: more is a false face or a lost id);
+ *     ids: the clip's people identified by name in the --output run, out of
+ *     the clip's faces, and wrong: identified events naming anyone else.
  *
  *   bench_stream [--frames N] [--detect-every N] [--threads 1,2] [--db FILE]
  *                [--lfw DIR] [--detector ssd|tiny] [--input-size N]
  *                [--min-score S] [--no-live] [--no-output] [--face-size F]
  *                [--faceapi-ms MS1,MS4] [--save-frames DIR] [--clips DIR]
+ *                [--size WxH]
  *
  * --face-size: each face's sprite (head and shoulders) as a share of the
  * frame height (0.3; the face itself is about 60% of it).
@@ -25,6 +33,7 @@
  * skipped. --faceapi-ms adds the ratio to face-api's time per frame with 1
  * and 4 faces (image_ms of tools/reference/bench.js on the 640x480 frames
  * --save-frames writes; measure them in the same session).
+ * --size: only the clips of that size (640x480 or 1280x720).
  * Timings on a shared machine are noisy: compare rows of one run.
  */
 #include <dirent.h>
@@ -33,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +63,7 @@ typedef struct clip {
 typedef struct bench {
   const char *lfw, *db_path, *save_frames, *clips_dir;
   int frames, detect_every, live, output;
+  int only_w, only_h;
   double face_size;
   int threads[4], nthreads;
   double faceapi_ms[2]; /* face-api's ms per frame with 1 and 4 faces */
@@ -219,14 +230,22 @@ typedef struct tally {
   const clip *c;
   int detect_every;
   int64_t in_view, covered, detection_frames;
-  int64_t identified;
+  unsigned found;      /* bit i: people[i] identified */
+  int64_t wrong;       /* identified as someone not in the clip */
+  double cpu_ms;       /* process CPU per frame */
 } tally;
 
 /* Recall on detection frames: a face in view counts as covered when a
  * detected box's centre lies in the middle half of its sprite. */
 static void on_event(const fkv_event *e, void *user) {
   tally *t = user;
-  if (e->type == FKV_EV_IDENTIFIED && e->track->identity[0]) t->identified++;
+  if (e->type == FKV_EV_IDENTIFIED && e->track->identity[0]) {
+    int who = -1;
+    for (int i = 0; i < t->c->nfaces; i++)
+      if (!strcmp(e->track->identity, people[i])) who = i;
+    if (who >= 0) t->found |= 1u << who;
+    else t->wrong++;
+  }
   /* files drop nothing, so frame numbers are the engine's own count */
   if (e->type != FKV_EV_FRAME || e->frame >= t->c->frames || e->frame % t->detect_every) return;
   t->detection_frames++;
@@ -243,6 +262,13 @@ static void on_event(const fkv_event *e, void *user) {
     }
     t->covered += hit;
   }
+}
+
+/* CPU time of the whole process so far, ms. */
+static double process_cpu_ms(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }
 
 static int run(const bench *b, const clip *c, int threads, int realtime, int output, fkv_stats *st, tally *t) {
@@ -272,7 +298,9 @@ static int run(const bench *b, const clip *c, int threads, int realtime, int out
   r.output = output ? out : NULL;
   r.stats_every = 0;
   char err[1024];
+  double cpu0 = process_cpu_ms();
   int rc = fkv_run(s, NULL, &r, st, err, sizeof err);
+  t->cpu_ms = st->frames_out ? (process_cpu_ms() - cpu0) / st->frames_out : 0;
   if (rc) fprintf(stderr, "bench_stream: %s\n", err);
   fk_session_free(s);
   return rc ? -1 : 0;
@@ -283,14 +311,16 @@ static void row(const bench *b, const clip *c, int threads) {
   tally tf, to, tl;
   if (run(b, c, threads, 0, 0, &file, &tf)) return;
   int have_out = b->output && run(b, c, threads, 0, 1, &out, &to) == 0;
-  int have_live = b->live && run(b, c, threads, 1, 0, &live, &tl) == 0;
+  int have_live = b->live && run(b, c, threads, 1, b->output, &live, &tl) == 0;
   printf("%4dx%-4d %5d %7d %7.1f %6.1fx", c->w, c->h, c->nfaces, threads, file.fps_out, file.fps_out / FPS);
   for (int i = FKV_STAGE_DECODE; i <= FKV_STAGE_ATTRIBUTES; i++) printf(" %7.2f", file.ms[i]);
-  if (have_out) printf(" %7.2f %7.2f %7.1f", out.ms[FKV_STAGE_DRAW], out.ms[FKV_STAGE_ENCODE], out.fps_out);
-  else printf(" %7s %7s %7s", "-", "-", "-");
+  if (have_out) printf(" %7.2f %7.2f %7.1f %6.2f", out.ms[FKV_STAGE_DRAW], out.ms[FKV_STAGE_ENCODE], out.fps_out, to.cpu_ms);
+  else printf(" %7s %7s %7s %6s", "-", "-", "-", "-");
   if (have_live) printf("  %4lld/%-4lld", (long long)live.dropped, (long long)live.frames_in);
   else printf("  %9s", "-");
   printf(" %6.1f%% %6lld", tf.in_view ? 100.0 * tf.covered / tf.in_view : 0, (long long)file.tracks_total);
+  if (have_out && b->db) printf("   %d/%d %5lld", __builtin_popcount(to.found), c->nfaces, (long long)to.wrong);
+  else printf("   %3s %5s", "-", "-");
   double fa = b->faceapi_ms[c->nfaces > 1];
   if (fa > 0) printf(" %6.1fx", fa * file.fps_out / 1000);
   printf("\n");
@@ -315,6 +345,9 @@ static int parse(int argc, char **argv, bench *b) {
         return fprintf(stderr, "bench_stream: --faceapi-ms takes MS1,MS4\n"), -1;
     }
     else if (!strcmp(a, "--face-size")) b->face_size = atof(v);
+    else if (!strcmp(a, "--size")) {
+      if (sscanf(v, "%dx%d", &b->only_w, &b->only_h) != 2) return fprintf(stderr, "bench_stream: --size takes WxH\n"), -1;
+    }
     else if (!strcmp(a, "--input-size")) b->opt.tiny_input_size = b->opt.ssd_input_size = atoi(v);
     else if (!strcmp(a, "--min-score")) b->opt.min_score = (float)atof(v);
     else if (!strcmp(a, "--detector")) b->opt.detector = !strcmp(v, "ssd") ? FK_DETECTOR_SSD : FK_DETECTOR_TINY;
@@ -346,7 +379,11 @@ int main(int argc, char **argv) {
   if (load_faces(&b) || open_index(&b)) return 1;
   clip clips[4] = {{640, 480, 1, b.frames, b.face_size, "", NULL}, {640, 480, 4, b.frames, b.face_size, "", NULL},
                    {1280, 720, 1, b.frames, b.face_size, "", NULL}, {1280, 720, 4, b.frames, b.face_size, "", NULL}};
+  int nclips = 0;
   for (int i = 0; i < 4; i++)
+    if (!b.only_w || (clips[i].w == b.only_w && clips[i].h == b.only_h)) clips[nclips++] = clips[i];
+  if (!nclips) return fprintf(stderr, "bench_stream: no clip of that --size (640x480, 1280x720)\n"), 2;
+  for (int i = 0; i < nclips; i++)
     if (make_clip(&b, &clips[i])) return 1;
   int size = b.opt.detector == FK_DETECTOR_TINY ? b.opt.tiny_input_size : b.opt.ssd_input_size;
   printf("bench_stream: %d frames at %d fps per clip, faces %.0f%% of the height; detector %s at %d, min score %.2f, "
@@ -355,13 +392,14 @@ int main(int argc, char **argv) {
          b.db ? "on" : "off (no index)");
   printf("%-9s %5s %7s %7s %7s", "clip", "faces", "threads", "fps", "x-real");
   for (int i = FKV_STAGE_DECODE; i <= FKV_STAGE_ATTRIBUTES; i++) printf(" %7s", fkv_stage_names[i]);
-  printf(" %7s %7s %7s  %9s %7s %6s%s\n", "draw", "encode", "fps-out", "live-drop", "recall", "tracks",
+  printf(" %7s %7s %7s %6s  %9s %7s %6s %5s %5s%s\n", "draw", "encode", "fps-out", "cpu", "live-drop", "recall", "tracks", "ids",
+         "wrong",
          b.faceapi_ms[0] > 0 ? "  vs-face-api" : "");
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < nclips; i++)
     for (int k = 0; k < b.nthreads; k++) row(&b, &clips[i], b.threads[k]);
-  printf("(ms: mean per frame of each stage; decode runs on the reader thread, in parallel; draw/encode/fps-out:\n"
-         " the same run with --output; live-drop: frames dropped / decoded as a live 30 fps source)\n");
-  for (int i = 0; i < 4; i++) free(clips[i].truth);
+  printf("(ms: mean per frame of each stage; decode and encode run on threads of their own; draw/encode/fps-out:\n"
+         " the same run with --output; live-drop: frames dropped / decoded as a live 30 fps source, with --output)\n");
+  for (int i = 0; i < nclips; i++) free(clips[i].truth);
   for (int i = 0; i < MAX_FACES; i++) fk_image_free(&b.faces[i]);
   fk_store_close(b.db);
   fk_models_free(b.m);

@@ -9,7 +9,10 @@
  *   - identities against a small index of other photos of the same people;
  *     an unknown face stays unknown; attributes per track;
  *   - the JSON Lines schema, line by line, and the order of events;
- *   - --output decodes with the source's frame count and size, --snapshots;
+ *   - --output decodes with the source's frame count and size, every frame
+ *     once, in order and at its time (numbers stamped into the clip's
+ *     frames, read back), though it is encoded on a thread of its own, whose
+ *     errors still reach the run; --snapshots;
  *   - a real RTSP server (tests/helpers/rtsp_server.c) killed mid-stream and
  *     restarted: source_lost then source_reconnected; an HTTP source
  *     (tests/helpers/http_server.c); stdin; an image sequence;
@@ -43,6 +46,7 @@
 
 #include "facekit.h"
 #include "image/compose.h"
+#include "video/video.h"
 #include "testutil.h"
 #include "golden.h"
 #include "pgutil.h"
@@ -348,9 +352,34 @@ static void background(fk_image *img, int f, int style) {
     }
 }
 
+/* The frame number as STAMP_BITS black or white blocks along the bottom
+ * edge (most significant first), below every face of the scenes; coarse
+ * enough to survive two H.264 encodings. */
+#define STAMP_BITS 10
+#define STAMP_W 16
+#define STAMP_H 12
+static void stamp(fk_image *img, int f) {
+  for (int b = 0; b < STAMP_BITS; b++) {
+    uint8_t v = (f >> (STAMP_BITS - 1 - b)) & 1 ? 255 : 0;
+    for (int y = img->height - STAMP_H; y < img->height; y++)
+      memset(img->rgb + ((size_t)y * img->width + (size_t)b * STAMP_W) * 3, v, STAMP_W * 3);
+  }
+}
+
+/* The number stamp() wrote, read at each block's centre. */
+static int read_stamp(const fk_image *img) {
+  int f = 0, y = img->height - STAMP_H / 2;
+  for (int b = 0; b < STAMP_BITS; b++) {
+    const uint8_t *p = img->rgb + ((size_t)y * img->width + (size_t)b * STAMP_W + STAMP_W / 2) * 3;
+    f = 2 * f + (p[0] + p[1] + p[2] > 3 * 128);
+  }
+  return f;
+}
+
 /* Encodes `frames` frames of the scene to path with the ffmpeg command
- * (H.264, a keyframe every second). Returns 0 on success. */
-static int make_clip(const char *path, scene_fn scene, int frames, const char *extra) {
+ * (H.264, a keyframe every second), each stamped with its number if
+ * stamped. Returns 0 on success. */
+static int make_clip(const char *path, scene_fn scene, int frames, const char *extra, int stamped) {
   char cmd[9000];
   snprintf(cmd, sizeof cmd,
            "ffmpeg -v error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r %d -i - -c:v libx264 -preset veryfast "
@@ -371,6 +400,7 @@ static int make_clip(const char *path, scene_fn scene, int frames, const char *e
       fk_blit(&frame, &s, pl[i].x, pl[i].y);
       fk_image_free(&s);
     }
+    if (stamped) stamp(&frame, f);
     fwrite(frame.rgb, 1, (size_t)W * H * 3, p);
   }
   fk_image_free(&frame);
@@ -506,6 +536,107 @@ static void test_stream_tracks_one_face_through_pan_zoom_and_return(void) {
   result_free(&r);
 }
 
+/* The frames of a video as decoded by the ffmpeg command, into frames[]
+ * (at most max, W x H); returns how many, or -1. */
+static int decode_frames(const char *path, fk_image *frames, int max) {
+  char cmd[4600];
+  snprintf(cmd, sizeof cmd, "ffmpeg -v error -i '%s' -f rawvideo -pix_fmt rgb24 -", path);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  int n = 0;
+  uint8_t black[3] = {0, 0, 0};
+  while (n < max && fk_canvas_new(W, H, black, &frames[n]) == FK_OK) {
+    if (fread(frames[n].rgb, 1, (size_t)W * H * 3, p) != (size_t)W * H * 3) {
+      fk_image_free(&frames[n]);
+      break;
+    }
+    n++;
+  }
+  return pclose(p) == 0 ? n : -1;
+}
+
+/* The presentation times of a video's frames, in seconds, into pts[]
+ * (at most max); returns how many, or -1. */
+static int frame_times(const char *path, double *pts, int max) {
+  char cmd[4600];
+  snprintf(cmd, sizeof cmd,
+           "ffprobe -v error -select_streams v:0 -show_entries frame=best_effort_timestamp_time -of csv=p=0 '%s'",
+           path);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  int n = 0;
+  while (n < max && fscanf(p, "%lf%*[^\n]", &pts[n]) == 1) n++;
+  return pclose(p) == 0 ? n : -1;
+}
+
+/* --output encodes on a thread of its own, behind a queue: every frame of
+ * the file must still come out, once, in order, at its own time. */
+static void test_stream_output_keeps_every_frame_in_order(void) {
+  PATH(clip, "stamped.mp4");
+  PATH(out, "stamped-out.mp4");
+  PATH(ev, "stamped.jsonl");
+  CHECK_EQ_INT(make_clip(clip, solo, SOLO_FRAMES, NULL, 1), 0);
+  result r = fk("stream", clip, "--events", ev, "--output", out, "--stats-every", "0", NULL);
+  CHECK_EQ_INT(r.code, 0);
+  events e;
+  events_load(&e, ev);
+  CHECK_EQ_INT(num(last(&e), "frames_written"), SOLO_FRAMES);
+  CHECK_EQ_INT(num(last(&e), "dropped"), 0);
+  static fk_image frames[SOLO_FRAMES + 1];
+  CHECK_EQ_INT(decode_frames(out, frames, SOLO_FRAMES + 1), SOLO_FRAMES);
+  int in_order = 1;
+  for (int f = 0; f < SOLO_FRAMES; f++) {
+    if (frames[f].rgb && read_stamp(&frames[f]) != f) {
+      if (in_order) fprintf(stderr, "  output frame %d shows frame %d\n", f, read_stamp(&frames[f]));
+      in_order = 0;
+    }
+    fk_image_free(&frames[f]);
+  }
+  CHECK(in_order);
+  /* a track was drawn: the output is the annotated video, not a copy */
+  CHECK_EQ_INT(count(&e, "track_start"), 1);
+  double pts[SOLO_FRAMES + 1];
+  CHECK_EQ_INT(frame_times(out, pts, SOLO_FRAMES + 1), SOLO_FRAMES);
+  int on_time = 1;
+  for (int f = 0; f < SOLO_FRAMES; f++) on_time &= fabs(pts[f] - pts[0] - (double)f / FPS) < 0.5 / FPS;
+  CHECK(on_time);
+  events_free(&e);
+  result_free(&r);
+}
+
+/* The writer thread's failure reaches the analysis: the push after a frame
+ * the sink rejects fails with the sink's message, later frames are
+ * refused, and finish returns the error; the frames before it are kept. */
+static void test_stream_writer_reports_the_sinks_error(void) {
+  PATH(out, "writer-error.mp4");
+  fkv_sink *sink;
+  CHECK_EQ_INT(fkv_sink_open(out, W, H, FPS, &sink), FK_OK);
+  fkv_writer *w;
+  CHECK_EQ_INT(fkv_writer_start(sink, 2, &w), FK_OK);
+  fk_image *img;
+  for (int f = 0; f < 3; f++) {
+    CHECK_EQ_INT(fkv_writer_next(w, W, H, &img), FK_OK);
+    memset(img->rgb, 40 * f, (size_t)W * H * 3);
+    CHECK_EQ_INT(fkv_writer_push(w, (double)f / FPS), FK_OK);
+  }
+  CHECK_EQ_INT(fkv_writer_next(w, W, H, &img), FK_OK);
+  free(img->rgb); /* a frame without pixels: the sink's "invalid frame" */
+  img->rgb = NULL;
+  fkv_writer_push(w, 3.0 / FPS);
+  int rc = FK_OK;
+  for (int f = 4; f < 40 && rc == FK_OK; f++) /* at most the queue's depth goes on */
+    if ((rc = fkv_writer_next(w, W, H, &img)) == FK_OK) rc = fkv_writer_push(w, (double)f / FPS);
+  CHECK_EQ_INT(rc, FK_EINVAL);
+  CHECK(strstr(fkv_writer_errmsg(w), "invalid frame") != NULL);
+  int64_t written = -1;
+  char err[FKV_ERRMSG_MAX] = "";
+  CHECK_EQ_INT(fkv_writer_finish(w, &written, NULL, err, sizeof err), FK_EINVAL);
+  CHECK(strstr(err, "invalid frame") != NULL);
+  CHECK_EQ_INT(written, 3);
+  int ww, hh;
+  CHECK_EQ_INT(ffprobe_frames(out, &ww, &hh), 3);
+}
+
 static void test_stream_detecting_every_other_frame_keeps_the_track(void) {
   PATH(clip, "solo.mp4");
   result r = fk("stream", clip, "--detect-every", "2", "--stats-every", "0", NULL);
@@ -609,7 +740,8 @@ static void test_stream_reads_stdin_and_an_image_sequence(void) {
   for (int k = 0; k < 2; k++) {
     char pat[4400];
     snprintf(pat, sizeof pat, "%s", patterns[k]);
-    r = fk("stream", pat, "--fps", "5", "--stats-every", "0", NULL);
+    /* detecting on every frame: the track's last frame is the sequence's last */
+    r = fk("stream", pat, "--fps", "5", "--detect-every", "1", "--stats-every", "0", NULL);
     CHECK_EQ_INT(r.code, 0);
     events_parse(&e, r.out);
     CHECK(schema_ok(&e));
@@ -937,8 +1069,8 @@ int main(int argc, char **argv) {
     if (rc) return rc;
   }
   snprintf(gallery, sizeof gallery, "%s", pg ? tu_pg_db("gallery") : at("gallery.db"));
-  if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL)) ||
-      make_clip(at("pair.mp4"), pair, PAIR_FRAMES, NULL)) {
+  if (load_faces() || (!pg && make_clip(at("solo.mp4"), solo, SOLO_FRAMES, NULL, 0)) ||
+      make_clip(at("pair.mp4"), pair, PAIR_FRAMES, NULL, 0)) {
     fprintf(stderr, "cannot make the test clips (fixtures, ffmpeg)\n");
     return 1;
   }
@@ -948,6 +1080,8 @@ int main(int argc, char **argv) {
     RUN(test_stream_empty_pg_database_is_refused);
   } else {
     RUN(test_stream_tracks_one_face_through_pan_zoom_and_return);
+    RUN(test_stream_output_keeps_every_frame_in_order);
+    RUN(test_stream_writer_reports_the_sinks_error);
     RUN(test_stream_detecting_every_other_frame_keeps_the_track);
     RUN(test_stream_identifies_crossing_faces_across_a_cut);
     RUN(test_stream_reads_stdin_and_an_image_sequence);

@@ -36,7 +36,7 @@ static const char help[] =
     "                        metric's same-person threshold)\n"
     "  --actions LIST        also age, gender, emotion, race per track, smoothed\n"
     "  --detect-every N      run the detector on every Nth frame; the tracker carries\n"
-    "                        the boxes in between (default 1)\n"
+    "                        the boxes in between (default 2)\n"
     "  --embed-every N       embed each track on its first 3 detected frames, then\n"
     "                        every N frames, on its best recent face (default 30)\n"
     "  --track-timeout S     a track ends when unseen for S seconds; a face back within\n"
@@ -64,8 +64,8 @@ static const char help[] =
     "faces under a tenth of the frame height want a larger --input-size (608).\n"
     "With --db, the embedding options (--model, --landmarks, --align, --flip) come from\n"
     "the index.\n"
-    "Keep --threads 1 unless cores are idle: the reader thread decodes alongside, and\n"
-    "inference threads spin-wait for busy cores (see README).\n"
+    "Keep --threads 1 unless cores are idle: decoding and encoding run on threads of\n"
+    "their own alongside, and inference threads spin-wait for busy cores (see README).\n"
     "Exit codes: 0 when the input ended or a signal stopped it, 1 on errors (the last\n"
     "line is then {\"type\":\"error\",\"error\":...}), 2 on a bad command line.\n\n";
 

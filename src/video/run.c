@@ -1,8 +1,12 @@
 /*
  * run.c - fkv_run: the loop behind `facekit stream` and bench_stream.
- * Reads the source (its reader thread decodes ahead), feeds every frame to
- * the engine, draws and encodes it when there is an output video, and
- * reports source events, periodic stats and the end.
+ * Three stages on three threads: the source's reader thread decodes ahead
+ * (source.c), this thread feeds every frame to the engine and draws it into
+ * a copy when there is an output video, and the writer's thread encodes
+ * the copies in order (writer.c). Between them, bounded queues: a file
+ * waits for the slowest stage and loses no frame; a live source keeps only
+ * its newest frame, as before, and counts the others dropped. Events (source events, periodic
+ * stats, the end) are all emitted from this thread.
  *
  * A lost source ends every open track (time restarts after a reconnect,
  * so nothing can be matched across the gap). Canceling (a signal) ends
@@ -14,6 +18,11 @@
 
 #include "base/clock.h"
 #include "video/video.h"
+
+/* Annotated frames that may wait for the encoder: enough to ride out an
+ * expensive analysis frame (a detection with embeddings) while the encoder
+ * keeps going (0.9 MB a frame at 640x480) */
+#define WRITER_DEPTH 6
 
 void fkv_run_options_init(fkv_run_options *o) {
   memset(o, 0, sizeof *o);
@@ -27,9 +36,10 @@ typedef struct runner {
   const fkv_run_options *o;
   fkv_source *src;
   fkv_engine *eng;
-  fkv_sink *sink;
+  fkv_writer *writer;
   double t0, last_stats;
-  double ms_own[FKV_NUM_STAGES];    /* decode, draw, encode: timed here */
+  double ms_own[FKV_NUM_STAGES];    /* decode, draw: timed here; encode:
+                                       the writer's */
   fkv_stats prev;                   /* totals at the last STATS */
   double prev_ms[FKV_NUM_STAGES];
   int64_t frame, frames_written;
@@ -52,6 +62,7 @@ static void totals(runner *r, fkv_stats *st, double ms_sum[FKV_NUM_STAGES]) {
   st->dropped = ss.dropped;
   st->damaged = ss.damaged;
   st->reconnects = ss.reconnects;
+  if (r->writer) fkv_writer_counts(r->writer, &r->frames_written, &r->ms_own[FKV_STAGE_ENCODE]);
   for (int i = 0; i < FKV_NUM_STAGES; i++) ms_sum[i] = r->ms_own[i];
   fkv_engine_add_stats(r->eng, st, ms_sum);
   st->frames_written = r->frames_written;
@@ -92,22 +103,24 @@ static void maybe_stats(runner *r) {
   emit(r, &ev);
 }
 
-/* Analyses, draws and encodes one frame. */
+/* Analyses one frame and queues its annotated copy for the encoder (the
+ * source's buffer is the source's again at the next read). */
 static int frame(runner *r, fkv_read *rd, char *err, size_t errlen) {
   r->frame = rd->frame;
   r->pts = rd->pts;
   r->ms_own[FKV_STAGE_DECODE] += rd->decode_ms;
   int rc = fkv_engine_frame(r->eng, &rd->img, rd->frame, rd->pts);
   if (rc) return snprintf(err, errlen, "%s", fkv_engine_errmsg(r->eng)), rc;
-  if (r->sink) {
-    double t0 = fk_now_ms();
-    fkv_engine_draw(r->eng, &rd->img);
-    double t1 = fk_now_ms();
-    rc = fkv_sink_write(r->sink, &rd->img, rd->pts);
-    r->frames_written = fkv_sink_frames(r->sink);
-    r->ms_own[FKV_STAGE_DRAW] += t1 - t0;
-    r->ms_own[FKV_STAGE_ENCODE] += fk_now_ms() - t1;
-    if (rc) return snprintf(err, errlen, "%s: %s", r->o->output, fkv_sink_errmsg(r->sink)), rc;
+  if (r->writer) {
+    fk_image *copy;
+    if (!(rc = fkv_writer_next(r->writer, rd->img.width, rd->img.height, &copy))) {
+      double t0 = fk_now_ms(); /* after the wait for a free buffer */
+      memcpy(copy->rgb, rd->img.rgb, (size_t)rd->img.width * rd->img.height * 3);
+      fkv_engine_draw(r->eng, copy);
+      r->ms_own[FKV_STAGE_DRAW] += fk_now_ms() - t0;
+      rc = fkv_writer_push(r->writer, rd->pts);
+    }
+    if (rc) return snprintf(err, errlen, "%s: %s", r->o->output, fkv_writer_errmsg(r->writer)), rc;
   }
   maybe_stats(r);
   return FK_OK;
@@ -174,9 +187,17 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
     snprintf(err, errlen, "%s", fkv_engine_errmsg(r.eng));
     goto out;
   }
-  if (o->output && (rc = fkv_sink_open(o->output, info->width, info->height, info->fps, &r.sink))) {
-    snprintf(err, errlen, "%s", fkv_sink_errmsg(r.sink));
-    goto out;
+  if (o->output) {
+    fkv_sink *sink;
+    if ((rc = fkv_sink_open(o->output, info->width, info->height, info->fps, &sink))) {
+      snprintf(err, errlen, "%s", fkv_sink_errmsg(sink));
+      fkv_sink_close(sink, NULL, 0);
+      goto out;
+    }
+    if ((rc = fkv_writer_start(sink, WRITER_DEPTH, &r.writer))) {
+      snprintf(err, errlen, "%s: %s", o->output, fkv_writer_errmsg(r.writer));
+      goto out;
+    }
   }
   fkv_event open_ev = {.type = FKV_EV_SOURCE_OPEN, .source = info};
   emit(&r, &open_ev);
@@ -186,13 +207,11 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
   /* Whatever stopped the loop, close what is open so the output plays. */
   int rc2 = fkv_engine_end_tracks(r.eng, r.frame, r.pts);
   if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", fkv_engine_errmsg(r.eng));
-  if (r.sink) {
-    double t0 = fk_now_ms();
+  if (r.writer) {
     char sink_err[FKV_ERRMSG_MAX] = "";
-    rc2 = fkv_sink_close(r.sink, sink_err, sizeof sink_err);
-    r.ms_own[FKV_STAGE_ENCODE] += fk_now_ms() - t0;
+    rc2 = fkv_writer_finish(r.writer, &r.frames_written, &r.ms_own[FKV_STAGE_ENCODE], sink_err, sizeof sink_err);
     if (!rc && rc2) rc = rc2, snprintf(loop_err, sizeof loop_err, "%s", sink_err);
-    r.sink = NULL;
+    r.writer = NULL;
   }
   fkv_stats sum, zero, st;
   double ms[FKV_NUM_STAGES], zero_ms[FKV_NUM_STAGES];
@@ -205,7 +224,7 @@ int fkv_run(fk_session *s, fkv_source *src, const fkv_run_options *o, fkv_stats 
   emit(&r, &end);
   if (rc) snprintf(err, errlen, "%s", loop_err);
 out:
-  fkv_sink_close(r.sink, NULL, 0);
+  fkv_writer_finish(r.writer, NULL, NULL, NULL, 0);
   fkv_engine_free(r.eng);
   fkv_source_close(r.src);
   return rc;

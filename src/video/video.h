@@ -9,11 +9,14 @@
  *             libswscale, on a reader thread; live sources keep only the
  *             newest frame and reconnect with backoff.
  *   sink.c    fkv_sink: RGB frames to H.264 (libx264) or MPEG-4 Part 2.
+ *   writer.c  fkv_writer: a sink on a thread of its own, fed through a
+ *             bounded queue, frames in order.
  *   engine.c  fkv_engine: per frame detect (every Nth), track (fk_tracker),
  *             and per track embed, search, vote and analyse; emits events.
  *   annotate.c  boxes and labels drawn on a frame.
- *   run.c     fkv_run: source -> engine -> sink with stats, the loop behind
- *             `facekit stream` and bench_stream.
+ *   run.c     fkv_run: source -> engine -> writer with stats, the loop
+ *             behind `facekit stream` and bench_stream: decode, analysis
+ *             and encoding each on a thread of its own.
  *
  * Only source.c and sink.c include FFmpeg; the engine uses the core library
  * alone. Errors are FK_E* codes with the detail in the object's errmsg, as
@@ -139,6 +142,30 @@ int64_t fkv_sink_frames(const fkv_sink *s);
  * message in err (which may be NULL). */
 int fkv_sink_close(fkv_sink *s, char *err, size_t errlen);
 
+/* ---- the sink on its own thread (writer.c) ---------------------------------- */
+
+typedef struct fkv_writer fkv_writer;
+
+/* Starts a thread that encodes into sink (which the writer takes over, and
+ * closes in finish, even when the start fails) the frames queued, in their
+ * order; at most depth (1..16) wait. *out may be NULL on failure, which
+ * fkv_writer_errmsg and fkv_writer_finish take. */
+int fkv_writer_start(fkv_sink *sink, int depth, fkv_writer **out);
+const char *fkv_writer_errmsg(const fkv_writer *w);
+/* A free frame buffer of width x height for the next frame, to fill and
+ * then push; blocks while depth frames wait. Fails with the sink's first
+ * error once it had one. */
+int fkv_writer_next(fkv_writer *w, int width, int height, fk_image **img);
+/* Queues the frame next handed out, shown at pts seconds. Returns the
+ * sink's first error so far (the frame is then not written). */
+int fkv_writer_push(fkv_writer *w, double pts);
+/* Frames written so far, and the ms spent encoding them. */
+void fkv_writer_counts(fkv_writer *w, int64_t *written, double *encode_ms);
+/* Encodes what is queued, closes the sink and frees; returns the first
+ * error of the writer's life (message in err, which may be NULL) and the
+ * final counts (either pointer may be NULL). A NULL w is a no-op. */
+int fkv_writer_finish(fkv_writer *w, int64_t *written, double *encode_ms, char *err, size_t errlen);
+
 /* ---- the stream engine (engine.c) ------------------------------------------ */
 
 /* Stages timed per frame. */
@@ -214,7 +241,7 @@ typedef struct fkv_event {
 typedef void (*fkv_event_fn)(const fkv_event *e, void *user);
 
 typedef struct fkv_engine_options {
-  int detect_every;       /* run the detector on every Nth frame (1) */
+  int detect_every;       /* run the detector on every Nth frame (2) */
   int embed_first;        /* embeddings on a track's first detected frames (3) */
   int embed_every;        /* then one every N frames (30) */
   int min_face;           /* ignore faces whose box's shorter side is below
