@@ -91,8 +91,10 @@ FK_API void fk_image_free(fk_image *img);
 typedef struct fk_models fk_models;
 typedef struct fk_session fk_session;
 
-/* Which networks to load (fk_models_open). Each bit is one row of the
- * table of nets (src/face/nets.c). */
+/* Which networks to load (fk_models_open). Each bit names one row of the
+ * table of nets (src/face/nets.c), which carries its bit: the values are
+ * fixed (ABI) whatever the order of the rows, and a new net takes the next
+ * free bit. */
 enum {
   FK_NET_SSD = 1 << 0,        /* SSD-MobileNetV1 face detector */
   FK_NET_TINY = 1 << 1,       /* TinyFaceDetector */

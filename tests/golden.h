@@ -136,16 +136,16 @@ static const tu_setup TU_SETUPS[] = {
 };
 #define TU_NSETUPS ((int)(sizeof TU_SETUPS / sizeof TU_SETUPS[0]))
 
-/* A runtime for g as set-up i, or NULL (CHECKed); *th gets its threads
- * (NULL for one). Free both with tu_runtime_free. */
-static inline nn_runtime *tu_runtime(const nn_graph *g, int i, nn_threads **thp) {
+/* A runtime for g as set-up i in precision prec, or NULL (CHECKed); *th
+ * gets its threads (NULL for one). Free both with tu_runtime_free. */
+static inline nn_runtime *tu_runtime_prec(const nn_graph *g, int i, nn_precision prec, nn_threads **thp) {
   const tu_setup *su = &TU_SETUPS[i];
   nn_threads *th = NULL;
   nn_runtime *rt = NULL;
   *thp = NULL;
   int rc = su->threads > 1 ? nn_threads_new(su->threads, NULL, &th) : FK_OK;
-  if (rc == FK_OK) rc = nn_runtime_new(g, su->backend, th, &rt);
-  if (rc != FK_OK) fprintf(stderr, "%s runtime: %s\n", su->name, fk_strerror(rc));
+  if (rc == FK_OK) rc = nn_runtime_new_prec(g, su->backend, th, prec, &rt);
+  if (rc != FK_OK) fprintf(stderr, "%s %s runtime: %s\n", su->name, nn_precision_name(prec), fk_strerror(rc));
   CHECK_EQ_INT(rc, FK_OK);
   if (rc != FK_OK) {
     nn_threads_free(th);
@@ -154,6 +154,10 @@ static inline nn_runtime *tu_runtime(const nn_graph *g, int i, nn_threads **thp)
   nn_runtime_set_sched(rt, su->sched);
   *thp = th;
   return rt;
+}
+
+static inline nn_runtime *tu_runtime(const nn_graph *g, int i, nn_threads **thp) {
+  return tu_runtime_prec(g, i, NN_PREC_F32, thp);
 }
 
 static inline void tu_runtime_free(nn_runtime *rt, nn_threads *th) {
@@ -203,19 +207,20 @@ static inline double tu_backend_diff(const nn_graph *g, unsigned seed, float amp
   return worst;
 }
 
-/* The lower precisions against f32: g on oneDNN in bf16, on one thread and
- * forced onto two, and in f32 on one thread, with the same input (amp *
+/* The lower precisions against the reference kernels: g on oneDNN in bf16
+ * on each of its set-ups (one thread, two forced onto two, two forced onto
+ * one) and on the reference backend in f32, with the same input (amp *
  * tu_fill_random(seed)); returns the least cosine similarity over set-ups
- * and outputs of the bf16 output to the f32 one (its figure to stderr), or
- * 2 when this CPU has no native bf16 (said on stderr: the path is skipped
- * by name). */
+ * and outputs of the bf16 output to the reference one (each set-up's
+ * figure to stderr), or 2 when this CPU has no native bf16 (said on
+ * stderr: the path is skipped by name). */
 static inline double tu_bf16_cosine(const nn_graph *g, unsigned seed, float amp, const char *what) {
   if (!nn_precision_native(NN_BACKEND_DNNL, NN_PREC_BF16)) {
-    fprintf(stderr, "  SKIP %s in bf16: this CPU has no native bf16 (AVX512-BF16 or AMX)\n", what);
+    fprintf(stderr, "  SKIP %s in bf16 on onednn: this CPU has no native bf16 (AVX512-BF16 or AMX)\n", what);
     return 2;
   }
   nn_runtime *f = NULL;
-  CHECK_EQ_INT(nn_runtime_new(g, NN_BACKEND_DNNL, NULL, &f), FK_OK);
+  CHECK_EQ_INT(nn_runtime_new(g, NN_BACKEND_REFERENCE, NULL, &f), FK_OK);
   if (!f) return -1;
   size_t n = nn_shape_size(g->shapes[0]);
   float *in = nn_runtime_input(f);
@@ -223,30 +228,30 @@ static inline double tu_bf16_cosine(const nn_graph *g, unsigned seed, float amp,
   for (size_t i = 0; i < n; i++) in[i] *= amp;
   CHECK_EQ_INT(nn_runtime_run(f), FK_OK);
   double least = 1;
-  for (int threads = 1; threads <= 2; threads++) {
-    nn_threads *th = NULL;
-    nn_runtime *b = NULL;
-    if (threads > 1) CHECK_EQ_INT(nn_threads_new(threads, NULL, &th), FK_OK);
-    int rc = nn_runtime_new_prec(g, NN_BACKEND_DNNL, th, NN_PREC_BF16, &b);
-    CHECK_EQ_INT(rc, FK_OK);
-    if (rc == FK_OK) {
-      nn_runtime_set_sched(b, threads > 1 ? NN_SCHED_PARALLEL : NN_SCHED_SERIAL);
-      memcpy(nn_runtime_input(b), in, n * sizeof *in);
-      CHECK_EQ_INT(nn_runtime_run(b), FK_OK);
-      for (int o = 0; o < g->noutputs; o++) {
-        size_t m = nn_shape_size(g->shapes[g->outputs[o]]);
-        const float *x = nn_runtime_output(b, o), *y = nn_runtime_output(f, o);
-        double xy = 0, xx = 0, yy = 0;
-        for (size_t i = 0; i < m; i++) xy += (double)x[i] * y[i], xx += (double)x[i] * x[i], yy += (double)y[i] * y[i];
-        double c = xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : (xx == yy ? 1 : 0);
-        least = fmin(least, c);
-      }
+  for (int s = 0; s < TU_NSETUPS; s++) {
+    if (TU_SETUPS[s].backend != NN_BACKEND_DNNL) continue;
+    nn_threads *th;
+    nn_runtime *b = tu_runtime_prec(g, s, NN_PREC_BF16, &th);
+    if (!b) {
+      least = -1;
+      break;
     }
-    nn_runtime_free(b);
-    nn_threads_free(th);
+    memcpy(nn_runtime_input(b), in, n * sizeof *in);
+    CHECK_EQ_INT(nn_runtime_run(b), FK_OK);
+    double worst = 1;
+    for (int o = 0; o < g->noutputs; o++) {
+      size_t m = nn_shape_size(g->shapes[g->outputs[o]]);
+      const float *x = nn_runtime_output(b, o), *y = nn_runtime_output(f, o);
+      double xy = 0, xx = 0, yy = 0;
+      for (size_t i = 0; i < m; i++) xy += (double)x[i] * y[i], xx += (double)x[i] * x[i], yy += (double)y[i] * y[i];
+      double c = xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : (xx == yy ? 1 : 0);
+      worst = fmin(worst, c);
+    }
+    fprintf(stderr, "  %s: %s bf16 against the reference, least cosine %.6f\n", what, TU_SETUPS[s].name, worst);
+    least = fmin(least, worst);
+    tu_runtime_free(b, th);
   }
   nn_runtime_free(f);
-  fprintf(stderr, "  %s: bf16 against f32, least cosine %.6f\n", what, least);
   return least;
 }
 

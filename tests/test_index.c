@@ -376,7 +376,9 @@ static void test_index_prune_drops_rows_of_deleted_files(void) {
 
 static void test_find_ranks_the_same_photo_first(void) {
   DB(db, "a.db");
+  double t0 = tu_now_s();
   result r = fk("find", tu_fixture("face_a1.png"), "--db", db, "-k", "3", NULL);
+  double wall_ms = (tu_now_s() - t0) * 1e3;
   CHECK_EQ_INT(r.code, 0);
   const cJSON *q = cJSON_GetObjectItem(r.json, "query"), *m = cJSON_GetObjectItem(r.json, "matches");
   CHECK(cJSON_GetObjectItem(q, "box") != NULL);
@@ -392,7 +394,8 @@ static void test_find_ranks_the_same_photo_first(void) {
   for (int i = 1; i < 3; i++)
     CHECK(num(cJSON_GetArrayItem(m, i), "distance") >= num(cJSON_GetArrayItem(m, i - 1), "distance"));
   CHECK_EQ_INT(num(r.json, "searched"), 9);
-  CHECK(num(r.json, "time_ms") >= 0 && num(r.json, "time_ms") < 1000);
+  /* milliseconds, within the run (a fixed bound a loaded machine can break) */
+  CHECK(num(r.json, "time_ms") >= 0 && num(r.json, "time_ms") <= wall_ms);
   result_free(&r);
 }
 
@@ -887,6 +890,7 @@ static void test_index_killed_at_random_moments_loses_and_duplicates_nothing(voi
   for (int round = 0; round < 8; round++) {
     double delay = 0.05 + (double)rand() / RAND_MAX * full * 0.6;
     pid_t pid = start(args, out, err, 0);
+    /* the random moment of the kill is what is under test: a fixed sleep */
     struct timespec ts = {(time_t)delay, (long)((delay - (int)delay) * 1e9)};
     nanosleep(&ts, NULL);
     kill(pid, SIGKILL);
@@ -1016,10 +1020,9 @@ static void test_pg_killed_run_lease_is_taken_over(void) {
   const char *args[] = {"index", at("k"), "--db", db, "--jobs", "1", "--batch", "1", "--lease-s", "6", NULL};
   pid_t pid = start(args, out, err, 0);
   /* until it has committed some images and claimed the next ones */
-  double t0 = tu_now_s();
-  while (tu_now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") < 1)
-    usleep(20000);
-  while (tu_now_s() - t0 < 60 && db_int(db, "SELECT count(*) FROM images") < 3) usleep(20000);
+  tu_wait_until(db_int(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") == 1 &&
+                    db_int(db, "SELECT count(*) FROM images") >= 3,
+                60, "the run to commit three images");
   kill(pid, SIGKILL);
   result r = finish(pid, out, err);
   CHECK_EQ_INT(r.code, 128 + SIGKILL);

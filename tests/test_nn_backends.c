@@ -9,7 +9,8 @@
  * wide for oneDNN's direct convs (run over a zero-bordered copy), a
  * reference fallback in the middle of a graph, and outputs that are
  * internal values in a blocked layout. Each graph runs on every set-up of
- * tests/golden.h (each backend on one thread and on two, forced either way).
+ * tests/golden.h (each backend on one thread and on two, forced either way),
+ * in f32, and in bf16 on oneDNN where the CPU has it.
  * Also: every backend and thread count flushes denormals in its runs, on
  * the caller's thread and its workers alike, and leaves the caller's own
  * floating point mode as it was.
@@ -313,8 +314,9 @@ static void test_denormals_are_flushed_on_every_backend_and_thread(void) {
   nn_graph_free(g);
 }
 
-/* bf16 (where the CPU has it natively) follows f32 through every fusion,
- * layout and fallback the f32 cases above reach; the reference and
+/* bf16 on oneDNN (where the CPU has it natively; else skipped by name), on
+ * one thread and two, follows the reference kernels' f32 through every
+ * fusion, layout and fallback the f32 cases above reach; the reference and
  * XNNPACK backends refuse it rather than emulate it. */
 static void test_bf16_follows_f32(void) {
   nn_graph *g = nn_graph_new(12, 12, 16);

@@ -317,6 +317,59 @@ static void test_session_rejects_bad_options(void) {
   fk_session_free(s);
 }
 
+/* Every public FK_NET_* bit is carried by exactly one row of the table of
+ * nets, the row of the net it names; every row carries one distinct bit;
+ * and the bits a program asks for are the bits fk_models_open() knows
+ * (issue 20: rows can be reordered without renumbering the public bits). */
+static void test_every_net_bit_names_its_row(void) {
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } pub[] = {
+      {FK_NET_SSD, "ssd"},
+      {FK_NET_TINY, "tiny"},
+      {FK_NET_LANDMARKS, "landmarks"},
+      {FK_NET_RESNET128, "resnet128"},
+      {FK_NET_AGEGENDER, "age/gender"},
+      {FK_NET_EXPRESSION, "expression"},
+      {FK_NET_GEAR, "gear"},
+      {FK_NET_MBF512, "mbf512"},
+      {FK_NET_RFB320, "rfb320"},
+      {FK_NET_LMK64, "lmk64"},
+      {FK_NET_BLAZEFACE, "blazeface"},
+  };
+  const int npub = (int)(sizeof pub / sizeof *pub);
+  CHECK_EQ_INT(npub, FK_NUM_NETS);
+  unsigned all = 0;
+  for (int i = 0; i < npub; i++) {
+    int rows = 0, row = -1;
+    for (int id = 0; id < FK_NUM_NETS; id++)
+      if (fk_nets[id].bit == pub[i].bit) rows++, row = id;
+    CHECK_EQ_INT(rows, 1);
+    if (row >= 0 && strcmp(fk_nets[row].name, pub[i].name))
+      fprintf(stderr, "FK_NET_* 0x%x names row %s, want %s\n", pub[i].bit, fk_nets[row].name, pub[i].name);
+    CHECK(row >= 0 && !strcmp(fk_nets[row].name, pub[i].name));
+    CHECK(pub[i].bit && !(pub[i].bit & (pub[i].bit - 1)) && !(all & pub[i].bit));
+    all |= pub[i].bit;
+  }
+  CHECK_EQ_INT(fk_known_nets(), all);
+  CHECK_EQ_INT(FK_NET_ATTRIBUTES, FK_NET_AGEGENDER | FK_NET_EXPRESSION | FK_NET_GEAR);
+  /* What the bits select: each detector's and landmark net's row, each
+   * model's parts. */
+  fk_options o;
+  fk_options_init(&o);
+  o.detector = FK_DETECTOR_BLAZEFACE;
+  o.landmarks = FK_LANDMARKS_LMK64;
+  CHECK_EQ_INT(fk_detect_nets(&o), FK_NET_BLAZEFACE | FK_NET_LMK64);
+  CHECK_EQ_INT(fk_model_nets(FK_MODEL_FUSED), FK_NET_MBF512 | FK_NET_RESNET128);
+  CHECK_EQ_INT(fk_all_detect_nets(), FK_NET_SSD | FK_NET_TINY | FK_NET_LANDMARKS | FK_NET_RFB320 | FK_NET_LMK64 |
+                                         FK_NET_BLAZEFACE);
+  fk_models *m = NULL;
+  CHECK_EQ_INT(fk_models_open(NULL, 1u << 31, &m), FK_EINVAL);
+  CHECK(strstr(fk_models_errmsg(m), "unknown net bits") != NULL);
+  fk_models_free(m);
+}
+
 /* The table of models: every name round-trips, every width fits fk_face,
  * the nets a model needs are loadable bits; bad choices are refused. */
 static void test_models_and_options_are_named_and_checked(void) {
@@ -473,6 +526,7 @@ int main(void) {
   RUN(test_chip_alignment_recovers_a_known_similarity);
   RUN(test_5point_chip_puts_eyes_where_dlib_template_does);
   RUN(test_arcface_chip_maps_the_template_onto_the_points);
+  RUN(test_every_net_bit_names_its_row);
   RUN(test_models_and_options_are_named_and_checked);
   RUN(test_fused_model_joins_its_parts_by_weight);
   RUN(test_every_backend_gives_the_same_embedding);

@@ -63,7 +63,7 @@ static int open_all(fk_models *m, const char *dir, unsigned nets) {
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(m, FK_EMODEL_MISSING, "models directory %s not found; " FETCH_HINT, dir);
   for (int id = 0; id < FK_NUM_NETS; id++) {
-    if (!(nets & (1u << id))) continue;
+    if (!(nets & fk_nets[id].bit)) continue;
     const fk_net_def *d = &fk_nets[id];
     char path[PATH_MAX], err[256] = "";
     if (snprintf(path, sizeof path, "%s/%s", dir, d->file) >= (int)sizeof path)
@@ -82,7 +82,7 @@ int fk_models_open(const char *dir, unsigned nets, fk_models **out) {
   if (!m) return FK_ENOMEM;
   *out = m;
   if (nets == 0) nets = fk_default_nets();
-  if (nets >> FK_NUM_NETS) return fail(m, FK_EINVAL, "unknown net bits 0x%x", nets >> FK_NUM_NETS << FK_NUM_NETS);
+  if (nets & ~fk_known_nets()) return fail(m, FK_EINVAL, "unknown net bits 0x%x", nets & ~fk_known_nets());
   m->nets = nets;
   if (nn_budget_new(0, &m->budget) != FK_OK) return fail(m, FK_ENOMEM, "out of memory");
   return open_all(m, models_dir(dir), nets);

@@ -19,7 +19,9 @@
  * fk_landmarker_def (crop, input, decoding), a recognizer's fk_recognizer
  * (chip geometry, normalization). Detectors and landmark nets also carry
  * the FK_DETECTOR_* / FK_LANDMARKS_* value and name the options choose
- * them by. Row i is FK_NET_* bit i. Adding a net is one file in
+ * them by. Rows are indexed by FK_NETID_* (internal, free to reorder) and
+ * each names its public FK_NET_* bit (ABI: never renumbered), so nothing
+ * may take a bit position for a row index. Adding a net is one file in
  * src/models/ and one row in nets.c (with its FK_NETID_*, FK_NET_* bit and, for
  * a detector or landmark net, its public FK_DETECTOR_* / FK_LANDMARKS_*). */
 enum {
@@ -43,6 +45,7 @@ typedef struct fk_recognizer {
 
 typedef struct fk_net_def {
   const char *name;  /* "ssd", "resnet128", ...: for messages and ids */
+  unsigned bit;      /* its FK_NET_* (facekit_core.h) */
   fk_role role;
   const char *file;  /* in the models directory */
   /* Loads path into m (graph[id], or a detector's det[id]). */
@@ -62,6 +65,9 @@ typedef struct fk_net_def {
 } fk_net_def;
 
 extern const fk_net_def fk_nets[FK_NUM_NETS];
+
+/* Every row's FK_NET_* bit: the bits fk_models_open() knows. */
+unsigned fk_known_nets(void);
 
 /* The row of a detector (FK_DETECTOR_*) and of a landmark net
  * (FK_LANDMARKS_*); -1 if there is none. */

@@ -9,8 +9,9 @@
  * To add a net: write src/models/<net>.c (build or load, pre- and
  * post-processing and, for a detector or landmark net, its
  * fk_detector_def or fk_landmarker_def, declared in models.h), add its
- * FK_NETID_* (face.h) and FK_NET_* bit (facekit.h) in the same position,
- * and one row below; a detector or landmark net also gets its public
+ * FK_NETID_* (face.h, the row's index) and FK_NET_* bit (facekit_core.h,
+ * public: the next free bit, whatever the row's position), and one row
+ * below that names the bit; a detector or landmark net also gets its public
  * FK_DETECTOR_* / FK_LANDMARKS_* (facekit.h), which the row names. A new
  * recognizer becomes a model with one more row in fk_model_defs.
  */
@@ -37,27 +38,27 @@ static const fk_recognizer mbf512 = {
 };
 
 const fk_net_def fk_nets[FK_NUM_NETS] = {
-    [FK_NETID_SSD] = {"ssd", FK_ROLE_DETECTOR, FK_SSD_FILE, fk_load_detector, .det = &fk_ssd_detector,
+    [FK_NETID_SSD] = {"ssd", FK_NET_SSD, FK_ROLE_DETECTOR, FK_SSD_FILE, fk_load_detector, .det = &fk_ssd_detector,
                       .option = FK_DETECTOR_SSD},
-    [FK_NETID_TINY] = {"tiny", FK_ROLE_DETECTOR, FK_TINY_FILE, fk_load_detector, .det = &fk_tiny_detector,
+    [FK_NETID_TINY] = {"tiny", FK_NET_TINY, FK_ROLE_DETECTOR, FK_TINY_FILE, fk_load_detector, .det = &fk_tiny_detector,
                        .option = FK_DETECTOR_TINY},
-    [FK_NETID_LANDMARKS] = {"landmarks", FK_ROLE_LANDMARKS, FK_LANDMARKS_FILE, fk_load_manifest,
+    [FK_NETID_LANDMARKS] = {"landmarks", FK_NET_LANDMARKS, FK_ROLE_LANDMARKS, FK_LANDMARKS_FILE, fk_load_manifest,
                             fk_landmarks_build, .lmk = &fk_faceapi_landmarker, .option = FK_LANDMARKS_FACEAPI,
                             .option_name = "face-api"},
-    [FK_NETID_RESNET128] = {"resnet128", FK_ROLE_RECOGNIZER, FK_DESCRIPTOR_FILE, fk_load_manifest,
+    [FK_NETID_RESNET128] = {"resnet128", FK_NET_RESNET128, FK_ROLE_RECOGNIZER, FK_DESCRIPTOR_FILE, fk_load_manifest,
                             fk_descriptor_build, .rec = &resnet128},
-    [FK_NETID_AGEGENDER] = {"age/gender", FK_ROLE_ATTRIBUTE, FK_AGEGENDER_FILE, fk_load_manifest,
+    [FK_NETID_AGEGENDER] = {"age/gender", FK_NET_AGEGENDER, FK_ROLE_ATTRIBUTE, FK_AGEGENDER_FILE, fk_load_manifest,
                             fk_agegender_build},
-    [FK_NETID_EXPRESSION] = {"expression", FK_ROLE_ATTRIBUTE, FK_EXPRESSION_FILE, fk_load_manifest,
+    [FK_NETID_EXPRESSION] = {"expression", FK_NET_EXPRESSION, FK_ROLE_ATTRIBUTE, FK_EXPRESSION_FILE, fk_load_manifest,
                              fk_expression_build},
-    [FK_NETID_GEAR] = {"gear", FK_ROLE_ATTRIBUTE, FK_GEAR_FILE, fk_load_graph, .open = fk_gear_load},
-    [FK_NETID_MBF512] = {"mbf512", FK_ROLE_RECOGNIZER, FK_MBF512_FILE, fk_load_graph, .open = fk_mbf512_load,
-                         .rec = &mbf512},
-    [FK_NETID_RFB320] = {"rfb320", FK_ROLE_DETECTOR, FK_RFB320_FILE, fk_load_detector, .det = &fk_rfb320_detector,
-                         .option = FK_DETECTOR_RFB320},
-    [FK_NETID_LMK64] = {"lmk64", FK_ROLE_LANDMARKS, FK_LMK64_FILE, fk_load_graph, .open = fk_lmk64_load,
+    [FK_NETID_GEAR] = {"gear", FK_NET_GEAR, FK_ROLE_ATTRIBUTE, FK_GEAR_FILE, fk_load_graph, .open = fk_gear_load},
+    [FK_NETID_MBF512] = {"mbf512", FK_NET_MBF512, FK_ROLE_RECOGNIZER, FK_MBF512_FILE, fk_load_graph,
+                         .open = fk_mbf512_load, .rec = &mbf512},
+    [FK_NETID_RFB320] = {"rfb320", FK_NET_RFB320, FK_ROLE_DETECTOR, FK_RFB320_FILE, fk_load_detector,
+                         .det = &fk_rfb320_detector, .option = FK_DETECTOR_RFB320},
+    [FK_NETID_LMK64] = {"lmk64", FK_NET_LMK64, FK_ROLE_LANDMARKS, FK_LMK64_FILE, fk_load_graph, .open = fk_lmk64_load,
                         .lmk = &fk_lmk64_landmarker, .option = FK_LANDMARKS_LMK64},
-    [FK_NETID_BLAZEFACE] = {"blazeface", FK_ROLE_DETECTOR, FK_BLAZEFACE_FILE, fk_load_detector,
+    [FK_NETID_BLAZEFACE] = {"blazeface", FK_NET_BLAZEFACE, FK_ROLE_DETECTOR, FK_BLAZEFACE_FILE, fk_load_detector,
                             .det = &fk_blazeface_detector, .option = FK_DETECTOR_BLAZEFACE},
 };
 
@@ -106,7 +107,7 @@ float fk_model_fusion_weight(int model, int part) {
 unsigned fk_model_nets(int model) {
   if (!valid_model(model)) return 0;
   unsigned bits = 0;
-  for (int p = 0; p < fk_model_defs[model].nparts; p++) bits |= 1u << fk_model_defs[model].part[p];
+  for (int p = 0; p < fk_model_defs[model].nparts; p++) bits |= fk_nets[fk_model_defs[model].part[p]].bit;
   return bits;
 }
 
@@ -169,10 +170,16 @@ int fk_detector_from_name(const char *name) { return option_from_name(FK_ROLE_DE
 const char *fk_landmarks_name(int l) { return option_name(FK_ROLE_LANDMARKS, l); }
 int fk_landmarks_from_name(const char *name) { return option_from_name(FK_ROLE_LANDMARKS, name); }
 
+unsigned fk_known_nets(void) {
+  unsigned bits = 0;
+  for (int id = 0; id < FK_NUM_NETS; id++) bits |= fk_nets[id].bit;
+  return bits;
+}
+
 unsigned fk_all_detect_nets(void) {
   unsigned bits = 0;
   for (int id = 0; id < FK_NUM_NETS; id++)
-    if (fk_nets[id].role == FK_ROLE_DETECTOR || fk_nets[id].role == FK_ROLE_LANDMARKS) bits |= 1u << id;
+    if (fk_nets[id].role == FK_ROLE_DETECTOR || fk_nets[id].role == FK_ROLE_LANDMARKS) bits |= fk_nets[id].bit;
   return bits;
 }
 
@@ -199,7 +206,7 @@ unsigned fk_detect_nets(const fk_options *opt) {
   if (FK_ABI_IMPORT(fk_options_init, &d, opt)) return 0;
   int det = fk_detector_net(o->detector), lmk = fk_landmarks_net(o->landmarks);
   if (det < 0 || lmk < 0) return 0;
-  return 1u << det | 1u << lmk;
+  return fk_nets[det].bit | fk_nets[lmk].bit;
 }
 
 /* A single-net model's id hashes just its graph (so it matches what indexes
