@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,12 +211,10 @@ int fk_face_codes(fk_store *st, const fk_face *f, float *unit, int8_t *code, dou
   const int dim = f->dim;
   if (dim != st->dim)
     return fk_store_fail(st, FK_EMISMATCH, "a %d-d embedding for an index of %d-d ones", dim, st->dim);
-  double ss = 0;
-  for (int d = 0; d < dim; d++) ss += (double)f->embedding[d] * f->embedding[d];
+  *norm = fk_vec_norm(f->embedding, dim);
   memcpy(unit, f->embedding, (size_t)dim * sizeof *unit);
-  fk_l2_normalize(unit, dim);
-  fk_quantize_i8(unit, code, dim);
-  *norm = sqrt(ss);
+  fk_vec_normalize(unit, dim);
+  fk_vec_quantize_i8(unit, code, dim);
   return FK_OK;
 }
 
