@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "facekit.h"
+#include "store/sqlite/sqlite.h" /* the SQL helpers: tests build indexes directly */
 #include "store/store.h"
 #include "store/vecs.h"
 #include "testutil.h"
