@@ -385,9 +385,10 @@ struct fk_entry {
 /* Reads the file at path into *buf (grown as needed, *n bytes) and fills
  * en's size, mtime and hash. 0 or an errno (EFBIG past 1 GiB). */
 int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_entry *en);
-/* Decodes, detects and embeds the n bytes read, with s's options (scratch
- * holds s's max_faces faces); sets en's status, faces, size in pixels and
- * the stage times. */
+/* Decodes the n bytes read (EXIF orientation applied), then face/'s
+ * fk_faces pipeline with s's options (scratch holds s's max_faces faces)
+ * and the central face; sets en's status, faces, size in pixels, the stage
+ * times, and on failure en->rc and en->error (never s's error). */
 void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en);
 
 /* Stores images with their faces, inside the caller's write transaction:

@@ -69,19 +69,18 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
   en->width = img.width;
   en->height = img.height;
   int cap = s->opt.max_faces, nd = 0;
-  t = fk_now_s();
-  rc = fk_detect(s, &img, scratch, cap, &nd);
-  en->t_detect = fk_now_s() - t;
+  double stage[2];
+  rc = fk_faces_staged(s, &img, scratch, cap, &nd, stage);
+  en->t_detect = stage[0];
+  en->t_represent = stage[1];
   if (nd > cap) nd = cap;
-  t = fk_now_s();
-  for (int i = 0; rc == FK_OK && i < nd; i++) rc = fk_represent(s, &img, &scratch[i]);
-  en->t_represent = fk_now_s() - t;
-  if (rc == FK_OK && nd > 0 && !(en->faces = malloc((size_t)nd * sizeof *en->faces)))
-    rc = fk_session_fail(s, FK_ENOMEM, "out of memory");
+  /* a pipeline failure is the session's to explain; the entry's own is not */
+  const char *why = rc ? fk_session_errmsg(s) : "out of memory";
+  if (rc == FK_OK && nd > 0 && !(en->faces = malloc((size_t)nd * sizeof *en->faces))) rc = FK_ENOMEM;
   en->rc = rc;
   if (rc) {
     en->status = FK_ENTRY_ERROR;
-    snprintf(en->error, sizeof en->error, "%s", fk_session_errmsg(s));
+    snprintf(en->error, sizeof en->error, "%s", why);
   } else if (nd == 0) {
     en->status = FK_ENTRY_NOFACE;
   } else {
@@ -121,6 +120,7 @@ static int entry_make(fk_session *s, const char *path, const uint8_t *data, size
     en->opt = s->opt;
     fk_entry_embed(s, data, n, scratch, en);
     if ((rc = en->rc) && en->width == 0) fk_session_fail(s, rc, "%s: %s", path, fk_strerror(rc)); /* decoding */
+    else if (rc) fk_session_fail(s, rc, "%s", en->error); /* fk_entry_new's caller reads the session's */
   }
   free(buf);
   free(scratch);
