@@ -1026,7 +1026,7 @@ int main(int argc, char **argv) {
          "\"real_queries\":%d,\"k\":%d,\"kernels\":\"%s\",\"generate_s\":%.1f,\"ground_truth_s\":%.1f,"
          "\"lid_real\":%.1f,\"lid_synthetic\":%.1f}\n",
          a.data, (long long)d.base.n, d.dim, (long long)d.n_real, d.nq, d.nq_real, a.k,
-         fk_vecs_simd() ? "avx2" : "plain C", tgen, fk_now_s() - t0, mean_lid(&d, gt, 0, d.nq_real),
+         fk_dot_simd() ? "avx2" : "plain C", tgen, fk_now_s() - t0, mean_lid(&d, gt, 0, d.nq_real),
          mean_lid(&d, gt, d.nq_real, d.nq));
   fflush(stdout);
   bench_exact(&a, &d, gt);

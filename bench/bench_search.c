@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
          " \"memory_mb\":{\"f32_matrix\":%.1f,\"int8_matrix\":%.1f,\"ids_norms_flags\":%.1f,\"block_total\":%.1f,"
          "\"rss_delta\":%.1f,\"peak_rss\":%.1f},\n"
          " \"build_ms\":%.0f}\n",
-         (long long)n, DIM, nq, k, fk_vecs_simd() ? "avx2" : "plain C", f1.median, f2.median, f1.p90, f2.p90,
+         (long long)n, DIM, nq, k, fk_dot_simd() ? "avx2" : "plain C", f1.median, f2.median, f1.p90, f2.p90,
          i1.median, i2.median, i1.p90, i2.p90, (double)found / ((double)nq * k), n * DIM * 4 / 1048576.0,
          n * DIM / 1048576.0, n * 29 / 1048576.0, v.size / 1048576.0, (rss1 - rss0) / 1024.0,
          status_kb("VmHWM") / 1024.0, build_ms);

@@ -21,6 +21,7 @@
 
 #include "facekit.h"
 #include "store/ann.h"
+#include "store/sqlite/sqlite.h" /* the SQL helpers: tests build indexes directly */
 #include "store/store.h"
 #include "testutil.h"
 #include "golden.h"

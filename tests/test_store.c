@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "facekit.h"
+#include "store/sqlite/sqlite.h" /* the SQL helpers: tests build indexes directly */
 #include "store/store.h"
 #include "store/vecs.h"
 #include "testutil.h"
@@ -102,7 +103,7 @@ static void test_simd_kernels_match_plain_c(void) {
   for (int i = 0; i < N; i++) same &= ia[i] == ib[i];
   CHECK(same);
   CHECK_NEAR(fa[17], 1.0, 1e-5);
-  fprintf(stderr, "  kernels: %s\n", fk_vecs_simd() ? "AVX2" : "plain C");
+  fprintf(stderr, "  kernels: %s\n", fk_dot_simd() ? "AVX2" : "plain C");
   fk_vecs_free(&v);
 }
 

@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/abi.h"
 #include "base/hash.h"
+#include "base/vec.h"
 #include "face/eval.h"
 
 typedef struct pair {
@@ -233,12 +234,10 @@ static void pair_distances(const lfw *e, int metric, scored *v) {
 static void quantize_in_place(float *emb, int dim) {
   float unit[FK_EMBED_MAX];
   int8_t code[FK_EMBED_MAX];
-  double norm = 0;
-  for (int i = 0; i < dim; i++) norm += (double)emb[i] * emb[i];
-  norm = sqrt(norm);
+  double norm = fk_vec_norm(emb, dim);
   memcpy(unit, emb, (size_t)dim * sizeof *unit);
-  fk_l2_normalize(unit, dim);
-  fk_quantize_i8(unit, code, dim);
+  fk_vec_normalize(unit, dim);
+  fk_vec_quantize_i8(unit, code, dim);
   for (int i = 0; i < dim; i++) emb[i] = (float)(code[i] / 127.0 * norm);
 }
 

@@ -4,12 +4,20 @@
  */
 #include <stdlib.h>
 
+#include "base/clock.h"
 #include "face/face.h"
 
-int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
+int fk_faces_staged(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n, double t[2]) {
+  double t0 = fk_now_s();
   int rc = fk_detect(s, img, faces, cap, n);
+  double t1 = fk_now_s();
   for (int i = 0; rc == FK_OK && i < *n && i < cap; i++) rc = fk_represent(s, img, &faces[i]);
+  if (t) t[0] = t1 - t0, t[1] = fk_now_s() - t1;
   return rc;
+}
+
+int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
+  return fk_faces_staged(s, img, faces, cap, n, NULL);
 }
 
 /* The largest face of img with its embedding, into *out. */

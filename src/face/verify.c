@@ -1,36 +1,22 @@
 /*
  * verify.c - comparing embeddings: the three DeepFace metrics (the
- * thresholds are per model, in nets.c), and picking the largest or the
- * central face.
+ * thresholds are per model, in nets.c; the math is base/vec.c's), and
+ * picking the largest or the central face.
  */
 #include <math.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "facekit.h"
 
-void fk_l2_normalize(float *v, int dim) {
-  double ss = 0;
-  for (int i = 0; i < dim; i++) ss += (double)v[i] * v[i];
-  if (ss <= 0) return;
-  float inv = (float)(1.0 / sqrt(ss));
-  for (int i = 0; i < dim; i++) v[i] *= inv;
-}
+/* The public vector math is base's. */
+void fk_l2_normalize(float *v, int dim) { fk_vec_normalize(v, dim); }
 
 float fk_distance(const float *a, const float *b, int dim, int metric) {
-  double dot = 0, na = 0, nb = 0, d2 = 0;
-  for (int i = 0; i < dim; i++) {
-    dot += (double)a[i] * b[i];
-    na += (double)a[i] * a[i];
-    nb += (double)b[i] * b[i];
-    double d = (double)a[i] - b[i];
-    d2 += d * d;
-  }
-  if (metric == FK_METRIC_EUCLIDEAN) return (float)sqrt(d2);
-  double denom = sqrt(na) * sqrt(nb);
-  double cos = denom > 0 ? dot / denom : 0;
-  if (metric == FK_METRIC_EUCLIDEAN_L2) return (float)sqrt(fmax(0.0, 2.0 - 2.0 * cos));
-  return (float)(1.0 - cos);
+  return fk_vec_distance(a, b, dim, metric);
 }
+
+void fk_quantize_i8(const float *unit, int8_t *code, int dim) { fk_vec_quantize_i8(unit, code, dim); }
 
 static const char *const metric_names[] = {"cosine", "euclidean", "euclidean_l2"};
 

@@ -65,7 +65,7 @@ struct Codes final : faiss::Index {
   explicit Codes(int dim) : faiss::Index(dim, faiss::METRIC_L2), dot(fk_dot_i8_pair(dim)) { is_trained = true; }
 
   void encode(const float *x, int8_t *c, float *ci) const {
-    fk_quantize_i8(x, c, (int)d);
+    fk_vec_quantize_i8(x, c, (int)d);
     *ci = inverse_norm(c, (int)d);
   }
   const int8_t *code(idx_t i) const { return codes.data() + (size_t)i * d; }

@@ -1,7 +1,7 @@
 /*
  * escape.c - the one reversible escaping of byte strings that are not
  * UTF-8 (file names are bytes on Linux), for what must be text: a
- * PostgreSQL text column (pg.c, pg_write.c) and JSON output (src/cli/json.c).
+ * PostgreSQL text column (pg/pg.c, pg/pg_write.c) and JSON output (src/cli/json.c).
  *
  * Every byte b (0x80..0xFF) that is not part of a well-formed UTF-8
  * sequence (RFC 3629: no overlong forms, no surrogates, nothing past

@@ -40,7 +40,6 @@
 #include "base/clock.h"
 #include "base/abi.h"
 #include "base/fpenv.h"
-#include "face/face.h"
 #include "store/store.h"
 
 #define MAX_PENDING 512 /* finished jobs waiting for the writer */

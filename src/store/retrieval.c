@@ -106,18 +106,6 @@ static int gallery(const fk_vecs *v, fk_vecs *g) {
   return FK_OK;
 }
 
-/* SQLite's foreach_query (fk_store_ops): FK_QUERY_ROWS row by row. */
-int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
-                        void *user) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, FK_QUERY_ROWS, &q), step = SQLITE_DONE;
-  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW)
-    rc = fn(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2), user);
-  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading images");
-  sqlite3_finalize(q);
-  return rc;
-}
-
 typedef struct query_load {
   eval *e;
   fk_map row_of;  /* gallery row by image id (the id's bytes: g->image_id) */

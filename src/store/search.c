@@ -4,7 +4,7 @@
  * index or when asked, ann_cache.c's graph), and the lookups that turn a
  * face id into its image, box, landmarks and identity
  * (fk_store_get_face, fk_store_foreach_face for exports), and listings;
- * the queries here are the SQLite backend's (pg.c has PostgreSQL's).
+ * the queries are the backends' (sqlite/read.c, pg/pg.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,62 +56,6 @@ int fk_store_search(fk_store *st, const float *embedding, int dim, const fk_sear
   return rc ? fk_store_fail(st, rc, "%s: %s", st->path, err) : FK_OK;
 }
 
-static void copy_blob(sqlite3_stmt *q, int col, void *dst, size_t size) {
-  memset(dst, 0, size);
-  if ((size_t)sqlite3_column_bytes(q, col) == size) memcpy(dst, sqlite3_column_blob(q, col), size);
-}
-
-static void read_face(sqlite3_stmt *q, fk_store_face *f) {
-  f->id = sqlite3_column_int64(q, 0);
-  f->image_id = sqlite3_column_int64(q, 1);
-  snprintf(f->path, sizeof f->path, "%s", (const char *)sqlite3_column_text(q, 2));
-  snprintf(f->identity, sizeof f->identity, "%s", (const char *)sqlite3_column_text(q, 3));
-  f->image_width = sqlite3_column_int(q, 4);
-  f->image_height = sqlite3_column_int(q, 5);
-  f->index = sqlite3_column_int(q, 6);
-  f->central = sqlite3_column_int(q, 7);
-  f->box = (fk_box){(float)sqlite3_column_double(q, 8), (float)sqlite3_column_double(q, 9),
-                    (float)sqlite3_column_double(q, 10), (float)sqlite3_column_double(q, 11)};
-  f->score = (float)sqlite3_column_double(q, 12);
-  copy_blob(q, 13, f->landmarks, sizeof f->landmarks);
-  f->dim = sqlite3_column_bytes(q, 15);
-  if (f->dim > FK_EMBED_MAX || sqlite3_column_bytes(q, 14) != f->dim * (int)sizeof(float)) f->dim = 0;
-  copy_blob(q, 14, f->embedding, (size_t)f->dim * sizeof(float));
-  copy_blob(q, 15, f->code, (size_t)f->dim);
-  f->norm = (float)sqlite3_column_double(q, 16);
-  snprintf(f->model, sizeof f->model, "%s", (const char *)sqlite3_column_text(q, 17));
-}
-
-int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, FK_FACE_COLUMNS " WHERE f.id = ?", &q);
-  if (rc) return rc;
-  sqlite3_bind_int64(q, 1, face_id);
-  int step = sqlite3_step(q);
-  if (step == SQLITE_ROW) read_face(q, out);
-  else if (step == SQLITE_DONE) rc = fk_store_fail(st, FK_ENOENT, "%s: no face %lld", st->path, (long long)face_id);
-  else rc = fk_store_sqlfail(st, "reading a face");
-  sqlite3_finalize(q);
-  return rc;
-}
-
-int fk_sq_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, FK_FACE_COLUMNS " ORDER BY f.id", &q);
-  if (rc) return rc;
-  fk_store_face *f = malloc(sizeof *f);
-  if (!f) rc = fk_store_fail(st, FK_ENOMEM, "out of memory");
-  int step = SQLITE_DONE;
-  while (rc == FK_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
-    read_face(q, f);
-    rc = fn(f, user);
-  }
-  if (rc == FK_OK && step != SQLITE_DONE) rc = fk_store_sqlfail(st, "reading faces");
-  free(f);
-  sqlite3_finalize(q);
-  return rc;
-}
-
 int fk_store_get_face(fk_store *st, int64_t face_id, fk_store_face *out) {
   return st->ops->get_face(st, face_id, out);
 }
@@ -128,13 +72,6 @@ static int check_page(fk_store *st, int64_t offset, int limit) {
   return FK_OK;
 }
 
-static int count_of(fk_store *st, sqlite3_stmt *q, int64_t *total) {
-  int rc = sqlite3_step(q) == SQLITE_ROW ? FK_OK : fk_store_sqlfail(st, "counting");
-  if (rc == FK_OK && total) *total = sqlite3_column_int64(q, 0);
-  sqlite3_finalize(q);
-  return rc;
-}
-
 /* Ends the read transaction of a page and its total (one snapshot). */
 static int end_read(fk_store *st, int rc) {
   if (rc) {
@@ -144,32 +81,6 @@ static int end_read(fk_store *st, int rc) {
   return st->ops->commit(st);
 }
 
-int fk_sq_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
-                           int64_t *total) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, "SELECT count(*) FROM identities", &q);
-  if (rc || (rc = count_of(st, q, total))) return rc;
-  if ((rc = fk_store_prepare(st,
-                             /* the page first (name's index), then the counts of its rows only */
-                             "SELECT d.id, d.name, (SELECT count(*) FROM images WHERE identity_id = d.id),"
-                             " (SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
-                             " WHERE i.identity_id = d.id) FROM identities d ORDER BY d.name LIMIT ? OFFSET ?", &q)))
-    return rc;
-  sqlite3_bind_int(q, 1, limit);
-  sqlite3_bind_int64(q, 2, offset);
-  int step;
-  while ((step = sqlite3_step(q)) == SQLITE_ROW && *n < limit) {
-    fk_identity_info *d = &out[(*n)++];
-    d->id = sqlite3_column_int64(q, 0);
-    snprintf(d->name, sizeof d->name, "%s", (const char *)sqlite3_column_text(q, 1));
-    d->images = sqlite3_column_int64(q, 2);
-    d->faces = sqlite3_column_int64(q, 3);
-  }
-  if (step != SQLITE_DONE && step != SQLITE_ROW) rc = fk_store_sqlfail(st, "listing identities");
-  sqlite3_finalize(q);
-  return rc;
-}
-
 int fk_store_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
                              int64_t *total) {
   *n = 0;
@@ -177,33 +88,6 @@ int fk_store_list_identities(fk_store *st, int64_t offset, int limit, fk_identit
   if (rc || (rc = st->ops->begin(st, FK_TXN_READ))) return rc;
   rc = st->ops->list_identities(st, offset, limit, out, n, total);
   return end_read(st, rc);
-}
-
-int fk_sq_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
-                          int *n, int64_t *total) {
-  sqlite3_stmt *q;
-  int rc = fk_store_prepare(st, "SELECT id FROM identities WHERE name = ?", &q);
-  if (rc) return rc;
-  sqlite3_bind_text(q, 1, identity, -1, SQLITE_STATIC);
-  int step = sqlite3_step(q);
-  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-  sqlite3_finalize(q);
-  if (step == SQLITE_DONE) return fk_store_fail(st, FK_ENOENT, "no identity '%s' in the index", identity);
-  if (step != SQLITE_ROW) return fk_store_sqlfail(st, "reading an identity");
-  if ((rc = fk_store_prepare(st, "SELECT count(*) FROM faces f JOIN images i ON i.id = f.image_id"
-                                 " WHERE i.identity_id = ?", &q)))
-    return rc;
-  sqlite3_bind_int64(q, 1, id);
-  if ((rc = count_of(st, q, total))) return rc;
-  if ((rc = fk_store_prepare(st, FK_FACE_COLUMNS " WHERE i.identity_id = ? ORDER BY f.id LIMIT ? OFFSET ?", &q)))
-    return rc;
-  sqlite3_bind_int64(q, 1, id);
-  sqlite3_bind_int(q, 2, limit);
-  sqlite3_bind_int64(q, 3, offset);
-  while ((step = sqlite3_step(q)) == SQLITE_ROW && *n < limit) read_face(q, &out[(*n)++]);
-  if (step != SQLITE_DONE && step != SQLITE_ROW) rc = fk_store_sqlfail(st, "listing faces");
-  sqlite3_finalize(q);
-  return rc;
 }
 
 int fk_store_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,

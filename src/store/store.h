@@ -1,10 +1,11 @@
 /*
  * store.h - internals of the face index (src/store/): the fk_store handle,
- * the backend interface (fk_store_ops: SQLite here, PostgreSQL in pg.c),
- * the SQLite schema and statement helpers shared by db.c (open, schema,
- * meta, migrations), write.c (storing images with their faces), index.c
- * (building from a directory), edit.c (adding and deleting single images,
- * listing), sidecar.c (the memory-mapped vector file), vectors.c (the loaded
+ * the backend interface (fk_store_ops: SQLite in sqlite/, PostgreSQL in
+ * pg/), the schema both keep, and the backend-neutral code: open.c (the
+ * handle, meta), recorded.c (the recorded pipeline and its checks), write.c
+ * (storing images with their faces), index.c (building from a directory),
+ * edit.c (adding and deleting single images), sidecar.c (the memory-mapped
+ * vector file), vectors.c (the loaded
  * vectors and how they follow the index), ann_cache.c (the ANN graph over
  * them and its cache file PATH.faiss, on the faiss shim ann.h), search.c
  * (k-NN and face lookup) and retrieval.c (eval retrieval).
@@ -29,7 +30,7 @@
  * (the only byte order facekit builds for).
  *
  * The change sequence. meta.seq counts changes to the set of face vectors.
- * Triggers (db.c), which no writer can bypass, keep it:
+ * Triggers (sqlite/db.c), which no writer can bypass, keep it:
  *   - a face inserted takes the next seq in faces.seq;
  *   - a face deleted (directly, or by cascade from its image) leaves a
  *     tombstone (next seq, its id) in deleted;
@@ -44,7 +45,7 @@
  * vectors stay in id order by appending. Tombstones are kept (16 bytes a
  * deleted face), so a reader at any earlier seq can catch up. meta.generation
  * still counts commits that change faces, as before.
- * The PostgreSQL backend (pg.c) keeps the same three rules with the same
+ * The PostgreSQL backend (pg/pg.c) keeps the same three rules with the same
  * columns, by triggers too, and its writers also run one at a time (an
  * advisory lock held to commit), so its readers follow it the same way.
  *
@@ -60,7 +61,6 @@
 
 #include <pthread.h>
 #include <pthreadpool.h>
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -95,20 +95,17 @@ struct fk_vectors {
 };
 
 typedef struct fk_store_ops fk_store_ops;
-typedef struct fk_pg fk_pg;
 
 struct fk_store {
   const fk_store_ops *ops; /* the backend: fk_sqlite_ops or fk_pg_ops */
-  sqlite3 *db;             /* SQLite */
-  fk_pg *pg;               /* PostgreSQL (pg.c) */
+  void *impl;              /* the backend's own state (sqlite/sqlite.h's
+                              fk_sq, pg/pg.h's fk_pg), made by ops->open */
   char *path;              /* the file, or the connection URI without its
                               password: what messages name */
   int writable;
   int schema;              /* SQLite user_version (< 3: no change sequence);
                               FK_STORE_SCHEMA for PostgreSQL, which has it */
   int dim;                 /* meta.dim: embedding width, 0 before a model */
-  int watching;            /* SQLite: data_version was read (wait_change) */
-  int64_t data_version;
   fk_vectors vs;           /* loaded lazily (vectors.c) */
   char *data_dir;          /* realpath of the data directory, or NULL (uploads.c) */
   int data_lock;           /* its .lock file, -1 without one */
@@ -117,14 +114,22 @@ struct fk_store {
 
 /* ---- backends ------------------------------------------------------------
  *
- * An index lives in a SQLite file (db.c, write.c, edit.c, sidecar.c,
- * search.c, retrieval.c hold that backend's part) or in a PostgreSQL
- * database (pg.c, pg_write.c). fk_store_open picks one by the locator;
- * everything else - planning an index run and embedding (index.c,
- * write.c), the loaded vectors and their catch-up (vectors.c), search and
- * retrieval scoring, the model checks (db.c) - is shared and reaches the
- * database only through st->ops. Every operation records a failure's
- * reason in st->err and returns its FK_E* code.
+ * An index lives in a SQLite file (src/store/sqlite/) or in a PostgreSQL
+ * database (src/store/pg/); each backend's headers and state (st->impl)
+ * are private to its folder, and no backend calls the other. fk_store_open
+ * (open.c) picks one by the locator; everything else - planning an index
+ * run and embedding (index.c, write.c), the loaded vectors and their
+ * catch-up (vectors.c, sidecar.c), search and retrieval scoring, the model
+ * checks (recorded.c) - is shared and reaches the database only through
+ * st->ops. Every operation records a failure's reason in st->err and
+ * returns its FK_E* code.
+ *
+ * Growing the table (SQLite's sqlite3_io_methods.iVersion is the model):
+ * new slots go at the end, never between or in place of old ones, and
+ * FK_STORE_OPS_VERSION is raised with each addition; a table sets version
+ * to the FK_STORE_OPS_VERSION it was written for, and fk_store_open refuses
+ * one that is not this build's (a backend built against another layout),
+ * so that a slot is never read past the end of a shorter table.
  *
  * Transactions: FK_TXN_READ reads one snapshot; FK_TXN_WRITE also excludes
  * every other writer of the index until commit or rollback, so that the
@@ -149,7 +154,11 @@ typedef struct fk_image_row {
 
 typedef struct fk_writer fk_writer;
 
+/* 1: the 35 slots from open to foreach_query. */
+#define FK_STORE_OPS_VERSION 1
+
 struct fk_store_ops {
+  int version;             /* FK_STORE_OPS_VERSION, first (see above) */
   const char *name;
   int (*open)(fk_store *st, const char *locator, int mode);
   void (*close)(fk_store *st);
@@ -220,40 +229,11 @@ struct fk_store_ops {
 
 extern const fk_store_ops fk_sqlite_ops, fk_pg_ops;
 
-/* The SQLite backend's operations that live outside db.c. */
-int fk_sq_vec_rows(fk_store *st, int64_t since, fk_vecs *v);                 /* sidecar.c */
-int fk_sq_tombstones(fk_store *st, int64_t since, int64_t **ids, int64_t *n); /* sidecar.c */
-int fk_sq_foreach_image(fk_store *st, int (*fn)(const fk_image_row *r, void *user), void *user);
-int fk_sq_writer_init(fk_writer *w);                                          /* write.c */
-void fk_sq_writer_free(fk_writer *w);
-int fk_sq_identity(fk_writer *w, const char *name, int64_t *id);
-int fk_sq_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *model, int64_t *image_id);
-int fk_sq_move(fk_writer *w, int64_t image_id, const fk_entry *en, int64_t identity);
-int fk_sq_touch(fk_writer *w, int64_t image_id, int64_t size, int64_t mtime_ns);
-int fk_sq_delete_image(fk_writer *w, int64_t image_id);
-int fk_sq_drop_orphans(fk_store *st);
-int fk_sq_find_image(fk_store *st, const char *path, const char *hash, int64_t *id, int64_t *identity,
-                     int *same);                                              /* edit.c */
-int fk_sq_keep_image(fk_store *st, const fk_entry *e, int64_t id, int64_t identity);
-int fk_sq_face_ids(fk_store *st, int64_t image_id, int64_t *ids, int cap, int *n);
-int fk_sq_drop_identity(fk_store *st, int64_t identity);
-int fk_sq_delete_face_body(fk_store *st, void *delete_job);
-int fk_sq_delete_identity_body(fk_store *st, void *delete_job);
-int fk_sq_foreach_deleted_file(fk_store *st, int (*fn)(const char *path, void *user), void *user);
-int fk_sq_get_face(fk_store *st, int64_t face_id, fk_store_face *out);        /* search.c */
-int fk_sq_foreach_face(fk_store *st, int (*fn)(const fk_store_face *f, void *user), void *user);
-int fk_sq_list_identities(fk_store *st, int64_t offset, int limit, fk_identity_info *out, int *n,
-                          int64_t *total);
-int fk_sq_identity_faces(fk_store *st, const char *identity, int64_t offset, int limit, fk_store_face *out,
-                         int *n, int64_t *total);
-int fk_sq_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t identity, int64_t n, void *user),
-                        void *user); /* retrieval.c */
-
 /* "ok", "no_face", "error" by FK_ENTRY_* */
 extern const char *const fk_entry_status_names[];
 
 /* SQL both backends run as it is. FK_FACE_COLUMNS: what read_face() of
- * search.c and pg.c read, in that order; FK_QUERY_ROWS: retrieval's
+ * sqlite/read.c and pg/pg.c read, in that order; FK_QUERY_ROWS: retrieval's
  * queries (fk_store_ops.foreach_query). */
 #define FK_FACE_COLUMNS                                                                     \
   "SELECT f.id, f.image_id, i.path, coalesce(d.name, ''), i.width, i.height, f.idx,"       \
@@ -275,16 +255,6 @@ int fk_store_is_pg(const char *locator);
 
 /* Records a formatted message in st->err and returns status. */
 #define fk_store_fail(st, ...) fk_fail((st)->err, sizeof (st)->err, __VA_ARGS__)
-
-/* Records SQLite's message for a failed call (with `what` as context) and
- * returns the matching FK_E* code. */
-int fk_store_sqlfail(fk_store *st, const char *what);
-
-/* Runs one or more SQL statements without results. */
-int fk_store_exec(fk_store *st, const char *sql);
-
-/* Prepares sql; on failure records the error. */
-int fk_store_prepare(fk_store *st, const char *sql, sqlite3_stmt **out);
 
 /* meta table access; get returns FK_ENOENT when the key is absent. */
 int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size);
@@ -412,9 +382,10 @@ struct fk_entry {
 /* Reads the file at path into *buf (grown as needed, *n bytes) and fills
  * en's size, mtime and hash. 0 or an errno (EFBIG past 1 GiB). */
 int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_entry *en);
-/* Decodes, detects and embeds the n bytes read, with s's options (scratch
- * holds s's max_faces faces); sets en's status, faces, size in pixels and
- * the stage times. */
+/* Decodes the n bytes read (EXIF orientation applied), then face/'s
+ * fk_faces pipeline with s's options (scratch holds s's max_faces faces)
+ * and the central face; sets en's status, faces, size in pixels, the stage
+ * times, and on failure en->rc and en->error (never s's error). */
 void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en);
 
 /* Stores images with their faces, inside the caller's write transaction:

@@ -26,12 +26,7 @@
  * follows an index's changes (vectors.c) grows into spare rows and marks
  * deleted faces with FK_VEC_DELETED until it is compacted.
  *
- * Kernels: dot products of one query against many rows, AVX2 (+FMA) when the
- * CPU has it (checked at run time) and dim is a multiple of 8 (f32) or 32
- * (int8), else plain C. The int8 kernel relies on the codes coming from unit
- * vectors: with |c_i| <= 127 |u_i| + 1/2, the sum of |q_i g_i| is at most
- * 127^2 + 127 sqrt(dim) + dim / 4, below 20500 for dim <= 1024, so it fits
- * int16 lanes.
+ * The scan runs on the dot-product kernels of base/vec.h.
  */
 #ifndef FK_VECS_H
 #define FK_VECS_H
@@ -40,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/vec.h"
 #include "facekit.h"
 
 #define FK_VEC_CENTRAL 1u
@@ -104,23 +100,6 @@ int fk_vecs_copy(const fk_vecs *src, int64_t cap, int drop_deleted, fk_vecs *dst
 
 /* Sets row r's i8_inv from its codes. */
 void fk_vecs_code_norm(fk_vecs *v, int64_t r);
-
-/* out[i] = dot(q, rows[i]) for i < n; rows are [n][dim]. */
-void fk_dot_f32(const float *q, const float *rows, int64_t n, int dim, float *out);
-/* The same over int8 codes, exactly, in int32. */
-void fk_dot_i8(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out);
-/* The plain-C versions (for tests and CPUs without AVX2). */
-void fk_dot_f32_scalar(const float *q, const float *rows, int64_t n, int dim, float *out);
-void fk_dot_i8_scalar(const int8_t *q, const int8_t *rows, int64_t n, int dim, int32_t *out);
-/* 1 when the AVX2 kernels are in use. */
-int fk_vecs_simd(void);
-
-/* dot(a, b) of one pair of int8 vectors of dim, for callers that visit
- * rows one at a time in no particular order (the ANN graph): the function
- * suits the CPU and dim (AVX2 when it has it and dim % 32 == 0), so the
- * caller picks it once and calls it directly. */
-typedef int32_t (*fk_dot_i8_pair_fn)(const int8_t *a, const int8_t *b, int dim);
-fk_dot_i8_pair_fn fk_dot_i8_pair(int dim);
 
 typedef struct fk_hit {
   float key;    /* smaller is better; see fk_scan_distance() */

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/pg.h"
+#include "store/pg/pg.h"
 
 /* ---- face rows by COPY -------------------------------------------------------
  *
  * An image's faces are not sent one INSERT each: fk_pg_put appends them to
- * st->pg->rows as COPY (FORMAT binary) tuples - an int16 field count (13),
+ * PG(st)->rows as COPY (FORMAT binary) tuples - an int16 field count (13),
  * then per field an int32 length and the value, big-endian: bigint 8
  * bytes, integer 4, double precision 8 (IEEE), bytea and text their bytes -
  * and fk_pg_flush sends them all with one COPY faces FROM STDIN. fk_pg_exec
@@ -92,7 +92,7 @@ static int queue_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i,
   double norm;
   int rc = fk_face_codes(st, f, unit, code, &norm);
   if (rc) return rc;
-  fk_pg_rows *b = &st->pg->rows;
+  fk_pg_rows *b = &PG(st)->rows;
   size_t dim = (size_t)f->dim, mlen = strlen(model);
   if (rows_reserve(b, 2 + FACE_FIELDS * 4 + 8 + 4 + 5 * 8 + sizeof f->landmarks + mlen + 4 + 8 + dim * 5))
     return fk_store_fail(st, FK_ENOMEM, "out of memory");
@@ -118,11 +118,11 @@ static int queue_face(fk_writer *w, int64_t image_id, const fk_entry *en, int i,
 }
 
 int fk_pg_flush(fk_store *st) {
-  fk_pg_rows *b = &st->pg->rows;
+  fk_pg_rows *b = &PG(st)->rows;
   if (b->n == 0) return FK_OK;
   static const char head[19] = "PGCOPY\n\377\r\n"; /* signature, then flags 0 and no extension */
   static const char tail[2] = {'\377', '\377'};  /* field count -1 */
-  PGconn *c = st->pg->conn;
+  PGconn *c = PG(st)->conn;
   size_t len = b->len;
   b->n = 0, b->len = 0; /* sent or failed, they are not sent again */
   PGresult *r = PQexec(c, "COPY faces(" FACE_COLUMNS ") FROM STDIN (FORMAT binary)");
@@ -146,9 +146,9 @@ int fk_pg_flush(fk_store *st) {
 /* A writer statement that touches no face, run without sending the rows. */
 static int held(int (*run)(fk_store *, const char *, const char *, const fk_pg_params *, PGresult **), fk_store *st,
                 const char *what, const char *sql, const fk_pg_params *p, PGresult **out) {
-  st->pg->hold = 1;
+  PG(st)->hold = 1;
   int rc = run(st, what, sql, p, out);
-  st->pg->hold = 0;
+  PG(st)->hold = 0;
   return rc;
 }
 
@@ -222,7 +222,7 @@ int fk_pg_put(fk_writer *w, const fk_entry *en, int64_t identity, const char *mo
    * Rows of this image put earlier in the batch go first, to be replaced. */
   fk_pg_params d = {0};
   fk_pg_int(&d, *image_id);
-  if (rows_hold_image(&w->st->pg->rows, *image_id) && (rc = fk_pg_flush(w->st))) return rc;
+  if (rows_hold_image(&PG(w->st)->rows, *image_id) && (rc = fk_pg_flush(w->st))) return rc;
   if ((rc = held(fk_pg_exec, w->st, "replacing faces", "DELETE FROM faces WHERE image_id = $1", &d, NULL)))
     return rc;
   for (int i = 0; rc == FK_OK && i < en->nfaces; i++) rc = queue_face(w, *image_id, en, i, model);
@@ -407,7 +407,7 @@ int fk_pg_claim(fk_store *st, const char *worker, int lease_s, const char *const
     }
   }
   if (rc == FK_OK) return fk_pg_exec(st, "claiming files", "COMMIT", NULL, NULL);
-  PQclear(PQexec(st->pg->conn, "ROLLBACK"));
+  PQclear(PQexec(PG(st)->conn, "ROLLBACK"));
   return rc;
 }
 

@@ -34,7 +34,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "store/pg.h"
+#include "store/pg/pg.h"
 
 #define FK_PG_SCHEMA 2
 
@@ -136,7 +136,7 @@ char *fk_pg_name_value(const PGresult *r, int row, int col) {
 void fk_pg_bytes(fk_pg_params *p, const void *data, int n) { param(p, data, n, 1); }
 
 int fk_pg_fail(fk_store *st, const char *what, const PGresult *r) {
-  PGconn *c = st->pg->conn;
+  PGconn *c = PG(st)->conn;
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   if (!msg) msg = PQerrorMessage(c);
@@ -145,7 +145,7 @@ int fk_pg_fail(fk_store *st, const char *what, const PGresult *r) {
   for (size_t n = strlen(m); n && (m[n - 1] == '\n' || m[n - 1] == ' '); n--) m[n - 1] = '\0';
   /* class 08: connection exceptions; 57P0x: the server shutting down */
   if (PQstatus(c) == CONNECTION_BAD || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4)))) {
-    st->pg->broken = 1;
+    PG(st)->broken = 1;
     return fk_store_fail(st, FK_EIO, "%s: %s: lost the connection to the server (%s)", st->path, what, m);
   }
   int status = FK_EDB;
@@ -158,11 +158,11 @@ static int reconnect(fk_store *st);
 
 int fk_pg_exec(fk_store *st, const char *what, const char *sql, const fk_pg_params *p, PGresult **out) {
   if (out) *out = NULL;
-  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
-  if (rc == FK_OK && st->pg->rows.n && !st->pg->hold) rc = fk_pg_flush(st);
+  int rc = PG(st)->in_txn ? FK_OK : reconnect(st);
+  if (rc == FK_OK && PG(st)->rows.n && !PG(st)->hold) rc = fk_pg_flush(st);
   if (rc) return rc;
-  PGresult *r = p ? PQexecParams(st->pg->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0)
-                  : PQexec(st->pg->conn, sql);
+  PGresult *r = p ? PQexecParams(PG(st)->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0)
+                  : PQexec(PG(st)->conn, sql);
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     rc = fk_pg_fail(st, what, r); /* no result: it could not even be sent */
@@ -192,9 +192,9 @@ int64_t fk_pg_get_int(const PGresult *r, int row, int col) {
  * size stream through without being held whole. */
 static int foreach_row(fk_store *st, const char *what, const char *sql, const fk_pg_params *p,
                        int (*fn)(const PGresult *r, void *user), void *user) {
-  PGconn *c = st->pg->conn;
-  int rc = st->pg->in_txn ? FK_OK : reconnect(st);
-  if (rc == FK_OK && st->pg->rows.n) rc = fk_pg_flush(st);
+  PGconn *c = PG(st)->conn;
+  int rc = PG(st)->in_txn ? FK_OK : reconnect(st);
+  if (rc == FK_OK && PG(st)->rows.n) rc = fk_pg_flush(st);
   if (rc) return rc;
   if (!PQsendQueryParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL, 0))
     return fk_pg_fail(st, what, NULL);
@@ -327,13 +327,13 @@ static const char *conninfo(const char *locator) {
 }
 
 static int pg_open(fk_store *st, const char *locator, int mode) {
-  if (!(st->pg = calloc(1, sizeof *st->pg))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
-  st->pg->conn = PQconnectdb(conninfo(locator));
-  if (!st->pg->conn) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  if (!(st->impl = calloc(1, sizeof(fk_pg)))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  PG(st)->conn = PQconnectdb(conninfo(locator));
+  if (!PG(st)->conn) return fk_store_fail(st, FK_ENOMEM, "out of memory");
   char name[1024];
-  describe(st->pg->conn, name, sizeof name);
+  describe(PG(st)->conn, name, sizeof name);
   if (!(st->path = strdup(name))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
-  if (PQstatus(st->pg->conn) != CONNECTION_OK) return connect_failure(st, PQerrorMessage(st->pg->conn));
+  if (PQstatus(PG(st)->conn) != CONNECTION_OK) return connect_failure(st, PQerrorMessage(PG(st)->conn));
   st->schema = FK_STORE_SCHEMA; /* what the SQLite format 3 has: the change sequence */
   int rc = fk_pg_exec(st, "setting up the session", "SET client_min_messages = warning", NULL, NULL);
   if (rc == FK_OK) rc = pg_begin(st, mode == FK_STORE_WRITE ? FK_TXN_WRITE : FK_TXN_READ);
@@ -347,11 +347,11 @@ static int pg_open(fk_store *st, const char *locator, int mode) {
 }
 
 static void pg_close(fk_store *st) {
-  if (!st->pg) return;
-  PQfinish(st->pg->conn);
-  fk_pg_rows_drop(&st->pg->rows, 1);
-  free(st->pg);
-  st->pg = NULL;
+  if (!st->impl) return;
+  PQfinish(PG(st)->conn);
+  fk_pg_rows_drop(&PG(st)->rows, 1);
+  free(st->impl);
+  st->impl = NULL;
 }
 
 /* ---- transactions ---------------------------------------------------------- */
@@ -362,14 +362,14 @@ static void pg_close(fk_store *st) {
  * writer's commits. The statement that found it lost fails with FK_EIO:
  * it is not run again, as it may have been a write. */
 static int reconnect(fk_store *st) {
-  PGconn *c = st->pg->conn;
-  if (PQstatus(c) == CONNECTION_OK && !st->pg->broken) return FK_OK;
+  PGconn *c = PG(st)->conn;
+  if (PQstatus(c) == CONNECTION_OK && !PG(st)->broken) return FK_OK;
   PQreset(c);
-  st->pg->broken = 0;
+  PG(st)->broken = 0;
   if (PQstatus(c) != CONNECTION_OK)
     return fk_store_fail(st, FK_EIO, "%s: lost the connection to the server, and reconnecting failed: %s",
                          st->path, PQerrorMessage(c));
-  st->pg->listening = 0;
+  PG(st)->listening = 0;
   return fk_pg_exec(st, "setting up the session", "SET client_min_messages = warning", NULL, NULL);
 }
 
@@ -382,7 +382,7 @@ static int pg_begin(fk_store *st, int kind) {
   else
     rc = fk_pg_exec(st, "starting a transaction", "BEGIN; SELECT pg_advisory_xact_lock(" FK_STR(FK_PG_LOCK) ")",
                     NULL, NULL);
-  if (rc == FK_OK) st->pg->in_txn = 1, st->pg->write_txn = kind == FK_TXN_WRITE;
+  if (rc == FK_OK) PG(st)->in_txn = 1, PG(st)->write_txn = kind == FK_TXN_WRITE;
   return rc;
 }
 
@@ -390,20 +390,20 @@ static int pg_begin(fk_store *st, int kind) {
  * PostgreSQL delivers it when, and only if, the transaction commits. */
 static int pg_commit(fk_store *st) {
   int rc = FK_OK;
-  if (st->pg->write_txn)
+  if (PG(st)->write_txn)
     rc = fk_pg_exec(st, "notifying readers",
                     "SELECT pg_notify('" FK_PG_CHANNEL "', value) FROM meta WHERE key = 'seq'", NULL, NULL);
   if (rc == FK_OK) rc = fk_pg_exec(st, "committing", "COMMIT", NULL, NULL);
   if (rc) pg_rollback(st);
-  st->pg->in_txn = st->pg->write_txn = 0;
+  PG(st)->in_txn = PG(st)->write_txn = 0;
   return rc;
 }
 
 static void pg_rollback(fk_store *st) {
-  if (PQstatus(st->pg->conn) == CONNECTION_OK && PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
-    PQclear(PQexec(st->pg->conn, "ROLLBACK"));
-  fk_pg_rows_drop(&st->pg->rows, 0);
-  st->pg->in_txn = st->pg->write_txn = 0;
+  if (PQstatus(PG(st)->conn) == CONNECTION_OK && PQtransactionStatus(PG(st)->conn) != PQTRANS_IDLE)
+    PQclear(PQexec(PG(st)->conn, "ROLLBACK"));
+  fk_pg_rows_drop(&PG(st)->rows, 0);
+  PG(st)->in_txn = PG(st)->write_txn = 0;
 }
 
 /* ---- waiting for changes ----------------------------------------------------
@@ -423,12 +423,12 @@ static int drain(PGconn *c) {
 }
 
 static int pg_wait_change(fk_store *st, int timeout_ms) {
-  PGconn *c = st->pg->conn;
+  PGconn *c = PG(st)->conn;
   int rc = reconnect(st);
   if (rc) return rc;
-  if (!st->pg->listening) {
+  if (!PG(st)->listening) {
     if ((rc = fk_pg_exec(st, "listening for changes", "LISTEN " FK_PG_CHANNEL, NULL, NULL))) return rc;
-    st->pg->listening = 1;
+    PG(st)->listening = 1;
     drain(c);
     return 1; /* what was committed before the LISTEN */
   }
@@ -591,8 +591,8 @@ static int copy_message(copy_reader *cr, const char *p, size_t len) {
 
 /* Reads the COPY sql into v (n rows); drains the stream whatever happens. */
 static int copy_rows(fk_store *st, const char *sql, fk_vecs *v) {
-  PGconn *c = st->pg->conn;
-  int rc = st->pg->rows.n ? fk_pg_flush(st) : FK_OK; /* faces put in this transaction */
+  PGconn *c = PG(st)->conn;
+  int rc = PG(st)->rows.n ? fk_pg_flush(st) : FK_OK; /* faces put in this transaction */
   if (rc) return rc;
   PGresult *r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
@@ -826,6 +826,7 @@ static int pg_foreach_query(fk_store *st, int (*fn)(int64_t image, int64_t ident
 }
 
 const fk_store_ops fk_pg_ops = {
+    .version = FK_STORE_OPS_VERSION,
     .name = "postgresql",
     .open = pg_open,
     .close = pg_close,

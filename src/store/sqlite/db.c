@@ -1,10 +1,9 @@
 /*
- * db.c - opening a face index: choosing its backend by the locator (a
- * PostgreSQL URI, else a SQLite file), and for SQLite files telling a
- * facekit index from anything else, creating the schema (see store.h) and
- * migrating older ones (the recorded model and preprocessing, and their
- * checks, are recorded.c's). Also the SQLite helpers and error reporting,
- * and the SQLite backend's ops table.
+ * db.c - the SQLite backend of the face index (fk_sqlite_ops): opening a
+ * file and telling a facekit index from anything else, creating the schema
+ * (see store.h) and migrating older ones, meta, transactions, counts, the
+ * change sequence's state and waiting for another writer's commit; the
+ * statement helpers and error reporting of sqlite.h.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +17,7 @@
 
 #include "base/clock.h"
 #include "base/abi.h"
-#include "store/store.h"
+#include "store/sqlite/sqlite.h"
 
 /* The faces table under a name (the schema, and the migration to it). Ids
  * are AUTOINCREMENT: a face id is never reused, so a client holding one can
@@ -97,8 +96,8 @@ static int status_of(int rc) {
 }
 
 int fk_store_sqlfail(fk_store *st, const char *what) {
-  int rc = sqlite3_extended_errcode(st->db);
-  const char *msg = sqlite3_errmsg(st->db);
+  int rc = sqlite3_extended_errcode(SQ(st)->db);
+  const char *msg = sqlite3_errmsg(SQ(st)->db);
   if ((rc & 0xff) == SQLITE_READONLY)
     return fk_store_fail(st, FK_EREADONLY, "%s: %s is read-only (%s)", what, st->path, msg);
   return fk_store_fail(st, status_of(rc), "%s: %s: %s", st->path, what, msg);
@@ -106,13 +105,13 @@ int fk_store_sqlfail(fk_store *st, const char *what) {
 
 int fk_store_exec(fk_store *st, const char *sql) {
   char *msg = NULL;
-  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK) return FK_OK;
+  if (sqlite3_exec(SQ(st)->db, sql, NULL, NULL, &msg) == SQLITE_OK) return FK_OK;
   sqlite3_free(msg);
   return fk_store_sqlfail(st, "query failed");
 }
 
 int fk_store_prepare(fk_store *st, const char *sql, sqlite3_stmt **out) {
-  if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) == SQLITE_OK) return FK_OK;
+  if (sqlite3_prepare_v2(SQ(st)->db, sql, -1, out, NULL) == SQLITE_OK) return FK_OK;
   *out = NULL;
   return fk_store_sqlfail(st, "query failed");
 }
@@ -133,13 +132,6 @@ static int sq_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
   return rc;
 }
 
-int fk_store_meta_get_int(fk_store *st, const char *key, int64_t *out) {
-  char buf[64];
-  int rc = fk_store_meta_get(st, key, buf, sizeof buf);
-  if (rc == FK_OK) *out = strtoll(buf, NULL, 10);
-  return rc;
-}
-
 static int sq_meta_set(fk_store *st, const char *key, const char *value) {
   sqlite3_stmt *q;
   int rc = fk_store_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &q);
@@ -155,22 +147,6 @@ static int sq_bump_generation(fk_store *st) {
   return fk_store_exec(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
 }
 
-int fk_store_meta_get(fk_store *st, const char *key, char *buf, size_t size) {
-  return st->ops->meta_get(st, key, buf, size);
-}
-
-int fk_store_meta_set(fk_store *st, const char *key, const char *value) {
-  return st->ops->meta_set(st, key, value);
-}
-
-int fk_store_bump_generation(fk_store *st) { return st->ops->bump_generation(st); }
-
-/* A PostgreSQL index has no files beside it: its vectors load with COPY. */
-int fk_store_sidecar_path(const fk_store *st, char *buf, size_t size) {
-  if (st->ops != &fk_sqlite_ops) return FK_EINVAL;
-  return snprintf(buf, size, "%s.vec", st->path) < (int)size ? FK_OK : FK_EINVAL;
-}
-
 /* ---- SQLite transactions ------------------------------------------------- */
 
 /* BEGIN IMMEDIATE takes the write lock at once: SQLite then serializes the
@@ -181,7 +157,7 @@ static int sq_begin(fk_store *st, int kind) {
 
 static int sq_commit(fk_store *st) { return fk_store_exec(st, "COMMIT"); }
 
-static void sq_rollback(fk_store *st) { sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL); }
+static void sq_rollback(fk_store *st) { sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL); }
 
 /* ---- opening ----------------------------------------------------------- */
 
@@ -231,7 +207,7 @@ static int create_schema(fk_store *st) {
     if ((rc = fk_store_exec(st, schema_sql)) == FK_OK) rc = fk_store_exec(st, sql);
   }
   if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
 }
 
@@ -263,7 +239,7 @@ static int migrate(fk_store *st) {
   if (rc == FK_OK && ver < 4) rc = fk_store_exec(st, DELETED_FILES);
   if (rc == FK_OK && ver < FK_STORE_SCHEMA) rc = fk_store_exec(st, "PRAGMA user_version = " FK_STR(FK_STORE_SCHEMA));
   if (rc == FK_OK) return fk_store_exec(st, "COMMIT");
-  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
   return fk_store_fail(st, rc, "%s: upgrading the index from format %lld to %d failed (nothing was changed): %s",
                        st->path, (long long)ver, FK_STORE_SCHEMA, st->err);
 }
@@ -338,25 +314,10 @@ static int reopen_immutable(fk_store *st) {
     else uri[o++] = *p;
   }
   snprintf(uri + o, sizeof uri - o, "?immutable=1");
-  sqlite3_close(st->db);
-  st->db = NULL;
-  int rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+  sqlite3_close(SQ(st)->db);
+  SQ(st)->db = NULL;
+  int rc = sqlite3_open_v2(uri, &SQ(st)->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
   return rc == SQLITE_OK ? FK_OK : fk_store_sqlfail(st, "opening");
-}
-
-int fk_store_read_dim(fk_store *st, int absent) {
-  int64_t dim = 0;
-  int rc = fk_store_meta_get_int(st, "dim", &dim);
-  if (rc == FK_ENOENT) {
-    st->dim = absent;
-    return FK_OK;
-  }
-  if (rc) return rc;
-  if (dim < 1 || dim > FK_EMBED_MAX)
-    return fk_store_fail(st, FK_ECORRUPT, "%s: meta.dim %lld is not an embedding width", st->path,
-                         (long long)dim);
-  st->dim = (int)dim;
-  return FK_OK;
 }
 
 /* Format 1 recorded no meta.dim: its embeddings were 128-d. */
@@ -367,7 +328,8 @@ static int read_dim(fk_store *st) {
 }
 
 static int sq_open(fk_store *st, const char *locator, int mode) {
-  if (!(st->path = strdup(locator))) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  if (!(st->impl = calloc(1, sizeof(fk_sq))) || !(st->path = strdup(locator)))
+    return fk_store_fail(st, FK_ENOMEM, "out of memory");
   struct stat sb;
   int exists = stat(st->path, &sb) == 0;
   if (mode != FK_STORE_WRITE && !exists)
@@ -378,13 +340,13 @@ static int sq_open(fk_store *st, const char *locator, int mode) {
   int rc;
   if (mode == FK_STORE_WRITE && (rc = check_writable(st))) return rc;
   int flags = mode == FK_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-  if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK) {
-    if (!st->db) return fk_store_fail(st, FK_ENOMEM, "out of memory");
+  if (sqlite3_open_v2(st->path, &SQ(st)->db, flags, NULL) != SQLITE_OK) {
+    if (!SQ(st)->db) return fk_store_fail(st, FK_ENOMEM, "out of memory");
     return fk_store_sqlfail(st, "opening");
   }
-  sqlite3_extended_result_codes(st->db, 1);
-  sqlite3_busy_timeout(st->db, 10000);
-  if (mode == FK_STORE_WRITE && sqlite3_db_readonly(st->db, "main") == 1)
+  sqlite3_extended_result_codes(SQ(st)->db, 1);
+  sqlite3_busy_timeout(SQ(st)->db, 10000);
+  if (mode == FK_STORE_WRITE && sqlite3_db_readonly(SQ(st)->db, "main") == 1)
     return fk_store_fail(st, FK_EREADONLY, "cannot write the index %s: it is read-only", st->path);
   rc = identify(st, mode);
   if ((rc == FK_EIO || rc == FK_EREADONLY) && mode != FK_STORE_WRITE && (rc = reopen_immutable(st)) == FK_OK)
@@ -398,7 +360,7 @@ static int sq_open(fk_store *st, const char *locator, int mode) {
     sqlite3_finalize(q);
     if (strcmp(jm, "wal"))
       return fk_store_fail(st, FK_EREADONLY, "cannot write the index %s: WAL mode unavailable (%s)",
-                           st->path, sqlite3_errmsg(st->db));
+                           st->path, sqlite3_errmsg(SQ(st)->db));
     /* In WAL mode NORMAL syncs at checkpoints: a killed process loses no
      * committed transaction; a power cut may lose the last ones, never the
      * database. */
@@ -410,51 +372,13 @@ static int sq_open(fk_store *st, const char *locator, int mode) {
 }
 
 static void sq_close(fk_store *st) {
-  if (!st->db) return;
+  fk_sq *q = SQ(st);
+  if (!q) return;
   /* Fold the WAL back so the index is one self-contained file. */
-  if (st->writable) sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-  sqlite3_close(st->db);
-}
-
-int fk_store_is_pg(const char *locator) {
-  return !strncmp(locator, "postgresql:", 11) || !strncmp(locator, "postgres:", 9);
-}
-
-int fk_store_open(const char *path, int mode, fk_store **out) {
-  *out = NULL;
-  fk_store *st = calloc(1, sizeof *st);
-  if (!st) return FK_ENOMEM;
-  fk_vectors_init(&st->vs);
-  st->data_lock = -1;
-  st->ops = &fk_sqlite_ops;
-  *out = st;
-  if (!path || !*path || (mode != FK_STORE_READ && mode != FK_STORE_WRITE))
-    return fk_store_fail(st, FK_EINVAL, "fk_store_open: bad arguments");
-#ifdef FK_WITH_POSTGRES
-  if (fk_store_is_pg(path)) st->ops = &fk_pg_ops;
-#else
-  if (fk_store_is_pg(path))
-    return fk_store_fail(st, FK_EUNSUPPORTED, "PostgreSQL indexes are not available: facekit was built without "
-                         "libpq (FK_WITH_POSTGRES=OFF)");
-#endif
-  int rc = st->ops->open(st, path, mode);
-  if (rc == FK_OK) st->err[0] = '\0'; /* an immutable retry may have succeeded */
-  return rc;
-}
-
-const char *fk_store_errmsg(const fk_store *st) {
-  if (!st) return "out of memory";
-  return st->err[0] ? st->err : "ok";
-}
-
-void fk_store_close(fk_store *st) {
-  if (!st) return;
-  fk_store_ann_close(st);
-  fk_vectors_destroy(&st->vs);
-  st->ops->close(st);
-  fk_store_data_dir_close(st);
-  free(st->path);
-  free(st);
+  if (q->db && st->writable) sqlite3_exec(q->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  sqlite3_close(q->db);
+  free(q);
+  st->impl = NULL;
 }
 
 static int count(fk_store *st, const char *sql, int64_t *out) {
@@ -511,9 +435,9 @@ static int sq_wait_change(fk_store *st, int timeout_ms) {
     int rc;
     int64_t v = pragma_int(st, "PRAGMA data_version", &rc);
     if (rc) return rc;
-    if (!st->watching || v != st->data_version) {
-      st->watching = 1;
-      st->data_version = v;
+    if (!SQ(st)->watching || v != SQ(st)->data_version) {
+      SQ(st)->watching = 1;
+      SQ(st)->data_version = v;
       return 1;
     }
     double left = timeout_ms - (fk_now_ms() - t0);
@@ -522,12 +446,8 @@ static int sq_wait_change(fk_store *st, int timeout_ms) {
   }
 }
 
-int fk_store_wait_change(fk_store *st, int timeout_ms) {
-  if (timeout_ms < 0) return fk_store_fail(st, FK_EINVAL, "fk_store_wait_change: negative timeout");
-  return st->ops->wait_change(st, timeout_ms);
-}
-
 const fk_store_ops fk_sqlite_ops = {
+    .version = FK_STORE_OPS_VERSION,
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,

@@ -1,7 +1,8 @@
 /*
- * pg.h - internals of the PostgreSQL backend of the face index, shared by
- * pg.c (connection, schema and migrations, transactions, reads, the vector
- * COPY) and pg_write.c (the writer and single edits). The schema is the
+ * pg.h - internals of the PostgreSQL backend of the face index (fk_pg_ops),
+ * private to src/store/pg/: its state behind fk_store.impl, shared by pg.c
+ * (connection, schema and migrations, transactions, reads, the vector COPY)
+ * and pg_write.c (the writer and single edits). The schema is the
  * SQLite one of store.h in PostgreSQL types; see pg.c.
  */
 #ifndef FK_STORE_PG_H
@@ -28,14 +29,17 @@ typedef struct fk_pg_rows {
   int n, ncap;
 } fk_pg_rows;
 
-struct fk_pg {
+/* What fk_store.impl points to for a PostgreSQL index. */
+typedef struct fk_pg {
   PGconn *conn;
   int in_txn, write_txn;
   int listening;          /* LISTEN issued on this connection */
   int broken;             /* a statement found the connection lost */
   fk_pg_rows rows;        /* sent by fk_pg_flush before the next statement */
   int hold;               /* the writer's own statement: rows stay unsent */
-};
+} fk_pg;
+
+#define PG(st) ((fk_pg *)(st)->impl)
 
 /* Statement parameters: text, except bytea values sent in binary. */
 #define FK_PG_MAXP 16
