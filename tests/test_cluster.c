@@ -87,7 +87,7 @@ static void test_persons_are_recovered(void) {
   int64_t n = make_faces(sizes, P, 0.09, v, truth);
   fk_knn g;
   CHECK_EQ_INT(fk_knn_exact(v, n, DIM, 16, 2, NULL, &g), FK_OK);
-  int64_t persons = fk_cluster_link(v, n, DIM, &g, NULL, 0.40f, 0.12f, label);
+  int64_t persons = fk_cluster_link(v, n, DIM, &g, NULL, NULL, 0.40f, 0.12f, label);
   CHECK_EQ_INT(persons, P);
   fk_cluster_scores s;
   CHECK_EQ_INT(fk_cluster_score(label, truth, n, &s), FK_OK);
@@ -111,11 +111,70 @@ static void test_faces_of_one_image_stay_apart(void) {
   memcpy(v + 5 * DIM, v + 3 * DIM, DIM * sizeof *v); /* even identical ones */
   fk_knn g;
   CHECK_EQ_INT(fk_knn_exact(v, n, DIM, 15, 1, NULL, &g), FK_OK);
-  CHECK(fk_cluster_link(v, n, DIM, &g, group, 0.40f, 0.12f, label) >= 2);
+  CHECK(fk_cluster_link(v, n, DIM, &g, group, NULL, 0.40f, 0.12f, label) >= 2);
   CHECK(label[3] != label[5]);
   /* without the constraint they are one person */
-  CHECK_EQ_INT(fk_cluster_link(v, n, DIM, &g, NULL, 0.40f, 0.12f, label), 2);
+  CHECK_EQ_INT(fk_cluster_link(v, n, DIM, &g, NULL, NULL, 0.40f, 0.12f, label), 2);
   CHECK(label[3] == label[5]);
+  fk_knn_free(&g);
+}
+
+/* What a rerun is told of the faces holds: persons keep their ids, new
+ * faces join them or start new persons, a correction keeps a face out,
+ * named persons never merge. */
+static void test_earlier_persons_and_corrections_hold(void) {
+  enum { P = 12, EACH = 6 };
+  int sizes[P + 1];
+  for (int p = 0; p <= P; p++) sizes[p] = EACH;
+  static float v[(P + 1) * EACH * DIM];
+  static int32_t truth[(P + 1) * EACH], first[(P + 1) * EACH], again[(P + 1) * EACH];
+  int64_t all = make_faces(sizes, P + 1, 0.09, v, truth), n = all - EACH; /* the last person comes later */
+  fk_knn g;
+  CHECK_EQ_INT(fk_knn_exact(v, n, DIM, 10, 1, NULL, &g), FK_OK);
+  CHECK_EQ_INT(fk_cluster_link(v, n, DIM, &g, NULL, NULL, 0.40f, 0.12f, first), P);
+  fk_knn_free(&g);
+  /* a rerun over the same faces gives the same ids */
+  fk_cluster_prior pr = {.person = first, .persons = P};
+  CHECK_EQ_INT(fk_knn_exact(v, n, DIM, 10, 1, NULL, &g), FK_OK);
+  CHECK_EQ_INT(fk_cluster_link(v, n, DIM, &g, NULL, &pr, 0.40f, 0.12f, again), P);
+  CHECK(!memcmp(first, again, (size_t)n * sizeof *first));
+  fk_knn_free(&g);
+  /* new faces: one of person 3, then a whole new person */
+  static int32_t prior[(P + 1) * EACH];
+  memcpy(prior, first, (size_t)n * sizeof *prior);
+  memcpy(v + n * DIM, v + 3 * EACH * DIM, DIM * sizeof *v); /* a copy of one of person 3's faces */
+  v[n * DIM] += 0.01f;
+  unit(v + n * DIM);
+  for (int64_t i = n; i < all; i++) prior[i] = -1;
+  pr.person = prior;
+  CHECK_EQ_INT(fk_knn_exact(v, all, DIM, 10, 1, NULL, &g), FK_OK);
+  int64_t persons = fk_cluster_link(v, all, DIM, &g, NULL, &pr, 0.40f, 0.12f, again);
+  CHECK_EQ_INT(persons, P + 1);
+  CHECK_EQ_INT(again[n], first[3 * EACH]);
+  for (int64_t i = n + 1; i < all; i++) CHECK_EQ_INT(again[i], P); /* the new person's id */
+  for (int64_t i = 0; i < n; i++) CHECK_EQ_INT(again[i], first[i]);
+  /* "face 2 is not person first[2]": it leaves, and stays out */
+  int64_t nf = 2;
+  int32_t np = first[2];
+  pr.not_face = &nf;
+  pr.not_person = &np;
+  pr.nnot = 1;
+  memcpy(prior, first, (size_t)n * sizeof *prior);
+  prior[2] = -1;
+  CHECK(fk_cluster_link(v, all, DIM, &g, NULL, &pr, 0.40f, 0.12f, again) >= P + 1);
+  CHECK(again[2] != np && again[0] == np);
+  /* two named persons with the same faces stay two; unnamed they merge */
+  memcpy(v + 1 * EACH * DIM, v, (size_t)EACH * DIM * sizeof *v); /* person 1 := person 0's faces */
+  fk_knn_free(&g);
+  CHECK_EQ_INT(fk_knn_exact(v, n, DIM, 10, 1, NULL, &g), FK_OK);
+  for (int64_t i = 0; i < n; i++) prior[i] = i < 2 * EACH ? (int32_t)(i / EACH) : -1;
+  uint8_t named[P] = {1, 1};
+  fk_cluster_prior two = {.person = prior, .persons = P, .named = named};
+  fk_cluster_link(v, n, DIM, &g, NULL, &two, 0.40f, 0.12f, again);
+  CHECK(again[0] == 0 && again[EACH] == 1);
+  named[0] = 0; /* one named: they merge, under the named one's id */
+  fk_cluster_link(v, n, DIM, &g, NULL, &two, 0.40f, 0.12f, again);
+  CHECK(again[0] == 1 && again[EACH] == 1);
   fk_knn_free(&g);
 }
 
@@ -159,6 +218,7 @@ int main(void) {
   RUN(test_the_graph_is_the_exact_nearest_neighbours);
   RUN(test_persons_are_recovered);
   RUN(test_faces_of_one_image_stay_apart);
+  RUN(test_earlier_persons_and_corrections_hold);
   RUN(test_the_baselines_follow_their_rules);
   RUN(test_scores_match_hand_computed_ones);
   return tu_summary();

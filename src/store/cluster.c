@@ -243,45 +243,97 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Dense group numbers 0.. for group[]; NULL when out of memory. */
-static int32_t *dense_groups(const int64_t *group, int64_t n, int64_t *ngroups) {
+/* Dense numbers 0.. for ids[]; NULL when out of memory. */
+static int32_t *dense_ids(const int64_t *ids, int64_t n, int64_t *count) {
   int64_t *sorted = malloc((size_t)n * sizeof *sorted + 1);
   int32_t *dense = malloc((size_t)n * sizeof *dense + 1);
   if (!sorted || !dense) return free(sorted), free(dense), NULL;
-  memcpy(sorted, group, (size_t)n * sizeof *sorted);
+  memcpy(sorted, ids, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64);
   int64_t u = 0;
   for (int64_t i = 0; i < n; i++)
     if (i == 0 || sorted[i] != sorted[i - 1]) sorted[u++] = sorted[i];
   for (int64_t i = 0; i < n; i++) {
-    const int64_t *at = bsearch(&group[i], sorted, (size_t)u, sizeof *sorted, cmp_i64);
+    const int64_t *at = bsearch(&ids[i], sorted, (size_t)u, sizeof *sorted, cmp_i64);
     dense[i] = (int32_t)(at - sorted);
   }
   free(sorted);
-  *ngroups = u;
+  *count = u;
   return dense;
 }
 
-/* label[i]: the clusters numbered 0.. by their first row; returns how many. */
-static int64_t number_roots(linker *L, int32_t *label) {
-  int32_t *num = malloc((size_t)L->n * sizeof *num + 1);
-  if (!num) return FK_ENOMEM;
-  for (int64_t i = 0; i < L->n; i++) num[i] = -1;
-  int64_t k = 0;
-  for (int64_t i = 0; i < L->n; i++) {
-    int32_t r = root(L, (int32_t)i);
-    if (num[r] < 0) num[r] = (int32_t)k++;
-    label[i] = num[r];
+/* The cannot-link tokens of each face (linker.groups): its image's; "not
+ * person P" for a face corrected out of P and for every face of P; "named"
+ * for the faces of named persons, so that two named persons never merge.
+ * Clusters sharing a token never merge. */
+static int add_tokens(linker *L, const int64_t *image, const fk_cluster_prior *pr) {
+  int64_t nimages = 0, persons = pr ? pr->persons : 0;
+  int32_t *dense = NULL;
+  if (image && !(dense = dense_ids(image, L->n, &nimages))) return -1;
+  int64_t ntokens = nimages + persons + 1, named = nimages + persons;
+  if (!(L->groups = calloc((size_t)L->n + 1, sizeof *L->groups)) ||
+      !(L->gstamp = calloc((size_t)ntokens + 1, sizeof *L->gstamp)))
+    return free(dense), -1;
+  int rc = 0;
+  for (int64_t i = 0; rc == 0 && i < L->n; i++) {
+    int32_t p = pr && pr->person ? pr->person[i] : -1;
+    if (dense) rc = ilist_add(&L->groups[i], dense[i]);
+    if (rc == 0 && p >= 0 && pr->named && pr->named[p]) rc = ilist_add(&L->groups[i], (int32_t)named);
   }
-  free(num);
-  return k;
+  for (int64_t j = 0; rc == 0 && pr && j < pr->nnot; j++) {
+    int32_t tok = (int32_t)(nimages + pr->not_person[j]);
+    rc = ilist_add(&L->groups[pr->not_face[j]], tok);
+    for (int64_t i = 0; rc == 0 && pr->person && i < L->n; i++)
+      if (pr->person[i] == pr->not_person[j]) rc = ilist_add(&L->groups[i], tok);
+  }
+  free(dense);
+  return rc;
 }
 
-int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, const int64_t *group, float link,
-                        float strict, int32_t *label) {
+/* Each face's person: a cluster holding faces of earlier persons keeps the
+ * named one's id, else the id of the one it holds most faces of (the
+ * lowest on a tie); other clusters take new ids from persons up, in order
+ * of their first face. Returns how many persons there are. */
+static int64_t person_ids(linker *L, const fk_cluster_prior *pr, int32_t *label) {
+  int64_t n = L->n, persons = pr ? pr->persons : 0, next = persons, count = 0;
+  int32_t *id = malloc((size_t)n * sizeof *id + 1);
+  int64_t *votes = calloc((size_t)persons + 1, sizeof *votes);
+  ilist *held = calloc((size_t)n + 1, sizeof *held);
+  int rc = id && votes && held ? 0 : -1;
+  for (int64_t i = 0; rc == 0 && i < n; i++) id[i] = -1;
+  /* each root's earlier persons, then its pick */
+  for (int64_t i = 0; rc == 0 && pr && pr->person && i < n; i++)
+    if (pr->person[i] >= 0) rc = ilist_add(&held[root(L, (int32_t)i)], pr->person[i]);
+  for (int64_t r = 0; rc == 0 && r < n; r++) {
+    if (L->parent[r] != r) continue;
+    count++;
+    int32_t best = -1;
+    for (int32_t j = 0; j < held[r].n; j++) votes[held[r].v[j]]++;
+    for (int32_t j = 0; j < held[r].n; j++) {
+      int32_t p = held[r].v[j];
+      int named = pr->named && pr->named[p], best_named = best >= 0 && pr->named && pr->named[best];
+      if (best < 0 || (named && !best_named) ||
+          (named == best_named && (votes[p] > votes[best] || (votes[p] == votes[best] && p < best))))
+        best = p;
+    }
+    for (int32_t j = 0; j < held[r].n; j++) votes[held[r].v[j]] = 0;
+    id[r] = best;
+  }
+  for (int64_t i = 0; rc == 0 && i < n; i++) {
+    int32_t r = root(L, (int32_t)i);
+    if (id[r] < 0) id[r] = (int32_t)next++;
+    label[i] = id[r];
+  }
+  for (int64_t r = 0; held && r < n; r++) free(held[r].v);
+  free(held), free(id), free(votes);
+  return rc ? FK_ENOMEM : count;
+}
+
+int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, const int64_t *image,
+                        const fk_cluster_prior *prior, float link, float strict, int32_t *label) {
   linker L = {.n = n, .dim = dim, .link = link, .strict = strict};
-  int64_t rc = FK_ENOMEM, ngroups = 0;
-  int32_t *dense = NULL;
+  int64_t rc = FK_ENOMEM;
+  int32_t *first = NULL; /* each earlier person's first face */
   L.parent = malloc((size_t)n * sizeof *L.parent + 1);
   L.size = malloc((size_t)n * sizeof *L.size + 1);
   L.ver = calloc((size_t)n + 1, sizeof *L.ver);
@@ -289,26 +341,42 @@ int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, con
   L.adj = calloc((size_t)n + 1, sizeof *L.adj);
   L.stamp = calloc((size_t)n + 1, sizeof *L.stamp);
   if (!L.parent || !L.size || !L.ver || !L.sum || !L.adj || !L.stamp) goto out;
-  if (group) {
-    if (!(dense = dense_groups(group, n, &ngroups)) || !(L.groups = calloc((size_t)n + 1, sizeof *L.groups)) ||
-        !(L.gstamp = calloc((size_t)ngroups + 1, sizeof *L.gstamp)))
-      goto out;
-  }
+  if ((image || prior) && add_tokens(&L, image, prior)) goto out;
   memcpy(L.sum, v, (size_t)n * dim * sizeof *L.sum);
   for (int64_t i = 0; i < n; i++) {
     L.parent[i] = (int32_t)i;
     L.size[i] = 1;
-    if (group && ilist_add(&L.groups[i], dense[i])) goto out;
   }
-  /* edges both ways, and the candidates that may merge */
   for (int64_t i = 0; i < n; i++)
     for (int j = 0; j < g->k; j++) {
       int32_t u = g->nbr[i * g->k + j];
-      float s = g->sim[i * g->k + j];
       if (u < 0) break;
       if (ilist_add(&L.adj[i], u) || ilist_add(&L.adj[u], (int32_t)i)) goto out;
-      /* an edge listed both ways is queued twice: the second is stale by then */
-      float m = margin(&L, (int32_t)i, u, s);
+    }
+  /* the faces of each earlier person start as one cluster (must-link:
+   * a user's naming or moving, or an earlier run's grouping, holds) */
+  if (prior && prior->person) {
+    if (!(first = malloc((size_t)prior->persons * sizeof *first + 1))) goto out;
+    for (int32_t p = 0; p < prior->persons; p++) first[p] = -1;
+    for (int64_t i = 0; i < n; i++) {
+      int32_t p = prior->person[i];
+      if (p < 0) continue;
+      if (first[p] < 0) {
+        first[p] = (int32_t)i;
+        continue;
+      }
+      int32_t a = root(&L, first[p]), b = root(&L, (int32_t)i);
+      if (a != b && merge(&L, L.size[a] >= L.size[b] ? a : b, L.size[a] >= L.size[b] ? b : a)) goto out;
+    }
+  }
+  /* the candidates between single faces (merge() queued those of clusters);
+   * an edge listed both ways is queued twice: the second is stale by then */
+  for (int64_t i = 0; i < n; i++)
+    for (int j = 0; j < g->k; j++) {
+      int32_t u = g->nbr[i * g->k + j];
+      if (u < 0) break;
+      if (L.parent[i] != i || L.size[i] != 1 || L.parent[u] != u || L.size[u] != 1) continue;
+      float m = margin(&L, (int32_t)i, u, g->sim[i * g->k + j]);
       if (m >= 0 && heap_push(&L.h, (cand){m, (int32_t)i, u, 0, 0})) goto out;
     }
   while (L.h.n) {
@@ -319,9 +387,9 @@ int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, con
     int32_t r = L.size[c.a] >= L.size[c.b] ? c.a : c.b, o = r == c.a ? c.b : c.a;
     if (merge(&L, r, o)) goto out;
   }
-  rc = number_roots(&L, label);
+  rc = person_ids(&L, prior, label);
 out:
-  free(dense);
+  free(first);
   linker_free(&L);
   return rc;
 }

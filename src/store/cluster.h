@@ -37,16 +37,32 @@ typedef struct fk_knn {
 int fk_knn_exact(const float *v, int64_t n, int dim, int k, int threads, pthreadpool_t pool, fk_knn *g);
 void fk_knn_free(fk_knn *g);
 
+/* What an earlier run and the user have said of the faces. */
+typedef struct fk_cluster_prior {
+  const int32_t *person;     /* each face's person (-1: none), NULL: none
+                                has one; ids are below persons */
+  int32_t persons;
+  const uint8_t *named;      /* by person id: named by a user (NULL: none) */
+  const int64_t *not_face;   /* nnot corrections: face not_face[j] is not */
+  const int32_t *not_person; /* person not_person[j] */
+  int64_t nnot;
+} fk_cluster_prior;
+
 /* Average-linkage agglomeration over g (above): clusters of a and b faces
  * merge while their linkage is at least link + strict / sqrt(a b), the
  * best pair first. A pair of single faces has one similarity to go by, two
  * big clusters a mean over many: the bar falls as the evidence grows.
- * group[i] (NULL: none) is a
- * cannot-link class: rows of one group never share a cluster (the faces of
- * one image). label[i] gets the cluster of row i, 0.., numbered by first
- * row; returns the number of clusters, or FK_ENOMEM. */
-int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, const int64_t *group, float link,
-                        float strict, int32_t *label);
+ * Constraints:
+ *   - the faces of each earlier person start as one cluster (must-link);
+ *   - faces of one image (image[i], NULL: none) never share a cluster,
+ *     a face corrected out of a person never rejoins it, and two named
+ *     persons never merge (cannot-link).
+ * label[i] gets row i's person: earlier persons keep their ids (a cluster
+ * holding several takes the named one's, else its biggest's) and new ones
+ * are numbered from prior->persons (0 without a prior) in order of their
+ * first row. Returns the number of persons, or FK_ENOMEM. */
+int64_t fk_cluster_link(const float *v, int64_t n, int dim, const fk_knn *g, const int64_t *image,
+                        const fk_cluster_prior *prior, float link, float strict, int32_t *label);
 
 /* Baselines, on the same graph. Immich's incremental DBSCAN: rows in
  * order; a row with at least min_faces rows (itself included) within

@@ -145,7 +145,7 @@ int fk_store_eval_cluster(fk_store *st, const fk_cluster_eval_options *caller, f
     }
   }
   t1 = fk_now_s();
-  int64_t c = fk_cluster_link(v, n, st->vs.v.dim, &own, image, o.link, o.strict, label);
+  int64_t c = fk_cluster_link(v, n, st->vs.v.dim, &own, image, NULL, o.link, o.strict, label);
   r->cluster_seconds = fk_now_s() - t1;
   if (own.nbr != g.nbr) free(own.nbr), free(own.sim);
   if (c < 0 || (rc = fk_cluster_score(label, truth, n, &r->s))) {
