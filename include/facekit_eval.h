@@ -140,6 +140,7 @@ typedef struct fk_cluster_eval_options {
   int k;          /* neighbours per face in the graph */
   int threads;
   int baselines;  /* also Immich's and DBSCAN's, their parameters swept */
+  int ann;        /* the neighbours through an HNSW graph, not exactly */
 } fk_cluster_eval_options;
 
 FK_API void fk_cluster_eval_options_init(fk_cluster_eval_options *o);

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 
 static const char help[] =
-    "usage: facekit eval cluster [--db INDEX] [--link S] [--strict S] [-k N] [--jobs N] [--no-baselines]\n"
+    "usage: facekit eval cluster [--db INDEX] [--link S] [--strict S] [-k N] [--ann] [--jobs N] [--no-baselines]\n"
     "Clusters the face nearest each image's centre into persons and scores the result\n"
     "against the persons the images' parent folders name (LFW's layout; the method\n"
     "never sees them). Prints {\"bcubed\":{\"precision\",\"recall\",\"f\"},\"pairwise\":{...},\n"
@@ -21,7 +21,9 @@ static const char help[] =
     "  --strict S      how much more two small ones need: link + S / sqrt(a b) (0.12)\n"
     "  -k N            neighbours per face in the graph (32)\n"
     "  --jobs N        threads (default: all cores)\n"
-    "  --no-baselines  leave out Immich's and DBSCAN's sweeps\n\n";
+    "  --no-baselines  leave out Immich's and DBSCAN's sweeps\n"
+    "  --ann           find the neighbours through an HNSW graph (faiss), as for\n"
+    "                  millions of faces, instead of exactly\n\n";
 
 static cJSON *scores_json(cJSON *o, const fk_cluster_scores *s) {
   cJSON *b = cJSON_AddObjectToObject(o, "bcubed"), *p = cJSON_AddObjectToObject(o, "pairwise");
@@ -56,6 +58,10 @@ int cmd_eval_cluster(int argc, char **argv) {
       o.baselines = 0;
       continue;
     }
+    if (!strcmp(a, "--ann")) {
+      o.ann = 1;
+      continue;
+    }
     const char *v = i + 1 < argc ? argv[++i] : NULL;
     if (!v || a[0] != '-') return cli_usage("eval cluster ", "unknown or incomplete option '%s'", a);
     if (!strcmp(a, "--db")) db = v;
@@ -83,6 +89,7 @@ int cmd_eval_cluster(int argc, char **argv) {
     cJSON_AddNumberToObject(x, "link", fk_json_float(o.link));
     cJSON_AddNumberToObject(x, "strict", fk_json_float(o.strict));
     cJSON_AddNumberToObject(x, "k", o.k);
+    cJSON_AddStringToObject(x, "graph", o.ann ? "ann" : "exact");
     cJSON_AddNumberToObject(x, "graph_seconds", r.graph_seconds);
     cJSON_AddNumberToObject(x, "cluster_seconds", r.cluster_seconds);
     if (o.baselines) {

@@ -9,6 +9,8 @@
 #include "facekit.h"
 #include "store/cluster.h"
 #include "nn/nn.h"
+#include "store/ann.h"
+#include "store/vecs.h" /* fk_dot_f32 */
 
 /* ---- the k-NN graph -------------------------------------------------------------- */
 
@@ -70,6 +72,90 @@ int fk_knn_exact(const float *v, int64_t n, int dim, int k, int threads, pthread
   if (rc) fk_knn_free(g);
   return rc;
 }
+
+#ifdef FK_WITH_FAISS
+#define ANN_CHUNK 512 /* rows a task searches with one searcher */
+
+typedef struct ann_job {
+  const fk_ann *a;
+  const float *v;
+  int64_t n;
+  int dim, k, ef;
+  fk_knn *g;
+  volatile int failed;
+} ann_job;
+
+/* Rows [t * ANN_CHUNK, ...): each one's k + 1 nearest by the graph's codes,
+ * itself dropped, the rest re-scored on the exact vectors and sorted. */
+static void ann_task(void *arg, size_t t) {
+  ann_job *J = arg;
+  int64_t from = (int64_t)t * ANN_CHUNK, to = from + ANN_CHUNK < J->n ? from + ANN_CHUNK : J->n;
+  fk_ann_searcher *sr = NULL;
+  int64_t *lab = malloc((size_t)(J->k + 1) * sizeof *lab);
+  float *sims = malloc((size_t)(J->k + 1) * sizeof *sims);
+  char err[256];
+  if (!lab || !sims || fk_ann_searcher_new(&sr, err, sizeof err)) {
+    J->failed = 1;
+    goto out;
+  }
+  for (int64_t q = from; q < to; q++) {
+    int32_t *nbr = J->g->nbr + q * J->k;
+    float *sim = J->g->sim + q * J->k;
+    for (int j = 0; j < J->k; j++) nbr[j] = -1, sim[j] = -INFINITY;
+    int got = 0;
+    if (fk_ann_search(J->a, sr, J->v + q * J->dim, J->k + 1, J->ef, lab, sims, &got, err, sizeof err)) {
+      J->failed = 1;
+      break;
+    }
+    for (int i = 0; i < got; i++) {
+      if (lab[i] == q) continue;
+      const float *x = J->v + q * J->dim, *y = J->v + lab[i] * J->dim;
+      float d = 0;
+      for (int c = 0; c < J->dim; c++) d += x[c] * y[c];
+      if (d > sim[J->k - 1]) knn_insert(nbr, sim, J->k, (int32_t)lab[i], d);
+    }
+  }
+out:
+  fk_ann_searcher_free(sr);
+  free(lab), free(sims);
+}
+
+int fk_knn_ann(const float *v, int64_t n, int dim, int k, int threads, pthreadpool_t pool, fk_knn *g) {
+  memset(g, 0, sizeof *g);
+  if (n > INT32_MAX || k < 1) return FK_EINVAL;
+  int64_t *labels = malloc((size_t)n * sizeof *labels + 1);
+  g->n = n;
+  g->k = k;
+  g->nbr = malloc((size_t)(n * k) * sizeof *g->nbr + 1);
+  g->sim = malloc((size_t)(n * k) * sizeof *g->sim + 1);
+  fk_ann *a = NULL;
+  char err[256];
+  /* the index's own graph parameters (ann_cache.c) */
+  const fk_ann_params p = {.m = 32, .ef_construction = 100};
+  int rc = labels && g->nbr && g->sim ? FK_OK : FK_ENOMEM;
+  for (int64_t i = 0; rc == FK_OK && i < n; i++) labels[i] = i;
+  if (rc == FK_OK) rc = fk_ann_new(dim, &p, &a, err, sizeof err);
+  if (rc == FK_OK) rc = fk_ann_add(a, n, v, labels, threads, err, sizeof err);
+  if (rc == FK_OK) {
+    ann_job J = {a, v, n, dim, k, 2 * k > 64 ? 2 * k : 64, g, 0};
+    size_t tasks = (size_t)((n + ANN_CHUNK - 1) / ANN_CHUNK);
+    if (pool) pthreadpool_parallelize_1d(pool, ann_task, &J, tasks, 0);
+    else
+      for (size_t t = 0; t < tasks; t++) ann_task(&J, t);
+    if (J.failed) rc = FK_ENOMEM;
+  }
+  fk_ann_free(a);
+  free(labels);
+  if (rc) fk_knn_free(g);
+  return rc;
+}
+#else
+int fk_knn_ann(const float *v, int64_t n, int dim, int k, int threads, pthreadpool_t pool, fk_knn *g) {
+  (void)v, (void)n, (void)dim, (void)k, (void)threads, (void)pool;
+  memset(g, 0, sizeof *g);
+  return FK_EUNSUPPORTED;
+}
+#endif
 
 void fk_knn_free(fk_knn *g) {
   free(g->nbr);
@@ -163,9 +249,8 @@ static int32_t root(linker *L, int32_t i) {
 }
 
 static float linkage(const linker *L, int32_t a, int32_t b) {
-  const float *x = L->sum + (size_t)a * L->dim, *y = L->sum + (size_t)b * L->dim;
-  double d = 0;
-  for (int i = 0; i < L->dim; i++) d += (double)x[i] * y[i];
+  float d;
+  fk_dot_f32(L->sum + (size_t)a * L->dim, L->sum + (size_t)b * L->dim, 1, L->dim, &d);
   return (float)(d / ((double)L->size[a] * L->size[b]));
 }
 

@@ -35,6 +35,11 @@ typedef struct fk_knn {
  * the k best of each row picked on pool (NULL: this thread). FK_OK,
  * FK_ENOMEM or FK_EUNSUPPORTED. */
 int fk_knn_exact(const float *v, int64_t n, int dim, int k, int threads, pthreadpool_t pool, fk_knn *g);
+/* The same through an HNSW graph (faiss, ann.h) built over the rows, for
+ * millions of faces: each row's k + 1 nearest by the graph, re-scored on
+ * the exact vectors. Approximate: a true neighbour may be missed. FK_OK,
+ * FK_ENOMEM, or FK_EUNSUPPORTED without faiss (FK_WITH_FAISS=OFF). */
+int fk_knn_ann(const float *v, int64_t n, int dim, int k, int threads, pthreadpool_t pool, fk_knn *g);
 void fk_knn_free(fk_knn *g);
 
 /* What an earlier run and the user have said of the faces. */

@@ -124,8 +124,13 @@ int fk_store_eval_cluster(fk_store *st, const fk_cluster_eval_options *caller, f
   if (k > n - 1) k = n > 1 ? (int)n - 1 : 1;
   double t1 = fk_now_s();
   pthread_mutex_lock(&st->vs.pool_mu);
-  rc = fk_knn_exact(v, n, st->vs.v.dim, k, o.threads, fk_vectors_pool(&st->vs, o.threads), &g);
+  rc = (o.ann ? fk_knn_ann : fk_knn_exact)(v, n, st->vs.v.dim, k, o.threads, fk_vectors_pool(&st->vs, o.threads), &g);
   pthread_mutex_unlock(&st->vs.pool_mu);
+  if (rc == FK_EUNSUPPORTED) {
+    fk_store_fail(st, rc, "%s", o.ann ? "the ANN graph needs faiss (FK_WITH_FAISS=OFF in this build)"
+                                      : "oneDNN's sgemm failed");
+    goto out;
+  }
   if (rc) goto out;
   r->graph_seconds = fk_now_s() - t1;
   /* the method sees its own k of the graph's neighbours */
