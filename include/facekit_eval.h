@@ -118,6 +118,51 @@ typedef struct fk_retrieval {
 FK_API int fk_store_eval_retrieval(fk_store *st, int metric, int codes, int threads,
                                    fk_retrieval *r);
 
+/* ---- clustering ----
+ *
+ * fk_store_eval_cluster(): how well faces group into persons, over the
+ * central face of each image of an index (as eval retrieval takes them),
+ * against true persons read from the paths: an image's parent folder (LFW's
+ * layout) names its person. The method never sees those names. Scores:
+ * BCubed (per face: the share of its cluster that is its person, and of
+ * its person that is in its cluster, averaged) and pairwise (over pairs of
+ * faces put together, and pairs of one person) precision, recall and F. */
+typedef struct fk_cluster_scores {
+  double bcubed_p, bcubed_r, bcubed_f;
+  double pair_p, pair_r, pair_f;
+  int64_t clusters, true_clusters, unclustered;
+} fk_cluster_scores;
+
+typedef struct fk_cluster_eval_options {
+  size_t size;    /* sizeof, set by fk_cluster_eval_options_init */
+  float link;     /* average-linkage similarity at which big clusters merge */
+  float strict;   /* what small ones need more: link + strict / sqrt(a b) */
+  int k;          /* neighbours per face in the graph */
+  int threads;
+  int baselines;  /* also Immich's and DBSCAN's, their parameters swept */
+  int ann;        /* the neighbours through an HNSW graph, not exactly */
+} fk_cluster_eval_options;
+
+FK_API void fk_cluster_eval_options_init(fk_cluster_eval_options *o);
+
+/* A baseline at its best parameters (by BCubed F). */
+typedef struct fk_cluster_baseline {
+  const char *method; /* "immich", "dbscan" */
+  float distance;     /* maxDistance / eps: cosine distance */
+  int min_faces;      /* minFaces / minPts */
+  fk_cluster_scores s;
+} fk_cluster_baseline;
+
+typedef struct fk_cluster_eval {
+  int64_t faces;
+  fk_cluster_scores s;
+  double seconds, graph_seconds, cluster_seconds;
+  fk_cluster_baseline immich_default; /* 0.5, 3 */
+  fk_cluster_baseline immich_best, immich_best_pairwise, dbscan_best;
+} fk_cluster_eval;
+
+FK_API int fk_store_eval_cluster(fk_store *st, const fk_cluster_eval_options *o, fk_cluster_eval *r);
+
 /* Quantizes a unit vector to int8 codes: round(127 * v), clamped. */
 FK_API void fk_quantize_i8(const float *unit, int8_t *code, int dim);
 

@@ -128,6 +128,7 @@ int cmd_represent(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_eval_retrieval(int argc, char **argv); /* `eval retrieval`, from cmd_eval */
+int cmd_eval_cluster(int argc, char **argv);   /* `eval cluster`, from cmd_eval */
 int cmd_index(int argc, char **argv);
 int cmd_find(int argc, char **argv);
 int cmd_export(int argc, char **argv);

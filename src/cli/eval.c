@@ -78,9 +78,10 @@ int cmd_eval(int argc, char **argv) {
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
   if (!strcmp(argv[1], "retrieval")) return cmd_eval_retrieval(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "cluster")) return cmd_eval_cluster(argc - 1, argv + 1);
   if (!strcmp(argv[1], "gender")) return cmd_eval_gender(argc - 1, argv + 1);
   if (strcmp(argv[1], "lfw"))
-    return cli_usage("eval ", "unknown benchmark '%s' (try: lfw, retrieval, gender)", argv[1]);
+    return cli_usage("eval ", "unknown benchmark '%s' (try: lfw, retrieval, cluster, gender)", argv[1]);
   cli_common c;
   cli_common_init(&c);
   const char *root = NULL, *pairs_file = NULL;

@@ -1326,6 +1326,16 @@ static void workers_follow_fpenv(int threads) {
   GOMP_parallel(follow_fpenv, &flush, (unsigned)threads, 0);
 }
 
+int nn_sgemm_abt(int64_t m, int64_t n, int k, const float *a, const float *b, float *c, int threads) {
+  fk_fpenv saved = fk_fpenv_set(1);
+  omp_icv old = omp_enter(threads);
+  workers_follow_fpenv(threads);
+  dnnl_status_t st = dnnl_sgemm('N', 'T', m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
+  omp_leave(old);
+  fk_fpenv_restore(saved);
+  return st == dnnl_success ? FK_OK : FK_EUNSUPPORTED;
+}
+
 /* ---- profile (FACEKIT_DNNL_PROFILE) ------------------------------------------ */
 
 /* With FACEKIT_DNNL_PROFILE set in the environment when a runtime is made,

@@ -294,6 +294,12 @@ int nn_runtime_last_threads(const nn_runtime *rt);
  * layout conversion. */
 int nn_runtime_steps(const nn_runtime *rt);
 
+/* C = A B^T for row-major A (m x k), B (n x k) and C (m x n), by oneDNN's
+ * sgemm on `threads` threads, denormals flushed (the caller's mode
+ * restored): the all-pairs dot products of the face clustering's graph.
+ * FK_OK, or FK_EUNSUPPORTED when oneDNN fails. */
+int nn_sgemm_abt(int64_t m, int64_t n, int k, const float *a, const float *b, float *c, int threads);
+
 /* One NN_BIN_* elementwise operation (shared with tfgraph.c's folding). */
 float nn_binary_apply(int kind, float a, float b);
 /* The reference kernel of one op over NHWC buffers: the other backends'
