@@ -10,7 +10,7 @@
 #include "store/cluster.h"
 #include "nn/nn.h"
 #include "store/ann.h"
-#include "store/vecs.h" /* fk_dot_f32 */
+#include "base/vec.h" /* fk_dot_f32 */
 
 /* ---- the k-NN graph -------------------------------------------------------------- */
 
