@@ -22,6 +22,9 @@ const char cli_common_help[] =
     "                         default picks 256, 384 or 512 from the image size;\n"
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
+    "  --retry-score S        where none scores above the min score, detect again\n"
+    "                         at S and keep the best face (default 0.1; S >= the\n"
+    "                         min score: no second pass)\n"
     "  --model NAME           recognition model: %s (default %s)\n"
     "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
     "                         (default auto: each model's own)\n"
@@ -70,7 +73,7 @@ int cli_parse_bool(const char *s, int *out) {
 int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   const char *a = argv[*i];
   static const char *const with_value[] = {"--models", "--detector", "--landmarks", "--input-size",
-                                           "--min-score", "--model", "--align", "--flip",
+                                           "--min-score", "--retry-score", "--model", "--align", "--flip",
                                            "--threads", "--max-pixels", "--backend", "--precision"};
   int known = 0;
   for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
@@ -104,6 +107,9 @@ int cli_common_parse(cli_common *c, int argc, char **argv, int *i) {
   } else if (!strcmp(a, "--min-score")) {
     if (cli_parse_float(v, 0.0, 0.999999, &c->opt.min_score))
       return cli_usage(NULL, "--min-score must be a number in [0, 1), not '%s'", v), -1;
+  } else if (!strcmp(a, "--retry-score")) {
+    if (cli_parse_float(v, 0.0, 0.999999, &c->opt.retry_score))
+      return cli_usage(NULL, "--retry-score must be a number in [0, 1), not '%s'", v), -1;
   } else if (!strcmp(a, "--align")) {
     if ((c->opt.align = fk_align_from_name(v)) < FK_ALIGN_AUTO)
       return cli_usage(NULL, "--align must be auto, 5point, dlib, arcface or face-api, not '%s'", v), -1;

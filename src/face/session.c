@@ -27,6 +27,7 @@ void fk_options_init(fk_options *o) {
   o->backend = FK_BACKEND_AUTO;
   o->max_pixels = 0;
   o->precision = FK_PRECISION_AUTO;
+  o->retry_score = 0.1f; /* see fk_options; README "Indexing speed" */
 }
 
 /* The input side the options ask of a sized detector (0: automatic, or a
@@ -49,6 +50,8 @@ static int check_options(fk_session *s, const fk_options *o) {
                            "detector input size %d must be a multiple of 32 in [64, 2048]", size);
   if (!(o->min_score >= 0.0f && o->min_score < 1.0f))
     return fk_session_fail(s, FK_EINVAL, "min score %g must be in [0, 1)", o->min_score);
+  if (!(o->retry_score >= 0.0f && o->retry_score < 1.0f))
+    return fk_session_fail(s, FK_EINVAL, "retry score %g must be in [0, 1)", o->retry_score);
   if (o->max_faces < 1 || o->max_faces > 10000)
     return fk_session_fail(s, FK_EINVAL, "max faces %d must be in [1, 10000]", o->max_faces);
   if (!fk_model_name(o->model))
