@@ -260,7 +260,7 @@ typedef struct fk_options {
   float retry_score;     /* fk_detect (so fk_faces, fk_verify, indexing):
                             where no detection scores above min_score, the
                             detector runs again at this lower score and the
-                            best face is kept (default 0.1; >= min_score: no
+                            best face is kept (default 0.2; >= min_score: no
                             second pass). Added after precision. */
 } fk_options;
 

@@ -23,7 +23,7 @@ const char cli_common_help[] =
     "                         tiny defaults to 416\n"
     "  --min-score S          drop detections scoring <= S (default 0.5)\n"
     "  --retry-score S        where none scores above the min score, detect again\n"
-    "                         at S and keep the best face (default 0.1; S >= the\n"
+    "                         at S and keep the best face (default 0.2; S >= the\n"
     "                         min score: no second pass)\n"
     "  --model NAME           recognition model: %s (default %s)\n"
     "  --align auto|5point|dlib|arcface|face-api  recognizer chip alignment\n"
