@@ -26,6 +26,7 @@ static fk_session *faceapi_session_threads(int backend, int threads) {
   fk_options o;
   fk_options_init(&o);
   o.threads = threads;
+  o.detector = FK_DETECTOR_SSD;
   o.ssd_input_size = 512;
   o.model = FK_MODEL_RESNET128;
   o.align = FK_ALIGN_FACEAPI;

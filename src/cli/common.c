@@ -16,7 +16,7 @@
 const char cli_common_help[] =
     "Pipeline options:\n"
     "  --models DIR           models directory (default $FACEKIT_MODELS or ./models)\n"
-    "  --detector ssd|tiny|rfb320  face detector (default ssd)\n"
+    "  --detector ssd|tiny|rfb320|blazeface  face detector (default ssd)\n"
     "  --landmarks face-api|lmk64  the 68-point landmark net (default face-api)\n"
     "  --input-size N         detector input side, a multiple of 32; for ssd the\n"
     "                         default picks 256, 384 or 512 from the image size;\n"
