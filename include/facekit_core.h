@@ -260,6 +260,11 @@ typedef struct fk_options {
   int attribute_model;   /* FK_ATTR_MODEL_*: the source of age and gender
                             in fk_analyze() (default face-api) */
   int precision;         /* FK_PRECISION_* (default FK_PRECISION_AUTO) */
+  float retry_score;     /* fk_detect (so fk_faces, fk_verify, indexing):
+                            where no detection scores above min_score, the
+                            detector runs again at this lower score and the
+                            best face is kept (default 0.2; >= min_score: no
+                            second pass). Added after precision. */
 } fk_options;
 
 /* Fills *o with the defaults. */

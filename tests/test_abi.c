@@ -20,7 +20,7 @@
     memcpy((unsigned char *)(block) + offsetof(type, field), &v_, sizeof v_); \
   } while (0)
 
-/* An "older" fk_options: the layout before its last field (precision),
+/* An "older" fk_options: the layout before precision (and retry_score),
  * filled as its fk_options_init filled it. */
 static void *older_options(void) {
   fk_options full;

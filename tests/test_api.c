@@ -39,7 +39,7 @@ static void test_values_read_back_and_differ(void) {
   fk_options def;
   fk_options_init(&def);
   static const char *const other[][2] = {
-      {"detector", "tiny"},  {"input_size", "320"}, {"min_score", "0.25"}, {"max_faces", "7"},
+      {"detector", "tiny"},  {"input_size", "320"}, {"min_score", "0.25"}, {"retry_score", "0.1"}, {"max_faces", "7"},
       {"landmarks", "lmk64"}, {"model", "resnet128"}, {"align", "5point"}, {"flip", "false"},
       {"attribute_model", "gear"}, {"threads", "2"}, {"backend", "xnnpack"}, {"precision", "f32"},
       {"max_pixels", "1000"}};

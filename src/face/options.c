@@ -114,6 +114,10 @@ static const opt_row rows[] = {
      .parse = input_size_parse, .format = input_size_format, .check = input_size_check, .used = input_size_used},
     {{"min_score", NULL, FK_OPT_FLOAT, DET | REQ, 0, 0.999999, "S", "drop detections scoring <= S"},
      .offset = AT(min_score)},
+    {{"retry_score", NULL, FK_OPT_FLOAT, DET | REQ, 0, 0.999999, "S",
+      "where no detection scores above min_score, detect again at S and keep the best face; S >= min_score "
+      "turns the second pass off"},
+     .offset = AT(retry_score)},
     {{"max_faces", NULL, FK_OPT_INT, DET, 1, 10000, "N", "detections kept per image, the best-scoring"},
      .offset = AT(max_faces)},
     {{"landmarks", NULL, FK_OPT_ENUM, DET | EMB | REQ, 0, 0, "NAME", "the 68-point landmark net"},
@@ -386,5 +390,6 @@ int fk_options_equal(const fk_options *a, const fk_options *b) {
          a->tiny_input_size == b->tiny_input_size && a->min_score == b->min_score &&
          a->max_faces == b->max_faces && a->model == b->model && a->align == b->align && a->flip == b->flip &&
          a->threads == b->threads && a->backend == b->backend && a->max_pixels == b->max_pixels &&
-         a->attribute_model == b->attribute_model && a->precision == b->precision;
+         a->attribute_model == b->attribute_model && a->precision == b->precision &&
+         a->retry_score == b->retry_score;
 }

@@ -27,6 +27,7 @@ void fk_options_init(fk_options *o) {
   o->backend = FK_BACKEND_AUTO;
   o->max_pixels = FK_DEFAULT_MAX_PIXELS;
   o->precision = FK_PRECISION_AUTO;
+  o->retry_score = 0.2f; /* see fk_options; README "Indexing speed" */
 }
 
 /* The input side the options ask of a sized detector (0: automatic, or a
