@@ -343,6 +343,17 @@ FK_API int fk_session_new(const fk_models *m, const fk_options *opt,
                    fk_session **out);
 FK_API const char *fk_session_errmsg(const fk_session *s);
 FK_API void fk_session_free(fk_session *s);
+/* The options the session runs with (fk_options_init's defaults filled in
+ * for fields an older caller's struct lacks). */
+FK_API const fk_options *fk_session_options(const fk_session *s);
+/* The fingerprint of the session's model ("mbf512-f880515739bc436a"), as
+ * an index records it: FK_OK, or FK_EINVAL when its nets are not loaded. */
+FK_API int fk_session_model_id(const fk_session *s, char *buf, size_t size);
+/* Sets the message fk_session_errmsg() gives, for code that reports
+ * through a session (an index entry made with fk_entry_new does); returns
+ * status. */
+FK_API int fk_session_set_error(fk_session *s, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- faces ----------------------------------------------------------------- */
 
@@ -432,6 +443,10 @@ FK_API int fk_keep_largest_faces(fk_face *faces, int n, int k);
 /* fk_detect, then fk_represent for each face written to faces[]. */
 FK_API int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap,
                     int *n);
+/* The same, also giving the seconds detection (seconds[0]) and embedding
+ * (seconds[1]) took: the stages an index run reports. */
+FK_API int fk_faces_timed(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n,
+                          double seconds[2]);
 
 /* ---- comparing embeddings ------------------------------------------------ */
 

@@ -373,6 +373,24 @@ static void test_every_net_bit_names_its_row(void) {
 
 /* The table of models: every name round-trips, every width fits fk_face,
  * the nets a model needs are loadable bits; bad choices are refused. */
+/* What layers over a session (the index's entries) read and report
+ * through it. */
+static void test_a_session_tells_its_options_and_model(void) {
+  fk_options o;
+  fk_options_init(&o);
+  o.min_score = 0.6f;
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, &o, &s), FK_OK);
+  CHECK(fk_options_equal(fk_session_options(s), &o));
+  char id[64], want[64];
+  CHECK_EQ_INT(fk_session_model_id(s, id, sizeof id), FK_OK);
+  CHECK_EQ_INT(fk_model_id(models, o.model, want, sizeof want), FK_OK);
+  CHECK(!strcmp(id, want) && !strncmp(id, fk_model_name(o.model), strlen(fk_model_name(o.model))));
+  CHECK_EQ_INT(fk_session_set_error(s, FK_EIO, "cannot read %s", "x.jpg"), FK_EIO);
+  CHECK(!strcmp(fk_session_errmsg(s), "cannot read x.jpg"));
+  fk_session_free(s);
+}
+
 static void test_models_and_options_are_named_and_checked(void) {
   for (int i = 0; i < FK_NUM_MODELS; i++) {
     CHECK_EQ_INT(fk_model_from_name(fk_model_name(i)), i);
@@ -565,6 +583,7 @@ int main(void) {
   RUN(test_arcface_chip_maps_the_template_onto_the_points);
   RUN(test_every_net_bit_names_its_row);
   RUN(test_models_and_options_are_named_and_checked);
+  RUN(test_a_session_tells_its_options_and_model);
   RUN(test_fused_model_joins_its_parts_by_weight);
   RUN(test_every_backend_gives_the_same_embedding);
   RUN(test_sessions_in_threads_share_one_model_context);

@@ -154,10 +154,6 @@ void fk_session_set_sched(fk_session *s, nn_sched sched);
 /* Runs the detector at min_score into s->dets (sorted by score, at most
  * opt.max_faces) and their number to *ndet; no landmarks. */
 int fk_detect_boxes(fk_session *s, const fk_image *img, float min_score, int *ndet);
-/* fk_faces, with the seconds detection and embedding took in t[0] and
- * t[1] (t may be NULL): an index's entries (store/write.c) run this same
- * pipeline and report those stages. */
-int fk_faces_staged(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n, double t[2]);
 /* A face from one detection: its box, score and landmarks (the embedding is
  * left alone). 1, 0 if its crop lies outside the image, or a negative
  * status (the session's error says why). */

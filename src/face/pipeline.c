@@ -7,7 +7,7 @@
 #include "base/clock.h"
 #include "face/face.h"
 
-int fk_faces_staged(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n, double t[2]) {
+int fk_faces_timed(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n, double t[2]) {
   double t0 = fk_now_s();
   int rc = fk_detect(s, img, faces, cap, n);
   double t1 = fk_now_s();
@@ -17,7 +17,7 @@ int fk_faces_staged(fk_session *s, const fk_image *img, fk_face *faces, int cap,
 }
 
 int fk_faces(fk_session *s, const fk_image *img, fk_face *faces, int cap, int *n) {
-  return fk_faces_staged(s, img, faces, cap, n, NULL);
+  return fk_faces_timed(s, img, faces, cap, n, NULL);
 }
 
 /* The largest face of img with its embedding, into *out. */

@@ -201,6 +201,20 @@ const char *fk_session_errmsg(const fk_session *s) {
   return s->err[0] ? s->err : "ok";
 }
 
+const fk_options *fk_session_options(const fk_session *s) { return &s->opt; }
+
+int fk_session_model_id(const fk_session *s, char *buf, size_t size) {
+  return fk_model_id(s->m, s->opt.model, buf, size);
+}
+
+int fk_session_set_error(fk_session *s, int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fk_vfail(s->err, sizeof s->err, status, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
 void fk_session_free(fk_session *s) {
   if (!s) return;
   for (int i = 0; i < FK_DET_MAX_SIZES; i++) slot_free(s, &s->det[i]);

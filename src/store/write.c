@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "face/face.h"
 #include "store/store.h"
 
 #define MAX_FILE_BYTES ((int64_t)1 << 30)
@@ -58,7 +57,8 @@ int fk_entry_read(const char *path, uint8_t **buf, size_t *cap, size_t *n, fk_en
 void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scratch, fk_entry *en) {
   fk_image img = {0};
   double t = fk_now_s();
-  int rc = fk_image_decode(data, n, s->opt.max_pixels, &img);
+  const fk_options *opt = fk_session_options(s);
+  int rc = fk_image_decode(data, n, opt->max_pixels, &img);
   en->t_decode = fk_now_s() - t;
   en->rc = rc;
   if (rc) {
@@ -68,9 +68,9 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
   }
   en->width = img.width;
   en->height = img.height;
-  int cap = s->opt.max_faces, nd = 0;
+  int cap = opt->max_faces, nd = 0;
   double stage[2];
-  rc = fk_faces_staged(s, &img, scratch, cap, &nd, stage);
+  rc = fk_faces_timed(s, &img, scratch, cap, &nd, stage);
   en->t_detect = stage[0];
   en->t_represent = stage[1];
   if (nd > cap) nd = cap;
@@ -97,14 +97,15 @@ void fk_entry_embed(fk_session *s, const uint8_t *data, size_t n, fk_face *scrat
 static int entry_make(fk_session *s, const char *path, const uint8_t *data, size_t n, fk_entry **out) {
   *out = NULL;
   if (!s || !path) return FK_EINVAL;
+  const fk_options *opt = fk_session_options(s);
   fk_entry *en = calloc(1, sizeof *en);
-  fk_face *scratch = calloc((size_t)s->opt.max_faces, sizeof *scratch);
+  fk_face *scratch = calloc((size_t)opt->max_faces, sizeof *scratch);
   uint8_t *buf = NULL;
   size_t cap = 0;
   int rc = en && scratch && (en->path = strdup(path)) ? FK_OK : FK_ENOMEM;
-  if (rc) fk_session_fail(s, rc, "out of memory");
-  if (rc == FK_OK && (rc = fk_model_id(s->m, s->opt.model, en->model, sizeof en->model)))
-    fk_session_fail(s, rc, "the nets of model %s are not loaded", fk_model_name(s->opt.model));
+  if (rc) fk_session_set_error(s, rc, "out of memory");
+  if (rc == FK_OK && (rc = fk_session_model_id(s, en->model, sizeof en->model)))
+    fk_session_set_error(s, rc, "the nets of model %s are not loaded", fk_model_name(opt->model));
   if (rc == FK_OK && data) {
     en->size = (int64_t)n;
     fk_sha256_hex(data, n, en->hash);
@@ -112,15 +113,15 @@ static int entry_make(fk_session *s, const char *path, const uint8_t *data, size
     int err = fk_entry_read(path, &buf, &cap, &n, en);
     if (err) {
       rc = err == ENOENT ? FK_ENOENT : err == ENOMEM ? FK_ENOMEM : FK_EIO;
-      fk_session_fail(s, rc, "cannot read %s: %s", path, err == EFBIG ? "larger than 1 GiB" : strerror(err));
+      fk_session_set_error(s, rc, "cannot read %s: %s", path, err == EFBIG ? "larger than 1 GiB" : strerror(err));
     }
     data = buf;
   }
   if (rc == FK_OK) {
-    en->opt = s->opt;
+    en->opt = *opt;
     fk_entry_embed(s, data, n, scratch, en);
-    if ((rc = en->rc) && en->width == 0) fk_session_fail(s, rc, "%s: %s", path, fk_strerror(rc)); /* decoding */
-    else if (rc) fk_session_fail(s, rc, "%s", en->error); /* fk_entry_new's caller reads the session's */
+    if ((rc = en->rc) && en->width == 0) fk_session_set_error(s, rc, "%s: %s", path, fk_strerror(rc)); /* decoding */
+    else if (rc) fk_session_set_error(s, rc, "%s", en->error); /* fk_entry_new's caller reads the session's */
   }
   free(buf);
   free(scratch);
@@ -141,7 +142,7 @@ int fk_entry_new_bytes(fk_session *s, const void *data, size_t n, const char *na
   }
   if ((int64_t)n > MAX_FILE_BYTES) {
     *out = NULL;
-    return fk_session_fail(s, FK_ETOOBIG, "%s: larger than 1 GiB", name ? name : "the image");
+    return fk_session_set_error(s, FK_ETOOBIG, "%s: larger than 1 GiB", name ? name : "the image");
   }
   return entry_make(s, name ? name : "the image", data, n, out);
 }
