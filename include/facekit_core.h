@@ -106,6 +106,8 @@ enum {
   FK_NET_RFB320 = 1 << 8,     /* faceplugin's RFB-320 face detector */
   FK_NET_LMK64 = 1 << 9,      /* faceplugin's 68 landmarks from a 64x64 crop */
   FK_NET_BLAZEFACE = 1 << 10, /* human's BlazeFace face detector */
+  FK_NET_POSE = 1 << 11,      /* faceplugin's head pose: yaw, pitch, roll */
+  FK_NET_EYE = 1 << 12,       /* faceplugin's eye open or closed */
 };
 /* What fk_models_open(dir, 0) loads: the default detector, the landmarks
  * and the nets of the default recognition model. */
