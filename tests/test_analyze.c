@@ -116,18 +116,6 @@ static void test_analyze_computes_only_what_is_asked(void) {
   fk_session_free(s);
 }
 
-/* img mirrored left to right into out (a copy); FK_OK or FK_ENOMEM. */
-static int mirror(const fk_image *img, fk_image *out) {
-  *out = *img;
-  out->rgb = malloc((size_t)img->width * img->height * 3);
-  if (!out->rgb) return FK_ENOMEM;
-  for (int y = 0; y < img->height; y++)
-    for (int x = 0; x < img->width; x++)
-      memcpy(out->rgb + ((size_t)y * img->width + x) * 3,
-             img->rgb + ((size_t)y * img->width + img->width - 1 - x) * 3, 3);
-  return FK_OK;
-}
-
 /* Pose and quality of a face and of its mirror image. Pose on the mirrored
  * box: yaw and roll change sign (face_c1 is turned ~60 degrees; within 10
  * degrees, the net is not exactly symmetric), pitch stays. Quality on a
@@ -140,7 +128,7 @@ static void test_analyze_pose_and_quality_flip_with_the_mirror(void) {
   fk_face face, mface, mdet;
   int n = 0;
   CHECK_EQ_INT(first_face(s, "face_c1.png", &img, &face), 0);
-  CHECK_EQ_INT(mirror(&img, &mir), FK_OK);
+  CHECK_EQ_INT(tu_mirror(&img, &mir), FK_OK);
   CHECK_EQ_INT(fk_detect(s, &mir, &mdet, 1, &n), FK_OK);
   CHECK_EQ_INT(n, 1);
   mface = face;

@@ -771,13 +771,7 @@ static void test_pose_yaw_and_roll_flip_on_a_mirrored_face(void) {
       continue;
     }
     CHECK(tu_json_floats(gget(cJSON_GetArrayItem(gget(golden, path), 0), "box"), b, 4));
-    mir = img;
-    mir.rgb = malloc((size_t)img.width * img.height * 3);
-    for (int y = 0; mir.rgb && y < img.height; y++)
-      for (int x = 0; x < img.width; x++)
-        memcpy(mir.rgb + ((size_t)y * img.width + x) * 3,
-               img.rgb + ((size_t)y * img.width + img.width - 1 - x) * 3, 3);
-    /* The mirrored box: x goes to width - x. */
+    CHECK_EQ_INT(tu_mirror(&img, &mir), FK_OK);
     fk_box box = {b[0], b[1], b[2] - b[0], b[3] - b[1]};
     fk_box mbox = {(float)img.width - b[2], b[1], b[2] - b[0], b[3] - b[1]};
     fk_rect r;
