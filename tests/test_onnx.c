@@ -668,6 +668,35 @@ static void test_eye_net_matches_onnxruntime_on_every_backend(void) {
   nn_graph_free(g);
 }
 
+/* The crops at and past the image's edges: cut to the image, or empty
+ * (0) when nothing is left, never out of bounds; NaN boxes are empty. */
+static void test_pose_and_eye_crops_stay_inside_the_image(void) {
+  fk_rect r;
+  CHECK(fk_pose_crop((fk_box){-20, -10, 60, 60}, 100, 80, &r));
+  /* x1 -20, w 60: x11 = -35 clamps to 0 with the JS's width 90; cut to 90 */
+  CHECK(r.x == 0 && r.y == 0 && r.w == 90 && r.h == 80);
+  CHECK(fk_pose_crop((fk_box){90, 70, 40, 40}, 100, 80, &r));
+  CHECK(r.x + r.w == 100 && r.y + r.h == 80);
+  CHECK(!fk_pose_crop((fk_box){200, 10, 20, 20}, 100, 80, &r) && r.w == 0);
+  CHECK(!fk_pose_crop((fk_box){NAN, 10, 20, 20}, 100, 80, &r));
+  CHECK(!fk_pose_crop((fk_box){1e30f, 10, 20, 20}, 100, 80, &r));
+  fk_point p[68];
+  for (int i = 0; i < 68; i++) p[i] = (fk_point){50, 40};
+  /* Eye corners 10 apart: squares of side 16 about (50, 40). */
+  p[36].x = p[42].x = 45, p[39].x = p[45].x = 55;
+  fk_rect eyes[2];
+  CHECK_EQ_INT(fk_eye_boxes(p, 100, 80, eyes), 3);
+  CHECK(eyes[0].x == 42 && eyes[0].y == 32 && eyes[0].w == 16 && eyes[0].h == 16);
+  /* At the right edge the side is cut to width - x - 1; past it, empty. */
+  for (int i = 42; i <= 47; i++) p[i].x += 49;
+  CHECK_EQ_INT(fk_eye_boxes(p, 100, 80, eyes), 3);
+  CHECK(eyes[1].x + eyes[1].w == 99);
+  for (int i = 42; i <= 47; i++) p[i].x += 20;
+  CHECK_EQ_INT(fk_eye_boxes(p, 100, 80, eyes), 1);
+  p[36].x = NAN;
+  CHECK_EQ_INT(fk_eye_boxes(p, 100, 80, eyes), 0);
+}
+
 /* Pose (yaw, pitch, roll) of the face box on img; 0 if the crop is empty. */
 static int pose_of(nn_runtime *rt, const fk_image *img, fk_box box, fk_rect *crop, float angles[3]) {
   if (!fk_pose_crop(box, img->width, img->height, crop)) return 0;
@@ -1139,6 +1168,7 @@ int main(void) {
   }
   if (golden && quality) {
     RUN(test_pose_net_matches_onnxruntime_on_every_backend);
+    RUN(test_pose_and_eye_crops_stay_inside_the_image);
     RUN(test_eye_net_matches_onnxruntime_on_every_backend);
     RUN(test_pose_and_eyes_match_the_package_pipeline);
     RUN(test_pose_yaw_and_roll_flip_on_a_mirrored_face);
