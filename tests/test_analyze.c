@@ -112,6 +112,14 @@ static void test_analyze_computes_only_what_is_asked(void) {
   CHECK_EQ_INT(fk_analyze(s, &img, &face, 0, &a), FK_EINVAL);
   CHECK_EQ_INT(fk_analyze(s, &img, &face, 0x40, &a), FK_EINVAL);
   CHECK_EQ_INT(fk_analyze(s, NULL, &face, FK_ACTION_AGE, &a), FK_EINVAL);
+  /* A box that is no box: no pose crop, and quality reads edge pixels. */
+  fk_face bad = face;
+  bad.box.x = NAN;
+  bad.box.w = 1e30f;
+  CHECK_EQ_INT(fk_analyze(s, &img, &bad, FK_ACTION_POSE, &a), FK_ENOFACE);
+  CHECK(strstr(fk_session_errmsg(s), "pose crop") != NULL);
+  CHECK_EQ_INT(fk_analyze(s, &img, &bad, FK_ACTION_QUALITY, &a), FK_OK);
+  CHECK(a.sharpness >= 0);
   fk_image_free(&img);
   fk_session_free(s);
 }

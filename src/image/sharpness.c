@@ -6,14 +6,17 @@
  */
 #include "image/image.h"
 
+/* v clamped to [0, hi] (NaN to 0) and truncated: a pixel index for any box,
+ * with no float-to-int conversion out of range. */
+static int clamp_index(double v, int hi) { return v >= 0 ? (int)(v < hi ? v : hi) : 0; }
+
 double fk_laplacian_variance(const fk_image *img, fk_box b) {
   enum { N = FK_SHARPNESS_SIZE };
   float g[N][N];
   for (int y = 0; y < N; y++)
     for (int x = 0; x < N; x++) {
-      int sx = (int)(b.x + (x + 0.5f) * b.w / N), sy = (int)(b.y + (y + 0.5f) * b.h / N);
-      sx = sx < 0 ? 0 : sx >= img->width ? img->width - 1 : sx;
-      sy = sy < 0 ? 0 : sy >= img->height ? img->height - 1 : sy;
+      int sx = clamp_index(b.x + (x + 0.5f) * b.w / N, img->width - 1);
+      int sy = clamp_index(b.y + (y + 0.5f) * b.h / N, img->height - 1);
       const uint8_t *p = img->rgb + ((size_t)sy * img->width + sx) * 3;
       g[y][x] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
     }
