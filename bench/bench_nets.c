@@ -1,7 +1,7 @@
 /*
  * bench_nets.c - per-face latency of the landmark, descriptor, age/gender,
  * expression and gear graphs and of the faceplugin ONNX nets (mbf512,
- * rfb320, lmk64) on every fast backend (oneDNN, XNNPACK), at 1 and 2
+ * rfb320, lmk64, pose, eye) on every fast backend (oneDNN, XNNPACK), at 1 and 2
  * threads, all in one run so that the figures compare.
  *
  * Usage: bench_nets [runs] [-b onednn|xnnpack|reference] [-n NET] [-t THREADS] [-D] [-p f32]
@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
     if (rows[k].threads == 1 && rows[k].be != NN_BACKEND_XNNPACK && !rows[k].prec && nr < MAX_RT)
       rows[nr++] = (row){.be = rows[k].be, .threads = 1, .keep = 1};
   const char *names[] = {"landmarks", "descriptor", "agegender", "expression", "gear",
-                         "mbf512",    "rfb320",     "lmk64"};
+                         "mbf512",    "rfb320",     "lmk64",     "pose",       "eye"};
   int rc = 0;
   printf("median of %d interleaved runs\n", runs);
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

@@ -127,6 +127,8 @@ static inline nn_graph *bench_graph(const char *name) {
   if (!strcmp(name, "mbf512")) return bench_file(FK_MBF512_FILE, fk_mbf512_load);
   if (!strcmp(name, "rfb320")) return bench_file(FK_RFB320_FILE, fk_rfb320_load);
   if (!strcmp(name, "lmk64")) return bench_file(FK_LMK64_FILE, fk_lmk64_load);
+  if (!strcmp(name, "pose")) return bench_file(FK_POSE_FILE, fk_pose_load);
+  if (!strcmp(name, "eye")) return bench_file(FK_EYE_FILE, fk_eye_load);
   if (!strncmp(name, "ssd:", 4)) return bench_detector(0, atoi(name + 4));
   if (!strncmp(name, "tiny:", 5)) return bench_detector(1, atoi(name + 5));
   fprintf(stderr, "unknown net %s\n", name);

@@ -108,6 +108,8 @@ enum {
   FK_NET_RFB320 = 1 << 8,     /* faceplugin's RFB-320 face detector */
   FK_NET_LMK64 = 1 << 9,      /* faceplugin's 68 landmarks from a 64x64 crop */
   FK_NET_BLAZEFACE = 1 << 10, /* human's BlazeFace face detector */
+  FK_NET_POSE = 1 << 11,      /* faceplugin's head pose: yaw, pitch, roll */
+  FK_NET_EYE = 1 << 12,       /* faceplugin's eye open or closed */
 };
 /* What fk_models_open(dir, 0) loads: the default detector, the landmarks
  * and the nets of the default recognition model. */
@@ -480,13 +482,17 @@ FK_API int fk_verify(fk_session *s, const fk_image *img1, const fk_image *img2,
 
 /* ---- attributes: age, gender, emotion, race ------------------------------ */
 
-/* What fk_analyze() computes (DeepFace's "actions"). */
+/* What fk_analyze() computes: DeepFace's "actions" (FK_ACTION_ALL, the
+ * default of the CLI and the server, is these four), and a face's head
+ * pose and quality. */
 enum {
   FK_ACTION_AGE = 1 << 0,
   FK_ACTION_GENDER = 1 << 1,
   FK_ACTION_EMOTION = 1 << 2,
   FK_ACTION_RACE = 1 << 3,
   FK_ACTION_ALL = 0xF,
+  FK_ACTION_POSE = 1 << 4,    /* yaw, pitch, roll (FK_NET_POSE) */
+  FK_ACTION_QUALITY = 1 << 5, /* sharpness, size, eyes open (FK_NET_EYE) */
 };
 
 /* The net age and gender come from: face-api's age/gender head, or gear
@@ -514,6 +520,19 @@ typedef struct fk_attributes {
   int emotion_dominant;           /* FK_EMOTION_* */
   float race[FK_NUM_RACES];       /* probabilities, summing to 1 */
   int race_dominant;              /* FK_RACE_* */
+  /* Added after the fields above. fk_analyze() writes them only when the
+   * actions hold FK_ACTION_POSE or FK_ACTION_QUALITY, which a program built
+   * against an older header cannot ask for, so its smaller struct is never
+   * written past. */
+  /* FK_ACTION_POSE: head pose in degrees (faceplugin's fr_pose). Yaw > 0:
+   * the face turned towards the image's left; mirroring the image changes
+   * the sign of yaw and roll. */
+  float yaw, pitch, roll;
+  /* FK_ACTION_QUALITY */
+  float sharpness;    /* variance of the Laplacian of the face box at 32x32 gray */
+  float size;         /* the face box's shorter side, pixels */
+  float eyes_open[2]; /* P(open) of the left (in the image; points 36-41) and
+                       * right eye (fr_eye); NaN when its square is empty */
 } fk_attributes;
 
 /* "Woman"/"Man"; "angry", "disgust", "fear", "happy", "sad", "surprise",
@@ -522,8 +541,9 @@ typedef struct fk_attributes {
 FK_API const char *fk_gender_name(int gender);
 FK_API const char *fk_emotion_name(int emotion);
 FK_API const char *fk_race_name(int race);
-/* Parses a comma-separated list of "age", "gender", "emotion", "race" into
- * FK_ACTION_* bits; -1 if a name is unknown or the list is empty. */
+/* Parses a comma-separated list of "age", "gender", "emotion", "race",
+ * "pose", "quality" into FK_ACTION_* bits; -1 if a name is unknown or the
+ * list is empty. */
 FK_API int fk_actions_from_names(const char *list);
 
 /* Computes the requested attributes of one detected face (its box and
@@ -531,8 +551,9 @@ FK_API int fk_actions_from_names(const char *list);
  * and its mirror image, averaged, and its gender corrected for the head's
  * bias towards "Man" (fitted on LFW; see src/face/analyze.c). The models must hold the nets the actions
  * need: FK_NET_AGEGENDER (or FK_NET_GEAR with attribute_model gear) for age
- * and gender, FK_NET_EXPRESSION for emotion, FK_NET_GEAR for race; else
- * FK_EINVAL naming the missing net. out->actions says what was computed. */
+ * and gender, FK_NET_EXPRESSION for emotion, FK_NET_GEAR for race,
+ * FK_NET_POSE for pose, FK_NET_EYE for quality; else FK_EINVAL naming the
+ * missing net. out->actions says what was computed. */
 FK_API int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face,
                       unsigned actions, fk_attributes *out);
 

@@ -2,7 +2,7 @@
  * golden.h - reading the committed golden outputs (tests/fixtures/
  * golden.json, written by tools/reference/golden.js) and other test inputs:
  * model paths, whole files, JSON number arrays, deterministic random input,
- * and comparing a graph's two backends. Include after testutil.h.
+ * comparing a graph's two backends, and mirrored images. Include after testutil.h.
  */
 #ifndef FK_GOLDEN_H
 #define FK_GOLDEN_H
@@ -269,6 +269,20 @@ static inline double tu_backends_agree(const nn_graph *g, unsigned seed, float a
   fprintf(stderr, "  %s: fast backends vs reference %.3g\n", what, d);
   CHECK(d >= 0 && d <= tol);
   return d;
+}
+
+/* img mirrored left to right into *out, a copy (free out->rgb); FK_OK or
+ * FK_ENOMEM. Pixel column x goes to width - 1 - x, a box's x to width - x
+ * - w. */
+static inline int tu_mirror(const fk_image *img, fk_image *out) {
+  *out = *img;
+  out->rgb = malloc((size_t)img->width * img->height * 3);
+  if (!out->rgb) return FK_ENOMEM;
+  for (int y = 0; y < img->height; y++)
+    for (int x = 0; x < img->width; x++)
+      memcpy(out->rgb + ((size_t)y * img->width + x) * 3,
+             img->rgb + ((size_t)y * img->width + img->width - 1 - x) * 3, 3);
+  return FK_OK;
 }
 
 #endif /* FK_GOLDEN_H */

@@ -2,9 +2,12 @@
  * test_analyze.c - the attribute API (fk_analyze) and its commands,
  * `facekit analyze` and `facekit eval gender`: which nets answer which
  * action, the class orders and names, the JSON contract, no-face and
- * bad-argument behaviour. The nets themselves are proven against the
- * reference in test_attributes.c and test_gear.c.
+ * bad-argument behaviour, head pose and quality (mirrored faces, a caller
+ * with the older, smaller fk_attributes). The nets themselves are proven
+ * against the reference in test_attributes.c, test_gear.c and test_onnx.c.
  */
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +56,8 @@ static void test_names_and_action_lists(void) {
   CHECK_EQ_INT(fk_analyze_nets(FK_ACTION_GENDER, FK_ATTR_MODEL_GEAR), FK_NET_GEAR);
   CHECK_EQ_INT(fk_analyze_nets(FK_ACTION_EMOTION | FK_ACTION_RACE, FK_ATTR_MODEL_FACEAPI),
                FK_NET_EXPRESSION | FK_NET_GEAR);
+  CHECK_EQ_INT(fk_actions_from_names("quality,pose"), FK_ACTION_POSE | FK_ACTION_QUALITY);
+  CHECK_EQ_INT(fk_analyze_nets(FK_ACTION_POSE | FK_ACTION_QUALITY, FK_ATTR_MODEL_FACEAPI), FK_NET_POSE | FK_NET_EYE);
 }
 
 /* Every action on both attribute models: probabilities sum to 1 and the
@@ -105,8 +110,81 @@ static void test_analyze_computes_only_what_is_asked(void) {
   CHECK_NEAR(sum(a.race, FK_NUM_RACES), 0.0, 0);
   CHECK_NEAR(a.age, 0.0, 0);
   CHECK_EQ_INT(fk_analyze(s, &img, &face, 0, &a), FK_EINVAL);
-  CHECK_EQ_INT(fk_analyze(s, &img, &face, 0x10, &a), FK_EINVAL);
+  CHECK_EQ_INT(fk_analyze(s, &img, &face, 0x40, &a), FK_EINVAL);
   CHECK_EQ_INT(fk_analyze(s, NULL, &face, FK_ACTION_AGE, &a), FK_EINVAL);
+  /* A box that is no box: no pose crop, and quality reads edge pixels. */
+  fk_face bad = face;
+  bad.box.x = NAN;
+  bad.box.w = 1e30f;
+  CHECK_EQ_INT(fk_analyze(s, &img, &bad, FK_ACTION_POSE, &a), FK_ENOFACE);
+  CHECK(strstr(fk_session_errmsg(s), "pose crop") != NULL);
+  CHECK_EQ_INT(fk_analyze(s, &img, &bad, FK_ACTION_QUALITY, &a), FK_OK);
+  CHECK(a.sharpness >= 0);
+  fk_image_free(&img);
+  fk_session_free(s);
+}
+
+/* Pose and quality of a face and of its mirror image. Pose on the mirrored
+ * box: yaw and roll change sign (face_c1 is turned ~60 degrees; within 10
+ * degrees, the net is not exactly symmetric), pitch stays. Quality on a
+ * detection in the mirror image (SSD's box moves by some pixels): size and
+ * sharpness within a quarter, the eye probabilities are probabilities. */
+static void test_analyze_pose_and_quality_flip_with_the_mirror(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  fk_image img = {0}, mir = {0};
+  fk_face face, mface, mdet;
+  int n = 0;
+  CHECK_EQ_INT(first_face(s, "face_c1.png", &img, &face), 0);
+  CHECK_EQ_INT(tu_mirror(&img, &mir), FK_OK);
+  CHECK_EQ_INT(fk_detect(s, &mir, &mdet, 1, &n), FK_OK);
+  CHECK_EQ_INT(n, 1);
+  mface = face;
+  mface.box.x = (float)img.width - face.box.x - face.box.w;
+  fk_attributes a, m, q;
+  CHECK_EQ_INT(fk_analyze(s, &img, &face, FK_ACTION_POSE | FK_ACTION_QUALITY, &a), FK_OK);
+  CHECK_EQ_INT(fk_analyze(s, &mir, &mface, FK_ACTION_POSE, &m), FK_OK);
+  CHECK_EQ_INT(fk_analyze(s, &mir, &mdet, FK_ACTION_QUALITY, &q), FK_OK);
+  fprintf(stderr, "  face_c1: yaw %.1f / %.1f, pitch %.1f / %.1f, roll %.1f / %.1f (mirror); sharpness %.0f / %.0f, "
+          "size %.1f / %.1f, eyes open %.2f %.2f / %.2f %.2f\n", a.yaw, m.yaw, a.pitch, m.pitch, a.roll, m.roll,
+          a.sharpness, q.sharpness, a.size, q.size, a.eyes_open[0], a.eyes_open[1], q.eyes_open[0], q.eyes_open[1]);
+  CHECK_EQ_INT(a.actions, FK_ACTION_POSE | FK_ACTION_QUALITY);
+  CHECK(a.yaw > 30 && m.yaw < -30);
+  CHECK(fabs(a.yaw + m.yaw) < 10 && fabs(a.roll + m.roll) < 10 && fabs(a.pitch - m.pitch) < 10);
+  CHECK(a.size == fminf(face.box.w, face.box.h) && fabs(a.size - q.size) < 0.25 * a.size);
+  CHECK(a.sharpness > 0 && fabs(a.sharpness - q.sharpness) < 0.25 * a.sharpness);
+  for (int e = 0; e < 2; e++)
+    CHECK(a.eyes_open[e] >= 0 && a.eyes_open[e] <= 1 && q.eyes_open[e] >= 0 && q.eyes_open[e] <= 1);
+  /* Only what is asked: no age, no gender. */
+  CHECK(a.age == 0 && a.gender[0] == 0);
+  fk_image_free(&img);
+  free(mir.rgb);
+  fk_session_free(s);
+}
+
+/* A program built against the header before pose and quality passes a
+ * struct that ends at race_dominant: fk_analyze fills it and writes no
+ * byte past it (the block is exactly that size, so ASan would see it). */
+static void test_analyze_fills_an_older_smaller_struct(void) {
+  fk_session *s = NULL;
+  CHECK_EQ_INT(fk_session_new(models, NULL, &s), FK_OK);
+  fk_image img = {0};
+  fk_face face;
+  CHECK_EQ_INT(first_face(s, "face_a1.png", &img, &face), 0);
+  size_t old = offsetof(fk_attributes, yaw);
+  unsigned char *block = malloc(old);
+  CHECK(block != NULL);
+  if (block) {
+    unsigned actions;
+    float age;
+    CHECK_EQ_INT(fk_analyze(s, &img, &face, FK_ACTION_ALL, (fk_attributes *)block), FK_OK);
+    memcpy(&actions, block + offsetof(fk_attributes, actions), sizeof actions);
+    memcpy(&age, block + offsetof(fk_attributes, age), sizeof age);
+    CHECK_EQ_INT(actions, FK_ACTION_ALL);
+    CHECK(age > 25 && age < 80);
+    CHECK_EQ_INT(fk_analyze(s, &img, &face, 0, (fk_attributes *)block), FK_EINVAL);
+  }
+  free(block);
   fk_image_free(&img);
   fk_session_free(s);
 }
@@ -126,6 +204,10 @@ static void test_analyze_names_a_net_that_was_not_loaded(void) {
   CHECK(strstr(fk_session_errmsg(s), "gear") != NULL);
   CHECK_EQ_INT(fk_analyze(s, &img, &face, FK_ACTION_EMOTION, &a), FK_EINVAL);
   CHECK(strstr(fk_session_errmsg(s), "expression") != NULL);
+  CHECK_EQ_INT(fk_analyze(s, &img, &face, FK_ACTION_POSE, &a), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "pose") != NULL);
+  CHECK_EQ_INT(fk_analyze(s, &img, &face, FK_ACTION_QUALITY, &a), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "eye") != NULL);
   fk_image_free(&img);
   fk_session_free(s);
   fk_models_free(core);
@@ -161,6 +243,20 @@ static void test_cli_analyze_json(void) {
   CHECK(cJSON_GetObjectItem(f, "race") && cJSON_GetObjectItem(f, "age"));
   CHECK(!cJSON_GetObjectItem(f, "gender") && !cJSON_GetObjectItem(f, "emotion"));
   CHECK(!strcmp(tu_json_str(r.json, "attribute_model"), "gear"));
+  cJSON_Delete(r.json);
+
+  snprintf(args, sizeof args, "analyze '%s' --actions pose,quality", tu_fixture("face_c1.png"));
+  r = tu_run(args);
+  CHECK_EQ_INT(r.code, 0);
+  f = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0);
+  const cJSON *po = cJSON_GetObjectItem(f, "pose"), *q = cJSON_GetObjectItem(f, "quality");
+  const cJSON *eo = cJSON_GetObjectItem(q, "eyes_open");
+  CHECK(cJSON_IsNumber(cJSON_GetObjectItem(po, "yaw")) && cJSON_IsNumber(cJSON_GetObjectItem(po, "pitch")) &&
+        cJSON_IsNumber(cJSON_GetObjectItem(po, "roll")));
+  CHECK(cJSON_GetObjectItem(po, "yaw")->valuedouble > 30);
+  CHECK(cJSON_IsNumber(cJSON_GetObjectItem(q, "sharpness")) && cJSON_IsNumber(cJSON_GetObjectItem(q, "size")));
+  CHECK(cJSON_IsNumber(cJSON_GetObjectItem(eo, "left")) && cJSON_IsNumber(cJSON_GetObjectItem(eo, "right")));
+  CHECK(!cJSON_GetObjectItem(f, "age") && !cJSON_GetObjectItem(f, "gender"));
   cJSON_Delete(r.json);
 }
 
@@ -240,13 +336,16 @@ static void test_cli_eval_gender_on_a_tiny_tree(void) {
 }
 
 int main(void) {
-  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_ATTRIBUTES, &models) != FK_OK) {
+  if (fk_models_open(NULL, FK_NET_SSD | FK_NET_LANDMARKS | FK_NET_ATTRIBUTES | FK_NET_POSE | FK_NET_EYE,
+                     &models) != FK_OK) {
     fprintf(stderr, "cannot open models: %s\n", fk_models_errmsg(models));
     return 1;
   }
   RUN(test_names_and_action_lists);
   RUN(test_analyze_reports_every_action);
   RUN(test_analyze_computes_only_what_is_asked);
+  RUN(test_analyze_pose_and_quality_flip_with_the_mirror);
+  RUN(test_analyze_fills_an_older_smaller_struct);
   RUN(test_analyze_names_a_net_that_was_not_loaded);
   RUN(test_cli_analyze_json);
   RUN(test_cli_analyze_without_face_and_bad_arguments);

@@ -338,6 +338,8 @@ static void test_every_net_bit_names_its_row(void) {
       {FK_NET_RFB320, "rfb320"},
       {FK_NET_LMK64, "lmk64"},
       {FK_NET_BLAZEFACE, "blazeface"},
+      {FK_NET_POSE, "pose"},
+      {FK_NET_EYE, "eye"},
   };
   const int npub = (int)(sizeof pub / sizeof *pub);
   CHECK_EQ_INT(npub, FK_NUM_NETS);

@@ -492,6 +492,19 @@ static void test_verify_and_analyze_give_the_cli_objects(void) {
   r = http(&main_srv, (request){.method = "POST", .path = "/analyze", .json = json});
   CHECK(r.status == 200 && !strcmp(jstr(r.json, "attribute_model"), "gear"));
   resp_free(&r);
+  sprintf(json, "{\"img\":\"%s\",\"actions\":[\"pose\",\"quality\"]}", b64);
+  r = http(&main_srv, (request){.method = "POST", .path = "/analyze", .json = json});
+  f0 = r.json ? cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "faces"), 0) : NULL;
+  const cJSON *po = cJSON_GetObjectItem(f0, "pose"), *q = cJSON_GetObjectItem(f0, "quality");
+  CHECK(r.status == 200 && cJSON_IsNumber(cJSON_GetObjectItem(po, "yaw")) &&
+        cJSON_IsNumber(cJSON_GetObjectItem(po, "roll")) && jnum(q, "size") > 50 &&
+        cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(q, "eyes_open"), "left")) &&
+        !cJSON_GetObjectItem(f0, "age"));
+  resp_free(&r);
+  sprintf(json, "{\"img\":\"%s\",\"actions\":[\"pose\",\"height\"]}", b64);
+  r = http(&main_srv, (request){.method = "POST", .path = "/analyze", .json = json});
+  CHECK(r.status == 400 && strstr(jstr(r.json, "error"), "pose, quality"));
+  resp_free(&r);
   free(json);
   free(b64);
 }

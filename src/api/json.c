@@ -136,6 +136,20 @@ void fk_json_add_attributes(cJSON *o, const fk_attributes *a) {
                           probs_json(a->emotion, FK_NUM_EMOTIONS, a->emotion_dominant, fk_emotion_name));
   if (a->actions & FK_ACTION_RACE)
     cJSON_AddItemToObject(o, "race", probs_json(a->race, FK_NUM_RACES, a->race_dominant, fk_race_name));
+  if (a->actions & FK_ACTION_POSE) {
+    cJSON *p = cJSON_AddObjectToObject(o, "pose");
+    cJSON_AddNumberToObject(p, "yaw", fk_json_float(a->yaw));
+    cJSON_AddNumberToObject(p, "pitch", fk_json_float(a->pitch));
+    cJSON_AddNumberToObject(p, "roll", fk_json_float(a->roll));
+  }
+  if (a->actions & FK_ACTION_QUALITY) {
+    cJSON *q = cJSON_AddObjectToObject(o, "quality"), *e;
+    cJSON_AddNumberToObject(q, "sharpness", fk_json_float(a->sharpness));
+    cJSON_AddNumberToObject(q, "size", fk_json_float(a->size));
+    cJSON_AddItemToObject(q, "eyes_open", e = cJSON_CreateObject());
+    cJSON_AddNumberToObject(e, "left", fk_json_float(a->eyes_open[0]));
+    cJSON_AddNumberToObject(e, "right", fk_json_float(a->eyes_open[1]));
+  }
 }
 
 static cJSON *attributes_face_json(const fk_face *f, const fk_attributes *a) {

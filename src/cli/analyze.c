@@ -1,6 +1,7 @@
 /*
  * analyze.c - `facekit analyze IMG`: age, gender, emotion and race of every
- * face, as DeepFace.analyze reports them.
+ * face, as DeepFace.analyze reports them, and on request its head pose and
+ * quality.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,15 @@
 static const char help[] =
     "usage: facekit analyze IMG [--actions LIST] [--enforce-detection true|false] [options]\n"
     "Prints {\"faces\":[{\"box\",\"score\",\"age\",\"gender\":{\"dominant\",\"Woman\",\"Man\"},\n"
-    "  \"emotion\":{\"dominant\",\"angry\",...},\"race\":{\"dominant\",\"white\",...}}...],\"time_ms\"}\n"
-    "Probabilities are in [0, 1].\n"
-    "  --actions LIST            comma-separated: age, gender, emotion, race\n"
-    "                            (default all four); only these are computed\n"
+    "  \"emotion\":{\"dominant\",\"angry\",...},\"race\":{\"dominant\",\"white\",...},\n"
+    "  \"pose\":{\"yaw\",\"pitch\",\"roll\"},\"quality\":{\"sharpness\",\"size\",\n"
+    "  \"eyes_open\":{\"left\",\"right\"}}}...],\"time_ms\"}\n"
+    "Probabilities are in [0, 1]; angles in degrees (yaw > 0: turned towards the\n"
+    "image's left); sharpness is the variance of the Laplacian of the face box at\n"
+    "32x32 gray; size the box's shorter side in pixels; eyes_open P(open).\n"
+    "  --actions LIST            comma-separated: age, gender, emotion, race, pose,\n"
+    "                            quality (default the first four); only these are\n"
+    "                            computed\n"
     "  --enforce-detection false with no face found, analyze the whole image as the\n"
     "                            face and report \"face_detected\":false\n"
     "No face with enforcement on: exit 3 and \"error\":\"no face detected\".\n\n";
@@ -34,7 +40,7 @@ int cmd_analyze(int argc, char **argv) {
       if (!strcmp(a, "--actions")) {
         if ((actions = fk_actions_from_names(v)) <= 0)
           return cli_usage("analyze ", "--actions takes a comma-separated list of age, gender, "
-                                       "emotion, race, not '%s'", v);
+                                       "emotion, race, pose, quality, not '%s'", v);
       } else if (cli_parse_bool(v, &enforce)) {
         return cli_usage("analyze ", "--enforce-detection must be true or false, not '%s'", v);
       }

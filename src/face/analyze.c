@@ -6,7 +6,10 @@
  *                    crop (the landmarks' bounding box padded 20%);
  *   age, gender      face-api's age/gender head on the same crop, or gear
  *                    (attribute_model FK_ATTR_MODEL_GEAR);
- *   race             gear, on its own crop of the face (models/gear.c).
+ *   race             gear, on its own crop of the face (models/gear.c);
+ *   pose             faceplugin's fr_pose on its crop (models/pose.c);
+ *   quality          the face box's sharpness (image/sharpness.c) and
+ *                    shorter side, and fr_eye on each eye (models/eye.c).
  * Each net runs only if a requested action needs it. Class orders are
  * converted to DeepFace's names and orders here.
  *
@@ -24,6 +27,7 @@
  * face-api in test_attributes.c; this only changes how its outputs combine.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "face/face.h"
@@ -32,7 +36,9 @@ static const char *const gender_names[FK_NUM_GENDERS] = {"Woman", "Man"};
 static const char *const emotion_names[FK_NUM_EMOTIONS] = {
     "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
 static const char *const race_names[FK_NUM_RACES] = {"white", "black", "asian", "indian", "other"};
-static const char *const action_names[] = {"age", "gender", "emotion", "race"};
+static const char *const action_names[] = {"age", "gender", "emotion", "race", "pose", "quality"};
+enum { NUM_ACTIONS = sizeof action_names / sizeof *action_names };
+#define KNOWN_ACTIONS ((1u << NUM_ACTIONS) - 1)
 
 #define GENDER_LOGIT_OFFSET 1.0
 
@@ -47,7 +53,7 @@ int fk_actions_from_names(const char *list) {
   for (;;) {
     size_t len = strcspn(p, ",");
     int found = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NUM_ACTIONS; i++)
       if (len == strlen(action_names[i]) && !strncmp(p, action_names[i], len)) {
         bits |= 1u << i;
         found = 1;
@@ -65,6 +71,8 @@ unsigned fk_analyze_nets(unsigned actions, int attribute_model) {
     nets |= attribute_model == FK_ATTR_MODEL_GEAR ? FK_NET_GEAR : FK_NET_AGEGENDER;
   if (actions & FK_ACTION_EMOTION) nets |= FK_NET_EXPRESSION;
   if (actions & FK_ACTION_RACE) nets |= FK_NET_GEAR;
+  if (actions & FK_ACTION_POSE) nets |= FK_NET_POSE;
+  if (actions & FK_ACTION_QUALITY) nets |= FK_NET_EYE;
   return nets;
 }
 
@@ -137,12 +145,47 @@ static int gear(fk_session *s, const fk_image *img, const fk_face *face, unsigne
   return FK_OK;
 }
 
+static int pose(fk_session *s, const fk_image *img, const fk_face *face, fk_attributes *out) {
+  fk_rect crop;
+  if (!fk_pose_crop(face->box, img->width, img->height, &crop))
+    return fk_session_fail(s, FK_ENOFACE, "the face's pose crop lies outside the image");
+  nn_runtime *rt = s->rt[FK_NETID_POSE];
+  fk_pose_input(img, crop, nn_runtime_input(rt));
+  int rc = run(s, rt, "pose");
+  if (rc) return rc;
+  float a[3];
+  fk_pose_decode(nn_runtime_output(rt, 0), nn_runtime_output(rt, 1), nn_runtime_output(rt, 2), a);
+  out->yaw = a[0], out->pitch = a[1], out->roll = a[2];
+  return FK_OK;
+}
+
+static int quality(fk_session *s, const fk_image *img, const fk_face *face, fk_attributes *out) {
+  out->sharpness = (float)fk_laplacian_variance(img, face->box);
+  out->size = fminf(face->box.w, face->box.h);
+  fk_rect eyes[2];
+  int have = fk_eye_boxes(face->landmarks, img->width, img->height, eyes);
+  nn_runtime *rt = s->rt[FK_NETID_EYE];
+  for (int e = 0; e < 2; e++) {
+    out->eyes_open[e] = NAN;
+    if (!(have >> e & 1)) continue;
+    fk_eye_input(img, eyes[e], nn_runtime_input(rt));
+    int rc = run(s, rt, "eye");
+    if (rc) return rc;
+    out->eyes_open[e] = fk_eye_decode(nn_runtime_output(rt, 0));
+  }
+  return FK_OK;
+}
+
 int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face, unsigned actions,
                fk_attributes *out) {
-  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face || !out)
+  if (!out) return fk_session_fail(s, FK_EINVAL, "fk_analyze: invalid image, face or output");
+  /* The fields after race_dominant only for a caller that can ask for them
+   * (see facekit_core.h). */
+  int newer = (actions & (FK_ACTION_POSE | FK_ACTION_QUALITY)) != 0;
+  memset(out, 0, newer ? sizeof *out : offsetof(fk_attributes, yaw));
+  if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || !face)
     return fk_session_fail(s, FK_EINVAL, "fk_analyze: invalid image, face or output");
-  memset(out, 0, sizeof *out);
-  if (!actions || (actions & ~(unsigned)FK_ACTION_ALL))
+  if (!actions || (actions & ~KNOWN_ACTIONS))
     return fk_session_fail(s, FK_EINVAL, "fk_analyze: invalid actions 0x%x", actions);
   unsigned ag = actions & (FK_ACTION_AGE | FK_ACTION_GENDER);
   int use_gear = s->opt.attribute_model == FK_ATTR_MODEL_GEAR;
@@ -151,11 +194,15 @@ int fk_analyze(fk_session *s, const fk_image *img, const fk_face *face, unsigned
   const char *missing = (faceapi_want & ag) && !s->rt[FK_NETID_AGEGENDER]                   ? "age/gender"
                         : (faceapi_want & FK_ACTION_EMOTION) && !s->rt[FK_NETID_EXPRESSION] ? "expression"
                         : gear_want && !s->rt[FK_NETID_GEAR]                                ? "gear"
+                        : (actions & FK_ACTION_POSE) && !s->rt[FK_NETID_POSE]               ? "pose"
+                        : (actions & FK_ACTION_QUALITY) && !s->rt[FK_NETID_EYE]             ? "eye"
                                                                                             : NULL;
   if (missing) return fk_session_fail(s, FK_EINVAL, "fk_analyze: the %s net was not loaded", missing);
   int rc = FK_OK;
   if (faceapi_want) rc = faceapi_heads(s, img, face, faceapi_want, out);
   if (rc == FK_OK && gear_want) rc = gear(s, img, face, gear_want, out);
+  if (rc == FK_OK && (actions & FK_ACTION_POSE)) rc = pose(s, img, face, out);
+  if (rc == FK_OK && (actions & FK_ACTION_QUALITY)) rc = quality(s, img, face, out);
   if (rc) return rc;
   out->actions = actions;
   out->gender_dominant = argmax(out->gender, FK_NUM_GENDERS);

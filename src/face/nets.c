@@ -60,6 +60,8 @@ const fk_net_def fk_nets[FK_NUM_NETS] = {
                         .lmk = &fk_lmk64_landmarker, .option = FK_LANDMARKS_LMK64},
     [FK_NETID_BLAZEFACE] = {"blazeface", FK_NET_BLAZEFACE, FK_ROLE_DETECTOR, FK_BLAZEFACE_FILE, fk_load_detector,
                             .det = &fk_blazeface_detector, .option = FK_DETECTOR_BLAZEFACE},
+    [FK_NETID_POSE] = {"pose", FK_NET_POSE, FK_ROLE_ATTRIBUTE, FK_POSE_FILE, fk_load_graph, .open = fk_pose_load},
+    [FK_NETID_EYE] = {"eye", FK_NET_EYE, FK_ROLE_ATTRIBUTE, FK_EYE_FILE, fk_load_graph, .open = fk_eye_load},
 };
 
 /* Thresholds: the accuracy-maximizing distance over all 6,000 LFW pairs

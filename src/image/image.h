@@ -69,6 +69,15 @@ void fk_draw_rect(fk_image *img, fk_rect r, int t, const uint8_t rgb[3]);
  * or unreadable. */
 int fk_exif_orientation(const uint8_t *data, size_t size);
 
+/* The variance of the Laplacian (the 4-neighbour kernel) of box b of img
+ * resampled to FK_SHARPNESS_SIZE x FK_SHARPNESS_SIZE gray (nearest pixel,
+ * 0.299 R + 0.587 G + 0.114 B), so that faces of any size compare; edges
+ * clamp (a NaN or infinite box reads edge pixels). 0 for a flat region,
+ * about 700 to 6,000 for LFW's faces, in 8-bit gray levels squared
+ * (sharpness.c). */
+#define FK_SHARPNESS_SIZE 32
+double fk_laplacian_variance(const fk_image *img, fk_box b);
+
 /* Applies an EXIF orientation (2..8) in place; 1 is a no-op. */
 int fk_image_orient(fk_image *img, int orientation);
 

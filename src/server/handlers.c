@@ -297,7 +297,7 @@ static int parse_analyze(srv_job *j, analyze_req *r, srv_error *e) {
       enforce_param(ps, &r->enforce, e) || (got = srv_get_list(ps, "actions", list, sizeof list, e)) < 0)
     return -1;
   if (got && (r->actions = fk_actions_from_names(list)) <= 0)
-    return srv_fail(e, 400, "bad_parameter", "actions must list age, gender, emotion, race");
+    return srv_fail(e, 400, "bad_parameter", "actions must list age, gender, emotion, race, pose, quality");
   return 0;
 }
 

@@ -857,10 +857,10 @@ struct MHD_Daemon *srv_http_start(srv *s, unsigned extra_flags, char *err, size_
 
 /* The nets every endpoint may need: every detector and landmark net (a
  * request may pick the detector, and the served index may have been built
- * with any of them), every recognition model's nets and the attribute
- * heads. */
+ * with any of them), every recognition model's nets, the attribute heads
+ * and the pose and eye nets. */
 static unsigned all_nets(void) {
-  unsigned nets = fk_all_detect_nets() | FK_NET_ATTRIBUTES;
+  unsigned nets = fk_all_detect_nets() | FK_NET_ATTRIBUTES | FK_NET_POSE | FK_NET_EYE;
   for (int i = 0; i < FK_NUM_MODELS; i++) nets |= fk_model_nets(i);
   return nets;
 }

@@ -207,26 +207,10 @@ static double frontality(const fk_face *f) {
 }
 
 /* Sharpness in [0, 1): the variance of the Laplacian of the face box
- * resampled to 32x32 grey (so it compares faces of any size), v / (v + 100). */
+ * (fk_laplacian_variance, at 32x32 so it compares faces of any size), v /
+ * (v + 100). */
 static double sharpness(const fk_image *img, fk_box b) {
-  enum { N = 32 };
-  float g[N][N];
-  for (int y = 0; y < N; y++)
-    for (int x = 0; x < N; x++) {
-      int sx = (int)(b.x + (x + 0.5f) * b.w / N), sy = (int)(b.y + (y + 0.5f) * b.h / N);
-      sx = sx < 0 ? 0 : sx >= img->width ? img->width - 1 : sx;
-      sy = sy < 0 ? 0 : sy >= img->height ? img->height - 1 : sy;
-      const uint8_t *p = img->rgb + ((size_t)sy * img->width + sx) * 3;
-      g[y][x] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-    }
-  double sum = 0, sum2 = 0;
-  int n = 0;
-  for (int y = 1; y < N - 1; y++)
-    for (int x = 1; x < N - 1; x++) {
-      double l = 4 * g[y][x] - g[y - 1][x] - g[y + 1][x] - g[y][x - 1] - g[y][x + 1];
-      sum += l, sum2 += l * l, n++;
-    }
-  double v = sum2 / n - (sum / n) * (sum / n);
+  double v = fk_laplacian_variance(img, b);
   return v / (v + 100);
 }
 
