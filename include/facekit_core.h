@@ -298,6 +298,9 @@ enum fk_option_flags {
   FK_OPT_REQUEST = 1u << 2, /* each request or call may set it (serve's
                                requests); the others belong to the program
                                (threads, backend, limits) */
+  FK_OPT_LIVE = 1u << 3,    /* a session takes a new value in place
+                               (fk_session_set_options): read per run, it
+                               needs no runtime of its own */
 };
 
 typedef struct fk_option {
@@ -348,6 +351,11 @@ FK_API void fk_session_free(fk_session *s);
 /* The options the session runs with (fk_options_init's defaults filled in
  * for fields an older caller's struct lacks). */
 FK_API const fk_options *fk_session_options(const fk_session *s);
+/* Gives the session new options that differ from its own only in
+ * FK_OPT_LIVE ones (min_score, retry_score, align, flip), without
+ * rebuilding anything: FK_OK, or FK_EINVAL (the session unchanged) when
+ * another option differs or a value is invalid. */
+FK_API int fk_session_set_options(fk_session *s, const fk_options *opt);
 /* The fingerprint of the session's model ("mbf512-f880515739bc436a"), as
  * an index records it: FK_OK, or FK_EINVAL when its nets are not loaded. */
 FK_API int fk_session_model_id(const fk_session *s, char *buf, size_t size);

@@ -388,6 +388,32 @@ static void test_a_session_tells_its_options_and_model(void) {
   CHECK_EQ_INT(fk_session_model_id(s, id, sizeof id), FK_OK);
   CHECK_EQ_INT(fk_model_id(models, o.model, want, sizeof want), FK_OK);
   CHECK(!strcmp(id, want) && !strncmp(id, fk_model_name(o.model), strlen(fk_model_name(o.model))));
+  /* live options change in place; others need a new session */
+  fk_options live = o, other = o;
+  live.min_score = 0.9999f;
+  live.flip = 0;
+  live.align = FK_ALIGN_5POINT;
+  CHECK_EQ_INT(fk_session_set_options(s, &live), FK_OK);
+  CHECK(fk_options_equal(fk_session_options(s), &live));
+  fk_image img;
+  CHECK_EQ_INT(fk_image_load(tu_fixture("group4.png"), 0, &img), FK_OK);
+  fk_face faces[8];
+  int n = -1;
+  live.retry_score = 0.9999f; /* no second pass either */
+  CHECK_EQ_INT(fk_session_set_options(s, &live), FK_OK);
+  CHECK_EQ_INT(fk_detect(s, &img, faces, 8, &n), FK_OK);
+  CHECK_EQ_INT(n, 0); /* nothing scores above 0.9999 */
+  CHECK_EQ_INT(fk_session_set_options(s, &o), FK_OK);
+  CHECK_EQ_INT(fk_detect(s, &img, faces, 8, &n), FK_OK);
+  CHECK_EQ_INT(n, 4);
+  fk_image_free(&img);
+  other.model = FK_MODEL_RESNET128;
+  CHECK_EQ_INT(fk_session_set_options(s, &other), FK_EINVAL);
+  CHECK(strstr(fk_session_errmsg(s), "only min_score") != NULL);
+  CHECK(fk_options_equal(fk_session_options(s), &o));
+  other = o;
+  other.min_score = 2;
+  CHECK_EQ_INT(fk_session_set_options(s, &other), FK_EINVAL);
   CHECK_EQ_INT(fk_session_set_error(s, FK_EIO, "cannot read %s", "x.jpg"), FK_EIO);
   CHECK(!strcmp(fk_session_errmsg(s), "cannot read x.jpg"));
   fk_session_free(s);

@@ -104,6 +104,7 @@ static const char *attribute_model_name(int m) {
 #define DET FK_OPT_DETECT
 #define EMB FK_OPT_EMBED
 #define REQ FK_OPT_REQUEST
+#define LIVE FK_OPT_LIVE
 
 static const opt_row rows[] = {
     {{"detector", "detector_backend", FK_OPT_ENUM, DET | REQ, 0, 0, "NAME", "face detector"},
@@ -112,9 +113,9 @@ static const opt_row rows[] = {
       "detector input side; auto gives SSD 256, 384 or 512 by the image's size and Tiny 416, and RFB-320 "
       "and BlazeFace have fixed sizes"},
      .parse = input_size_parse, .format = input_size_format, .check = input_size_check, .used = input_size_used},
-    {{"min_score", NULL, FK_OPT_FLOAT, DET | REQ, 0, 0.999999, "S", "drop detections scoring <= S"},
+    {{"min_score", NULL, FK_OPT_FLOAT, DET | REQ | LIVE, 0, 0.999999, "S", "drop detections scoring <= S"},
      .offset = AT(min_score)},
-    {{"retry_score", NULL, FK_OPT_FLOAT, DET | REQ, 0, 0.999999, "S",
+    {{"retry_score", NULL, FK_OPT_FLOAT, DET | REQ | LIVE, 0, 0.999999, "S",
       "where no detection scores above min_score, detect again at S and keep the best face; S >= min_score "
       "turns the second pass off"},
      .offset = AT(retry_score)},
@@ -124,9 +125,9 @@ static const opt_row rows[] = {
      .offset = AT(landmarks), .name_of = fk_landmarks_name},
     {{"model", "model_name", FK_OPT_ENUM, EMB | REQ, 0, 0, "NAME", "recognition model"},
      .offset = AT(model), .name_of = fk_model_name},
-    {{"align", NULL, FK_OPT_ENUM, EMB | REQ, 0, 0, "MODE", "recognizer chip alignment; auto gives each model its own"},
+    {{"align", NULL, FK_OPT_ENUM, EMB | REQ | LIVE, 0, 0, "MODE", "recognizer chip alignment; auto gives each model its own"},
      .offset = AT(align), .name_of = fk_align_name, .first = FK_ALIGN_AUTO, .used = align_used},
-    {{"flip", NULL, FK_OPT_BOOL, EMB | REQ, 0, 1, "BOOL", "also embed the mirrored face and average the two"},
+    {{"flip", NULL, FK_OPT_BOOL, EMB | REQ | LIVE, 0, 1, "BOOL", "also embed the mirrored face and average the two"},
      .offset = AT(flip)},
     {{"attribute_model", NULL, FK_OPT_ENUM, REQ, 0, 0, "NAME",
       "the net for age and gender in analyze; emotion always comes from face-api's expression head, race "

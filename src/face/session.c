@@ -203,6 +203,28 @@ const char *fk_session_errmsg(const fk_session *s) {
 
 const fk_options *fk_session_options(const fk_session *s) { return &s->opt; }
 
+int fk_session_set_options(fk_session *s, const fk_options *caller) {
+  fk_options o, mixed = s->opt;
+  char why[512], v[64], names[256];
+  if (FK_ABI_IMPORT(fk_options_init, &o, caller))
+    return fk_session_fail(s, FK_EINVAL, "options not filled by fk_options_init");
+  if (fk_options_check(&o, why, sizeof why)) return fk_session_fail(s, FK_EINVAL, "%s", why);
+  /* the session's options with the new live values: the rest must match */
+  const fk_option *d;
+  size_t len = 0;
+  for (int i = 0; (d = fk_option_at(i)); i++)
+    if (d->flags & FK_OPT_LIVE) {
+      fk_option_get(&o, d, v, sizeof v);
+      fk_option_set(&mixed, d, v, why, sizeof why);
+      len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s", len ? ", " : "",
+                              d->name);
+    }
+  if (!fk_options_equal(&mixed, &o))
+    return fk_session_fail(s, FK_EINVAL, "only %s change in place; other options need a new session", names);
+  s->opt = o;
+  return FK_OK;
+}
+
 int fk_session_model_id(const fk_session *s, char *buf, size_t size) {
   return fk_model_id(s->m, s->opt.model, buf, size);
 }

@@ -3,7 +3,8 @@
  * workers, each worker's sessions, and the single writer.
  *
  * Workers take jobs in arrival order. Each keeps a few sessions, one per
- * set of pipeline options asked for (made on first use, the least recently
+ * set of pipeline options asked for (options a session takes in place,
+ * fk_session_set_options, reuse one) (made on first use, the least recently
  * used dropped past SRV_SESSIONS); the server's default options and the
  * index's are made, and run once on blank images, before the port opens,
  * so that no request pays for creating runtimes or first-run allocations.
@@ -40,6 +41,16 @@ fk_session *srv_session(srv_worker *w, const fk_options *opt, srv_error *e) {
       return sl->s;
     }
     if (!sl->s || (lru->s && sl->last_used < lru->last_used)) lru = sl;
+  }
+  /* options a session takes in place (FK_OPT_LIVE: min_score, flip, ...)
+   * need no new one, however many values clients send */
+  for (int i = 0; i < SRV_SESSIONS; i++) {
+    srv_session_slot *sl = &w->slots[i];
+    if (sl->s && fk_session_set_options(sl->s, opt) == FK_OK) {
+      sl->opt = *opt;
+      sl->last_used = ++w->tick;
+      return sl->s;
+    }
   }
   fk_session_free(lru->s);
   lru->s = NULL;
