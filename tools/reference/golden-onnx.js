@@ -15,16 +15,8 @@
 // files. Usage: node golden-onnx.js [--models DIR] [--out DIR]
 const fs = require('fs');
 const path = require('path');
-const ort = require('onnxruntime-node');
 const { PNG } = require('pngjs');
-
-function argValue(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-const REPO = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(argValue('--models', path.join(REPO, 'models')));
-const FIXTURES = path.resolve(argValue('--out', path.join(REPO, 'tests/fixtures')));
+const { FIXTURES, readPng, rgbaMat, loadOpenCV, sessions, run } = require('./ort-lib');
 
 const CONVENTIONS = {
   source: 'faceplugin-face-recognition-js@0.0.1 lib/*.js, ported call by call; images decoded from PNG (pngjs), not a canvas',
@@ -42,28 +34,10 @@ const CONVENTIONS = {
 
 // ---- images -------------------------------------------------------------------
 
-function readPng(file) {
-  const png = PNG.sync.read(fs.readFileSync(file));
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0; i < png.width * png.height; i++)
-    for (let k = 0; k < 3; k++) rgb[3 * i + k] = png.data[4 * i + k];
-  return { w: png.width, h: png.height, rgb };
-}
-
 function writeGrayPng(file, w, h, gray) {
   const png = new PNG({ width: w, height: h, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   png.data = Buffer.from(gray.buffer, gray.byteOffset, gray.byteLength);
   fs.writeFileSync(file, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, deflateLevel: 9 }));
-}
-
-// RGB pixels as the RGBA mat cv.imread(canvas) gives.
-function rgbaMat(cv, img) {
-  const mat = new cv.Mat(img.h, img.w, cv.CV_8UC4);
-  for (let i = 0; i < img.w * img.h; i++) {
-    for (let k = 0; k < 3; k++) mat.data[4 * i + k] = img.rgb[3 * i + k];
-    mat.data[4 * i + 3] = 255;
-  }
-  return mat;
 }
 
 // HWC uint8 channels picked in `order` -> NCHW (x - 127) / 128.
@@ -75,11 +49,6 @@ function nchw(data, w, h, cn, order) {
 }
 
 // ---- nets -----------------------------------------------------------------------
-
-async function run(session, input, dims) {
-  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, dims) });
-  return session.outputNames.map((n) => Array.from(out[n].data));
-}
 
 // fr_detect.js detectFaceImage, on an RGBA mat.
 async function detect(cv, session, mat) {
@@ -190,16 +159,8 @@ function summary(scores, boxes) {
 }
 
 async function main() {
-  // The module is a thenable: resolve with a wrapper, or the promise
-  // resolution would call its then() forever.
-  const { cv } = await new Promise((resolve) => {
-    const m = require('@techstark/opencv-js');
-    m.onRuntimeInitialized = () => resolve({ cv: m });
-  });
-  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' };
-  const sess = {};
-  for (const name of ['fr_feature', 'fr_detect', 'fr_landmark'])
-    sess[name] = await ort.InferenceSession.create(path.join(MODELS, `${name}.onnx`), opts);
+  const { cv } = await loadOpenCV();
+  const sess = await sessions(['fr_feature', 'fr_detect', 'fr_landmark']);
   const golden = { generator: 'tools/reference/golden-onnx.js', onnxruntime_node: require('onnxruntime-node/package.json').version, conventions: CONVENTIONS, raw: {}, images: {} };
 
   // raw: fr_feature on chip112.png

@@ -15,16 +15,8 @@
 // Usage: node golden-quality.js [--models DIR] [--out DIR]
 const fs = require('fs');
 const path = require('path');
-const ort = require('onnxruntime-node');
 const { PNG } = require('pngjs');
-
-function argValue(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-const REPO = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(argValue('--models', path.join(REPO, 'models')));
-const FIXTURES = path.resolve(argValue('--out', path.join(REPO, 'tests/fixtures')));
+const { FIXTURES, readPng, rgbaMat, loadOpenCV, sessions, run } = require('./ort-lib');
 
 const CONVENTIONS = {
   source: 'faceplugin-face-recognition-js@0.0.1 lib/fr_pose.js, lib/fr_eye.js, ported call by call; images decoded from PNG (pngjs), not a canvas; '
@@ -41,28 +33,6 @@ const CONVENTIONS = {
     + 'roi, cv.resize to 24x24 (INTER_LINEAR), cvtColor(BGR2GRAY) on the RGBA canvas (0.114 R + 0.587 G + 0.299 B, OpenCV fixed point), / 255; NCHW [1,1,24,24]; '
     + 'output 2 logits, softmax; the JS reports p[0] > p[1] per eye.',
 };
-
-function readPng(file) {
-  const png = PNG.sync.read(fs.readFileSync(file));
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0; i < png.width * png.height; i++)
-    for (let k = 0; k < 3; k++) rgb[3 * i + k] = png.data[4 * i + k];
-  return { w: png.width, h: png.height, rgb, gray: png.data };
-}
-
-function rgbaMat(cv, img) {
-  const mat = new cv.Mat(img.h, img.w, cv.CV_8UC4);
-  for (let i = 0; i < img.w * img.h; i++) {
-    for (let k = 0; k < 3; k++) mat.data[4 * i + k] = img.rgb[3 * i + k];
-    mat.data[4 * i + 3] = 255;
-  }
-  return mat;
-}
-
-async function run(session, input, dims) {
-  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, dims) });
-  return session.outputNames.map((n) => Array.from(out[n].data));
-}
 
 const MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225];
 
@@ -135,14 +105,8 @@ async function eyes(cv, session, mat, pts) {
 }
 
 async function main() {
-  const { cv } = await new Promise((resolve) => {
-    const m = require('@techstark/opencv-js');
-    m.onRuntimeInitialized = () => resolve({ cv: m });
-  });
-  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' };
-  const sess = {};
-  for (const name of ['fr_pose', 'fr_eye'])
-    sess[name] = await ort.InferenceSession.create(path.join(MODELS, `${name}.onnx`), opts);
+  const { cv } = await loadOpenCV();
+  const sess = await sessions(['fr_pose', 'fr_eye']);
   const golden = { generator: 'tools/reference/golden-quality.js', onnxruntime_node: require('onnxruntime-node/package.json').version, conventions: CONVENTIONS, raw: {}, images: {} };
 
   // raw: fr_pose on the 224x224 of face_a1.png at (13, 13), channels R,G,B as they lie
