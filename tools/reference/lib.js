@@ -11,14 +11,7 @@ const wasm = require('@tensorflow/tfjs-backend-wasm');
 const faceapi = require(path.join(__dirname, 'node_modules/@vladmandic/face-api/dist/face-api.node-wasm.js'));
 const { PNG } = require('pngjs');
 
-function argValue(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-
-const REPO = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(argValue('--models', path.join(REPO, 'models')));
-const FIXTURES = path.resolve(argValue('--out', path.join(REPO, 'tests/fixtures')));
+const { argValue, REPO, MODELS, FIXTURES } = require('./paths');
 
 async function init() {
   wasm.setWasmPaths(path.join(__dirname, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'));

@@ -8,13 +8,7 @@ const path = require('path');
 const ort = require('onnxruntime-node');
 const { PNG } = require('pngjs');
 
-function argValue(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
-const REPO = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(argValue('--models', path.join(REPO, 'models')));
-const FIXTURES = path.resolve(argValue('--out', path.join(REPO, 'tests/fixtures')));
+const { argValue, REPO, MODELS, FIXTURES } = require('./paths');
 
 // A PNG's pixels: rgb (3 bytes a pixel) and the decoded RGBA data.
 function readPng(file) {
